@@ -1,0 +1,22 @@
+package bridge
+
+import (
+	"context"
+
+	"github.com/promptev/promptev-bridge/promptev"
+)
+
+// Agent is the part of the Promptev API the bridge uses. ClientAgent adapts a
+// *promptev.Client; tests may fake it.
+type Agent interface {
+	Start(ctx context.Context, agentID string, opts promptev.StartOptions) (*promptev.AgentSession, error)
+	Stream(ctx context.Context, agentID, sessionToken, query string) (EventStream, error)
+	Trigger(ctx context.Context, agentID, message string, opts promptev.TriggerOptions) (*promptev.AgentResult, error)
+}
+
+// EventStream is an open agent stream. Next returns io.EOF after the terminal
+// event; Close releases it early.
+type EventStream interface {
+	Next() (promptev.AgentEvent, error)
+	Close() error
+}

@@ -1,0 +1,144 @@
+package bridge
+
+import "time"
+
+// InboundMessage is a chat message an adapter hands to the bridge.
+//
+// Adapters drop their own messages, other bots' messages, edits, deletions and
+// joins before calling the bridge; everything else that could concern the bot is
+// handed over, and the bridge decides (for example, a non-mention in a thread the
+// bridge does not know is ignored).
+type InboundMessage struct {
+	// Key is the conversation the message belongs to (for a top-level Slack
+	// mention, the thread rooted at the message itself).
+	Key ConversationKey
+	// User is the author.
+	User User
+	// Text is the message text with the bot's own mention removed.
+	Text string
+	// MessageID is the platform's id of the message (Slack ts, Discord id).
+	MessageID string
+	// EventID is the platform's delivery id (Slack event_id), when there is one.
+	EventID string
+	// Mentioned is true when the bot was addressed directly (a mention, a DM or
+	// a slash command): such a message may start a new conversation.
+	Mentioned bool
+	// Received is when the adapter received the event.
+	Received time.Time
+}
+
+// Decision is the answer to an approval request.
+type Decision string
+
+// Decisions.
+const (
+	Approve Decision = "approve"
+	Deny    Decision = "deny"
+)
+
+// Action is a button click (or an equivalent console answer) on an approval card.
+type Action struct {
+	// Platform is the platform the click came from.
+	Platform string
+	// ApprovalID is the opaque id the button carried.
+	ApprovalID string
+	// Decision is approve or deny.
+	Decision Decision
+	// User is the person who clicked.
+	User User
+	// Received is when the adapter received the click.
+	Received time.Time
+}
+
+// ActionResult tells the adapter how to answer a click. It is computed without
+// network I/O, so adapters may call HandleAction inside their acknowledgement
+// deadline and use the result in the acknowledgement itself.
+type ActionResult struct {
+	// Accepted is true when this click decided the approval. The card is then
+	// edited by the bridge (through Platform.Edit).
+	Accepted bool
+	// Notice, when not empty, is a short text to show only to the clicker
+	// ("You are not allowed to approve this", "Already approved by Ana").
+	Notice string
+}
+
+// MessageRef addresses a message the bridge posted.
+type MessageRef struct {
+	// Key is the conversation the message is in.
+	Key ConversationKey `json:"key"`
+	// ID is the platform's message id (Slack ts, Discord message id).
+	ID string `json:"id"`
+	// Channel is the channel the message was posted in, when it differs from
+	// Key.Channel (for example a Discord thread created for the reply).
+	Channel string `json:"channel,omitempty"`
+	// Posted is when the message was posted.
+	Posted time.Time `json:"posted"`
+}
+
+// MessageKind says what a rendered message is for.
+type MessageKind int
+
+// Message kinds.
+const (
+	// KindStatus is the placeholder and its live status edits.
+	KindStatus MessageKind = iota
+	// KindAnswer is (a chunk of) the agent's final answer.
+	KindAnswer
+	// KindApproval is an approval card.
+	KindApproval
+	// KindNotice is a short bridge notice (failure, busy, interrupted, restart).
+	KindNotice
+)
+
+// Step is one tool step of a run, as shown in the live status.
+type Step struct {
+	Text string
+	Done bool
+}
+
+// ApprovalState is the state of an approval request.
+type ApprovalState string
+
+// Approval states.
+const (
+	ApprovalPending  ApprovalState = "pending"
+	ApprovalApproved ApprovalState = "approved"
+	ApprovalDenied   ApprovalState = "denied"
+	ApprovalExpired  ApprovalState = "expired"
+)
+
+// ApprovalCard is what an approval message shows.
+type ApprovalCard struct {
+	// ID is the opaque approval id the buttons carry.
+	ID string
+	// Tool names the tool the agent wants to use (may be empty).
+	Tool string
+	// Description is the agent's human-readable request (plain text; adapters escape it).
+	Description string
+	// Arguments is a short, truncated rendering of the tool arguments (plain text).
+	Arguments string
+	// State is pending while the buttons should be shown.
+	State ApprovalState
+	// DecidedBy is who decided, once decided.
+	DecidedBy string
+}
+
+// Message is a platform-neutral rendered message. Adapters turn it into their
+// native form (Block Kit, Discord content and components, terminal lines). All
+// text has been neutralised (no mass or user mentions) and Body fits the
+// platform's Limits.MaxMessageChars.
+type Message struct {
+	Kind MessageKind
+	// Status is the current status line ("Searching Jira..."), for KindStatus.
+	Status string
+	// Thought is the latest agent thought, shown as a muted line, when enabled.
+	Thought string
+	// Steps are the most recent tool steps, oldest first.
+	Steps []Step
+	// Body is Markdown text: an answer chunk or a notice.
+	Body string
+	// Approval is set for KindApproval.
+	Approval *ApprovalCard
+	// Final is true for the last state of a message (no more edits follow).
+	Final bool
+}

@@ -1,0 +1,121 @@
+package bridge
+
+import (
+	"context"
+	"time"
+)
+
+// Platform is a chat service the bridge posts to. Implementations live in
+// adapters/...; they translate Message values into native messages and nothing
+// more: throttling, splitting and retries are the bridge's job.
+//
+// Post and Edit return *RateLimitError when the platform refused the request
+// with a retry-after (HTTP 429); the bridge then pauses the matching budget.
+// They must not retry or sleep internally.
+type Platform interface {
+	// Name is the platform name used in ConversationKey.Platform.
+	Name() string
+	// Limits describes the platform's message size and rate budgets.
+	Limits() Limits
+	// Post posts a new message in the conversation (in its thread).
+	Post(ctx context.Context, key ConversationKey, msg Message) (MessageRef, error)
+	// Edit replaces the content of a message the bridge posted earlier.
+	Edit(ctx context.Context, ref MessageRef, msg Message) error
+}
+
+// Scope says which messages share a rate budget.
+type Scope int
+
+// Budget scopes.
+const (
+	// ScopeWorkspace: one budget for the whole workspace (Slack chat.update).
+	ScopeWorkspace Scope = iota
+	// ScopeChannel: one budget per channel (Discord, Slack posts).
+	ScopeChannel
+)
+
+// Rate is a token-bucket budget: Burst requests at once, refilled at Count per Per.
+type Rate struct {
+	Count int
+	Per   time.Duration
+	Burst int
+}
+
+// Limits describes a platform's constraints. The bridge enforces them before
+// sending, so a well-behaved adapter never sees "message too long" or a 429 in
+// normal operation.
+type Limits struct {
+	// MaxMessageChars is the most characters (runes) of Body one message may carry.
+	MaxMessageChars int
+	// MinEditInterval is the least time between two edits of one message.
+	MinEditInterval time.Duration
+	// EditRate and EditScope are the budget for edits.
+	EditRate  Rate
+	EditScope Scope
+	// PostRate and PostScope are the budget for new messages.
+	PostRate  Rate
+	PostScope Scope
+	// SharedBudget is true when posts and edits draw from one budget (Discord's
+	// per-channel write limit); PostRate and PostScope are then ignored.
+	SharedBudget bool
+	// MaxEditAge, when not zero, is the age after which a message is no longer
+	// edited; a new message is posted instead (Discord: about 55 minutes).
+	MaxEditAge time.Duration
+}
+
+// RateLimitError is returned by Platform calls refused with a retry-after.
+type RateLimitError struct {
+	RetryAfter time.Duration
+	// Scope, when not empty, names what was limited (for logs).
+	Scope string
+}
+
+func (e *RateLimitError) Error() string {
+	return "rate limited: retry after " + e.RetryAfter.String()
+}
+
+// Ephemeral is implemented by platforms that can show a notice to one user only.
+// Without it, notices for one user are posted in the conversation.
+type Ephemeral interface {
+	Ephemeral(ctx context.Context, key ConversationKey, userID string, text string) error
+}
+
+// StatusSetter is implemented by platforms with a native "working" indicator
+// (Slack assistant thread status, Discord typing). Status "" clears it.
+type StatusSetter interface {
+	SetStatus(ctx context.Context, key ConversationKey, status string) error
+}
+
+// Buttons is implemented by platforms that render ApprovalCard buttons that
+// come back as Actions. Without it, the card says how to decide on that platform.
+type Buttons interface {
+	// ButtonsSupported reports whether approval cards get working buttons.
+	ButtonsSupported() bool
+}
+
+// Deleter is implemented by platforms that can delete a message the bridge posted.
+type Deleter interface {
+	Delete(ctx context.Context, ref MessageRef) error
+}
+
+// Handler is what adapters call with inbound traffic. *Bridge implements it.
+//
+// Both methods return quickly and do no network I/O on the caller's goroutine
+// beyond the store, so adapters may call them before acknowledging.
+type Handler interface {
+	// HandleMessage dedupes the message and queues it on its conversation.
+	HandleMessage(ctx context.Context, msg InboundMessage) error
+	// HandleAction applies a button click exactly once and tells the adapter
+	// how to answer the clicker.
+	HandleAction(ctx context.Context, act Action) (ActionResult, error)
+}
+
+// Adapter is a Platform with a connection of its own: it runs until ctx ends
+// or a fatal error (bad token, disallowed intents) happens, and hands inbound
+// traffic to h.
+type Adapter interface {
+	Platform
+	Run(ctx context.Context, h Handler) error
+	// Ready reports whether the adapter is connected (for /readyz).
+	Ready() bool
+}
