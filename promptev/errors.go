@@ -84,3 +84,11 @@ var (
 	_ error = (*ServerError)(nil)
 	_ error = (*NetworkError)(nil)
 )
+
+// ErrEventTooLarge is returned (wrapped in an *Error) when one stream event or
+// one response body exceeds the configured maximum size.
+var ErrEventTooLarge = errors.New("promptev: event exceeds the maximum size")
+
+// ErrStreamClosed is returned by Stream.Next, wrapped in a *NetworkError,
+// after Stream.Close.
+var ErrStreamClosed = errors.New("promptev: stream closed")

@@ -1,0 +1,357 @@
+package console
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/promptev/promptev-bridge/bridge"
+)
+
+// Fixed parts of the console's conversation key.
+const (
+	Workspace = "local"
+	Channel   = "tty"
+)
+
+// maxLine bounds one input line.
+const maxLine = 1 << 20
+
+// Options configure New.
+type Options struct {
+	// In supplies the user's lines. Required.
+	In io.Reader
+	// Out receives the rendered conversation. Required.
+	Out io.Writer
+	// TTY rewrites the live status in place with ANSI escapes; otherwise
+	// each change is printed as a plain line and typed lines are echoed.
+	TTY bool
+	// Session is the conversation's thread id; a random one when empty.
+	Session string
+	// User is the person at the terminal; {ID: "local", Name: "you"} when empty.
+	User bridge.User
+	// Logger receives diagnostics; nothing is logged when nil.
+	Logger *slog.Logger
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// Adapter is the console platform. It implements bridge.Adapter,
+// bridge.Buttons and bridge.Ephemeral.
+type Adapter struct {
+	opts Options
+	key  bridge.ConversationKey
+	log  *slog.Logger
+
+	ready     atomic.Bool
+	inputDone chan struct{}
+	wake      chan struct{}
+
+	mu      sync.Mutex
+	seq     int
+	inSeq   int
+	msgs    map[string]*rendered
+	tail    string // id of the message whose block ends the output (TTY mode)
+	tailN   int    // lines of that block
+	pending []string
+	autoQ   []answer
+}
+
+// answer is a decision queued by AnswerPending.
+type answer struct {
+	id string
+	d  bridge.Decision
+}
+
+var (
+	_ bridge.Adapter   = (*Adapter)(nil)
+	_ bridge.Buttons   = (*Adapter)(nil)
+	_ bridge.Ephemeral = (*Adapter)(nil)
+)
+
+// New creates a console adapter.
+func New(opts Options) *Adapter {
+	if opts.Session == "" {
+		opts.Session = randomSession()
+	}
+	if opts.User.ID == "" {
+		opts.User = bridge.User{ID: "local", Name: "you"}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Adapter{
+		opts:      opts,
+		key:       bridge.ConversationKey{Platform: bridge.PlatformConsole, Workspace: Workspace, Channel: Channel, Thread: opts.Session},
+		log:       opts.Logger.With("component", "console"),
+		inputDone: make(chan struct{}),
+		wake:      make(chan struct{}, 1),
+		msgs:      make(map[string]*rendered),
+	}
+}
+
+func randomSession() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
+	return hex.EncodeToString(b[:])
+}
+
+// Key returns the conversation key every console message belongs to.
+func (a *Adapter) Key() bridge.ConversationKey { return a.key }
+
+// InputDone is closed when the input has ended (EOF, read error or /quit).
+// The adapter keeps rendering until Run's context ends.
+func (a *Adapter) InputDone() <-chan struct{} { return a.inputDone }
+
+// Name implements bridge.Platform.
+func (a *Adapter) Name() string { return bridge.PlatformConsole }
+
+// Limits implements bridge.Platform. A terminal has no rate limit to speak
+// of; the small edit interval only keeps a fast stream readable.
+func (a *Adapter) Limits() bridge.Limits {
+	fast := bridge.Rate{Count: 50, Per: time.Second, Burst: 50}
+	return bridge.Limits{
+		MaxMessageChars: 16000,
+		MinEditInterval: 100 * time.Millisecond,
+		EditRate:        fast,
+		EditScope:       bridge.ScopeChannel,
+		PostRate:        fast,
+		PostScope:       bridge.ScopeChannel,
+	}
+}
+
+// ButtonsSupported implements bridge.Buttons: typed y/n answers are the
+// console's buttons.
+func (a *Adapter) ButtonsSupported() bool { return true }
+
+// Ready implements bridge.Adapter: true while Run is running.
+func (a *Adapter) Ready() bool { return a.ready.Load() }
+
+// Run implements bridge.Adapter. It reads lines until the input ends and
+// keeps serving (auto-approvals, rendering) until ctx ends; it returns nil
+// then. The goroutine reading the input is owned by Run's caller's reader:
+// it ends when the reader returns EOF or an error.
+func (a *Adapter) Run(ctx context.Context, h bridge.Handler) error {
+	a.ready.Store(true)
+	defer a.ready.Store(false)
+
+	lines := make(chan string)
+	readerDone := make(chan error, 1)
+	go a.read(ctx, lines, readerDone)
+
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case line := <-lines:
+			a.handleLine(ctx, h, line)
+		case err := <-readerDone:
+			if err != nil {
+				a.log.Warn("console input failed", "err", err)
+			}
+			a.endInput()
+			readerDone = nil // keep serving auto-approvals until ctx ends
+		case <-a.wake:
+			a.drainAuto(ctx, h)
+		}
+	}
+}
+
+func (a *Adapter) read(ctx context.Context, lines chan<- string, done chan<- error) {
+	sc := bufio.NewScanner(a.opts.In)
+	sc.Buffer(make([]byte, 0, 4096), maxLine)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "/quit" || line == "/exit" {
+			break
+		}
+		select {
+		case lines <- line:
+		case <-ctx.Done():
+			done <- nil
+			return
+		}
+	}
+	done <- sc.Err()
+}
+
+// endInput marks the input as ended.
+func (a *Adapter) endInput() {
+	close(a.inputDone)
+}
+
+// AnswerPending answers every approval card shown as pending with d, as if
+// the user had typed it; Run sends the answers. It returns how many it
+// queued. Callers use it for --auto-approve, or to deny what nobody can
+// answer once the input has ended. Call it only once the bridge has
+// recorded the approval (after its run finished with outcome "approval"):
+// the card is shown a moment before that.
+func (a *Adapter) AnswerPending(d bridge.Decision) int {
+	a.mu.Lock()
+	for _, id := range a.pending {
+		a.autoQ = append(a.autoQ, answer{id: id, d: d})
+	}
+	n := len(a.pending)
+	a.mu.Unlock()
+	if n > 0 {
+		a.poke()
+	}
+	return n
+}
+
+func (a *Adapter) poke() {
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (a *Adapter) handleLine(ctx context.Context, h bridge.Handler, line string) {
+	if line == "" {
+		return
+	}
+	a.mu.Lock()
+	if !a.opts.TTY {
+		a.writeLocked("> " + line + "\n")
+	}
+	if d, ok := parseDecision(line); ok && len(a.pending) > 0 {
+		id := a.pending[0]
+		a.mu.Unlock()
+		a.decide(ctx, h, id, d)
+		return
+	}
+	a.inSeq++
+	id := "in" + strconv.Itoa(a.inSeq)
+	a.mu.Unlock()
+
+	err := h.HandleMessage(ctx, bridge.InboundMessage{
+		Key:       a.key,
+		User:      a.opts.User,
+		Text:      line,
+		MessageID: a.opts.Session + "-" + id,
+		Mentioned: true,
+		Received:  a.opts.Now(),
+	})
+	if err != nil {
+		a.log.Warn("message not accepted", "err", err)
+		a.printf("! %v\n", err)
+	}
+}
+
+func (a *Adapter) drainAuto(ctx context.Context, h bridge.Handler) {
+	for {
+		a.mu.Lock()
+		if len(a.autoQ) == 0 {
+			a.mu.Unlock()
+			return
+		}
+		ans := a.autoQ[0]
+		a.autoQ = a.autoQ[1:]
+		a.mu.Unlock()
+		a.printf("> %s (automatic)\n", ans.d)
+		a.decide(ctx, h, ans.id, ans.d)
+	}
+}
+
+func (a *Adapter) decide(ctx context.Context, h bridge.Handler, id string, d bridge.Decision) {
+	res, err := h.HandleAction(ctx, bridge.Action{
+		Platform:   bridge.PlatformConsole,
+		ApprovalID: id,
+		Decision:   d,
+		User:       a.opts.User,
+		Received:   a.opts.Now(),
+	})
+	if err != nil {
+		a.log.Warn("approval answer not accepted", "err", err)
+		a.printf("! %v\n", err)
+		return
+	}
+	if res.Notice != "" {
+		a.printf("(%s)\n", res.Notice)
+	}
+	if res.Accepted {
+		a.mu.Lock()
+		a.removePendingLocked(id)
+		a.mu.Unlock()
+	}
+}
+
+func parseDecision(s string) (bridge.Decision, bool) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "y", "yes", "approve", "approved":
+		return bridge.Approve, true
+	case "n", "no", "deny", "denied":
+		return bridge.Deny, true
+	}
+	return "", false
+}
+
+// Post implements bridge.Platform.
+func (a *Adapter) Post(ctx context.Context, key bridge.ConversationKey, msg bridge.Message) (bridge.MessageRef, error) {
+	if err := ctx.Err(); err != nil {
+		return bridge.MessageRef{}, fmt.Errorf("console: post: %w", err)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.seq++
+	id := "m" + strconv.Itoa(a.seq)
+	r := &rendered{}
+	a.msgs[id] = r
+	if err := a.renderLocked(id, r, msg); err != nil {
+		return bridge.MessageRef{}, err
+	}
+	return bridge.MessageRef{Key: key, ID: id, Posted: a.opts.Now()}, nil
+}
+
+// Edit implements bridge.Platform.
+func (a *Adapter) Edit(ctx context.Context, ref bridge.MessageRef, msg bridge.Message) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("console: edit: %w", err)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	r, ok := a.msgs[ref.ID]
+	if !ok {
+		// A message from an earlier process (recovery after a restart):
+		// render it as new output.
+		r = &rendered{}
+		a.msgs[ref.ID] = r
+	}
+	return a.renderLocked(ref.ID, r, msg)
+}
+
+// Ephemeral implements bridge.Ephemeral: the terminal has one reader.
+func (a *Adapter) Ephemeral(ctx context.Context, _ bridge.ConversationKey, _ string, text string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("console: ephemeral: %w", err)
+	}
+	a.printf("(%s)\n", text)
+	return nil
+}
+
+func (a *Adapter) printf(format string, args ...any) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.writeLocked(fmt.Sprintf(format, args...))
+}
+
+func (a *Adapter) removePendingLocked(id string) {
+	for i, p := range a.pending {
+		if p == id {
+			a.pending = append(a.pending[:i], a.pending[i+1:]...)
+			return
+		}
+	}
+}

@@ -1,0 +1,303 @@
+package console
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/promptev/promptev-bridge/bridge"
+)
+
+// fakeHandler records what the adapter hands to the bridge.
+type fakeHandler struct {
+	msgs    chan bridge.InboundMessage
+	actions chan bridge.Action
+	result  bridge.ActionResult
+	msgErr  error
+}
+
+func newFakeHandler() *fakeHandler {
+	return &fakeHandler{
+		msgs:    make(chan bridge.InboundMessage, 16),
+		actions: make(chan bridge.Action, 16),
+		result:  bridge.ActionResult{Accepted: true},
+	}
+}
+
+func (f *fakeHandler) HandleMessage(_ context.Context, m bridge.InboundMessage) error {
+	f.msgs <- m
+	return f.msgErr
+}
+
+func (f *fakeHandler) HandleAction(_ context.Context, a bridge.Action) (bridge.ActionResult, error) {
+	f.actions <- a
+	return f.result, nil
+}
+
+// syncBuffer is a goroutine-safe output.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func recv[T any](t *testing.T, ch <-chan T) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(10 * time.Second): // failure guard only, never a synchroniser
+		t.Fatal("timed out waiting for the adapter")
+		var zero T
+		return zero
+	}
+}
+
+// harness runs an adapter over a pipe until the test ends.
+type harness struct {
+	a   *Adapter
+	h   *fakeHandler
+	in  *io.PipeWriter
+	out *syncBuffer
+	run chan error
+}
+
+func start(t *testing.T, opts Options) *harness {
+	t.Helper()
+	pr, pw := io.Pipe()
+	out := &syncBuffer{}
+	opts.In, opts.Out = pr, out
+	if opts.Session == "" {
+		opts.Session = "s1"
+	}
+	opts.Now = func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }
+	hs := &harness{a: New(opts), h: newFakeHandler(), in: pw, out: out, run: make(chan error, 1)}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { hs.run <- hs.a.Run(ctx, hs.h) }()
+	t.Cleanup(func() {
+		cancel()
+		_ = pw.Close()
+		require.NoError(t, recv(t, hs.run))
+	})
+	return hs
+}
+
+func (hs *harness) send(t *testing.T, line string) {
+	t.Helper()
+	_, err := io.WriteString(hs.in, line+"\n")
+	require.NoError(t, err)
+}
+
+func TestLinesBecomeMentionedMessages(t *testing.T) {
+	hs := start(t, Options{User: bridge.User{ID: "ana", Name: "Ana"}})
+	hs.send(t, "")
+	hs.send(t, "  hello there  ")
+	hs.send(t, "second")
+
+	first := recv(t, hs.h.msgs)
+	second := recv(t, hs.h.msgs)
+	want := bridge.ConversationKey{Platform: "console", Workspace: "local", Channel: "tty", Thread: "s1"}
+	assert.Equal(t, want, first.Key)
+	assert.Equal(t, want, hs.a.Key())
+	assert.Equal(t, "hello there", first.Text)
+	assert.True(t, first.Mentioned)
+	assert.Equal(t, bridge.User{ID: "ana", Name: "Ana"}, first.User)
+	assert.NotEqual(t, first.MessageID, second.MessageID, "message ids are unique")
+	assert.Equal(t, "second", second.Text)
+	assert.True(t, hs.a.Ready())
+	assert.Contains(t, hs.out.String(), "> hello there\n", "plain mode echoes input")
+}
+
+func TestDefaultsAndAbilities(t *testing.T) {
+	a := New(Options{In: strings.NewReader(""), Out: io.Discard})
+	assert.Equal(t, "console", a.Name())
+	assert.Len(t, a.Key().Thread, 12, "random session id")
+	assert.NotEqual(t, a.Key().Thread, New(Options{}).Key().Thread)
+	assert.True(t, a.ButtonsSupported())
+	assert.False(t, a.Ready(), "not ready before Run")
+	l := a.Limits()
+	assert.Positive(t, l.MaxMessageChars)
+	assert.Positive(t, l.EditRate.Count)
+}
+
+func TestDecisionWords(t *testing.T) {
+	tests := []struct {
+		in   string
+		want bridge.Decision
+		ok   bool
+	}{
+		{"y", bridge.Approve, true}, {"YES", bridge.Approve, true}, {"approve", bridge.Approve, true},
+		{"n", bridge.Deny, true}, {"No", bridge.Deny, true}, {" deny ", bridge.Deny, true},
+		{"yep", "", false}, {"approve it", "", false}, {"", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			d, ok := parseDecision(tt.in)
+			assert.Equal(t, tt.ok, ok)
+			assert.Equal(t, tt.want, d)
+		})
+	}
+}
+
+func card(id string, state bridge.ApprovalState, by string) bridge.Message {
+	return bridge.Message{Kind: bridge.KindApproval, Approval: &bridge.ApprovalCard{
+		ID: id, Tool: "create_issue", Description: "Create a Jira issue?", Arguments: `{"project":"REL"}`,
+		State: state, DecidedBy: by,
+	}}
+}
+
+func TestTypedAnswerDecidesPendingApproval(t *testing.T) {
+	tests := []struct {
+		name string
+		line string
+		want bridge.Decision
+	}{
+		{"y approves", "y", bridge.Approve},
+		{"approve approves", "approve", bridge.Approve},
+		{"n denies", "n", bridge.Deny},
+		{"deny denies", "deny", bridge.Deny},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			hs := start(t, Options{User: bridge.User{ID: "u1"}})
+			ctx := context.Background()
+			ref, err := hs.a.Post(ctx, hs.a.Key(), card("ap1", bridge.ApprovalPending, ""))
+			require.NoError(t, err)
+			hs.send(t, tt.line)
+			act := recv(t, hs.h.actions)
+			assert.Equal(t, bridge.Action{Platform: "console", ApprovalID: "ap1", Decision: tt.want,
+				User: bridge.User{ID: "u1"}, Received: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}, act)
+
+			// Once decided, the same word is an ordinary message again.
+			require.NoError(t, hs.a.Edit(ctx, ref, card("ap1", bridge.ApprovalApproved, "u1")))
+			hs.send(t, tt.line)
+			assert.Equal(t, tt.line, recv(t, hs.h.msgs).Text)
+		})
+	}
+}
+
+func TestAnswerWithoutPendingApprovalIsAMessage(t *testing.T) {
+	hs := start(t, Options{})
+	hs.send(t, "y")
+	assert.Equal(t, "y", recv(t, hs.h.msgs).Text)
+	assert.Empty(t, hs.h.actions)
+}
+
+func TestRefusedAnswerShowsNotice(t *testing.T) {
+	hs := start(t, Options{})
+	hs.h.result = bridge.ActionResult{Notice: "Already approved by Ana"}
+	_, err := hs.a.Post(context.Background(), hs.a.Key(), card("ap1", bridge.ApprovalPending, ""))
+	require.NoError(t, err)
+	hs.send(t, "y")
+	recv(t, hs.h.actions)
+	hs.send(t, "next") // ordered after the notice
+	recv(t, hs.h.msgs)
+	assert.Contains(t, hs.out.String(), "(Already approved by Ana)\n")
+}
+
+func TestAnswerPending(t *testing.T) {
+	tests := []struct {
+		name string
+		d    bridge.Decision
+	}{
+		{"approve", bridge.Approve},
+		{"deny", bridge.Deny},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			hs := start(t, Options{})
+			assert.Equal(t, 0, hs.a.AnswerPending(tt.d), "nothing pending")
+			_, err := hs.a.Post(context.Background(), hs.a.Key(), card("ap9", bridge.ApprovalPending, ""))
+			require.NoError(t, err)
+			assert.Equal(t, 1, hs.a.AnswerPending(tt.d))
+			act := recv(t, hs.h.actions)
+			assert.Equal(t, "ap9", act.ApprovalID)
+			assert.Equal(t, tt.d, act.Decision)
+			hs.send(t, "after") // ordered after the answer
+			recv(t, hs.h.msgs)
+			assert.Contains(t, hs.out.String(), "> "+string(tt.d)+" (automatic)\n")
+			assert.Equal(t, 0, hs.a.AnswerPending(tt.d), "an accepted answer clears the card")
+		})
+	}
+}
+
+func TestAnswerPendingAfterInputEnded(t *testing.T) {
+	hs := start(t, Options{})
+	require.NoError(t, hs.in.Close())
+	recv(t, hs.a.InputDone())
+	_, err := hs.a.Post(context.Background(), hs.a.Key(), card("ap2", bridge.ApprovalPending, ""))
+	require.NoError(t, err)
+	hs.a.AnswerPending(bridge.Deny)
+	act := recv(t, hs.h.actions)
+	assert.Equal(t, "ap2", act.ApprovalID)
+	assert.Equal(t, bridge.Deny, act.Decision)
+}
+
+func TestQuitEndsInput(t *testing.T) {
+	hs := start(t, Options{})
+	hs.send(t, "/quit")
+	recv(t, hs.a.InputDone())
+	assert.True(t, hs.a.Ready(), "still rendering until the context ends")
+}
+
+func TestHandleMessageErrorIsShown(t *testing.T) {
+	hs := start(t, Options{})
+	hs.h.msgErr = errors.New("bridge: shutting down")
+	hs.send(t, "hi")
+	recv(t, hs.h.msgs)
+	hs.send(t, "/quit")
+	recv(t, hs.a.InputDone())
+	assert.Contains(t, hs.out.String(), "! bridge: shutting down\n")
+}
+
+func TestRunStopsWithContext(t *testing.T) {
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	a := New(Options{In: pr, Out: io.Discard})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx, newFakeHandler()) }()
+	cancel()
+	require.NoError(t, recv(t, done))
+	assert.False(t, a.Ready())
+}
+
+func TestPostAfterCancelFails(t *testing.T) {
+	a := New(Options{In: strings.NewReader(""), Out: io.Discard})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := a.Post(ctx, a.Key(), bridge.Message{Body: "x"})
+	require.ErrorIs(t, err, context.Canceled)
+	require.ErrorIs(t, a.Edit(ctx, bridge.MessageRef{ID: "m1"}, bridge.Message{Body: "x"}), context.Canceled)
+	require.ErrorIs(t, a.Ephemeral(ctx, a.Key(), "u", "x"), context.Canceled)
+}
+
+type failWriter struct{}
+
+func (failWriter) Write([]byte) (int, error) { return 0, errors.New("closed pipe") }
+
+func TestWriteErrorIsReturned(t *testing.T) {
+	a := New(Options{In: strings.NewReader(""), Out: failWriter{}})
+	_, err := a.Post(context.Background(), a.Key(), bridge.Message{Kind: bridge.KindAnswer, Body: "x"})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "console: write")
+}

@@ -1,0 +1,240 @@
+package console
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/promptev/promptev-bridge/bridge"
+)
+
+// ANSI sequences used on a terminal.
+const (
+	ansiPrevLines = "\x1b[%dF" // cursor to the start of the line n lines up
+	ansiClearDown = "\x1b[J"   // clear from the cursor to the end of the screen
+)
+
+// rendered remembers what was last shown of one message, so plain output
+// prints only what changed and a terminal knows what to rewrite.
+type rendered struct {
+	kind     bridge.MessageKind
+	started  bool
+	status   string
+	thought  string
+	steps    map[string]bool // step text -> shown as done
+	body     string
+	approval bridge.ApprovalState
+}
+
+// renderLocked shows msg as the new state of message id. a.mu is held.
+func (a *Adapter) renderLocked(id string, r *rendered, msg bridge.Message) error {
+	if msg.Kind == bridge.KindApproval && msg.Approval != nil {
+		a.trackApprovalLocked(msg.Approval)
+	}
+	if !a.opts.TTY {
+		out := plainDiff(r, msg)
+		r.remember(msg)
+		return a.writeLocked(out)
+	}
+	out, lines := a.ttyLocked(id, r, msg)
+	r.remember(msg)
+	if err := a.writeLocked(out); err != nil {
+		return err
+	}
+	if out != "" {
+		a.tail, a.tailN = id, lines
+	}
+	return nil
+}
+
+func (a *Adapter) trackApprovalLocked(card *bridge.ApprovalCard) {
+	if card.State != bridge.ApprovalPending {
+		a.removePendingLocked(card.ID)
+		return
+	}
+	for _, p := range a.pending {
+		if p == card.ID {
+			return
+		}
+	}
+	a.pending = append(a.pending, card.ID)
+}
+
+func (a *Adapter) writeLocked(s string) error {
+	if s == "" {
+		return nil
+	}
+	if _, err := io.WriteString(a.opts.Out, s); err != nil {
+		return fmt.Errorf("console: write: %w", err)
+	}
+	// Anything written ends the chance to rewrite the block above it;
+	// renderLocked records a new tail after its own writes.
+	a.tail, a.tailN = "", 0
+	return nil
+}
+
+// ttyLocked renders for a terminal: the message's whole block, rewritten in
+// place when it is the last thing on screen.
+func (a *Adapter) ttyLocked(id string, r *rendered, msg bridge.Message) (string, int) {
+	block := formatBlock(msg)
+	if r.started && a.tail != id && msg.Kind == bridge.KindApproval && msg.Approval != nil &&
+		msg.Approval.State != bridge.ApprovalPending {
+		// The card scrolled away: print only the outcome.
+		block = decidedLine(msg.Approval)
+	}
+	if block == "" {
+		return "", 0
+	}
+	prefix := ""
+	if a.tail == id && a.tailN > 0 {
+		prefix = fmt.Sprintf(ansiPrevLines, a.tailN) + ansiClearDown
+	}
+	return prefix + block, strings.Count(block, "\n")
+}
+
+// remember records msg as the shown state.
+func (r *rendered) remember(msg bridge.Message) {
+	if r.kind != msg.Kind || !r.started {
+		r.steps = make(map[string]bool)
+	}
+	r.started = true
+	r.kind = msg.Kind
+	r.status = oneLine(msg.Status)
+	r.thought = oneLine(msg.Thought)
+	for _, s := range msg.Steps {
+		r.steps[oneLine(s.Text)] = r.steps[oneLine(s.Text)] || s.Done
+	}
+	r.body = msg.Body
+	if msg.Approval != nil {
+		r.approval = msg.Approval.State
+	}
+}
+
+// plainDiff renders only what changed since r, one plain line per change.
+func plainDiff(r *rendered, msg bridge.Message) string {
+	fresh := !r.started || r.kind != msg.Kind
+	var b strings.Builder
+	switch msg.Kind {
+	case bridge.KindStatus:
+		for _, s := range msg.Steps {
+			text := oneLine(s.Text)
+			if s.Done && text != "" && (fresh || !r.steps[text]) {
+				fmt.Fprintf(&b, "✓ %s\n", text)
+			}
+		}
+		if t := oneLine(msg.Thought); t != "" && (fresh || t != r.thought) {
+			fmt.Fprintf(&b, "💭 %s\n", t)
+		}
+		if s := oneLine(msg.Status); s != "" && (fresh || s != r.status) {
+			fmt.Fprintf(&b, "… %s\n", s)
+		}
+	case bridge.KindApproval:
+		if msg.Approval == nil {
+			return ""
+		}
+		if fresh || msg.Approval.State != r.approval {
+			if msg.Approval.State == bridge.ApprovalPending {
+				b.WriteString(formatCard(msg.Approval))
+			} else {
+				b.WriteString(decidedLine(msg.Approval))
+			}
+		}
+	default:
+		if fresh || msg.Body != r.body {
+			b.WriteString(formatBody(msg))
+		}
+	}
+	return b.String()
+}
+
+// formatBlock renders the whole current state of a message.
+func formatBlock(msg bridge.Message) string {
+	var b strings.Builder
+	switch msg.Kind {
+	case bridge.KindStatus:
+		status := oneLine(msg.Status)
+		if status == "" {
+			status = "Working..."
+		}
+		fmt.Fprintf(&b, "… %s\n", status)
+		if t := oneLine(msg.Thought); t != "" {
+			fmt.Fprintf(&b, "  💭 %s\n", t)
+		}
+		for _, s := range msg.Steps {
+			mark := "•"
+			if s.Done {
+				mark = "✓"
+			}
+			fmt.Fprintf(&b, "  %s %s\n", mark, oneLine(s.Text))
+		}
+	case bridge.KindApproval:
+		if msg.Approval == nil {
+			return ""
+		}
+		if msg.Approval.State == bridge.ApprovalPending {
+			return formatCard(msg.Approval)
+		}
+		return formatCard(msg.Approval) + decidedLine(msg.Approval)
+	default:
+		return formatBody(msg)
+	}
+	return b.String()
+}
+
+func formatCard(c *bridge.ApprovalCard) string {
+	var b strings.Builder
+	b.WriteString("? Approval needed")
+	if c.Tool != "" {
+		b.WriteString(": " + oneLine(c.Tool))
+	}
+	b.WriteString("\n")
+	if d := strings.TrimSpace(c.Description); d != "" {
+		b.WriteString(indent(d, "  ") + "\n")
+	}
+	if c.Arguments != "" {
+		b.WriteString(indent("arguments: "+c.Arguments, "  ") + "\n")
+	}
+	if c.State == bridge.ApprovalPending {
+		b.WriteString("  Type y to approve or n to deny.\n")
+	}
+	return b.String()
+}
+
+func decidedLine(c *bridge.ApprovalCard) string {
+	by := ""
+	if c.DecidedBy != "" {
+		by = " by " + c.DecidedBy
+	}
+	switch c.State {
+	case bridge.ApprovalApproved:
+		return "✓ Approved" + by + "\n"
+	case bridge.ApprovalDenied:
+		return "✗ Denied" + by + "\n"
+	case bridge.ApprovalExpired:
+		return "⌛ Approval expired\n"
+	}
+	return ""
+}
+
+func formatBody(msg bridge.Message) string {
+	body := strings.TrimRight(msg.Body, "\n")
+	if body == "" {
+		return ""
+	}
+	if msg.Kind == bridge.KindNotice {
+		return "! " + indent(body, "  ")[2:] + "\n"
+	}
+	return body + "\n"
+}
+
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+func indent(s, prefix string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = prefix + l
+	}
+	return strings.Join(lines, "\n")
+}

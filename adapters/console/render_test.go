@@ -1,0 +1,138 @@
+package console
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/promptev/promptev-bridge/bridge"
+)
+
+func status(s, thought string, steps ...bridge.Step) bridge.Message {
+	return bridge.Message{Kind: bridge.KindStatus, Status: s, Thought: thought, Steps: steps}
+}
+
+// runScript posts the first message and applies the rest as edits of it.
+func runScript(t *testing.T, a *Adapter, msgs ...bridge.Message) {
+	t.Helper()
+	ctx := context.Background()
+	ref, err := a.Post(ctx, a.Key(), msgs[0])
+	require.NoError(t, err)
+	for _, m := range msgs[1:] {
+		require.NoError(t, a.Edit(ctx, ref, m))
+	}
+}
+
+func TestPlainRenderingPrintsOnlyChanges(t *testing.T) {
+	tests := []struct {
+		name string
+		msgs []bridge.Message
+		want string
+	}{
+		{
+			name: "status edits",
+			msgs: []bridge.Message{
+				status("Thinking...", ""),
+				status("Thinking...", ""), // unchanged: nothing printed
+				status("Searching Jira...", "Check Jira first.", bridge.Step{Text: "Searching Jira..."}),
+				status("Reading logs...", "Check Jira first.", bridge.Step{Text: "Searching Jira...", Done: true}, bridge.Step{Text: "Reading logs..."}),
+			},
+			want: "… Thinking...\n" +
+				"💭 Check Jira first.\n… Searching Jira...\n" +
+				"✓ Searching Jira...\n… Reading logs...\n",
+		},
+		{
+			name: "placeholder replaced by the answer",
+			msgs: []bridge.Message{
+				status("Thinking...", ""),
+				{Kind: bridge.KindAnswer, Body: "# Result\n\n```go\nfmt.Println(1)\n```\n", Final: true},
+			},
+			want: "… Thinking...\n# Result\n\n```go\nfmt.Println(1)\n```\n",
+		},
+		{
+			name: "failure notice",
+			msgs: []bridge.Message{
+				status("Thinking...", ""),
+				{Kind: bridge.KindNotice, Body: "The agent failed.\nTry again.", Final: true},
+			},
+			want: "… Thinking...\n! The agent failed.\n  Try again.\n",
+		},
+		{
+			name: "approval card and decision",
+			msgs: []bridge.Message{card("ap1", bridge.ApprovalPending, ""), card("ap1", bridge.ApprovalApproved, "Ana")},
+			want: "? Approval needed: create_issue\n  Create a Jira issue?\n  arguments: {\"project\":\"REL\"}\n" +
+				"  Type y to approve or n to deny.\n✓ Approved by Ana\n",
+		},
+		{
+			name: "denied",
+			msgs: []bridge.Message{card("ap1", bridge.ApprovalPending, ""), card("ap1", bridge.ApprovalDenied, "Bo")},
+			want: "? Approval needed: create_issue\n  Create a Jira issue?\n  arguments: {\"project\":\"REL\"}\n" +
+				"  Type y to approve or n to deny.\n✗ Denied by Bo\n",
+		},
+		{
+			name: "expired",
+			msgs: []bridge.Message{card("ap1", bridge.ApprovalExpired, "")},
+			want: "⌛ Approval expired\n",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := &syncBuffer{}
+			a := New(Options{In: strings.NewReader(""), Out: out})
+			runScript(t, a, tt.msgs...)
+			assert.Equal(t, tt.want, out.String())
+		})
+	}
+}
+
+func TestTTYRewritesStatusInPlace(t *testing.T) {
+	out := &syncBuffer{}
+	a := New(Options{In: strings.NewReader(""), Out: out, TTY: true})
+	ctx := context.Background()
+	ref, err := a.Post(ctx, a.Key(), status("Thinking...", ""))
+	require.NoError(t, err)
+	require.NoError(t, a.Edit(ctx, ref, status("Searching Jira...", "hmm", bridge.Step{Text: "Searching Jira..."})))
+	require.NoError(t, a.Edit(ctx, ref, status("Reading logs...", "", bridge.Step{Text: "Searching Jira...", Done: true})))
+
+	rewrite := func(n int) string { return fmt.Sprintf("\x1b[%dF\x1b[J", n) }
+	want := "… Thinking...\n" +
+		rewrite(1) + "… Searching Jira...\n  💭 hmm\n  • Searching Jira...\n" +
+		rewrite(3) + "… Reading logs...\n  ✓ Searching Jira...\n"
+	assert.Equal(t, want, out.String())
+
+	// Once other output follows, the block is printed anew instead of rewritten.
+	require.NoError(t, a.Ephemeral(ctx, a.Key(), "u", "note"))
+	require.NoError(t, a.Edit(ctx, ref, bridge.Message{Kind: bridge.KindAnswer, Body: "Done.", Final: true}))
+	assert.True(t, strings.HasSuffix(out.String(), "(note)\nDone.\n"), out.String())
+}
+
+func TestTTYApprovalOutcome(t *testing.T) {
+	out := &syncBuffer{}
+	a := New(Options{In: strings.NewReader(""), Out: out, TTY: true})
+	ctx := context.Background()
+	ref, err := a.Post(ctx, a.Key(), card("ap1", bridge.ApprovalPending, ""))
+	require.NoError(t, err)
+	_, err = a.Post(ctx, a.Key(), bridge.Message{Kind: bridge.KindNotice, Body: "later"})
+	require.NoError(t, err)
+	require.NoError(t, a.Edit(ctx, ref, card("ap1", bridge.ApprovalApproved, "Ana")))
+	assert.True(t, strings.HasSuffix(out.String(), "! later\n✓ Approved by Ana\n"), out.String())
+}
+
+func TestTTYDoesNotEchoInput(t *testing.T) {
+	hs := start(t, Options{TTY: true})
+	hs.send(t, "hello")
+	recv(t, hs.h.msgs)
+	assert.NotContains(t, hs.out.String(), "> hello")
+}
+
+func TestEditOfUnknownMessageRendersIt(t *testing.T) {
+	out := &syncBuffer{}
+	a := New(Options{In: strings.NewReader(""), Out: out})
+	require.NoError(t, a.Edit(context.Background(), bridge.MessageRef{ID: "old"},
+		bridge.Message{Kind: bridge.KindNotice, Body: "This run was interrupted.", Final: true}))
+	assert.Equal(t, "! This run was interrupted.\n", out.String())
+}

@@ -1,0 +1,259 @@
+package discord
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bwmarrin/discordgo"
+	"github.com/gorilla/websocket"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/promptev/promptev-bridge/bridge"
+)
+
+// Compile-time conformance with the bridge's platform interfaces.
+var (
+	_ bridge.Adapter      = (*Adapter)(nil)
+	_ bridge.Ephemeral    = (*Adapter)(nil)
+	_ bridge.Buttons      = (*Adapter)(nil)
+	_ bridge.StatusSetter = (*Adapter)(nil)
+	_ bridge.Deleter      = (*Adapter)(nil)
+)
+
+// Intents are the gateway intents the adapter identifies with. MessageContent
+// is privileged: it must be enabled in the Developer Portal.
+const Intents = discordgo.IntentsGuilds | discordgo.IntentsGuildMessages |
+	discordgo.IntentsDirectMessages | discordgo.IntentsMessageContent
+
+// Sizes of the adapter's bounded caches.
+const (
+	threadCacheSize = 4096
+	nameCacheSize   = 1024
+	tokenCacheSize  = 1024
+	typingCacheSize = 1024
+)
+
+// Adapter is the Discord platform: a gateway connection plus REST calls.
+// Create it with New and start it with Run; Post, Edit and the optional
+// abilities may be called from any goroutine.
+type Adapter struct {
+	cfg  Config
+	log  *slog.Logger
+	sess *discordgo.Session
+	now  func() time.Time
+
+	reconnectMin, reconnectMax time.Duration
+	respondTimeout             time.Duration
+	typingEvery                time.Duration
+
+	running atomic.Bool
+	ready   atomic.Bool
+	botID   atomic.Pointer[string]
+	appID   atomic.Pointer[string]
+
+	// conn is the latest raw network connection of the gateway, so an Open
+	// in progress can be aborted when Run's context ends.
+	connMu      sync.Mutex
+	conn        net.Conn
+	dialAborted bool
+
+	threads *lru[string, string]           // channel id -> parent id ("" = not a thread)
+	names   *lru[string, string]           // message id -> name for the thread to create on it
+	tokens  *lru[string, interactionToken] // channel id + "/" + user id -> latest interaction
+	typing  *lru[string, time.Time]        // channel id -> last typing indicator
+	inline  *lru[string, bool]             // key string -> thread creation refused; reply inline
+	create  singleflight.Group
+
+	warnedContent atomic.Bool
+}
+
+// interactionToken is what is needed to send an ephemeral follow-up to a user.
+type interactionToken struct {
+	appID, token string
+	expires      time.Time
+}
+
+// Option configures an Adapter.
+type Option func(*options)
+
+type options struct {
+	client         *http.Client
+	dialer         *websocket.Dialer
+	now            func() time.Time
+	reconnectMin   time.Duration
+	reconnectMax   time.Duration
+	respondTimeout time.Duration
+}
+
+// WithHTTPClient sets the HTTP client for REST calls (tests pass one whose
+// transport rewrites discord.com to a loopback fake). Its transport is
+// wrapped, not modified.
+func WithHTTPClient(c *http.Client) Option { return func(o *options) { o.client = c } }
+
+// WithDialer sets the websocket dialer for the gateway.
+func WithDialer(d *websocket.Dialer) Option { return func(o *options) { o.dialer = d } }
+
+// WithClock sets the clock used for message timestamps and throttles.
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
+// WithReconnectBackoff sets the first and the largest wait between gateway
+// reconnect attempts (defaults 1 s and 2 min).
+func WithReconnectBackoff(first, largest time.Duration) Option {
+	return func(o *options) { o.reconnectMin, o.reconnectMax = first, largest }
+}
+
+// New builds an adapter from cfg (which is validated as if enabled). It makes
+// no network calls; Run connects.
+func New(cfg Config, logger *slog.Logger, opts ...Option) (*Adapter, error) {
+	if err := cfg.validate("discord").Err(); err != nil {
+		return nil, fmt.Errorf("discord: invalid config: %w", err)
+	}
+	if logger == nil {
+		return nil, errors.New("discord: logger is required")
+	}
+	o := options{
+		now:            time.Now,
+		reconnectMin:   time.Second,
+		reconnectMax:   2 * time.Minute,
+		respondTimeout: 2500 * time.Millisecond,
+	}
+	for _, opt := range opts {
+		opt(&o)
+	}
+
+	sess, err := discordgo.New("Bot " + botToken(cfg.Token))
+	if err != nil {
+		return nil, fmt.Errorf("discord: new session: %w", err)
+	}
+	base := o.client
+	if base == nil {
+		base = &http.Client{Timeout: 20 * time.Second}
+	}
+	tr, err := newTransport(base.Transport, cfg.APIURL)
+	if err != nil {
+		return nil, err
+	}
+	client := *base
+	client.Transport = tr
+	sess.Client = &client
+
+	a := &Adapter{
+		cfg:            cfg,
+		log:            logger.With("component", "discord", "platform", bridge.PlatformDiscord),
+		sess:           sess,
+		now:            o.now,
+		reconnectMin:   max(o.reconnectMin, time.Millisecond),
+		reconnectMax:   max(o.reconnectMax, o.reconnectMin),
+		respondTimeout: o.respondTimeout,
+		typingEvery:    8 * time.Second,
+		threads:        newLRU[string, string](threadCacheSize),
+		names:          newLRU[string, string](nameCacheSize),
+		tokens:         newLRU[string, interactionToken](tokenCacheSize),
+		typing:         newLRU[string, time.Time](typingCacheSize),
+		inline:         newLRU[string, bool](nameCacheSize),
+	}
+	a.configureSession(o.dialer)
+	if cfg.ApplicationID != "" {
+		id := cfg.ApplicationID
+		a.appID.Store(&id)
+	}
+	return a, nil
+}
+
+// configureSession sets the discordgo session up for the bridge: no retries
+// or sleeps on 429, no blind re-posts on 502, synchronous event handlers
+// (the adapter queues work itself, in order), a minimal state cache, and no
+// logging to the standard logger.
+func (a *Adapter) configureSession(d *websocket.Dialer) {
+	s := a.sess
+	s.ShouldRetryOnRateLimit = false
+	s.ShouldReconnectOnError = false // Run reconnects, so fatal close codes can stop it
+	s.ShouldReconnectVoiceOnSessionError = false
+	s.MaxRestRetries = 0
+	s.SyncEvents = true
+	s.LogLevel = discordgo.LogError - 1
+	s.Identify.Intents = Intents
+	s.ShardID = a.cfg.ShardID
+	s.ShardCount = max(a.cfg.ShardCount, 1)
+	s.State.TrackEmojis = false
+	s.State.TrackMembers = false
+	s.State.TrackRoles = false
+	s.State.TrackVoice = false
+	s.State.TrackPresences = false
+	s.State.TrackThreadMembers = false
+	s.State.TrackStickers = false
+
+	var dialer websocket.Dialer
+	if d != nil {
+		dialer = *d
+	} else {
+		dialer = websocket.Dialer{Proxy: http.ProxyFromEnvironment, HandshakeTimeout: 30 * time.Second}
+	}
+	dial := dialer.NetDialContext
+	if dial == nil {
+		dial = (&net.Dialer{Timeout: 30 * time.Second}).DialContext
+	}
+	dialer.NetDialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return a.dialed(c)
+	}
+	s.Dialer = &dialer
+}
+
+// Name implements bridge.Platform.
+func (a *Adapter) Name() string { return bridge.PlatformDiscord }
+
+// Limits implements bridge.Platform: 1,900 characters per message, one
+// per-channel budget shared by posts and edits, 1.5 s between edits of a
+// message, and no edits of messages older than 55 minutes.
+func (a *Adapter) Limits() bridge.Limits {
+	rate := bridge.Rate{Count: a.cfg.EditBudget.Writes, Per: a.cfg.EditBudget.Per, Burst: a.cfg.EditBudget.Writes}
+	return bridge.Limits{
+		MaxMessageChars: MaxMessageChars,
+		MinEditInterval: a.cfg.EditInterval,
+		EditRate:        rate,
+		EditScope:       bridge.ScopeChannel,
+		PostRate:        rate,
+		PostScope:       bridge.ScopeChannel,
+		SharedBudget:    true,
+		MaxEditAge:      a.cfg.MaxEditAge,
+	}
+}
+
+// ButtonsSupported implements bridge.Buttons: approval cards get Approve and
+// Deny buttons.
+func (a *Adapter) ButtonsSupported() bool { return true }
+
+// Ready implements bridge.Adapter: true while the gateway session is up.
+func (a *Adapter) Ready() bool { return a.ready.Load() }
+
+// BotUserID returns the bot's user id once the gateway said READY.
+func (a *Adapter) BotUserID() string {
+	if p := a.botID.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// ApplicationID returns the application id from the config or from READY.
+func (a *Adapter) ApplicationID() string {
+	if p := a.appID.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// reqOpts are the options of every bridge REST call.
+func reqOpts(ctx context.Context) []discordgo.RequestOption {
+	return []discordgo.RequestOption{discordgo.WithContext(ctx), discordgo.WithRetryOnRatelimit(false), discordgo.WithRestRetries(0)}
+}

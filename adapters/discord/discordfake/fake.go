@@ -1,0 +1,241 @@
+// Package discordfake is a fake Discord for tests: the REST endpoints the
+// bridge uses on an httptest server, and a gateway (at /gw/) speaking enough
+// of Discord's websocket protocol for discordgo: Hello, Identify, READY,
+// heartbeat ACKs, RESUME, dispatches and close codes.
+//
+// Point discordgo at it with HTTPClient (its transport rewrites discord.com
+// and the gateway host to the fake) or with api_url = APIURL(). Drive it
+// with SendMessage, Click and Slash; inspect it with Snapshot and Wait; make
+// it misbehave with RateLimitEdits, RateLimitPosts, RejectIdentify and
+// CloseGateway.
+package discordfake
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// Fixed identities of the fake.
+const (
+	// BotID is the bot user's id; BotName its username.
+	BotID   = "1100000000000000001"
+	BotName = "promptev-bot"
+	// AppID is the application id (READY's application.id).
+	AppID = "1100000000000000002"
+)
+
+// Server is a fake Discord. Its methods are safe for concurrent use.
+type Server struct {
+	srv      *httptest.Server
+	upgrader websocket.Upgrader
+
+	mu       sync.Mutex
+	changed  chan struct{} // closed and replaced on every recorded change
+	nextID   int64
+	channels map[string]*Channel
+	messages map[string]*Message
+	order    []string // message ids in creation order
+	snap     Snapshot // the recorded lists (Messages is built from messages/order)
+
+	interactions map[string]*interaction // by token
+	conns        map[*gwConn]struct{}
+	sessions     map[string]int64 // gateway session id -> last sequence
+
+	rlEdits, rlPosts int
+	retryAfter       time.Duration
+	identifyClose    int
+	heartbeatMillis  int
+}
+
+type interaction struct {
+	id, token, channelID, guildID string
+	original                      string // message id of a type-4 answer
+}
+
+// New starts a fake Discord on loopback. Close it when done (t.Cleanup(s.Close)).
+func New() *Server {
+	s := &Server{
+		changed:         make(chan struct{}),
+		nextID:          1200000000000000000,
+		channels:        make(map[string]*Channel),
+		messages:        make(map[string]*Message),
+		interactions:    make(map[string]*interaction),
+		conns:           make(map[*gwConn]struct{}),
+		sessions:        make(map[string]int64),
+		retryAfter:      300 * time.Millisecond,
+		heartbeatMillis: 41250,
+	}
+	s.srv = httptest.NewServer(s.routes())
+	return s
+}
+
+// Close closes gateway connections and stops the server.
+func (s *Server) Close() {
+	s.mu.Lock()
+	conns := make([]*gwConn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.close(websocket.CloseGoingAway, "server closing")
+	}
+	s.srv.Close()
+}
+
+// URL is the server's base URL (http://127.0.0.1:PORT).
+func (s *Server) URL() string { return s.srv.URL }
+
+// APIURL is the REST base to use as api_url (URL + "/api/v9").
+func (s *Server) APIURL() string { return s.srv.URL + "/api/v9" }
+
+// GatewayURL is the websocket URL GET /gateway returns.
+func (s *Server) GatewayURL() string { return "ws" + strings.TrimPrefix(s.srv.URL, "http") + "/gw" }
+
+// HTTPClient returns a client whose transport sends requests for discord.com
+// and gateway.discord.gg to the fake.
+func (s *Server) HTTPClient() *http.Client {
+	u, _ := url.Parse(s.srv.URL)
+	return &http.Client{Transport: &rewriter{host: u.Host, base: s.srv.Client().Transport}, Timeout: 10 * time.Second}
+}
+
+// Dialer returns a websocket dialer that connects every gateway host to the
+// fake (for clients that were told the real gateway URL).
+func (s *Server) Dialer() *websocket.Dialer {
+	u, _ := url.Parse(s.srv.URL)
+	host := u.Host
+	return &websocket.Dialer{
+		HandshakeTimeout: 10 * time.Second,
+		NetDialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, network, host)
+		},
+	}
+}
+
+// rewriter sends Discord's hosts to the fake, over plain HTTP.
+type rewriter struct {
+	host string
+	base http.RoundTripper
+}
+
+func (r *rewriter) RoundTrip(req *http.Request) (*http.Response, error) {
+	switch req.URL.Host {
+	case "discord.com", "gateway.discord.gg":
+		req = req.Clone(req.Context())
+		req.URL.Scheme = "http"
+		req.URL.Host = r.host
+		req.Host = r.host
+	}
+	return r.base.RoundTrip(req)
+}
+
+// AddChannel registers a channel (guild text channel, thread or DM). Messages
+// to unknown channels are accepted too; GET /channels/{id} needs this.
+func (s *Server) AddChannel(c Channel) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cc := c
+	s.channels[c.ID] = &cc
+}
+
+// SetHeartbeatInterval sets the interval Hello announces (default 41.25 s).
+func (s *Server) SetHeartbeatInterval(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.heartbeatMillis = int(d / time.Millisecond)
+}
+
+// RateLimitEdits answers the next n message edits with 429 and retry_after.
+func (s *Server) RateLimitEdits(n int, retryAfter time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rlEdits, s.retryAfter = n, retryAfter
+}
+
+// RateLimitPosts answers the next n message posts with 429 and retry_after.
+func (s *Server) RateLimitPosts(n int, retryAfter time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rlPosts, s.retryAfter = n, retryAfter
+}
+
+// RejectIdentify makes the gateway close every Identify and Resume with code
+// (4004 bad token, 4014 disallowed intents, ...); 0 accepts them again.
+func (s *Server) RejectIdentify(code int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.identifyClose = code
+}
+
+// Snapshot returns a copy of everything recorded so far.
+func (s *Server) Snapshot() Snapshot {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.snapshotLocked()
+}
+
+func (s *Server) snapshotLocked() Snapshot {
+	out := s.snap
+	out.Messages = make([]Message, 0, len(s.order))
+	for _, id := range s.order {
+		out.Messages = append(out.Messages, *s.messages[id])
+	}
+	out.Edits = append([]Edit(nil), s.snap.Edits...)
+	out.Threads = append([]Thread(nil), s.snap.Threads...)
+	out.InteractionResponses = append([]InteractionResponse(nil), s.snap.InteractionResponses...)
+	out.Followups = append([]Followup(nil), s.snap.Followups...)
+	out.Commands = append([]Command(nil), s.snap.Commands...)
+	out.Typing = append([]string(nil), s.snap.Typing...)
+	out.Identifies = append([]Identify(nil), s.snap.Identifies...)
+	out.Connections = len(s.conns)
+	return out
+}
+
+// Wait blocks until cond holds for a snapshot (checked now and after every
+// recorded change) or ctx ends; it returns the last snapshot.
+func (s *Server) Wait(ctx context.Context, cond func(Snapshot) bool) (Snapshot, error) {
+	for {
+		s.mu.Lock()
+		snap := s.snapshotLocked()
+		ch := s.changed
+		s.mu.Unlock()
+		if cond(snap) {
+			return snap, nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return snap, ctx.Err()
+		}
+	}
+}
+
+// notifyLocked wakes Wait callers; s.mu must be held.
+func (s *Server) notifyLocked() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// newIDLocked returns a fresh snowflake; s.mu must be held.
+func (s *Server) newIDLocked() string {
+	s.nextID++
+	return strconv.FormatInt(s.nextID, 10)
+}
+
+func randomToken() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return "itok_" + hex.EncodeToString(b)
+}

@@ -1,0 +1,264 @@
+package discordfake
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// ErrNoConnection is returned by dispatches when no gateway session is up.
+var ErrNoConnection = errors.New("discordfake: no identified gateway connection")
+
+// gwConn is one gateway websocket connection.
+type gwConn struct {
+	ws      *websocket.Conn
+	wmu     sync.Mutex
+	session string
+	seq     int64
+}
+
+type payload struct {
+	Op int    `json:"op"`
+	D  any    `json:"d"`
+	S  *int64 `json:"s,omitempty"`
+	T  string `json:"t,omitempty"`
+}
+
+func (c *gwConn) write(p payload) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if p.Op == 0 {
+		c.seq++
+		seq := c.seq
+		p.S = &seq
+	}
+	_ = c.ws.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	return c.ws.WriteJSON(p)
+}
+
+func (c *gwConn) close(code int, text string) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text), time.Now().Add(time.Second))
+	_ = c.ws.Close()
+}
+
+func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
+	ws, err := s.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return
+	}
+	c := &gwConn{ws: ws}
+	defer func() {
+		s.mu.Lock()
+		if _, ok := s.conns[c]; ok {
+			delete(s.conns, c)
+			s.sessions[c.session] = c.seq
+			s.notifyLocked()
+		}
+		s.mu.Unlock()
+		_ = ws.Close()
+	}()
+	s.mu.Lock()
+	hb := s.heartbeatMillis
+	s.mu.Unlock()
+	if c.write(payload{Op: 10, D: map[string]any{"heartbeat_interval": hb}}) != nil {
+		return
+	}
+	for {
+		_, data, err := ws.ReadMessage()
+		if err != nil {
+			return
+		}
+		var p struct {
+			Op int             `json:"op"`
+			D  json.RawMessage `json:"d"`
+		}
+		if json.Unmarshal(data, &p) != nil {
+			c.close(4002, "decode error")
+			return
+		}
+		switch p.Op {
+		case 1:
+			s.mu.Lock()
+			s.snap.Heartbeats++
+			s.mu.Unlock()
+			if c.write(payload{Op: 11}) != nil {
+				return
+			}
+		case 2:
+			if !s.identify(c, p.D) {
+				return
+			}
+		case 6:
+			if !s.resume(c, p.D) {
+				return
+			}
+		}
+	}
+}
+
+// identify answers an Identify with READY and GUILD_CREATEs, or closes with
+// the configured code.
+func (s *Server) identify(c *gwConn, raw json.RawMessage) bool {
+	var id Identify
+	_ = json.Unmarshal(raw, &id)
+	s.mu.Lock()
+	s.snap.Identifies = append(s.snap.Identifies, id)
+	code := s.identifyClose
+	s.notifyLocked()
+	s.mu.Unlock()
+	if code != 0 {
+		c.close(code, closeText(code))
+		return false
+	}
+	if !strings.HasPrefix(id.Token, "Bot ") {
+		c.close(4004, closeText(4004))
+		return false
+	}
+	c.session = randomToken()
+	s.mu.Lock()
+	guilds := s.guildsLocked()
+	s.mu.Unlock()
+	short := make([]any, 0, len(guilds))
+	for _, g := range guilds {
+		short = append(short, map[string]any{"id": g["id"], "unavailable": true})
+	}
+	ready := map[string]any{
+		"v": 9, "user": botUser(), "session_id": c.session, "resume_gateway_url": s.GatewayURL(),
+		"guilds": short, "private_channels": []any{}, "application": map[string]any{"id": AppID, "flags": 0},
+	}
+	if id.Shard != nil {
+		ready["shard"] = id.Shard
+	}
+	if c.write(payload{Op: 0, T: "READY", D: ready}) != nil {
+		return false
+	}
+	s.mu.Lock()
+	s.conns[c] = struct{}{}
+	s.snap.Readies++
+	s.notifyLocked()
+	s.mu.Unlock()
+	for _, g := range guilds {
+		if c.write(payload{Op: 0, T: "GUILD_CREATE", D: g}) != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// resume answers a Resume with RESUMED for a known session, or with
+// Invalid Session (op 9) so the client identifies again.
+func (s *Server) resume(c *gwConn, raw json.RawMessage) bool {
+	var r struct {
+		SessionID string `json:"session_id"`
+	}
+	_ = json.Unmarshal(raw, &r)
+	s.mu.Lock()
+	s.snap.Resumes++
+	code := s.identifyClose
+	seq, known := s.sessions[r.SessionID]
+	s.notifyLocked()
+	s.mu.Unlock()
+	if code != 0 {
+		c.close(code, closeText(code))
+		return false
+	}
+	if !known {
+		return c.write(payload{Op: 9, D: false}) == nil
+	}
+	c.session, c.seq = r.SessionID, seq
+	if c.write(payload{Op: 0, T: "RESUMED", D: map[string]any{}}) != nil {
+		return false
+	}
+	s.mu.Lock()
+	s.conns[c] = struct{}{}
+	s.notifyLocked()
+	s.mu.Unlock()
+	return true
+}
+
+// guildsLocked builds GUILD_CREATE payloads from the registered channels; s.mu must be held.
+func (s *Server) guildsLocked() []map[string]any {
+	byGuild := map[string][]Channel{}
+	for _, c := range s.channels {
+		if c.GuildID != "" {
+			byGuild[c.GuildID] = append(byGuild[c.GuildID], *c)
+		}
+	}
+	ids := make([]string, 0, len(byGuild))
+	for id := range byGuild {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	out := make([]map[string]any, 0, len(ids))
+	for _, id := range ids {
+		var channels, threads []map[string]any
+		for _, c := range byGuild[id] {
+			if c.Type == ChannelTypePublicThread {
+				threads = append(threads, threadJSON(c, 1440))
+			} else {
+				channels = append(channels, map[string]any{"id": c.ID, "guild_id": id, "name": c.Name, "type": c.Type})
+			}
+		}
+		out = append(out, map[string]any{
+			"id": id, "name": "guild " + id, "unavailable": false,
+			"channels": channels, "threads": threads, "members": []any{}, "roles": []any{},
+		})
+	}
+	return out
+}
+
+// Dispatch sends an event (op 0) to every identified gateway connection.
+func (s *Server) Dispatch(eventType string, data any) error {
+	s.mu.Lock()
+	conns := make([]*gwConn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	if len(conns) == 0 {
+		return ErrNoConnection
+	}
+	var errs []error
+	for _, c := range conns {
+		errs = append(errs, c.write(payload{Op: 0, T: eventType, D: data}))
+	}
+	return errors.Join(errs...)
+}
+
+// CloseGateway closes every gateway connection with code (for example 4000
+// to make the client resume, or 4004 for a revoked token).
+func (s *Server) CloseGateway(code int) {
+	s.mu.Lock()
+	conns := make([]*gwConn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.close(code, closeText(code))
+	}
+}
+
+func closeText(code int) string {
+	switch code {
+	case 4004:
+		return "Authentication failed."
+	case 4010:
+		return "Invalid shard."
+	case 4011:
+		return "Sharding required."
+	case 4013:
+		return "Invalid intent(s)."
+	case 4014:
+		return "Disallowed intent(s)."
+	}
+	return "closed by fake"
+}

@@ -1,0 +1,178 @@
+package discord
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/promptev/promptev-bridge/adapters/discord/discordfake"
+	"github.com/promptev/promptev-bridge/bridge"
+)
+
+func TestGatewayHandshake(t *testing.T) {
+	t.Parallel()
+	r := startRig(t, nil)
+	s := r.waitFor(t, func(s discordfake.Snapshot) bool { return len(s.Commands) == 1 })
+
+	require.Len(t, s.Identifies, 1)
+	assert.Equal(t, "Bot "+testToken, s.Identifies[0].Token)
+	assert.Equal(t, int64(Intents), s.Identifies[0].Intents)
+	assert.Nil(t, s.Identifies[0].Shard, "no shard sent for a single shard")
+	assert.Equal(t, discordfake.BotID, r.a.BotUserID())
+	assert.Equal(t, discordfake.AppID, r.a.ApplicationID())
+
+	cmd := s.Commands[0]
+	assert.Equal(t, "ask", cmd.Name)
+	assert.Equal(t, testGuild, cmd.GuildID)
+	assert.Equal(t, discordfake.AppID, cmd.ApplicationID)
+	assert.Contains(t, string(cmd.Options), `"question"`)
+	assert.Contains(t, r.logs.String(), "client_id="+discordfake.AppID, "the invite URL is printed")
+}
+
+func TestGatewayThroughAPIURL(t *testing.T) {
+	t.Parallel()
+	// No rewriting client: api_url alone sends REST (and gateway discovery)
+	// to the fake.
+	fake := discordfake.New()
+	t.Cleanup(fake.Close)
+	cfg := testConfig()
+	cfg.APIURL = fake.APIURL()
+	cfg.SlashCommand.GuildIDs = nil
+	cfg.ShardID, cfg.ShardCount = 1, 2
+	logs := &syncBuffer{}
+	a, err := New(cfg, slog.New(slog.NewTextHandler(logs, nil)), WithHTTPClient(&http.Client{}))
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx, newRecordingHandler()) }()
+
+	wctx, wcancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer wcancel()
+	s, err := fake.Wait(wctx, func(s discordfake.Snapshot) bool { return s.Connections == 1 && len(s.Commands) == 1 })
+	require.NoError(t, err)
+	require.NotNil(t, s.Identifies[0].Shard)
+	assert.Equal(t, [2]int{1, 2}, *s.Identifies[0].Shard)
+	assert.Empty(t, s.Commands[0].GuildID, "no guilds configured: registered globally")
+
+	cancel()
+	require.NoError(t, <-done)
+	assert.False(t, a.Ready())
+}
+
+func TestFatalCloseCodesStopRun(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		code int
+		want string
+	}{
+		{CloseAuthenticationFailed, "discord.token"},
+		{CloseDisallowedIntents, "Message Content intent"},
+		{CloseInvalidShard, "shard_id"},
+		{CloseShardingRequired, "shard_count"},
+		{CloseInvalidIntents, "invalid intents"},
+	}
+	for _, tt := range tests {
+		t.Run(strconv.Itoa(tt.code), func(t *testing.T) {
+			t.Parallel()
+			fake := discordfake.New()
+			t.Cleanup(fake.Close)
+			fake.RejectIdentify(tt.code)
+			logs := &syncBuffer{}
+			a := newAdapter(t, fake, testConfig(), logs)
+			h := newRecordingHandler()
+
+			done := make(chan error, 1)
+			go func() { done <- a.Run(context.Background(), h) }()
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(waitTimeout):
+				t.Fatal("Run kept reconnecting after a fatal close code")
+			}
+			var ce *GatewayCloseError
+			require.ErrorAs(t, err, &ce)
+			assert.Equal(t, tt.code, ce.Code)
+			assert.Contains(t, err.Error(), tt.want)
+			assert.NotContains(t, err.Error(), testToken)
+			assert.NotContains(t, logs.String(), testToken)
+			assert.False(t, a.Ready())
+			assert.Len(t, fake.Snapshot().Identifies, 1, "no retry after a fatal code")
+		})
+	}
+}
+
+func TestFatalCloseAfterConnectedStopsRun(t *testing.T) {
+	t.Parallel()
+	// The token is revoked while connected: the resume is refused with 4004.
+	r := startRig(t, nil)
+	r.fake.RejectIdentify(CloseAuthenticationFailed)
+	r.fake.CloseGateway(4000)
+	select {
+	case err := <-r.done:
+		var ce *GatewayCloseError
+		require.ErrorAs(t, err, &ce)
+		assert.Equal(t, CloseAuthenticationFailed, ce.Code)
+		r.done <- nil // for the rig's cleanup
+	case <-time.After(waitTimeout):
+		t.Fatal("Run did not stop")
+	}
+}
+
+func TestDisconnectResumes(t *testing.T) {
+	t.Parallel()
+	r := startRig(t, nil)
+	r.fake.CloseGateway(4000)
+	r.waitFor(t, func(s discordfake.Snapshot) bool { return s.Resumes >= 1 && s.Connections == 1 })
+	require.Eventually(t, r.a.Ready, waitTimeout, time.Millisecond)
+
+	in := r.mention(t, "still there?")
+	assert.Equal(t, "still there?", in.Text)
+	assert.Len(t, r.fake.Snapshot().Identifies, 1, "resumed, not re-identified")
+}
+
+func TestRunRejectsSecondCallAndNilHandler(t *testing.T) {
+	t.Parallel()
+	r := startRig(t, nil)
+	err := r.a.Run(context.Background(), r.h)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "already running")
+	assert.Error(t, r.a.Run(context.Background(), nil))
+}
+
+func TestRunStopsWhileServerUnreachable(t *testing.T) {
+	t.Parallel()
+	fake := discordfake.New()
+	fake.Close() // nothing listens any more
+	a := newAdapter(t, fake, testConfig(), &syncBuffer{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx, newRecordingHandler()) }()
+	cancel()
+	select {
+	case err := <-done:
+		assert.NoError(t, err)
+	case <-time.After(waitTimeout):
+		t.Fatal("Run did not stop")
+	}
+}
+
+func TestFatalCloseClassification(t *testing.T) {
+	t.Parallel()
+	assert.Nil(t, fatalClose(errors.New("boom")))
+	assert.Nil(t, fatalClose(nil))
+	for _, code := range []int{4000, 4001, 4007, 4009, 1000, 1006} {
+		assert.Nil(t, fatalClose(&websocket.CloseError{Code: code}), "code %d resumes", code)
+	}
+	for _, code := range []int{4004, 4010, 4011, 4012, 4013, 4014} {
+		require.NotNil(t, fatalClose(&websocket.CloseError{Code: code}), "code %d is fatal", code)
+	}
+	var _ bridge.Adapter = (*Adapter)(nil)
+}

@@ -1,0 +1,149 @@
+package discord
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/promptev/promptev-bridge/adapters/discord/discordfake"
+	"github.com/promptev/promptev-bridge/bridge"
+)
+
+// sentinel is a DM sent after a message that should be dropped: messages are
+// handed over in gateway order, so when the sentinel arrives first, the
+// message before it was dropped.
+func (r *rig) sentinel(t *testing.T) {
+	t.Helper()
+	_, err := r.fake.SendMessage(discordfake.UserMessage{ChannelID: testDM, AuthorID: testUser, AuthorName: "ana", Content: "sentinel"})
+	require.NoError(t, err)
+}
+
+func TestInboundMapping(t *testing.T) {
+	t.Parallel()
+	const thread = "1300000000000000099"
+	tests := []struct {
+		name       string
+		autoThread bool
+		msg        discordfake.UserMessage
+		// want is the expected message; nil means the message is dropped.
+		want func(id string) *bridge.InboundMessage
+	}{
+		{
+			name: "mention in a text channel keys a new thread on the message", autoThread: true,
+			msg: discordfake.UserMessage{GuildID: testGuild, ChannelID: testChannel, AuthorID: testUser, AuthorName: "ana",
+				Nick: "Ana N", Content: "what is our **uptime**?", MentionBot: true},
+			want: func(id string) *bridge.InboundMessage {
+				return &bridge.InboundMessage{
+					Key:  bridge.ConversationKey{Platform: "discord", Workspace: testGuild, Channel: testChannel, Thread: id},
+					User: bridge.User{ID: testUser, Name: "Ana N"}, Text: "what is our **uptime**?", MessageID: id, Mentioned: true,
+				}
+			},
+		},
+		{
+			name: "mention with auto_thread off keys the channel", autoThread: false,
+			msg: discordfake.UserMessage{GuildID: testGuild, ChannelID: testChannel, AuthorID: testUser, AuthorName: "ana",
+				Content: "hi", MentionBot: true},
+			want: func(id string) *bridge.InboundMessage {
+				return &bridge.InboundMessage{
+					Key:  bridge.ConversationKey{Platform: "discord", Workspace: testGuild, Channel: testChannel},
+					User: bridge.User{ID: testUser, Name: "ana"}, Text: "hi", MessageID: id, Mentioned: true,
+				}
+			},
+		},
+		{
+			name: "DM replies inline and always addresses the bot", autoThread: true,
+			msg: discordfake.UserMessage{ChannelID: "1300000000000000077", AuthorID: testUser, AuthorName: "ana", Content: "hello there"},
+			want: func(id string) *bridge.InboundMessage {
+				return &bridge.InboundMessage{
+					Key:  bridge.ConversationKey{Platform: "discord", Workspace: "dm", Channel: "1300000000000000077"},
+					User: bridge.User{ID: testUser, Name: "ana"}, Text: "hello there", MessageID: id, Mentioned: true,
+				}
+			},
+		},
+		{
+			name: "message in a thread continues without a mention", autoThread: true,
+			msg: discordfake.UserMessage{GuildID: testGuild, ChannelID: thread, AuthorID: testUser, AuthorName: "ana", Content: "and then?"},
+			want: func(id string) *bridge.InboundMessage {
+				return &bridge.InboundMessage{
+					Key:  bridge.ConversationKey{Platform: "discord", Workspace: testGuild, Channel: testChannel, Thread: thread},
+					User: bridge.User{ID: testUser, Name: "ana"}, Text: "and then?", MessageID: id,
+				}
+			},
+		},
+		{
+			name: "legacy nickname mention is stripped", autoThread: true,
+			msg: discordfake.UserMessage{GuildID: testGuild, ChannelID: thread, AuthorID: testUser, AuthorName: "ana",
+				Content: "<@!" + discordfake.BotID + "> status?"},
+			want: func(id string) *bridge.InboundMessage {
+				return &bridge.InboundMessage{
+					Key:  bridge.ConversationKey{Platform: "discord", Workspace: testGuild, Channel: testChannel, Thread: thread},
+					User: bridge.User{ID: testUser, Name: "ana"}, Text: "status?", MessageID: id, Mentioned: true,
+				}
+			},
+		},
+		{
+			name: "channel chatter without a mention is dropped", autoThread: true,
+			msg:  discordfake.UserMessage{GuildID: testGuild, ChannelID: testChannel, AuthorID: testUser, AuthorName: "ana", Content: "lunch?"},
+		},
+		{
+			name: "other bots are dropped", autoThread: true,
+			msg: discordfake.UserMessage{GuildID: testGuild, ChannelID: testChannel, AuthorID: otherUser, AuthorName: "otherbot",
+				Bot: true, Content: "beep", MentionBot: true},
+		},
+		{
+			name: "own messages are dropped", autoThread: true,
+			msg: discordfake.UserMessage{GuildID: testGuild, ChannelID: thread, AuthorID: discordfake.BotID, AuthorName: discordfake.BotName,
+				Content: "my own reply"},
+		},
+		{
+			name: "system messages are dropped", autoThread: true,
+			msg: discordfake.UserMessage{GuildID: testGuild, ChannelID: testChannel, AuthorID: testUser, AuthorName: "ana",
+				Content: "pinned", MentionBot: true, Type: 6},
+		},
+		{
+			name: "a bare mention without text is dropped", autoThread: true,
+			msg: discordfake.UserMessage{GuildID: testGuild, ChannelID: testChannel, AuthorID: testUser, AuthorName: "ana", MentionBot: true},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := startRig(t, func(c *Config) { c.AutoThread = tt.autoThread })
+			r.fake.AddChannel(discordfake.Channel{ID: thread, GuildID: testGuild, ParentID: testChannel, Type: discordfake.ChannelTypePublicThread})
+			id, err := r.fake.SendMessage(tt.msg)
+			require.NoError(t, err)
+			r.sentinel(t)
+
+			got := r.h.nextMessage(t)
+			if tt.want == nil {
+				assert.Equal(t, "sentinel", got.Text, "the message should have been dropped")
+				return
+			}
+			want := *tt.want(id)
+			assert.False(t, got.Received.IsZero())
+			got.Received = want.Received
+			assert.Equal(t, want, got)
+			assert.Equal(t, "sentinel", r.h.nextMessage(t).Text)
+		})
+	}
+}
+
+func TestThreadFoundByREST(t *testing.T) {
+	t.Parallel()
+	r := startRig(t, nil)
+	// A thread created after READY that the gateway never announced: the
+	// adapter asks REST once and caches the answer.
+	const thread = "1300000000000000098"
+	r.fake.AddChannel(discordfake.Channel{ID: thread, GuildID: testGuild, ParentID: testChannel, Type: discordfake.ChannelTypePublicThread})
+	for range 2 {
+		_, err := r.fake.SendMessage(discordfake.UserMessage{GuildID: testGuild, ChannelID: thread, AuthorID: testUser,
+			AuthorName: "ana", Content: "x"})
+		require.NoError(t, err)
+		got := r.h.nextMessage(t)
+		assert.Equal(t, bridge.ConversationKey{Platform: "discord", Workspace: testGuild, Channel: testChannel, Thread: thread}, got.Key)
+	}
+	parent, ok := r.a.threads.Get(thread)
+	assert.True(t, ok)
+	assert.Equal(t, testChannel, parent)
+}

@@ -1,0 +1,169 @@
+package discord
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/bwmarrin/discordgo"
+
+	"github.com/promptev/promptev-bridge/bridge"
+)
+
+// Texts shown to users by the adapter itself.
+const (
+	noticeFailed        = "Sorry, that did not work. Please try again in a moment."
+	noticeEmptyQuestion = "Please add a question."
+)
+
+// onInteraction handles one interaction. Discord requires an answer within
+// 3 seconds; HandleAction does no network I/O, so it runs first and its
+// result goes into the answer itself.
+func (a *Adapter) onInteraction(ctx context.Context, h bridge.Handler, i *discordgo.Interaction, received time.Time) {
+	switch i.Type {
+	case discordgo.InteractionMessageComponent:
+		a.onComponent(ctx, h, i, received)
+	case discordgo.InteractionApplicationCommand:
+		a.onCommand(ctx, h, i, received)
+	}
+}
+
+// onComponent answers a button click: an ephemeral notice when the bridge
+// has one for the clicker (not allowed, already decided), otherwise a
+// deferred update; the bridge then edits the card through Edit.
+func (a *Adapter) onComponent(ctx context.Context, h bridge.Handler, i *discordgo.Interaction, received time.Time) {
+	data := i.MessageComponentData()
+	decision, id, ok := parseCustomID(data.CustomID)
+	if !ok {
+		a.respond(ctx, i, &discordgo.InteractionResponse{Type: discordgo.InteractionResponseDeferredMessageUpdate})
+		return
+	}
+	user := interactionUser(i)
+	a.rememberInteraction(i, user.ID)
+	res, err := h.HandleAction(ctx, bridge.Action{
+		Platform:   bridge.PlatformDiscord,
+		ApprovalID: id,
+		Decision:   decision,
+		User:       user,
+		Received:   received,
+	})
+	switch {
+	case err != nil:
+		a.log.ErrorContext(ctx, "handle action failed", "approval", id, "user", user.ID, "err", err)
+		a.respond(ctx, i, ephemeralResponse(noticeFailed))
+	case res.Notice != "" && !res.Accepted:
+		a.respond(ctx, i, ephemeralResponse(res.Notice))
+	default:
+		if a.respond(ctx, i, &discordgo.InteractionResponse{Type: discordgo.InteractionResponseDeferredMessageUpdate}) && res.Notice != "" {
+			tok := interactionToken{appID: i.AppID, token: i.Token}
+			if err := a.followup(ctx, tok, fitContent(res.Notice)); err != nil {
+				a.log.WarnContext(ctx, "notice follow-up failed", "approval", id, "err", err)
+			}
+		}
+	}
+}
+
+// onCommand handles the /ask slash command: the question is shown as the
+// interaction's answer, and the conversation starts on that message (in a
+// thread created on it, with auto_thread).
+func (a *Adapter) onCommand(ctx context.Context, h bridge.Handler, i *discordgo.Interaction, received time.Time) {
+	data := i.ApplicationCommandData()
+	if !a.cfg.SlashCommand.Enabled || data.Name != a.cfg.SlashCommand.Name {
+		return
+	}
+	question := ""
+	for _, o := range data.Options {
+		if o.Name == commandOption && o.Type == discordgo.ApplicationCommandOptionString {
+			question = o.StringValue()
+		}
+	}
+	user := interactionUser(i)
+	a.rememberInteraction(i, user.ID)
+	if question == "" {
+		a.respond(ctx, i, ephemeralResponse(noticeEmptyQuestion))
+		return
+	}
+	content := fitContent("**" + escapeMarkdown(user.Display()) + "** asked: " + truncateRunes(question, MaxMessageChars))
+	if !a.respond(ctx, i, &discordgo.InteractionResponse{
+		Type: discordgo.InteractionResponseChannelMessageWithSource,
+		Data: &discordgo.InteractionResponseData{
+			Content:         content,
+			AllowedMentions: noMentions(),
+			Flags:           discordgo.MessageFlagsSuppressEmbeds,
+		},
+	}) {
+		return
+	}
+	lctx, cancel := context.WithTimeout(ctx, lookupTimeout)
+	orig, err := a.sess.RequestWithBucketID("GET", discordgo.EndpointInteractionResponseActions(i.AppID, i.Token),
+		nil, discordgo.EndpointWebhooks+"original", reqOpts(lctx)...)
+	cancel()
+	var msg discordgo.Message
+	if err == nil {
+		err = discordgo.Unmarshal(orig, &msg)
+	}
+	if err != nil || msg.ID == "" {
+		a.log.ErrorContext(ctx, "slash command: cannot read the answer message", "err", fmt.Errorf("%w", mapErr(err)))
+		return
+	}
+	in := bridge.InboundMessage{
+		User:      user,
+		Text:      question,
+		MessageID: msg.ID,
+		Mentioned: true,
+		Received:  received,
+	}
+	if i.GuildID == "" {
+		in.Key = bridge.ConversationKey{Platform: bridge.PlatformDiscord, Workspace: workspaceDM, Channel: i.ChannelID}
+	} else if parent, isThread := a.threadParent(ctx, i.ChannelID); isThread {
+		in.Key = bridge.ConversationKey{Platform: bridge.PlatformDiscord, Workspace: i.GuildID, Channel: parent, Thread: i.ChannelID}
+	} else if a.cfg.AutoThread {
+		in.Key = bridge.ConversationKey{Platform: bridge.PlatformDiscord, Workspace: i.GuildID, Channel: i.ChannelID, Thread: msg.ID}
+		a.names.Put(msg.ID, threadName(question))
+	} else {
+		in.Key = bridge.ConversationKey{Platform: bridge.PlatformDiscord, Workspace: i.GuildID, Channel: i.ChannelID}
+	}
+	if err := h.HandleMessage(ctx, in); err != nil {
+		a.log.ErrorContext(ctx, "handle slash command failed", "conversation", in.Key.String(), "err", err)
+	}
+}
+
+// respond answers an interaction within the deadline and reports success.
+// One bucket serves all interactions: discordgo would otherwise keep a
+// rate-limit bucket per interaction token forever.
+func (a *Adapter) respond(ctx context.Context, i *discordgo.Interaction, resp *discordgo.InteractionResponse) bool {
+	rctx, cancel := context.WithTimeout(ctx, a.respondTimeout)
+	defer cancel()
+	_, err := a.sess.RequestWithBucketID("POST", discordgo.EndpointInteractionResponse(i.ID, i.Token),
+		*resp, discordgo.EndpointAPI+"interactions", reqOpts(rctx)...)
+	if err != nil {
+		// The error never contains the token: mapErr drops request URLs.
+		a.log.ErrorContext(ctx, "interaction response failed", "interaction", i.ID, "type", int(resp.Type), "err", mapErr(err))
+		return false
+	}
+	return true
+}
+
+// ephemeralResponse is a message only the clicker sees.
+func ephemeralResponse(text string) *discordgo.InteractionResponse {
+	return &discordgo.InteractionResponse{
+		Type: discordgo.InteractionResponseChannelMessageWithSource,
+		Data: &discordgo.InteractionResponseData{
+			Content:         fitContent(text),
+			AllowedMentions: noMentions(),
+			Flags:           discordgo.MessageFlagsEphemeral | discordgo.MessageFlagsSuppressEmbeds,
+		},
+	}
+}
+
+// interactionUser is the person behind an interaction: Member.User in
+// guilds, User in DMs.
+func interactionUser(i *discordgo.Interaction) bridge.User {
+	if i.Member != nil && i.Member.User != nil {
+		return bridge.User{ID: i.Member.User.ID, Name: displayName(i.Member.User, i.Member)}
+	}
+	if i.User != nil {
+		return bridge.User{ID: i.User.ID, Name: displayName(i.User, nil)}
+	}
+	return bridge.User{}
+}

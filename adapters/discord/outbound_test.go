@@ -1,0 +1,281 @@
+package discord
+
+import (
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/promptev/promptev-bridge/adapters/discord/discordfake"
+	"github.com/promptev/promptev-bridge/bridge"
+)
+
+func TestFirstPostCreatesThreadAndLaterMessagesStayThere(t *testing.T) {
+	t.Parallel()
+	r := startRig(t, nil)
+	in := r.mention(t, "Why did the nightly build fail on the `main` branch yesterday evening around nine? Please look at the logs")
+	ctx := ctxT(t)
+
+	placeholder, err := r.a.Post(ctx, in.Key, bridge.Message{Kind: bridge.KindStatus, Status: "Thinking..."})
+	require.NoError(t, err)
+	assert.Equal(t, in.MessageID, placeholder.Channel, "posted in the thread created on the mention")
+	assert.Equal(t, in.Key, placeholder.Key)
+	assert.False(t, placeholder.Posted.IsZero())
+
+	s := r.fake.Snapshot()
+	require.Len(t, s.Threads, 1)
+	th := s.Threads[0]
+	assert.Equal(t, in.MessageID, th.ID)
+	assert.Equal(t, testChannel, th.ParentID)
+	assert.Equal(t, 1440, th.ArchiveMinutes)
+	assert.True(t, strings.HasPrefix(th.Name, "Why did the nightly build fail on the main branch"), th.Name)
+	assert.LessOrEqual(t, utf8.RuneCountInString(th.Name), 100)
+
+	msg, ok := s.Message(placeholder.ID)
+	require.True(t, ok)
+	assert.Equal(t, in.MessageID, msg.ChannelID)
+	assert.True(t, msg.AllowedMentions.None(), "nothing may ping")
+	assert.Equal(t, discordfake.FlagSuppressEmbeds, msg.Flags&discordfake.FlagSuppressEmbeds)
+	assert.Contains(t, msg.Content, "Thinking...")
+
+	// Second post: no second thread.
+	_, err = r.a.Post(ctx, in.Key, bridge.Message{Kind: bridge.KindAnswer, Body: "done"})
+	require.NoError(t, err)
+	assert.Len(t, r.fake.Snapshot().Threads, 1)
+
+	// A follow-up inside the thread maps to the same conversation.
+	_, err = r.fake.SendMessage(discordfake.UserMessage{GuildID: testGuild, ChannelID: in.MessageID, AuthorID: testUser,
+		AuthorName: "ana", Content: "thanks, and the one before?"})
+	require.NoError(t, err)
+	follow := r.h.nextMessage(t)
+	assert.Equal(t, in.Key, follow.Key)
+	assert.False(t, follow.Mentioned)
+	assert.Equal(t, "thanks, and the one before?", follow.Text)
+}
+
+func TestPostWhenThreadAlreadyExists(t *testing.T) {
+	t.Parallel()
+	// After a restart the adapter does not know the thread; creating it
+	// again fails with 160004 and the post goes into the existing thread.
+	r := startRig(t, nil)
+	in := r.mention(t, "first")
+	ctx := ctxT(t)
+	_, err := r.a.Post(ctx, in.Key, bridge.Message{Kind: bridge.KindStatus})
+	require.NoError(t, err)
+
+	b := newAdapter(t, r.fake, testConfig(), r.logs)
+	ref, err := b.Post(ctx, in.Key, bridge.Message{Kind: bridge.KindNotice, Body: "The run was interrupted."})
+	require.NoError(t, err)
+	assert.Equal(t, in.MessageID, ref.Channel)
+	assert.Len(t, r.fake.Snapshot().Threads, 1)
+}
+
+func TestConcurrentFirstPostsCreateOneThread(t *testing.T) {
+	t.Parallel()
+	r := startRig(t, nil)
+	in := r.mention(t, "parallel")
+	ctx := ctxT(t)
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			_, err := r.a.Post(ctx, in.Key, bridge.Message{Kind: bridge.KindStatus})
+			errs <- err
+		}()
+	}
+	for range 4 {
+		require.NoError(t, <-errs)
+	}
+	s := r.fake.Snapshot()
+	assert.Len(t, s.Threads, 1)
+	assert.Len(t, s.ChannelMessages(in.MessageID), 4)
+}
+
+func TestInlinePosts(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		key     bridge.ConversationKey
+		channel string
+	}{
+		{"DM", bridge.ConversationKey{Platform: "discord", Workspace: "dm", Channel: testDM}, testDM},
+		{"auto_thread off", bridge.ConversationKey{Platform: "discord", Workspace: testGuild, Channel: testChannel}, testChannel},
+	}
+	r := startRig(t, nil)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ref, err := r.a.Post(ctxT(t), tt.key, bridge.Message{Kind: bridge.KindAnswer, Body: "hello"})
+			require.NoError(t, err)
+			assert.Equal(t, tt.channel, ref.Channel)
+			m, ok := r.fake.Snapshot().Message(ref.ID)
+			require.True(t, ok)
+			assert.Equal(t, tt.channel, m.ChannelID)
+			assert.Equal(t, "hello", m.Content)
+		})
+	}
+	assert.Empty(t, r.fake.Snapshot().Threads)
+}
+
+func TestApprovalCardButtonsAndDecision(t *testing.T) {
+	t.Parallel()
+	r := startRig(t, nil)
+	in := r.mention(t, "deploy it")
+	ctx := ctxT(t)
+	card := &bridge.ApprovalCard{ID: "apr_0123456789", Tool: "deploy", Description: "Deploy *prod* now?",
+		Arguments: `{"env":"prod"}`, State: bridge.ApprovalPending}
+	ref, err := r.a.Post(ctx, in.Key, bridge.Message{Kind: bridge.KindApproval, Approval: card})
+	require.NoError(t, err)
+
+	m, _ := r.fake.Snapshot().Message(ref.ID)
+	assert.Equal(t, []discordfake.Button{
+		{CustomID: "pvb:a:apr_0123456789", Label: "Approve", Style: 3},
+		{CustomID: "pvb:d:apr_0123456789", Label: "Deny", Style: 4},
+	}, m.Buttons())
+	assert.Contains(t, m.Content, "`deploy`")
+	assert.Contains(t, m.Content, `Deploy \*prod\* now?`)
+	assert.Contains(t, m.Content, "```\n{\"env\":\"prod\"}\n```")
+
+	decided := *card
+	decided.State, decided.DecidedBy = bridge.ApprovalApproved, "Ana"
+	require.NoError(t, r.a.Edit(ctx, ref, bridge.Message{Kind: bridge.KindApproval, Approval: &decided, Final: true}))
+	s := r.fake.Snapshot()
+	m, _ = s.Message(ref.ID)
+	assert.Empty(t, m.Buttons(), "buttons removed")
+	assert.JSONEq(t, `[]`, string(m.Components))
+	assert.Contains(t, m.Content, "Approved by **Ana**")
+	last := s.Edits[len(s.Edits)-1]
+	assert.True(t, last.AllowedMentions.None())
+	assert.Equal(t, discordfake.FlagSuppressEmbeds, last.Flags)
+}
+
+func TestEditStatusRendering(t *testing.T) {
+	t.Parallel()
+	r := startRig(t, nil)
+	ctx := ctxT(t)
+	key := bridge.ConversationKey{Platform: "discord", Workspace: "dm", Channel: testDM}
+	ref, err := r.a.Post(ctx, key, bridge.Message{Kind: bridge.KindStatus})
+	require.NoError(t, err)
+	err = r.a.Edit(ctx, ref, bridge.Message{Kind: bridge.KindStatus, Status: "Searching Jira...",
+		Thought: "the user wants\nopen bugs", Steps: []bridge.Step{{Text: "Read the ticket", Done: true}, {Text: "Search Jira"}}})
+	require.NoError(t, err)
+	m, _ := r.fake.Snapshot().Message(ref.ID)
+	assert.Equal(t, "⏳ **Searching Jira...**\n-# 💭 the user wants open bugs\n✓ Read the ticket\n▸ Search Jira", m.Content)
+	assert.Equal(t, 1, m.Edits)
+}
+
+func TestLongAnswerChunksFitDiscord(t *testing.T) {
+	t.Parallel()
+	r := startRig(t, nil)
+	ctx := ctxT(t)
+	key := bridge.ConversationKey{Platform: "discord", Workspace: "dm", Channel: testDM}
+	// The bridge splits to Limits().MaxMessageChars; a chunk of exactly that
+	// many (multi-byte) runes is sent unchanged.
+	body := strings.Repeat("é", MaxMessageChars)
+	ref, err := r.a.Post(ctx, key, bridge.Message{Kind: bridge.KindAnswer, Body: body})
+	require.NoError(t, err)
+	m, _ := r.fake.Snapshot().Message(ref.ID)
+	assert.Equal(t, body, m.Content)
+}
+
+func TestRateLimitMapping(t *testing.T) {
+	t.Parallel()
+	r := startRig(t, nil)
+	ctx := ctxT(t)
+	key := bridge.ConversationKey{Platform: "discord", Workspace: "dm", Channel: testDM}
+	ref, err := r.a.Post(ctx, key, bridge.Message{Kind: bridge.KindStatus})
+	require.NoError(t, err)
+
+	r.fake.RateLimitEdits(1, 250*time.Millisecond)
+	err = r.a.Edit(ctx, ref, bridge.Message{Kind: bridge.KindStatus, Status: "one"})
+	var rl *bridge.RateLimitError
+	require.ErrorAs(t, err, &rl)
+	assert.Equal(t, 250*time.Millisecond, rl.RetryAfter)
+	assert.Equal(t, 1, r.fake.Snapshot().RateLimited, "no retry inside the call")
+
+	require.NoError(t, r.a.Edit(ctx, ref, bridge.Message{Kind: bridge.KindAnswer, Body: "final", Final: true}))
+	m, _ := r.fake.Snapshot().Message(ref.ID)
+	assert.Equal(t, "final", m.Content)
+
+	r.fake.RateLimitPosts(1, 1500*time.Millisecond)
+	_, err = r.a.Post(ctx, key, bridge.Message{Kind: bridge.KindAnswer, Body: "x"})
+	require.ErrorAs(t, err, &rl)
+	assert.Equal(t, 1500*time.Millisecond, rl.RetryAfter)
+}
+
+func TestEphemeral(t *testing.T) {
+	t.Parallel()
+	r := startRig(t, nil)
+	ctx := ctxT(t)
+	in := r.mention(t, "question")
+	ref, err := r.a.Post(ctx, in.Key, bridge.Message{Kind: bridge.KindStatus})
+	require.NoError(t, err)
+
+	// No recent interaction: posted in the conversation, addressed, no ping.
+	require.NoError(t, r.a.Ephemeral(ctx, in.Key, otherUser, "Only Ana can approve this."))
+	s := r.fake.Snapshot()
+	msgs := s.ChannelMessages(ref.Channel)
+	last := msgs[len(msgs)-1]
+	assert.Equal(t, "<@"+otherUser+"> Only Ana can approve this.", last.Content)
+	assert.True(t, last.AllowedMentions.None())
+
+	// After a click in the thread, the notice is an ephemeral follow-up.
+	r.h.setResult(bridge.ActionResult{}, nil)
+	_, err = r.fake.Click(discordfake.Click{GuildID: testGuild, ChannelID: ref.Channel, MessageID: ref.ID,
+		CustomID: "pvb:a:x1", UserID: otherUser, UserName: "bob"})
+	require.NoError(t, err)
+	r.h.nextAction(t)
+	r.waitFor(t, func(s discordfake.Snapshot) bool { return len(s.InteractionResponses) == 1 })
+	require.NoError(t, r.a.Ephemeral(ctx, in.Key, otherUser, "Already approved by Ana."))
+	s = r.fake.Snapshot()
+	require.Len(t, s.Followups, 1)
+	assert.Equal(t, "Already approved by Ana.", s.Followups[0].Content)
+	assert.Equal(t, discordfake.FlagEphemeral, s.Followups[0].Flags&discordfake.FlagEphemeral)
+	assert.Len(t, s.ChannelMessages(ref.Channel), len(msgs), "nothing new in the channel")
+}
+
+func TestSetStatusTyping(t *testing.T) {
+	t.Parallel()
+	var now atomicTime
+	now.set(time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC))
+	r := startRig(t, nil, WithClock(now.get))
+	ctx := ctxT(t)
+	dm := bridge.ConversationKey{Platform: "discord", Workspace: "dm", Channel: testDM}
+	pending := bridge.ConversationKey{Platform: "discord", Workspace: testGuild, Channel: testChannel, Thread: "1300000000000000050"}
+
+	require.NoError(t, r.a.SetStatus(ctx, pending, "Searching"), "no thread yet: nothing to do")
+	require.NoError(t, r.a.SetStatus(ctx, dm, ""), "clearing is a no-op")
+	require.NoError(t, r.a.SetStatus(ctx, dm, "Searching"))
+	require.NoError(t, r.a.SetStatus(ctx, dm, "Still searching"))
+	now.set(now.get().Add(9 * time.Second))
+	require.NoError(t, r.a.SetStatus(ctx, dm, "Reading"))
+	assert.Equal(t, []string{testDM, testDM}, r.fake.Snapshot().Typing)
+}
+
+func TestDelete(t *testing.T) {
+	t.Parallel()
+	r := startRig(t, nil)
+	ctx := ctxT(t)
+	key := bridge.ConversationKey{Platform: "discord", Workspace: "dm", Channel: testDM}
+	ref, err := r.a.Post(ctx, key, bridge.Message{Kind: bridge.KindStatus})
+	require.NoError(t, err)
+	require.NoError(t, r.a.Delete(ctx, ref))
+	m, _ := r.fake.Snapshot().Message(ref.ID)
+	assert.True(t, m.Deleted)
+	assert.Error(t, r.a.Delete(ctx, ref), "already deleted")
+}
+
+func TestWrongKeys(t *testing.T) {
+	t.Parallel()
+	fake := discordfake.New()
+	t.Cleanup(fake.Close)
+	a := newAdapter(t, fake, testConfig(), &syncBuffer{})
+	ctx := ctxT(t)
+	_, err := a.Post(ctx, bridge.ConversationKey{Platform: "slack", Channel: "C1"}, bridge.Message{})
+	assert.Error(t, err)
+	assert.Error(t, a.Edit(ctx, bridge.MessageRef{}, bridge.Message{}))
+	_, err = a.Post(ctx, bridge.ConversationKey{Platform: "discord", Workspace: "dm", Channel: "1"},
+		bridge.Message{Kind: bridge.KindApproval})
+	assert.ErrorContains(t, err, "approval")
+}

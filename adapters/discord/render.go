@@ -1,0 +1,223 @@
+package discord
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/bwmarrin/discordgo"
+
+	"github.com/promptev/promptev-bridge/bridge"
+)
+
+// Message size limits.
+const (
+	// MaxMessageChars is the most characters of Body the bridge sends in one
+	// message (Discord's limit is 2,000; the rest is room for decoration).
+	MaxMessageChars = 1900
+	// hardContentLimit is Discord's limit on message content.
+	hardContentLimit = 2000
+	// maxCustomID is Discord's limit on a component custom_id.
+	maxCustomID = 100
+)
+
+// Custom id prefixes of the approval buttons: "pvb:a:<approval id>" and
+// "pvb:d:<approval id>". They carry nothing but the opaque approval id, so a
+// click still works after a restart.
+const (
+	customIDApprove = "pvb:a:"
+	customIDDeny    = "pvb:d:"
+)
+
+// rendered is a Message in Discord's terms.
+type rendered struct {
+	content string
+	// components is never nil: an empty slice removes buttons on edit.
+	components []discordgo.MessageComponent
+}
+
+// noMentions allows no mention of any kind to notify anyone.
+func noMentions() *discordgo.MessageAllowedMentions {
+	return &discordgo.MessageAllowedMentions{Parse: []discordgo.AllowedMentionType{}}
+}
+
+// render turns a bridge message into content and components.
+func render(msg bridge.Message) (rendered, error) {
+	r := rendered{components: []discordgo.MessageComponent{}}
+	switch msg.Kind {
+	case bridge.KindStatus:
+		r.content = renderStatus(msg)
+	case bridge.KindApproval:
+		if msg.Approval == nil {
+			return r, errors.New("approval message without approval card")
+		}
+		r.content = renderApproval(*msg.Approval)
+		if msg.Approval.State == bridge.ApprovalPending || msg.Approval.State == "" {
+			row, err := approvalButtons(msg.Approval.ID)
+			if err != nil {
+				return r, err
+			}
+			r.components = []discordgo.MessageComponent{row}
+		}
+	default: // KindAnswer, KindNotice
+		r.content = msg.Body
+	}
+	r.content = fitContent(r.content)
+	return r, nil
+}
+
+// renderStatus renders the placeholder / live status: a status line, the
+// latest thought as muted subtext, the recent steps with ✓ for finished ones,
+// and any body text.
+func renderStatus(msg bridge.Message) string {
+	var b strings.Builder
+	line := func(s string) {
+		if b.Len() > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(s)
+	}
+	if s := oneLine(msg.Status, 200); s != "" {
+		if msg.Final {
+			line("**" + escapeMarkdown(s) + "**")
+		} else {
+			line("⏳ **" + escapeMarkdown(s) + "**")
+		}
+	}
+	if t := oneLine(msg.Thought, 300); t != "" {
+		line("-# 💭 " + escapeMarkdown(t))
+	}
+	for _, st := range msg.Steps {
+		s := oneLine(st.Text, 150)
+		if s == "" {
+			continue
+		}
+		if st.Done {
+			line("✓ " + escapeMarkdown(s))
+		} else {
+			line("▸ " + escapeMarkdown(s))
+		}
+	}
+	if body := strings.TrimSpace(msg.Body); body != "" {
+		line(body)
+	}
+	if b.Len() == 0 {
+		return "⏳ Thinking…"
+	}
+	return b.String()
+}
+
+// renderApproval renders an approval card's text; buttons are separate.
+func renderApproval(c bridge.ApprovalCard) string {
+	var b strings.Builder
+	b.WriteString("🔐 **Approval needed**")
+	if tool := oneLine(c.Tool, 80); tool != "" {
+		b.WriteString(" · `" + strings.ReplaceAll(tool, "`", "'") + "`")
+	}
+	if d := strings.TrimSpace(c.Description); d != "" {
+		b.WriteString("\n" + escapeMarkdown(truncateRunes(d, 1000)))
+	}
+	if args := strings.TrimSpace(c.Arguments); args != "" {
+		b.WriteString("\n```\n" + strings.ReplaceAll(truncateRunes(args, 500), "```", "`\u200b``") + "\n```")
+	}
+	by := escapeMarkdown(oneLine(c.DecidedBy, 80))
+	switch c.State {
+	case bridge.ApprovalApproved:
+		b.WriteString("\n✅ Approved" + suffixBy(by))
+	case bridge.ApprovalDenied:
+		b.WriteString("\n❌ Denied" + suffixBy(by))
+	case bridge.ApprovalExpired:
+		b.WriteString("\n⌛ Expired: no decision was made in time.")
+	}
+	return b.String()
+}
+
+func suffixBy(by string) string {
+	if by == "" {
+		return "."
+	}
+	return " by **" + by + "**."
+}
+
+// approvalButtons is the Approve (success) / Deny (danger) row of a pending card.
+func approvalButtons(id string) (discordgo.ActionsRow, error) {
+	if id == "" {
+		return discordgo.ActionsRow{}, errors.New("approval card without id")
+	}
+	if len(customIDApprove)+len(id) > maxCustomID {
+		return discordgo.ActionsRow{}, fmt.Errorf("approval id of %d bytes does not fit a %d-byte custom_id", len(id), maxCustomID)
+	}
+	return discordgo.ActionsRow{Components: []discordgo.MessageComponent{
+		discordgo.Button{Label: "Approve", Style: discordgo.SuccessButton, CustomID: customIDApprove + id},
+		discordgo.Button{Label: "Deny", Style: discordgo.DangerButton, CustomID: customIDDeny + id},
+	}}, nil
+}
+
+// parseCustomID reads an approval button's custom id.
+func parseCustomID(s string) (bridge.Decision, string, bool) {
+	switch {
+	case strings.HasPrefix(s, customIDApprove) && len(s) > len(customIDApprove):
+		return bridge.Approve, s[len(customIDApprove):], true
+	case strings.HasPrefix(s, customIDDeny) && len(s) > len(customIDDeny):
+		return bridge.Deny, s[len(customIDDeny):], true
+	}
+	return "", "", false
+}
+
+// fitContent keeps content within Discord's hard limit (the bridge already
+// splits answers; this guards decorated status and card text) and never
+// sends an empty message. A cut inside a code fence closes the fence.
+func fitContent(s string) string {
+	if strings.TrimSpace(s) == "" {
+		return "…"
+	}
+	if utf8.RuneCountInString(s) <= hardContentLimit {
+		return s
+	}
+	cut := truncateRunes(s, hardContentLimit-5)
+	if strings.Count(cut, "```")%2 == 1 {
+		return cut + "\n```"
+	}
+	return cut
+}
+
+// truncateRunes shortens s to at most n runes, ending with "…" when cut.
+func truncateRunes(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	i, count := 0, 0
+	for i = range s {
+		if count == n-1 {
+			break
+		}
+		count++
+	}
+	return s[:i] + "…"
+}
+
+// oneLine collapses whitespace (including line breaks) and truncates.
+func oneLine(s string, n int) string {
+	return truncateRunes(strings.Join(strings.Fields(s), " "), n)
+}
+
+// inlineEscaper escapes Discord Markdown that works anywhere in a line; "<"
+// is escaped so no mention, channel or emoji syntax survives.
+var inlineEscaper = strings.NewReplacer(
+	`\`, `\\`, `*`, `\*`, `_`, `\_`, `~`, `\~`, "`", "\\`", `|`, `\|`,
+	`[`, `\[`, `]`, `\]`, `<`, `\<`,
+)
+
+// escapeMarkdown makes plain text render literally, including the
+// line-start syntax (headings, subtext, lists, quotes).
+func escapeMarkdown(s string) string {
+	lines := strings.Split(inlineEscaper.Replace(s), "\n")
+	for i, l := range lines {
+		trimmed := strings.TrimLeft(l, " ")
+		if trimmed != "" && strings.ContainsRune("#->+", rune(trimmed[0])) {
+			lines[i] = l[:len(l)-len(trimmed)] + `\` + trimmed
+		}
+	}
+	return strings.Join(lines, "\n")
+}

@@ -1,0 +1,152 @@
+package slack
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/slack-go/slack"
+
+	"github.com/promptev/promptev-bridge/bridge"
+)
+
+// Compile-time conformance.
+var (
+	_ bridge.Adapter      = (*Adapter)(nil)
+	_ bridge.Ephemeral    = (*Adapter)(nil)
+	_ bridge.Buttons      = (*Adapter)(nil)
+	_ bridge.StatusSetter = (*Adapter)(nil)
+	_ bridge.Deleter      = (*Adapter)(nil)
+)
+
+// webAPITimeout bounds one Web API call.
+const webAPITimeout = 30 * time.Second
+
+// webAPI lists the Slack Web API calls the adapter makes; *slack.Client
+// implements it.
+type webAPI interface {
+	AuthTestContext(ctx context.Context) (*slack.AuthTestResponse, error)
+	PostMessageContext(ctx context.Context, channelID string, options ...slack.MsgOption) (string, string, error)
+	UpdateMessageContext(ctx context.Context, channelID, timestamp string, options ...slack.MsgOption) (string, string, string, error)
+	PostEphemeralContext(ctx context.Context, channelID, userID string, options ...slack.MsgOption) (string, error)
+	DeleteMessageContext(ctx context.Context, channel, messageTimestamp string) (string, string, error)
+	SetAssistantThreadsStatusContext(ctx context.Context, params slack.AssistantThreadsSetStatusParameters) error
+}
+
+var _ webAPI = (*slack.Client)(nil)
+
+// identity is who the bot is, learned from auth.test when Run starts.
+type identity struct {
+	TeamID    string
+	UserID    string
+	BotID     string
+	mentionRE mentionMatcher
+}
+
+// Adapter is the Slack platform: it receives events over Socket Mode or HTTP
+// and posts Block Kit messages through the Web API. Create it with New; it is
+// safe for concurrent use.
+type Adapter struct {
+	cfg    Config
+	log    *slog.Logger
+	client *slack.Client // for Socket Mode; nil in unit tests
+	api    webAPI
+	now    func() time.Time
+
+	ready atomic.Bool
+	self  atomic.Pointer[identity]
+
+	mu       sync.Mutex
+	httpAddr net.Addr
+	// listening is closed once the HTTP-mode listener is bound.
+	listening     chan struct{}
+	listeningOnce sync.Once
+
+	// bg tracks work started after an acknowledgement (ephemeral notices).
+	bg sync.WaitGroup
+}
+
+// New validates cfg and returns an Adapter using slack-go's Web API client
+// pointed at cfg.APIURL. slack-go's automatic retry stays off: 429s go back to
+// the bridge as *bridge.RateLimitError.
+func New(cfg Config, logger *slog.Logger) (*Adapter, error) {
+	enabled := cfg
+	enabled.Enabled = true
+	if err := enabled.Validate("slack").Err(); err != nil {
+		return nil, fmt.Errorf("slack: invalid config: %w", err)
+	}
+	cfg = cfg.withDefaults()
+	client := slack.New(cfg.BotToken,
+		slack.OptionAppLevelToken(cfg.AppToken),
+		slack.OptionAPIURL(cfg.APIURL),
+		// slack-go's default client has no timeout; a stalled Web API call
+		// must not hold a sender forever when the caller's ctx has no deadline.
+		slack.OptionHTTPClient(&http.Client{Timeout: webAPITimeout}),
+	)
+	a := newAdapter(cfg, client, logger)
+	a.client = client
+	return a, nil
+}
+
+// newAdapter builds an adapter over any webAPI (unit tests pass a fake).
+func newAdapter(cfg Config, api webAPI, logger *slog.Logger) *Adapter {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Adapter{
+		cfg:       cfg.withDefaults(),
+		log:       logger.With("component", "adapter", "platform", bridge.PlatformSlack),
+		api:       api,
+		now:       time.Now,
+		listening: make(chan struct{}),
+	}
+}
+
+// Name returns "slack".
+func (a *Adapter) Name() string { return bridge.PlatformSlack }
+
+// Limits returns Slack's limits: 3,900 characters a message, one edit a
+// second per message, the configured chat.update budget per workspace and
+// the configured post budget per channel.
+func (a *Adapter) Limits() bridge.Limits {
+	return bridge.Limits{
+		MaxMessageChars: maxTextChars,
+		MinEditInterval: time.Second,
+		EditRate:        bridge.Rate{Count: a.cfg.EditBudgetPerMin, Per: time.Minute, Burst: a.cfg.EditBurst},
+		EditScope:       bridge.ScopeWorkspace,
+		PostRate:        bridge.Rate{Count: a.cfg.PostPerSec, Per: time.Second, Burst: a.cfg.PostBurst},
+		PostScope:       bridge.ScopeChannel,
+	}
+}
+
+// Ready reports whether the adapter is connected: the Socket Mode connection
+// is up, or the HTTP listener is serving.
+func (a *Adapter) Ready() bool { return a.ready.Load() }
+
+// ButtonsSupported reports true: approval cards carry working buttons.
+func (a *Adapter) ButtonsSupported() bool { return true }
+
+// HTTPAddr returns the address the HTTP-mode listener is bound to, or nil
+// before it listens (or in socket mode). Useful with listen "127.0.0.1:0".
+func (a *Adapter) HTTPAddr() net.Addr {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.httpAddr
+}
+
+// Listening returns a channel closed once the HTTP-mode listener is bound
+// (HTTPAddr is then set). In socket mode it is never closed.
+func (a *Adapter) Listening() <-chan struct{} { return a.listening }
+
+// BotUserID returns the bot's user id learned from auth.test, or "" before Run.
+func (a *Adapter) BotUserID() string {
+	if id := a.self.Load(); id != nil {
+		return id.UserID
+	}
+	return ""
+}

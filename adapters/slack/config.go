@@ -1,0 +1,176 @@
+package slack
+
+import (
+	"net"
+	"net/url"
+	"strings"
+
+	"github.com/promptev/promptev-bridge/bridge"
+)
+
+// Transport modes.
+const (
+	// ModeSocket receives events over Socket Mode (needs an app-level token).
+	ModeSocket = "socket"
+	// ModeHTTP receives events as signed HTTP requests on Config.Listen.
+	ModeHTTP = "http"
+)
+
+// Default values of Config.
+const (
+	DefaultAPIURL           = "https://slack.com/api/"
+	DefaultListen           = "127.0.0.1:3000"
+	DefaultEventsPath       = "/slack/events"
+	DefaultInteractionsPath = "/slack/interactions"
+	DefaultEditBudgetPerMin = 40
+	DefaultEditBurst        = 5
+	DefaultPostPerSec       = 1
+	DefaultPostBurst        = 3
+)
+
+// Config is the "slack" section of the bridge configuration.
+type Config struct {
+	// Enabled turns the Slack adapter on.
+	Enabled bool `yaml:"enabled"`
+	// Mode is "socket" (default) or "http".
+	Mode string `yaml:"mode"`
+	// BotToken is the bot user OAuth token (xoxb-...).
+	BotToken string `yaml:"bot_token"`
+	// AppToken is the app-level token (xapp-...) with connections:write, for Socket Mode.
+	AppToken string `yaml:"app_token"`
+	// SigningSecret verifies HTTP-mode requests.
+	SigningSecret string `yaml:"signing_secret"`
+	// Listen is the HTTP-mode listen address (default 127.0.0.1:3000).
+	Listen string `yaml:"listen"`
+	// EventsPath is the HTTP-mode Events API request URL path (default /slack/events).
+	EventsPath string `yaml:"events_path"`
+	// InteractionsPath is the HTTP-mode interactivity request URL path (default /slack/interactions).
+	InteractionsPath string `yaml:"interactions_path"`
+	// APIURL is the Web API base URL (default https://slack.com/api/); a
+	// missing trailing slash is added.
+	APIURL string `yaml:"api_url"`
+	// EditBudgetPerMin is the chat.update budget per workspace (default 40).
+	EditBudgetPerMin int `yaml:"edit_budget_per_min"`
+	// EditBurst is how many edits may go out at once within that budget (default 5).
+	EditBurst int `yaml:"edit_burst"`
+	// PostPerSec is the chat.postMessage budget per channel (default 1).
+	PostPerSec int `yaml:"post_per_sec"`
+	// PostBurst is the short burst of posts allowed per channel (default 3).
+	PostBurst int `yaml:"post_burst"`
+	// AssistantStatus enables assistant.threads.setStatus while the agent works
+	// (needs the assistant:write scope).
+	AssistantStatus bool `yaml:"assistant_status"`
+}
+
+// DefaultConfig returns the defaults: socket mode, the public API URL, 40
+// edits a minute per workspace and one post a second per channel.
+func DefaultConfig() Config {
+	return Config{
+		Mode:             ModeSocket,
+		Listen:           DefaultListen,
+		EventsPath:       DefaultEventsPath,
+		InteractionsPath: DefaultInteractionsPath,
+		APIURL:           DefaultAPIURL,
+		EditBudgetPerMin: DefaultEditBudgetPerMin,
+		EditBurst:        DefaultEditBurst,
+		PostPerSec:       DefaultPostPerSec,
+		PostBurst:        DefaultPostBurst,
+	}
+}
+
+// withDefaults fills empty fields with their defaults.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.Mode == "" {
+		c.Mode = d.Mode
+	}
+	if c.Listen == "" {
+		c.Listen = d.Listen
+	}
+	if c.EventsPath == "" {
+		c.EventsPath = d.EventsPath
+	}
+	if c.InteractionsPath == "" {
+		c.InteractionsPath = d.InteractionsPath
+	}
+	if c.APIURL == "" {
+		c.APIURL = d.APIURL
+	}
+	if !strings.HasSuffix(c.APIURL, "/") {
+		c.APIURL += "/"
+	}
+	if c.EditBudgetPerMin == 0 {
+		c.EditBudgetPerMin = d.EditBudgetPerMin
+	}
+	if c.EditBurst == 0 {
+		c.EditBurst = d.EditBurst
+	}
+	if c.PostPerSec == 0 {
+		c.PostPerSec = d.PostPerSec
+	}
+	if c.PostBurst == 0 {
+		c.PostBurst = d.PostBurst
+	}
+	return c
+}
+
+// Validate checks the section and names each problem by its YAML path under
+// path (normally "slack"). A disabled section is not checked. Secret values
+// never appear in the messages.
+func (c Config) Validate(path string) bridge.ConfigProblems {
+	var ps bridge.ConfigProblems
+	if !c.Enabled {
+		return nil
+	}
+	c = c.withDefaults()
+	p := func(name string) string { return bridge.JoinPath(path, name) }
+
+	if c.BotToken == "" {
+		ps.Add(p("bot_token"), "is required")
+	} else if !strings.HasPrefix(c.BotToken, "xoxb-") {
+		ps.Add(p("bot_token"), "must be a bot token (xoxb-...)")
+	}
+	switch c.Mode {
+	case ModeSocket:
+		if c.AppToken == "" {
+			ps.Add(p("app_token"), "is required in socket mode")
+		} else if !strings.HasPrefix(c.AppToken, "xapp-") {
+			ps.Add(p("app_token"), "must be an app-level token (xapp-...)")
+		}
+	case ModeHTTP:
+		if c.SigningSecret == "" {
+			ps.Add(p("signing_secret"), "is required in http mode")
+		}
+		if _, port, err := net.SplitHostPort(c.Listen); err != nil || port == "" {
+			ps.Add(p("listen"), "must be host:port, got %q", c.Listen)
+		}
+		for name, v := range map[string]string{"events_path": c.EventsPath, "interactions_path": c.InteractionsPath} {
+			if !strings.HasPrefix(v, "/") {
+				ps.Add(p(name), "must start with /, got %q", v)
+			}
+		}
+		if c.EventsPath == c.InteractionsPath {
+			ps.Add(p("interactions_path"), "must differ from events_path")
+		}
+	default:
+		ps.Add(p("mode"), "must be socket or http, got %q", c.Mode)
+	}
+	if u, err := url.Parse(c.APIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		ps.Add(p("api_url"), "must be an http or https URL")
+	}
+	if c.EditBudgetPerMin < 0 {
+		ps.Add(p("edit_budget_per_min"), "must be positive, got %d", c.EditBudgetPerMin)
+	} else if c.EditBudgetPerMin > 50 {
+		ps.Add(p("edit_budget_per_min"), "must be at most 50 (Slack's Tier 3 limit for chat.update), got %d", c.EditBudgetPerMin)
+	}
+	if c.EditBurst < 0 || c.EditBurst > c.EditBudgetPerMin {
+		ps.Add(p("edit_burst"), "must be between 1 and edit_budget_per_min, got %d", c.EditBurst)
+	}
+	if c.PostPerSec < 0 {
+		ps.Add(p("post_per_sec"), "must be positive, got %d", c.PostPerSec)
+	}
+	if c.PostBurst < 0 {
+		ps.Add(p("post_burst"), "must be positive, got %d", c.PostBurst)
+	}
+	return ps
+}

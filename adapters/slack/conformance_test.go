@@ -1,0 +1,58 @@
+package slack
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/promptev/promptev-bridge/adapters/slack/slackfake"
+	"github.com/promptev/promptev-bridge/bridge"
+	"github.com/promptev/promptev-bridge/bridge/bridgetest"
+)
+
+// TestPlatformConformance runs the bridge's platform suite against the
+// adapter wired to slackfake through the real slack-go client.
+func TestPlatformConformance(t *testing.T) {
+	bridgetest.RunPlatformConformance(t, func(t *testing.T) bridgetest.Harness {
+		fake := slackfake.New(t)
+		a := newFakeAdapter(t, fake, func(c *Config) { c.AssistantStatus = true })
+		key := bridge.ConversationKey{Platform: bridge.PlatformSlack, Workspace: slackfake.TeamID, Channel: "C0CONF", Thread: fake.NextTS()}
+		return bridgetest.Harness{
+			Platform: a,
+			Key:      key,
+			Inject429: func(retryAfter time.Duration) {
+				secs := max(1, int(retryAfter/time.Second))
+				fake.RateLimit("chat.update", 1, secs)
+				fake.RateLimit("chat.postMessage", 1, secs)
+			},
+			Observed: func(ref bridge.MessageRef) (string, bool) {
+				m, ok := fake.Message(refChannel(ref), ref.ID)
+				if !ok || m.Deleted {
+					return "", false
+				}
+				return m.BlockText(), true
+			},
+			ObservedButtons: func(ref bridge.MessageRef) int {
+				m, ok := fake.Message(refChannel(ref), ref.ID)
+				require.True(t, ok)
+				n := 0
+				for _, id := range []string{ActionApprove, ActionDeny} {
+					if m.ButtonValue(id) != "" {
+						n++
+					}
+				}
+				return n
+			},
+			ObservedEphemeral: func(userID string) []string {
+				var out []string
+				for _, c := range fake.Calls("chat.postEphemeral") {
+					if c.User == userID && c.Channel == key.Channel && c.Error == "" {
+						out = append(out, c.Text)
+					}
+				}
+				return out
+			},
+		}
+	})
+}

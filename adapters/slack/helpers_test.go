@@ -1,0 +1,174 @@
+package slack
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/promptev/promptev-bridge/adapters/slack/slackfake"
+	"github.com/promptev/promptev-bridge/bridge"
+)
+
+// recorder is a bridge.Handler that records what the adapter hands over.
+type recorder struct {
+	mu      sync.Mutex
+	changed chan struct{}
+	msgs    []bridge.InboundMessage
+	acts    []bridge.Action
+	result  bridge.ActionResult
+	err     error
+}
+
+var _ bridge.Handler = (*recorder)(nil)
+
+func newRecorder() *recorder { return &recorder{changed: make(chan struct{})} }
+
+func (r *recorder) HandleMessage(_ context.Context, m bridge.InboundMessage) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.msgs = append(r.msgs, m)
+	close(r.changed)
+	r.changed = make(chan struct{})
+	return r.err
+}
+
+func (r *recorder) HandleAction(_ context.Context, a bridge.Action) (bridge.ActionResult, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.acts = append(r.acts, a)
+	close(r.changed)
+	r.changed = make(chan struct{})
+	return r.result, r.err
+}
+
+func (r *recorder) messages() []bridge.InboundMessage {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]bridge.InboundMessage(nil), r.msgs...)
+}
+
+func (r *recorder) actions() []bridge.Action {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]bridge.Action(nil), r.acts...)
+}
+
+// waitMessages waits until at least n messages were handed over.
+func (r *recorder) waitMessages(t *testing.T, n int) []bridge.InboundMessage {
+	t.Helper()
+	r.wait(t, func() bool { return len(r.msgs) >= n })
+	return r.messages()
+}
+
+func (r *recorder) waitActions(t *testing.T, n int) []bridge.Action {
+	t.Helper()
+	r.wait(t, func() bool { return len(r.acts) >= n })
+	return r.actions()
+}
+
+func (r *recorder) wait(t *testing.T, cond func() bool) {
+	t.Helper()
+	timeout := time.NewTimer(10 * time.Second)
+	defer timeout.Stop()
+	for {
+		r.mu.Lock()
+		ok, ch := cond(), r.changed
+		r.mu.Unlock()
+		if ok {
+			return
+		}
+		select {
+		case <-ch:
+		case <-timeout.C:
+			t.Fatal("timed out waiting for the handler")
+		}
+	}
+}
+
+// syncBuffer is a goroutine-safe log sink.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func testLogger(t *testing.T, extra io.Writer) *slog.Logger {
+	var w io.Writer = t.Output()
+	if extra != nil {
+		w = io.MultiWriter(w, extra)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+func fakeConfig(fake *slackfake.Server, mode string) Config {
+	cfg := DefaultConfig()
+	cfg.Enabled = true
+	cfg.Mode = mode
+	cfg.BotToken = slackfake.BotToken
+	cfg.AppToken = slackfake.AppToken
+	cfg.SigningSecret = slackfake.SigningSecret
+	cfg.APIURL = fake.APIURL()
+	cfg.Listen = "127.0.0.1:0"
+	return cfg
+}
+
+// running is an adapter running in the background until the test ends.
+type running struct {
+	a    *Adapter
+	done chan error
+	stop context.CancelFunc
+}
+
+// start runs an adapter for cfg; the test ends it and checks Run returned nil.
+func start(t *testing.T, cfg Config, h bridge.Handler, log io.Writer) *running {
+	t.Helper()
+	a, err := New(cfg, testLogger(t, log))
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{a: a, done: make(chan error, 1), stop: cancel}
+	go func() { r.done <- a.Run(ctx, h) }()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-r.done)
+	})
+	return r
+}
+
+// startSocket runs a socket-mode adapter against fake and waits for the connection.
+func startSocket(t *testing.T, fake *slackfake.Server, h bridge.Handler) *running {
+	t.Helper()
+	r := start(t, fakeConfig(fake, ModeSocket), h, nil)
+	fake.Await(t, "socket connection", fake.Connected)
+	return r
+}
+
+// startHTTP runs an http-mode adapter against fake and returns its base URL.
+func startHTTP(t *testing.T, fake *slackfake.Server, h bridge.Handler, log io.Writer) (*running, string) {
+	t.Helper()
+	r := start(t, fakeConfig(fake, ModeHTTP), h, log)
+	deadline := time.NewTimer(10 * time.Second)
+	defer deadline.Stop()
+	select {
+	case <-r.a.Listening():
+	case <-deadline.C:
+		t.Fatal("http listener did not start")
+	}
+	return r, "http://" + r.a.HTTPAddr().String()
+}

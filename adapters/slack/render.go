@@ -1,0 +1,268 @@
+package slack
+
+import (
+	"strings"
+	"unicode/utf8"
+
+	"github.com/slack-go/slack"
+
+	"github.com/promptev/promptev-bridge/bridge"
+)
+
+// Slack's documented size limits, enforced here before sending.
+const (
+	// maxTextChars is what the bridge may put in one message's text; Slack's
+	// chat.update rejects more than 4,000.
+	maxTextChars = 3900
+	// maxSectionChars is the limit of a section or context text object.
+	maxSectionChars = 3000
+	// maxMarkdownChars is the total limit of markdown blocks in one message.
+	maxMarkdownChars = 12000
+	// maxContextElements is the limit of elements in one context block.
+	maxContextElements = 10
+)
+
+// Button action ids. The button value is only the approval id.
+const (
+	ActionApprove = "pvb_approve"
+	ActionDeny    = "pvb_deny"
+)
+
+// rendered is a bridge.Message in Slack's form: blocks plus the plain-text
+// fallback used for notifications and clients without Block Kit.
+type rendered struct {
+	Blocks []slack.Block
+	Text   string
+}
+
+// render turns a bridge message into Block Kit. Every text object is cut to
+// Slack's limits, so what it returns never triggers msg_too_long or
+// invalid_blocks.
+func render(m bridge.Message) rendered {
+	m = neutralize(m)
+	switch m.Kind {
+	case bridge.KindApproval:
+		return renderApproval(m)
+	case bridge.KindAnswer, bridge.KindNotice:
+		return renderMarkdown(m)
+	default:
+		return renderStatus(m)
+	}
+}
+
+func renderStatus(m bridge.Message) rendered {
+	status := strings.TrimSpace(m.Status)
+	if status == "" {
+		status = "Working..."
+	}
+	var blocks []slack.Block
+	blocks = append(blocks, slack.NewContextBlock("pvb_status",
+		mrkdwn(":hourglass_flowing_sand: "+escape(status, maxSectionChars-30))))
+	if t := strings.TrimSpace(m.Thought); t != "" {
+		blocks = append(blocks, slack.NewContextBlock("pvb_thought",
+			mrkdwn("_"+escape(oneLine(t), maxSectionChars-10)+"_")))
+	}
+	if len(m.Steps) > 0 {
+		steps := m.Steps
+		if len(steps) > maxContextElements {
+			steps = steps[len(steps)-maxContextElements:]
+		}
+		per := maxSectionChars / len(steps)
+		lines := make([]string, 0, len(steps))
+		for _, s := range steps {
+			mark := ":small_blue_diamond:"
+			if s.Done {
+				mark = ":white_check_mark:"
+			}
+			lines = append(lines, mark+" "+escape(oneLine(s.Text), per-len(mark)-2))
+		}
+		blocks = append(blocks, slack.NewContextBlock("pvb_steps", mrkdwn(strings.Join(lines, "\n"))))
+	}
+	return rendered{Blocks: blocks, Text: plainFallback(status)}
+}
+
+func renderApproval(m bridge.Message) rendered {
+	card := m.Approval
+	if card == nil {
+		card = &bridge.ApprovalCard{}
+	}
+	head := ":raised_hand: *Approval needed*"
+	if card.Tool != "" {
+		head += ": `" + escape(oneLine(card.Tool), 200) + "`"
+	}
+	var blocks []slack.Block
+	text := head
+	if d := strings.TrimSpace(card.Description); d != "" {
+		text += "\n" + escape(d, maxSectionChars-utf8.RuneCountInString(head)-1)
+	}
+	blocks = append(blocks, slack.NewSectionBlock(mrkdwn(text), nil, nil, slack.SectionBlockOptionBlockID("pvb_approval")))
+	if a := strings.TrimSpace(card.Arguments); a != "" {
+		// Inside a code span the text is shown verbatim; backticks would end it.
+		a = strings.ReplaceAll(a, "```", "'''")
+		blocks = append(blocks, slack.NewSectionBlock(mrkdwn("```"+escape(a, maxSectionChars-6)+"```"), nil, nil,
+			slack.SectionBlockOptionBlockID("pvb_arguments")))
+	}
+	switch card.State {
+	case bridge.ApprovalPending, "":
+		approve := slack.NewButtonBlockElement(ActionApprove, card.ID, plain("Approve")).WithStyle(slack.StylePrimary)
+		deny := slack.NewButtonBlockElement(ActionDeny, card.ID, plain("Deny")).WithStyle(slack.StyleDanger)
+		blocks = append(blocks, slack.NewActionBlock("pvb_decide", approve, deny))
+	default:
+		blocks = append(blocks, slack.NewContextBlock("pvb_decided", mrkdwn(decidedLine(card))))
+	}
+	fallback := "Approval needed"
+	if card.Tool != "" {
+		fallback += ": " + oneLine(card.Tool)
+	}
+	if card.State != bridge.ApprovalPending && card.State != "" {
+		fallback += " (" + decidedText(card) + ")"
+	}
+	return rendered{Blocks: blocks, Text: plainFallback(fallback)}
+}
+
+func decidedText(card *bridge.ApprovalCard) string {
+	by := oneLine(card.DecidedBy)
+	switch card.State {
+	case bridge.ApprovalApproved:
+		if by == "" {
+			return "Approved"
+		}
+		return "Approved by " + by
+	case bridge.ApprovalDenied:
+		if by == "" {
+			return "Denied"
+		}
+		return "Denied by " + by
+	case bridge.ApprovalExpired:
+		return "Expired"
+	default:
+		return string(card.State)
+	}
+}
+
+func decidedLine(card *bridge.ApprovalCard) string {
+	mark := ":grey_question:"
+	switch card.State {
+	case bridge.ApprovalApproved:
+		mark = ":white_check_mark:"
+	case bridge.ApprovalDenied:
+		mark = ":no_entry_sign:"
+	case bridge.ApprovalExpired:
+		mark = ":hourglass:"
+	}
+	return mark + " " + escape(decidedText(card), 500)
+}
+
+// renderMarkdown renders an answer chunk or a notice as a markdown block, which
+// Slack renders as standard Markdown, with a plain-text fallback.
+func renderMarkdown(m bridge.Message) rendered {
+	body := m.Body
+	if strings.TrimSpace(body) == "" {
+		body = "(empty answer)"
+	}
+	// The bridge keeps Body within maxTextChars; the markdown block itself
+	// allows maxMarkdownChars, which leaves room for neutralised mentions.
+	body = truncateRunes(body, maxMarkdownChars)
+	return rendered{
+		Blocks: []slack.Block{slack.NewMarkdownBlock("pvb_body", body)},
+		Text:   plainFallback(body),
+	}
+}
+
+// neutralize makes every text of m unable to ping (mentions, @channel),
+// whatever the caller did before.
+func neutralize(m bridge.Message) bridge.Message {
+	m.Status = bridge.NeutralizeMentions(m.Status)
+	m.Thought = bridge.NeutralizeMentions(m.Thought)
+	m.Body = bridge.NeutralizeMentions(m.Body)
+	if len(m.Steps) > 0 {
+		steps := make([]bridge.Step, len(m.Steps))
+		for i, st := range m.Steps {
+			steps[i] = bridge.Step{Text: bridge.NeutralizeMentions(st.Text), Done: st.Done}
+		}
+		m.Steps = steps
+	}
+	if m.Approval != nil {
+		card := *m.Approval
+		card.Tool = bridge.NeutralizeMentions(card.Tool)
+		card.Description = bridge.NeutralizeMentions(card.Description)
+		card.Arguments = bridge.NeutralizeMentions(card.Arguments)
+		card.DecidedBy = bridge.NeutralizeMentions(card.DecidedBy)
+		m.Approval = &card
+	}
+	return m
+}
+
+// msgOptions are the options that send r: text and blocks always together,
+// because chat.update with text and no blocks would remove the blocks.
+func (r rendered) msgOptions() []slack.MsgOption {
+	return []slack.MsgOption{
+		slack.MsgOptionText(r.Text, false),
+		slack.MsgOptionBlocks(r.Blocks...),
+	}
+}
+
+func mrkdwn(s string) *slack.TextBlockObject {
+	return slack.NewTextBlockObject(slack.MarkdownType, s, false, true)
+}
+
+func plain(s string) *slack.TextBlockObject {
+	return slack.NewTextBlockObject(slack.PlainTextType, s, false, false)
+}
+
+// escape escapes &, < and > for mrkdwn (so no text can form a mention or a
+// link) and cuts the result to at most limit runes, ending with "…" when cut,
+// without splitting an entity.
+func escape(s string, limit int) string {
+	limit = max(limit, 1)
+	var b strings.Builder
+	n := 0
+	for i, r := range s {
+		piece := string(r)
+		switch r {
+		case '&':
+			piece = "&amp;"
+		case '<':
+			piece = "&lt;"
+		case '>':
+			piece = "&gt;"
+		}
+		w := utf8.RuneCountInString(piece)
+		rest := len(s) - i - utf8.RuneLen(r)
+		// Leave room for the ellipsis unless this piece ends the text.
+		room := limit
+		if rest > 0 {
+			room = limit - 1
+		}
+		if n+w > room {
+			b.WriteString("…")
+			return b.String()
+		}
+		b.WriteString(piece)
+		n += w
+	}
+	return b.String()
+}
+
+// plainFallback is the message's text field: escaped and at most maxTextChars.
+func plainFallback(s string) string { return escape(s, maxTextChars) }
+
+// truncateRunes cuts s to at most limit runes, ending with "…" when cut.
+func truncateRunes(s string, limit int) string {
+	if utf8.RuneCountInString(s) <= limit {
+		return s
+	}
+	n := 0
+	for i := range s {
+		if n == limit-1 {
+			return s[:i] + "…"
+		}
+		n++
+	}
+	return s
+}
+
+// oneLine collapses line breaks so a value fits on one context line.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}

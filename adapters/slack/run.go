@@ -1,0 +1,97 @@
+package slack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/promptev/promptev-bridge/bridge"
+)
+
+// Run checks the bot token with auth.test, then receives events over Socket
+// Mode or HTTP (per Config.Mode) and hands them to h until ctx ends (it then
+// returns nil) or a fatal error happens. A token Slack refuses ends Run with
+// an error matching ErrAuth, naming the setting to fix.
+func (a *Adapter) Run(ctx context.Context, h bridge.Handler) error {
+	if h == nil {
+		return errors.New("slack: run: nil handler")
+	}
+	defer a.bg.Wait()
+	defer a.ready.Store(false)
+	if err := a.identify(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	if a.cfg.Mode == ModeHTTP {
+		return a.runHTTP(ctx, h)
+	}
+	return a.runSocket(ctx, h)
+}
+
+// identify learns the bot's team and user id from auth.test, retrying
+// transient failures with backoff and failing at once on auth errors.
+func (a *Adapter) identify(ctx context.Context) error {
+	backoff := time.Second
+	for {
+		res, err := a.api.AuthTestContext(ctx)
+		if err == nil {
+			a.self.Store(&identity{
+				TeamID:    res.TeamID,
+				UserID:    res.UserID,
+				BotID:     res.BotID,
+				mentionRE: newMentionMatcher(res.UserID),
+			})
+			a.log.Info("slack identity", "team", res.TeamID, "bot_user", res.UserID, "mode", a.cfg.Mode)
+			return nil
+		}
+		if fatal := asAuthError("auth.test", "slack.bot_token", err); fatal != nil {
+			return fatal
+		}
+		a.log.Warn("slack auth.test failed, retrying", errAttr(err), "backoff", backoff)
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("slack: auth.test: %w", ctx.Err())
+		case <-t.C:
+		}
+		backoff = min(backoff*2, 30*time.Second)
+	}
+}
+
+// handleMessage hands an inbound message to the bridge and logs a failure.
+func (a *Adapter) handleMessage(ctx context.Context, h bridge.Handler, msg bridge.InboundMessage) {
+	if err := h.HandleMessage(ctx, msg); err != nil && ctx.Err() == nil {
+		a.log.Error("bridge refused slack message", "conversation", msg.Key.String(), "event_id", msg.EventID, errAttr(err))
+	}
+}
+
+// handleActions applies clicks synchronously and returns the notices to show
+// to the clicker once the click is acknowledged.
+func (a *Adapter) handleActions(ctx context.Context, h bridge.Handler, acts []bridge.Action) []string {
+	var notices []string
+	for _, act := range acts {
+		res, err := h.HandleAction(ctx, act)
+		if err != nil {
+			a.log.Error("bridge refused slack click", "approval", act.ApprovalID, "user", act.User.ID, errAttr(err))
+			notices = append(notices, "Sorry, that click could not be processed. Please try again.")
+			continue
+		}
+		if res.Notice != "" {
+			notices = append(notices, res.Notice)
+		}
+	}
+	return notices
+}
+
+// sendNotices posts the click notices as ephemeral messages to the clicker.
+func (a *Adapter) sendNotices(ctx context.Context, key bridge.ConversationKey, userID string, notices []string) {
+	for _, n := range notices {
+		if err := a.Ephemeral(ctx, key, userID, n); err != nil && ctx.Err() == nil {
+			a.log.Warn("slack ephemeral notice failed", "conversation", key.String(), errAttr(err))
+		}
+	}
+}

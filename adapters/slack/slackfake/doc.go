@@ -1,0 +1,27 @@
+// Package slackfake is a fake Slack for tests: a loopback HTTP server that
+// speaks enough of the Web API and Socket Mode for slack-go's real client.
+//
+// It serves auth.test, apps.connections.open (returning a ws:// URL to its
+// own Socket Mode endpoint), chat.postMessage, chat.update, chat.delete,
+// chat.postEphemeral and assistant.threads.setStatus. Every call is recorded
+// with its parsed fields (channel, ts, thread_ts, text, blocks JSON); posted
+// messages get increasing unique ts values and keep their latest content, so
+// tests can read a thread as a user would see it. Messages are checked
+// against Slack's limits (text over 4,000 characters is msg_too_long, too
+// many or too large blocks are invalid_blocks) and chat.update can be made to
+// answer 429 with Retry-After.
+//
+// The Socket Mode endpoint sends hello, then envelopes built with the Event
+// and Click helpers, sends WebSocket pings, and records acks and pongs. For
+// HTTP mode, PostEvent and PostClick sign bodies with the signing secret
+// (or deliberately not) and POST them to an adapter's listener.
+//
+// Use it as:
+//
+//	fake := slackfake.New(t)
+//	cfg.APIURL, cfg.BotToken, cfg.AppToken = fake.APIURL(), slackfake.BotToken, slackfake.AppToken
+//	... start the adapter ...
+//	ev := fake.Mention("C1", "U1", "hello")
+//	env, _ := fake.SendEvent(ev, 0)
+//	fake.Await(t, "ack", func() bool { return fake.Acked(env) })
+package slackfake

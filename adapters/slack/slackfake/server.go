@@ -1,0 +1,281 @@
+package slackfake
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Identity and credentials of the fake workspace.
+const (
+	TeamID        = "T0FAKE"
+	TeamDomain    = "fake"
+	BotUserID     = "UBOT0001"
+	BotID         = "BBOT0001"
+	AppID         = "A0FAKE01"
+	BotToken      = "xoxb-fake-bot-token"
+	AppToken      = "xapp-fake-app-token"
+	SigningSecret = "fake-signing-secret"
+)
+
+// Call is one recorded Web API call.
+type Call struct {
+	// Method is the API method ("chat.postMessage", "chat.update", ...).
+	Method string
+	// Channel is the channel argument.
+	Channel string
+	// TS is the message ts: the one assigned (posts) or addressed (updates, deletes).
+	TS string
+	// ThreadTS is the thread_ts argument, if any.
+	ThreadTS string
+	// Text is the text argument.
+	Text string
+	// Blocks is the blocks JSON argument ("" when absent).
+	Blocks json.RawMessage
+	// User is the user argument (chat.postEphemeral).
+	User string
+	// UnfurlLinks and UnfurlMedia are the unfurl arguments as sent.
+	UnfurlLinks, UnfurlMedia string
+	// Status is the assistant.threads.setStatus status.
+	Status string
+	// Error is the error code answered ("" for ok, "ratelimited" for a 429).
+	Error string
+}
+
+// Message is a posted message with its latest content.
+type Message struct {
+	Channel  string
+	TS       string
+	ThreadTS string
+	Text     string
+	Blocks   json.RawMessage
+	// Edits counts successful chat.update calls on the message.
+	Edits   int
+	Deleted bool
+}
+
+// Option configures a Server.
+type Option func(*Server)
+
+// WithPingInterval sets how often the Socket Mode endpoint pings (default 1 s).
+func WithPingInterval(d time.Duration) Option { return func(s *Server) { s.pingInterval = d } }
+
+// Server is the fake Slack. Its methods are safe for concurrent use.
+type Server struct {
+	srv          *httptest.Server
+	pingInterval time.Duration
+
+	mu          sync.Mutex
+	changed     chan struct{}
+	closed      bool
+	seq         int
+	calls       []Call
+	msgs        map[string]*Message // by channel+" "+ts
+	order       []string
+	rateLimited map[string]rateRule
+	authErr     map[string]string
+	socket      socketState
+	wg          sync.WaitGroup
+}
+
+type rateRule struct {
+	n          int
+	retryAfter int
+}
+
+// New starts a fake Slack on 127.0.0.1. With a non-nil tb it is closed when
+// the test ends; otherwise call Close.
+func New(tb testing.TB, opts ...Option) *Server {
+	s := &Server{
+		pingInterval: time.Second,
+		changed:      make(chan struct{}),
+		msgs:         map[string]*Message{},
+		rateLimited:  map[string]rateRule{},
+		authErr:      map[string]string{},
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/api/auth.test", s.authTest)
+	mux.HandleFunc("/api/apps.connections.open", s.connectionsOpen)
+	mux.HandleFunc("/api/chat.postMessage", s.chat)
+	mux.HandleFunc("/api/chat.update", s.chat)
+	mux.HandleFunc("/api/chat.delete", s.chat)
+	mux.HandleFunc("/api/chat.postEphemeral", s.chat)
+	mux.HandleFunc("/api/assistant.threads.setStatus", s.chat)
+	mux.HandleFunc("/ws", s.serveSocket)
+	s.srv = httptest.NewServer(mux)
+	if tb != nil {
+		tb.Cleanup(s.Close)
+	}
+	return s
+}
+
+// Close closes Socket Mode connections and stops the server.
+func (s *Server) Close() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	conns := s.socket.conns
+	s.socket.conns = nil
+	s.notifyLocked()
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.close()
+	}
+	s.srv.Close()
+	s.wg.Wait()
+}
+
+// URL is the server's base URL (http://127.0.0.1:PORT).
+func (s *Server) URL() string { return s.srv.URL }
+
+// APIURL is the Web API base URL to configure in slack-go; it ends with "/".
+func (s *Server) APIURL() string { return s.srv.URL + "/api/" }
+
+// FailAuth makes method ("auth.test" or "apps.connections.open") answer
+// {"ok":false,"error":code} from now on; code "" restores success.
+func (s *Server) FailAuth(method, code string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.authErr[method] = code
+}
+
+// RateLimit makes the next n calls of method (for example "chat.update")
+// answer HTTP 429 with Retry-After: retryAfterSeconds.
+func (s *Server) RateLimit(method string, n, retryAfterSeconds int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rateLimited[method] = rateRule{n: n, retryAfter: retryAfterSeconds}
+}
+
+// NextTS returns a new unique ts, later than every earlier one.
+func (s *Server) NextTS() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.nextTSLocked()
+}
+
+func (s *Server) nextTSLocked() string {
+	s.seq++
+	return fmt.Sprintf("1700000000.%06d", s.seq)
+}
+
+func (s *Server) nextIDLocked(prefix string) string {
+	s.seq++
+	return fmt.Sprintf("%s%08d", prefix, s.seq)
+}
+
+// Calls returns the recorded calls, oldest first, of the given methods (all
+// calls when none is given).
+func (s *Server) Calls(methods ...string) []Call {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Call
+	for _, c := range s.calls {
+		if len(methods) == 0 || contains(methods, c.Method) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Message returns the current state of the message channel/ts.
+func (s *Server) Message(channel, ts string) (Message, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, ok := s.msgs[channel+" "+ts]
+	if !ok {
+		return Message{}, false
+	}
+	return *m, true
+}
+
+// Messages returns the bot's messages in channel (all channels when ""),
+// in posting order, with their latest content; deleted ones are left out.
+func (s *Server) Messages(channel string) []Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Message
+	for _, k := range s.order {
+		m := s.msgs[k]
+		if (channel == "" || m.Channel == channel) && !m.Deleted {
+			out = append(out, *m)
+		}
+	}
+	return out
+}
+
+// Thread returns the bot's messages in the thread rooted at threadTS.
+func (s *Server) Thread(channel, threadTS string) []Message {
+	var out []Message
+	for _, m := range s.Messages(channel) {
+		if m.ThreadTS == threadTS {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// WaitFor blocks until cond returns true (it is checked at once and after
+// every recorded change: calls, acks, pongs, connections) or ctx ends.
+// cond may call the Server's getters.
+func (s *Server) WaitFor(ctx context.Context, cond func() bool) error {
+	for {
+		s.mu.Lock()
+		ch := s.changed
+		s.mu.Unlock()
+		if cond() {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Await is WaitFor with a 10-second limit that fails tb when it runs out.
+func (s *Server) Await(tb testing.TB, what string, cond func() bool) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.WaitFor(ctx, cond); err != nil {
+		tb.Fatalf("slackfake: waiting for %s: %v", what, err)
+	}
+}
+
+// notifyLocked wakes WaitFor callers; s.mu must be held.
+func (s *Server) notifyLocked() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+func contains(list []string, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func bearer(r *http.Request) string {
+	return strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+}

@@ -1,0 +1,232 @@
+package slackfake
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// Slack's limits, as the real API enforces them.
+const (
+	maxText          = 4000
+	maxBlocks        = 50
+	maxSectionText   = 3000
+	maxMarkdownTotal = 12000
+	maxContextElems  = 10
+	maxBlockID       = 255
+	maxButtonValue   = 2000
+)
+
+func (s *Server) authTest(w http.ResponseWriter, r *http.Request) {
+	_ = r.ParseForm()
+	tok := r.PostForm.Get("token")
+	if tok == "" {
+		tok = bearer(r)
+	}
+	s.mu.Lock()
+	code := s.authErr["auth.test"]
+	s.mu.Unlock()
+	if code == "" && tok != BotToken {
+		code = "invalid_auth"
+	}
+	if code != "" {
+		writeJSON(w, map[string]any{"ok": false, "error": code})
+		return
+	}
+	writeJSON(w, map[string]any{
+		"ok": true, "url": "https://" + TeamDomain + ".slack.com/", "team": "Fake", "user": "promptev",
+		"team_id": TeamID, "user_id": BotUserID, "bot_id": BotID,
+	})
+}
+
+func (s *Server) connectionsOpen(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	code := s.authErr["apps.connections.open"]
+	s.socket.tickets++
+	ticket := s.socket.tickets
+	s.mu.Unlock()
+	if code == "" && bearer(r) != AppToken {
+		code = "invalid_auth"
+	}
+	if code != "" {
+		writeJSON(w, map[string]any{"ok": false, "error": code})
+		return
+	}
+	u := "ws" + strings.TrimPrefix(s.srv.URL, "http") + "/ws?ticket=fake-ticket-" + strconv.Itoa(ticket)
+	writeJSON(w, map[string]any{"ok": true, "url": u})
+}
+
+// chat serves chat.* and assistant.threads.setStatus.
+func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
+	method := strings.TrimPrefix(r.URL.Path, "/api/")
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "bad form", http.StatusBadRequest)
+		return
+	}
+	f := r.PostForm
+	c := Call{
+		Method:      method,
+		Channel:     first(f.Get("channel"), f.Get("channel_id")),
+		TS:          f.Get("ts"),
+		ThreadTS:    f.Get("thread_ts"),
+		Text:        f.Get("text"),
+		User:        f.Get("user"),
+		UnfurlLinks: f.Get("unfurl_links"),
+		UnfurlMedia: f.Get("unfurl_media"),
+		Status:      f.Get("status"),
+	}
+	if b := f.Get("blocks"); b != "" {
+		c.Blocks = json.RawMessage(b)
+	}
+	tok := f.Get("token")
+	if tok == "" {
+		tok = bearer(r)
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	defer s.notifyLocked()
+
+	if rule, ok := s.rateLimited[method]; ok && rule.n > 0 {
+		rule.n--
+		s.rateLimited[method] = rule
+		c.Error = "ratelimited"
+		s.calls = append(s.calls, c)
+		w.Header().Set("Retry-After", strconv.Itoa(rule.retryAfter))
+		w.WriteHeader(http.StatusTooManyRequests)
+		_, _ = w.Write([]byte(`{"ok":false,"error":"ratelimited"}`))
+		return
+	}
+	code := ""
+	switch {
+	case tok != BotToken:
+		code = "invalid_auth"
+	case c.Channel == "":
+		code = "channel_not_found"
+	case method == "assistant.threads.setStatus" || method == "chat.delete":
+	default:
+		code = checkMessage(c.Text, c.Blocks)
+	}
+	var target *Message
+	if code == "" && (method == "chat.update" || method == "chat.delete") {
+		target = s.msgs[c.Channel+" "+c.TS]
+		if target == nil || target.Deleted {
+			code = "message_not_found"
+		}
+	}
+	if code != "" {
+		c.Error = code
+		s.calls = append(s.calls, c)
+		writeJSON(w, map[string]any{"ok": false, "error": code})
+		return
+	}
+
+	resp := map[string]any{"ok": true, "channel": c.Channel}
+	switch method {
+	case "chat.postMessage":
+		c.TS = s.nextTSLocked()
+		k := c.Channel + " " + c.TS
+		s.msgs[k] = &Message{Channel: c.Channel, TS: c.TS, ThreadTS: c.ThreadTS, Text: c.Text, Blocks: c.Blocks}
+		s.order = append(s.order, k)
+		resp["ts"] = c.TS
+		resp["message"] = map[string]any{"text": c.Text, "ts": c.TS, "thread_ts": c.ThreadTS, "bot_id": BotID}
+	case "chat.update":
+		target.Text, target.Blocks = c.Text, c.Blocks
+		target.Edits++
+		resp["ts"] = c.TS
+		resp["text"] = c.Text
+	case "chat.delete":
+		target.Deleted = true
+		resp["ts"] = c.TS
+	case "chat.postEphemeral":
+		c.TS = s.nextTSLocked()
+		resp["message_ts"] = c.TS
+	}
+	s.calls = append(s.calls, c)
+	writeJSON(w, resp)
+}
+
+// checkMessage applies Slack's message limits and returns the error code
+// Slack would answer, or "".
+func checkMessage(text string, blocks json.RawMessage) string {
+	if utf8.RuneCountInString(text) > maxText {
+		return "msg_too_long"
+	}
+	if len(blocks) == 0 {
+		if strings.TrimSpace(text) == "" {
+			return "no_text"
+		}
+		return ""
+	}
+	var bs []struct {
+		Type     string          `json:"type"`
+		BlockID  string          `json:"block_id"`
+		Text     json.RawMessage `json:"text"`
+		Elements []struct {
+			Type     string `json:"type"`
+			Text     any    `json:"text"`
+			ActionID string `json:"action_id"`
+			Value    string `json:"value"`
+		} `json:"elements"`
+	}
+	if err := json.Unmarshal(blocks, &bs); err != nil {
+		return "invalid_blocks_format"
+	}
+	if len(bs) > maxBlocks {
+		return "invalid_blocks"
+	}
+	markdown := 0
+	for _, b := range bs {
+		if utf8.RuneCountInString(b.BlockID) > maxBlockID {
+			return "invalid_blocks"
+		}
+		switch b.Type {
+		case "markdown":
+			var t string
+			if json.Unmarshal(b.Text, &t) != nil || t == "" {
+				return "invalid_blocks"
+			}
+			markdown += utf8.RuneCountInString(t)
+		case "section":
+			var t struct {
+				Text string `json:"text"`
+			}
+			if json.Unmarshal(b.Text, &t) != nil || t.Text == "" || utf8.RuneCountInString(t.Text) > maxSectionText {
+				return "invalid_blocks"
+			}
+		case "context":
+			if len(b.Elements) == 0 || len(b.Elements) > maxContextElems {
+				return "invalid_blocks"
+			}
+			for _, e := range b.Elements {
+				if t, ok := e.Text.(string); ok && (t == "" || utf8.RuneCountInString(t) > maxSectionText) {
+					return "invalid_blocks"
+				}
+			}
+		case "actions":
+			if len(b.Elements) == 0 || len(b.Elements) > 25 {
+				return "invalid_blocks"
+			}
+			for _, e := range b.Elements {
+				if len(e.ActionID) > maxBlockID || len(e.Value) > maxButtonValue {
+					return "invalid_blocks"
+				}
+			}
+		}
+	}
+	if markdown > maxMarkdownTotal {
+		return "invalid_blocks"
+	}
+	return ""
+}
+
+func first(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

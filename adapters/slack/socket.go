@@ -1,0 +1,135 @@
+package slack
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+
+	"github.com/slack-go/slack"
+	"github.com/slack-go/slack/slackevents"
+	"github.com/slack-go/slack/socketmode"
+
+	"github.com/promptev/promptev-bridge/bridge"
+)
+
+// runSocket runs a Socket Mode connection until ctx ends or a fatal error.
+func (a *Adapter) runSocket(ctx context.Context, h bridge.Handler) error {
+	if a.client == nil {
+		return errors.New("slack: socket mode needs a client made by New")
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	smc := socketmode.New(a.client)
+	runErr := make(chan error, 1)
+	go func() { runErr <- smc.RunContext(ctx) }()
+
+	for {
+		select {
+		case <-ctx.Done():
+			<-runErr
+			return nil
+		case err := <-runErr:
+			if ctx.Err() != nil {
+				return nil
+			}
+			if fatal := asAuthError("apps.connections.open", "slack.app_token", err); fatal != nil {
+				return fatal
+			}
+			return errors.New("slack: socket mode stopped: " + redact(err.Error()))
+		case evt := <-smc.Events:
+			if fatal := a.socketEvent(ctx, smc, h, evt); fatal != nil {
+				cancel()
+				<-runErr
+				return fatal
+			}
+		}
+	}
+}
+
+// socketEvent handles one Socket Mode event; it returns a fatal error when
+// the connection cannot succeed (refused token).
+func (a *Adapter) socketEvent(ctx context.Context, smc *socketmode.Client, h bridge.Handler, evt socketmode.Event) error {
+	switch evt.Type {
+	case socketmode.EventTypeConnecting:
+		a.ready.Store(false)
+		a.log.Debug("slack socket mode connecting")
+	case socketmode.EventTypeConnectionError:
+		a.ready.Store(false)
+		if ce, ok := evt.Data.(*slack.ConnectionErrorEvent); ok {
+			if fatal := asAuthError("apps.connections.open", "slack.app_token", ce.ErrorObj); fatal != nil {
+				return fatal
+			}
+			a.log.Warn("slack socket mode connection failed, retrying", errAttr(ce.ErrorObj), "backoff", ce.Backoff)
+		}
+	case socketmode.EventTypeInvalidAuth:
+		return &authError{method: "apps.connections.open", code: "invalid_auth", setting: "slack.app_token"}
+	case socketmode.EventTypeConnected:
+		a.log.Info("slack socket mode connected")
+	case socketmode.EventTypeHello:
+		a.ready.Store(true)
+	case socketmode.EventTypeDisconnect:
+		a.ready.Store(false)
+		a.log.Info("slack asked to reconnect")
+	case socketmode.EventTypeIncomingError:
+		if ie, ok := evt.Data.(*slack.IncomingEventError); ok {
+			a.log.Warn("slack socket mode read error", errAttr(ie.ErrorObj))
+		}
+	case socketmode.EventTypeErrorWriteFailed:
+		if we, ok := evt.Data.(*socketmode.ErrorWriteFailed); ok {
+			a.log.Warn("slack socket mode ack failed", errAttr(we.Cause))
+		}
+	case socketmode.EventTypeErrorBadMessage:
+		a.ackBadMessage(ctx, smc, evt)
+	case socketmode.EventTypeEventsAPI:
+		a.ack(ctx, smc, evt.Request)
+		ev, ok := evt.Data.(slackevents.EventsAPIEvent)
+		if !ok {
+			return nil
+		}
+		if evt.Request != nil && evt.Request.RetryAttempt > 0 {
+			a.log.Debug("slack redelivery", "retry_attempt", evt.Request.RetryAttempt, "reason", evt.Request.RetryReason)
+		}
+		if msg, ok := inboundFromEvent(a.self.Load(), ev, a.now()); ok {
+			a.handleMessage(ctx, h, msg)
+		}
+	case socketmode.EventTypeInteractive:
+		cb, ok := evt.Data.(slack.InteractionCallback)
+		if !ok {
+			a.ack(ctx, smc, evt.Request)
+			return nil
+		}
+		notices := a.handleActions(ctx, h, actionsFromCallback(cb, a.now()))
+		a.ack(ctx, smc, evt.Request)
+		if len(notices) > 0 {
+			a.bg.Go(func() { a.sendNotices(ctx, callbackKey(cb), cb.User.ID, notices) })
+		}
+	case socketmode.EventTypeSlashCommand:
+		a.ack(ctx, smc, evt.Request)
+	}
+	return nil
+}
+
+func (a *Adapter) ack(ctx context.Context, smc *socketmode.Client, req *socketmode.Request) {
+	if req == nil || req.EnvelopeID == "" {
+		return
+	}
+	if err := smc.AckCtx(ctx, req.EnvelopeID, nil); err != nil && ctx.Err() == nil {
+		a.log.Warn("slack ack failed", "envelope", req.EnvelopeID, errAttr(err))
+	}
+}
+
+// ackBadMessage acks an envelope slack-go could not parse (for example an
+// unknown inner event type), so Slack does not redeliver it again and again.
+func (a *Adapter) ackBadMessage(ctx context.Context, smc *socketmode.Client, evt socketmode.Event) {
+	bad, ok := evt.Data.(*socketmode.ErrorBadMessage)
+	if !ok {
+		return
+	}
+	var req socketmode.Request
+	if err := json.Unmarshal(bad.Message, &req); err != nil || req.EnvelopeID == "" {
+		a.log.Warn("slack sent an unreadable socket mode message", errAttr(bad.Cause))
+		return
+	}
+	a.log.Debug("slack envelope not understood, acknowledged", "envelope", req.EnvelopeID, "type", req.Type, errAttr(bad.Cause))
+	a.ack(ctx, smc, &req)
+}

@@ -1,0 +1,257 @@
+package bridge
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/promptev/promptev-bridge/promptev"
+)
+
+// Notices shown only to the clicker of an approval button.
+const (
+	noticeUnknownApproval = "This approval request is unknown or no longer available."
+	noticeNotAllowed      = "You are not allowed to decide this approval request."
+	noticeExpired         = "This approval request has expired."
+)
+
+// requestApproval records an approval_required event as a pending approval
+// and posts its card with priority.
+func (r *run) requestApproval(ev promptev.AgentEvent) error {
+	b := r.b
+	id, err := newApprovalID()
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	limit := r.ps.limits.MaxMessageChars
+	a := Approval{
+		ID:              id,
+		Key:             r.job.key,
+		Requester:       r.job.user.ID,
+		AgentID:         r.agentID,
+		Tool:            agentText(ev.Tool, min(maxStepRunes, limit/10)),
+		Description:     agentText(ev.Output, min(maxDescriptionRunes, limit/2)),
+		ArgumentsDigest: argumentsDigest(ev.Arguments),
+		Arguments:       agentText(renderArguments(ev.Arguments), min(maxArgumentsRunes, limit/4)),
+		Created:         now,
+		Expires:         now.Add(b.cfg.Approvals.Timeout),
+		State:           ApprovalPending,
+	}
+	if a.Description == "" {
+		a.Description = "The agent asks for approval to continue."
+	}
+	ref, err := r.ps.out.post(b.life, a.Key, cardMessage(a, r.ps.buttons), prioHigh)
+	if err != nil {
+		return fmt.Errorf("post approval card: %w", err)
+	}
+	a.Card = ref
+	if err := b.store.PutApproval(b.life, a); err != nil {
+		a.State = ApprovalExpired
+		if _, ferr := r.ps.out.live(ref).finish(b.life, []Message{cardMessage(a, false)}, Message{}); ferr != nil {
+			r.log.Warn("unrecorded approval card not closed", "err", ferr)
+		}
+		return fmt.Errorf("record approval: %w", err)
+	}
+	r.log.Info("approval requested", "approval", a.ID, "tool", a.Tool, "requester", a.Requester,
+		"arguments_digest", a.ArgumentsDigest, "expires", a.Expires)
+	return nil
+}
+
+// HandleAction applies a click on an approval card. It only reads and writes
+// the store: the card edit and the agent's continuation happen on a worker.
+// Unknown ids, clickers the policy does not allow, expired requests and
+// clicks on decided requests get a Notice and change nothing.
+func (b *Bridge) HandleAction(ctx context.Context, act Action) (ActionResult, error) {
+	a, err := b.store.GetApproval(ctx, act.ApprovalID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		b.metrics.Approval(act.Platform, "unknown", 0)
+		return ActionResult{Notice: noticeUnknownApproval}, nil
+	case err != nil:
+		return ActionResult{}, fmt.Errorf("bridge: load approval: %w", err)
+	}
+	log := b.log.With("platform", a.Key.Platform, "conversation", a.Key.String(), "approval", a.ID)
+	var state ApprovalState
+	switch act.Decision {
+	case Approve:
+		state = ApprovalApproved
+	case Deny:
+		state = ApprovalDenied
+	default:
+		return ActionResult{}, fmt.Errorf("bridge: unknown decision %q", act.Decision)
+	}
+	if !b.cfg.routeFor(a.Key).mayDecide(a, act.Platform, act.User) {
+		b.metrics.Approval(a.Key.Platform, "unauthorized", 0)
+		log.Info("approval click refused: not allowed", "user", act.User.ID, "from_platform", act.Platform)
+		return ActionResult{Notice: noticeNotAllowed}, nil
+	}
+	if a.Decided() {
+		b.metrics.Approval(a.Key.Platform, "duplicate", 0)
+		return ActionResult{Notice: alreadyText(a)}, nil
+	}
+	now := time.Now()
+	if !now.Before(a.Expires) {
+		b.expire(ctx, a, now)
+		return ActionResult{Notice: noticeExpired}, nil
+	}
+	decided, ok, err := b.store.DecideApproval(ctx, a.ID, state, act.User.ID, act.User.Display(), now)
+	if err != nil {
+		return ActionResult{}, fmt.Errorf("bridge: decide approval: %w", err)
+	}
+	if !ok {
+		b.metrics.Approval(a.Key.Platform, "duplicate", 0)
+		return ActionResult{Notice: alreadyText(decided)}, nil
+	}
+	wait := now.Sub(decided.Created)
+	b.metrics.Approval(a.Key.Platform, string(state), wait)
+	log.Info("approval decided", "decision", state, "by", act.User.ID, "by_name", act.User.Display(),
+		"tool", decided.Tool, "arguments_digest", decided.ArgumentsDigest, "wait", wait)
+	b.afterDecision(decided)
+	return ActionResult{Accepted: true}, nil
+}
+
+// expire moves a pending approval to expired; when this call won, the card is
+// edited and the agent told to deny.
+func (b *Bridge) expire(ctx context.Context, a Approval, now time.Time) {
+	decided, ok, err := b.store.DecideApproval(ctx, a.ID, ApprovalExpired, "", "", now)
+	if err != nil {
+		b.log.Warn("approval not expired", "approval", a.ID, "err", err)
+		return
+	}
+	if !ok {
+		return
+	}
+	b.metrics.Approval(a.Key.Platform, string(ApprovalExpired), now.Sub(a.Created))
+	b.log.Info("approval expired", "platform", a.Key.Platform, "conversation", a.Key.String(),
+		"approval", a.ID, "tool", a.Tool, "arguments_digest", a.ArgumentsDigest)
+	b.afterDecision(decided)
+}
+
+// sweepExpired expires the pending approvals whose time is up.
+func (b *Bridge) sweepExpired(ctx context.Context, now time.Time) {
+	for ctx.Err() == nil {
+		list, err := b.store.ListExpiredApprovals(ctx, now, sweepBatch)
+		if err != nil {
+			b.log.Warn("approval expiry sweep failed", "err", err)
+			return
+		}
+		for _, a := range list {
+			b.expire(ctx, a, now)
+		}
+		if len(list) < sweepBatch {
+			return
+		}
+	}
+}
+
+// afterDecision edits the card to show the decision and queues the agent's
+// continuation on the conversation, on a worker goroutine.
+func (b *Bridge) afterDecision(a Approval) {
+	ps, ok := b.platform(a.Key.Platform)
+	if !ok {
+		b.log.Warn("decided approval of an unknown platform", "approval", a.ID, "platform", a.Key.Platform)
+		return
+	}
+	query := b.cfg.Approvals.DenyQuery
+	if a.State == ApprovalApproved {
+		query = b.cfg.Approvals.ApproveQuery
+	}
+	j := job{
+		key:       a.Key,
+		user:      User{ID: a.Requester},
+		query:     query,
+		inboundID: "approval:" + a.ID,
+		received:  a.DecidedAt,
+		decided:   &a,
+	}
+	started := b.spawn(func() {
+		if a.Card.ID != "" {
+			if _, err := ps.out.live(a.Card).finish(b.life, []Message{cardMessage(a, false)}, Message{}); err != nil {
+				b.log.Warn("approval card not updated", "approval", a.ID, "err", err)
+			}
+		}
+		if err := b.enqueue(j, true); err != nil {
+			b.log.Warn("approval continuation not started", "approval", a.ID, "err", err)
+		}
+	})
+	if !started {
+		b.log.Warn("shutting down: decided approval not continued", "approval", a.ID, "state", a.State)
+	}
+}
+
+// cardMessage renders an approval card. Without working buttons the body says
+// how to decide; a decided card shows its state and who decided (the adapter
+// renders "Approved by X" from the card).
+func cardMessage(a Approval, buttons bool) Message {
+	card := &ApprovalCard{
+		ID:          a.ID,
+		Tool:        a.Tool,
+		Description: a.Description,
+		Arguments:   a.Arguments,
+		State:       a.State,
+		DecidedBy:   a.DecidedByName,
+	}
+	if card.DecidedBy == "" {
+		card.DecidedBy = a.DecidedBy
+	}
+	m := Message{Kind: KindApproval, Approval: card, Final: a.Decided()}
+	if a.State == ApprovalPending && !buttons {
+		m.Body = fmt.Sprintf("Approval id `%s`: decide with this platform's approve or deny command. Messages typed in the thread are not taken as a decision.", a.ID)
+	}
+	return m
+}
+
+// alreadyText tells a late clicker what happened to the request.
+func alreadyText(a Approval) string {
+	by := a.DecidedByName
+	if by == "" {
+		by = a.DecidedBy
+	}
+	switch a.State {
+	case ApprovalApproved:
+		return "Already approved by " + by
+	case ApprovalDenied:
+		return "Already denied by " + by
+	case ApprovalExpired:
+		return noticeExpired
+	}
+	return noticeUnknownApproval
+}
+
+// newApprovalID returns a random opaque id (128 bits, hex): short enough for
+// every platform's button id.
+func newApprovalID() (string, error) {
+	var buf [16]byte
+	if _, err := rand.Read(buf[:]); err != nil {
+		return "", fmt.Errorf("approval id: %w", err)
+	}
+	return hex.EncodeToString(buf[:]), nil
+}
+
+// argumentsDigest is the hex SHA-256 of the raw tool arguments ("" when none).
+func argumentsDigest(raw json.RawMessage) string {
+	if len(raw) == 0 {
+		return ""
+	}
+	sum := sha256.Sum256(raw)
+	return hex.EncodeToString(sum[:])
+}
+
+// renderArguments is a compact one-line rendering of the tool arguments.
+func renderArguments(raw json.RawMessage) string {
+	if len(raw) == 0 || string(raw) == "null" {
+		return ""
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, raw); err != nil {
+		return string(raw)
+	}
+	return buf.String()
+}

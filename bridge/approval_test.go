@@ -1,0 +1,312 @@
+package bridge_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/promptev/promptev-bridge/bridge"
+	"github.com/promptev/promptev-bridge/bridge/bridgetest"
+	"github.com/promptev/promptev-bridge/promptev"
+)
+
+// approvalScript asks for approval on an ordinary query and answers the
+// approve and deny queries.
+func approvalScript(c streamCall) []step {
+	switch c.Query {
+	case "approve":
+		return []step{{Type: promptev.EventProcessing, Out: "Deleting"}, {Delay: time.Second, Type: promptev.EventDone, Out: "Deleted the branch."}}
+	case "deny":
+		return []step{{Type: promptev.EventDone, Out: "Okay, not deleting."}}
+	}
+	return []step{
+		{Type: promptev.EventProcessing, Out: "Looking at branches"},
+		{Delay: 2 * time.Second, Type: promptev.EventApprovalRequired, Out: "Delete branch <!channel> old-feature?", Tool: "git.delete_branch",
+			Args: `{"branch": "old-feature", "force": true}`},
+	}
+}
+
+// pendingApproval runs a message up to its approval card and returns the card's ref and record.
+func pendingApproval(t *testing.T, r *rig, key bridge.ConversationKey) (bridge.MessageRef, bridge.Approval) {
+	t.Helper()
+	r.send(key, "U1", "clean up branches")
+	time.Sleep(3 * time.Second)
+	settle()
+	msgs := r.p.Messages(key)
+	require.Len(t, msgs, 2, "placeholder and card")
+	card := msgs[1]
+	require.Equal(t, bridge.KindApproval, card.Message.Kind)
+	require.NotNil(t, card.Message.Approval)
+	a, err := r.store.GetApproval(context.Background(), card.Message.Approval.ID)
+	require.NoError(t, err)
+	return card.Ref, a
+}
+
+func click(r *rig, id, user string, d bridge.Decision) bridge.ActionResult {
+	res, err := r.b.HandleAction(context.Background(), bridge.Action{
+		Platform: bridge.PlatformSlack, ApprovalID: id, Decision: d, User: bridge.User{ID: user, Name: "name-" + user},
+	})
+	require.NoError(r.t, err)
+	return res
+}
+
+func TestApprovalCardAndApprove(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		agent := newFakeAgent(approvalScript)
+		r := startRig(t, agent)
+		defer r.stop()
+		key := engKey("1")
+		start := time.Now()
+		cardRef, a := pendingApproval(t, r, key)
+
+		// The card and the stored record.
+		card := r.p.Current(cardRef).Approval
+		assert.Equal(t, "git.delete_branch", card.Tool)
+		assert.Contains(t, card.Description, "Delete branch")
+		assert.NotContains(t, card.Description, "<!channel>", "mentions neutralised")
+		assert.Equal(t, `{"branch":"old-feature","force":true}`, card.Arguments)
+		assert.Equal(t, bridge.ApprovalPending, card.State)
+		assert.Equal(t, 2, r.p.ButtonCount(cardRef))
+		assert.Len(t, a.ID, 32)
+		assert.Equal(t, a.ID, card.ID)
+		assert.Equal(t, "U1", a.Requester)
+		assert.Equal(t, cardRef.ID, a.Card.ID)
+		assert.Len(t, a.ArgumentsDigest, 64)
+		assert.WithinDuration(t, start.Add(30*time.Minute), a.Expires, 10*time.Second)
+		placeholder := r.p.Messages(key)[0]
+		assert.Equal(t, "⏸ Waiting for approval", placeholder.Message.Status)
+		assert.True(t, placeholder.Message.Final)
+		assert.Equal(t, 1, r.metrics.count("run:approval"))
+		runs, err := r.store.ListRuns(t.Context())
+		require.NoError(t, err)
+		assert.Empty(t, runs)
+
+		// The requester approves: only the store is touched synchronously.
+		edits := len(r.p.Records())
+		res := click(r, a.ID, "U1", bridge.Approve)
+		assert.Equal(t, bridge.ActionResult{Accepted: true}, res)
+		assert.Len(t, r.p.Records(), edits, "HandleAction does no platform I/O")
+		time.Sleep(2 * time.Second)
+		settle()
+
+		card = r.p.Current(cardRef).Approval
+		assert.Equal(t, bridge.ApprovalApproved, card.State)
+		assert.Equal(t, "name-U1", card.DecidedBy)
+		assert.Zero(t, r.p.ButtonCount(cardRef), "buttons removed")
+		assert.Contains(t, r.p.Text(cardRef), "Approved by name-U1")
+		texts := r.texts(key)
+		require.Len(t, texts, 3, "the continuation has a new placeholder")
+		assert.Equal(t, "Deleted the branch.", texts[2])
+		calls := agent.Streams()
+		require.Len(t, calls, 2)
+		assert.Equal(t, streamCall{"agent-1", "tok-1", "approve"}, calls[1], "same session, approve query")
+		stored, err := r.store.GetApproval(t.Context(), a.ID)
+		require.NoError(t, err)
+		assert.Equal(t, bridge.ApprovalApproved, stored.State)
+		assert.Equal(t, "U1", stored.DecidedBy)
+		assert.Equal(t, 1, r.metrics.count("approval:approved"))
+	})
+}
+
+func TestApprovalDeny(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		agent := newFakeAgent(approvalScript)
+		r := startRig(t, agent, withConfig(func(c *bridge.Config) { c.Approvals.DenyQuery = "no, stop" }))
+		defer r.stop()
+		agentScript := approvalScript
+		agent.script = func(c streamCall) []step {
+			if c.Query == "no, stop" {
+				c.Query = "deny"
+			}
+			return agentScript(c)
+		}
+		key := engKey("1")
+		cardRef, a := pendingApproval(t, r, key)
+		assert.Equal(t, bridge.ActionResult{Accepted: true}, click(r, a.ID, "U1", bridge.Deny))
+		settle()
+		assert.Contains(t, r.p.Text(cardRef), "Denied by name-U1")
+		assert.Equal(t, "no, stop", agent.Streams()[1].Query)
+		assert.Equal(t, "Okay, not deleting.", r.texts(key)[2])
+	})
+}
+
+func TestApprovalClicks(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		agent := newFakeAgent(approvalScript)
+		r := startRig(t, agent)
+		defer r.stop()
+		key := engKey("1")
+		cardRef, a := pendingApproval(t, r, key)
+
+		// Unknown id.
+		assert.Equal(t, "This approval request is unknown or no longer available.", click(r, "nope", "U1", bridge.Approve).Notice)
+
+		// Foreign click: notice, card untouched, nothing decided.
+		before := len(r.p.Records())
+		res := click(r, a.ID, "U2", bridge.Approve)
+		assert.False(t, res.Accepted)
+		assert.Contains(t, res.Notice, "not allowed")
+		settle()
+		assert.Len(t, r.p.Records(), before, "card untouched")
+		assert.Equal(t, 2, r.p.ButtonCount(cardRef))
+		assert.Equal(t, 1, r.metrics.count("approval:unauthorized"))
+
+		// A click from another platform with the requester's id is foreign too.
+		res, err := r.b.HandleAction(t.Context(), bridge.Action{Platform: "discord", ApprovalID: a.ID, Decision: bridge.Approve, User: bridge.User{ID: "U1"}})
+		require.NoError(t, err)
+		assert.False(t, res.Accepted)
+
+		// Double click by concurrent clickers: exactly one decides.
+		var wg sync.WaitGroup
+		results := make([]bridge.ActionResult, 8)
+		for i := range results {
+			wg.Go(func() { results[i] = click(r, a.ID, "U1", bridge.Approve) })
+		}
+		wg.Wait()
+		accepted := 0
+		for _, res := range results {
+			if res.Accepted {
+				accepted++
+			} else {
+				assert.Equal(t, "Already approved by name-U1", res.Notice)
+			}
+		}
+		assert.Equal(t, 1, accepted)
+		time.Sleep(2 * time.Second)
+		settle()
+
+		// A replayed click after the continuation ran changes nothing.
+		before = len(r.p.Records())
+		res = click(r, a.ID, "U1", bridge.Deny)
+		assert.Equal(t, bridge.ActionResult{Notice: "Already approved by name-U1"}, res)
+		settle()
+		assert.Len(t, r.p.Records(), before)
+		assert.Len(t, agent.Streams(), 2, "the agent was answered once")
+		assert.Equal(t, 8, r.metrics.count("approval:duplicate"))
+	})
+}
+
+func TestApprovalPolicies(t *testing.T) {
+	tests := []struct {
+		name    string
+		edit    func(*bridge.Config)
+		allowed []string
+		refused []string
+	}{
+		{"approvers", func(c *bridge.Config) {
+			c.Approvals.Policy = bridge.PolicyApprovers
+			c.Approvals.Approvers = []string{"slack:U7", "discord:U8"}
+		}, []string{"U7"}, []string{"U1", "U8"}},
+		{"anyone", func(c *bridge.Config) { c.Approvals.Policy = bridge.PolicyAnyone }, []string{"U5"}, nil},
+		{"route override", func(c *bridge.Config) {
+			c.Routes.Channels = []bridge.Route{{Platform: "slack", Channel: "C1",
+				RouteTarget: bridge.RouteTarget{Approvals: &bridge.RouteApprovals{Policy: bridge.PolicyApprovers, Approvers: []string{"slack:U9"}}}}}
+		}, []string{"U9"}, []string{"U1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				r := startRig(t, newFakeAgent(approvalScript), withConfig(tt.edit))
+				defer r.stop()
+				_, a := pendingApproval(t, r, engKey("1"))
+				for _, u := range tt.refused {
+					assert.Contains(t, click(r, a.ID, u, bridge.Approve).Notice, "not allowed", u)
+				}
+				for _, u := range tt.allowed {
+					assert.True(t, click(r, a.ID, u, bridge.Approve).Accepted, u)
+				}
+				settle()
+			})
+		})
+	}
+}
+
+func TestApprovalExpiry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		agent := newFakeAgent(approvalScript)
+		r := startRig(t, agent)
+		defer r.stop()
+		key := engKey("1")
+		cardRef, a := pendingApproval(t, r, key)
+		time.Sleep(31 * time.Minute)
+		settle()
+		card := r.p.Current(cardRef).Approval
+		assert.Equal(t, bridge.ApprovalExpired, card.State)
+		assert.Zero(t, r.p.ButtonCount(cardRef))
+		assert.Contains(t, r.p.Text(cardRef), "Expired")
+		calls := agent.Streams()
+		require.Len(t, calls, 2)
+		assert.Equal(t, "deny", calls[1].Query, "the agent is told deny")
+		assert.Equal(t, "Okay, not deleting.", r.texts(key)[2])
+		assert.Equal(t, 1, r.metrics.count("approval:expired"))
+
+		// A click on the expired card.
+		assert.Equal(t, "This approval request has expired.", click(r, a.ID, "U1", bridge.Approve).Notice)
+	})
+}
+
+// A click after the expiry time but before the sweeper ran expires the request itself.
+func TestApprovalExpiredClickBeforeSweep(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		agent := newFakeAgent(approvalScript)
+		r := startRig(t, agent, withConfig(func(c *bridge.Config) { c.Approvals.Timeout = 13 * time.Second }))
+		defer r.stop()
+		key := engKey("1")
+		// The card is posted at about 2 s and expires at about 15 s; sweeps run every 15 s from the start.
+		r.send(key, "U1", "clean up")
+		time.Sleep(2*time.Second + 100*time.Millisecond)
+		synctest.Wait()
+		msgs := r.p.Messages(key)
+		require.Len(t, msgs, 2)
+		a, err := r.store.GetApproval(t.Context(), msgs[1].Message.Approval.ID)
+		require.NoError(t, err)
+		time.Sleep(a.Expires.Sub(time.Now()) + 100*time.Millisecond)
+		require.Less(t, time.Now().Sub(a.Expires), time.Second)
+		res := click(r, a.ID, "U1", bridge.Approve)
+		assert.Equal(t, bridge.ActionResult{Notice: "This approval request has expired."}, res)
+		settle()
+		assert.Equal(t, bridge.ApprovalExpired, r.p.Current(msgs[1].Ref).Approval.State)
+		assert.Equal(t, "deny", agent.Streams()[1].Query)
+		assert.Equal(t, 1, r.metrics.count("approval:expired"))
+	})
+}
+
+func TestApprovalWithoutButtons(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := bridgetest.NewPlatform("slack", bridgetest.SlackLimits(), bridgetest.WithoutButtons())
+		r := startRig(t, newFakeAgent(approvalScript), withPlatform(p))
+		defer r.stop()
+		cardRef, a := pendingApproval(t, r, engKey("1"))
+		body := p.Current(cardRef).Body
+		assert.Contains(t, body, a.ID)
+		assert.True(t, strings.Contains(body, "approve") && strings.Contains(body, "deny"))
+	})
+}
+
+// Buttons keep working after a restart: the state is only in the store.
+func TestApprovalButtonsSurviveRestart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := bridgetest.NewPlatform("slack", bridgetest.SlackLimits())
+		st := bridgetest.NewMemStore()
+		agent := newFakeAgent(approvalScript)
+		first := startRig(t, agent, withPlatform(p), withStore(st))
+		key := engKey("1")
+		cardRef, a := pendingApproval(t, first, key)
+		require.NoError(t, first.shutdown(t.Context()))
+
+		second := startRig(t, agent, withPlatform(p), withStore(st))
+		defer second.stop()
+		assert.True(t, click(second, a.ID, "U1", bridge.Approve).Accepted)
+		time.Sleep(2 * time.Second)
+		settle()
+		assert.Equal(t, bridge.ApprovalApproved, p.Current(cardRef).Approval.State)
+		assert.Equal(t, "Deleted the branch.", second.texts(key)[2])
+		assert.Equal(t, streamCall{"agent-1", "tok-1", "approve"}, agent.Streams()[1])
+	})
+}

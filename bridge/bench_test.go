@@ -1,0 +1,219 @@
+package bridge_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"runtime"
+	"slices"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/promptev/promptev-bridge/bridge"
+	"github.com/promptev/promptev-bridge/bridge/bridgetest"
+	"github.com/promptev/promptev-bridge/promptev"
+)
+
+// genAgent is an in-memory Agent for benchmarks: every stream sends n
+// processing events and then done. When n < 0 the stream never ends: it sends
+// a processing event every every (or, when every is zero, blocks until closed).
+type genAgent struct {
+	n     int
+	every time.Duration
+}
+
+var _ bridge.Agent = genAgent{}
+
+func (a genAgent) Start(context.Context, string, promptev.StartOptions) (*promptev.AgentSession, error) {
+	return &promptev.AgentSession{SessionToken: "tok"}, nil
+}
+
+func (a genAgent) Stream(ctx context.Context, _, _, _ string) (bridge.EventStream, error) {
+	return &genStream{ctx: ctx, n: a.n, every: a.every, closed: make(chan struct{})}, nil
+}
+
+func (a genAgent) Trigger(context.Context, string, string, promptev.TriggerOptions) (*promptev.AgentResult, error) {
+	return &promptev.AgentResult{Response: "ok"}, nil
+}
+
+var benchStatuses = [...]string{"Searching Jira for open tickets", "Reading ticket PROJ-1234", "Summarising 12 comments", "Drafting the answer"}
+
+type genStream struct {
+	ctx    context.Context
+	n, i   int
+	every  time.Duration
+	once   sync.Once
+	closed chan struct{}
+}
+
+func (s *genStream) Next() (promptev.AgentEvent, error) {
+	if s.n < 0 {
+		var tick <-chan time.Time
+		if s.every > 0 {
+			t := time.NewTimer(s.every)
+			defer t.Stop()
+			tick = t.C
+		}
+		select {
+		case <-tick:
+			s.i++
+			return promptev.AgentEvent{Type: promptev.EventProcessing, Output: benchStatuses[s.i%len(benchStatuses)]}, nil
+		case <-s.closed:
+			return promptev.AgentEvent{}, io.ErrClosedPipe
+		case <-s.ctx.Done():
+			return promptev.AgentEvent{}, s.ctx.Err()
+		}
+	}
+	switch {
+	case s.i < s.n:
+		s.i++
+		return promptev.AgentEvent{Type: promptev.EventProcessing, Output: benchStatuses[s.i%len(benchStatuses)]}, nil
+	case s.i == s.n:
+		s.i++
+		return promptev.AgentEvent{Type: promptev.EventDone, Output: "All done."}, nil
+	}
+	return promptev.AgentEvent{}, io.EOF
+}
+
+func (s *genStream) Close() error {
+	s.once.Do(func() { close(s.closed) })
+	return nil
+}
+
+// benchLimits are generous limits: the benchmarks measure the bridge, not the budgets.
+func benchLimits() bridge.Limits {
+	return bridge.Limits{
+		MaxMessageChars: 3900,
+		MinEditInterval: time.Millisecond,
+		EditRate:        bridge.Rate{Count: 1_000_000, Per: time.Second, Burst: 1000},
+		EditScope:       bridge.ScopeChannel,
+		PostRate:        bridge.Rate{Count: 1_000_000, Per: time.Second, Burst: 1000},
+		PostScope:       bridge.ScopeChannel,
+	}
+}
+
+func benchKey(i int) bridge.ConversationKey {
+	return bridge.ConversationKey{Platform: "slack", Workspace: fmt.Sprint("T", i), Channel: fmt.Sprint("C", i), Thread: "1.0"}
+}
+
+// BenchmarkAgentEvent measures the bridge's cost per agent event: one
+// conversation streams b.N processing events (rendered, neutralised and
+// handed to the coalescing editor) and a done. cpu-µs/event is the process's
+// user+system CPU time per event.
+func BenchmarkAgentEvent(b *testing.B) {
+	p := bridgetest.NewPlatform("slack", benchLimits())
+	r := startRig(b, genAgent{n: b.N}, withPlatform(p))
+	defer r.stop()
+	key := benchKey(0)
+	b.ReportAllocs()
+	cpu0 := cpuTime(b)
+	b.ResetTimer()
+	r.send(key, "U1", "go")
+	poll(b, time.Minute, func() bool { return r.metrics.count("run:done") == 1 })
+	b.StopTimer()
+	cpu := cpuTime(b) - cpu0
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/1000, "µs/event")
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N)/1000, "cpu-µs/event")
+}
+
+// cpuTime is the user+system CPU time the process has used.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	require.NoError(b, syscall.Getrusage(syscall.RUSAGE_SELF, &ru))
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkInboundToPlaceholder measures the bridge-side time from an inbound
+// message to its placeholder post while 1,000 other conversations are running
+// (each streaming a status event every 200 ms): new messages arrive one per
+// millisecond. It also reports the latency of the initial burst of 1,000
+// messages handed over at the same instant.
+func BenchmarkInboundToPlaceholder(b *testing.B) {
+	const conversations = 1000
+	p := bridgetest.NewPlatform("slack", benchLimits())
+	r := startRig(b, genAgent{n: -1, every: 200 * time.Millisecond}, withPlatform(p))
+	defer r.stop()
+	for i := range conversations {
+		r.send(benchKey(i), "U1", "hello")
+	}
+	poll(b, time.Minute, func() bool { return r.metrics.count("placeholder") == conversations })
+	burst := r.metrics.durations("placeholder")
+	slices.Sort(burst)
+
+	b.ResetTimer()
+	for i := range b.N {
+		r.send(benchKey(conversations+i), "U1", "hello")
+		time.Sleep(time.Millisecond)
+	}
+	poll(b, time.Minute, func() bool { return r.metrics.count("placeholder") == conversations+b.N })
+	b.StopTimer()
+	all := r.metrics.durations("placeholder")[conversations:]
+	slices.Sort(all)
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	b.ReportMetric(ms(all[len(all)/2]), "p50-ms")
+	b.ReportMetric(ms(all[len(all)*99/100]), "p99-ms")
+	b.ReportMetric(ms(all[len(all)-1]), "max-ms")
+	b.ReportMetric(ms(burst[len(burst)*99/100]), "burst-p99-ms")
+}
+
+// BenchmarkMemoryPerConversation measures heap plus goroutine stacks held per
+// active conversation (a stream open, its placeholder posted and live).
+func BenchmarkMemoryPerConversation(b *testing.B) {
+	const conversations = 2000
+	for range b.N {
+		p := bridgetest.NewPlatform("slack", benchLimits())
+		r := startRig(b, genAgent{n: -1}, withPlatform(p))
+		before := memInUse()
+		for i := range conversations {
+			r.send(benchKey(i), "U1", "hello")
+		}
+		poll(b, time.Minute, func() bool { return r.metrics.count("placeholder") == conversations })
+		after := memInUse()
+		b.ReportMetric(float64(after-before)/conversations/1024, "KiB/conversation")
+		r.stop()
+	}
+}
+
+func memInUse() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapInuse + m.StackInuse
+}
+
+// BenchmarkTenThousandConversations runs 10,000 conversations to their final
+// answer and checks that no goroutine outlives Run.
+func BenchmarkTenThousandConversations(b *testing.B) {
+	const conversations = 10_000
+	for range b.N {
+		baseline := goleak.IgnoreCurrent()
+		p := bridgetest.NewPlatform("slack", benchLimits())
+		r := startRig(b, genAgent{n: 3}, withPlatform(p))
+		for i := range conversations {
+			r.send(benchKey(i), "U1", "hello")
+		}
+		poll(b, 5*time.Minute, func() bool { return r.metrics.count("run:done") == conversations })
+		r.stop()
+		require.NoError(b, goleak.Find(baseline), "no goroutine outlives Run")
+		require.Equal(b, conversations, len(p.Keys()))
+	}
+}
+
+// poll checks cond every millisecond (benchmarks run in real time) and fails
+// after limit.
+func poll(b *testing.B, limit time.Duration, cond func() bool) {
+	b.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			b.Fatalf("condition not met within %s", limit)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

@@ -1,0 +1,261 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// ErrClosed is returned by HandleMessage once Shutdown has begun or Run has ended.
+var ErrClosed = errors.New("bridge: shutting down")
+
+// Intervals of the background sweepers.
+const (
+	expirySweepInterval = 15 * time.Second
+	dedupeSweepInterval = time.Minute
+	sweepBatch          = 500
+)
+
+// Options are the dependencies of a Bridge.
+type Options struct {
+	// Config is the bridge's configuration; it must pass Validate.
+	Config Config
+	// Agent runs the agents (ClientAgent over a *promptev.Client).
+	Agent Agent
+	// Store keeps sessions, approvals, in-flight runs and the dedupe ledger.
+	Store Store
+	// Platforms are the chat platforms, each with a distinct Name.
+	Platforms []Platform
+	// Logger receives the bridge's logs; nil discards them.
+	Logger *slog.Logger
+	// Metrics receives measurements; nil means NopMetrics.
+	Metrics Metrics
+}
+
+// platformState is one platform with its sender and optional abilities.
+type platformState struct {
+	p       Platform
+	name    string
+	limits  Limits
+	out     *outbox
+	buttons bool
+}
+
+// Bridge connects chat platforms to Promptev agents. It is safe for
+// concurrent use; create it with New and start it with Run.
+type Bridge struct {
+	cfg       Config
+	agent     Agent
+	store     Store
+	log       *slog.Logger
+	metrics   Metrics
+	platforms map[string]*platformState
+
+	// life ends when Run ends: platform writes stop. runs is its child and
+	// ends when Shutdown's grace is over: agent streams stop.
+	life       context.Context
+	endLife    context.CancelFunc
+	runs       context.Context
+	cancelRuns context.CancelFunc
+
+	// ready is closed once Run has listed the runs a previous process left
+	// in flight; new runs wait for it so recovery never confuses them.
+	ready chan struct{}
+
+	mu      sync.Mutex
+	convs   map[ConversationKey]*conversation
+	closing bool
+	started bool
+	// workers counts the goroutines that run conversations and apply decisions.
+	workers sync.WaitGroup
+}
+
+var _ Handler = (*Bridge)(nil)
+
+// New checks the options and builds a Bridge.
+func New(o Options) (*Bridge, error) {
+	if err := o.Config.Validate().Err(); err != nil {
+		return nil, fmt.Errorf("bridge: invalid config: %w", err)
+	}
+	if o.Agent == nil {
+		return nil, errors.New("bridge: no agent")
+	}
+	if o.Store == nil {
+		return nil, errors.New("bridge: no store")
+	}
+	if len(o.Platforms) == 0 {
+		return nil, errors.New("bridge: no platform")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Metrics == nil {
+		o.Metrics = NopMetrics{}
+	}
+	b := &Bridge{
+		cfg:       o.Config,
+		agent:     o.Agent,
+		store:     o.Store,
+		log:       o.Logger.With("component", "bridge"),
+		metrics:   o.Metrics,
+		platforms: make(map[string]*platformState, len(o.Platforms)),
+		convs:     make(map[ConversationKey]*conversation),
+		ready:     make(chan struct{}),
+	}
+	for i, p := range o.Platforms {
+		if p == nil {
+			return nil, fmt.Errorf("bridge: platform %d is nil", i)
+		}
+		name := p.Name()
+		if name == "" {
+			return nil, fmt.Errorf("bridge: platform %d has no name", i)
+		}
+		if _, dup := b.platforms[name]; dup {
+			return nil, fmt.Errorf("bridge: platform %q given twice", name)
+		}
+		lim := p.Limits()
+		if lim.MaxMessageChars <= 0 {
+			return nil, fmt.Errorf("bridge: platform %q declares no message size limit", name)
+		}
+		ps := &platformState{p: p, name: name, limits: lim}
+		if bt, ok := p.(Buttons); ok {
+			ps.buttons = bt.ButtonsSupported()
+		}
+		ps.out = newOutbox(p, outboxOptions{
+			FinalDeadline: o.Config.Render.FinalDeadline,
+			Logger:        b.log.With("platform", name),
+			Metrics:       o.Metrics,
+		})
+		b.platforms[name] = ps
+	}
+	b.life, b.endLife = context.WithCancel(context.Background())
+	b.runs, b.cancelRuns = context.WithCancel(b.life)
+	return b, nil
+}
+
+// Run runs the bridge: it first finalises the runs a previous process left
+// in flight, then runs the platform senders, the approval expiry sweeper and
+// the dedupe sweeper until ctx ends. It returns after every goroutine the
+// bridge started has exited. Call Shutdown before ending ctx for a graceful
+// stop; without it, running streams are cut and their in-flight records are
+// finalised at the next start. Run may be called once.
+func (b *Bridge) Run(ctx context.Context) error {
+	b.mu.Lock()
+	if b.started {
+		b.mu.Unlock()
+		return errors.New("bridge: Run called twice")
+	}
+	b.started = true
+	b.mu.Unlock()
+
+	leftovers, err := b.store.ListRuns(ctx)
+	if err != nil {
+		b.log.Error("cannot list interrupted runs", "err", err)
+	}
+	close(b.ready)
+
+	var bg sync.WaitGroup
+	for _, ps := range b.platforms {
+		bg.Go(func() { ps.out.run(b.life) })
+	}
+	bg.Go(func() { b.recover(b.life, leftovers) })
+	bg.Go(func() { b.sweepLoop(b.life, expirySweepInterval, b.sweepExpired) })
+	bg.Go(func() { b.sweepLoop(b.life, dedupeSweepInterval, b.sweepDedupe) })
+
+	select {
+	case <-ctx.Done():
+	case <-b.life.Done():
+	}
+	b.mu.Lock()
+	b.closing = true
+	b.mu.Unlock()
+	b.endLife()
+	b.workers.Wait()
+	bg.Wait()
+	return nil
+}
+
+// Shutdown stops intake (HandleMessage returns ErrClosed), lets running
+// streams finish for the configured grace or until ctx ends, whichever comes
+// first, then cuts the rest and finalises them as interrupted. Finalising is
+// given FinalDeadline plus a second even when ctx has ended, so no run is
+// left as an eternal "thinking"; an error is returned when that was not
+// enough. Queued messages that had not started are dropped. Run keeps the
+// platform senders going until its own context ends, so call Shutdown first.
+func (b *Bridge) Shutdown(ctx context.Context) error {
+	b.mu.Lock()
+	b.closing = true
+	b.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		b.workers.Wait()
+		close(done)
+	}()
+	grace := time.NewTimer(b.cfg.Runs.ShutdownGrace)
+	defer grace.Stop()
+	select {
+	case <-done:
+		return nil
+	case <-grace.C:
+	case <-ctx.Done():
+	}
+	b.log.Info("shutdown: interrupting running streams")
+	b.cancelRuns()
+	bound := b.cfg.Render.FinalDeadline + time.Second
+	finalise := time.NewTimer(bound)
+	defer finalise.Stop()
+	select {
+	case <-done:
+		return nil
+	case <-finalise.C:
+		return fmt.Errorf("bridge: shutdown: interrupted runs not finalised within %s", bound)
+	}
+}
+
+// spawn runs f on a worker goroutine counted by Shutdown and Run. It reports
+// false, without running f, once the bridge is closing.
+func (b *Bridge) spawn(f func()) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closing {
+		return false
+	}
+	b.workers.Go(f)
+	return true
+}
+
+// sweepLoop calls sweep every interval until ctx ends.
+func (b *Bridge) sweepLoop(ctx context.Context, every time.Duration, sweep func(context.Context, time.Time)) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			sweep(ctx, now)
+		}
+	}
+}
+
+// sweepDedupe deletes expired dedupe entries in batches.
+func (b *Bridge) sweepDedupe(ctx context.Context, now time.Time) {
+	for ctx.Err() == nil {
+		n, err := b.store.SweepDedupe(ctx, now, sweepBatch)
+		if err != nil {
+			b.log.Warn("dedupe sweep failed", "err", err)
+			return
+		}
+		if n < sweepBatch {
+			return
+		}
+	}
+}
+
+func (b *Bridge) platform(name string) (*platformState, bool) {
+	ps, ok := b.platforms[name]
+	return ps, ok
+}

@@ -1,0 +1,56 @@
+package bridgetest
+
+import (
+	"time"
+
+	"github.com/promptev/promptev-bridge/bridge"
+)
+
+// SlackLimits returns Slack's figures from DESIGN §5 as the bridge budgets
+// them: 3,900 runes per message, edits at most 40 per minute per workspace
+// (evenly spaced: burst 1, so no 60 s window holds more than 40), at least 1 s
+// between edits of one message, and posts about 1 per second per channel with
+// short bursts.
+func SlackLimits() bridge.Limits {
+	return bridge.Limits{
+		MaxMessageChars: 3900,
+		MinEditInterval: time.Second,
+		EditRate:        bridge.Rate{Count: 40, Per: time.Minute, Burst: 1},
+		EditScope:       bridge.ScopeWorkspace,
+		PostRate:        bridge.Rate{Count: 1, Per: time.Second, Burst: 3},
+		PostScope:       bridge.ScopeChannel,
+	}
+}
+
+// DiscordLimits returns Discord's figures from DESIGN §5 as the bridge budgets
+// them: 1,900 runes per message, one write budget per channel shared by posts
+// and edits of 4 writes per 5 s (burst 1, so no 5 s window holds more than 4),
+// at least 1.5 s between edits of one message, and no edits of messages older
+// than 55 minutes.
+func DiscordLimits() bridge.Limits {
+	return bridge.Limits{
+		MaxMessageChars: 1900,
+		MinEditInterval: 1500 * time.Millisecond,
+		EditRate:        bridge.Rate{Count: 4, Per: 5 * time.Second, Burst: 1},
+		EditScope:       bridge.ScopeChannel,
+		SharedBudget:    true,
+		MaxEditAge:      55 * time.Minute,
+	}
+}
+
+// SlackServerLimits returns the limits a Slack-like server enforces: 50
+// chat.update per minute per workspace and 10 posts per 5 s per channel.
+func SlackServerLimits() []ServerLimit {
+	return []ServerLimit{
+		{Op: OpEdit, Scope: bridge.ScopeWorkspace, Max: 50, Window: time.Minute},
+		{Op: OpPost, Scope: bridge.ScopeChannel, Max: 10, Window: 5 * time.Second},
+	}
+}
+
+// DiscordServerLimits returns the limits a Discord-like server enforces: 5
+// writes (posts and edits together) per 5 s per channel.
+func DiscordServerLimits() []ServerLimit {
+	return []ServerLimit{
+		{Op: OpWrite, Scope: bridge.ScopeChannel, Max: 5, Window: 5 * time.Second},
+	}
+}

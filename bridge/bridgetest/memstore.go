@@ -1,0 +1,230 @@
+package bridgetest
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/promptev/promptev-bridge/bridge"
+)
+
+// MemStore is an in-memory bridge.Store with the exact Store semantics
+// (ErrNotFound, the DecideApproval compare-and-set, dedupe expiry). It is safe
+// for concurrent use. Records are copied in and out.
+type MemStore struct {
+	mu            sync.Mutex
+	conversations map[bridge.ConversationKey]bridge.Conversation
+	approvals     map[string]bridge.Approval
+	runs          map[bridge.ConversationKey]bridge.InFlightRun
+	dedupe        map[string]time.Time // key -> expiry
+}
+
+var _ bridge.Store = (*MemStore)(nil)
+
+// NewMemStore returns an empty store.
+func NewMemStore() *MemStore {
+	return &MemStore{
+		conversations: make(map[bridge.ConversationKey]bridge.Conversation),
+		approvals:     make(map[string]bridge.Approval),
+		runs:          make(map[bridge.ConversationKey]bridge.InFlightRun),
+		dedupe:        make(map[string]time.Time),
+	}
+}
+
+// GetConversation returns the conversation of key, or bridge.ErrNotFound.
+func (s *MemStore) GetConversation(ctx context.Context, key bridge.ConversationKey) (bridge.Conversation, error) {
+	if err := ctx.Err(); err != nil {
+		return bridge.Conversation{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.conversations[key]
+	if !ok {
+		return bridge.Conversation{}, fmt.Errorf("conversation %s: %w", key, bridge.ErrNotFound)
+	}
+	return c, nil
+}
+
+// PutConversation stores c under c.Key.
+func (s *MemStore) PutConversation(ctx context.Context, c bridge.Conversation) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if !c.Key.Valid() {
+		return fmt.Errorf("bridgetest: put conversation: invalid key %q", c.Key.String())
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.conversations[c.Key] = c
+	return nil
+}
+
+// DeleteConversation removes the conversation of key (no error when absent).
+func (s *MemStore) DeleteConversation(ctx context.Context, key bridge.ConversationKey) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.conversations, key)
+	return nil
+}
+
+// PutApproval stores a under a.ID.
+func (s *MemStore) PutApproval(ctx context.Context, a bridge.Approval) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if a.ID == "" {
+		return fmt.Errorf("bridgetest: put approval: empty id")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.approvals[a.ID] = a
+	return nil
+}
+
+// GetApproval returns the approval id, or bridge.ErrNotFound.
+func (s *MemStore) GetApproval(ctx context.Context, id string) (bridge.Approval, error) {
+	if err := ctx.Err(); err != nil {
+		return bridge.Approval{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, ok := s.approvals[id]
+	if !ok {
+		return bridge.Approval{}, fmt.Errorf("approval %s: %w", id, bridge.ErrNotFound)
+	}
+	return a, nil
+}
+
+// DecideApproval moves a pending approval to state exactly once; see bridge.Store.
+func (s *MemStore) DecideApproval(ctx context.Context, id string, state bridge.ApprovalState, by, byName string, at time.Time) (bridge.Approval, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return bridge.Approval{}, false, err
+	}
+	switch state {
+	case bridge.ApprovalApproved, bridge.ApprovalDenied, bridge.ApprovalExpired:
+	default:
+		return bridge.Approval{}, false, fmt.Errorf("bridgetest: decide approval %s: invalid state %q", id, state)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, ok := s.approvals[id]
+	if !ok {
+		return bridge.Approval{}, false, fmt.Errorf("approval %s: %w", id, bridge.ErrNotFound)
+	}
+	if a.Decided() {
+		return a, false, nil
+	}
+	a.State = state
+	a.DecidedBy = by
+	a.DecidedByName = byName
+	a.DecidedAt = at
+	s.approvals[id] = a
+	return a, true, nil
+}
+
+// ListExpiredApprovals returns up to limit pending approvals whose Expires is
+// not after now, soonest expiry first.
+func (s *MemStore) ListExpiredApprovals(ctx context.Context, now time.Time, limit int) ([]bridge.Approval, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []bridge.Approval
+	for _, a := range s.approvals {
+		if a.State == bridge.ApprovalPending && !a.Expires.After(now) {
+			out = append(out, a)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].Expires.Equal(out[j].Expires) {
+			return out[i].Expires.Before(out[j].Expires)
+		}
+		return out[i].ID < out[j].ID
+	})
+	if limit >= 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+// PutRun records an in-flight run of r.Key (replacing an earlier one).
+func (s *MemStore) PutRun(ctx context.Context, r bridge.InFlightRun) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.runs[r.Key] = r
+	return nil
+}
+
+// DeleteRun forgets the in-flight run of key (no error when absent).
+func (s *MemStore) DeleteRun(ctx context.Context, key bridge.ConversationKey) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.runs, key)
+	return nil
+}
+
+// ListRuns returns every in-flight run, oldest first.
+func (s *MemStore) ListRuns(ctx context.Context) ([]bridge.InFlightRun, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]bridge.InFlightRun, 0, len(s.runs))
+	for _, r := range s.runs {
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].Started.Equal(out[j].Started) {
+			return out[i].Started.Before(out[j].Started)
+		}
+		return out[i].Key.String() < out[j].Key.String()
+	})
+	return out, nil
+}
+
+// SeenOrMark atomically checks and marks a dedupe key; see bridge.Store.
+func (s *MemStore) SeenOrMark(ctx context.Context, key string, ttl time.Duration, now time.Time) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if exp, ok := s.dedupe[key]; ok && exp.After(now) {
+		return true, nil
+	}
+	s.dedupe[key] = now.Add(ttl)
+	return false, nil
+}
+
+// SweepDedupe deletes up to limit expired dedupe entries and returns how many.
+func (s *MemStore) SweepDedupe(ctx context.Context, now time.Time, limit int) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for k, exp := range s.dedupe {
+		if n >= limit {
+			break
+		}
+		if !exp.After(now) {
+			delete(s.dedupe, k)
+			n++
+		}
+	}
+	return n, nil
+}

@@ -1,0 +1,175 @@
+package bridgetest_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/promptev/promptev-bridge/bridge"
+	"github.com/promptev/promptev-bridge/bridge/bridgetest"
+)
+
+func TestMemStoreConversations(t *testing.T) {
+	ctx := context.Background()
+	s := bridgetest.NewMemStore()
+	_, err := s.GetConversation(ctx, testKey)
+	require.ErrorIs(t, err, bridge.ErrNotFound)
+
+	c := bridge.Conversation{Key: testKey, AgentID: "a1", Mode: bridge.ModeStream, SessionToken: "tok", Visitor: "slack:T1:U1", Turns: 1}
+	require.NoError(t, s.PutConversation(ctx, c))
+	got, err := s.GetConversation(ctx, testKey)
+	require.NoError(t, err)
+	assert.Equal(t, c, got)
+
+	c.Turns = 2
+	require.NoError(t, s.PutConversation(ctx, c))
+	got, err = s.GetConversation(ctx, testKey)
+	require.NoError(t, err)
+	assert.Equal(t, 2, got.Turns)
+
+	require.Error(t, s.PutConversation(ctx, bridge.Conversation{}), "invalid key")
+	require.NoError(t, s.DeleteConversation(ctx, testKey))
+	require.NoError(t, s.DeleteConversation(ctx, testKey), "deleting a missing one is fine")
+	_, err = s.GetConversation(ctx, testKey)
+	require.ErrorIs(t, err, bridge.ErrNotFound)
+}
+
+func TestMemStoreApprovals(t *testing.T) {
+	ctx := context.Background()
+	s := bridgetest.NewMemStore()
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	_, err := s.GetApproval(ctx, "x")
+	require.ErrorIs(t, err, bridge.ErrNotFound)
+	_, _, err = s.DecideApproval(ctx, "x", bridge.ApprovalApproved, "U1", "Ana", now)
+	require.ErrorIs(t, err, bridge.ErrNotFound)
+
+	for i, exp := range []time.Duration{-time.Minute, -2 * time.Minute, 0, time.Minute} {
+		require.NoError(t, s.PutApproval(ctx, bridge.Approval{
+			ID: fmt.Sprintf("a%d", i), Key: testKey, State: bridge.ApprovalPending, Expires: now.Add(exp),
+		}))
+	}
+	expired, err := s.ListExpiredApprovals(ctx, now, 10)
+	require.NoError(t, err)
+	var ids []string
+	for _, a := range expired {
+		ids = append(ids, a.ID)
+	}
+	assert.Equal(t, []string{"a1", "a0", "a2"}, ids, "pending, not after now, soonest first")
+	expired, err = s.ListExpiredApprovals(ctx, now, 1)
+	require.NoError(t, err)
+	assert.Len(t, expired, 1)
+
+	a, ok, err := s.DecideApproval(ctx, "a0", bridge.ApprovalApproved, "U1", "Ana", now)
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.Equal(t, bridge.ApprovalApproved, a.State)
+	assert.Equal(t, "Ana", a.DecidedByName)
+	assert.Equal(t, now, a.DecidedAt)
+
+	a, ok, err = s.DecideApproval(ctx, "a0", bridge.ApprovalDenied, "U2", "Bo", now)
+	require.NoError(t, err)
+	assert.False(t, ok, "second decision loses")
+	assert.Equal(t, bridge.ApprovalApproved, a.State, "and sees the first")
+	assert.Equal(t, "U1", a.DecidedBy)
+
+	_, _, err = s.DecideApproval(ctx, "a1", bridge.ApprovalPending, "U1", "Ana", now)
+	require.Error(t, err, "pending is not a decision")
+
+	expired, err = s.ListExpiredApprovals(ctx, now, 10)
+	require.NoError(t, err)
+	assert.Len(t, expired, 2, "decided approvals are not listed")
+}
+
+func TestMemStoreDecideExactlyOnceConcurrently(t *testing.T) {
+	ctx := context.Background()
+	s := bridgetest.NewMemStore()
+	require.NoError(t, s.PutApproval(ctx, bridge.Approval{ID: "a", State: bridge.ApprovalPending}))
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	wins := 0
+	for i := range 20 {
+		wg.Go(func() {
+			_, ok, err := s.DecideApproval(ctx, "a", bridge.ApprovalApproved, fmt.Sprint(i), "", time.Now())
+			assert.NoError(t, err)
+			if ok {
+				mu.Lock()
+				wins++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, 1, wins)
+}
+
+func TestMemStoreRuns(t *testing.T) {
+	ctx := context.Background()
+	s := bridgetest.NewMemStore()
+	now := time.Now()
+	k2 := testKey
+	k2.Thread = "2.0"
+	require.NoError(t, s.PutRun(ctx, bridge.InFlightRun{Key: k2, Started: now.Add(time.Second)}))
+	require.NoError(t, s.PutRun(ctx, bridge.InFlightRun{Key: testKey, Started: now}))
+	runs, err := s.ListRuns(ctx)
+	require.NoError(t, err)
+	require.Len(t, runs, 2)
+	assert.Equal(t, testKey, runs[0].Key, "oldest first")
+	require.NoError(t, s.DeleteRun(ctx, testKey))
+	require.NoError(t, s.DeleteRun(ctx, testKey))
+	runs, err = s.ListRuns(ctx)
+	require.NoError(t, err)
+	assert.Len(t, runs, 1)
+}
+
+func TestMemStoreDedupe(t *testing.T) {
+	ctx := context.Background()
+	s := bridgetest.NewMemStore()
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	seen, err := s.SeenOrMark(ctx, "ev1", 10*time.Minute, now)
+	require.NoError(t, err)
+	assert.False(t, seen)
+	seen, err = s.SeenOrMark(ctx, "ev1", 10*time.Minute, now.Add(time.Minute))
+	require.NoError(t, err)
+	assert.True(t, seen)
+	seen, err = s.SeenOrMark(ctx, "ev1", 10*time.Minute, now.Add(10*time.Minute))
+	require.NoError(t, err)
+	assert.False(t, seen, "expired entries are marked again")
+
+	for i := range 5 {
+		_, err := s.SeenOrMark(ctx, fmt.Sprint("k", i), time.Minute, now)
+		require.NoError(t, err)
+	}
+	n, err := s.SweepDedupe(ctx, now.Add(2*time.Minute), 3)
+	require.NoError(t, err)
+	assert.Equal(t, 3, n, "up to limit")
+	n, err = s.SweepDedupe(ctx, now.Add(2*time.Minute), 10)
+	require.NoError(t, err)
+	assert.Equal(t, 2, n, "ev1 (until +20m) is kept")
+
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	fresh := 0
+	for range 20 {
+		wg.Go(func() {
+			seen, err := s.SeenOrMark(ctx, "race", time.Minute, now)
+			assert.NoError(t, err)
+			if !seen {
+				mu.Lock()
+				fresh++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, 1, fresh, "exactly one concurrent caller marks")
+
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	_, err = s.SeenOrMark(cctx, "x", time.Minute, now)
+	assert.ErrorIs(t, err, context.Canceled)
+}

@@ -1,0 +1,231 @@
+package bridgetest_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/promptev/promptev-bridge/bridge"
+	"github.com/promptev/promptev-bridge/bridge/bridgetest"
+)
+
+var testKey = bridge.ConversationKey{Platform: bridge.PlatformSlack, Workspace: "T1", Channel: "C1", Thread: "1.0"}
+
+func TestPlatformConformance(t *testing.T) {
+	tests := []struct {
+		name   string
+		limits bridge.Limits
+		opts   []bridgetest.PlatformOption
+	}{
+		{"slack-like", bridgetest.SlackLimits(), []bridgetest.PlatformOption{bridgetest.WithServerLimits(bridgetest.SlackServerLimits()...)}},
+		{"discord-like", bridgetest.DiscordLimits(), []bridgetest.PlatformOption{bridgetest.WithServerLimits(bridgetest.DiscordServerLimits()...)}},
+		{"without buttons", bridgetest.SlackLimits(), []bridgetest.PlatformOption{bridgetest.WithoutButtons()}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			bridgetest.RunPlatformConformance(t, func(t *testing.T) bridgetest.Harness {
+				p := bridgetest.NewPlatform(bridge.PlatformSlack, tc.limits, tc.opts...)
+				return bridgetest.Harness{
+					Platform:  p,
+					Key:       testKey,
+					Inject429: func(d time.Duration) { p.Inject429(1, d) },
+					Observed: func(ref bridge.MessageRef) (string, bool) {
+						_, ok := p.Lookup(ref)
+						return p.Text(ref), ok
+					},
+					ObservedButtons:   p.ButtonCount,
+					ObservedEphemeral: p.Ephemerals,
+				}
+			})
+		})
+	}
+}
+
+func TestPlatformRecordsAndRejects(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		limits := bridgetest.SlackLimits()
+		limits.MaxMessageChars = 5
+		p := bridgetest.NewPlatform(bridge.PlatformSlack, limits)
+		ctx := context.Background()
+
+		t0 := time.Now()
+		ref, err := p.Post(ctx, testKey, bridge.Message{Body: "héllo"})
+		require.NoError(t, err, "5 runes fit a 5-rune limit")
+		assert.Equal(t, t0, ref.Posted)
+		assert.Equal(t, testKey, ref.Key)
+
+		_, err = p.Post(ctx, testKey, bridge.Message{Body: "héllo!"})
+		require.ErrorIs(t, err, bridgetest.ErrTooLong)
+		require.ErrorIs(t, p.Edit(ctx, ref, bridge.Message{Body: "toolong"}), bridgetest.ErrTooLong)
+
+		time.Sleep(time.Second)
+		require.NoError(t, p.Edit(ctx, ref, bridge.Message{Body: "bye"}))
+		require.ErrorIs(t, p.Edit(ctx, bridge.MessageRef{Key: testKey, ID: "nope"}, bridge.Message{}), bridgetest.ErrMessageNotFound)
+
+		recs := p.Records()
+		require.Len(t, recs, 5)
+		assert.Equal(t, bridgetest.OpPost, recs[0].Op)
+		assert.NoError(t, recs[0].Err)
+		assert.Error(t, recs[1].Err)
+		assert.Equal(t, t0.Add(time.Second), recs[3].Time, "records carry their time")
+		assert.Equal(t, "bye", p.Current(ref).Body)
+		assert.Equal(t, "bye", p.Text(ref))
+		posted, ok := p.Lookup(ref)
+		require.True(t, ok)
+		assert.Equal(t, 1, posted.Edits)
+		assert.Len(t, p.Applied(bridgetest.OpEdit), 1)
+		assert.Len(t, p.Messages(testKey), 1)
+		assert.Equal(t, []bridge.ConversationKey{testKey}, p.Keys())
+
+		require.NoError(t, p.Delete(ctx, ref))
+		assert.Empty(t, p.Text(ref))
+		assert.ErrorIs(t, p.Delete(ctx, ref), bridgetest.ErrMessageNotFound)
+	})
+}
+
+func TestPlatformInjection(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := bridgetest.NewPlatform(bridge.PlatformSlack, bridgetest.SlackLimits())
+		ctx := context.Background()
+
+		p.Inject429(2, 3*time.Second)
+		for range 2 {
+			_, err := p.Post(ctx, testKey, bridge.Message{Body: "x"})
+			var rl *bridge.RateLimitError
+			require.True(t, errors.As(err, &rl))
+			assert.Equal(t, 3*time.Second, rl.RetryAfter)
+		}
+		ref, err := p.Post(ctx, testKey, bridge.Message{Body: "x"})
+		require.NoError(t, err, "only n requests are refused")
+		assert.Equal(t, 2, p.RateLimited())
+		assert.Zero(t, p.ServerRateLimited(), "injected 429s are not server limits")
+
+		boom := errors.New("boom")
+		p.FailNext(boom)
+		require.ErrorIs(t, p.Edit(ctx, ref, bridge.Message{Body: "y"}), boom)
+		require.NoError(t, p.Edit(ctx, ref, bridge.Message{Body: "y"}))
+
+		p.SetLatency(2 * time.Second)
+		start := time.Now()
+		require.NoError(t, p.Edit(ctx, ref, bridge.Message{Body: "z"}))
+		assert.Equal(t, 2*time.Second, time.Since(start), "latency is applied")
+
+		short, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		require.ErrorIs(t, p.Edit(short, ref, bridge.Message{Body: "w"}), context.DeadlineExceeded)
+		assert.Equal(t, "z", p.Current(ref).Body, "a cancelled request is not applied")
+	})
+}
+
+func TestPlatformServerLimits(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := bridgetest.NewPlatform(bridge.PlatformDiscord, bridgetest.DiscordLimits(),
+			bridgetest.WithServerLimits(bridgetest.DiscordServerLimits()...))
+		ctx := context.Background()
+		other := testKey
+		other.Channel = "C2"
+		start := time.Now()
+		var refs []bridge.MessageRef
+		for range 3 {
+			ref, err := p.Post(ctx, testKey, bridge.Message{Body: "x"})
+			require.NoError(t, err)
+			refs = append(refs, ref)
+		}
+		time.Sleep(time.Second)
+		require.NoError(t, p.Edit(ctx, refs[0], bridge.Message{Body: "y"}))
+		require.NoError(t, p.Edit(ctx, refs[1], bridge.Message{Body: "y"}))
+		err := p.Edit(ctx, refs[2], bridge.Message{Body: "y"})
+		var rl *bridge.RateLimitError
+		require.True(t, errors.As(err, &rl), "6th write in 5 s on one channel: %v", err)
+		assert.Equal(t, start.Add(5*time.Second).Sub(time.Now()), rl.RetryAfter, "retry when the window frees")
+		_, err = p.Post(ctx, other, bridge.Message{Body: "x"})
+		require.NoError(t, err, "another channel has its own limit")
+		assert.Equal(t, 1, p.ServerRateLimited())
+		assert.True(t, p.Records()[5].ServerLimited)
+
+		time.Sleep(rl.RetryAfter)
+		require.NoError(t, p.Edit(ctx, refs[2], bridge.Message{Body: "y"}), "allowed after Retry-After")
+	})
+}
+
+func TestPlatformSlackServerLimitPerWorkspace(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := bridgetest.NewPlatform(bridge.PlatformSlack, bridgetest.SlackLimits(),
+			bridgetest.WithServerLimits(bridgetest.SlackServerLimits()...))
+		ctx := context.Background()
+		var refs []bridge.MessageRef
+		for i := range 10 {
+			k := testKey
+			k.Channel = "C" + strings.Repeat("x", i)
+			ref, err := p.Post(ctx, k, bridge.Message{Body: "x"})
+			require.NoError(t, err)
+			refs = append(refs, ref)
+		}
+		for i := range 50 {
+			require.NoError(t, p.Edit(ctx, refs[i%10], bridge.Message{Body: "y"}), "edit %d", i)
+		}
+		err := p.Edit(ctx, refs[0], bridge.Message{Body: "z"})
+		var rl *bridge.RateLimitError
+		require.True(t, errors.As(err, &rl), "51st edit in a minute across channels of one workspace")
+		assert.Equal(t, time.Minute, rl.RetryAfter)
+	})
+}
+
+func TestPlatformAbilitiesAndWaitFor(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := bridgetest.NewPlatform(bridge.PlatformSlack, bridgetest.SlackLimits())
+		assert.True(t, p.ButtonsSupported())
+		assert.False(t, bridgetest.NewPlatform("x", bridge.Limits{}, bridgetest.WithoutButtons()).ButtonsSupported())
+		ctx := context.Background()
+		require.NoError(t, p.Ephemeral(ctx, testKey, "U1", "not allowed"))
+		require.NoError(t, p.SetStatus(ctx, testKey, "is thinking..."))
+		assert.Equal(t, []string{"not allowed"}, p.Ephemerals("U1"))
+		assert.Empty(t, p.Ephemerals("U2"))
+
+		done := make(chan error, 1)
+		go func() {
+			wctx, cancel := context.WithTimeout(ctx, time.Minute)
+			defer cancel()
+			done <- p.WaitFor(wctx, func() bool { return len(p.Messages(testKey)) == 2 })
+		}()
+		time.Sleep(time.Second)
+		_, err := p.Post(ctx, testKey, bridge.Message{Body: "one"})
+		require.NoError(t, err)
+		time.Sleep(time.Second)
+		_, err = p.Post(ctx, testKey, bridge.Message{Body: "two"})
+		require.NoError(t, err)
+		require.NoError(t, <-done)
+
+		wctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		assert.ErrorIs(t, p.WaitFor(wctx, func() bool { return false }), context.DeadlineExceeded)
+	})
+}
+
+func TestRender(t *testing.T) {
+	tests := []struct {
+		name string
+		msg  bridge.Message
+		want string
+	}{
+		{"status and steps", bridge.Message{Status: "Searching", Thought: "hmm", Steps: []bridge.Step{{Text: "a", Done: true}, {Text: "b"}}},
+			"Searching\n_hmm_\n✓ a\n… b"},
+		{"body with ping", bridge.Message{Body: "hi @everyone"}, "hi @\u200beveryone"},
+		{"pending card", bridge.Message{Approval: &bridge.ApprovalCard{Tool: "t", Description: "d", State: bridge.ApprovalPending}},
+			"Tool: t\nd\n[Approve] [Deny]"},
+		{"denied card", bridge.Message{Approval: &bridge.ApprovalCard{Description: "d", State: bridge.ApprovalDenied, DecidedBy: "Ana"}},
+			"d\nDenied by Ana"},
+		{"expired card", bridge.Message{Approval: &bridge.ApprovalCard{Description: "d", State: bridge.ApprovalExpired}}, "d\nExpired"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, bridgetest.Render(tc.msg))
+		})
+	}
+}

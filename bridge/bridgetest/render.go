@@ -1,0 +1,53 @@
+package bridgetest
+
+import (
+	"strings"
+
+	"github.com/promptev/promptev-bridge/bridge"
+)
+
+// Render returns the plain text a user of the fake platform sees for msg: the
+// status line, the thought, the steps (✓ for finished ones, … for running
+// ones), the body and the approval card, one part per line. Like a careful
+// adapter, it neutralises mentions, so Render never shows a live ping.
+func Render(msg bridge.Message) string {
+	var parts []string
+	if msg.Status != "" {
+		parts = append(parts, msg.Status)
+	}
+	if msg.Thought != "" {
+		parts = append(parts, "_"+msg.Thought+"_")
+	}
+	for _, s := range msg.Steps {
+		mark := "…"
+		if s.Done {
+			mark = "✓"
+		}
+		parts = append(parts, mark+" "+s.Text)
+	}
+	if msg.Body != "" {
+		parts = append(parts, msg.Body)
+	}
+	if a := msg.Approval; a != nil {
+		if a.Tool != "" {
+			parts = append(parts, "Tool: "+a.Tool)
+		}
+		if a.Description != "" {
+			parts = append(parts, a.Description)
+		}
+		if a.Arguments != "" {
+			parts = append(parts, "Arguments: "+a.Arguments)
+		}
+		switch a.State {
+		case bridge.ApprovalApproved:
+			parts = append(parts, "Approved by "+a.DecidedBy)
+		case bridge.ApprovalDenied:
+			parts = append(parts, "Denied by "+a.DecidedBy)
+		case bridge.ApprovalExpired:
+			parts = append(parts, "Expired")
+		default:
+			parts = append(parts, "[Approve] [Deny]")
+		}
+	}
+	return bridge.NeutralizeMentions(strings.Join(parts, "\n"))
+}

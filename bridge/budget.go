@@ -1,0 +1,348 @@
+package bridge
+
+import (
+	"container/heap"
+	"time"
+)
+
+// priority orders waiting writes within a budget.
+type priority int
+
+// Priorities, lowest first: tidy-ups of superseded placeholders, live status
+// edits and ordinary posts, then final edits and approval cards.
+const (
+	prioLow priority = iota
+	prioNormal
+	prioHigh
+)
+
+// numPriorities is the number of priority classes.
+const numPriorities = int(prioHigh) + 1
+
+// Budget operations: which writes a budget meters.
+const (
+	opEdit  = "edit"  // message edits only
+	opPost  = "post"  // new messages only
+	opWrite = "write" // posts and edits together (Limits.SharedBudget)
+)
+
+// budgetKey names one rate budget of a platform: an operation and its scope
+// (a workspace, or one channel of a workspace).
+type budgetKey struct {
+	op        string
+	workspace string
+	channel   string
+}
+
+// gcra is a token bucket in the form of the generic cell rate algorithm: Burst
+// requests at once, then one per interval. It holds no float state, so fake
+// time in tests gives exact results. The zero interval means unlimited.
+type gcra struct {
+	interval  time.Duration // time per token; 0 means unlimited
+	tolerance time.Duration // (burst-1) * interval
+	tat       time.Time     // theoretical arrival time of the next request
+}
+
+func newGCRA(r Rate) gcra {
+	if r.Count <= 0 || r.Per <= 0 {
+		return gcra{}
+	}
+	// Round the interval up so the budget is never exceeded by rounding.
+	interval := (r.Per + time.Duration(r.Count) - 1) / time.Duration(r.Count)
+	burst := max(r.Burst, 1)
+	return gcra{interval: interval, tolerance: time.Duration(burst-1) * interval}
+}
+
+// next returns when the next request may be sent (now or later).
+func (g *gcra) next(now time.Time) time.Time {
+	if g.interval == 0 {
+		return now
+	}
+	if t := g.tat.Add(-g.tolerance); t.After(now) {
+		return t
+	}
+	return now
+}
+
+// take spends one token at now; the caller has checked next.
+func (g *gcra) take(now time.Time) {
+	if g.interval == 0 {
+		return
+	}
+	if g.tat.Before(now) {
+		g.tat = now
+	}
+	g.tat = g.tat.Add(g.interval)
+}
+
+// fullAt returns when the bucket is full again (a fresh bucket is equivalent).
+func (g *gcra) fullAt() time.Time { return g.tat }
+
+// waiter is one write waiting for budget.
+type waiter struct {
+	pri priority
+	// lm is the message an edit is for; nil for posts.
+	lm *liveMessage
+	// live marks a live edit: the message's pending state is sent when granted.
+	live bool
+	// msg is the state a final or tidy edit sends.
+	msg Message
+	// grant, for writes the caller performs itself (posts and final edits), is
+	// closed when the write may go. Live and tidy edits have none: the outbox
+	// sends them itself.
+	grant chan struct{}
+	// granted and cancelled are guarded by the outbox's mutex.
+	granted   bool
+	cancelled bool
+}
+
+// budget is one rate budget with its waiting writes, one queue per priority.
+type budget struct {
+	key         budgetKey
+	rate        gcra
+	pausedUntil time.Time
+	queues      [numPriorities][]*waiter
+	waiting     int // entries in queues, cancelled ones included
+	dirty       bool
+	wakeAt      time.Time // pending timer entry, zero when none
+	removed     bool
+}
+
+// wakeEntry is a timer heap entry: process budget b at time at.
+type wakeEntry struct {
+	at time.Time
+	b  *budget
+}
+
+// wakeHeap orders wake entries by time.
+type wakeHeap []wakeEntry
+
+func (h wakeHeap) Len() int           { return len(h) }
+func (h wakeHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
+func (h wakeHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *wakeHeap) Push(x any)        { *h = append(*h, x.(wakeEntry)) }
+func (h *wakeHeap) Pop() any {
+	old := *h
+	n := len(old)
+	e := old[n-1]
+	old[n-1] = wakeEntry{}
+	*h = old[:n-1]
+	return e
+}
+
+// budgetFor returns the budget named by key, creating it. Guarded by o.mu.
+func (o *outbox) budgetFor(key budgetKey) *budget {
+	if b, ok := o.budgets[key]; ok {
+		return b
+	}
+	r := o.limits.EditRate
+	if key.op == opPost {
+		r = o.limits.PostRate
+	}
+	b := &budget{key: key, rate: newGCRA(r)}
+	o.budgets[key] = b
+	return b
+}
+
+// editKey returns the budget that meters edits of ref.
+func (o *outbox) editKey(ref MessageRef) budgetKey {
+	op := opEdit
+	if o.limits.SharedBudget {
+		op = opWrite
+	}
+	ch := ref.Channel
+	if ch == "" {
+		ch = ref.Key.Channel
+	}
+	return o.scopedKey(op, o.limits.EditScope, ref.Key.Workspace, ch)
+}
+
+// postKey returns the budget that meters posts into key.
+func (o *outbox) postKey(key ConversationKey) budgetKey {
+	if o.limits.SharedBudget {
+		return o.scopedKey(opWrite, o.limits.EditScope, key.Workspace, key.Channel)
+	}
+	return o.scopedKey(opPost, o.limits.PostScope, key.Workspace, key.Channel)
+}
+
+func (o *outbox) scopedKey(op string, scope Scope, workspace, channel string) budgetKey {
+	if scope == ScopeWorkspace {
+		channel = ""
+	}
+	return budgetKey{op: op, workspace: workspace, channel: channel}
+}
+
+// enqueueLocked adds w to the budget named by key (at the front of its class
+// when front is set, for a retry after a 429) and wakes the dispatcher.
+func (o *outbox) enqueueLocked(key budgetKey, w *waiter, front bool) {
+	b := o.budgetFor(key)
+	q := b.queues[w.pri]
+	if front {
+		q = append(q, nil)
+		copy(q[1:], q)
+		q[0] = w
+	} else {
+		q = append(q, w)
+	}
+	b.queues[w.pri] = q
+	b.waiting++
+	o.markDirtyLocked(b)
+}
+
+// markDirtyLocked asks the dispatcher to look at b again.
+func (o *outbox) markDirtyLocked(b *budget) {
+	if !b.dirty {
+		b.dirty = true
+		o.dirty = append(o.dirty, b)
+	}
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+}
+
+// markKeyDirtyLocked marks the budget named by key, if it exists.
+func (o *outbox) markKeyDirtyLocked(key budgetKey) {
+	if b, ok := o.budgets[key]; ok {
+		o.markDirtyLocked(b)
+	}
+}
+
+// pauseLocked pauses the budget named by key for d after a 429.
+func (o *outbox) pauseLocked(key budgetKey, d time.Duration, now time.Time) {
+	if d <= 0 {
+		d = time.Second
+	}
+	b := o.budgetFor(key)
+	if until := now.Add(d); until.After(b.pausedUntil) {
+		b.pausedUntil = until
+	}
+	o.markDirtyLocked(b)
+}
+
+// scheduleLocked makes the dispatcher process b again at (or after) at.
+func (o *outbox) scheduleLocked(b *budget, at time.Time) {
+	if b.wakeAt.IsZero() || at.Before(b.wakeAt) {
+		b.wakeAt = at
+		heap.Push(&o.timers, wakeEntry{at: at, b: b})
+	}
+}
+
+// processLocked grants as many waiting writes of b as its budget allows now and
+// schedules the next look.
+func (o *outbox) processLocked(b *budget, now time.Time) {
+	for b.waiting > 0 {
+		if now.Before(b.pausedUntil) {
+			o.scheduleLocked(b, b.pausedUntil)
+			return
+		}
+		if at := b.rate.next(now); at.After(now) {
+			o.scheduleLocked(b, at)
+			return
+		}
+		w, hold := o.pickLocked(b, now)
+		if w == nil {
+			if !hold.IsZero() {
+				o.scheduleLocked(b, hold)
+			}
+			break
+		}
+		b.rate.take(now)
+		o.grantLocked(w, now)
+	}
+	if b.waiting > 0 || now.Before(b.pausedUntil) {
+		return
+	}
+	// Idle: forget the budget once it is full again (a new one is the same).
+	if full := b.rate.fullAt(); full.After(now) {
+		o.scheduleLocked(b, full)
+		return
+	}
+	b.removed = true
+	delete(o.budgets, b.key)
+}
+
+// pickLocked removes and returns the write to grant next: the first eligible
+// one of the highest class. A class whose writes all wait for their message's
+// edit interval holds back the lower classes (so a final is not overtaken by
+// a live edit while it waits a moment); hold is then when to look again.
+func (o *outbox) pickLocked(b *budget, now time.Time) (w *waiter, hold time.Time) {
+	for p := numPriorities - 1; p >= 0; p-- {
+		q := b.queues[p]
+		for i := 0; i < len(q); {
+			c := q[i]
+			ok, at, drop := o.eligibleLocked(c, now)
+			if drop || ok {
+				q = append(q[:i], q[i+1:]...)
+				b.queues[p] = q
+				b.waiting--
+				if ok {
+					return c, time.Time{}
+				}
+				continue
+			}
+			if !at.IsZero() && (hold.IsZero() || at.Before(hold)) {
+				hold = at
+			}
+			i++
+		}
+		if !hold.IsZero() {
+			return nil, hold
+		}
+	}
+	return nil, time.Time{}
+}
+
+// eligibleLocked reports whether w may be granted now; when it must wait for
+// its message's edit interval, at is when it may go; drop means w is obsolete.
+func (o *outbox) eligibleLocked(w *waiter, now time.Time) (ok bool, at time.Time, drop bool) {
+	if w.cancelled {
+		return false, time.Time{}, true
+	}
+	lm := w.lm
+	if lm == nil {
+		return true, time.Time{}, false
+	}
+	if w.live && lm.pending == nil {
+		lm.queued = nil
+		return false, time.Time{}, true
+	}
+	if w.grant == nil && o.tooOld(lm, now) {
+		// Never edit a message past the platform's edit age.
+		if w.live {
+			lm.pending = nil
+			lm.queued = nil
+		}
+		o.metrics.Edit(o.name, "dropped")
+		return false, time.Time{}, true
+	}
+	if lm.inFlight {
+		return false, time.Time{}, false
+	}
+	if next := lm.lastWrite.Add(o.limits.MinEditInterval); next.After(now) {
+		return false, next, false
+	}
+	return true, time.Time{}, false
+}
+
+// grantLocked lets w go: a caller-driven write is signalled, a live or tidy
+// edit is sent on a goroutine of the outbox.
+func (o *outbox) grantLocked(w *waiter, now time.Time) {
+	w.granted = true
+	if lm := w.lm; lm != nil {
+		lm.inFlight = true
+		lm.lastWrite = now
+	}
+	if w.grant != nil {
+		close(w.grant)
+		return
+	}
+	msg := w.msg
+	if w.live {
+		msg = *w.lm.pending
+		w.lm.pending = nil
+		w.lm.queued = nil
+	}
+	o.wg.Add(1)
+	go o.sendEdit(w, msg)
+}

@@ -1,0 +1,197 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// conversation is the in-memory state of a conversation with work to do: the
+// job being run and the jobs waiting behind it. It exists only while its
+// worker goroutine runs and is guarded by Bridge.mu.
+type conversation struct {
+	key   ConversationKey
+	queue []job
+}
+
+// job is one agent turn to run in a conversation.
+type job struct {
+	key ConversationKey
+	// user is whose turn it is: the author of the message, or the requester
+	// of a decided approval.
+	user User
+	// query is the text sent to the agent.
+	query string
+	// inboundID is the platform id of the message (or "approval:<id>").
+	inboundID string
+	// received is when the message or decision arrived.
+	received time.Time
+	// decided is set for the continuation of a decided approval.
+	decided *Approval
+}
+
+// HandleMessage dedupes an inbound message and queues it on its
+// conversation. It does no network I/O: the placeholder and the agent run
+// happen on the conversation's worker. A message that is not for the bridge
+// (a non-mention in an unknown thread, or one outside the allow-lists) is
+// ignored and nil is returned.
+func (b *Bridge) HandleMessage(ctx context.Context, msg InboundMessage) error {
+	ps, ok := b.platform(msg.Key.Platform)
+	if !ok {
+		return fmt.Errorf("bridge: message from unknown platform %q", msg.Key.Platform)
+	}
+	if !msg.Key.Valid() {
+		return fmt.Errorf("bridge: message with invalid conversation key %q", msg.Key.String())
+	}
+	b.metrics.MessageReceived(ps.name)
+	if msg.Received.IsZero() {
+		msg.Received = time.Now()
+	}
+	log := b.log.With("platform", ps.name, "conversation", msg.Key.String())
+	if b.isClosing() {
+		return ErrClosed
+	}
+	rt := b.cfg.routeFor(msg.Key)
+	if !rt.allows(msg.Key, msg.User) {
+		log.Debug("message ignored: not on the route's allow-lists", "user", msg.User.ID)
+		return nil
+	}
+	if !msg.Mentioned {
+		known, err := b.knownConversation(ctx, msg.Key)
+		if err != nil {
+			return err
+		}
+		if !known {
+			log.Debug("message ignored: no mention in a conversation the bridge does not know")
+			return nil
+		}
+	}
+	dup, err := b.seen(ctx, ps.name, msg)
+	if err != nil {
+		return err
+	}
+	if dup {
+		b.metrics.DedupeHit(ps.name)
+		log.Debug("duplicate delivery dropped", "message_id", msg.MessageID, "event_id", msg.EventID)
+		return nil
+	}
+	j := job{
+		key:       msg.Key,
+		user:      msg.User,
+		query:     msg.Text,
+		inboundID: msg.MessageID,
+		received:  msg.Received,
+	}
+	switch err := b.enqueue(j, false); {
+	case errors.Is(err, errBusy):
+		b.metrics.RunFinished(ps.name, "busy", 0)
+		log.Info("conversation busy: message refused", "queue_size", b.cfg.Runs.QueueSize)
+		b.spawn(func() {
+			_, err := ps.out.post(b.life, msg.Key, noticeMessage(busyText), prioNormal)
+			if err != nil {
+				log.Warn("busy notice not posted", "err", err)
+			}
+		})
+		return nil
+	case err != nil:
+		return err
+	}
+	return nil
+}
+
+var errBusy = errors.New("bridge: conversation queue full")
+
+// enqueue appends j to its conversation's queue, starting a worker when the
+// conversation is idle. A full queue refuses j with errBusy unless force is set
+// (continuations of decided approvals are never refused).
+func (b *Bridge) enqueue(j job, force bool) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closing {
+		return ErrClosed
+	}
+	c, active := b.convs[j.key]
+	if active {
+		if !force && len(c.queue) >= b.cfg.Runs.QueueSize {
+			return errBusy
+		}
+		c.queue = append(c.queue, j)
+		return nil
+	}
+	c = &conversation{key: j.key}
+	b.convs[j.key] = c
+	b.workers.Go(func() { b.work(c, j) })
+	return nil
+}
+
+// work runs a conversation's jobs in order, one at a time, and removes the
+// conversation when its queue is empty. Once the bridge is closing, jobs
+// that have not started are dropped.
+func (b *Bridge) work(c *conversation, first job) {
+	j := first
+	for {
+		b.runJob(j)
+		b.mu.Lock()
+		if len(c.queue) == 0 || b.closing {
+			if n := len(c.queue); n > 0 {
+				b.log.Info("shutdown: queued messages dropped", "conversation", c.key.String(), "count", n)
+			}
+			delete(b.convs, c.key)
+			b.mu.Unlock()
+			return
+		}
+		j = c.queue[0]
+		c.queue[0] = job{}
+		c.queue = c.queue[1:]
+		b.mu.Unlock()
+	}
+}
+
+func (b *Bridge) isClosing() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.closing
+}
+
+// knownConversation reports whether the bridge is in the conversation: it has
+// a stored session, or its first run is under way.
+func (b *Bridge) knownConversation(ctx context.Context, key ConversationKey) (bool, error) {
+	b.mu.Lock()
+	_, active := b.convs[key]
+	b.mu.Unlock()
+	if active {
+		return true, nil
+	}
+	_, err := b.store.GetConversation(ctx, key)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, ErrNotFound):
+		return false, nil
+	default:
+		return false, fmt.Errorf("bridge: look up conversation: %w", err)
+	}
+}
+
+// seen marks the message's dedupe keys and reports whether any had been seen:
+// Slack delivers a mention both as app_mention and as message, with different
+// event ids and the same channel and ts.
+func (b *Bridge) seen(ctx context.Context, platform string, msg InboundMessage) (bool, error) {
+	keys := make([]string, 0, 2)
+	if msg.EventID != "" {
+		keys = append(keys, platform+":event:"+msg.EventID)
+	}
+	if msg.MessageID != "" {
+		keys = append(keys, platform+":msg:"+msg.Key.Channel+":"+msg.MessageID)
+	}
+	dup := false
+	for _, k := range keys {
+		s, err := b.store.SeenOrMark(ctx, k, b.cfg.Runs.DedupeTTL, time.Now())
+		if err != nil {
+			return false, fmt.Errorf("bridge: dedupe: %w", err)
+		}
+		dup = dup || s
+	}
+	return dup, nil
+}

@@ -1,0 +1,213 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// liveMessage is the coalescing editor of one posted message: it holds at most
+// one pending state (the latest), sends it when the message's edit interval
+// and the scope's budget allow, and delivers the final state with priority.
+// Its fields are guarded by the outbox's mutex.
+type liveMessage struct {
+	o       *outbox
+	r       MessageRef
+	editKey budgetKey
+	// posted is when the message was posted (for MaxEditAge).
+	posted time.Time
+	// lastWrite is when the message was last written (post or edit).
+	lastWrite time.Time
+	// pending is the latest state not yet sent, nil when none.
+	pending *Message
+	// queued is the message's live waiter while one is in a budget queue.
+	queued   *waiter
+	inFlight bool
+	finished bool
+}
+
+// live returns the coalescing editor of one posted message. Call it once per
+// message, right after posting it.
+func (o *outbox) live(ref MessageRef) *liveMessage {
+	now := time.Now()
+	posted := ref.Posted
+	if posted.IsZero() || posted.After(now) {
+		posted = now
+	}
+	return &liveMessage{o: o, r: ref, editKey: o.editKey(ref), posted: posted, lastWrite: posted}
+}
+
+// ref returns the message's ref.
+func (l *liveMessage) ref() MessageRef { return l.r }
+
+// set replaces the pending state (latest wins, never queued); it never blocks.
+// The edit is sent when the message's interval and the scope budget allow;
+// older pending states are dropped and counted as "coalesced" in Metrics.Edit.
+// Calls after finish, or after the outbox stopped, are ignored.
+func (l *liveMessage) set(msg Message) {
+	msg = cloneMessage(msg)
+	o := l.o
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if l.finished || o.isStopped {
+		return
+	}
+	if l.pending != nil {
+		o.metrics.Edit(o.name, "coalesced")
+	}
+	l.pending = &msg
+	if l.queued == nil && !l.inFlight {
+		l.queued = &waiter{pri: prioNormal, lm: l, live: true}
+		o.enqueueLocked(l.editKey, l.queued, false)
+	}
+}
+
+// finish delivers the final state with priority and is never lost: chunks[0]
+// replaces the live message, chunks[1:] are posted in order. If chunks[0]
+// cannot be sent as an edit within FinalDeadline (budget exhausted, 429
+// pause), all chunks are posted as new replies instead and the live message is
+// edited to tidy later at low priority (if tidy is the zero Message, it is
+// edited to chunks[0]). Messages older than Limits.MaxEditAge are never
+// edited: chunks are posted. Returns the refs of the messages that now hold the
+// chunks (refs[0] is the live message's ref when the edit path was used).
+// After finish the liveMessage accepts no more set calls.
+//
+// Posts are retried after 429s until ctx ends; any other platform error ends
+// finish with that error and the refs posted so far.
+func (l *liveMessage) finish(ctx context.Context, chunks []Message, tidy Message) ([]MessageRef, error) {
+	o := l.o
+	if len(chunks) == 0 {
+		return nil, errors.New("bridge: finish: no chunks")
+	}
+	for i, c := range chunks {
+		if err := o.checkLength(c); err != nil {
+			return nil, fmt.Errorf("bridge: finish: chunk %d: %w", i, err)
+		}
+	}
+	o.mu.Lock()
+	if l.finished {
+		o.mu.Unlock()
+		return nil, errFinished
+	}
+	l.finished = true
+	if l.pending != nil {
+		l.pending = nil
+		o.metrics.Edit(o.name, "coalesced")
+	}
+	if l.queued != nil {
+		l.queued.cancelled = true
+		l.queued = nil
+	}
+	tooOld := o.tooOld(l, time.Now())
+	o.mu.Unlock()
+
+	if tooOld {
+		return o.postAll(ctx, l.r.Key, chunks)
+	}
+	edited, err := l.finalEdit(ctx, chunks[0])
+	if err != nil {
+		return nil, err
+	}
+	if edited {
+		more, err := o.postAll(ctx, l.r.Key, chunks[1:])
+		return append([]MessageRef{l.r}, more...), err
+	}
+	refs, err := o.postAll(ctx, l.r.Key, chunks)
+	switch {
+	case err == nil && !isZeroMessage(tidy):
+		o.tidy(l, tidy)
+	case err == nil || len(refs) == 0:
+		// Posted: tidy the placeholder to the answer. Nothing posted: the
+		// answer can still land in the placeholder, late.
+		o.tidy(l, chunks[0])
+	}
+	return refs, err
+}
+
+// finalEdit tries to replace the live message with msg within FinalDeadline.
+// It reports false when the caller must post instead (deadline passed, or the
+// edit failed for a reason other than a 429); an error only when ctx ended or
+// the outbox stopped.
+func (l *liveMessage) finalEdit(ctx context.Context, msg Message) (bool, error) {
+	o := l.o
+	deadline := time.NewTimer(o.opts.FinalDeadline)
+	defer deadline.Stop()
+	front := false
+	for {
+		w := &waiter{pri: prioHigh, lm: l, msg: msg, grant: make(chan struct{})}
+		o.mu.Lock()
+		o.enqueueLocked(l.editKey, w, front)
+		o.mu.Unlock()
+		if err := o.await(ctx, w, deadline.C); err != nil {
+			if errors.Is(err, errFinalDeadline) {
+				o.log.Debug("final edit found no budget in time; posting instead", "conversation", l.r.Key.String())
+				return false, nil
+			}
+			return false, fmt.Errorf("bridge: final edit: %w", err)
+		}
+		err := o.p.Edit(ctx, l.r, msg)
+		if o.editDone(w, msg, err) {
+			return true, nil
+		}
+		var rl *RateLimitError
+		if !errors.As(err, &rl) {
+			return false, nil
+		}
+		front = true
+	}
+}
+
+// tidy edits lm to msg at low priority, after its final was posted elsewhere.
+func (o *outbox) tidy(lm *liveMessage, msg Message) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.isStopped {
+		return
+	}
+	o.enqueueLocked(lm.editKey, &waiter{pri: prioLow, lm: lm, msg: cloneMessage(msg)}, false)
+}
+
+// sendEdit sends a live or tidy edit on a goroutine of the outbox.
+func (o *outbox) sendEdit(w *waiter, msg Message) {
+	defer o.wg.Done()
+	err := o.p.Edit(o.runCtx, w.lm.r, msg)
+	o.editDone(w, msg, err)
+}
+
+// editDone records the outcome of an edit of w.lm and reports whether it was
+// sent. After a 429 the budget is paused and an outbox-driven edit is retried
+// (a live one only when no newer state replaced it).
+func (o *outbox) editDone(w *waiter, msg Message, err error) bool {
+	lm := w.lm
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	lm.inFlight = false
+	var rl *RateLimitError
+	switch {
+	case err == nil:
+		o.metrics.Edit(o.name, "sent")
+	case errors.As(err, &rl):
+		o.metrics.RateLimited(o.name, "edit")
+		o.pauseLocked(lm.editKey, rl.RetryAfter, time.Now())
+		if w.grant == nil && !o.isStopped {
+			if !w.live {
+				w.granted = false
+				o.enqueueLocked(lm.editKey, w, true)
+			} else if lm.pending == nil && !lm.finished {
+				lm.pending = &msg
+			}
+		}
+	case o.isStopped || o.runCtx.Err() != nil:
+		o.metrics.Edit(o.name, "dropped")
+	default:
+		o.metrics.Edit(o.name, "failed")
+		o.log.Warn("edit failed", "conversation", lm.r.Key.String(), "error", err)
+	}
+	if w.live && lm.pending != nil && !lm.finished && lm.queued == nil && !o.isStopped {
+		lm.queued = &waiter{pri: prioNormal, lm: lm, live: true}
+		o.enqueueLocked(lm.editKey, lm.queued, err != nil)
+	}
+	o.markKeyDirtyLocked(lm.editKey)
+	return err == nil
+}

@@ -1,0 +1,299 @@
+package bridge
+
+import (
+	"container/heap"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+	"unicode/utf8"
+)
+
+// Outbox errors.
+var (
+	// errOutboxStopped is returned for writes waiting when the outbox's run ended.
+	errOutboxStopped = errors.New("bridge: outbox stopped")
+	// errMessageTooLong is returned for a message whose Body exceeds the platform limit.
+	errMessageTooLong = errors.New("bridge: message body over the platform limit")
+	// errFinished is returned by a second finish of one live message.
+	errFinished = errors.New("bridge: live message already finished")
+	// errFinalDeadline is the internal signal that a final edit found no budget in time.
+	errFinalDeadline = errors.New("bridge: final edit deadline passed")
+)
+
+// defaultFinalDeadline is how long a final edit may wait for edit budget.
+const defaultFinalDeadline = 2 * time.Second
+
+// outboxOptions configures an outbox.
+type outboxOptions struct {
+	// FinalDeadline (default 2s) is how long a final edit may wait for edit
+	// budget before the answer is posted as new replies instead.
+	FinalDeadline time.Duration
+	Logger        *slog.Logger
+	Metrics       Metrics
+}
+
+// outbox is the rate-aware sender of one platform. It meters posts and edits
+// with token-bucket budgets per scope (from the platform's Limits), shares an
+// edit budget fairly between the live messages of different conversations
+// (round robin), keeps a per-message minimum edit interval, serves final edits
+// and approval cards before live edits, and pauses a budget for Retry-After
+// when the platform answers 429.
+//
+// One dispatcher goroutine (run) decides which write goes next; it never waits
+// on the platform. Posts and final edits are performed by their callers once
+// granted; live and tidy edits are sent by goroutines the outbox owns.
+type outbox struct {
+	p       Platform
+	name    string
+	limits  Limits
+	opts    outboxOptions
+	log     *slog.Logger
+	metrics Metrics
+
+	wake    chan struct{} // buffered(1): the dispatcher has work
+	stopped chan struct{} // closed when run ends
+
+	mu        sync.Mutex
+	budgets   map[budgetKey]*budget
+	dirty     []*budget
+	spare     []*budget
+	timers    wakeHeap
+	started   bool
+	isStopped bool
+	runCtx    context.Context
+	wg        sync.WaitGroup // edits sent by the outbox's own goroutines
+}
+
+// newOutbox builds the sender for one platform: token-bucket budgets per scope
+// from p.Limits() (edit scope: workspace or channel; post scope; SharedBudget),
+// fair sharing between the live messages of different conversations in one
+// scope (round robin, not FIFO of a busy one), a per-message MinEditInterval,
+// and a pause of the whole budget on *RateLimitError for RetryAfter.
+func newOutbox(p Platform, opts outboxOptions) *outbox {
+	if opts.FinalDeadline <= 0 {
+		opts.FinalDeadline = defaultFinalDeadline
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Metrics == nil {
+		opts.Metrics = NopMetrics{}
+	}
+	return &outbox{
+		p:       p,
+		name:    p.Name(),
+		limits:  p.Limits(),
+		opts:    opts,
+		log:     opts.Logger.With("component", "outbox", "platform", p.Name()),
+		metrics: opts.Metrics,
+		wake:    make(chan struct{}, 1),
+		stopped: make(chan struct{}),
+		budgets: make(map[budgetKey]*budget),
+	}
+}
+
+// run owns the outbox's goroutines; it returns after ctx ends and its
+// goroutines have exited. Writes still waiting then fail with an error, and
+// live states not yet sent are dropped. run may be called once.
+func (o *outbox) run(ctx context.Context) {
+	o.mu.Lock()
+	if o.started {
+		o.mu.Unlock()
+		o.log.Error("outbox run called twice")
+		return
+	}
+	o.started = true
+	o.runCtx = ctx
+	o.mu.Unlock()
+
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	for {
+		now := time.Now()
+		if next := o.dispatch(now); !next.IsZero() {
+			timer.Reset(next.Sub(now))
+		} else {
+			timer.Stop()
+		}
+		select {
+		case <-ctx.Done():
+			o.stop()
+			return
+		case <-o.wake:
+		case <-timer.C:
+		}
+	}
+}
+
+// stop ends the outbox: waiting callers are released with errOutboxStopped,
+// pending live states are dropped, and the outbox's own sends are awaited.
+func (o *outbox) stop() {
+	o.mu.Lock()
+	o.isStopped = true
+	close(o.stopped)
+	for _, b := range o.budgets {
+		for _, q := range b.queues {
+			for _, w := range q {
+				if w.grant == nil && !w.cancelled {
+					if w.live && w.lm.pending != nil {
+						w.lm.pending = nil
+						w.lm.queued = nil
+					}
+					o.metrics.Edit(o.name, "dropped")
+				}
+			}
+		}
+	}
+	o.budgets = make(map[budgetKey]*budget)
+	o.dirty = nil
+	o.timers = nil
+	o.mu.Unlock()
+	o.wg.Wait()
+}
+
+// dispatch processes the budgets that changed or whose timer is due, and
+// returns when it must run next (zero: only when woken).
+func (o *outbox) dispatch(now time.Time) time.Time {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for len(o.timers) > 0 && !o.timers[0].at.After(now) {
+		e := heap.Pop(&o.timers).(wakeEntry)
+		if e.b.removed || !e.b.wakeAt.Equal(e.at) {
+			continue // stale entry
+		}
+		e.b.wakeAt = time.Time{}
+		if !e.b.dirty {
+			e.b.dirty = true
+			o.dirty = append(o.dirty, e.b)
+		}
+	}
+	for len(o.dirty) > 0 {
+		batch := o.dirty
+		o.dirty = o.spare[:0]
+		for i, b := range batch {
+			batch[i] = nil
+			b.dirty = false
+			if !b.removed {
+				o.processLocked(b, now)
+			}
+		}
+		o.spare = batch[:0]
+	}
+	if len(o.timers) == 0 {
+		return time.Time{}
+	}
+	return o.timers[0].at
+}
+
+// post sends a new message through the post budget (waiting for budget and 429
+// pauses, by priority), retrying only after a 429; returns the platform's ref.
+// Messages longer than the limit are an error (the caller splits first).
+func (o *outbox) post(ctx context.Context, key ConversationKey, msg Message, pri priority) (MessageRef, error) {
+	if err := o.checkLength(msg); err != nil {
+		return MessageRef{}, err
+	}
+	bk := o.postKey(key)
+	front := false
+	for {
+		w := &waiter{pri: pri, grant: make(chan struct{})}
+		o.mu.Lock()
+		o.enqueueLocked(bk, w, front)
+		o.mu.Unlock()
+		if err := o.await(ctx, w, nil); err != nil {
+			return MessageRef{}, fmt.Errorf("bridge: post: %w", err)
+		}
+		ref, err := o.p.Post(ctx, key, msg)
+		var rl *RateLimitError
+		if errors.As(err, &rl) {
+			o.metrics.RateLimited(o.name, "post")
+			o.log.Debug("post rate limited", "conversation", key.String(), "retry_after", rl.RetryAfter)
+			o.mu.Lock()
+			o.pauseLocked(bk, rl.RetryAfter, time.Now())
+			o.mu.Unlock()
+			front = true
+			continue
+		}
+		if err != nil {
+			return MessageRef{}, fmt.Errorf("bridge: post: %w", err)
+		}
+		return ref, nil
+	}
+}
+
+// postAll posts msgs in order at high priority and returns the refs of those
+// posted.
+func (o *outbox) postAll(ctx context.Context, key ConversationKey, msgs []Message) ([]MessageRef, error) {
+	refs := make([]MessageRef, 0, len(msgs))
+	for _, m := range msgs {
+		ref, err := o.post(ctx, key, m, prioHigh)
+		if err != nil {
+			return refs, err
+		}
+		refs = append(refs, ref)
+	}
+	return refs, nil
+}
+
+// await waits until w is granted. It returns an error when ctx ends, the
+// outbox stops or deadline fires first; w is then withdrawn. A write granted
+// at the same moment is reported as granted, so a grant is never wasted
+// silently.
+func (o *outbox) await(ctx context.Context, w *waiter, deadline <-chan time.Time) error {
+	var err error
+	select {
+	case <-w.grant:
+		return nil
+	case <-ctx.Done():
+		err = ctx.Err()
+	case <-o.stopped:
+		err = errOutboxStopped
+	case <-deadline:
+		err = errFinalDeadline
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if w.granted {
+		return nil
+	}
+	w.cancelled = true
+	return err
+}
+
+// checkLength rejects a message whose Body exceeds Limits.MaxMessageChars.
+func (o *outbox) checkLength(msg Message) error {
+	if o.limits.MaxMessageChars <= 0 {
+		return nil
+	}
+	if n := utf8.RuneCountInString(msg.Body); n > o.limits.MaxMessageChars {
+		return fmt.Errorf("%w: %d runes, limit %d", errMessageTooLong, n, o.limits.MaxMessageChars)
+	}
+	return nil
+}
+
+// tooOld reports whether lm is past the platform's edit age.
+func (o *outbox) tooOld(lm *liveMessage, now time.Time) bool {
+	return o.limits.MaxEditAge > 0 && now.Sub(lm.posted) >= o.limits.MaxEditAge
+}
+
+// cloneMessage copies msg so later changes to the caller's slices and cards do
+// not reach a pending state.
+func cloneMessage(m Message) Message {
+	if m.Steps != nil {
+		m.Steps = append([]Step(nil), m.Steps...)
+	}
+	if m.Approval != nil {
+		a := *m.Approval
+		m.Approval = &a
+	}
+	return m
+}
+
+// isZeroMessage reports whether m is the zero Message.
+func isZeroMessage(m Message) bool {
+	return m.Kind == 0 && m.Status == "" && m.Thought == "" && len(m.Steps) == 0 &&
+		m.Body == "" && m.Approval == nil && !m.Final
+}

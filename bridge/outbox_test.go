@@ -1,0 +1,564 @@
+package bridge_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/promptev/promptev-bridge/bridge"
+	"github.com/promptev/promptev-bridge/bridge/bridgetest"
+)
+
+func TestOutboxCoalescesLiveEdits(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := bridgetest.NewPlatform(bridge.PlatformSlack, bridgetest.SlackLimits(),
+			bridgetest.WithServerLimits(bridgetest.SlackServerLimits()...))
+		r := startOutbox(t, p, 0)
+		lm := r.placeholder(slackKey("C1"))
+		start := time.Now()
+		for i := range 100 {
+			lm.Set(bridge.Message{Kind: bridge.KindStatus, Status: fmt.Sprintf("step %d", i)})
+			time.Sleep(10 * time.Millisecond)
+		}
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+
+		edits := editsOf(p, lm.Ref())
+		require.NotEmpty(t, edits)
+		assert.LessOrEqual(t, len(edits), 2, "100 states in 1 s give at most 2 edits at a 1 s interval")
+		assert.Equal(t, "step 99", p.Current(lm.Ref()).Status, "the last state wins")
+		last := start
+		for _, e := range edits {
+			assert.GreaterOrEqual(t, e.Time.Sub(last), time.Second, "per-message interval")
+			last = e.Time
+		}
+		assert.Equal(t, len(edits), r.metrics.edit("sent"))
+		assert.Equal(t, 100-len(edits), r.metrics.edit("coalesced"), "every replaced state is counted")
+	})
+}
+
+func TestOutboxLatestStateWinsOverInFlightEdit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := bridgetest.NewPlatform(bridge.PlatformSlack, bridgetest.SlackLimits())
+		r := startOutbox(t, p, 0)
+		lm := r.placeholder(slackKey("C1"))
+		p.SetLatency(700 * time.Millisecond)
+		lm.Set(bridge.Message{Status: "a"})
+		time.Sleep(1200 * time.Millisecond) // the edit of "a" is in flight
+		lm.Set(bridge.Message{Status: "b"})
+		lm.Set(bridge.Message{Status: "c"})
+		time.Sleep(5 * time.Second)
+		edits := editsOf(p, lm.Ref())
+		require.Len(t, edits, 2)
+		assert.Equal(t, "a", edits[0].Message.Status)
+		assert.Equal(t, "c", edits[1].Message.Status)
+		assert.Equal(t, 1, r.metrics.edit("coalesced"))
+	})
+}
+
+func TestOutboxFairSharingFiftyConversations(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := bridgetest.NewPlatform(bridge.PlatformSlack, bridgetest.SlackLimits(),
+			bridgetest.WithServerLimits(bridgetest.SlackServerLimits()...))
+		r := startOutbox(t, p, 2*time.Second)
+		const n = 50
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		finishTook := make([]time.Duration, n)
+		live := make([]*bridge.LiveForTest, n)
+		finals := make([][]bridge.MessageRef, n)
+		for i := range n {
+			live[i] = r.placeholder(slackKey(fmt.Sprintf("C%02d", i)))
+		}
+		for i := range n {
+			wg.Go(func() {
+				// 20 status events over 10 s, then done.
+				for s := range 20 {
+					live[i].Set(bridge.Message{Kind: bridge.KindStatus, Status: fmt.Sprintf("conv %d step %d", i, s)})
+					time.Sleep(500 * time.Millisecond)
+				}
+				start := time.Now()
+				refs, err := live[i].Finish(r.ctx, answer(fmt.Sprintf("answer %d", i)),
+					bridge.Message{Kind: bridge.KindStatus, Status: "✓ 20 steps", Final: true})
+				assert.NoError(t, err)
+				mu.Lock()
+				finishTook[i] = time.Since(start)
+				finals[i] = refs
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		for i := range n {
+			assert.LessOrEqual(t, finishTook[i], 3*time.Second, "final %d visible within 3 s", i)
+			require.Len(t, finals[i], 1)
+			assert.Equal(t, fmt.Sprintf("answer %d", i), p.Current(finals[i][0]).Body, "final %d is shown", i)
+		}
+		// Let the low-priority tidy-ups drain.
+		time.Sleep(3 * time.Minute)
+		synctest.Wait()
+		for i := range n {
+			cur := p.Current(live[i].Ref())
+			if finals[i][0].ID == live[i].Ref().ID {
+				assert.Equal(t, fmt.Sprintf("answer %d", i), cur.Body)
+			} else {
+				assert.Equal(t, "✓ 20 steps", cur.Status, "placeholder %d tidied", i)
+			}
+		}
+		assert.LessOrEqual(t, maxInWindow(recordTimes(p, bridgetest.OpEdit), time.Minute), 40, "edits per minute")
+		assert.Zero(t, p.ServerRateLimited(), "the bridge caused no 429")
+		assert.Zero(t, r.metrics.limited("edit")+r.metrics.limited("post"))
+	})
+}
+
+func TestOutboxRoundRobinBetweenConversations(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		limits := bridgetest.SlackLimits()
+		limits.EditRate = bridge.Rate{Count: 12, Per: time.Minute, Burst: 1} // one edit per 5 s
+		p := bridgetest.NewPlatform(bridge.PlatformSlack, limits)
+		r := startOutbox(t, p, 0)
+		const n = 5
+		live := make([]*bridge.LiveForTest, n)
+		for i := range n {
+			live[i] = r.placeholder(slackKey(fmt.Sprintf("C%d", i)))
+		}
+		ctx, cancel := context.WithTimeout(r.ctx, 2*time.Minute)
+		defer cancel()
+		var wg sync.WaitGroup
+		for i := range n {
+			every := time.Second
+			if i == 0 {
+				every = 10 * time.Millisecond // a very busy conversation
+			}
+			wg.Go(func() {
+				for s := 0; ctx.Err() == nil; s++ {
+					live[i].Set(bridge.Message{Status: fmt.Sprintf("%d", s)})
+					time.Sleep(every)
+				}
+			})
+		}
+		wg.Wait()
+		counts := make([]int, n)
+		for i := range n {
+			counts[i] = len(editsOf(p, live[i].Ref()))
+		}
+		lo, hi := counts[0], counts[0]
+		for _, c := range counts {
+			lo, hi = min(lo, c), max(hi, c)
+		}
+		assert.LessOrEqual(t, hi-lo, 1, "edits are shared round robin: %v", counts)
+		assert.GreaterOrEqual(t, lo, 4, "every conversation is served: %v", counts)
+	})
+}
+
+func TestOutboxFinishEditsThenPostsRest(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := bridgetest.NewPlatform(bridge.PlatformSlack, bridgetest.SlackLimits())
+		r := startOutbox(t, p, 0)
+		key := slackKey("C1")
+		lm := r.placeholder(key)
+		chunks := []bridge.Message{
+			{Kind: bridge.KindAnswer, Body: "part 1", Final: true},
+			{Kind: bridge.KindAnswer, Body: "part 2", Final: true},
+			{Kind: bridge.KindAnswer, Body: "part 3", Final: true},
+		}
+		refs, err := lm.Finish(r.ctx, chunks, bridge.Message{})
+		require.NoError(t, err)
+		require.Len(t, refs, 3)
+		assert.Equal(t, lm.Ref().ID, refs[0].ID, "chunk 0 replaces the live message")
+		msgs := p.Messages(key)
+		require.Len(t, msgs, 3)
+		for i, m := range msgs {
+			assert.Equal(t, fmt.Sprintf("part %d", i+1), m.Message.Body, "chunks in order")
+			assert.Equal(t, refs[i].ID, m.Ref.ID)
+		}
+		lm.Set(bridge.Message{Status: "late"})
+		time.Sleep(10 * time.Second)
+		assert.Equal(t, "part 1", p.Current(lm.Ref()).Body, "set after finish is ignored")
+		_, err = lm.Finish(r.ctx, chunks, bridge.Message{})
+		assert.Error(t, err, "a second finish is refused")
+	})
+}
+
+func TestOutboxFinishWaitsForInFlightEdit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := bridgetest.NewPlatform(bridge.PlatformSlack, bridgetest.SlackLimits(), bridgetest.WithLatency(300*time.Millisecond))
+		r := startOutbox(t, p, 0)
+		lm := r.placeholder(slackKey("C1"))
+		time.Sleep(2 * time.Second)
+		lm.Set(bridge.Message{Status: "working"})
+		time.Sleep(100 * time.Millisecond) // the live edit is in flight
+		_, err := lm.Finish(r.ctx, answer("done"), bridge.Message{})
+		require.NoError(t, err)
+		edits := editsOf(p, lm.Ref())
+		require.Len(t, edits, 2)
+		assert.Equal(t, "working", edits[0].Message.Status)
+		assert.Equal(t, "done", edits[1].Message.Body, "the final comes last")
+		assert.Equal(t, "done", p.Current(lm.Ref()).Body)
+	})
+}
+
+// exhaustEdits makes the edit budget of limits tiny: one edit per minute.
+func exhaustEdits(limits bridge.Limits) bridge.Limits {
+	limits.EditRate = bridge.Rate{Count: 1, Per: time.Minute, Burst: 1}
+	return limits
+}
+
+func TestOutboxFinishFallsBackToPostAndTidies(t *testing.T) {
+	tests := []struct {
+		name     string
+		tidy     bridge.Message
+		wantTidy string
+	}{
+		{"summary", bridge.Message{Kind: bridge.KindStatus, Status: "✓ 4 steps", Final: true}, "✓ 4 steps"},
+		{"zero tidy edits to the answer", bridge.Message{}, "the answer"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				p := bridgetest.NewPlatform(bridge.PlatformSlack, exhaustEdits(bridgetest.SlackLimits()))
+				r := startOutbox(t, p, 2*time.Second)
+				key := slackKey("C1")
+				lm := r.placeholder(key)
+				lm.Set(bridge.Message{Status: "searching"}) // spends the only edit token
+				time.Sleep(1500 * time.Millisecond)
+				require.Len(t, editsOf(p, lm.Ref()), 1)
+
+				start := time.Now()
+				chunks := []bridge.Message{
+					{Kind: bridge.KindAnswer, Body: "the answer", Final: true},
+					{Kind: bridge.KindAnswer, Body: "more", Final: true},
+				}
+				refs, err := lm.Finish(r.ctx, chunks, tc.tidy)
+				require.NoError(t, err)
+				took := time.Since(start)
+				assert.GreaterOrEqual(t, took, 2*time.Second, "waited FinalDeadline for edit budget")
+				assert.Less(t, took, 3*time.Second)
+				require.Len(t, refs, 2)
+				assert.NotEqual(t, lm.Ref().ID, refs[0].ID, "all chunks were posted")
+				assert.Equal(t, "the answer", p.Current(refs[0]).Body)
+				assert.Equal(t, "more", p.Current(refs[1]).Body)
+				assert.Equal(t, "searching", p.Current(lm.Ref()).Status, "not tidied yet")
+
+				time.Sleep(time.Minute)
+				synctest.Wait()
+				cur := p.Current(lm.Ref())
+				assert.Equal(t, tc.wantTidy, cur.Status+cur.Body, "tidied later")
+				assert.Len(t, editsOf(p, lm.Ref()), 2)
+			})
+		})
+	}
+}
+
+func TestOutboxFinalEditFailureFallsBackToPost(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := bridgetest.NewPlatform(bridge.PlatformSlack, bridgetest.SlackLimits())
+		r := startOutbox(t, p, 0)
+		key := slackKey("C1")
+		lm := r.placeholder(key)
+		p.FailNext(errors.New("cant_update_message"))
+		refs, err := lm.Finish(r.ctx, answer("the answer"), bridge.Message{})
+		require.NoError(t, err)
+		require.Len(t, refs, 1)
+		assert.NotEqual(t, lm.Ref().ID, refs[0].ID)
+		assert.Equal(t, "the answer", p.Current(refs[0]).Body)
+		assert.Equal(t, 1, r.metrics.edit("failed"))
+	})
+}
+
+func TestOutbox429PausesScopeThenDeliversLatest(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := bridgetest.NewPlatform(bridge.PlatformSlack, bridgetest.SlackLimits())
+		r := startOutbox(t, p, 0)
+		a := r.placeholder(slackKey("C1"))
+		b := r.placeholder(slackKey("C2")) // same workspace: same edit budget
+		time.Sleep(2 * time.Second)
+
+		p.Inject429(1, 10*time.Second)
+		a.Set(bridge.Message{Status: "a1"})
+		synctest.Wait()
+		limitedAt := time.Now()
+		require.Equal(t, 1, p.RateLimited())
+		a.Set(bridge.Message{Status: "a2"})
+		b.Set(bridge.Message{Status: "b1"})
+		time.Sleep(30 * time.Second)
+
+		for _, rec := range p.Applied(bridgetest.OpEdit) {
+			assert.GreaterOrEqual(t, rec.Time.Sub(limitedAt), 10*time.Second, "the scope is paused for Retry-After")
+		}
+		assert.Equal(t, "a2", p.Current(a.Ref()).Status, "then the latest state is delivered")
+		assert.Equal(t, "b1", p.Current(b.Ref()).Status)
+		assert.Equal(t, 1, r.metrics.limited("edit"))
+		assert.Len(t, editsOf(p, a.Ref()), 1, "the stale state a1 is never sent")
+	})
+}
+
+func TestOutbox429RetriesLiveStateWhenNothingNewer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := bridgetest.NewPlatform(bridge.PlatformSlack, bridgetest.SlackLimits())
+		r := startOutbox(t, p, 0)
+		a := r.placeholder(slackKey("C1"))
+		time.Sleep(2 * time.Second)
+		p.Inject429(1, 4*time.Second)
+		a.Set(bridge.Message{Status: "only"})
+		time.Sleep(10 * time.Second)
+		assert.Equal(t, "only", p.Current(a.Ref()).Status)
+	})
+}
+
+func TestOutbox429StormNeverLosesFinal(t *testing.T) {
+	tests := []struct {
+		name   string
+		limits bridge.Limits
+	}{
+		{"slack", bridgetest.SlackLimits()},
+		{"discord", bridgetest.DiscordLimits()},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				p := bridgetest.NewPlatform(bridge.PlatformSlack, tc.limits)
+				r := startOutbox(t, p, 2*time.Second)
+				key := slackKey("C1")
+				lm := r.placeholder(key)
+				lm.Set(bridge.Message{Status: "working"})
+				time.Sleep(2 * time.Second)
+				p.Inject429(40, 1500*time.Millisecond)
+				chunks := []bridge.Message{
+					{Kind: bridge.KindAnswer, Body: "final 1", Final: true},
+					{Kind: bridge.KindAnswer, Body: "final 2", Final: true},
+				}
+				refs, err := lm.Finish(r.ctx, chunks, bridge.Message{})
+				require.NoError(t, err)
+				require.Len(t, refs, 2)
+				assert.Equal(t, "final 1", p.Current(refs[0]).Body)
+				assert.Equal(t, "final 2", p.Current(refs[1]).Body)
+				assert.Equal(t, 40, p.RateLimited(), "the whole storm was absorbed")
+				time.Sleep(5 * time.Minute)
+				assert.Equal(t, "final 1", p.Current(lm.Ref()).Body, "the placeholder ends on the answer")
+			})
+		})
+	}
+}
+
+func TestOutboxPriorityOvertakesLiveEdits(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		// Discord-like: posts and edits share one channel budget.
+		p := bridgetest.NewPlatform(bridge.PlatformDiscord, bridgetest.DiscordLimits())
+		r := startOutbox(t, p, 10*time.Second)
+		key := discordKey("C1")
+		var live []*bridge.LiveForTest
+		for range 3 {
+			live = append(live, r.placeholder(key))
+		}
+		time.Sleep(10 * time.Second)
+		// Spend the token, then queue live edits of every message.
+		for i, lm := range live {
+			lm.Set(bridge.Message{Status: fmt.Sprintf("live %d", i)})
+		}
+		synctest.Wait()
+		before := len(p.Applied(bridgetest.OpEdit))
+		require.Equal(t, 1, before, "one live edit took the token")
+
+		var wg sync.WaitGroup
+		var card bridge.MessageRef
+		wg.Go(func() {
+			var err error
+			card, err = r.o.Post(r.ctx, key, bridge.Message{Kind: bridge.KindApproval,
+				Approval: &bridge.ApprovalCard{ID: "a1", Description: "approve?", State: bridge.ApprovalPending}}, bridge.PrioHighForTest)
+			assert.NoError(t, err)
+		})
+		wg.Go(func() {
+			_, err := live[2].Finish(r.ctx, answer("final 2"), bridge.Message{})
+			assert.NoError(t, err)
+		})
+		wg.Wait()
+		recs := p.Records()
+		var order []string
+		for _, rec := range recs[len(recs)-2:] {
+			order = append(order, string(rec.Op)+":"+rec.Message.Status+rec.Message.Body)
+		}
+		assert.ElementsMatch(t, []string{"post:", "edit:final 2"}, order,
+			"the approval card and the final went before the waiting live edits")
+		assert.Equal(t, "approve?", p.Current(card).Approval.Description)
+		time.Sleep(time.Minute)
+		assert.Equal(t, "live 0", p.Current(live[0].Ref()).Status, "live edits follow")
+		assert.Equal(t, "live 1", p.Current(live[1].Ref()).Status)
+	})
+}
+
+func TestOutboxTidyYieldsToLiveEdits(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		limits := exhaustEdits(bridgetest.SlackLimits())
+		p := bridgetest.NewPlatform(bridge.PlatformSlack, limits)
+		r := startOutbox(t, p, 2*time.Second)
+		a := r.placeholder(slackKey("C1"))
+		b := r.placeholder(slackKey("C2"))
+		a.Set(bridge.Message{Status: "a working"}) // takes the token
+		time.Sleep(1500 * time.Millisecond)
+		_, err := a.Finish(r.ctx, answer("a done"), bridge.Message{Status: "a tidy"})
+		require.NoError(t, err) // fell back to a post; the tidy waits at low priority
+		b.Set(bridge.Message{Status: "b working"})
+		time.Sleep(61 * time.Second)
+		assert.Equal(t, "b working", p.Current(b.Ref()).Status, "the live edit went first")
+		assert.Equal(t, "a working", p.Current(a.Ref()).Status)
+		time.Sleep(time.Minute)
+		assert.Equal(t, "a tidy", p.Current(a.Ref()).Status, "then the tidy")
+	})
+}
+
+func TestOutboxMaxEditAgePostsInstead(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := bridgetest.NewPlatform(bridge.PlatformDiscord, bridgetest.DiscordLimits())
+		r := startOutbox(t, p, 0)
+		key := discordKey("C1")
+		lm := r.placeholder(key)
+		time.Sleep(56 * time.Minute)
+		lm.Set(bridge.Message{Status: "too late"})
+		time.Sleep(10 * time.Second)
+		refs, err := lm.Finish(r.ctx, answer("answer"), bridge.Message{})
+		require.NoError(t, err)
+		require.Len(t, refs, 1)
+		assert.NotEqual(t, lm.Ref().ID, refs[0].ID)
+		assert.Equal(t, "answer", p.Current(refs[0]).Body)
+		time.Sleep(10 * time.Minute)
+		assert.Empty(t, p.Applied(bridgetest.OpEdit), "an old message is never edited")
+		assert.Equal(t, 1, r.metrics.edit("dropped"))
+	})
+}
+
+func TestOutboxSharedBudgetDiscord(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := bridgetest.NewPlatform(bridge.PlatformDiscord, bridgetest.DiscordLimits(),
+			bridgetest.WithServerLimits(bridgetest.DiscordServerLimits()...))
+		r := startOutbox(t, p, 2*time.Second)
+		key := discordKey("C1")
+		var wg sync.WaitGroup
+		for c := range 4 { // four conversations (threads) posting and editing in one channel
+			wg.Go(func() {
+				lm := r.placeholder(key)
+				for s := range 10 {
+					lm.Set(bridge.Message{Status: fmt.Sprintf("c%d s%d", c, s)})
+					time.Sleep(300 * time.Millisecond)
+				}
+				_, err := lm.Finish(r.ctx, []bridge.Message{
+					{Kind: bridge.KindAnswer, Body: fmt.Sprintf("c%d answer 1", c)},
+					{Kind: bridge.KindAnswer, Body: fmt.Sprintf("c%d answer 2", c)},
+				}, bridge.Message{})
+				assert.NoError(t, err)
+			})
+		}
+		wg.Wait()
+		time.Sleep(2 * time.Minute)
+		writes := recordTimes(p, bridgetest.OpPost, bridgetest.OpEdit)
+		assert.GreaterOrEqual(t, len(writes), 12)
+		assert.LessOrEqual(t, maxInWindow(writes, 5*time.Second), 4, "4 writes per 5 s, posts and edits together")
+		assert.Zero(t, p.ServerRateLimited())
+		answers := map[string]bool{}
+		for _, m := range p.Messages(key) {
+			if strings.Contains(m.Message.Body, "answer") {
+				answers[m.Message.Body] = true
+			}
+		}
+		assert.Len(t, answers, 8, "every chunk of every answer is shown: %v", answers)
+	})
+}
+
+func TestOutboxPostErrors(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		limits := bridgetest.SlackLimits()
+		limits.MaxMessageChars = 10
+		p := bridgetest.NewPlatform(bridge.PlatformSlack, limits)
+		r := startOutbox(t, p, 0)
+		key := slackKey("C1")
+
+		_, err := r.o.Post(r.ctx, key, bridge.Message{Body: "ééééééééééé"}, bridge.PrioNormalForTest)
+		require.Error(t, err, "11 runes over a 10-rune limit")
+		_, err = r.o.Post(r.ctx, key, bridge.Message{Body: "éééééééééé"}, bridge.PrioNormalForTest)
+		require.NoError(t, err, "10 runes fit")
+
+		lm := r.placeholder(key)
+		_, err = lm.Finish(r.ctx, []bridge.Message{{Body: "ok"}, {Body: "much too long"}}, bridge.Message{})
+		require.Error(t, err, "a chunk over the limit")
+
+		boom := errors.New("channel_not_found")
+		p.FailNext(boom)
+		_, err = r.o.Post(r.ctx, key, bridge.Message{Body: "x"}, bridge.PrioNormalForTest)
+		require.ErrorIs(t, err, boom, "a failed post is not retried")
+
+		p.Inject429(2, time.Second)
+		start := time.Now()
+		_, err = r.o.Post(r.ctx, key, bridge.Message{Body: "y"}, bridge.PrioNormalForTest)
+		require.NoError(t, err, "a 429 is retried")
+		assert.GreaterOrEqual(t, time.Since(start), 2*time.Second)
+		assert.Equal(t, 2, r.metrics.limited("post"))
+	})
+}
+
+func TestOutboxPostWaitingHonoursContext(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		limits := bridgetest.SlackLimits()
+		limits.PostRate = bridge.Rate{Count: 1, Per: time.Hour, Burst: 1}
+		p := bridgetest.NewPlatform(bridge.PlatformSlack, limits)
+		r := startOutbox(t, p, 0)
+		key := slackKey("C1")
+		_, err := r.o.Post(r.ctx, key, bridge.Message{Body: "first"}, bridge.PrioNormalForTest)
+		require.NoError(t, err)
+		ctx, cancel := context.WithTimeout(r.ctx, time.Second)
+		defer cancel()
+		_, err = r.o.Post(ctx, key, bridge.Message{Body: "second"}, bridge.PrioNormalForTest)
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+		time.Sleep(2 * time.Hour)
+		assert.Len(t, p.Messages(key), 1, "a withdrawn post is never sent")
+	})
+}
+
+func TestOutboxStopReleasesWaitersAndDropsLive(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		limits := exhaustEdits(bridgetest.SlackLimits())
+		limits.PostRate = bridge.Rate{Count: 1, Per: time.Hour, Burst: 1}
+		p := bridgetest.NewPlatform(bridge.PlatformSlack, limits)
+		r := startOutbox(t, p, time.Hour)
+		key := slackKey("C1")
+		lm := r.placeholder(key)
+		lm.Set(bridge.Message{Status: "one"}) // sent
+		synctest.Wait()
+		lm.Set(bridge.Message{Status: "two"}) // waits for budget
+
+		errc := make(chan error, 1)
+		go func() {
+			_, err := r.o.Post(context.Background(), key, bridge.Message{Body: "waiting"}, bridge.PrioNormalForTest)
+			errc <- err
+		}()
+		synctest.Wait()
+		r.stop()
+		require.Error(t, <-errc, "a waiting post fails when the outbox stops")
+		assert.Equal(t, 1, r.metrics.edit("dropped"))
+		lm.Set(bridge.Message{Status: "three"}) // ignored, does not block
+		_, err := r.o.Post(context.Background(), key, bridge.Message{Body: "after"}, bridge.PrioNormalForTest)
+		require.Error(t, err)
+	})
+}
+
+func TestOutboxRunStopsWithoutLeaks(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	limits := bridgetest.SlackLimits()
+	limits.MinEditInterval = 0
+	p := bridgetest.NewPlatform(bridge.PlatformSlack, limits, bridgetest.WithLatency(time.Millisecond))
+	r := startOutbox(t, p, 0)
+	lm := r.placeholder(slackKey("C1"))
+	lm.Set(bridge.Message{Status: "working"})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, p.WaitFor(ctx, func() bool { return p.Current(lm.Ref()).Status == "working" }))
+	lm.Set(bridge.Message{Status: "pending at stop"})
+	r.stop()
+}

@@ -1,0 +1,38 @@
+package bridge
+
+import "context"
+
+// recover finalises the runs a previous process left in flight: each
+// placeholder is edited to say the run was interrupted, then its record is
+// removed. A record whose conversation has started a new run meanwhile was
+// already replaced by that run's own record and is left alone.
+func (b *Bridge) recover(ctx context.Context, leftovers []InFlightRun) {
+	for _, r := range leftovers {
+		if ctx.Err() != nil {
+			return
+		}
+		log := b.log.With("platform", r.Key.Platform, "conversation", r.Key.String())
+		ps, ok := b.platform(r.Key.Platform)
+		if !ok {
+			log.Warn("interrupted run of a platform not configured: record kept")
+			continue
+		}
+		if r.Placeholder.ID != "" {
+			_, err := ps.out.live(r.Placeholder).finish(ctx, []Message{noticeMessage(interruptedText)}, Message{})
+			if err != nil {
+				log.Warn("interrupted run not finalised: record kept for the next start", "err", err)
+				continue
+			}
+		}
+		b.metrics.RunFinished(ps.name, outcomeInterrupted, 0)
+		b.mu.Lock()
+		_, active := b.convs[r.Key]
+		if !active {
+			if err := b.store.DeleteRun(ctx, r.Key); err != nil {
+				log.Warn("interrupted run record not removed", "err", err)
+			}
+		}
+		b.mu.Unlock()
+		log.Info("interrupted run finalised", "placeholder", r.Placeholder.ID, "started", r.Started)
+	}
+}

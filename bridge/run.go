@@ -1,0 +1,383 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/promptev/promptev-bridge/promptev"
+)
+
+// Run outcomes, as counted by Metrics.RunFinished and logged.
+const (
+	outcomeDone        = "done"
+	outcomeError       = "error"
+	outcomeApproval    = "approval"
+	outcomeInterrupted = "interrupted"
+)
+
+// run is one agent turn of a conversation, from placeholder to final state.
+type run struct {
+	b   *Bridge
+	ps  *platformState
+	job job
+	rt  route
+	log *slog.Logger
+
+	started time.Time
+	live    *liveMessage
+	ref     MessageRef
+	agentID string
+
+	view    liveView
+	events  int
+	updates int
+}
+
+// result is how an agent turn ended.
+type result struct {
+	outcome string
+	// answer is the final text (outcomeDone).
+	answer string
+	// notice is the failure or interruption text (outcomeError, outcomeInterrupted).
+	notice string
+	// approval is the approval_required event (outcomeApproval).
+	approval promptev.AgentEvent
+	// note, when set, is posted before the answer (a restarted session).
+	note string
+	// err is the cause of a failure, for the log.
+	err error
+}
+
+// runJob runs one job and logs it.
+func (b *Bridge) runJob(j job) {
+	select {
+	case <-b.ready:
+	case <-b.life.Done():
+		return
+	}
+	ps := b.platforms[j.key.Platform]
+	r := &run{
+		b:       b,
+		ps:      ps,
+		job:     j,
+		rt:      b.cfg.routeFor(j.key),
+		log:     b.log.With("platform", ps.name, "conversation", j.key.String()),
+		started: time.Now(),
+	}
+	res := r.execute()
+	d := time.Since(r.started)
+	b.metrics.RunFinished(ps.name, res.outcome, d)
+	attrs := []any{"agent", r.agentID, "duration", d, "events", r.events, "edits", r.updates, "outcome", res.outcome}
+	if res.err != nil {
+		attrs = append(attrs, "err", res.err)
+	}
+	r.log.Info("run finished", attrs...)
+}
+
+// execute posts the placeholder, runs the agent turn and delivers its end.
+func (r *run) execute() result {
+	b := r.b
+	ref, err := r.ps.out.post(b.life, r.job.key, placeholderMessage(), prioHigh)
+	if err != nil {
+		return result{outcome: outcomeError, err: fmt.Errorf("post placeholder: %w", err)}
+	}
+	b.metrics.TimeToPlaceholder(r.ps.name, time.Since(r.job.received))
+	r.ref = ref
+	r.live = r.ps.out.live(ref)
+	if err := b.store.PutRun(b.life, InFlightRun{Key: r.job.key, Placeholder: ref, InboundID: r.job.inboundID, Started: r.started}); err != nil {
+		r.log.Warn("in-flight run not recorded", "err", err)
+	}
+
+	ctx, cancel := context.WithTimeout(b.runs, b.cfg.Runs.RunTimeout)
+	res := r.turn(ctx)
+	cancel()
+	if res.note != "" {
+		if _, err := r.ps.out.post(b.life, r.job.key, noticeMessage(res.note), prioNormal); err != nil {
+			r.log.Warn("note not posted", "err", err)
+		}
+	}
+	if err := r.deliver(&res); err != nil {
+		// The in-flight record stays: the next start-up finalises the placeholder.
+		res.err = errors.Join(res.err, err)
+		return res
+	}
+	if err := b.store.DeleteRun(b.life, r.job.key); err != nil {
+		r.log.Warn("in-flight run not removed", "err", err)
+	}
+	return res
+}
+
+// deliver puts the end of the turn into the conversation.
+func (r *run) deliver(res *result) error {
+	b := r.b
+	r.view.finishSteps()
+	switch res.outcome {
+	case outcomeDone:
+		chunks := answerMessages(res.answer, r.ps.limits.MaxMessageChars)
+		if _, err := r.live.finish(b.life, chunks, r.view.summary()); err != nil {
+			return fmt.Errorf("deliver answer: %w", err)
+		}
+	case outcomeApproval:
+		if err := r.requestApproval(res.approval); err != nil {
+			res.outcome = outcomeError
+			res.err = errors.Join(res.err, err)
+			return r.finishNotice("⚠️ The agent asked for an approval, but the request could not be shown. Please try again.")
+		}
+		m := r.view.message(r.ps.limits.MaxMessageChars)
+		m.Status, m.Final = waitingApproval, true
+		if _, err := r.live.finish(b.life, []Message{m}, Message{}); err != nil {
+			return fmt.Errorf("finish placeholder: %w", err)
+		}
+	default:
+		return r.finishNotice(res.notice)
+	}
+	return nil
+}
+
+func (r *run) finishNotice(text string) error {
+	if _, err := r.live.finish(r.b.life, []Message{noticeMessage(text)}, Message{}); err != nil {
+		return fmt.Errorf("deliver notice: %w", err)
+	}
+	return nil
+}
+
+// turn resolves the conversation's session and runs the agent.
+func (r *run) turn(ctx context.Context) result {
+	b := r.b
+	conv, err := b.store.GetConversation(ctx, r.job.key)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		if r.job.decided != nil {
+			return result{outcome: outcomeError, notice: "⚠️ The agent session of this approval is gone. Please ask again.", err: err}
+		}
+		now := time.Now()
+		conv = Conversation{
+			Key:     r.job.key,
+			AgentID: r.rt.agent,
+			Mode:    r.rt.mode,
+			Visitor: visitorID(r.job.key, r.job.user),
+			Created: now,
+		}
+	case err != nil:
+		return r.failure(ctx, fmt.Errorf("load conversation: %w", err))
+	}
+	r.agentID = conv.AgentID
+	var res result
+	if conv.Mode == ModeTrigger {
+		res = r.trigger(ctx, &conv)
+	} else {
+		res = r.stream(ctx, &conv)
+	}
+	if conv.SessionToken != "" || conv.SessionID != "" {
+		conv.LastActive = time.Now()
+		conv.Turns++
+		if err := b.store.PutConversation(b.life, conv); err != nil {
+			r.log.Warn("conversation not saved", "err", err)
+		}
+	}
+	return res
+}
+
+// stream runs a stream-mode turn, starting (or restarting once) the session.
+func (r *run) stream(ctx context.Context, conv *Conversation) result {
+	fresh := false
+	if conv.SessionToken == "" {
+		if err := r.start(ctx, conv); err != nil {
+			return r.failure(ctx, err)
+		}
+		fresh = true
+	}
+	s, err := r.b.agent.Stream(ctx, conv.AgentID, conv.SessionToken, r.job.query)
+	note := ""
+	if err != nil && sessionGone(err) && !fresh && r.job.decided == nil {
+		r.log.Info("agent session gone: starting a new one", "err", err)
+		conv.SessionToken = ""
+		if err := r.start(ctx, conv); err != nil {
+			return r.failure(ctx, err)
+		}
+		note = restartNoteText
+		s, err = r.b.agent.Stream(ctx, conv.AgentID, conv.SessionToken, r.job.query)
+	}
+	if err != nil {
+		if sessionGone(err) && r.job.decided != nil {
+			return result{outcome: outcomeError, notice: "⚠️ The agent session expired before the decision arrived. Please ask again.", err: err}
+		}
+		res := r.failure(ctx, fmt.Errorf("open stream: %w", err))
+		res.note = note
+		return res
+	}
+	res := r.consume(ctx, s)
+	res.note = note
+	return res
+}
+
+// start starts a new agent session and stores it.
+func (r *run) start(ctx context.Context, conv *Conversation) error {
+	sess, err := r.b.agent.Start(ctx, conv.AgentID, promptev.StartOptions{Visitor: conv.Visitor, Platform: r.ps.name})
+	if err != nil {
+		return fmt.Errorf("start session: %w", err)
+	}
+	if sess == nil || sess.SessionToken == "" {
+		return errors.New("start session: no session token in the answer")
+	}
+	conv.SessionToken = sess.SessionToken
+	if err := r.b.store.PutConversation(r.b.life, *conv); err != nil {
+		r.log.Warn("conversation not saved", "err", err)
+	}
+	return nil
+}
+
+// trigger runs a trigger-mode turn: one blocking call.
+func (r *run) trigger(ctx context.Context, conv *Conversation) result {
+	opts := promptev.TriggerOptions{SessionID: conv.SessionID, Variables: r.rt.variables, Visitor: conv.Visitor}
+	res, err := r.b.agent.Trigger(ctx, conv.AgentID, r.job.query, opts)
+	note := ""
+	if err != nil && sessionGone(err) && conv.SessionID != "" {
+		r.log.Info("agent session gone: starting a new one", "err", err)
+		opts.SessionID = ""
+		note = restartNoteText
+		res, err = r.b.agent.Trigger(ctx, conv.AgentID, r.job.query, opts)
+	}
+	if err != nil {
+		out := r.failure(ctx, fmt.Errorf("trigger: %w", err))
+		out.note = note
+		return out
+	}
+	r.events++
+	r.b.metrics.AgentEvent(r.ps.name, promptev.EventDone)
+	if res.SessionID != "" {
+		conv.SessionID = res.SessionID
+	}
+	return result{outcome: outcomeDone, answer: res.Response, note: note}
+}
+
+// consume reads the stream until its terminal event, rendering live states.
+// An idle watchdog and the context close the stream to end a blocked Next:
+// no goroutine is needed per run.
+func (r *run) consume(ctx context.Context, s EventStream) result {
+	idleAfter := r.b.cfg.Runs.IdleTimeout
+	var idled atomic.Bool
+	idle := time.AfterFunc(idleAfter, func() {
+		idled.Store(true)
+		_ = s.Close()
+	})
+	stopClose := context.AfterFunc(ctx, func() { _ = s.Close() })
+	defer func() {
+		idle.Stop()
+		stopClose()
+		if err := s.Close(); err != nil {
+			r.log.Debug("closing agent stream", "err", err)
+		}
+	}()
+	for {
+		ev, err := s.Next()
+		switch {
+		case err != nil && idled.Load():
+			return result{
+				outcome: outcomeError,
+				notice:  fmt.Sprintf("⚠️ The agent stopped responding (nothing for %s). Please try again.", idleAfter),
+				err:     fmt.Errorf("agent stream idle: %w", err),
+			}
+		case err != nil && ctx.Err() != nil:
+			return r.failure(ctx, ctx.Err())
+		case err != nil:
+			return r.failure(ctx, err)
+		}
+		idle.Reset(idleAfter)
+		if res, end := r.onEvent(ev); end {
+			return res
+		}
+	}
+}
+
+// onEvent applies one agent event; end is true for a terminal event.
+func (r *run) onEvent(ev promptev.AgentEvent) (result, bool) {
+	r.events++
+	r.b.metrics.AgentEvent(r.ps.name, ev.Type)
+	switch ev.Type {
+	case promptev.EventProcessing:
+		first := r.view.total == 0
+		r.view.addStep(agentText(ev.Output, maxStatusRunes), r.b.cfg.Render.Steps)
+		r.update()
+		if first && r.job.decided == nil {
+			r.b.metrics.TimeToFirstStatus(r.ps.name, time.Since(r.job.received))
+		}
+	case promptev.EventThoughts:
+		if mode := r.b.cfg.Render.ShowThoughts; mode != ThoughtsOff {
+			r.view.addThought(agentText(ev.Output, maxThoughtRunes), mode)
+			r.update()
+		}
+	case promptev.EventDone:
+		return result{outcome: outcomeDone, answer: ev.Output}, true
+	case promptev.EventError:
+		return result{outcome: outcomeError, notice: failureText(ev.Output), err: errors.New("agent error event")}, true
+	case promptev.EventApprovalRequired:
+		return result{outcome: outcomeApproval, approval: ev}, true
+	default:
+		r.log.Debug("unknown agent event ignored", "type", ev.Type)
+	}
+	return result{}, false
+}
+
+// update hands the current live state to the coalescing editor.
+func (r *run) update() {
+	r.updates++
+	r.live.set(r.view.message(r.ps.limits.MaxMessageChars))
+}
+
+// failure turns an error into the user-facing end of the turn.
+func (r *run) failure(ctx context.Context, err error) result {
+	switch {
+	case r.b.runs.Err() != nil:
+		return result{outcome: outcomeInterrupted, notice: interruptedText, err: err}
+	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil:
+		return result{outcome: outcomeError, notice: fmt.Sprintf("⚠️ The agent took longer than %s; the run was stopped.", r.b.cfg.Runs.RunTimeout), err: err}
+	case errors.Is(err, io.EOF), errors.Is(err, promptev.ErrIncompleteStream):
+		return result{outcome: outcomeError, notice: "⚠️ The agent's answer ended unexpectedly. Please try again.", err: err}
+	case errors.Is(err, promptev.ErrStreamIdle):
+		return result{outcome: outcomeError, notice: "⚠️ The agent stopped responding. Please try again.", err: err}
+	}
+	return result{outcome: outcomeError, notice: agentErrorText(err), err: err}
+}
+
+// agentErrorText is the user-facing text for a failed agent request. It
+// reads the HTTP status of the SDK's common *promptev.Error, which every typed
+// SDK error (RateLimitError, NotFoundError, ...) unwraps to.
+func agentErrorText(err error) string {
+	var pe *promptev.Error
+	if !errors.As(err, &pe) || pe.StatusCode == 0 {
+		return "⚠️ Lost the connection to the agent. Please try again."
+	}
+	switch code := pe.StatusCode; {
+	case code == http.StatusTooManyRequests:
+		return "⚠️ The agent service is busy right now. Please try again in a minute."
+	case code == http.StatusUnauthorized || code == http.StatusForbidden:
+		return "⚠️ The bridge could not authenticate with the agent service. Please tell the operator."
+	case code == http.StatusNotFound:
+		return "⚠️ The agent was not found. Please tell the operator."
+	case code >= 500:
+		return "⚠️ The agent service failed. Please try again."
+	}
+	return "⚠️ The agent service rejected the request."
+}
+
+// sessionGone reports whether err says the API no longer knows the session
+// (401 or 404 on a session call).
+func sessionGone(err error) bool {
+	var pe *promptev.Error
+	return errors.As(err, &pe) && (pe.StatusCode == http.StatusUnauthorized || pe.StatusCode == http.StatusNotFound)
+}
+
+// visitorID is the visitor a conversation's session is started with.
+func visitorID(key ConversationKey, u User) string {
+	if key.Platform == PlatformSlack {
+		return key.Platform + ":" + key.Workspace + ":" + u.ID
+	}
+	return key.Platform + ":" + u.ID
+}

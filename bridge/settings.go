@@ -1,0 +1,327 @@
+package bridge
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Config is the bridge's part of the daemon configuration: the routes,
+// approvals, render and runs sections of the YAML file (DESIGN §10).
+type Config struct {
+	Routes    RoutesConfig    `yaml:"routes"`
+	Approvals ApprovalsConfig `yaml:"approvals"`
+	Render    RenderConfig    `yaml:"render"`
+	Runs      RunsConfig      `yaml:"runs"`
+}
+
+// RoutesConfig picks the agent of each conversation. Channels are tried in
+// order and the first match wins; Default applies when none matches.
+type RoutesConfig struct {
+	Default  RouteTarget `yaml:"default"`
+	Channels []Route     `yaml:"channels"`
+}
+
+// RouteTarget is what a route sends its conversations to, and who may use it.
+type RouteTarget struct {
+	// Agent is the Promptev agent id. A channel route without one uses the default agent.
+	Agent string `yaml:"agent"`
+	// Mode is stream (default) or trigger.
+	Mode Mode `yaml:"mode"`
+	// Variables are passed to the agent in trigger mode.
+	Variables map[string]any `yaml:"variables"`
+	// AllowUsers, when not empty, lists the only users whose messages are
+	// served: a platform user id ("U123") or a qualified one ("slack:U123").
+	// Everyone else is ignored quietly.
+	AllowUsers []string `yaml:"allow_users"`
+	// AllowChannels, when not empty, lists the only channel ids served.
+	AllowChannels []string `yaml:"allow_channels"`
+	// Approvals, when set, overrides the global approval policy for this route.
+	Approvals *RouteApprovals `yaml:"approvals"`
+}
+
+// Route matches conversations by platform, workspace and channel; an empty
+// field matches anything.
+type Route struct {
+	Platform    string `yaml:"platform"`
+	Workspace   string `yaml:"workspace"`
+	Channel     string `yaml:"channel"`
+	RouteTarget `yaml:",inline"`
+}
+
+// RouteApprovals is a per-route override of who may decide approvals.
+type RouteApprovals struct {
+	Policy    ApprovalPolicy `yaml:"policy"`
+	Approvers []string       `yaml:"approvers"`
+}
+
+// ApprovalPolicy says who may decide an approval request.
+type ApprovalPolicy string
+
+// Approval policies.
+const (
+	// PolicyRequester lets only the person whose message led to the request decide.
+	PolicyRequester ApprovalPolicy = "requester"
+	// PolicyApprovers lets only the listed "platform:userid" people decide.
+	PolicyApprovers ApprovalPolicy = "approvers"
+	// PolicyAnyone lets anyone on the conversation's platform decide.
+	PolicyAnyone ApprovalPolicy = "anyone"
+)
+
+// ApprovalsConfig configures approval cards.
+type ApprovalsConfig struct {
+	Policy ApprovalPolicy `yaml:"policy"`
+	// Approvers are "platform:userid" entries, for example "slack:U123".
+	Approvers []string `yaml:"approvers"`
+	// Timeout is how long a card stays pending before it expires.
+	Timeout time.Duration `yaml:"timeout"`
+	// ApproveQuery and DenyQuery are sent to the agent to answer a request.
+	ApproveQuery string `yaml:"approve_query"`
+	DenyQuery    string `yaml:"deny_query"`
+}
+
+// Thought display modes.
+const (
+	ThoughtsOff    = "off"
+	ThoughtsLatest = "latest"
+	ThoughtsAll    = "all"
+)
+
+// RenderConfig configures how runs are shown.
+type RenderConfig struct {
+	// ShowThoughts is off, latest (the latest thought as a muted line) or all.
+	ShowThoughts string `yaml:"show_thoughts"`
+	// Steps is how many recent tool steps the live status shows.
+	Steps int `yaml:"steps"`
+	// FinalDeadline is how long a final answer may wait for edit budget before
+	// it is posted as a new reply instead.
+	FinalDeadline time.Duration `yaml:"final_deadline"`
+}
+
+// RunsConfig configures agent runs.
+type RunsConfig struct {
+	// QueueSize is how many messages may wait behind a running one in a
+	// conversation; more get a "busy" reply.
+	QueueSize int `yaml:"queue_size"`
+	// ShutdownGrace is how long Shutdown lets running streams finish.
+	ShutdownGrace time.Duration `yaml:"shutdown_grace"`
+	// DedupeTTL is how long delivery ids are remembered (at least 10m).
+	DedupeTTL time.Duration `yaml:"dedupe_ttl"`
+	// RunTimeout bounds one run, from its placeholder to its final state.
+	RunTimeout time.Duration `yaml:"run_timeout"`
+	// IdleTimeout fails a run whose stream sends no event for this long.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+}
+
+// Defaults and bounds.
+const (
+	defaultQueueSize = 5
+	minDedupeTTL     = 10 * time.Minute
+	maxSteps         = 50
+)
+
+// DefaultConfig returns the configuration with every default filled in. The
+// default agent is left empty: an operator must name one.
+func DefaultConfig() Config {
+	return Config{
+		Routes: RoutesConfig{Default: RouteTarget{Mode: ModeStream}},
+		Approvals: ApprovalsConfig{
+			Policy:       PolicyRequester,
+			Timeout:      30 * time.Minute,
+			ApproveQuery: "approve",
+			DenyQuery:    "deny",
+		},
+		Render: RenderConfig{ShowThoughts: ThoughtsLatest, Steps: 5, FinalDeadline: 2 * time.Second},
+		Runs: RunsConfig{
+			QueueSize:     defaultQueueSize,
+			ShutdownGrace: 20 * time.Second,
+			DedupeTTL:     15 * time.Minute,
+			RunTimeout:    15 * time.Minute,
+			IdleTimeout:   2 * time.Minute,
+		},
+	}
+}
+
+// Validate reports every problem of the configuration by its YAML path.
+func (c Config) Validate() ConfigProblems {
+	var ps ConfigProblems
+	c.Routes.validate("routes", &ps)
+	c.Approvals.validate("approvals", &ps)
+	r := c.Render
+	switch r.ShowThoughts {
+	case ThoughtsOff, ThoughtsLatest, ThoughtsAll:
+	default:
+		ps.Add("render.show_thoughts", "must be off, latest or all, not %q", r.ShowThoughts)
+	}
+	if r.Steps < 0 || r.Steps > maxSteps {
+		ps.Add("render.steps", "must be between 0 and %d, not %d", maxSteps, r.Steps)
+	}
+	if r.FinalDeadline <= 0 {
+		ps.Add("render.final_deadline", "must be positive, not %s", r.FinalDeadline)
+	}
+	u := c.Runs
+	if u.QueueSize < 0 {
+		ps.Add("runs.queue_size", "must not be negative, not %d", u.QueueSize)
+	}
+	if u.ShutdownGrace < 0 {
+		ps.Add("runs.shutdown_grace", "must not be negative, not %s", u.ShutdownGrace)
+	}
+	if u.DedupeTTL < minDedupeTTL {
+		ps.Add("runs.dedupe_ttl", "must be at least %s (platforms redeliver for minutes), not %s", minDedupeTTL, u.DedupeTTL)
+	}
+	if u.RunTimeout <= 0 {
+		ps.Add("runs.run_timeout", "must be positive, not %s", u.RunTimeout)
+	}
+	if u.IdleTimeout <= 0 {
+		ps.Add("runs.idle_timeout", "must be positive, not %s", u.IdleTimeout)
+	}
+	return ps
+}
+
+func (r RoutesConfig) validate(path string, ps *ConfigProblems) {
+	d := JoinPath(path, "default")
+	if strings.TrimSpace(r.Default.Agent) == "" {
+		ps.Add(JoinPath(d, "agent"), "is required (the agent used when no channel route matches)")
+	}
+	r.Default.validate(d, ps)
+	for i, rt := range r.Channels {
+		p := fmt.Sprintf("%s.channels[%d]", path, i)
+		switch rt.Platform {
+		case "", PlatformSlack, PlatformDiscord, PlatformConsole:
+		default:
+			ps.Add(JoinPath(p, "platform"), "unknown platform %q (slack, discord or console)", rt.Platform)
+		}
+		rt.validate(p, ps)
+	}
+}
+
+func (t RouteTarget) validate(path string, ps *ConfigProblems) {
+	switch t.Mode {
+	case "", ModeStream, ModeTrigger:
+	default:
+		ps.Add(JoinPath(path, "mode"), "must be stream or trigger, not %q", t.Mode)
+	}
+	for i, u := range t.AllowUsers {
+		if strings.TrimSpace(u) == "" {
+			ps.Add(fmt.Sprintf("%s.allow_users[%d]", path, i), "must not be empty")
+		}
+	}
+	for i, ch := range t.AllowChannels {
+		if strings.TrimSpace(ch) == "" {
+			ps.Add(fmt.Sprintf("%s.allow_channels[%d]", path, i), "must not be empty")
+		}
+	}
+	if t.Approvals != nil {
+		validatePolicy(JoinPath(path, "approvals"), t.Approvals.Policy, t.Approvals.Approvers, ps)
+	}
+}
+
+func (a ApprovalsConfig) validate(path string, ps *ConfigProblems) {
+	validatePolicy(path, a.Policy, a.Approvers, ps)
+	if a.Timeout <= 0 {
+		ps.Add(JoinPath(path, "timeout"), "must be positive, not %s", a.Timeout)
+	}
+	if strings.TrimSpace(a.ApproveQuery) == "" {
+		ps.Add(JoinPath(path, "approve_query"), "must not be empty")
+	}
+	if strings.TrimSpace(a.DenyQuery) == "" {
+		ps.Add(JoinPath(path, "deny_query"), "must not be empty")
+	}
+}
+
+func validatePolicy(path string, policy ApprovalPolicy, approvers []string, ps *ConfigProblems) {
+	switch policy {
+	case PolicyRequester, PolicyAnyone:
+	case PolicyApprovers:
+		if len(approvers) == 0 {
+			ps.Add(JoinPath(path, "approvers"), "must list at least one approver when policy is approvers")
+		}
+	default:
+		ps.Add(JoinPath(path, "policy"), "must be requester, approvers or anyone, not %q", policy)
+	}
+	for i, a := range approvers {
+		platform, id, ok := strings.Cut(a, ":")
+		if !ok || platform == "" || id == "" {
+			ps.Add(fmt.Sprintf("%s.approvers[%d]", path, i), "must be platform:userid (e.g. slack:U123), not %q", a)
+		}
+	}
+}
+
+// route is the resolved route of one conversation.
+type route struct {
+	agent         string
+	mode          Mode
+	variables     map[string]any
+	allowUsers    []string
+	allowChannels []string
+	policy        ApprovalPolicy
+	approvers     []string
+}
+
+// routeFor resolves the first matching channel route, filling empty fields
+// from the default route and the global approval policy.
+func (c *Config) routeFor(key ConversationKey) route {
+	t := c.Routes.Default
+	for _, rt := range c.Routes.Channels {
+		if matches(rt.Platform, key.Platform) && matches(rt.Workspace, key.Workspace) && matches(rt.Channel, key.Channel) {
+			d := c.Routes.Default
+			t = rt.RouteTarget
+			if t.Agent == "" {
+				t.Agent = d.Agent
+			}
+			if t.Mode == "" {
+				t.Mode = d.Mode
+			}
+			if t.Variables == nil {
+				t.Variables = d.Variables
+			}
+			break
+		}
+	}
+	r := route{
+		agent:         t.Agent,
+		mode:          t.Mode,
+		variables:     t.Variables,
+		allowUsers:    t.AllowUsers,
+		allowChannels: t.AllowChannels,
+		policy:        c.Approvals.Policy,
+		approvers:     c.Approvals.Approvers,
+	}
+	if r.mode == "" {
+		r.mode = ModeStream
+	}
+	if t.Approvals != nil {
+		r.policy, r.approvers = t.Approvals.Policy, t.Approvals.Approvers
+	}
+	return r
+}
+
+func matches(pattern, value string) bool { return pattern == "" || pattern == value }
+
+// allows reports whether the route's allow-lists admit the user in the channel.
+func (r route) allows(key ConversationKey, user User) bool {
+	if len(r.allowChannels) > 0 && !slices.Contains(r.allowChannels, key.Channel) {
+		return false
+	}
+	if len(r.allowUsers) > 0 &&
+		!slices.Contains(r.allowUsers, user.ID) && !slices.Contains(r.allowUsers, key.Platform+":"+user.ID) {
+		return false
+	}
+	return true
+}
+
+// mayDecide reports whether user on platform may decide an approval of this route.
+func (r route) mayDecide(a Approval, platform string, user User) bool {
+	if platform != a.Key.Platform || user.ID == "" {
+		return false
+	}
+	switch r.policy {
+	case PolicyAnyone:
+		return true
+	case PolicyApprovers:
+		return slices.Contains(r.approvers, platform+":"+user.ID)
+	default:
+		return user.ID == a.Requester
+	}
+}

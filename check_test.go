@@ -1,0 +1,85 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+func TestCheckCommand(t *testing.T) {
+	t.Setenv("PB_TEST_KEY", "pk-super-secret-value")
+	tests := []struct {
+		name     string
+		config   string
+		wantCode int
+		want     []string
+	}{
+		{
+			name:     "valid",
+			config:   "promptev: {project_key: '${PB_TEST_KEY}'}\nroutes: {default: {agent: helpdesk}}\n",
+			wantCode: exitOK,
+			want:     []string{": OK", "default agent: helpdesk (stream), 0 channel route(s)", "slack: disabled, discord: disabled"},
+		},
+		{
+			name: "every problem with its path",
+			config: "promptev: {project_key: '${PB_TEST_KEY}', timeout: soon}\n" +
+				"routes: {default: {agent: helpdesk, mode: turbo}}\n" +
+				"log: {format: yaml}\n" +
+				"slack: {enabled: true, bot_token: '${PB_UNSET_TOKEN}'}\n" +
+				"extra: 1\n",
+			wantCode: exitFailure,
+			want: []string{
+				"6 problem(s):",
+				`  promptev.timeout: expected a duration such as 30s, 5m or 1h30m, got "soon" (line 1)`,
+				"  slack.bot_token: environment variable PB_UNSET_TOKEN is not set (write ${PB_UNSET_TOKEN:-default} to allow that) (line 4)",
+				"  extra: unknown key (line 5)",
+				// Validation runs on the rest, so one check shows everything.
+				`  routes.default.mode: must be stream or trigger, not "turbo" (line 2)`,
+				`  log.format: must be text or json, got "yaml" (line 3)`,
+				"  slack.app_token: is required in socket mode\n",
+			},
+		},
+		{
+			name:     "validation problems after a clean decode",
+			config:   "promptev: {project_key: '${PB_TEST_KEY}'}\nroutes: {default: {agent: helpdesk, mode: turbo}}\nlog: {format: yaml}\n",
+			wantCode: exitFailure,
+			want: []string{
+				"2 problem(s):",
+				`  routes.default.mode: must be stream or trigger, not "turbo" (line 2)`,
+				`  log.format: must be text or json, got "yaml" (line 3)`,
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := writeFile(t, "config.yaml", tt.config)
+			code, stdout, stderr := runProgram(t, "", "check", "--config", path)
+			assert.Equal(t, tt.wantCode, code, stdout+stderr)
+			for _, w := range tt.want {
+				assert.Contains(t, stdout, w)
+			}
+			assert.NotContains(t, stdout, "slack.bot_token: is required", "no second problem for the same path")
+			assert.NotContains(t, stdout+stderr, "pk-super-secret-value")
+		})
+	}
+}
+
+func TestCheckExampleConfig(t *testing.T) {
+	for k, v := range exampleEnv {
+		t.Setenv(k, v)
+	}
+	code, stdout, stderr := runProgram(t, "", "check", "--config", "config.example.yaml")
+	assert.Equal(t, exitOK, code, stdout+stderr)
+	assert.Contains(t, stdout, "config.example.yaml: OK")
+	for _, v := range exampleEnv {
+		if v != "agent-example" {
+			assert.NotContains(t, stdout, v, "secrets are not printed")
+		}
+	}
+}
+
+func TestCheckMissingFile(t *testing.T) {
+	code, stdout, _ := runProgram(t, "", "check", "--config", "/nonexistent/config.yaml")
+	assert.Equal(t, exitFailure, code)
+	assert.Contains(t, stdout, "cannot read config file")
+}

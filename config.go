@@ -1,0 +1,272 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/promptev/promptev-bridge/adapters/discord"
+	"github.com/promptev/promptev-bridge/adapters/slack"
+	"github.com/promptev/promptev-bridge/bridge"
+	"github.com/promptev/promptev-bridge/promptev"
+	"github.com/promptev/promptev-bridge/store"
+)
+
+// Config is the whole configuration file. Each package owns its section, its
+// defaults and its validation; this file only assembles them.
+type Config struct {
+	Promptev PromptevConfig `yaml:"promptev"`
+	// Bridge holds the routes, approvals, render and runs sections.
+	Bridge  bridge.Config  `yaml:",inline"`
+	Store   store.Config   `yaml:"store"`
+	Slack   slack.Config   `yaml:"slack"`
+	Discord discord.Config `yaml:"discord"`
+	Console ConsoleConfig  `yaml:"console"`
+	HTTP    HTTPConfig     `yaml:"http"`
+	Log     LogConfig      `yaml:"log"`
+}
+
+// PromptevConfig is the promptev section: how to reach the Promptev API.
+// Paths and auth placement are configurable because the 0.2 wire format is
+// not public (DESIGN §3).
+type PromptevConfig struct {
+	// ProjectKey authenticates every call. Secret.
+	ProjectKey string `yaml:"project_key"`
+	// BaseURL is the API's base URL; a trailing slash is stripped.
+	BaseURL string `yaml:"base_url"`
+	// Timeout bounds unary calls (start, trigger); streams use IdleTimeout.
+	Timeout time.Duration `yaml:"timeout"`
+	// MaxRetries is how often a 502/503/504 on the opening request is retried.
+	MaxRetries int `yaml:"max_retries"`
+	// Headers are extra HTTP headers sent with every call. Values are secret.
+	Headers map[string]string `yaml:"headers"`
+	// Endpoints are the path templates of the three calls.
+	Endpoints EndpointsConfig `yaml:"endpoints"`
+	// Auth places the key: bearer, header:<Name> or path.
+	Auth string `yaml:"auth"`
+	// IdleTimeout ends a stream that sends no byte for this long.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+}
+
+// EndpointsConfig are the path templates of the agent calls; {agent_id} and
+// {project_key} are substituted.
+type EndpointsConfig struct {
+	Trigger string `yaml:"trigger"`
+	Start   string `yaml:"start"`
+	Stream  string `yaml:"stream"`
+}
+
+// ConsoleConfig is the console section: a conversation on the terminal the
+// daemon runs in (stdin and stdout), beside the chat platforms. It is for
+// local testing of a full configuration; see also the chat command.
+type ConsoleConfig struct {
+	// Enabled serves the console conversation in run.
+	Enabled bool `yaml:"enabled"`
+}
+
+// HTTPConfig is the http section: the side port.
+type HTTPConfig struct {
+	// Listen is the side port's address; empty turns the side port off.
+	// Port 0 picks a free port, which is logged.
+	Listen string `yaml:"listen"`
+}
+
+// LogConfig is the log section.
+type LogConfig struct {
+	// Level is debug, info, warn or error.
+	Level string `yaml:"level"`
+	// Format is text or json.
+	Format string `yaml:"format"`
+}
+
+// Defaults of the sections this package owns.
+const (
+	defaultBaseURL     = "https://api.promptev.ai"
+	defaultListen      = "127.0.0.1:9464"
+	defaultTimeout     = 30 * time.Second
+	defaultMaxRetries  = 2
+	defaultIdleTimeout = 90 * time.Second
+	defaultAuth        = "bearer"
+)
+
+// defaultEndpoints are the assumed paths of DESIGN §3, from the SDK.
+func defaultEndpoints() EndpointsConfig {
+	d := promptev.DefaultEndpoints()
+	return EndpointsConfig{Trigger: d.Trigger, Start: d.Start, Stream: d.Stream}
+}
+
+// DefaultConfig returns every section's defaults.
+func DefaultConfig() Config {
+	return Config{
+		Promptev: PromptevConfig{
+			BaseURL:     defaultBaseURL,
+			Timeout:     defaultTimeout,
+			MaxRetries:  defaultMaxRetries,
+			Endpoints:   defaultEndpoints(),
+			Auth:        defaultAuth,
+			IdleTimeout: defaultIdleTimeout,
+		},
+		Bridge:  bridge.DefaultConfig(),
+		Store:   store.DefaultConfig(),
+		Slack:   slack.DefaultConfig(),
+		Discord: discord.DefaultConfig(),
+		HTTP:    HTTPConfig{Listen: defaultListen},
+		Log:     LogConfig{Level: "info", Format: "text"},
+	}
+}
+
+// optionalSections are sections whose ${ENV} references only need to be set
+// when the section says enabled: true.
+var optionalSections = []string{"slack", "discord"}
+
+// LoadConfig reads, expands, strictly decodes and validates a config file.
+// The problems carry YAML paths; the line a path was written on is appended
+// where known. Secrets are never part of a problem.
+func LoadConfig(path string, env lookupEnv) (Config, bridge.ConfigProblems) {
+	return loadConfigWith(path, env, nil)
+}
+
+// ParseConfig is LoadConfig on the file's contents.
+func ParseConfig(data []byte, env lookupEnv) (Config, bridge.ConfigProblems) {
+	return parseConfigWith(data, env, nil)
+}
+
+// loadConfigWith is LoadConfig with override applied before validation.
+func loadConfigWith(path string, env lookupEnv, override func(*Config)) (Config, bridge.ConfigProblems) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		var ps bridge.ConfigProblems
+		ps.Add("", "cannot read config file: %v", err)
+		return Config{}, ps
+	}
+	return parseConfigWith(data, env, override)
+}
+
+func parseConfigWith(data []byte, env lookupEnv, override func(*Config)) (Config, bridge.ConfigProblems) {
+	cfg := DefaultConfig()
+	res, ps := decodeConfig(data, &cfg, env, optionalSections)
+	if len(ps) > 0 && ps[0].Path == "" {
+		return cfg, ps // not a YAML mapping: nothing to validate
+	}
+	if override != nil {
+		override(&cfg)
+	}
+	cfg.normalize()
+	for _, p := range cfg.Validate() {
+		if res.covered(p.Path) {
+			continue // already reported as undecodable
+		}
+		if line, ok := res.lines[p.Path]; ok && !strings.Contains(p.Message, "(line ") {
+			p.Message = fmt.Sprintf("%s (line %d)", p.Message, line)
+		}
+		ps = append(ps, p)
+	}
+	return cfg, ps
+}
+
+// normalize applies the documented tidy-ups (trailing slash of base_url).
+func (c *Config) normalize() {
+	c.Promptev.BaseURL = strings.TrimRight(strings.TrimSpace(c.Promptev.BaseURL), "/")
+}
+
+// Validate checks every section and returns all problems.
+func (c Config) Validate() bridge.ConfigProblems {
+	var ps bridge.ConfigProblems
+	ps = append(ps, c.Promptev.Validate("promptev")...)
+	ps = append(ps, c.Bridge.Validate()...)
+	ps = append(ps, c.Store.Validate("store")...)
+	ps = append(ps, c.Slack.Validate("slack")...)
+	ps = append(ps, c.Discord.Validate("discord")...)
+	ps = append(ps, c.HTTP.Validate("http")...)
+	ps = append(ps, c.Log.Validate("log")...)
+	return ps
+}
+
+// Validate checks the promptev section.
+func (c PromptevConfig) Validate(path string) bridge.ConfigProblems {
+	var ps bridge.ConfigProblems
+	p := func(name string) string { return bridge.JoinPath(path, name) }
+	if strings.TrimSpace(c.ProjectKey) == "" {
+		ps.Add(p("project_key"), "is required (set PROMPTEV_PROJECT_KEY or write the key here)")
+	}
+	if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		ps.Add(p("base_url"), "must be an http or https URL, got %q", c.BaseURL)
+	}
+	if c.Timeout <= 0 {
+		ps.Add(p("timeout"), "must be positive, got %s", c.Timeout)
+	}
+	if c.IdleTimeout <= 0 {
+		ps.Add(p("idle_timeout"), "must be positive, got %s", c.IdleTimeout)
+	}
+	if c.MaxRetries < 0 || c.MaxRetries > 10 {
+		ps.Add(p("max_retries"), "must be between 0 and 10, got %d", c.MaxRetries)
+	}
+	for name, h := range c.Headers {
+		if !validHeaderName(name) {
+			ps.Add(p("headers."+name), "is not a valid HTTP header name")
+		}
+		if strings.ContainsAny(h, "\r\n") {
+			ps.Add(p("headers."+name), "must not contain line breaks")
+		}
+	}
+	auth, authErr := promptev.ParseAuth(c.Auth)
+	if authErr != nil || c.Auth == "" {
+		ps.Add(p("auth"), "must be bearer, header:<Name> or path, got %q", c.Auth)
+	}
+	for _, ep := range []struct{ name, tmpl string }{
+		{"trigger", c.Endpoints.Trigger}, {"start", c.Endpoints.Start}, {"stream", c.Endpoints.Stream},
+	} {
+		one := promptev.Endpoints{Trigger: ep.tmpl, Start: ep.tmpl, Stream: ep.tmpl}
+		if ep.tmpl == "" {
+			ps.Add(bridge.JoinPath(p("endpoints"), ep.name), "must be a path template such as /api/sdk/v1/agent/{agent_id}/%s", ep.name)
+		} else if err := one.Validate(auth); err != nil && authErr == nil {
+			msg := strings.TrimPrefix(err.Error(), "promptev: ")
+			msg = strings.TrimPrefix(msg, "trigger endpoint ")
+			ps.Add(bridge.JoinPath(p("endpoints"), ep.name), "%s", msg)
+		}
+	}
+	return ps
+}
+
+func validHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if r > 126 || r <= 32 || strings.ContainsRune(`"(),/:;<=>?@[\]{}`, r) {
+			return false
+		}
+	}
+	return true
+}
+
+// Validate checks the http section.
+func (c HTTPConfig) Validate(path string) bridge.ConfigProblems {
+	var ps bridge.ConfigProblems
+	if c.Listen == "" {
+		return nil
+	}
+	if _, port, err := net.SplitHostPort(c.Listen); err != nil || port == "" {
+		ps.Add(bridge.JoinPath(path, "listen"), "must be host:port (port 0 picks a free one) or empty to turn the side port off, got %q", c.Listen)
+	}
+	return ps
+}
+
+// Validate checks the log section.
+func (c LogConfig) Validate(path string) bridge.ConfigProblems {
+	var ps bridge.ConfigProblems
+	switch strings.ToLower(c.Level) {
+	case "debug", "info", "warn", "warning", "error":
+	default:
+		ps.Add(bridge.JoinPath(path, "level"), "must be debug, info, warn or error, got %q", c.Level)
+	}
+	switch c.Format {
+	case "text", "json":
+	default:
+		ps.Add(bridge.JoinPath(path, "format"), "must be text or json, got %q", c.Format)
+	}
+	return ps
+}

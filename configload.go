@@ -1,0 +1,439 @@
+package main
+
+import (
+	"encoding"
+	"fmt"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/promptev/promptev-bridge/bridge"
+)
+
+// lookupEnv reads an environment variable; os.LookupEnv in production.
+type lookupEnv func(name string) (string, bool)
+
+// decodeResult is what decodeConfig learned besides the problems.
+type decodeResult struct {
+	// lines maps a YAML path to the line it was written on.
+	lines map[string]int
+	// fromEnv holds the paths whose values came from ${ENV} expansion.
+	fromEnv map[string]bool
+	// bad holds the paths that already have a problem; they were left out of
+	// the decoded value, so validation problems at or under them are noise.
+	bad map[string]bool
+}
+
+// covered reports whether path is at or under a path with a problem.
+func (r decodeResult) covered(path string) bool {
+	for p := path; ; {
+		if r.bad[p] {
+			return true
+		}
+		i := strings.LastIndexAny(p, ".[")
+		if i < 0 {
+			return false
+		}
+		p = p[:i]
+	}
+}
+
+// decodeConfig decodes YAML data into out, which holds the defaults.
+//
+// It expands ${NAME} and ${NAME:-default} in scalar values (an unset NAME
+// without a default is a problem, except inside the optional sections,
+// whose expansion errors only count when the section has enabled: true),
+// then checks the whole document against out's type and reports every
+// unknown key and every value of the wrong type, each with its YAML path.
+// The values without a problem are decoded into out even when others have
+// one, so that validation can report the remaining problems too.
+func decodeConfig(data []byte, out any, env lookupEnv, optional []string) (decodeResult, bridge.ConfigProblems) {
+	res := decodeResult{lines: map[string]int{}, fromEnv: map[string]bool{}, bad: map[string]bool{}}
+	var probs bridge.ConfigProblems
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		probs.Add("", "invalid YAML: %s", strings.TrimPrefix(err.Error(), "yaml: "))
+		return res, probs
+	}
+	if root.Kind == 0 || len(root.Content) == 0 {
+		return res, nil // empty file: all defaults
+	}
+	doc := root.Content[0]
+	if doc.Kind != yaml.MappingNode {
+		probs.Add("", "the config must be a mapping of sections (line %d)", doc.Line)
+		return res, probs
+	}
+	for i := 0; i+1 < len(doc.Content); i += 2 {
+		name, val := doc.Content[i].Value, doc.Content[i+1]
+		lenient := false
+		for _, o := range optional {
+			if o == name && !sectionEnabled(val, env) {
+				lenient = true
+			}
+		}
+		expandNode(val, name, env, lenient, &res, &probs)
+	}
+	checkNode(doc, reflect.TypeOf(out).Elem(), "", &res, &probs)
+	for _, p := range probs {
+		res.bad[p.Path] = true
+	}
+	prune(doc, "", res.bad)
+	if err := doc.Decode(out); err != nil {
+		probs.Add("", "%s", strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	return res, probs
+}
+
+// prune removes the mapping entries at bad paths and nulls bad list items.
+func prune(n *yaml.Node, path string, bad map[string]bool) {
+	switch n.Kind {
+	case yaml.MappingNode:
+		kept := n.Content[:0]
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			p := childPath(path, n.Content[i].Value)
+			if bad[p] {
+				continue
+			}
+			prune(n.Content[i+1], p, bad)
+			kept = append(kept, n.Content[i], n.Content[i+1])
+		}
+		n.Content = kept
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			p := fmt.Sprintf("%s[%d]", path, i)
+			if bad[p] {
+				n.Content[i] = &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Value: "null"}
+				continue
+			}
+			prune(c, p, bad)
+		}
+	}
+}
+
+// sectionEnabled reports whether a section mapping says enabled: true.
+func sectionEnabled(n *yaml.Node, env lookupEnv) bool {
+	if n.Kind != yaml.MappingNode {
+		return false
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value != "enabled" {
+			continue
+		}
+		v, err := expandString(n.Content[i+1].Value, env)
+		if err != nil {
+			return true // let the strict pass report it
+		}
+		b, err := strconv.ParseBool(v)
+		return err != nil || b
+	}
+	return false
+}
+
+// expandNode expands ${ENV} references in the scalar values under n.
+func expandNode(n *yaml.Node, path string, env lookupEnv, lenient bool, res *decodeResult, probs *bridge.ConfigProblems) {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		if !strings.Contains(n.Value, "$") {
+			return
+		}
+		v, err := expandString(n.Value, env)
+		if err != nil {
+			if lenient {
+				v, _ = expandString(n.Value, func(string) (string, bool) { return "", true })
+			} else {
+				probs.Add(path, "%v (line %d)", err, n.Line)
+				return
+			}
+		}
+		if v != n.Value && strings.Contains(n.Value, "${") {
+			res.fromEnv[path] = true
+		}
+		n.Value = v
+		if n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) == 0 {
+			n.Tag = "" // re-resolve: "${PORT}" may now be a number
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			expandNode(n.Content[i+1], childPath(path, n.Content[i].Value), env, lenient, res, probs)
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			expandNode(c, fmt.Sprintf("%s[%d]", path, i), env, lenient, res, probs)
+		}
+	}
+}
+
+// expandString replaces ${NAME} and ${NAME:-default}; "$$" is a literal "$".
+// A "$" not followed by "{" or "$" is kept as it is.
+func expandString(s string, env lookupEnv) (string, error) {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '$' || i+1 >= len(s) {
+			b.WriteByte(c)
+			continue
+		}
+		switch s[i+1] {
+		case '$':
+			b.WriteByte('$')
+			i++
+			continue
+		case '{':
+		default:
+			b.WriteByte(c)
+			continue
+		}
+		end := strings.IndexByte(s[i+2:], '}')
+		if end < 0 {
+			return "", fmt.Errorf("unterminated ${ in value")
+		}
+		expr := s[i+2 : i+2+end]
+		name, def, hasDef := strings.Cut(expr, ":-")
+		if !validEnvName(name) {
+			return "", fmt.Errorf("invalid environment variable name %q", name)
+		}
+		v, ok := env(name)
+		switch {
+		case hasDef && (!ok || v == ""):
+			v = def
+		case !ok:
+			return "", fmt.Errorf("environment variable %s is not set (write ${%s:-default} to allow that)", name, name)
+		}
+		b.WriteString(v)
+		i += 2 + end
+	}
+	return b.String(), nil
+}
+
+func validEnvName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, r := range s {
+		switch {
+		case r == '_', r >= 'A' && r <= 'Z', r >= 'a' && r <= 'z':
+		case r >= '0' && r <= '9' && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func childPath(prefix, key string) string { return bridge.JoinPath(prefix, key) }
+
+var (
+	durationType        = reflect.TypeFor[time.Duration]()
+	yamlUnmarshalerType = reflect.TypeFor[yaml.Unmarshaler]()
+	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
+)
+
+// checkNode reports unknown keys and mistyped values under n, against t.
+func checkNode(n *yaml.Node, t reflect.Type, path string, res *decodeResult, probs *bridge.ConfigProblems) {
+	if path != "" {
+		res.lines[path] = n.Line
+	}
+	if n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	if isNull(n) {
+		return
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == durationType || reflect.PointerTo(t).Implements(yamlUnmarshalerType) ||
+		reflect.PointerTo(t).Implements(textUnmarshalerType) {
+		checkLeaf(n, t, path, res, probs)
+		return
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			probs.Add(path, "expected a mapping, got %s (line %d)", nodeKind(n), n.Line)
+			return
+		}
+		fields := yamlFields(t)
+		seen := map[string]bool{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			p := childPath(path, k.Value)
+			if seen[k.Value] {
+				probs.Add(p, "duplicate key (line %d)", k.Line)
+				continue
+			}
+			seen[k.Value] = true
+			ft, ok := fields[k.Value]
+			if !ok {
+				probs.Add(p, "unknown key%s (line %d)", suggest(k.Value, fields), k.Line)
+				continue
+			}
+			checkNode(v, ft, p, res, probs)
+		}
+	case reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			probs.Add(path, "expected a mapping, got %s (line %d)", nodeKind(n), n.Line)
+			return
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			checkNode(n.Content[i+1], t.Elem(), childPath(path, n.Content[i].Value), res, probs)
+		}
+	case reflect.Slice, reflect.Array:
+		if n.Kind != yaml.SequenceNode {
+			probs.Add(path, "expected a list, got %s (line %d)", nodeKind(n), n.Line)
+			return
+		}
+		for i, c := range n.Content {
+			checkNode(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i), res, probs)
+		}
+	case reflect.Interface:
+		// Any YAML value fits.
+	default:
+		checkLeaf(n, t, path, res, probs)
+	}
+}
+
+// checkLeaf decodes n alone into a fresh value of type t and reports failure
+// without echoing the value when it may be a secret.
+func checkLeaf(n *yaml.Node, t reflect.Type, path string, res *decodeResult, probs *bridge.ConfigProblems) {
+	if n.Kind != yaml.ScalarNode && t.Kind() != reflect.Struct && t.Kind() != reflect.Map && t.Kind() != reflect.Slice {
+		probs.Add(path, "expected %s, got %s (line %d)", typeWant(t), nodeKind(n), n.Line)
+		return
+	}
+	if err := n.Decode(reflect.New(t).Interface()); err != nil {
+		shown := ""
+		if n.Kind == yaml.ScalarNode && !res.fromEnv[path] && !looksSecret(path) {
+			shown = fmt.Sprintf(" %q", n.Value)
+		}
+		probs.Add(path, "expected %s, got%s (line %d)", typeWant(t), orKind(shown, n), n.Line)
+	}
+}
+
+func orKind(shown string, n *yaml.Node) string {
+	if shown != "" {
+		return shown
+	}
+	return " " + nodeKind(n)
+}
+
+func typeWant(t reflect.Type) string {
+	switch {
+	case t == durationType:
+		return "a duration such as 30s, 5m or 1h30m"
+	case t.Kind() == reflect.Bool:
+		return "true or false"
+	case t.Kind() >= reflect.Int && t.Kind() <= reflect.Int64,
+		t.Kind() >= reflect.Uint && t.Kind() <= reflect.Uint64:
+		return "a whole number"
+	case t.Kind() == reflect.Float32 || t.Kind() == reflect.Float64:
+		return "a number"
+	case t.Kind() == reflect.String:
+		return "a string"
+	}
+	return "a valid " + t.String()
+}
+
+func nodeKind(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		return "a scalar"
+	}
+	return "something else"
+}
+
+func isNull(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
+}
+
+// yamlFields maps the YAML keys of struct t (following inline fields) to
+// their types.
+func yamlFields(t reflect.Type) map[string]reflect.Type {
+	fields := map[string]reflect.Type{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		tag := f.Tag.Get("yaml")
+		if tag == "-" {
+			continue
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		if strings.Contains(","+opts+",", ",inline,") {
+			ft := f.Type
+			for ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct {
+				for k, v := range yamlFields(ft) {
+					fields[k] = v
+				}
+			}
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name) // yaml.v3's default key
+		}
+		fields[name] = f.Type
+	}
+	return fields
+}
+
+// suggest returns " (did you mean x?)" for a near miss among the known keys.
+func suggest(key string, fields map[string]reflect.Type) string {
+	names := make([]string, 0, len(fields))
+	for k := range fields {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	best, bestD := "", 3
+	for _, k := range names {
+		if d := editDistance(strings.ToLower(key), k); d < bestD {
+			best, bestD = k, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %s?)", best)
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// looksSecret reports whether a YAML path names a secret, whose value must
+// never be shown.
+func looksSecret(path string) bool {
+	p := strings.ToLower(path)
+	for _, w := range []string{"token", "secret", "key", "password", "headers", "authorization"} {
+		if strings.Contains(p, w) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/promptev/promptev-bridge/adapters/slack"
+	"github.com/promptev/promptev-bridge/adapters/slack/slackfake"
+)
+
+// TestEndToEndSlack boots the daemon from a config file with the Slack
+// adapter in Socket Mode against slackfake, then runs a mention through an
+// approval click to the final answer.
+func TestEndToEndSlack(t *testing.T) {
+	const key = "pk-e2e-slack-secret"
+	api := startFakePromptev(t, key, "ops-agent")
+	fake := slackfake.New(t)
+	t.Setenv("PB_E2E_KEY", key)
+	t.Setenv("PB_SLACK_BOT", slackfake.BotToken)
+	t.Setenv("PB_SLACK_APP", slackfake.AppToken)
+	cfgPath := writeFile(t, "config.yaml", fmt.Sprintf(`
+promptev: {project_key: '${PB_E2E_KEY}', base_url: '%s'}
+routes: {default: {agent: ops-agent}}
+store: {path: '%s'}
+slack:
+  enabled: true
+  mode: socket
+  bot_token: ${PB_SLACK_BOT}
+  app_token: ${PB_SLACK_APP}
+  api_url: %s
+http: {listen: '127.0.0.1:0'}
+log: {level: debug}
+`, api.URL, filepath.Join(t.TempDir(), "bridge.db"), fake.APIURL()))
+
+	p := startProgram(t, strings.NewReader(""), "run", "--config", cfgPath)
+	base := "http://" + (<-p.sidePort).String()
+	fake.Await(t, "socket connection", fake.Connected)
+
+	ev := fake.Mention("C1", "U1", "is prod down?")
+	_, err := fake.SendEvent(ev, 0)
+	require.NoError(t, err)
+
+	var card slackfake.Message
+	fake.Await(t, "approval card", func() bool {
+		for _, m := range fake.Thread("C1", ev.TS) {
+			if m.ButtonValue(slack.ActionApprove) != "" {
+				card = m
+				return true
+			}
+		}
+		return false
+	})
+	// The placeholder says "waiting" once the approval is recorded.
+	fake.Await(t, "waiting status", func() bool {
+		for _, c := range fake.Calls("chat.update") {
+			if strings.Contains(string(c.Blocks)+c.Text, "Waiting for approval") {
+				return true
+			}
+		}
+		return false
+	})
+	_, err = fake.SendClick(slackfake.ClickOn(card, "U1", slack.ActionApprove))
+	require.NoError(t, err)
+	fake.Await(t, "answer", func() bool {
+		for _, m := range fake.Thread("C1", ev.TS) {
+			if strings.Contains(m.BlockText(), "OPS-7") {
+				return true
+			}
+		}
+		return false
+	})
+	p.stderr.waitFor(t, "outcome=done")
+
+	code, body := httpGet(t, base+"/readyz")
+	assert.Equal(t, http.StatusOK, code)
+	assert.Contains(t, body, "slack: ok")
+	_, body = httpGet(t, base+"/metrics")
+	for _, want := range []string{
+		`promptev_bridge_messages_received_total{platform="slack"}`,
+		`promptev_bridge_runs_total{outcome="done",platform="slack"} 1`,
+		`promptev_bridge_approvals_total{outcome="approved",platform="slack"} 1`,
+		`promptev_bridge_adapter_ready{platform="slack"} 1`,
+	} {
+		assert.Contains(t, body, want)
+	}
+
+	p.cancel()
+	assert.Equal(t, exitOK, p.wait(t))
+	logs := p.stderr.String()
+	for _, secret := range []string{key, slackfake.BotToken, slackfake.AppToken, "ticket="} {
+		assert.NotContains(t, logs, secret, "secrets never reach the logs")
+	}
+}

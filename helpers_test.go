@@ -1,0 +1,121 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// output is a goroutine-safe writer that tests can wait on.
+type output struct {
+	mu      sync.Mutex
+	b       bytes.Buffer
+	changed chan struct{} // closed and replaced on every write
+}
+
+func newOutput() *output { return &output{changed: make(chan struct{})} }
+
+func (o *output) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	n, err := o.b.Write(p)
+	close(o.changed)
+	o.changed = make(chan struct{})
+	return n, err
+}
+
+func (o *output) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.b.String()
+}
+
+// waitFor blocks until the output contains s. The timeout is a failure
+// guard only: progress is signalled by the writes themselves.
+func (o *output) waitFor(t *testing.T, s string) {
+	t.Helper()
+	guard := time.NewTimer(30 * time.Second)
+	defer guard.Stop()
+	for {
+		o.mu.Lock()
+		ok := strings.Contains(o.b.String(), s)
+		ch := o.changed
+		o.mu.Unlock()
+		if ok {
+			return
+		}
+		select {
+		case <-ch:
+		case <-guard.C:
+			t.Fatalf("output never contained %q; got:\n%s", s, o.String())
+		}
+	}
+}
+
+// inProcess runs the program in-process with test hooks.
+type inProcess struct {
+	stdout, stderr *output
+	sidePort       chan net.Addr
+	code           chan int
+	cancel         context.CancelFunc
+}
+
+func startProgram(t *testing.T, stdin interface{ Read([]byte) (int, error) }, args ...string) *inProcess {
+	t.Helper()
+	p := &inProcess{stdout: newOutput(), stderr: newOutput(), sidePort: make(chan net.Addr, 1), code: make(chan int, 1)}
+	ctx, cancel := context.WithCancel(context.Background())
+	p.cancel = cancel
+	plain := false
+	e := &env{stdin: stdin, stdout: p.stdout, stderr: p.stderr, lookup: os.LookupEnv,
+		onSidePort: func(a net.Addr) { p.sidePort <- a }, stdoutTTY: &plain}
+	go func() { p.code <- runWith(ctx, args, e) }()
+	t.Cleanup(cancel)
+	return p
+}
+
+// wait returns the exit code.
+func (p *inProcess) wait(t *testing.T) int {
+	t.Helper()
+	select {
+	case c := <-p.code:
+		return c
+	case <-time.After(60 * time.Second): // failure guard only
+		t.Fatalf("program did not exit; stdout:\n%s\nstderr:\n%s", p.stdout.String(), p.stderr.String())
+		return -1
+	}
+}
+
+// runProgram runs the program to completion with the given stdin text.
+func runProgram(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	p := startProgram(t, strings.NewReader(stdin), args...)
+	code = p.wait(t)
+	return code, p.stdout.String(), p.stderr.String()
+}
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	require.NoError(t, os.WriteFile(path, []byte(content), 0o600))
+	return path
+}
+
+// pipeWriter is the writing end of a stdin pipe.
+type pipeWriter struct{ w *io.PipeWriter }
+
+func (p pipeWriter) WriteString(s string) (int, error) { return io.WriteString(p.w, s) }
+func (p pipeWriter) Close() error                      { return p.w.Close() }
+
+func newPipe() (*io.PipeReader, pipeWriter) {
+	r, w := io.Pipe()
+	return r, pipeWriter{w}
+}

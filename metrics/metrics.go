@@ -1,0 +1,202 @@
+package metrics
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/promptev/promptev-bridge/bridge"
+	"github.com/promptev/promptev-bridge/promptev"
+)
+
+// Namespace prefixes every series this package exports.
+const Namespace = "promptev_bridge"
+
+// Histogram buckets, in seconds. Placeholders and first statuses are expected
+// in milliseconds; runs and approval waits in seconds to minutes.
+var (
+	fastBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}
+	runBuckets  = []float64{.25, .5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600}
+	waitBuckets = []float64{1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600}
+)
+
+// Metrics is the Prometheus implementation of bridge.Metrics. Its methods are
+// safe for concurrent use and never block.
+type Metrics struct {
+	reg *prometheus.Registry
+
+	messages      *prometheus.CounterVec
+	dedupe        *prometheus.CounterVec
+	events        *prometheus.CounterVec
+	runs          *prometheus.CounterVec
+	runDuration   *prometheus.HistogramVec
+	edits         *prometheus.CounterVec
+	rateLimited   *prometheus.CounterVec
+	approvals     *prometheus.CounterVec
+	approvalWait  *prometheus.HistogramVec
+	toPlaceholder *prometheus.HistogramVec
+	toFirstStatus *prometheus.HistogramVec
+	adapterReady  *prometheus.GaugeVec
+	buildInfo     *prometheus.GaugeVec
+}
+
+var _ bridge.Metrics = (*Metrics)(nil)
+
+// Options tune New.
+type Options struct {
+	// Version is exported as the version label of promptev_bridge_build_info.
+	Version string
+	// NoRuntimeCollectors leaves out the Go runtime and process collectors
+	// (useful in tests that compare the whole exposition).
+	NoRuntimeCollectors bool
+}
+
+// New creates the metrics on a new registry.
+func New(opts Options) *Metrics {
+	reg := prometheus.NewRegistry()
+	m := &Metrics{
+		reg: reg,
+		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "messages_received_total",
+			Help: "Inbound messages handed to the bridge, by platform.",
+		}, []string{"platform"}),
+		dedupe: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "dedupe_hits_total",
+			Help: "Inbound messages dropped as duplicate deliveries, by platform.",
+		}, []string{"platform"}),
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "agent_events_total",
+			Help: "Agent stream events, by platform and event type (unknown types are counted as \"other\").",
+		}, []string{"platform", "type"}),
+		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "runs_total",
+			Help: "Finished agent runs, by platform and outcome (done, error, approval, interrupted, busy).",
+		}, []string{"platform", "outcome"}),
+		runDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: Namespace, Name: "run_duration_seconds",
+			Help:    "Duration of agent runs, from the inbound message to the end of the run, by platform and outcome.",
+			Buckets: runBuckets,
+		}, []string{"platform", "outcome"}),
+		edits: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "edits_total",
+			Help: "Live edits by platform and result (sent, coalesced, dropped, failed).",
+		}, []string{"platform", "result"}),
+		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "rate_limited_total",
+			Help: "HTTP 429 answers from the platform, by platform and operation (post, edit).",
+		}, []string{"platform", "op"}),
+		approvals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "approvals_total",
+			Help: "Approval decisions and refused clicks, by platform and outcome (approved, denied, expired, unauthorized, duplicate).",
+		}, []string{"platform", "outcome"}),
+		approvalWait: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: Namespace, Name: "approval_wait_seconds",
+			Help:    "Time from an approval card to its decision, by platform and outcome.",
+			Buckets: waitBuckets,
+		}, []string{"platform", "outcome"}),
+		toPlaceholder: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: Namespace, Name: "time_to_placeholder_seconds",
+			Help:    "Time from receiving a message to posting its placeholder, by platform.",
+			Buckets: fastBuckets,
+		}, []string{"platform"}),
+		toFirstStatus: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: Namespace, Name: "time_to_first_status_seconds",
+			Help:    "Time from receiving a message to its first status edit, by platform.",
+			Buckets: append(append([]float64{}, fastBuckets...), 10, 30),
+		}, []string{"platform"}),
+		adapterReady: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: Namespace, Name: "adapter_ready",
+			Help: "1 when the platform adapter is connected, 0 otherwise (sampled on each scrape of /readyz or /metrics).",
+		}, []string{"platform"}),
+		buildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: Namespace, Name: "build_info",
+			Help: "Always 1; the version label names the running build.",
+		}, []string{"version"}),
+	}
+	reg.MustRegister(m.messages, m.dedupe, m.events, m.runs, m.runDuration, m.edits,
+		m.rateLimited, m.approvals, m.approvalWait, m.toPlaceholder, m.toFirstStatus,
+		m.adapterReady, m.buildInfo)
+	if !opts.NoRuntimeCollectors {
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	version := opts.Version
+	if version == "" {
+		version = "unknown"
+	}
+	m.buildInfo.WithLabelValues(version).Set(1)
+	return m
+}
+
+// Registry returns the registry the metrics are registered on, so callers
+// may add collectors of their own.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// Handler serves the metrics in the Prometheus exposition format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// SetAdapterReady records whether a platform's adapter is connected.
+func (m *Metrics) SetAdapterReady(platform string, ready bool) {
+	v := 0.0
+	if ready {
+		v = 1
+	}
+	m.adapterReady.WithLabelValues(platform).Set(v)
+}
+
+// MessageReceived implements bridge.Metrics.
+func (m *Metrics) MessageReceived(platform string) { m.messages.WithLabelValues(platform).Inc() }
+
+// DedupeHit implements bridge.Metrics.
+func (m *Metrics) DedupeHit(platform string) { m.dedupe.WithLabelValues(platform).Inc() }
+
+// AgentEvent implements bridge.Metrics. Event types the protocol does not
+// define are counted as "other" so a misbehaving API cannot grow the label set.
+func (m *Metrics) AgentEvent(platform, eventType string) {
+	m.events.WithLabelValues(platform, eventLabel(eventType)).Inc()
+}
+
+// RunFinished implements bridge.Metrics.
+func (m *Metrics) RunFinished(platform, outcome string, d time.Duration) {
+	m.runs.WithLabelValues(platform, outcome).Inc()
+	m.runDuration.WithLabelValues(platform, outcome).Observe(d.Seconds())
+}
+
+// Edit implements bridge.Metrics.
+func (m *Metrics) Edit(platform, result string) { m.edits.WithLabelValues(platform, result).Inc() }
+
+// RateLimited implements bridge.Metrics.
+func (m *Metrics) RateLimited(platform, op string) { m.rateLimited.WithLabelValues(platform, op).Inc() }
+
+// Approval implements bridge.Metrics. The wait is observed only for decisions
+// (approved, denied, expired), not for refused or repeated clicks.
+func (m *Metrics) Approval(platform, outcome string, wait time.Duration) {
+	m.approvals.WithLabelValues(platform, outcome).Inc()
+	switch outcome {
+	case string(bridge.ApprovalApproved), string(bridge.ApprovalDenied), string(bridge.ApprovalExpired):
+		m.approvalWait.WithLabelValues(platform, outcome).Observe(wait.Seconds())
+	}
+}
+
+// TimeToPlaceholder implements bridge.Metrics.
+func (m *Metrics) TimeToPlaceholder(platform string, d time.Duration) {
+	m.toPlaceholder.WithLabelValues(platform).Observe(d.Seconds())
+}
+
+// TimeToFirstStatus implements bridge.Metrics.
+func (m *Metrics) TimeToFirstStatus(platform string, d time.Duration) {
+	m.toFirstStatus.WithLabelValues(platform).Observe(d.Seconds())
+}
+
+func eventLabel(t string) string {
+	switch t {
+	case promptev.EventThoughts, promptev.EventProcessing, promptev.EventApprovalRequired,
+		promptev.EventDone, promptev.EventError:
+		return t
+	}
+	return "other"
+}

@@ -1,0 +1,228 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/promptev/promptev-bridge/bridge"
+)
+
+func TestApprovals_PutGet(t *testing.T) {
+	ctx := context.Background()
+	decided := approval(2, t0)
+	decided.State, decided.DecidedBy, decided.DecidedByName, decided.DecidedAt = bridge.ApprovalDenied, "U9", "Ana", t0
+
+	tests := []struct {
+		name    string
+		put     []bridge.Approval
+		get     string
+		want    bridge.Approval
+		wantErr error
+		putErr  string
+	}{
+		{name: "unknown id", get: "apr_x", wantErr: bridge.ErrNotFound},
+		{name: "pending round trip", put: []bridge.Approval{approval(1, t0)}, get: "apr_00000001", want: approval(1, t0)},
+		{name: "decided round trip", put: []bridge.Approval{decided}, get: decided.ID, want: decided},
+		{name: "empty id", put: []bridge.Approval{{State: bridge.ApprovalPending}}, putErr: "empty id"},
+		{name: "no state", put: []bridge.Approval{{ID: "a"}}, putErr: "invalid state"},
+		{name: "bad state", put: []bridge.Approval{{ID: "a", State: "maybe"}}, putErr: "invalid state"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := openTemp(t)
+			for _, a := range tt.put {
+				err := s.PutApproval(ctx, a)
+				if tt.putErr != "" {
+					require.ErrorContains(t, err, tt.putErr)
+					return
+				}
+				require.NoError(t, err)
+			}
+			got, err := s.GetApproval(ctx, tt.get)
+			if tt.wantErr != nil {
+				require.ErrorIs(t, err, tt.wantErr)
+				assert.Contains(t, err.Error(), tt.get)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got)
+		})
+	}
+}
+
+func TestApprovals_Decide(t *testing.T) {
+	ctx := context.Background()
+	at := t0.Add(time.Minute)
+	tests := []struct {
+		name      string
+		state     bridge.ApprovalState
+		prior     []bridge.ApprovalState // earlier decisions on the same id
+		id        string
+		wantOK    bool
+		wantState bridge.ApprovalState
+		wantBy    string
+		wantErr   error
+		errMsg    string
+	}{
+		{name: "approve", state: bridge.ApprovalApproved, wantOK: true, wantState: bridge.ApprovalApproved, wantBy: "U2"},
+		{name: "deny", state: bridge.ApprovalDenied, wantOK: true, wantState: bridge.ApprovalDenied, wantBy: "U2"},
+		{name: "expire", state: bridge.ApprovalExpired, wantOK: true, wantState: bridge.ApprovalExpired, wantBy: "U2"},
+		{
+			name: "second decision loses", state: bridge.ApprovalDenied, prior: []bridge.ApprovalState{bridge.ApprovalApproved},
+			wantOK: false, wantState: bridge.ApprovalApproved, wantBy: "U1",
+		},
+		{
+			name: "same decision twice", state: bridge.ApprovalApproved, prior: []bridge.ApprovalState{bridge.ApprovalApproved},
+			wantOK: false, wantState: bridge.ApprovalApproved, wantBy: "U1",
+		},
+		{
+			name: "expired cannot be approved", state: bridge.ApprovalApproved, prior: []bridge.ApprovalState{bridge.ApprovalExpired},
+			wantOK: false, wantState: bridge.ApprovalExpired, wantBy: "U1",
+		},
+		{name: "unknown id", state: bridge.ApprovalApproved, id: "nope", wantErr: bridge.ErrNotFound},
+		{name: "pending is not a decision", state: bridge.ApprovalPending, errMsg: "invalid decision"},
+		{name: "garbage state", state: "yes", errMsg: "invalid decision"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := openTemp(t)
+			a := approval(1, t0.Add(30*time.Minute))
+			require.NoError(t, s.PutApproval(ctx, a))
+			for _, st := range tt.prior {
+				_, ok, err := s.DecideApproval(ctx, a.ID, st, "U1", "Uno", t0)
+				require.NoError(t, err)
+				require.True(t, ok)
+			}
+			id := a.ID
+			if tt.id != "" {
+				id = tt.id
+			}
+			got, ok, err := s.DecideApproval(ctx, id, tt.state, "U2", "Dos", at)
+			switch {
+			case tt.wantErr != nil:
+				require.ErrorIs(t, err, tt.wantErr)
+				return
+			case tt.errMsg != "":
+				require.ErrorContains(t, err, tt.errMsg)
+				stored, err := s.GetApproval(ctx, a.ID)
+				require.NoError(t, err)
+				assert.Equal(t, bridge.ApprovalPending, stored.State, "a rejected call changes nothing")
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.wantOK, ok)
+			assert.Equal(t, tt.wantState, got.State)
+			assert.Equal(t, tt.wantBy, got.DecidedBy)
+			if tt.wantOK {
+				assert.Equal(t, "Dos", got.DecidedByName)
+				assert.True(t, got.DecidedAt.Equal(at))
+			}
+			// The returned record is what is stored, and the rest is untouched.
+			stored, err := s.GetApproval(ctx, a.ID)
+			require.NoError(t, err)
+			assert.Equal(t, got, stored)
+			assert.Equal(t, a.Card, stored.Card)
+			assert.Equal(t, a.ArgumentsDigest, stored.ArgumentsDigest)
+			// A decided approval is never listed as expired.
+			expired, err := s.ListExpiredApprovals(ctx, t0.Add(time.Hour), 10)
+			require.NoError(t, err)
+			assert.Empty(t, expired)
+		})
+	}
+}
+
+func TestApprovals_ListExpired(t *testing.T) {
+	ctx := context.Background()
+	ids := func(as []bridge.Approval) []string {
+		out := []string{}
+		for _, a := range as {
+			out = append(out, a.ID)
+		}
+		return out
+	}
+	// Approvals 0..4 expire at t0+0..4 min; 2 is decided.
+	setup := func(t *testing.T) *Store {
+		s := openTemp(t)
+		for i := 4; i >= 0; i-- {
+			require.NoError(t, s.PutApproval(ctx, approval(i, t0.Add(time.Duration(i)*time.Minute))))
+		}
+		_, ok, err := s.DecideApproval(ctx, approval(2, t0).ID, bridge.ApprovalApproved, "U1", "", t0)
+		require.NoError(t, err)
+		require.True(t, ok)
+		return s
+	}
+	tests := []struct {
+		name  string
+		now   time.Time
+		limit int
+		want  []string
+	}{
+		{name: "none due", now: t0.Add(-time.Second), limit: 10, want: []string{}},
+		{name: "expires equal to now is due", now: t0, limit: 10, want: []string{"apr_00000000"}},
+		{name: "soonest first, decided skipped", now: t0.Add(3 * time.Minute), limit: 10, want: []string{"apr_00000000", "apr_00000001", "apr_00000003"}},
+		{name: "limit", now: t0.Add(time.Hour), limit: 2, want: []string{"apr_00000000", "apr_00000001"}},
+		{name: "zero limit uses default", now: t0.Add(time.Hour), limit: 0, want: []string{"apr_00000000", "apr_00000001", "apr_00000003", "apr_00000004"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := setup(t)
+			got, err := s.ListExpiredApprovals(ctx, tt.now, tt.limit)
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, ids(got))
+			for _, a := range got {
+				assert.Equal(t, bridge.ApprovalPending, a.State)
+			}
+		})
+	}
+}
+
+func TestApprovals_RePutMovesIndex(t *testing.T) {
+	ctx := context.Background()
+	s := openTemp(t)
+	a := approval(1, t0)
+	require.NoError(t, s.PutApproval(ctx, a))
+
+	// Extending the expiry moves the index entry: no stale entry at t0.
+	a.Expires = t0.Add(time.Hour)
+	require.NoError(t, s.PutApproval(ctx, a))
+	got, err := s.ListExpiredApprovals(ctx, t0.Add(time.Minute), 10)
+	require.NoError(t, err)
+	assert.Empty(t, got)
+	got, err = s.ListExpiredApprovals(ctx, t0.Add(time.Hour), 10)
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	assert.True(t, got[0].Expires.Equal(a.Expires))
+
+	// Putting it back as decided removes it from the index altogether.
+	a.State = bridge.ApprovalDenied
+	require.NoError(t, s.PutApproval(ctx, a))
+	got, err = s.ListExpiredApprovals(ctx, t0.Add(2*time.Hour), 10)
+	require.NoError(t, err)
+	assert.Empty(t, got)
+	st, err := s.Stats()
+	require.NoError(t, err)
+	assert.Equal(t, 0, st.PendingApprovals)
+	assert.Equal(t, 1, st.Approvals)
+}
+
+func TestApprovals_ListExpiredReadsOnlyDueEntries(t *testing.T) {
+	// With many pending approvals far in the future, listing the few due
+	// ones is served from the index alone: a broken far-future record is
+	// never decoded.
+	ctx := context.Background()
+	s := openTemp(t)
+	for i := range 200 {
+		require.NoError(t, s.PutApproval(ctx, approval(i, t0.Add(time.Duration(i+1)*time.Hour))))
+	}
+	require.NoError(t, s.PutApproval(ctx, approval(1000, t0)))
+	putRaw(t, s, bucketApprovals, map[string]string{approval(150, t0).ID: "broken"})
+	got, err := s.ListExpiredApprovals(ctx, t0.Add(time.Minute), 10)
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	assert.Equal(t, fmt.Sprintf("apr_%08d", 1000), got[0].ID)
+}
