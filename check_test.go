@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestCheckCommand(t *testing.T) {
@@ -18,7 +19,14 @@ func TestCheckCommand(t *testing.T) {
 			name:     "valid",
 			config:   "promptev: {project_key: '${PB_TEST_KEY}'}\nroutes: {default: {agent: helpdesk}}\n",
 			wantCode: exitOK,
-			want:     []string{": OK", "default agent: helpdesk (stream), 0 channel route(s)", "slack: disabled, discord: disabled"},
+			want:     []string{": OK", "default agent: helpdesk (stream), 0 channel route(s)", "slack: disabled, discord: disabled, console: disabled"},
+		},
+		{
+			name: "discord invite URL",
+			config: "promptev: {project_key: '${PB_TEST_KEY}'}\nroutes: {default: {agent: helpdesk}}\n" +
+				"discord: {enabled: true, token: tok-secret, application_id: '123456789'}\n",
+			wantCode: exitOK,
+			want:     []string{"discord invite URL: https://discord.com/oauth2/authorize?client_id=123456789"},
 		},
 		{
 			name: "every problem with its path",
@@ -82,4 +90,33 @@ func TestCheckMissingFile(t *testing.T) {
 	code, stdout, _ := runProgram(t, "", "check", "--config", "/nonexistent/config.yaml")
 	assert.Equal(t, exitFailure, code)
 	assert.Contains(t, stdout, "cannot read config file")
+}
+
+func TestCheckPrintRedactsSecrets(t *testing.T) {
+	secrets := map[string]string{
+		"PROMPTEV_PROJECT_KEY": "pk-print-secret", "PROMPTEV_AGENT_ID": "agent-print",
+		"SLACK_BOT_TOKEN": "xoxb-print-secret", "SLACK_APP_TOKEN": "xapp-print-secret",
+		"SLACK_SIGNING_SECRET": "signing-print-secret", "DISCORD_BOT_TOKEN": "discord-print-secret",
+	}
+	for k, v := range secrets {
+		t.Setenv(k, v)
+	}
+	path := writeFile(t, "config.yaml", "promptev: {project_key: '${PROMPTEV_PROJECT_KEY}', headers: {X-Api-Key: hdr-print-secret}}\n"+
+		"routes: {default: {agent: '${PROMPTEV_AGENT_ID}'}}\n"+
+		"slack: {enabled: true, bot_token: '${SLACK_BOT_TOKEN}', app_token: '${SLACK_APP_TOKEN}'}\n")
+	code, stdout, stderr := runProgram(t, "", "check", "--config", path, "--print")
+	require.Equal(t, exitOK, code, stderr)
+	for _, want := range []string{
+		"# effective configuration", "project_key: '[redacted]'", "X-Api-Key: '[redacted]'",
+		"bot_token: '[redacted]'", "app_token: '[redacted]'", "agent: agent-print",
+		"timeout: 30s", "shutdown_grace: 20s", "listen: 127.0.0.1:9464", "signing_secret: \"\"",
+	} {
+		assert.Contains(t, stdout, want)
+	}
+	for k, v := range secrets {
+		if k != "PROMPTEV_AGENT_ID" {
+			assert.NotContains(t, stdout, v)
+		}
+	}
+	assert.NotContains(t, stdout, "hdr-print-secret")
 }

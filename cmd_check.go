@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/promptev/promptev-bridge/adapters/discord"
 	"github.com/promptev/promptev-bridge/bridge"
 )
 
@@ -17,6 +18,7 @@ func cmdCheck(_ context.Context, e *env, args []string) int {
 			"section's rules. Prints each problem with its YAML path and exits 1 when\n"+
 			"there is any. Secret values are never printed.")
 	path := fs.String("config", defaultConfigPath, "config file")
+	print := fs.Bool("print", false, "also print the effective configuration (defaults filled in, secrets redacted)")
 	if code, done := parseFlags(e, fs, args); done {
 		return code
 	}
@@ -28,6 +30,14 @@ func cmdCheck(_ context.Context, e *env, args []string) int {
 	}
 	fmt.Fprintf(e.stdout, "%s: OK\n", *path)
 	summarize(e.stdout, cfg)
+	if *print {
+		out, err := printableConfig(cfg)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "promptev-bridge check: %v\n", err)
+			return exitFailure
+		}
+		fmt.Fprintf(e.stdout, "\n# effective configuration\n%s", out)
+	}
 	return exitOK
 }
 
@@ -53,7 +63,10 @@ func summarize(w io.Writer, cfg Config) {
 	fmt.Fprintf(w, "  promptev: %s (auth %s)\n", cfg.Promptev.BaseURL, cfg.Promptev.Auth)
 	fmt.Fprintf(w, "  default agent: %s (%s), %d channel route(s)\n",
 		orNone(cfg.Bridge.Routes.Default.Agent), cfg.Bridge.Routes.Default.Mode, len(cfg.Bridge.Routes.Channels))
-	fmt.Fprintf(w, "  slack: %s, discord: %s\n", on(cfg.Slack.Enabled), on(cfg.Discord.Enabled))
+	fmt.Fprintf(w, "  slack: %s, discord: %s, console: %s\n", on(cfg.Slack.Enabled), on(cfg.Discord.Enabled), on(cfg.Console.Enabled))
+	if cfg.Discord.Enabled && cfg.Discord.ApplicationID != "" {
+		fmt.Fprintf(w, "  discord invite URL: %s\n", discord.InviteURL(cfg.Discord.ApplicationID))
+	}
 	fmt.Fprintf(w, "  store: %s\n", cfg.Store.Path)
 	fmt.Fprintf(w, "  side port: %s\n", orNone(cfg.HTTP.Listen))
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"github.com/promptev/promptev-bridge/adapters/console"
 	"github.com/promptev/promptev-bridge/adapters/discord"
@@ -28,7 +29,7 @@ func cmdRun(ctx context.Context, e *env, args []string) int {
 		return exitFailure
 	}
 	log := newLogger(e.stderr, cfg.Log)
-	if err := runDaemon(ctx, e, cfg); err != nil {
+	if err := runDaemon(ctx, e, cfg, log); err != nil {
 		log.Error("promptev-bridge failed", "err", err)
 		return exitFailure
 	}
@@ -39,8 +40,7 @@ func cmdRun(ctx context.Context, e *env, args []string) int {
 var errNoPlatform = errors.New("no platform enabled: set slack.enabled, discord.enabled or console.enabled (or try: promptev-bridge demo)")
 
 // runDaemon wires the configured adapters and serves until ctx ends.
-func runDaemon(ctx context.Context, e *env, cfg Config) error {
-	log := newLogger(e.stderr, cfg.Log)
+func runDaemon(ctx context.Context, e *env, cfg Config, log *slog.Logger) error {
 	ag, err := newAgent(cfg.Promptev)
 	if err != nil {
 		return err

@@ -118,9 +118,9 @@ func DefaultConfig() Config {
 	}
 }
 
-// optionalSections are sections whose ${ENV} references only need to be set
-// when the section says enabled: true.
-var optionalSections = []string{"slack", "discord"}
+// optionalSections are the sections whose ${ENV} references only need to be
+// set when the section says enabled: true.
+func optionalSections() []string { return []string{"slack", "discord"} }
 
 // LoadConfig reads, expands, strictly decodes and validates a config file.
 // The problems carry YAML paths; the line a path was written on is appended
@@ -147,7 +147,7 @@ func loadConfigWith(path string, env lookupEnv, override func(*Config)) (Config,
 
 func parseConfigWith(data []byte, env lookupEnv, override func(*Config)) (Config, bridge.ConfigProblems) {
 	cfg := DefaultConfig()
-	res, ps := decodeConfig(data, &cfg, env, optionalSections)
+	res, ps := decodeConfig(data, &cfg, env, optionalSections())
 	if len(ps) > 0 && ps[0].Path == "" {
 		return cfg, ps // not a YAML mapping: nothing to validate
 	}

@@ -97,3 +97,23 @@ log: {level: debug}
 		assert.NotContains(t, logs, secret, "secrets never reach the logs")
 	}
 }
+
+// TestRunStopsOnFatalAdapterError checks that a revoked token stops the
+// daemon with exit code 1 and a message naming the platform, not a loop.
+func TestRunStopsOnFatalAdapterError(t *testing.T) {
+	api := startFakePromptev(t, "pk", "a")
+	fake := slackfake.New(t)
+	fake.FailAuth("auth.test", "invalid_auth")
+	cfgPath := writeFile(t, "config.yaml", fmt.Sprintf(`
+promptev: {project_key: pk, base_url: '%s'}
+routes: {default: {agent: a}}
+store: {path: '%s'}
+slack: {enabled: true, bot_token: %s, app_token: %s, api_url: '%s'}
+http: {listen: ''}
+`, api.URL, filepath.Join(t.TempDir(), "b.db"), slackfake.BotToken, slackfake.AppToken, fake.APIURL()))
+	code, _, stderr := runProgram(t, "", "run", "--config", cfgPath)
+	assert.Equal(t, exitFailure, code)
+	assert.Contains(t, stderr, "adapter failed")
+	assert.Contains(t, stderr, "platform=slack")
+	assert.NotContains(t, stderr, slackfake.BotToken)
+}

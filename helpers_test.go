@@ -41,13 +41,19 @@ func (o *output) String() string {
 
 // waitFor blocks until the output contains s. The timeout is a failure
 // guard only: progress is signalled by the writes themselves.
-func (o *output) waitFor(t *testing.T, s string) {
+func (o *output) waitFor(t testing.TB, s string) {
+	t.Helper()
+	o.waitForCount(t, s, 1)
+}
+
+// waitForCount blocks until the output contains s at least n times.
+func (o *output) waitForCount(t testing.TB, s string, n int) {
 	t.Helper()
 	guard := time.NewTimer(30 * time.Second)
 	defer guard.Stop()
 	for {
 		o.mu.Lock()
-		ok := strings.Contains(o.b.String(), s)
+		ok := strings.Count(o.b.String(), s) >= n
 		ch := o.changed
 		o.mu.Unlock()
 		if ok {

@@ -135,7 +135,9 @@ func cpuTime(b *testing.B) time.Duration {
 // messages handed over at the same instant.
 func BenchmarkInboundToPlaceholder(b *testing.B) {
 	const conversations = 1000
-	p := bridgetest.NewPlatform("slack", benchLimits())
+	// Slack's figures: every conversation's status edits are metered (at most
+	// one per second per message, 40 per minute per workspace).
+	p := bridgetest.NewPlatform("slack", bridgetest.SlackLimits())
 	r := startRig(b, genAgent{n: -1, every: 200 * time.Millisecond}, withPlatform(p))
 	defer r.stop()
 	for i := range conversations {

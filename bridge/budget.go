@@ -304,14 +304,18 @@ func (o *outbox) eligibleLocked(w *waiter, now time.Time) (ok bool, at time.Time
 		return true, time.Time{}, false
 	}
 	if w.live && lm.pending == nil {
-		lm.queued = nil
+		if lm.queued == w {
+			lm.queued = nil
+		}
 		return false, time.Time{}, true
 	}
 	if w.grant == nil && o.tooOld(lm, now) {
 		// Never edit a message past the platform's edit age.
 		if w.live {
 			lm.pending = nil
-			lm.queued = nil
+			if lm.queued == w {
+				lm.queued = nil
+			}
 		}
 		o.metrics.Edit(o.name, "dropped")
 		return false, time.Time{}, true

@@ -126,17 +126,23 @@ func (l *liveMessage) finish(ctx context.Context, chunks []Message, tidy Message
 }
 
 // finalEdit tries to replace the live message with msg within FinalDeadline.
-// It reports false when the caller must post instead (deadline passed, or the
-// edit failed for a reason other than a 429); an error only when ctx ended or
-// the outbox stopped.
+// It reports false when the caller must post instead (the budget cannot make
+// it in time, the deadline passed, or the edit failed for a reason other than
+// a 429); an error only when ctx ended or the outbox stopped.
 func (l *liveMessage) finalEdit(ctx context.Context, msg Message) (bool, error) {
 	o := l.o
+	deadlineAt := time.Now().Add(o.opts.FinalDeadline)
 	deadline := time.NewTimer(o.opts.FinalDeadline)
 	defer deadline.Stop()
 	front := false
 	for {
 		w := &waiter{pri: prioHigh, lm: l, msg: msg, grant: make(chan struct{})}
 		o.mu.Lock()
+		if o.finalHopelessLocked(l, time.Now(), deadlineAt) {
+			o.mu.Unlock()
+			o.log.Debug("edit budget cannot take the final in time; posting instead", "conversation", l.r.Key.String())
+			return false, nil
+		}
 		o.enqueueLocked(l.editKey, w, front)
 		o.mu.Unlock()
 		if err := o.await(ctx, w, deadline.C); err != nil {
@@ -156,6 +162,37 @@ func (l *liveMessage) finalEdit(ctx context.Context, msg Message) (bool, error) 
 		}
 		front = true
 	}
+}
+
+// finalHopelessLocked reports whether a high-priority edit of lm, queued now,
+// certainly cannot be granted by deadline: the budget is paused past it, or
+// its tokens (after the high-priority writes already waiting) come later, or
+// the message's own edit interval ends later. The final is then posted at
+// once instead of waiting for the deadline. An edit of lm still in flight is
+// not counted: its end is unknown.
+func (o *outbox) finalHopelessLocked(lm *liveMessage, now, deadline time.Time) bool {
+	at := lm.lastWrite.Add(o.limits.MinEditInterval)
+	if b, ok := o.budgets[lm.editKey]; ok {
+		if b.pausedUntil.After(at) {
+			at = b.pausedUntil
+		}
+		if g := b.rate; g.interval > 0 {
+			ahead := 0
+			for _, w := range b.queues[prioHigh] {
+				if !w.cancelled {
+					ahead++
+				}
+			}
+			tat := g.tat
+			if tat.Before(now) {
+				tat = now
+			}
+			if t := tat.Add(time.Duration(ahead)*g.interval - g.tolerance); t.After(at) {
+				at = t
+			}
+		}
+	}
+	return at.After(deadline)
 }
 
 // tidy edits lm to msg at low priority, after its final was posted elsewhere.
@@ -198,7 +235,8 @@ func (o *outbox) editDone(w *waiter, msg Message, err error) bool {
 				lm.pending = &msg
 			}
 		}
-	case o.isStopped || o.runCtx.Err() != nil:
+	case o.isStopped || o.runCtx.Err() != nil ||
+		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
 		o.metrics.Edit(o.name, "dropped")
 	default:
 		o.metrics.Edit(o.name, "failed")

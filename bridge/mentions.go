@@ -29,23 +29,24 @@ func neutralizeMentions(s string) string {
 		return s
 	}
 	var b strings.Builder
-	last := 0 // s[last:i] has not been written yet
+	last := 0 // s[last:] has not been written yet
 	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '<':
-			if i+1 < len(s) && (s[i+1] == '@' || s[i+1] == '!') {
-				b.Grow(len(s) + 8)
-				b.WriteString(s[last : i+1])
-				b.WriteString(mentionBreaker)
-				last = i + 1
-			}
-		case '@':
-			if isMassMention(s[i+1:]) {
-				b.Grow(len(s) + 8)
-				b.WriteString(s[last : i+1])
-				b.WriteString(mentionBreaker)
-				last = i + 1
-			}
+		j := strings.IndexAny(s[i:], "<@")
+		if j < 0 {
+			break
+		}
+		i += j
+		var breakAfter bool
+		if s[i] == '<' {
+			breakAfter = i+1 < len(s) && (s[i+1] == '@' || s[i+1] == '!')
+		} else {
+			breakAfter = isMassMention(s[i+1:])
+		}
+		if breakAfter {
+			b.Grow(len(s) + 8)
+			b.WriteString(s[last : i+1])
+			b.WriteString(mentionBreaker)
+			last = i + 1
 		}
 	}
 	if last == 0 {

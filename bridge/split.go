@@ -161,13 +161,15 @@ const (
 // chooseCut picks where to end the next chunk of rest, which holds more than
 // room runes: the piece is rest[:cut] (at most room runes) and the next chunk
 // starts at rest[next:]. It prefers the best boundary class found in the second
-// half of the window, then any boundary, then a cut between runes.
+// half of the window (where a chunk would not end with a heading), then any
+// boundary, then a cut between runes.
 func chooseCut(rest string, room int) (cut, next int) {
 	w := byteOffset(rest, room)
-	for _, lo := range [...]int{w / 2, 1} {
+	for pass, lo := range [...]int{w / 2, 1} {
 		for class := range numCutClasses {
 			for i := w; i >= lo && i >= 1; i-- {
-				if isBoundary(rest, i, class) && safeCut(rest, i, i+1) {
+				if isBoundary(rest, i, class) && safeCut(rest, i, i+1) &&
+					(pass > 0 || class > cutLine || !endsWithHeading(rest[:i])) {
 					return i, i + 1
 				}
 			}
@@ -202,6 +204,18 @@ func byteOffset(s string, n int) int {
 		n--
 	}
 	return len(s)
+}
+
+// endsWithHeading reports whether the last line of s is a Markdown ATX heading
+// ("## Title"), which should start the next chunk rather than end this one.
+func endsWithHeading(s string) bool {
+	line := s[strings.LastIndexByte(s, '\n')+1:]
+	line = strings.TrimLeft(line, " ")
+	n := 0
+	for n < len(line) && line[n] == '#' {
+		n++
+	}
+	return n >= 1 && n <= 6 && (n == len(line) || line[n] == ' ' || line[n] == '\t')
 }
 
 // isBoundary reports whether a chunk may end before rest[i] (dropping the

@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"unicode"
@@ -30,6 +31,8 @@ func TestSplitText(t *testing.T) {
 		{"paragraph preferred over line", "aaaaaaaaaa\nbbbbb\n\nccccc\ndd ee", 25, []string{"aaaaaaaaaa\nbbbbb", "ccccc\ndd ee"}},
 		{"late paragraph preferred", para("a", 10) + "\n\n" + para("b", 3) + " " + para("c", 3), 30,
 			[]string{para("a", 10), para("b", 3) + " " + para("c", 3)}},
+		{"a heading starts the next chunk", "Intro text here, long enough.\n\n## Details\n\nMore text follows now.", 45,
+			[]string{"Intro text here, long enough.", "## Details\n\nMore text follows now."}},
 		{"invalid utf-8 replaced", "ab\xffcd", 10, []string{"ab\uFFFDcd"}},
 	}
 	for _, tc := range tests {
@@ -133,22 +136,61 @@ func FuzzSplitText(f *testing.F) {
 	f.Add("~~~\n````\ncode\n````\n~~~", 130)
 	f.Add(strings.Repeat("世界 ", 200), 150)
 	f.Add("a\xffb\n```\n"+strings.Repeat("x", 300), 128)
+	f.Add("short ```\n@@ text", 7)
 	f.Fuzz(func(t *testing.T, md string, max int) {
-		if max < minFenceMax || max > 1<<14 {
-			max = minFenceMax + (max&0xfff)%2000
-			if max < minFenceMax {
-				max = minFenceMax
-			}
+		if max < 1 || max > 1<<14 {
+			max = 1 + (max&0xfff)%2000
 		}
 		chunks := splitText(md, max)
 		require.NotEmpty(t, chunks)
 		for i, c := range chunks {
 			require.LessOrEqual(t, utf8.RuneCountInString(c), max, "chunk %d", i)
 			require.True(t, utf8.ValidString(c), "chunk %d is valid UTF-8", i)
-			require.Nil(t, scanFences(nil, c), "chunk %d has balanced fences:\n%q", i, c)
+			if max >= minFenceMax {
+				require.Nil(t, scanFences(nil, c), "chunk %d has balanced fences:\n%q", i, c)
+			}
 		}
 		valid := strings.ToValidUTF8(md, "\uFFFD")
-		require.Equal(t, nonFenceText(valid), nonFenceText(strings.Join(chunks, "\n")),
-			"the text outside fence lines is preserved")
+		if max >= minFenceMax {
+			require.Equal(t, nonFenceText(valid), nonFenceText(strings.Join(chunks, "\n")),
+				"the text outside fence lines is preserved")
+		} else {
+			require.Equal(t, noSpace(valid), noSpace(strings.Join(chunks, "")), "the text is preserved")
+		}
 	})
+}
+
+// longAnswer returns a realistic Markdown answer of n runes: paragraphs,
+// bullet lists and code fences.
+func longAnswer(n int) string {
+	var b strings.Builder
+	for i := 0; utf8.RuneCountInString(b.String()) < n; i++ {
+		switch i % 4 {
+		case 0:
+			b.WriteString("## Section " + strings.Repeat("I", i%7+1) + "\n\n")
+		case 1:
+			b.WriteString(strings.Repeat("The deployment finished without errors, and the service answered every health check. ", 6) + "\n\n")
+		case 2:
+			b.WriteString("- first item with détails\n- second item\n- third item with `code`\n\n")
+		default:
+			b.WriteString("```go\n" + strings.Repeat("if err := run(ctx); err != nil {\n\treturn fmt.Errorf(\"run: %w\", err)\n}\n", 8) + "```\n\n")
+		}
+	}
+	r := []rune(b.String())
+	return string(r[:n])
+}
+
+func BenchmarkSplitText30k(b *testing.B) {
+	md := longAnswer(30_000)
+	for _, max := range []int{3900, 1900} {
+		b.Run(fmt.Sprintf("max=%d", max), func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(md)))
+			var chunks int
+			for b.Loop() {
+				chunks = len(splitText(md, max))
+			}
+			b.ReportMetric(float64(chunks), "chunks")
+		})
+	}
 }

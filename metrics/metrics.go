@@ -17,11 +17,11 @@ const Namespace = "promptev_bridge"
 
 // Histogram buckets, in seconds. Placeholders and first statuses are expected
 // in milliseconds; runs and approval waits in seconds to minutes.
-var (
-	fastBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}
-	runBuckets  = []float64{.25, .5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600}
-	waitBuckets = []float64{1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600}
-)
+func fastBuckets() []float64 {
+	return []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}
+}
+func runBuckets() []float64  { return []float64{.25, .5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600} }
+func waitBuckets() []float64 { return []float64{1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600} }
 
 // Metrics is the Prometheus implementation of bridge.Metrics. Its methods are
 // safe for concurrent use and never block.
@@ -78,7 +78,7 @@ func New(opts Options) *Metrics {
 		runDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: Namespace, Name: "run_duration_seconds",
 			Help:    "Duration of agent runs, from the inbound message to the end of the run, by platform and outcome.",
-			Buckets: runBuckets,
+			Buckets: runBuckets(),
 		}, []string{"platform", "outcome"}),
 		edits: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: Namespace, Name: "edits_total",
@@ -95,17 +95,17 @@ func New(opts Options) *Metrics {
 		approvalWait: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: Namespace, Name: "approval_wait_seconds",
 			Help:    "Time from an approval card to its decision, by platform and outcome.",
-			Buckets: waitBuckets,
+			Buckets: waitBuckets(),
 		}, []string{"platform", "outcome"}),
 		toPlaceholder: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: Namespace, Name: "time_to_placeholder_seconds",
 			Help:    "Time from receiving a message to posting its placeholder, by platform.",
-			Buckets: fastBuckets,
+			Buckets: fastBuckets(),
 		}, []string{"platform"}),
 		toFirstStatus: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: Namespace, Name: "time_to_first_status_seconds",
 			Help:    "Time from receiving a message to its first status edit, by platform.",
-			Buckets: append(append([]float64{}, fastBuckets...), 10, 30),
+			Buckets: append(fastBuckets(), 10, 30),
 		}, []string{"platform"}),
 		adapterReady: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: Namespace, Name: "adapter_ready",

@@ -33,7 +33,7 @@ func AuthHeader(name string) Auth { return Auth{kind: authHeader, header: name} 
 func AuthPath() Auth { return Auth{kind: authPath} }
 
 // ParseAuth parses the config form of an Auth: "bearer", "header:<Name>" or
-// "path". It is the inverse of Auth.String.
+// "path"; an empty string means "bearer". It is the inverse of Auth.String.
 func ParseAuth(s string) (Auth, error) {
 	switch {
 	case s == "bearer" || s == "":

@@ -1,6 +1,7 @@
 package promptev
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/http"
@@ -25,6 +26,9 @@ const (
 	MaxRetryAfter = time.Minute
 )
 
+// maxEventSizeLimit bounds WithMaxEventSize (1 GiB).
+const maxEventSizeLimit = 1 << 30
+
 // userAgent is sent unless the caller's headers set one.
 const userAgent = "promptev-go/0.2"
 
@@ -47,10 +51,14 @@ type Client struct {
 // Option configures a Client.
 type Option func(*Client) error
 
-// WithBaseURL sets the API base URL (default https://api.promptev.ai); a
-// trailing "/" is removed. It may contain a path prefix.
+// WithBaseURL sets the API base URL (default https://api.promptev.ai; ""
+// keeps it); a trailing "/" is removed. It may contain a path prefix.
 func WithBaseURL(u string) Option {
 	return func(c *Client) error {
+		if u == "" {
+			c.baseURL = DefaultBaseURL
+			return nil
+		}
 		p, err := url.Parse(u)
 		if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
 			return fmt.Errorf("promptev: base URL %q must be an absolute http or https URL", u)
@@ -64,14 +72,14 @@ func WithBaseURL(u string) Option {
 }
 
 // WithTimeout bounds each attempt of Trigger and Start, and the wait for the
-// response headers of Stream (default 30 s). A stream itself is bounded only
-// by its context and the idle timeout.
+// response headers of Stream (default 30 s; 0 keeps it). A stream itself is
+// bounded only by its context and the idle timeout.
 func WithTimeout(d time.Duration) Option {
 	return func(c *Client) error {
-		if d <= 0 {
-			return fmt.Errorf("promptev: timeout must be positive, got %v", d)
+		if d < 0 {
+			return fmt.Errorf("promptev: timeout must not be negative, got %v", d)
 		}
-		c.timeout = d
+		c.timeout = cmp.Or(d, DefaultTimeout)
 		return nil
 	}
 }
@@ -139,26 +147,27 @@ func WithAuth(a Auth) Option {
 }
 
 // WithIdleTimeout sets how long a stream may go without receiving a byte
-// before Next fails with a *NetworkError wrapping ErrStreamIdle (default 90 s).
+// before Next fails with a *NetworkError wrapping ErrStreamIdle (default 90 s;
+// 0 keeps it).
 func WithIdleTimeout(d time.Duration) Option {
 	return func(c *Client) error {
-		if d <= 0 {
-			return fmt.Errorf("promptev: idle timeout must be positive, got %v", d)
+		if d < 0 {
+			return fmt.Errorf("promptev: idle timeout must not be negative, got %v", d)
 		}
-		c.idleTimeout = d
+		c.idleTimeout = cmp.Or(d, DefaultIdleTimeout)
 		return nil
 	}
 }
 
 // WithMaxEventSize bounds one stream event and one Trigger/Start response
-// body, in bytes (default 16 MiB). Larger input fails with ErrEventTooLarge
-// instead of growing memory.
+// body, in bytes (default 16 MiB; 0 keeps it). Larger input fails with
+// ErrEventTooLarge instead of growing memory.
 func WithMaxEventSize(n int) Option {
 	return func(c *Client) error {
-		if n <= 0 {
-			return fmt.Errorf("promptev: max event size must be positive, got %d", n)
+		if n < 0 || n > maxEventSizeLimit {
+			return fmt.Errorf("promptev: max event size must be between 0 and %d, got %d", maxEventSizeLimit, n)
 		}
-		c.maxEventSize = n
+		c.maxEventSize = cmp.Or(n, DefaultMaxEventSize)
 		return nil
 	}
 }
@@ -211,4 +220,10 @@ func New(projectKey string, opts ...Option) (*Client, error) {
 		}
 	}
 	return c, nil
+}
+
+// CloseIdleConnections closes the HTTP client's idle keep-alive connections
+// (for example at shutdown, or before a goroutine-leak check in tests).
+func (c *Client) CloseIdleConnections() {
+	c.httpClient.CloseIdleConnections()
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -41,6 +42,7 @@ func setup(t *testing.T, opts ...promptev.Option) (*promptevtest.Server, *prompt
 	all := append([]promptev.Option{promptev.WithBaseURL(srv.URL), promptev.WithRetryBackoff(time.Millisecond, 2*time.Millisecond)}, opts...)
 	c, err := promptev.New(key, all...)
 	require.NoError(t, err)
+	t.Cleanup(c.CloseIdleConnections)
 	return srv, c
 }
 
@@ -83,7 +85,8 @@ func TestNewValidation(t *testing.T) {
 		{name: "huge key", key: strings.Repeat("k", 600), want: "malformed"},
 		{name: "bad base url", key: key, opts: []promptev.Option{promptev.WithBaseURL("api.promptev.ai")}, want: "absolute http"},
 		{name: "base url query", key: key, opts: []promptev.Option{promptev.WithBaseURL("https://x/?a=b")}, want: "must not carry"},
-		{name: "zero timeout", key: key, opts: []promptev.Option{promptev.WithTimeout(0)}, want: "timeout must be positive"},
+		{name: "zero values keep defaults", key: key, opts: []promptev.Option{promptev.WithTimeout(0), promptev.WithIdleTimeout(0), promptev.WithMaxEventSize(0), promptev.WithBaseURL("")}},
+		{name: "negative timeout", key: key, opts: []promptev.Option{promptev.WithTimeout(-time.Second)}, want: "timeout must not be negative"},
 		{name: "negative retries", key: key, opts: []promptev.Option{promptev.WithMaxRetries(-1)}, want: "must not be negative"},
 		{name: "bad header name", key: key, opts: []promptev.Option{promptev.WithHeaders(map[string]string{"Bad Header": "x"})}, want: "header name"},
 		{name: "bad header value", key: key, opts: []promptev.Option{promptev.WithHeaders(map[string]string{"X-A": "a\r\nb"})}, want: "invalid value"},
@@ -95,7 +98,8 @@ func TestNewValidation(t *testing.T) {
 		{name: "bad auth header", key: key, opts: []promptev.Option{promptev.WithAuth(promptev.AuthHeader("X Key"))}, want: "not a valid HTTP header"},
 		{name: "bad idle", key: key, opts: []promptev.Option{promptev.WithIdleTimeout(-time.Second)}, want: "idle timeout"},
 		{name: "bad backoff", key: key, opts: []promptev.Option{promptev.WithRetryBackoff(time.Second, time.Millisecond)}, want: "backoff"},
-		{name: "bad max event", key: key, opts: []promptev.Option{promptev.WithMaxEventSize(0)}, want: "max event size"},
+		{name: "bad max event", key: key, opts: []promptev.Option{promptev.WithMaxEventSize(-1)}, want: "max event size"},
+		{name: "huge max event", key: key, opts: []promptev.Option{promptev.WithMaxEventSize(math.MaxInt)}, want: "max event size"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -622,4 +626,38 @@ func TestStreamOutlivesTimeout(t *testing.T) {
 	evs, err := drain(t, st)
 	require.ErrorIs(t, err, io.EOF)
 	assert.Equal(t, []string{"thoughts:t", "done:late"}, outputs(evs))
+}
+
+// countingTransport counts the requests sent through it.
+type countingTransport struct {
+	n    int
+	next http.RoundTripper
+}
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.n++
+	return c.next.RoundTrip(r)
+}
+
+func TestWithHTTPClient(t *testing.T) {
+	tr := &countingTransport{next: http.DefaultTransport}
+	defer http.DefaultTransport.(*http.Transport).CloseIdleConnections()
+	_, c := setup(t, promptev.WithHTTPClient(&http.Client{Transport: tr}))
+	_, err := c.Start(t.Context(), "echo", promptev.StartOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, 1, tr.n)
+}
+
+func TestNoRetryAfterStreamBytes(t *testing.T) {
+	srv, c := setup(t, promptev.WithMaxRetries(5))
+	sess, err := c.Start(t.Context(), "echo", promptev.StartOptions{})
+	require.NoError(t, err)
+	srv.ResetRequests()
+	srv.InjectFault(promptevtest.Fault{Kind: promptevtest.FaultDisconnect, AfterEvents: 1})
+	st, err := c.Stream(t.Context(), "echo", sess.SessionToken, "q")
+	require.NoError(t, err)
+	evs, err := drain(t, st)
+	require.ErrorIs(t, err, promptev.ErrIncompleteStream)
+	assert.Len(t, evs, 1)
+	assert.Len(t, srv.Requests(), 1, "a stream that broke after its first bytes is never resent")
 }

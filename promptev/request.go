@@ -28,9 +28,7 @@ func (c *Client) newRequest(ctx context.Context, op operation, body []byte) (*ht
 	if err != nil {
 		return nil, &Error{Message: op.name + ": cannot build request", Err: cleanTransportError(err, c.projectKey)}
 	}
-	for k, v := range c.headers {
-		req.Header[k] = v
-	}
+	req.Header = c.headers.Clone()
 	if req.Header.Get("User-Agent") == "" {
 		req.Header.Set("User-Agent", userAgent)
 	}
@@ -139,10 +137,15 @@ func retryable(code int) bool {
 // backoff returns the wait before retry n: a random duration in [d/2, d]
 // with d = min(base*2^n, max).
 func (c *Client) backoff(n int) time.Duration {
-	d := c.retryMax
-	if n < 30 {
-		d = min(c.retryBase<<n, c.retryMax)
+	d := c.retryBase
+	for range n {
+		if d >= c.retryMax/2 {
+			d = c.retryMax
+			break
+		}
+		d *= 2
 	}
+	d = min(d, c.retryMax)
 	half := d / 2
 	return half + rand.N(d-half+1)
 }

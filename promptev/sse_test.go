@@ -237,6 +237,7 @@ func FuzzStreamDecode(f *testing.F) {
 		`{"a\u0074":1}`,
 		`[1,2]`,
 		`{"type": 1.5e3, "output": true, "tool": {"x": "}"}}`,
+		`{"type":"a"}x`, `{"a":1,}`, `{,}`, `{"a" 1}`, `{"a":01}`, `{"output":"tab	here"}`, `{}`, ` {"arguments":[1,{"a":"\"}"}]} `,
 	} {
 		f.Add([]byte(s))
 	}
@@ -253,4 +254,15 @@ func FuzzStreamDecode(f *testing.F) {
 		require.Equal(t, string(slow.Arguments), string(fast.Arguments))
 		require.Equal(t, string(slow.Raw), string(fast.Raw))
 	})
+}
+
+func TestPlainString(t *testing.T) {
+	for c := 0; c < 256; c++ {
+		for pos := range 17 {
+			b := bytes.Repeat([]byte("a"), 17)
+			b[pos] = byte(c)
+			want := c >= 0x20 && c != '\\'
+			assert.Equal(t, want, plainString(b), "byte %#x at %d", c, pos)
+		}
+	}
 }

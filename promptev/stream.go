@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -48,6 +49,14 @@ func (c *Client) Stream(ctx context.Context, agentID, sessionToken, query string
 	resp, cancel, err := c.send(ctx, operation{name: "stream", tmpl: c.endpoints.Stream, agentID: agentID, body: body, stream: true})
 	if err != nil {
 		return nil, err
+	}
+	if ct := resp.Header.Get("Content-Type"); strings.HasPrefix(ct, "application/json") {
+		// A JSON answer where events were expected: most likely a
+		// misconfigured stream endpoint. Report it rather than "incomplete".
+		text := readErrorBody(resp.Body)
+		_ = resp.Body.Close()
+		cancel()
+		return nil, &Error{StatusCode: resp.StatusCode, ResponseText: text, Message: "stream: expected text/event-stream, got " + ct}
 	}
 	s := newStream(ctx, resp.Body, cancel, c.idleTimeout, c.maxEventSize)
 	s.key = c.projectKey

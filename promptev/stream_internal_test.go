@@ -171,6 +171,11 @@ func TestDecodeEvent(t *testing.T) {
 			} else {
 				assert.Nil(t, got.Raw)
 			}
+			if got.Arguments != nil {
+				raw := string(got.Raw)
+				_ = append(got.Arguments, "xxxx"...)
+				assert.Equal(t, raw, string(got.Raw), "appending to Arguments leaves Raw alone")
+			}
 			got.Raw = nil
 			assert.Equal(t, tt.want, got)
 		})

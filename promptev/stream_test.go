@@ -150,7 +150,9 @@ func TestStreamCloseMidStream(t *testing.T) {
 	require.Eventually(t, func() bool { return runtime.NumGoroutine() <= before+1 }, 10*time.Second, 5*time.Millisecond)
 }
 
-func TestStreamEarlyCloseReleasesServer(t *testing.T) {
+// TestStreamDeliversEventsAsTheyArrive reads the first event while the server
+// still holds the rest back for an hour, then closes early.
+func TestStreamDeliversEventsAsTheyArrive(t *testing.T) {
 	srv, c := setup(t)
 	srv.AddAgent("long", promptevtest.Agent{Script: []promptevtest.Event{
 		{Type: "thoughts", Output: "t"},
@@ -166,4 +168,14 @@ func TestStreamEarlyCloseReleasesServer(t *testing.T) {
 	_, err = st.Next()
 	require.True(t, errors.Is(err, promptev.ErrStreamClosed))
 	// srv.Close in cleanup returns only when the handler saw the client go.
+}
+
+func TestStreamJSONAnswerIsAnError(t *testing.T) {
+	_, c := setup(t, promptev.WithEndpoints(promptev.Endpoints{Stream: "/api/sdk/v1/agent/{agent_id}/start"}))
+	_, err := c.Stream(t.Context(), "echo", "tok", "q")
+	var base *promptev.Error
+	require.ErrorAs(t, err, &base)
+	assert.Equal(t, 200, base.StatusCode)
+	assert.Contains(t, base.ResponseText, "session_token")
+	assert.Contains(t, err.Error(), "expected text/event-stream")
 }

@@ -33,6 +33,10 @@ const DefaultBatchLimit = 1000
 // a commit (see docs/bench/store.md).
 const batchDelay = 2 * time.Millisecond
 
+// quietPeriod is how long after the last batched write a lone write still
+// joins a batch: writers leaving a batch together must not each commit alone.
+const quietPeriod = 10 * time.Millisecond
+
 // Errors returned by Open and by the methods of a Store. They are wrapped with
 // detail (the file name, the record), so test them with errors.Is.
 var (
@@ -77,9 +81,11 @@ type Store struct {
 	readOnly bool
 
 	// writers counts goroutines inside write (SeenOrMark, PutConversation,
-	// DeleteConversation): a lone writer commits at once, concurrent writers
+	// DeleteConversation) and lastBatch is when a batched write last
+	// finished (unix ns): a lone writer commits at once, concurrent writers
 	// share batched commits.
-	writers atomic.Int64
+	writers   atomic.Int64
+	lastBatch atomic.Int64
 
 	closeOnce sync.Once
 	closeErr  error
@@ -266,10 +272,10 @@ func (s *Store) update(fn func(*bbolt.Tx) error) (err error) {
 	return s.txError(s.db.Update(fn))
 }
 
-// write runs fn in a write transaction. When other writes are in progress it
-// joins them in a shared, batched commit (bbolt's Batch); a lone write commits
-// at once and does not wait out the batch delay. fn may run more than once
-// and must be idempotent.
+// write runs fn in a write transaction. A lone write, with no other write in
+// progress or batched recently, commits at once; otherwise it joins a shared,
+// batched commit (bbolt's Batch), so concurrent writers share fsyncs. fn may
+// run more than once and must be idempotent.
 func (s *Store) write(fn func(*bbolt.Tx) error) (err error) {
 	if s.readOnly {
 		return ErrReadOnly
@@ -277,9 +283,10 @@ func (s *Store) write(fn func(*bbolt.Tx) error) (err error) {
 	defer s.recoverPanic(&err)
 	n := s.writers.Add(1)
 	defer s.writers.Add(-1)
-	if n == 1 {
+	if n == 1 && time.Since(time.Unix(0, s.lastBatch.Load())) > quietPeriod {
 		return s.txError(s.db.Update(fn))
 	}
+	defer s.lastBatch.Store(time.Now().UnixNano())
 	return s.txError(s.db.Batch(fn))
 }
 

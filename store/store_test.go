@@ -24,6 +24,7 @@ func TestOpen_CreatesAndReopens(t *testing.T) {
 	s, err := Open(path, Options{})
 	require.NoError(t, err)
 	assert.Equal(t, path, s.Path())
+	assert.False(t, s.db.NoSync, "commits are fsynced unless a test asks otherwise")
 	require.NoError(t, s.PutConversation(ctx, conversation(1)))
 	require.NoError(t, s.Close())
 
@@ -184,7 +185,7 @@ func TestOpen_Corrupt(t *testing.T) {
 		{
 			name: "truncated",
 			file: func(t *testing.T) string {
-				p := validFile(t, 3000)
+				p := validFile(t, 1500)
 				info, err := os.Stat(p)
 				require.NoError(t, err)
 				require.NoError(t, os.Truncate(p, info.Size()/2))
@@ -195,7 +196,7 @@ func TestOpen_Corrupt(t *testing.T) {
 		{
 			name: "damaged data page",
 			file: func(t *testing.T) string {
-				p := validFile(t, 3000)
+				p := validFile(t, 1500)
 				id, pageSize := leafPage(t, p)
 				f, err := os.OpenFile(p, os.O_RDWR, 0)
 				require.NoError(t, err)
@@ -246,7 +247,7 @@ func TestOpen_Corrupt(t *testing.T) {
 func TestOpen_SkipCheck(t *testing.T) {
 	// A damaged data page passes Open with SkipCheck, and a read that hits it
 	// returns ErrCorrupt instead of panicking.
-	path := validFile(t, 3000)
+	path := validFile(t, 1500)
 	id, pageSize := leafPage(t, path)
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	require.NoError(t, err)
@@ -259,7 +260,7 @@ func TestOpen_SkipCheck(t *testing.T) {
 	defer s.Close()
 	var firstErr error
 	require.NotPanics(t, func() {
-		for i := range 3000 {
+		for i := range 1500 {
 			if _, err := s.GetConversation(context.Background(), convKey(i)); err != nil {
 				firstErr = err
 				return
@@ -267,6 +268,11 @@ func TestOpen_SkipCheck(t *testing.T) {
 		}
 	})
 	require.Error(t, firstErr)
+}
+
+func TestOpen_NoSyncIsOptIn(t *testing.T) {
+	s := openTemp(t)
+	assert.True(t, s.db.NoSync)
 }
 
 func TestClose_Idempotent(t *testing.T) {

@@ -173,6 +173,13 @@ func (a *Adapter) read(ctx context.Context, lines chan<- string, done chan<- err
 	sc := bufio.NewScanner(a.opts.In)
 	sc.Buffer(make([]byte, 0, 4096), maxLine)
 	for sc.Scan() {
+		if a.opts.TTY {
+			// The terminal echoed the line: the block above it can no
+			// longer be rewritten by moving the cursor up.
+			a.mu.Lock()
+			a.tail, a.tailN = "", 0
+			a.mu.Unlock()
+		}
 		line := strings.TrimSpace(sc.Text())
 		if line == "/quit" || line == "/exit" {
 			break

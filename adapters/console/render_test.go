@@ -136,3 +136,14 @@ func TestEditOfUnknownMessageRendersIt(t *testing.T) {
 		bridge.Message{Kind: bridge.KindNotice, Body: "This run was interrupted.", Final: true}))
 	assert.Equal(t, "! This run was interrupted.\n", out.String())
 }
+
+func TestTTYTypedLineEndsRewrite(t *testing.T) {
+	hs := start(t, Options{TTY: true})
+	ctx := context.Background()
+	ref, err := hs.a.Post(ctx, hs.a.Key(), status("Thinking...", ""))
+	require.NoError(t, err)
+	hs.send(t, "another question") // echoed by the terminal below the block
+	recv(t, hs.h.msgs)
+	require.NoError(t, hs.a.Edit(ctx, ref, status("Searching...", "")))
+	assert.Equal(t, "… Thinking...\n… Searching...\n", hs.out.String(), "printed anew, not rewritten")
+}

@@ -146,7 +146,7 @@ func New(cfg Config, logger *slog.Logger, opts ...Option) (*Adapter, error) {
 
 	a := &Adapter{
 		cfg:            cfg,
-		log:            logger.With("component", "discord", "platform", bridge.PlatformDiscord),
+		log:            logger.With("platform", bridge.PlatformDiscord), // the caller names the component
 		sess:           sess,
 		now:            o.now,
 		reconnectMin:   max(o.reconnectMin, time.Millisecond),
@@ -217,7 +217,9 @@ func (a *Adapter) Name() string { return bridge.PlatformDiscord }
 // per-channel budget shared by posts and edits, 1.5 s between edits of a
 // message, and no edits of messages older than 55 minutes.
 func (a *Adapter) Limits() bridge.Limits {
-	rate := bridge.Rate{Count: a.cfg.EditBudget.Writes, Per: a.cfg.EditBudget.Per, Burst: a.cfg.EditBudget.Writes}
+	// Burst 1: with a refill of Writes per Per, no window of Per holds more
+	// than Writes+1 writes, within Discord's ~5 per 5 s per channel.
+	rate := bridge.Rate{Count: a.cfg.EditBudget.Writes, Per: a.cfg.EditBudget.Per, Burst: 1}
 	return bridge.Limits{
 		MaxMessageChars: MaxMessageChars,
 		MinEditInterval: a.cfg.EditInterval,

@@ -154,8 +154,8 @@ func (c Config) validate(path string) bridge.ConfigProblems {
 // botToken strips the "Bot " prefix and surrounding space.
 func botToken(t string) string {
 	t = strings.TrimSpace(t)
-	if len(t) > 4 && strings.EqualFold(t[:4], "bot ") {
-		t = strings.TrimSpace(t[4:])
+	if len(t) >= 3 && strings.EqualFold(t[:3], "bot") && (len(t) == 3 || t[3] == ' ') {
+		t = strings.TrimSpace(t[3:])
 	}
 	return t
 }

@@ -84,7 +84,7 @@ func TestInboundMapping(t *testing.T) {
 		},
 		{
 			name: "channel chatter without a mention is dropped", autoThread: true,
-			msg:  discordfake.UserMessage{GuildID: testGuild, ChannelID: testChannel, AuthorID: testUser, AuthorName: "ana", Content: "lunch?"},
+			msg: discordfake.UserMessage{GuildID: testGuild, ChannelID: testChannel, AuthorID: testUser, AuthorName: "ana", Content: "lunch?"},
 		},
 		{
 			name: "other bots are dropped", autoThread: true,

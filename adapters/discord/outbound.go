@@ -26,6 +26,11 @@ func (a *Adapter) Post(ctx context.Context, key bridge.ConversationKey, msg brid
 	if err != nil {
 		return bridge.MessageRef{}, fmt.Errorf("discord: render: %w", err)
 	}
+	return a.send(ctx, key, r)
+}
+
+// send posts rendered content in the conversation's channel.
+func (a *Adapter) send(ctx context.Context, key bridge.ConversationKey, r rendered) (bridge.MessageRef, error) {
 	ch, ref, err := a.replyChannel(ctx, key)
 	if err != nil {
 		return bridge.MessageRef{}, err
@@ -93,7 +98,7 @@ func (a *Adapter) Ephemeral(ctx context.Context, key bridge.ConversationKey, use
 	if err := checkKey(key); err != nil {
 		return err
 	}
-	text = fitContent(text)
+	text = fitContent(bridge.NeutralizeMentions(text))
 	if tok, ok := a.tokens.Get(tokenKey(a.existingChannel(key), userID)); ok && a.now().Before(tok.expires) {
 		err := a.followup(ctx, tok, text)
 		if err == nil {
@@ -101,8 +106,10 @@ func (a *Adapter) Ephemeral(ctx context.Context, key bridge.ConversationKey, use
 		}
 		a.log.WarnContext(ctx, "ephemeral follow-up failed; posting the notice instead", "conversation", key.String(), "err", err)
 	}
-	msg := bridge.Message{Kind: bridge.KindNotice, Body: fitContent("<@" + userID + "> " + text)}
-	_, err := a.Post(ctx, key, msg)
+	// The user's own mention addresses the notice; allowed_mentions is
+	// empty, so it does not ping.
+	r := rendered{content: fitContent("<@" + userID + "> " + text), components: []discordgo.MessageComponent{}}
+	_, err := a.send(ctx, key, r)
 	return err
 }
 

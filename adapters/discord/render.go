@@ -63,7 +63,9 @@ func render(msg bridge.Message) (rendered, error) {
 	default: // KindAnswer, KindNotice
 		r.content = msg.Body
 	}
-	r.content = fitContent(r.content)
+	// The bridge neutralises agent text already; doing it again here keeps
+	// every path (notices, cards, status) unable to ping, whatever the caller.
+	r.content = fitContent(bridge.NeutralizeMentions(r.content))
 	return r, nil
 }
 

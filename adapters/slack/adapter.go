@@ -73,7 +73,8 @@ type Adapter struct {
 
 // New validates cfg and returns an Adapter using slack-go's Web API client
 // pointed at cfg.APIURL. slack-go's automatic retry stays off: 429s go back to
-// the bridge as *bridge.RateLimitError.
+// the bridge as *bridge.RateLimitError. The logger gets a platform=slack
+// attribute (the caller names the component); nil discards the logs.
 func New(cfg Config, logger *slog.Logger) (*Adapter, error) {
 	enabled := cfg
 	enabled.Enabled = true
@@ -100,7 +101,7 @@ func newAdapter(cfg Config, api webAPI, logger *slog.Logger) *Adapter {
 	}
 	return &Adapter{
 		cfg:       cfg.withDefaults(),
-		log:       logger.With("component", "adapter", "platform", bridge.PlatformSlack),
+		log:       logger.With("platform", bridge.PlatformSlack), // the caller names the component
 		api:       api,
 		now:       time.Now,
 		listening: make(chan struct{}),

@@ -145,8 +145,8 @@ func (c Config) Validate(path string) bridge.ConfigProblems {
 			ps.Add(p("listen"), "must be host:port, got %q", c.Listen)
 		}
 		for name, v := range map[string]string{"events_path": c.EventsPath, "interactions_path": c.InteractionsPath} {
-			if !strings.HasPrefix(v, "/") {
-				ps.Add(p(name), "must start with /, got %q", v)
+			if !strings.HasPrefix(v, "/") || strings.ContainsAny(v, " \t\n{}") {
+				ps.Add(p(name), "must be a URL path starting with / (no spaces or braces), got %q", v)
 			}
 		}
 		if c.EventsPath == c.InteractionsPath {

@@ -45,6 +45,7 @@ func TestConfigValidate(t *testing.T) {
 		{"http without signing secret", func(c *Config) { c.Mode = ModeHTTP }, []string{"slack.signing_secret"}},
 		{"http bad listen", func(c *Config) { c.Mode = ModeHTTP; c.SigningSecret = "x"; c.Listen = "localhost" }, []string{"slack.listen"}},
 		{"http bad path", func(c *Config) { c.Mode = ModeHTTP; c.SigningSecret = "x"; c.EventsPath = "events" }, []string{"slack.events_path"}},
+		{"http path with space", func(c *Config) { c.Mode = ModeHTTP; c.SigningSecret = "x"; c.InteractionsPath = "/a b" }, []string{"slack.interactions_path"}},
 		{"http same paths", func(c *Config) {
 			c.Mode = ModeHTTP
 			c.SigningSecret = "x"

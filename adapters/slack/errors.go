@@ -53,8 +53,14 @@ func asAuthError(method, setting string, err error) error {
 	if fatalCodes[err.Error()] {
 		return &authError{method: method, code: err.Error(), setting: setting}
 	}
-	if sc, ok := errors.AsType[slack.StatusCodeError](err); ok && (sc.Code == http.StatusNotFound || sc.Code == http.StatusUnauthorized || sc.Code == http.StatusForbidden) {
-		return &authError{method: method, code: sc.Status, setting: setting}
+	if sc, ok := errors.AsType[slack.StatusCodeError](err); ok {
+		switch sc.Code {
+		case http.StatusNotFound:
+			// No such method at this base URL: the API URL is wrong.
+			return &authError{method: method, code: sc.Status, setting: "slack.api_url"}
+		case http.StatusUnauthorized, http.StatusForbidden:
+			return &authError{method: method, code: sc.Status, setting: setting}
+		}
 	}
 	return nil
 }

@@ -166,8 +166,10 @@ func (a *Adapter) serveInteraction(ctx context.Context, h bridge.Handler, w http
 	a.sendNotices(ctx, callbackKey(cb), cb.User.ID, notices)
 }
 
-// ackNow sends the 200 at once so Slack's 3-second deadline is met whatever follows.
+// ackNow sends a complete, empty 200 at once (Content-Length 0, flushed), so
+// Slack's 3-second deadline is met whatever the handler does afterwards.
 func ackNow(w http.ResponseWriter) {
+	w.Header().Set("Content-Length", "0")
 	w.WriteHeader(http.StatusOK)
 	if f, ok := w.(http.Flusher); ok {
 		f.Flush()

@@ -1,6 +1,7 @@
 package slack
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"strconv"
@@ -203,4 +204,33 @@ func TestHTTPListenError(t *testing.T) {
 	err = a.Run(t.Context(), newRecorder())
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "listen on")
+}
+
+// blockingHandler holds HandleMessage until release is closed.
+type blockingHandler struct {
+	*recorder
+	release chan struct{}
+}
+
+func (h *blockingHandler) HandleMessage(ctx context.Context, m bridge.InboundMessage) error {
+	select {
+	case <-h.release:
+	case <-time.After(10 * time.Second):
+	}
+	return h.recorder.HandleMessage(ctx, m)
+}
+
+func TestHTTPAckBeforeHandler(t *testing.T) {
+	fake := slackfake.New(t)
+	h := &blockingHandler{recorder: newRecorder(), release: make(chan struct{})}
+	_, base := startHTTP(t, fake, h, nil)
+	ev := fake.Mention("C1", "U1", "ack me first")
+	// The 200 arrives while the handler is still held: the ack came first.
+	resp, err := fake.PostEvent(base+DefaultEventsPath, ev, slackfake.PostOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	readAll(t, resp)
+	assert.Empty(t, h.messages())
+	close(h.release)
+	assert.Equal(t, ev.EventID, h.waitMessages(t, 1)[0].EventID)
 }

@@ -20,6 +20,8 @@ const (
 	maxMarkdownChars = 12000
 	// maxContextElements is the limit of elements in one context block.
 	maxContextElements = 10
+	// maxStatusSteps is how many recent steps the status shows at most.
+	maxStatusSteps = 10
 )
 
 // Button action ids. The button value is only the approval id.
@@ -64,8 +66,8 @@ func renderStatus(m bridge.Message) rendered {
 	}
 	if len(m.Steps) > 0 {
 		steps := m.Steps
-		if len(steps) > maxContextElements {
-			steps = steps[len(steps)-maxContextElements:]
+		if len(steps) > maxStatusSteps {
+			steps = steps[len(steps)-maxStatusSteps:]
 		}
 		per := maxSectionChars / len(steps)
 		lines := make([]string, 0, len(steps))

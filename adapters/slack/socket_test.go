@@ -248,3 +248,22 @@ func TestRedact(t *testing.T) {
 	assert.NotContains(t, out, "xapp-1")
 	assert.Contains(t, out, "ticket=REDACTED&app_id=A1")
 }
+
+func TestSocketHandlerErrors(t *testing.T) {
+	fake := slackfake.New(t)
+	rec := newRecorder()
+	rec.err = errors.New("store unavailable")
+	startSocket(t, fake, rec)
+
+	// A failed message is logged; the connection carries on.
+	_, err := fake.SendEvent(fake.Mention("C1", "U1", "x"), 0)
+	require.NoError(t, err)
+	rec.waitMessages(t, 1)
+
+	// A failed click tells the clicker something went wrong.
+	_, err = fake.SendClick(slackfake.Click{Channel: "C1", MessageTS: "1.2", User: "U1", ActionID: ActionApprove, Value: "ap-1"})
+	require.NoError(t, err)
+	fake.Await(t, "error notice", func() bool { return len(fake.Calls("chat.postEphemeral")) == 1 })
+	assert.Contains(t, fake.Calls("chat.postEphemeral")[0].Text, "could not be processed")
+	assert.Equal(t, 1, fake.Connections())
+}

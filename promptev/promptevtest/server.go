@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -299,7 +300,7 @@ func writeStatusFault(w http.ResponseWriter, f Fault) {
 	}
 	if f.RetryAfter > 0 {
 		secs := int64((f.RetryAfter + time.Second - 1) / time.Second)
-		w.Header().Set("Retry-After", itoa(secs))
+		w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
 	}
 	if f.Body != "" {
 		w.Header().Set("Content-Type", "application/json")
@@ -308,11 +309,6 @@ func writeStatusFault(w http.ResponseWriter, f Fault) {
 		return
 	}
 	writeError(w, code, "injected fault: "+http.StatusText(code))
-}
-
-func itoa(n int64) string {
-	b, _ := json.Marshal(n)
-	return string(b)
 }
 
 func writeError(w http.ResponseWriter, code int, detail string) {

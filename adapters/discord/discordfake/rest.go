@@ -138,6 +138,7 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) {
 	if s.rlPosts > 0 {
 		s.rlPosts--
 		s.rateLimitedLocked(w)
+		s.mu.Unlock()
 		return
 	}
 	m := &Message{

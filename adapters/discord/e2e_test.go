@@ -1,0 +1,305 @@
+package discord
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/promptev/promptev-bridge/adapters/discord/discordfake"
+	"github.com/promptev/promptev-bridge/bridge"
+	"github.com/promptev/promptev-bridge/bridge/bridgetest"
+	"github.com/promptev/promptev-bridge/promptev"
+	"github.com/promptev/promptev-bridge/promptev/promptevtest"
+)
+
+// e2e is the whole bridge (engine, memory store, promptev client) running
+// against the fake Promptev API and the fake Discord, through this adapter.
+type e2e struct {
+	*rig
+	pv *promptevtest.Server
+}
+
+const e2eAgent = "agent-discord"
+
+// startE2E boots the bridge with agent as the default route. The adapter's
+// budgets are tightened so the tests run quickly; the real limits are
+// covered by TestLimits.
+func startE2E(t *testing.T, agent promptevtest.Agent) *e2e {
+	t.Helper()
+	pv := promptevtest.NewServer("pk_test")
+	t.Cleanup(pv.Close)
+	pv.AddAgent(e2eAgent, agent)
+	client, err := promptev.New("pk_test", promptev.WithBaseURL(pv.URL))
+	require.NoError(t, err)
+
+	fake := discordfake.New()
+	t.Cleanup(fake.Close)
+	fake.AddChannel(discordfake.Channel{ID: testChannel, GuildID: testGuild, Name: "general", Type: discordfake.ChannelTypeGuildText})
+	cfg := testConfig()
+	cfg.EditBudget = EditBudget{Writes: 20, Per: time.Second}
+	cfg.EditInterval = 100 * time.Millisecond
+	logs := &syncBuffer{}
+	a := newAdapter(t, fake, cfg, logs)
+
+	bcfg := bridge.DefaultConfig()
+	bcfg.Routes.Default.Agent = e2eAgent
+	b, err := bridge.New(bridge.Options{
+		Config:    bcfg,
+		Agent:     bridge.ClientAgent(client),
+		Store:     bridgetest.NewMemStore(),
+		Platforms: []bridge.Platform{a},
+		Logger:    slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	bridgeDone := make(chan error, 1)
+	go func() { bridgeDone <- b.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-bridgeDone:
+			assert.NoError(t, err)
+		case <-time.After(waitTimeout):
+			t.Error("bridge did not stop")
+		}
+	})
+
+	r := &rig{fake: fake, a: a, logs: logs, done: make(chan error, 1)}
+	go func() { r.done <- a.Run(ctx, b) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-r.done:
+			assert.NoError(t, err)
+		case <-time.After(waitTimeout):
+			t.Error("adapter did not stop")
+		}
+		assert.NotContains(t, logs.String(), testToken)
+	})
+	r.waitFor(t, func(s discordfake.Snapshot) bool { return s.Connections == 1 })
+	return &e2e{rig: r, pv: pv}
+}
+
+// ask mentions the bot in the test channel as user and returns the message id
+// (which is also the id of the conversation's thread).
+func (e *e2e) ask(t *testing.T, user, text string) string {
+	t.Helper()
+	id, err := e.fake.SendMessage(discordfake.UserMessage{GuildID: testGuild, ChannelID: testChannel,
+		AuthorID: user, AuthorName: "user" + user, Content: text, MentionBot: true})
+	require.NoError(t, err)
+	return id
+}
+
+// botMessagesIn returns the bot's messages in a channel, in order.
+func botMessagesIn(s discordfake.Snapshot, channel string) []discordfake.Message {
+	var out []discordfake.Message
+	for _, m := range s.ChannelMessages(channel) {
+		if m.FromBot && !m.Deleted {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func approvalAgent() promptevtest.Agent {
+	return promptevtest.Agent{
+		Script: []promptevtest.Event{
+			{Type: promptevtest.TypeThoughts, Output: "I should look in Jira"},
+			{Type: promptevtest.TypeProcessing, Output: "Searching Jira..."},
+			{Type: promptevtest.TypeProcessing, Output: "Reading PROJ-7", Delay: 150 * time.Millisecond},
+			{Type: promptevtest.TypeApprovalRequired, Output: "Create a Jira issue titled Outage?", Tool: "jira.create_issue",
+				Arguments: map[string]any{"title": "Outage"}, Delay: 150 * time.Millisecond},
+		},
+		OnApprove: []promptevtest.Event{{Type: promptevtest.TypeDone, Output: "Created **PROJ-8**. @everyone look!"}},
+		OnDeny:    []promptevtest.Event{{Type: promptevtest.TypeDone, Output: "OK, nothing created."}},
+	}
+}
+
+// waitForCard waits for the approval card in thread and returns it. It also
+// waits for the placeholder's "waiting for approval" state: the engine posts
+// the card before it records the approval, so a click in between would find
+// no approval (a human cannot click that fast; a test can).
+func (e *e2e) waitForCard(t *testing.T, thread string) discordfake.Message {
+	t.Helper()
+	s := e.waitFor(t, func(s discordfake.Snapshot) bool {
+		card, waiting := false, false
+		for _, m := range botMessagesIn(s, thread) {
+			card = card || len(m.Buttons()) == 2
+			waiting = waiting || strings.Contains(m.Content, "Waiting for approval")
+		}
+		return card && waiting
+	})
+	for _, m := range botMessagesIn(s, thread) {
+		if len(m.Buttons()) == 2 {
+			return m
+		}
+	}
+	t.Fatal("no card")
+	return discordfake.Message{}
+}
+
+func TestE2EMentionThreadEditsApprovalFinal(t *testing.T) {
+	t.Parallel()
+	e := startE2E(t, approvalAgent())
+	thread := e.ask(t, testUser, "open an outage ticket")
+
+	card := e.waitForCard(t, thread)
+	s := e.fake.Snapshot()
+	require.Len(t, s.Threads, 1, "a thread is created on the mention")
+	assert.Equal(t, thread, s.Threads[0].ID)
+	assert.Equal(t, "open an outage ticket", s.Threads[0].Name)
+	msgs := botMessagesIn(s, thread)
+	require.GreaterOrEqual(t, len(msgs), 2, "placeholder and card")
+	placeholder := msgs[0]
+	assert.NotEqual(t, card.ID, placeholder.ID)
+	assert.Positive(t, placeholder.Edits, "the placeholder was edited live")
+	var statuses []string
+	for _, ed := range s.Edits {
+		if ed.MessageID == placeholder.ID && ed.Content != nil {
+			statuses = append(statuses, *ed.Content)
+		}
+	}
+	assert.True(t, containsAny(statuses, "Searching Jira") || containsAny(statuses, "Reading PROJ-7"),
+		"a tool status was shown: %q", statuses)
+	assert.Contains(t, card.Content, "Create a Jira issue titled Outage?")
+	assert.Equal(t, "pvb:a:", card.Buttons()[0].CustomID[:6])
+
+	// The requester approves.
+	_, err := e.fake.Click(discordfake.Click{GuildID: testGuild, ChannelID: thread, MessageID: card.ID,
+		CustomID: card.Buttons()[0].CustomID, UserID: testUser, UserName: "ana"})
+	require.NoError(t, err)
+
+	s = e.waitFor(t, func(s discordfake.Snapshot) bool {
+		for _, m := range botMessagesIn(s, thread) {
+			if strings.Contains(m.Content, "PROJ-8") {
+				return true
+			}
+		}
+		return false
+	})
+	require.Len(t, s.InteractionResponses, 1)
+	assert.Equal(t, discordfake.ResponseDeferredUpdate, s.InteractionResponses[0].Type)
+	s = e.waitFor(t, func(s discordfake.Snapshot) bool {
+		c, _ := s.Message(card.ID)
+		return len(c.Buttons()) == 0
+	})
+	decided, _ := s.Message(card.ID)
+	assert.Contains(t, decided.Content, "Approved")
+	for _, m := range botMessagesIn(s, thread) {
+		assert.True(t, m.AllowedMentions.None(), "message %s may ping", m.ID)
+		assert.NotContains(t, m.Content, "@everyone", "agent text cannot ping")
+		assert.NotContains(t, m.Content, "⏳", "no message is left thinking")
+	}
+	assert.Len(t, s.Threads, 1)
+}
+
+func TestE2EUnauthorisedClick(t *testing.T) {
+	t.Parallel()
+	e := startE2E(t, approvalAgent())
+	thread := e.ask(t, testUser, "open an outage ticket")
+	card := e.waitForCard(t, thread)
+
+	_, err := e.fake.Click(discordfake.Click{GuildID: testGuild, ChannelID: thread, MessageID: card.ID,
+		CustomID: card.Buttons()[0].CustomID, UserID: otherUser, UserName: "mallory"})
+	require.NoError(t, err)
+	s := e.waitFor(t, func(s discordfake.Snapshot) bool { return len(s.InteractionResponses) == 1 })
+	resp := s.InteractionResponses[0]
+	assert.Equal(t, discordfake.ResponseChannelMessage, resp.Type)
+	assert.True(t, resp.Ephemeral(), "only the clicker sees the notice")
+	assert.NotEmpty(t, resp.Content)
+	after, _ := s.Message(card.ID)
+	assert.Len(t, after.Buttons(), 2, "the card is untouched")
+	assert.Equal(t, card.Content, after.Content)
+
+	// The requester can still decide.
+	_, err = e.fake.Click(discordfake.Click{GuildID: testGuild, ChannelID: thread, MessageID: card.ID,
+		CustomID: card.Buttons()[1].CustomID, UserID: testUser, UserName: "ana"})
+	require.NoError(t, err)
+	e.waitFor(t, func(s discordfake.Snapshot) bool {
+		for _, m := range botMessagesIn(s, thread) {
+			if strings.Contains(m.Content, "nothing created") {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+func TestE2E429OnEditFinalDelivered(t *testing.T) {
+	t.Parallel()
+	e := startE2E(t, promptevtest.Agent{Script: []promptevtest.Event{
+		{Type: promptevtest.TypeProcessing, Output: "Working..."},
+		{Type: promptevtest.TypeDone, Output: "The final answer.", Delay: 100 * time.Millisecond},
+	}})
+	e.fake.RateLimitEdits(2, 300*time.Millisecond)
+	thread := e.ask(t, testUser, "go")
+	s := e.waitFor(t, func(s discordfake.Snapshot) bool {
+		for _, m := range botMessagesIn(s, thread) {
+			if strings.Contains(m.Content, "The final answer.") {
+				return true
+			}
+		}
+		return false
+	})
+	assert.Equal(t, 2, s.RateLimited, "both 429s were met")
+	s = e.waitFor(t, func(s discordfake.Snapshot) bool {
+		for _, m := range botMessagesIn(s, thread) {
+			if strings.Contains(m.Content, "⏳") {
+				return false
+			}
+		}
+		return true
+	})
+	assert.NotEmpty(t, botMessagesIn(s, thread))
+}
+
+func TestE2ELongAnswerSplitWithinLimits(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	for i := 0; b.Len() < 10000; i++ {
+		if i%7 == 3 {
+			b.WriteString("```go\n")
+			for j := range 12 {
+				b.WriteString("fmt.Println(\"line " + strings.Repeat("x", j) + "\")\n")
+			}
+			b.WriteString("```\n\n")
+			continue
+		}
+		b.WriteString("Paragraph " + strings.Repeat("lorem ipsum dolor sit amet ", 8) + "\n\n")
+	}
+	answer := b.String()
+	require.GreaterOrEqual(t, utf8.RuneCountInString(answer), 10000)
+	e := startE2E(t, promptevtest.Agent{Script: []promptevtest.Event{{Type: promptevtest.TypeDone, Output: answer}}})
+	thread := e.ask(t, testUser, "write a lot")
+
+	var msgs []discordfake.Message
+	e.waitFor(t, func(s discordfake.Snapshot) bool {
+		msgs = botMessagesIn(s, thread)
+		total := 0
+		for _, m := range msgs {
+			total += strings.Count(m.Content, "Paragraph")
+		}
+		return total == strings.Count(answer, "Paragraph") && !strings.Contains(msgs[0].Content, "⏳")
+	})
+	require.GreaterOrEqual(t, len(msgs), 6, "10,000 chars need at least 6 messages of 1,900")
+	for _, m := range msgs {
+		assert.LessOrEqual(t, utf8.RuneCountInString(m.Content), 2000, "message %s too long", m.ID)
+		assert.Zero(t, strings.Count(m.Content, "```")%2, "fences intact in message %s", m.ID)
+		assert.True(t, m.AllowedMentions.None())
+	}
+}
+
+func containsAny(list []string, sub string) bool {
+	for _, s := range list {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,130 @@
+package discord
+
+import (
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/bwmarrin/discordgo"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/promptev/promptev-bridge/bridge"
+)
+
+func TestRender(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("word ", 600)
+	tests := []struct {
+		name        string
+		msg         bridge.Message
+		wantContent string
+		wantButtons int
+		wantErr     string
+	}{
+		{name: "empty status is a placeholder", msg: bridge.Message{Kind: bridge.KindStatus}, wantContent: "⏳ Thinking…"},
+		{name: "final status has no hourglass", msg: bridge.Message{Kind: bridge.KindStatus, Status: "Done", Final: true},
+			wantContent: "**Done**"},
+		{name: "status escapes markdown and mentions",
+			msg:         bridge.Message{Kind: bridge.KindStatus, Status: "Query *all* <@123>", Steps: []bridge.Step{{Text: "# big"}}},
+			wantContent: "⏳ **Query \\*all\\* \\<\u200b@123>**\n▸ \\# big"},
+		{name: "answer body passes through", msg: bridge.Message{Kind: bridge.KindAnswer, Body: "**bold** `code`"},
+			wantContent: "**bold** `code`"},
+		{name: "notice body", msg: bridge.Message{Kind: bridge.KindNotice, Body: "Something went wrong."},
+			wantContent: "Something went wrong."},
+		{name: "empty answer is never sent empty", msg: bridge.Message{Kind: bridge.KindAnswer}, wantContent: "…"},
+		{name: "pending card has buttons",
+			msg: bridge.Message{Kind: bridge.KindApproval, Approval: &bridge.ApprovalCard{ID: "a1", Description: "Run it?",
+				State: bridge.ApprovalPending}},
+			wantContent: "🔐 **Approval needed**\nRun it?", wantButtons: 2},
+		{name: "denied card has none",
+			msg: bridge.Message{Kind: bridge.KindApproval, Approval: &bridge.ApprovalCard{ID: "a1", Tool: "sh`ell",
+				State: bridge.ApprovalDenied, DecidedBy: "Bo_b"}},
+			wantContent: "🔐 **Approval needed** · `sh'ell`\n❌ Denied by **Bo\\_b**."},
+		{name: "expired card",
+			msg:         bridge.Message{Kind: bridge.KindApproval, Approval: &bridge.ApprovalCard{ID: "a1", State: bridge.ApprovalExpired}},
+			wantContent: "🔐 **Approval needed**\n⌛ Expired: no decision was made in time."},
+		{name: "arguments cannot close the fence",
+			msg: bridge.Message{Kind: bridge.KindApproval, Approval: &bridge.ApprovalCard{ID: "a1", Arguments: "a```b",
+				State: bridge.ApprovalApproved}},
+			wantContent: "🔐 **Approval needed**\n```\na`\u200b``b\n```\n✅ Approved."},
+		{name: "card without approval", msg: bridge.Message{Kind: bridge.KindApproval}, wantErr: "without approval card"},
+		{name: "approval id too long for custom_id",
+			msg: bridge.Message{Kind: bridge.KindApproval, Approval: &bridge.ApprovalCard{ID: strings.Repeat("x", 95),
+				State: bridge.ApprovalPending}},
+			wantErr: "custom_id"},
+		{name: "oversized status is cut to Discord's limit",
+			msg: bridge.Message{Kind: bridge.KindStatus, Status: "s", Body: "```\n" + long},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r, err := render(tt.msg)
+			if tt.wantErr != "" {
+				require.ErrorContains(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			require.NotNil(t, r.components, "components are always sent so edits remove buttons")
+			assert.LessOrEqual(t, utf8.RuneCountInString(r.content), 2000)
+			assert.Zero(t, strings.Count(r.content, "```")%2, "fences stay balanced")
+			if tt.wantContent != "" {
+				assert.Equal(t, tt.wantContent, r.content)
+			}
+			buttons := 0
+			for _, c := range r.components {
+				row, ok := c.(discordgo.ActionsRow)
+				require.True(t, ok)
+				for _, b := range row.Components {
+					btn := b.(discordgo.Button)
+					assert.LessOrEqual(t, len(btn.CustomID), maxCustomID)
+					buttons++
+				}
+			}
+			assert.Equal(t, tt.wantButtons, buttons)
+		})
+	}
+}
+
+func TestCustomIDRoundTrip(t *testing.T) {
+	t.Parallel()
+	row, err := approvalButtons("abc")
+	require.NoError(t, err)
+	approve := row.Components[0].(discordgo.Button)
+	deny := row.Components[1].(discordgo.Button)
+	assert.Equal(t, discordgo.SuccessButton, approve.Style)
+	assert.Equal(t, discordgo.DangerButton, deny.Style)
+
+	tests := []struct {
+		in   string
+		dec  bridge.Decision
+		id   string
+		isOK bool
+	}{
+		{approve.CustomID, bridge.Approve, "abc", true},
+		{deny.CustomID, bridge.Deny, "abc", true},
+		{"pvb:a:", "", "", false},
+		{"pvb:x:abc", "", "", false},
+		{"", "", "", false},
+	}
+	for _, tt := range tests {
+		dec, id, ok := parseCustomID(tt.in)
+		assert.Equal(t, tt.isOK, ok, tt.in)
+		assert.Equal(t, tt.dec, dec, tt.in)
+		assert.Equal(t, tt.id, id, tt.in)
+	}
+	_, err = approvalButtons("")
+	assert.Error(t, err)
+}
+
+func TestTextHelpers(t *testing.T) {
+	t.Parallel()
+	assert.Equal(t, "héll…", truncateRunes("héllo world", 5))
+	assert.Equal(t, "héllo", truncateRunes("héllo", 5))
+	assert.True(t, utf8.ValidString(truncateRunes(strings.Repeat("😀", 50), 7)))
+	assert.Equal(t, "a b c", oneLine(" a\n\tb  c ", 50))
+	assert.Equal(t, "\\- item\n  \\> quote\n\\## h\nplain \\_x\\_", escapeMarkdown("- item\n  > quote\n## h\nplain _x_"))
+	assert.Equal(t, "Promptev", threadName("  \n "))
+	assert.Equal(t, 90, utf8.RuneCountInString(threadName(strings.Repeat("ü", 200))))
+}
