@@ -299,3 +299,33 @@ func TestExampleConfigListsEveryOption(t *testing.T) {
 	want(reflect.TypeFor[Config](), "")
 	assert.Empty(t, missing, "options missing from config.example.yaml")
 }
+
+func TestAnchorsAndMergeKeys(t *testing.T) {
+	cfg, ps := ParseConfig([]byte(`
+promptev: {project_key: pk}
+routes:
+  default: &base {agent: helpdesk, mode: trigger, variables: {team: ops}}
+  channels:
+    - <<: *base
+      platform: slack
+      channel: C1
+    - <<: *base
+      chanel: C2
+`), mapEnv(nil))
+	require.Len(t, ps, 1)
+	assert.Equal(t, "routes.channels[1].chanel", ps[0].Path, "keys beside a merge are still checked")
+
+	cfg, ps = ParseConfig([]byte(`
+promptev: {project_key: pk}
+routes:
+  default: &base {agent: helpdesk, mode: trigger}
+  channels:
+    - <<: *base
+      channel: C1
+`), mapEnv(nil))
+	require.Empty(t, ps)
+	require.Len(t, cfg.Bridge.Routes.Channels, 1)
+	assert.Equal(t, "helpdesk", cfg.Bridge.Routes.Channels[0].Agent)
+	assert.Equal(t, bridge.ModeTrigger, cfg.Bridge.Routes.Channels[0].Mode)
+	assert.Equal(t, "C1", cfg.Bridge.Routes.Channels[0].Channel)
+}

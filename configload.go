@@ -261,6 +261,17 @@ func checkNode(n *yaml.Node, t reflect.Type, path string, res *decodeResult, pro
 		seen := map[string]bool{}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
+			if k.ShortTag() == "!!merge" {
+				// "<<: *anchor" (or a list of anchors) merges mappings in.
+				merged := []*yaml.Node{v}
+				if v.Kind == yaml.SequenceNode {
+					merged = v.Content
+				}
+				for _, m := range merged {
+					checkNode(m, t, path, res, probs)
+				}
+				continue
+			}
 			p := childPath(path, k.Value)
 			if seen[k.Value] {
 				probs.Add(p, "duplicate key (line %d)", k.Line)

@@ -185,11 +185,12 @@ func serve(ctx context.Context, o serveOptions) error {
 	log.Info("bridge running", "platforms", platformNames(o.adapters), "version", buildVersion())
 
 	var fatal error
+	bridgeEnded := false
 	select {
 	case <-ctx.Done():
 		log.Info("shutting down", "reason", "signal")
 	case <-o.stop:
-		log.Debug("shutting down", "reason", "done")
+		log.Info("shutting down", "reason", "conversation over")
 	case e := <-ended:
 		if e.err != nil {
 			fatal = fmt.Errorf("%s adapter: %w", e.name, e.err)
@@ -197,6 +198,13 @@ func serve(ctx context.Context, o serveOptions) error {
 		} else {
 			log.Warn("adapter stopped: shutting down", "platform", e.name)
 		}
+	case err := <-bridgeDone:
+		bridgeEnded = true
+		if err == nil {
+			err = errors.New("run returned before shutdown")
+		}
+		fatal = fmt.Errorf("bridge stopped unexpectedly: %w", err)
+		log.Error("bridge stopped: shutting down", "err", err)
 	}
 
 	// 1. Stop intake.
@@ -211,8 +219,10 @@ func serve(ctx context.Context, o serveOptions) error {
 	}
 	cancel()
 	stopBridge()
-	if err := <-bridgeDone; err != nil {
-		log.Warn("bridge stopped with an error", "err", err)
+	if !bridgeEnded {
+		if err := <-bridgeDone; err != nil {
+			log.Warn("bridge stopped with an error", "err", err)
+		}
 	}
 	// 3. Close the store. 4. The side port closes in the deferred call.
 	if err := closeStore(); err != nil {

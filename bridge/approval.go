@@ -72,7 +72,7 @@ func (b *Bridge) HandleAction(ctx context.Context, act Action) (ActionResult, er
 	a, err := b.store.GetApproval(ctx, act.ApprovalID)
 	switch {
 	case errors.Is(err, ErrNotFound):
-		b.metrics.Approval(act.Platform, "unknown", 0)
+		b.log.Info("approval click on an unknown id", "platform", act.Platform, "user", act.User.ID)
 		return ActionResult{Notice: noticeUnknownApproval}, nil
 	case err != nil:
 		return ActionResult{}, fmt.Errorf("bridge: load approval: %w", err)

@@ -130,7 +130,7 @@ func cpuTime(b *testing.B) time.Duration {
 
 // BenchmarkInboundToPlaceholder measures the bridge-side time from an inbound
 // message to its placeholder post while 1,000 other conversations are running
-// (each streaming a status event every 200 ms): new messages arrive one per
+// (each streaming a status event every second): new messages arrive one per
 // millisecond. It also reports the latency of the initial burst of 1,000
 // messages handed over at the same instant.
 func BenchmarkInboundToPlaceholder(b *testing.B) {
@@ -138,7 +138,7 @@ func BenchmarkInboundToPlaceholder(b *testing.B) {
 	// Slack's figures: every conversation's status edits are metered (at most
 	// one per second per message, 40 per minute per workspace).
 	p := bridgetest.NewPlatform("slack", bridgetest.SlackLimits())
-	r := startRig(b, genAgent{n: -1, every: 200 * time.Millisecond}, withPlatform(p))
+	r := startRig(b, genAgent{n: -1, every: time.Second}, withPlatform(p))
 	defer r.stop()
 	for i := range conversations {
 		r.send(benchKey(i), "U1", "hello")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 )
 
@@ -48,13 +49,13 @@ func (b *Bridge) HandleMessage(ctx context.Context, msg InboundMessage) error {
 	if msg.Received.IsZero() {
 		msg.Received = time.Now()
 	}
-	log := b.log.With("platform", ps.name, "conversation", msg.Key.String())
+	log := func() *slog.Logger { return b.log.With("platform", ps.name, "conversation", msg.Key.String()) }
 	if b.isClosing() {
 		return ErrClosed
 	}
 	rt := b.cfg.routeFor(msg.Key)
 	if !rt.allows(msg.Key, msg.User) {
-		log.Debug("message ignored: not on the route's allow-lists", "user", msg.User.ID)
+		log().Debug("message ignored: not on the route's allow-lists", "user", msg.User.ID)
 		return nil
 	}
 	if !msg.Mentioned {
@@ -63,7 +64,7 @@ func (b *Bridge) HandleMessage(ctx context.Context, msg InboundMessage) error {
 			return err
 		}
 		if !known {
-			log.Debug("message ignored: no mention in a conversation the bridge does not know")
+			log().Debug("message ignored: no mention in a conversation the bridge does not know")
 			return nil
 		}
 	}
@@ -73,7 +74,7 @@ func (b *Bridge) HandleMessage(ctx context.Context, msg InboundMessage) error {
 	}
 	if dup {
 		b.metrics.DedupeHit(ps.name)
-		log.Debug("duplicate delivery dropped", "message_id", msg.MessageID, "event_id", msg.EventID)
+		log().Debug("duplicate delivery dropped", "message_id", msg.MessageID, "event_id", msg.EventID)
 		return nil
 	}
 	j := job{
@@ -86,11 +87,12 @@ func (b *Bridge) HandleMessage(ctx context.Context, msg InboundMessage) error {
 	switch err := b.enqueue(j, false); {
 	case errors.Is(err, errBusy):
 		b.metrics.RunFinished(ps.name, "busy", 0)
-		log.Info("conversation busy: message refused", "queue_size", b.cfg.Runs.QueueSize)
+		l := log()
+		l.Info("conversation busy: message refused", "queue_size", b.cfg.Runs.QueueSize)
 		b.spawn(func() {
 			_, err := ps.out.post(b.life, msg.Key, noticeMessage(busyText), prioNormal)
 			if err != nil {
-				log.Warn("busy notice not posted", "err", err)
+				l.Warn("busy notice not posted", "err", err)
 			}
 		})
 		return nil

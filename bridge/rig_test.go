@@ -3,6 +3,7 @@ package bridge_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -31,6 +32,7 @@ type rigConf struct {
 	cfg      bridge.Config
 	platform *bridgetest.Platform
 	store    *bridgetest.MemStore
+	logger   *slog.Logger
 }
 
 type rigOption func(*rigConf)
@@ -41,6 +43,10 @@ func withConfig(edit func(*bridge.Config)) rigOption {
 
 func withPlatform(p *bridgetest.Platform) rigOption {
 	return func(c *rigConf) { c.platform = p }
+}
+
+func withLogger(l *slog.Logger) rigOption {
+	return func(c *rigConf) { c.logger = l }
 }
 
 func withStore(s *bridgetest.MemStore) rigOption {
@@ -74,6 +80,7 @@ func startRig(t testing.TB, agent bridge.Agent, opts ...rigOption) *rig {
 		Store:     conf.store,
 		Platforms: []bridge.Platform{conf.platform},
 		Metrics:   m,
+		Logger:    conf.logger,
 	})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -51,10 +51,20 @@ func BenchmarkStore100k(b *testing.B) {
 	b.Run("FileSize", func(b *testing.B) {
 		info, err := os.Stat(path)
 		require.NoError(b, err)
+		s, err := OpenReadOnly(path, Options{SkipCheck: true})
+		require.NoError(b, err)
+		var inUse int64
+		require.NoError(b, s.db.View(func(tx *bbolt.Tx) error {
+			free := s.db.Stats().FreePageN + s.db.Stats().PendingPageN
+			inUse = tx.Size() - int64(free)*int64(s.db.Info().PageSize)
+			return nil
+		}))
+		require.NoError(b, s.Close())
 		for b.Loop() {
 		}
-		b.ReportMetric(float64(info.Size())/(1<<20), "MiB/100k-conversations")
-		b.ReportMetric(float64(info.Size())/benchConversations, "bytes/conversation")
+		b.ReportMetric(float64(info.Size())/(1<<20), "file-MiB/100k")
+		b.ReportMetric(float64(inUse)/(1<<20), "in-use-MiB/100k")
+		b.ReportMetric(float64(inUse)/benchConversations, "in-use-bytes/conversation")
 	})
 
 	b.Run("GetConversation", func(b *testing.B) {
@@ -105,9 +115,9 @@ func BenchmarkStore100k(b *testing.B) {
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lookups/s")
 	})
 
-	// Writes with fsync on: a lone writer (one commit per write) and 32
-	// concurrent writers (batched commits), updating existing conversations.
-	for _, writers := range []int{1, 32} {
+	// Writes with fsync on, updating existing conversations: a lone writer
+	// (one commit per write) and concurrent writers (batched commits).
+	for _, writers := range []int{1, 8, 32, 128} {
 		b.Run(fmt.Sprintf("PutConversation/writers=%d", writers), func(b *testing.B) {
 			s, err := Open(path, Options{SkipCheck: true}) // fsync on
 			require.NoError(b, err)
@@ -148,7 +158,7 @@ func BenchmarkStore100k(b *testing.B) {
 // keys from concurrent callers (each a write), and hits (a read).
 func BenchmarkSeenOrMark(b *testing.B) {
 	ctx := context.Background()
-	for _, callers := range []int{1, 32} {
+	for _, callers := range []int{1, 8, 32, 128} {
 		b.Run(fmt.Sprintf("new/callers=%d", callers), func(b *testing.B) {
 			s, err := Open(filepath.Join(b.TempDir(), "dedupe.db"), Options{}) // fsync on
 			require.NoError(b, err)
