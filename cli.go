@@ -50,6 +50,8 @@ func commands() []command {
 	}
 }
 
+// runWith is run with the outside world in e: it picks the command ("run"
+// when args start with a flag or are empty) and returns its exit code.
 func runWith(ctx context.Context, args []string, e *env) int {
 	name := "run"
 	if len(args) == 1 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
@@ -59,8 +61,7 @@ func runWith(ctx context.Context, args []string, e *env) int {
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		name, args = args[0], args[1:]
 	}
-	switch name {
-	case "help":
+	if name == "help" {
 		if len(args) > 0 {
 			return runWith(ctx, []string{args[0], "--help"}, e)
 		}

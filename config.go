@@ -164,6 +164,10 @@ func parseConfigWith(data []byte, env lookupEnv, override func(*Config)) (Config
 		}
 		ps = append(ps, p)
 	}
+	for i := range ps {
+		// Values from the environment are often secrets: never echo them.
+		ps[i].Message = res.redact(ps[i].Message)
+	}
 	return cfg, ps
 }
 
@@ -191,9 +195,17 @@ func (c PromptevConfig) Validate(path string) bridge.ConfigProblems {
 	p := func(name string) string { return bridge.JoinPath(path, name) }
 	if strings.TrimSpace(c.ProjectKey) == "" {
 		ps.Add(p("project_key"), "is required (set PROMPTEV_PROJECT_KEY or write the key here)")
+	} else if _, err := promptev.New(c.ProjectKey); err != nil {
+		// The SDK's key checks; their messages never echo the key.
+		ps.Add(p("project_key"), "%s", strings.TrimPrefix(strings.TrimPrefix(err.Error(), "promptev: "), "project key "))
 	}
-	if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		ps.Add(p("base_url"), "must be an http or https URL, got %q", c.BaseURL)
+	switch u, err := url.Parse(c.BaseURL); {
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		ps.Add(p("base_url"), "must be an http or https URL such as %s", defaultBaseURL)
+	case u.User != nil:
+		ps.Add(p("base_url"), "must not carry user info (put credentials in project_key or headers)")
+	case u.RawQuery != "" || u.Fragment != "":
+		ps.Add(p("base_url"), "must not carry a query or fragment")
 	}
 	if c.Timeout <= 0 {
 		ps.Add(p("timeout"), "must be positive, got %s", c.Timeout)

@@ -173,7 +173,7 @@ func TestCheckProblems(t *testing.T) {
 			yaml: "promptev: {project_key: '', base_url: 'ftp://x', auth: 'cookie', max_retries: -1}\nroutes: {default: {agent: ''}}\nhttp: {listen: nonsense}\nstore: {path: ''}\n",
 			want: []string{
 				"promptev.project_key: is required (set PROMPTEV_PROJECT_KEY or write the key here) (line 1)",
-				`promptev.base_url: must be an http or https URL, got "ftp://x" (line 1)`,
+				"promptev.base_url: must be an http or https URL such as https://api.promptev.ai (line 1)",
 				"promptev.max_retries: must be between 0 and 10, got -1 (line 1)",
 				`promptev.auth: must be bearer, header:<Name> or path, got "cookie" (line 1)`,
 				"routes.default.agent: is required (the agent used when no channel route matches) (line 2)",
@@ -185,6 +185,19 @@ func TestCheckProblems(t *testing.T) {
 			name: "valid minimal config",
 			yaml: minimalConfig + "store: {}\nhttp: {listen: ''}\n",
 			want: nil,
+		},
+		{
+			name: "malformed key and a base URL with credentials, neither echoed",
+			yaml: "promptev: {project_key: 'pk-literal-secret with space', base_url: 'https://user:pk-literal-secret@api.example'}\nroutes: {default: {agent: a}}\n",
+			want: []string{
+				"promptev.project_key: is malformed: it must be printable ASCII without spaces (check for quotes, newlines or an unexpanded variable) (line 1)",
+				"promptev.base_url: must not carry user info (put credentials in project_key or headers) (line 1)",
+			},
+		},
+		{
+			name: "values from the environment are redacted from validation messages",
+			yaml: minimalConfig + "log: {level: '${PK}'}\n",
+			want: []string{`log.level: must be debug, info, warn or error, got "[redacted]" (line 6)`},
 		},
 		{
 			name: "invalid YAML",

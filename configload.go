@@ -23,9 +23,24 @@ type decodeResult struct {
 	lines map[string]int
 	// fromEnv holds the paths whose values came from ${ENV} expansion.
 	fromEnv map[string]bool
+	// envValues are the values read from the environment, redacted from
+	// every problem message.
+	envValues []string
 	// bad holds the paths that already have a problem; they were left out of
 	// the decoded value, so validation problems at or under them are noise.
 	bad map[string]bool
+}
+
+// minRedacted is the shortest environment value redacted from problem
+// messages; shorter ones would mangle ordinary words.
+const minRedacted = 4
+
+// redact replaces every environment value in msg.
+func (r decodeResult) redact(msg string) string {
+	for _, v := range r.envValues {
+		msg = strings.ReplaceAll(msg, v, "[redacted]")
+	}
+	return msg
 }
 
 // covered reports whether path is at or under a path with a problem.
@@ -140,7 +155,13 @@ func expandNode(n *yaml.Node, path string, env lookupEnv, lenient bool, res *dec
 		if !strings.Contains(n.Value, "$") {
 			return
 		}
-		v, err := expandString(n.Value, env)
+		v, err := expandString(n.Value, func(name string) (string, bool) {
+			val, ok := env(name)
+			if ok && len(val) >= minRedacted {
+				res.envValues = append(res.envValues, val)
+			}
+			return val, ok
+		})
 		if err != nil {
 			if lenient {
 				v, _ = expandString(n.Value, func(string) (string, bool) { return "", true })

@@ -123,25 +123,7 @@ func serve(ctx context.Context, o serveOptions) error {
 
 	var side *metrics.Server
 	if o.cfg.HTTP.Listen != "" {
-		checks := []metrics.Check{{Name: "store", Ready: func() error {
-			switch {
-			case stopping.Load():
-				return errors.New("shutting down")
-			case !storeOpen.Load():
-				return errors.New("closed")
-			}
-			return nil
-		}}}
-		for _, a := range o.adapters {
-			checks = append(checks, metrics.Check{Name: a.Name(), Ready: func() error {
-				ready := a.Ready()
-				m.SetAdapterReady(a.Name(), ready)
-				if !ready {
-					return errors.New("not connected")
-				}
-				return nil
-			}})
-		}
+		checks := readinessChecks(&storeOpen, &stopping, o.adapters, m)
 		side = metrics.NewServer(metrics.ServerOptions{Addr: o.cfg.HTTP.Listen, Metrics: m, Checks: checks, Logger: log.With("component", "http")})
 		addr, err := side.Start()
 		if err != nil {
@@ -231,6 +213,32 @@ func serve(ctx context.Context, o serveOptions) error {
 	}
 	log.Info("stopped")
 	return fatal
+}
+
+// readinessChecks are the conditions of /readyz: the store is open and not
+// shutting down, and every adapter is connected (also exported as the
+// adapter_ready gauge).
+func readinessChecks(storeOpen, stopping *atomic.Bool, adapters []bridge.Adapter, m *metrics.Metrics) []metrics.Check {
+	checks := []metrics.Check{{Name: "store", Ready: func() error {
+		switch {
+		case stopping.Load():
+			return errors.New("shutting down")
+		case !storeOpen.Load():
+			return errors.New("closed")
+		}
+		return nil
+	}}}
+	for _, a := range adapters {
+		checks = append(checks, metrics.Check{Name: a.Name(), Ready: func() error {
+			ready := a.Ready()
+			m.SetAdapterReady(a.Name(), ready)
+			if !ready {
+				return errors.New("not connected")
+			}
+			return nil
+		}})
+	}
+	return checks
 }
 
 func platformNames(as []bridge.Adapter) string {

@@ -19,6 +19,7 @@ const (
 	noticeUnknownApproval = "This approval request is unknown or no longer available."
 	noticeNotAllowed      = "You are not allowed to decide this approval request."
 	noticeExpired         = "This approval request has expired."
+	noticeRestarting      = "The bridge is restarting; nothing was decided. Please click again in a minute."
 )
 
 // requestApproval records an approval_required event as a pending approval
@@ -69,6 +70,11 @@ func (r *run) requestApproval(ev promptev.AgentEvent) error {
 // Unknown ids, clickers the policy does not allow, expired requests and
 // clicks on decided requests get a Notice and change nothing.
 func (b *Bridge) HandleAction(ctx context.Context, act Action) (ActionResult, error) {
+	if b.isClosing() {
+		// A decision now could not be carried out (card edit, agent answer):
+		// leave the request pending for the next process.
+		return ActionResult{Notice: noticeRestarting}, nil
+	}
 	a, err := b.store.GetApproval(ctx, act.ApprovalID)
 	switch {
 	case errors.Is(err, ErrNotFound):
@@ -136,7 +142,7 @@ func (b *Bridge) expire(ctx context.Context, a Approval, now time.Time) {
 
 // sweepExpired expires the pending approvals whose time is up.
 func (b *Bridge) sweepExpired(ctx context.Context, now time.Time) {
-	for ctx.Err() == nil {
+	for ctx.Err() == nil && !b.isClosing() {
 		list, err := b.store.ListExpiredApprovals(ctx, now, sweepBatch)
 		if err != nil {
 			b.log.Warn("approval expiry sweep failed", "err", err)

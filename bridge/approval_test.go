@@ -88,10 +88,15 @@ func TestApprovalCardAndApprove(t *testing.T) {
 		assert.Empty(t, runs)
 
 		// The requester approves: only the store is touched synchronously.
-		edits := len(r.p.Records())
+		// With a slow platform, any platform call inside HandleAction would
+		// show as elapsed (fake) time and as a record.
+		r.p.SetLatency(time.Second)
+		edits, before := len(r.p.Records()), time.Now()
 		res := click(r, a.ID, "U1", bridge.Approve)
 		assert.Equal(t, bridge.ActionResult{Accepted: true}, res)
+		assert.Zero(t, time.Since(before), "HandleAction does no platform I/O")
 		assert.Len(t, r.p.Records(), edits, "HandleAction does no platform I/O")
+		r.p.SetLatency(0)
 		time.Sleep(2 * time.Second)
 		settle()
 
@@ -189,6 +194,37 @@ func TestApprovalClicks(t *testing.T) {
 		assert.Len(t, r.p.Records(), before)
 		assert.Len(t, agent.Streams(), 2, "the agent was answered once")
 		assert.Equal(t, 8, r.metrics.count("approval:duplicate"))
+	})
+}
+
+// Text typed in the thread is never taken as an approval, even when it is
+// exactly the query the agent treats as the answer.
+func TestTypedApprovalTextIsNotADecision(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		agent := newFakeAgent(approvalScript)
+		r := startRig(t, agent)
+		defer r.stop()
+		key := engKey("1")
+		cardRef, a := pendingApproval(t, r, key)
+		for _, text := range []string{"approve", " Approve ", "DENY"} {
+			m := r.msg(key, "U1", text)
+			m.Mentioned = false
+			require.NoError(t, r.b.HandleMessage(t.Context(), m))
+		}
+		settle()
+		assert.Len(t, agent.Streams(), 1, "the agent never received the typed text")
+		texts := r.texts(key)
+		require.Len(t, texts, 5)
+		assert.Contains(t, texts[4], "typed messages are never taken as a decision")
+		stored, err := r.store.GetApproval(t.Context(), a.ID)
+		require.NoError(t, err)
+		assert.Equal(t, bridge.ApprovalPending, stored.State)
+		assert.Equal(t, 2, r.p.ButtonCount(cardRef))
+
+		// Ordinary follow-ups still reach the agent.
+		r.send(key, "U1", "approve it only if safe")
+		settle()
+		assert.Len(t, agent.Streams(), 2)
 	})
 }
 
@@ -298,7 +334,10 @@ func TestApprovalButtonsSurviveRestart(t *testing.T) {
 		first := startRig(t, agent, withPlatform(p), withStore(st))
 		key := engKey("1")
 		cardRef, a := pendingApproval(t, first, key)
-		require.NoError(t, first.shutdown(t.Context()))
+		require.NoError(t, first.b.Shutdown(t.Context()))
+		res := click(first, a.ID, "U1", bridge.Approve)
+		assert.Equal(t, bridge.ActionResult{Notice: "The bridge is restarting; nothing was decided. Please click again in a minute."}, res)
+		first.stop()
 
 		second := startRig(t, agent, withPlatform(p), withStore(st))
 		defer second.stop()

@@ -183,8 +183,9 @@ func (b *Bridge) Run(ctx context.Context) error {
 // first, then cuts the rest and finalises them as interrupted. Finalising is
 // given FinalDeadline plus a second even when ctx has ended, so no run is
 // left as an eternal "thinking"; an error is returned when that was not
-// enough. Queued messages that had not started are dropped. Run keeps the
-// platform senders going until its own context ends, so call Shutdown first.
+// enough. Queued messages that had not started are dropped, with a notice in
+// their conversation. Run keeps the platform senders going until its own
+// context ends, so call Shutdown first.
 func (b *Bridge) Shutdown(ctx context.Context) error {
 	b.mu.Lock()
 	b.closing = true

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 )
 
@@ -77,6 +78,18 @@ func (b *Bridge) HandleMessage(ctx context.Context, msg InboundMessage) error {
 		log().Debug("duplicate delivery dropped", "message_id", msg.MessageID, "event_id", msg.EventID)
 		return nil
 	}
+	if b.isDecisionText(msg.Text) {
+		// The agent would take this text as the answer to a pending approval,
+		// bypassing the card's policy: typed text never decides.
+		l := log()
+		l.Info("typed approval text not sent to the agent", "user", msg.User.ID)
+		b.spawn(func() {
+			if _, err := ps.out.post(b.life, msg.Key, noticeMessage(typedDecisionText), prioNormal); err != nil {
+				l.Warn("typed-decision notice not posted", "err", err)
+			}
+		})
+		return nil
+	}
 	j := job{
 		key:       msg.Key,
 		user:      msg.User,
@@ -136,11 +149,12 @@ func (b *Bridge) work(c *conversation, first job) {
 		b.runJob(j)
 		b.mu.Lock()
 		if len(c.queue) == 0 || b.closing {
-			if n := len(c.queue); n > 0 {
-				b.log.Info("shutdown: queued messages dropped", "conversation", c.key.String(), "count", n)
-			}
+			dropped := len(c.queue)
 			delete(b.convs, c.key)
 			b.mu.Unlock()
+			if dropped > 0 {
+				b.dropQueued(c.key, dropped)
+			}
 			return
 		}
 		j = c.queue[0]
@@ -148,6 +162,29 @@ func (b *Bridge) work(c *conversation, first job) {
 		c.queue = c.queue[1:]
 		b.mu.Unlock()
 	}
+}
+
+// dropQueued tells a conversation that its waiting messages were not run
+// because the bridge is shutting down.
+func (b *Bridge) dropQueued(key ConversationKey, n int) {
+	log := b.log.With("platform", key.Platform, "conversation", key.String())
+	log.Info("shutdown: queued messages dropped", "count", n)
+	b.metrics.RunFinished(key.Platform, outcomeInterrupted, 0)
+	ps, ok := b.platform(key.Platform)
+	if !ok {
+		return
+	}
+	if _, err := ps.out.post(b.life, key, noticeMessage(droppedText), prioNormal); err != nil {
+		log.Warn("dropped-messages notice not posted", "err", err)
+	}
+}
+
+// isDecisionText reports whether text is the approve or deny query the agent
+// takes as an approval answer.
+func (b *Bridge) isDecisionText(text string) bool {
+	t := strings.TrimSpace(text)
+	return strings.EqualFold(t, strings.TrimSpace(b.cfg.Approvals.ApproveQuery)) ||
+		strings.EqualFold(t, strings.TrimSpace(b.cfg.Approvals.DenyQuery))
 }
 
 func (b *Bridge) isClosing() bool {

@@ -28,7 +28,7 @@ func (b *Bridge) recover(ctx context.Context, leftovers []InFlightRun) {
 		b.mu.Lock()
 		_, active := b.convs[r.Key]
 		if !active {
-			if err := b.store.DeleteRun(ctx, r.Key); err != nil {
+			if err := b.store.DeleteRun(context.WithoutCancel(ctx), r.Key); err != nil {
 				log.Warn("interrupted run record not removed", "err", err)
 			}
 		}

@@ -7,12 +7,14 @@ import (
 
 // Texts the bridge shows. They are plain enough for every platform.
 const (
-	thinkingText    = "Thinking…"
-	busyText        = "⏳ I'm still working on earlier messages in this conversation. Please wait for them to finish and send this one again."
-	interruptedText = "⚠️ This run was interrupted — send your message again."
-	restartNoteText = "ℹ️ The previous agent session was no longer available, so I started a new one. Earlier context may be lost."
-	emptyAnswerText = "(The agent finished without an answer.)"
-	waitingApproval = "⏸ Waiting for approval"
+	thinkingText      = "Thinking…"
+	busyText          = "⏳ I'm still working on earlier messages in this conversation. Please wait for them to finish and send this one again."
+	interruptedText   = "⚠️ This run was interrupted — send your message again."
+	droppedText       = "⚠️ The bridge is restarting, so your waiting messages were not answered — send them again."
+	typedDecisionText = "ℹ️ Approval requests are decided with the buttons on their card; typed messages are never taken as a decision."
+	restartNoteText   = "ℹ️ The previous agent session was no longer available, so I started a new one. Earlier context may be lost."
+	emptyAnswerText   = "(The agent finished without an answer.)"
+	waitingApproval   = "⏸ Waiting for approval"
 )
 
 // Caps on agent text shown outside an answer body, in runes.

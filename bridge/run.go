@@ -107,7 +107,9 @@ func (r *run) execute() result {
 		res.err = errors.Join(res.err, err)
 		return res
 	}
-	if err := b.store.DeleteRun(b.life, r.job.key); err != nil {
+	// The final state is out: the record must go even if the bridge is
+	// stopping right now, or the next start would overwrite the answer.
+	if err := b.store.DeleteRun(context.WithoutCancel(b.life), r.job.key); err != nil {
 		r.log.Warn("in-flight run not removed", "err", err)
 	}
 	return res

@@ -73,7 +73,8 @@ func TestServerStartOnPortZeroAndShutdown(t *testing.T) {
 	_, err = s.Start()
 	require.Error(t, err, "second start is refused")
 
-	resp, err := http.Get("http://" + addr.String() + "/healthz")
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := client.Get("http://" + addr.String() + "/healthz")
 	require.NoError(t, err)
 	body, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
@@ -81,7 +82,7 @@ func TestServerStartOnPortZeroAndShutdown(t *testing.T) {
 	assert.Equal(t, "ok\n", string(body))
 
 	require.NoError(t, s.Shutdown(context.Background()))
-	_, err = http.Get("http://" + addr.String() + "/healthz")
+	_, err = client.Get("http://" + addr.String() + "/healthz")
 	assert.Error(t, err, "nothing listens after shutdown")
 }
 

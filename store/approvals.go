@@ -37,20 +37,20 @@ func (s *Store) PutApproval(ctx context.Context, a bridge.Approval) error {
 		return err
 	}
 	err = s.update(func(tx *bbolt.Tx) error {
-		b := tx.Bucket(bucketApprovals)
+		b := bucketApprovals.in(tx)
 		if old := b.Get(id); old != nil {
 			var prev bridge.Approval
 			if err := decode(s.schema, kindApprovals, id, old, &prev); err != nil {
 				return err
 			}
 			if prev.State == bridge.ApprovalPending {
-				if err := tx.Bucket(bucketApprovalsExp).Delete(indexKey(prev.Expires, id)); err != nil {
+				if err := bucketApprovalsExp.in(tx).Delete(indexKey(prev.Expires, id)); err != nil {
 					return err
 				}
 			}
 		}
 		if a.State == bridge.ApprovalPending {
-			if err := tx.Bucket(bucketApprovalsExp).Put(indexKey(a.Expires, id), nil); err != nil {
+			if err := bucketApprovalsExp.in(tx).Put(indexKey(a.Expires, id), nil); err != nil {
 				return err
 			}
 		}
@@ -70,7 +70,7 @@ func (s *Store) GetApproval(ctx context.Context, id string) (bridge.Approval, er
 	k := []byte(id)
 	var a bridge.Approval
 	err := s.view(func(tx *bbolt.Tx) error {
-		raw := tx.Bucket(bucketApprovals).Get(k)
+		raw := bucketApprovals.in(tx).Get(k)
 		if raw == nil {
 			return fmt.Errorf("store: approval %q: %w", id, bridge.ErrNotFound)
 		}
@@ -99,7 +99,7 @@ func (s *Store) DecideApproval(ctx context.Context, id string, state bridge.Appr
 		ok bool
 	)
 	err := s.update(func(tx *bbolt.Tx) error {
-		b := tx.Bucket(bucketApprovals)
+		b := bucketApprovals.in(tx)
 		raw := b.Get(k)
 		if raw == nil {
 			return fmt.Errorf("store: approval %q: %w", id, bridge.ErrNotFound)
@@ -110,7 +110,7 @@ func (s *Store) DecideApproval(ctx context.Context, id string, state bridge.Appr
 		if a.State != bridge.ApprovalPending {
 			return nil
 		}
-		if err := tx.Bucket(bucketApprovalsExp).Delete(indexKey(a.Expires, k)); err != nil {
+		if err := bucketApprovalsExp.in(tx).Delete(indexKey(a.Expires, k)); err != nil {
 			return err
 		}
 		a.State, a.DecidedBy, a.DecidedByName, a.DecidedAt = state, by, byName, at
@@ -140,8 +140,8 @@ func (s *Store) ListExpiredApprovals(ctx context.Context, now time.Time, limit i
 	due := unixNano(now)
 	var out []bridge.Approval
 	err := s.view(func(tx *bbolt.Tx) error {
-		approvals := tx.Bucket(bucketApprovals)
-		c := tx.Bucket(bucketApprovalsExp).Cursor()
+		approvals := bucketApprovals.in(tx)
+		c := bucketApprovalsExp.in(tx).Cursor()
 		for k, _ := c.First(); k != nil && len(out) < limit; k, _ = c.Next() {
 			if stampTime(k) > due {
 				break

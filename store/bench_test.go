@@ -223,10 +223,10 @@ func BenchmarkSweepDedupe(b *testing.B) {
 		for i := range 100_000 {
 			exp := t0.Add(24 * time.Hour)
 			k := []byte(fmt.Sprintf("live%08d", i))
-			if err := tx.Bucket(bucketDedupe).Put(k, timeStamp(exp)); err != nil {
+			if err := bucketDedupe.in(tx).Put(k, timeStamp(exp)); err != nil {
 				return err
 			}
-			if err := tx.Bucket(bucketDedupeExp).Put(indexKey(exp, k), nil); err != nil {
+			if err := bucketDedupeExp.in(tx).Put(indexKey(exp, k), nil); err != nil {
 				return err
 			}
 		}
@@ -239,10 +239,10 @@ func BenchmarkSweepDedupe(b *testing.B) {
 			for i := range 1000 {
 				exp := t0.Add(time.Minute)
 				k := []byte(fmt.Sprintf("old%08d", i))
-				if err := tx.Bucket(bucketDedupe).Put(k, timeStamp(exp)); err != nil {
+				if err := bucketDedupe.in(tx).Put(k, timeStamp(exp)); err != nil {
 					return err
 				}
-				if err := tx.Bucket(bucketDedupeExp).Put(indexKey(exp, k), nil); err != nil {
+				if err := bucketDedupeExp.in(tx).Put(indexKey(exp, k), nil); err != nil {
 					return err
 				}
 			}

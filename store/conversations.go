@@ -18,7 +18,7 @@ func (s *Store) GetConversation(ctx context.Context, key bridge.ConversationKey)
 	k := []byte(key.String())
 	var c bridge.Conversation
 	err := s.view(func(tx *bbolt.Tx) error {
-		raw := tx.Bucket(bucketConversations).Get(k)
+		raw := bucketConversations.in(tx).Get(k)
 		if raw == nil {
 			return fmt.Errorf("store: conversation %s: %w", key, bridge.ErrNotFound)
 		}
@@ -46,7 +46,7 @@ func (s *Store) PutConversation(ctx context.Context, c bridge.Conversation) erro
 	}
 	// Idempotent: a repeated run puts the same bytes.
 	if err := s.write(func(tx *bbolt.Tx) error {
-		return tx.Bucket(bucketConversations).Put(k, v)
+		return bucketConversations.in(tx).Put(k, v)
 	}); err != nil {
 		return fmt.Errorf("store: put conversation %s: %w", c.Key, err)
 	}
@@ -61,7 +61,7 @@ func (s *Store) DeleteConversation(ctx context.Context, key bridge.ConversationK
 	}
 	k := []byte(key.String())
 	if err := s.write(func(tx *bbolt.Tx) error {
-		return tx.Bucket(bucketConversations).Delete(k)
+		return bucketConversations.in(tx).Delete(k)
 	}); err != nil {
 		return fmt.Errorf("store: delete conversation %s: %w", key, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -332,4 +333,37 @@ func runCrashChild(t *testing.T, path string, it, killAfter int) []string {
 	require.Error(t, err, "the child is killed")
 	require.NotContains(t, stderr.String(), "crash child:", "the child failed a write")
 	return lines
+}
+
+// TestOpen_LockHeldByAnotherProcess opens a file that a child process is
+// writing: Open fails within its timeout, naming the file, and succeeds once
+// the child is gone.
+func TestOpen_LockHeldByAnotherProcess(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spawns a child process")
+	}
+	path := filepath.Join(t.TempDir(), "locked.db")
+	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestCrashChild$", "-test.timeout=2m")
+	cmd.Env = append(os.Environ(), envCrashDB+"="+path, envCrashIter+"=0")
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	sc := bufio.NewScanner(out)
+	for sc.Scan() && !strings.HasPrefix(sc.Text(), "ack ") {
+	} // the child holds the file once it has acknowledged a write
+
+	for _, open := range []func(string, Options) (*Store, error){Open, OpenReadOnly} {
+		s, err := open(path, Options{Timeout: 100 * time.Millisecond})
+		require.ErrorIs(t, err, ErrLocked)
+		assert.Nil(t, s)
+		assert.Contains(t, err.Error(), path)
+		assert.Contains(t, err.Error(), "another promptev-bridge process holds this file (waited 100ms for the lock)")
+	}
+
+	require.NoError(t, cmd.Process.Kill())
+	_, _ = io.Copy(io.Discard, out) // the child is dead: EOF comes at once
+	_ = cmd.Wait()
+	s, err := Open(path, Options{Timeout: 5 * time.Second, NoSync: true})
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
 }

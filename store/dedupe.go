@@ -28,7 +28,7 @@ func (s *Store) SeenOrMark(ctx context.Context, key string, ttl time.Duration, n
 	at := unixNano(now)
 	seen := false
 	err := s.view(func(tx *bbolt.Tx) error {
-		v := tx.Bucket(bucketDedupe).Get(k)
+		v := bucketDedupe.in(tx).Get(k)
 		seen = v != nil && stampTime(v) > at
 		return nil
 	})
@@ -42,8 +42,8 @@ func (s *Store) SeenOrMark(ctx context.Context, key string, ttl time.Duration, n
 		// Re-check inside the write transaction: another writer may have
 		// marked the key since the read. Sets seen on every run (Batch may
 		// run this more than once).
-		b := tx.Bucket(bucketDedupe)
-		idx := tx.Bucket(bucketDedupeExp)
+		b := bucketDedupe.in(tx)
+		idx := bucketDedupeExp.in(tx)
 		seen = false
 		if v := b.Get(k); v != nil {
 			if stampTime(v) > at {
@@ -83,8 +83,8 @@ func (s *Store) SweepDedupe(ctx context.Context, now time.Time, limit int) (int,
 	at := unixNano(now)
 	n := 0
 	err := s.update(func(tx *bbolt.Tx) error {
-		b := tx.Bucket(bucketDedupe)
-		idx := tx.Bucket(bucketDedupeExp)
+		b := bucketDedupe.in(tx)
+		idx := bucketDedupeExp.in(tx)
 		var due [][]byte
 		c := idx.Cursor()
 		for k, _ := c.First(); k != nil && len(due) < limit; k, _ = c.Next() {

@@ -88,7 +88,7 @@ func fillConversations(t testing.TB, s *Store, from, to int) {
 	for lo := from; lo < to; lo += perTx {
 		hi := min(lo+perTx, to)
 		require.NoError(t, s.db.Update(func(tx *bbolt.Tx) error {
-			b := tx.Bucket(bucketConversations)
+			b := bucketConversations.in(tx)
 			for i := lo; i < hi; i++ {
 				c := conversation(i)
 				v, err := encode(s.schema, kindConversations, c)
@@ -104,11 +104,11 @@ func fillConversations(t testing.TB, s *Store, from, to int) {
 	}
 }
 
-func countBucket(t testing.TB, s *Store, name []byte) int {
+func countBucket(t testing.TB, s *Store, name bucketName) int {
 	t.Helper()
 	n := 0
 	require.NoError(t, s.db.View(func(tx *bbolt.Tx) error {
-		return tx.Bucket(name).ForEach(func(_, _ []byte) error { n++; return nil })
+		return name.in(tx).ForEach(func(_, _ []byte) error { n++; return nil })
 	}))
 	return n
 }

@@ -25,7 +25,7 @@ func (s *Store) PutRun(ctx context.Context, r bridge.InFlightRun) error {
 		return err
 	}
 	if err := s.update(func(tx *bbolt.Tx) error {
-		return tx.Bucket(bucketRuns).Put(k, v)
+		return bucketRuns.in(tx).Put(k, v)
 	}); err != nil {
 		return fmt.Errorf("store: put run %s: %w", r.Key, err)
 	}
@@ -40,7 +40,7 @@ func (s *Store) DeleteRun(ctx context.Context, key bridge.ConversationKey) error
 	}
 	k := []byte(key.String())
 	if err := s.update(func(tx *bbolt.Tx) error {
-		return tx.Bucket(bucketRuns).Delete(k)
+		return bucketRuns.in(tx).Delete(k)
 	}); err != nil {
 		return fmt.Errorf("store: delete run %s: %w", key, err)
 	}
@@ -54,7 +54,7 @@ func (s *Store) ListRuns(ctx context.Context) ([]bridge.InFlightRun, error) {
 	}
 	var out []bridge.InFlightRun
 	err := s.view(func(tx *bbolt.Tx) error {
-		return tx.Bucket(bucketRuns).ForEach(func(k, v []byte) error {
+		return bucketRuns.in(tx).ForEach(func(k, v []byte) error {
 			var r bridge.InFlightRun
 			if err := decode(s.schema, kindRuns, k, v, &r); err != nil {
 				return err

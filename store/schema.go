@@ -19,31 +19,41 @@ const (
 	kindDedupe        = "dedupe"
 )
 
-// Buckets.
-var (
-	bucketMeta          = []byte("meta")
-	bucketConversations = []byte(kindConversations)
-	bucketApprovals     = []byte(kindApprovals)
-	bucketApprovalsExp  = []byte("approvals_exp")
-	bucketRuns          = []byte(kindRuns)
-	bucketDedupe        = []byte(kindDedupe)
-	bucketDedupeExp     = []byte("dedupe_exp")
+// bucketName names a bbolt bucket.
+type bucketName string
 
-	allBuckets = [][]byte{
+// Buckets.
+const (
+	bucketMeta          bucketName = "meta"
+	bucketConversations bucketName = kindConversations
+	bucketApprovals     bucketName = kindApprovals
+	bucketApprovalsExp  bucketName = "approvals_exp"
+	bucketRuns          bucketName = kindRuns
+	bucketDedupe        bucketName = kindDedupe
+	bucketDedupeExp     bucketName = "dedupe_exp"
+)
+
+// allBuckets lists every bucket of a store file.
+func allBuckets() []bucketName {
+	return []bucketName{
 		bucketMeta, bucketConversations, bucketApprovals, bucketApprovalsExp,
 		bucketRuns, bucketDedupe, bucketDedupeExp,
 	}
+}
 
-	metaSchemaKey = []byte("schema")
-)
+// in returns the bucket in tx (nil when the file lacks it).
+func (n bucketName) in(tx *bbolt.Tx) *bbolt.Bucket { return tx.Bucket([]byte(n)) }
+
+// metaSchemaKey is the meta bucket's key of the schema versions.
+const metaSchemaKey = "schema"
 
 // migrationBatch is how many records one migration transaction rewrites.
 const migrationBatch = 1000
 
-// Migration upgrades one raw JSON record from schema version N to N+1. It
+// migration upgrades one raw JSON record from schema version N to N+1. It
 // must not keep raw (it is only valid inside the transaction) and returns a
 // new slice; the "v" field of its output is rewritten by the store.
-type Migration func(raw []byte) ([]byte, error)
+type migration func(raw []byte) ([]byte, error)
 
 // schema is the record format this build writes: the current version of each
 // kind and the migrations that reach it.
@@ -51,7 +61,7 @@ type schema struct {
 	// current maps a kind to the version this build writes.
 	current map[string]int
 	// up maps a kind to the migration from version N (the key) to N+1.
-	up map[string]map[int]Migration
+	up map[string]map[int]migration
 }
 
 // defaultSchema is the format of this build. To change a record's format,
@@ -64,7 +74,7 @@ func defaultSchema() schema {
 			kindRuns:          1,
 			kindDedupe:        1,
 		},
-		up: map[string]map[int]Migration{},
+		up: map[string]map[int]migration{},
 	}
 }
 
@@ -191,8 +201,8 @@ func decode[T any](sc schema, kind string, key, raw []byte, dst *T) error {
 func (s *Store) init() error {
 	var stored map[string]int
 	err := s.update(func(tx *bbolt.Tx) error {
-		for _, name := range allBuckets {
-			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+		for _, name := range allBuckets() {
+			if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
 				return fmt.Errorf("store: create bucket %s: %w", name, err)
 			}
 		}
@@ -232,7 +242,7 @@ func (s *Store) init() error {
 }
 
 func readSchema(tx *bbolt.Tx) (map[string]int, error) {
-	raw := tx.Bucket(bucketMeta).Get(metaSchemaKey)
+	raw := bucketMeta.in(tx).Get([]byte(metaSchemaKey))
 	if raw == nil {
 		return nil, nil
 	}
@@ -248,7 +258,7 @@ func writeSchema(tx *bbolt.Tx, m map[string]int) error {
 	if err != nil {
 		return fmt.Errorf("store: encode schema: %w", err)
 	}
-	return tx.Bucket(bucketMeta).Put(metaSchemaKey, raw)
+	return bucketMeta.in(tx).Put([]byte(metaSchemaKey), raw)
 }
 
 // migrateKind rewrites every record of kind that is below the current
@@ -261,25 +271,25 @@ func (s *Store) migrateKind(kind string) error {
 		// Dedupe values are fixed-layout expiry stamps, not JSON records, and
 		// live minutes: a change of their layout clears the ledger.
 		return s.update(func(tx *bbolt.Tx) error {
-			for _, name := range [][]byte{bucketDedupe, bucketDedupeExp} {
-				if err := tx.DeleteBucket(name); err != nil {
+			for _, name := range []bucketName{bucketDedupe, bucketDedupeExp} {
+				if err := tx.DeleteBucket([]byte(name)); err != nil {
 					return fmt.Errorf("store: clear %s: %w", name, err)
 				}
-				if _, err := tx.CreateBucket(name); err != nil {
+				if _, err := tx.CreateBucket([]byte(name)); err != nil {
 					return fmt.Errorf("store: clear %s: %w", name, err)
 				}
 			}
 			return s.setStoredVersion(tx, kind, cur)
 		})
 	}
-	bucket := []byte(kind)
+	bucket := bucketName(kind)
 	var after []byte // last key handled
 	total := 0
 	for {
 		done := false
 		n := 0
 		err := s.update(func(tx *bbolt.Tx) error {
-			b := tx.Bucket(bucket)
+			b := bucket.in(tx)
 			c := b.Cursor()
 			var k, v []byte
 			if after == nil {

@@ -93,7 +93,7 @@ func schemaV2() schema {
 	sc := defaultSchema()
 	sc.current[kindConversations] = 2
 	sc.current[kindDedupe] = 2
-	sc.up[kindConversations] = map[int]Migration{
+	sc.up[kindConversations] = map[int]migration{
 		1: func(raw []byte) ([]byte, error) {
 			var m map[string]json.RawMessage
 			if err := json.Unmarshal(raw, &m); err != nil {
@@ -110,11 +110,11 @@ func schemaV2() schema {
 }
 
 // putRaw writes raw values into bucket, bypassing the store's encoding.
-func putRaw(t *testing.T, s *Store, bucket []byte, kv map[string]string) {
+func putRaw(t *testing.T, s *Store, bucket bucketName, kv map[string]string) {
 	t.Helper()
 	require.NoError(t, s.db.Update(func(tx *bbolt.Tx) error {
 		for k, v := range kv {
-			if err := tx.Bucket(bucket).Put([]byte(k), []byte(v)); err != nil {
+			if err := bucket.in(tx).Put([]byte(k), []byte(v)); err != nil {
 				return err
 			}
 		}
@@ -122,11 +122,11 @@ func putRaw(t *testing.T, s *Store, bucket []byte, kv map[string]string) {
 	}))
 }
 
-func getRaw(t *testing.T, s *Store, bucket []byte, key string) string {
+func getRaw(t *testing.T, s *Store, bucket bucketName, key string) string {
 	t.Helper()
 	var out string
 	require.NoError(t, s.db.View(func(tx *bbolt.Tx) error {
-		out = string(tx.Bucket(bucket).Get([]byte(key)))
+		out = string(bucket.in(tx).Get([]byte(key)))
 		return nil
 	}))
 	return out
@@ -164,7 +164,7 @@ func TestMigration_AtOpen(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, old.db.Update(func(tx *bbolt.Tx) error {
 		for i := range n {
-			if err := tx.Bucket(bucketConversations).Put([]byte(convKey(i).String()), []byte(v1Conversation(i))); err != nil {
+			if err := bucketConversations.in(tx).Put([]byte(convKey(i).String()), []byte(v1Conversation(i))); err != nil {
 				return err
 			}
 		}

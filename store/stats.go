@@ -57,20 +57,20 @@ func (s *Store) Stats() (Stats, error) {
 		if st.Schema, err = readSchema(tx); err != nil {
 			return err
 		}
-		st.Conversations = tx.Bucket(bucketConversations).Stats().KeyN
-		st.Approvals = tx.Bucket(bucketApprovals).Stats().KeyN
-		st.DedupeEntries = tx.Bucket(bucketDedupe).Stats().KeyN
+		st.Conversations = bucketConversations.in(tx).Stats().KeyN
+		st.Approvals = bucketApprovals.in(tx).Stats().KeyN
+		st.DedupeEntries = bucketDedupe.in(tx).Stats().KeyN
 
-		exp := tx.Bucket(bucketApprovalsExp)
+		exp := bucketApprovalsExp.in(tx)
 		st.PendingApprovals = exp.Stats().KeyN
 		if k, _ := exp.Cursor().First(); k != nil {
 			st.NextApprovalExpiry = time.Unix(0, stampTime(k)).UTC()
 		}
-		c := tx.Bucket(bucketDedupeExp).Cursor()
+		c := bucketDedupeExp.in(tx).Cursor()
 		for k, _ := c.First(); k != nil && stampTime(k) <= at; k, _ = c.Next() {
 			st.DedupeExpired++
 		}
-		return tx.Bucket(bucketRuns).ForEach(func(k, v []byte) error {
+		return bucketRuns.in(tx).ForEach(func(k, v []byte) error {
 			var r bridge.InFlightRun
 			if err := decode(s.schema, kindRuns, k, v, &r); err != nil {
 				return err

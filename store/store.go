@@ -62,8 +62,9 @@ type Options struct {
 	Timeout time.Duration
 	// NoSync skips fsync on commit. Tests only: a crash can lose or corrupt data.
 	NoSync bool
-	// Logger receives the store's few log lines (open, migrations, close).
-	// Nil discards them.
+	// Logger receives the store's few log lines (open, migrations, close),
+	// as given: the caller adds attributes such as component=store. Nil
+	// discards them.
 	Logger *slog.Logger
 	// SkipCheck skips the consistency check (bbolt tx.Check) that Open runs
 	// over the whole file. The check turns a corrupt file into a clear error
@@ -119,7 +120,6 @@ func open(path string, opts Options, readOnly bool, sch schema) (s *Store, err e
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	log = log.With("component", "store")
 	if readOnly {
 		if _, statErr := os.Stat(path); statErr != nil {
 			return nil, fmt.Errorf("store: open %s: %w", path, statErr)
@@ -221,13 +221,13 @@ func (s *Store) checkBuckets(tx *bbolt.Tx) error {
 	}); err != nil {
 		return err
 	}
-	if tx.Bucket(bucketMeta) == nil && len(names) > 0 {
+	if bucketMeta.in(tx) == nil && len(names) > 0 {
 		return fmt.Errorf("%w: %s is a bbolt database of another program (buckets %s)",
 			ErrCorrupt, s.path, strings.Join(names, ", "))
 	}
 	if s.readOnly {
-		for _, name := range allBuckets {
-			if tx.Bucket(name) == nil {
+		for _, name := range allBuckets() {
+			if name.in(tx) == nil {
 				return fmt.Errorf("%w: %s has no %s bucket: not an initialised promptev-bridge database",
 					ErrCorrupt, s.path, name)
 			}

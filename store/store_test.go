@@ -394,11 +394,12 @@ func TestOpenReadOnly_MissingOrUninitialised(t *testing.T) {
 func TestOpen_LogsThroughGivenLogger(t *testing.T) {
 	var buf bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	s, err := Open(filepath.Join(t.TempDir(), "bridge.db"), Options{NoSync: true, Logger: log})
+	s, err := Open(filepath.Join(t.TempDir(), "bridge.db"), Options{NoSync: true, Logger: log.With("component", "store")})
 	require.NoError(t, err)
 	require.NoError(t, s.PutConversation(context.Background(), conversation(1)))
 	require.NoError(t, s.Close())
 	assert.Contains(t, buf.String(), "component=store")
+	assert.NotContains(t, buf.String(), "component=store component=store", "the caller's attributes are not repeated")
 	assert.Contains(t, buf.String(), "store opened")
 	assert.NotContains(t, buf.String(), conversation(1).SessionToken, "session tokens are never logged")
 }

@@ -53,6 +53,7 @@ type Adapter struct {
 	log  *slog.Logger
 
 	ready     atomic.Bool
+	endOnce   sync.Once
 	inputDone chan struct{}
 	wake      chan struct{}
 
@@ -196,7 +197,7 @@ func (a *Adapter) read(ctx context.Context, lines chan<- string, done chan<- err
 
 // endInput marks the input as ended.
 func (a *Adapter) endInput() {
-	close(a.inputDone)
+	a.endOnce.Do(func() { close(a.inputDone) })
 }
 
 // AnswerPending answers every approval card shown as pending with d, as if

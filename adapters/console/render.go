@@ -126,7 +126,7 @@ func plainDiff(r *rendered, msg bridge.Message) string {
 			fmt.Fprintf(&b, "💭 %s\n", t)
 		}
 		if s := oneLine(msg.Status); s != "" && (fresh || s != r.status) {
-			fmt.Fprintf(&b, "… %s\n", s)
+			b.WriteString(statusLine(msg, s))
 		}
 	case bridge.KindApproval:
 		if msg.Approval == nil {
@@ -156,7 +156,7 @@ func formatBlock(msg bridge.Message) string {
 		if status == "" {
 			status = "Working..."
 		}
-		fmt.Fprintf(&b, "… %s\n", status)
+		b.WriteString(statusLine(msg, status))
 		if t := oneLine(msg.Thought); t != "" {
 			fmt.Fprintf(&b, "  💭 %s\n", t)
 		}
@@ -179,6 +179,15 @@ func formatBlock(msg bridge.Message) string {
 		return formatBody(msg)
 	}
 	return b.String()
+}
+
+// statusLine renders the status line: "… " marks work in progress; a final
+// status (the tidied placeholder, "✓ 3 steps") is shown as it is.
+func statusLine(msg bridge.Message, s string) string {
+	if msg.Final {
+		return s + "\n"
+	}
+	return "… " + s + "\n"
 }
 
 func formatCard(c *bridge.ApprovalCard) string {

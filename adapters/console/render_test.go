@@ -54,6 +54,14 @@ func TestPlainRenderingPrintsOnlyChanges(t *testing.T) {
 			want: "… Thinking...\n# Result\n\n```go\nfmt.Println(1)\n```\n",
 		},
 		{
+			name: "tidied placeholder after the answer was posted separately",
+			msgs: []bridge.Message{
+				status("Thinking...", ""),
+				{Kind: bridge.KindStatus, Status: "✓ 3 steps", Final: true},
+			},
+			want: "… Thinking...\n✓ 3 steps\n",
+		},
+		{
 			name: "failure notice",
 			msgs: []bridge.Message{
 				status("Thinking...", ""),

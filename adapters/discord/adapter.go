@@ -72,6 +72,17 @@ type Adapter struct {
 	create  singleflight.Group
 
 	warnedContent atomic.Bool
+
+	// life is the context of the current Run (nil outside Run).
+	life atomic.Pointer[context.Context]
+}
+
+// lifeContext is the current Run's context, or Background outside Run.
+func (a *Adapter) lifeContext() context.Context {
+	if p := a.life.Load(); p != nil {
+		return *p
+	}
+	return context.Background()
 }
 
 // interactionToken is what is needed to send an ephemeral follow-up to a user.
@@ -159,6 +170,7 @@ func New(cfg Config, logger *slog.Logger, opts ...Option) (*Adapter, error) {
 		typing:         newLRU[string, time.Time](typingCacheSize),
 		inline:         newLRU[string, bool](nameCacheSize),
 	}
+	tr.defaultCtx = a.lifeContext
 	a.configureSession(o.dialer)
 	if cfg.ApplicationID != "" {
 		id := cfg.ApplicationID

@@ -41,6 +41,8 @@ func (a *Adapter) Run(ctx context.Context, h bridge.Handler) error {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	a.life.Store(&ctx)
+	defer a.life.Store(nil)
 
 	var (
 		wg       sync.WaitGroup

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"testing"
 	"time"
@@ -48,7 +49,8 @@ func TestGatewayThroughAPIURL(t *testing.T) {
 	cfg.SlashCommand.GuildIDs = nil
 	cfg.ShardID, cfg.ShardCount = 1, 2
 	logs := &syncBuffer{}
-	a, err := New(cfg, slog.New(slog.NewTextHandler(logs, nil)), WithHTTPClient(&http.Client{}))
+	// A custom dialer (here: every gateway host goes to the fake) is wrapped, not replaced.
+	a, err := New(cfg, slog.New(slog.NewTextHandler(logs, nil)), WithHTTPClient(&http.Client{}), WithDialer(fake.Dialer()))
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -175,4 +177,36 @@ func TestFatalCloseClassification(t *testing.T) {
 		require.NotNil(t, fatalClose(&websocket.CloseError{Code: code}), "code %d is fatal", code)
 	}
 	var _ bridge.Adapter = (*Adapter)(nil)
+}
+
+func TestRunStopsDuringStalledGatewayDiscovery(t *testing.T) {
+	t.Parallel()
+	stalled := make(chan struct{}, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		select {
+		case stalled <- struct{}{}:
+		default:
+		}
+		<-r.Context().Done() // never answers
+	}))
+	t.Cleanup(srv.Close)
+	cfg := testConfig()
+	cfg.APIURL = srv.URL + "/api/v9"
+	a, err := New(cfg, slog.New(slog.DiscardHandler), WithHTTPClient(&http.Client{Timeout: time.Hour}))
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx, newRecordingHandler()) }()
+	select {
+	case <-stalled:
+	case <-time.After(waitTimeout):
+		t.Fatal("gateway discovery never started")
+	}
+	cancel()
+	select {
+	case err := <-done:
+		assert.NoError(t, err)
+	case <-time.After(waitTimeout):
+		t.Fatal("Run waited for the stalled gateway discovery")
+	}
 }

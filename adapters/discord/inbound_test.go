@@ -1,6 +1,7 @@
 package discord
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -146,4 +147,20 @@ func TestThreadFoundByREST(t *testing.T) {
 	parent, ok := r.a.threads.Get(thread)
 	assert.True(t, ok)
 	assert.Equal(t, testChannel, parent)
+}
+
+func TestEmptyThreadMessageWarnsAboutMessageContentIntent(t *testing.T) {
+	t.Parallel()
+	r := startRig(t, nil)
+	const thread = "1300000000000000097"
+	r.fake.AddChannel(discordfake.Channel{ID: thread, GuildID: testGuild, ParentID: testChannel, Type: discordfake.ChannelTypePublicThread})
+	for range 2 {
+		// Without the intent, Discord sends guild messages that do not
+		// mention the bot with empty content.
+		_, err := r.fake.SendMessage(discordfake.UserMessage{GuildID: testGuild, ChannelID: thread, AuthorID: testUser, AuthorName: "ana"})
+		require.NoError(t, err)
+	}
+	r.sentinel(t)
+	assert.Equal(t, "sentinel", r.h.nextMessage(t).Text, "empty messages are dropped")
+	assert.Equal(t, 1, strings.Count(r.logs.String(), "Message Content intent"), "warned once")
 }

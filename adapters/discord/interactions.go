@@ -2,7 +2,7 @@ package discord
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"time"
 
 	"github.com/bwmarrin/discordgo"
@@ -102,8 +102,11 @@ func (a *Adapter) onCommand(ctx context.Context, h bridge.Handler, i *discordgo.
 	if err == nil {
 		err = discordgo.Unmarshal(orig, &msg)
 	}
-	if err != nil || msg.ID == "" {
-		a.log.ErrorContext(ctx, "slash command: cannot read the answer message", "err", fmt.Errorf("%w", mapErr(err)))
+	if err == nil && msg.ID == "" {
+		err = errors.New("answer message has no id")
+	}
+	if err != nil {
+		a.log.ErrorContext(ctx, "slash command: cannot read the answer message", "err", mapErr(err))
 		return
 	}
 	in := bridge.InboundMessage{

@@ -279,3 +279,25 @@ func TestWrongKeys(t *testing.T) {
 		bridge.Message{Kind: bridge.KindApproval})
 	assert.ErrorContains(t, err, "approval")
 }
+
+func TestThreadPermissionMissingRepliesInline(t *testing.T) {
+	t.Parallel()
+	r := startRig(t, nil)
+	r.fake.ForbidThreads(true)
+	in := r.mention(t, "question")
+	ctx := ctxT(t)
+	first, err := r.a.Post(ctx, in.Key, bridge.Message{Kind: bridge.KindStatus})
+	require.NoError(t, err)
+	second, err := r.a.Post(ctx, in.Key, bridge.Message{Kind: bridge.KindAnswer, Body: "answer"})
+	require.NoError(t, err)
+
+	s := r.fake.Snapshot()
+	assert.Empty(t, s.Threads)
+	m1, _ := s.Message(first.ID)
+	m2, _ := s.Message(second.ID)
+	assert.Equal(t, testChannel, m1.ChannelID)
+	assert.Equal(t, in.MessageID, m1.ReplyTo, "the first reply answers the mention")
+	assert.Equal(t, testChannel, m2.ChannelID)
+	assert.Contains(t, r.logs.String(), "Create Public Threads")
+	require.NoError(t, r.a.Edit(ctx, first, bridge.Message{Kind: bridge.KindAnswer, Body: "edited"}))
+}

@@ -104,6 +104,9 @@ func renderStatus(msg bridge.Message) string {
 	if body := strings.TrimSpace(msg.Body); body != "" {
 		line(body)
 	}
+	if b.Len() == 0 && msg.Final {
+		return "…"
+	}
 	if b.Len() == 0 {
 		return "⏳ Thinking…"
 	}

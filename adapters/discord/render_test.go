@@ -23,6 +23,8 @@ func TestRender(t *testing.T) {
 		wantErr     string
 	}{
 		{name: "empty status is a placeholder", msg: bridge.Message{Kind: bridge.KindStatus}, wantContent: "⏳ Thinking…"},
+		{name: "empty final status never says thinking", msg: bridge.Message{Kind: bridge.KindStatus, Final: true},
+			wantContent: "…"},
 		{name: "final status has no hourglass", msg: bridge.Message{Kind: bridge.KindStatus, Status: "Done", Final: true},
 			wantContent: "**Done**"},
 		{name: "status escapes markdown and mentions",

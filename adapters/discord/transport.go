@@ -2,6 +2,7 @@ package discord
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -25,6 +26,10 @@ type transport struct {
 	// false when they are the same.
 	from, to *url.URL
 	rewrite  bool
+	// defaultCtx, when set, supplies the context of requests made without one
+	// (discordgo's gateway discovery inside Session.Open), so they end with
+	// Run instead of running into the client timeout.
+	defaultCtx func() context.Context
 }
 
 func newTransport(base http.RoundTripper, apiURL string) (*transport, error) {
@@ -46,6 +51,9 @@ func newTransport(base http.RoundTripper, apiURL string) (*transport, error) {
 
 // RoundTrip implements http.RoundTripper.
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if t.defaultCtx != nil && req.Context() == context.Background() {
+		req = req.WithContext(t.defaultCtx())
+	}
 	if t.rewrite && req.URL.Host == t.from.Host &&
 		(req.URL.Path == t.from.Path || strings.HasPrefix(req.URL.Path, t.from.Path+"/")) {
 		r := req.Clone(req.Context())

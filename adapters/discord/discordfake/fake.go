@@ -56,6 +56,7 @@ type Server struct {
 	retryAfter       time.Duration
 	identifyClose    int
 	heartbeatMillis  int
+	forbidThreads    bool
 }
 
 type interaction struct {
@@ -169,6 +170,14 @@ func (s *Server) RateLimitPosts(n int, retryAfter time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.rlPosts, s.retryAfter = n, retryAfter
+}
+
+// ForbidThreads makes thread creation fail with 403 Missing Permissions
+// (code 50013), as when the bot lacks Create Public Threads.
+func (s *Server) ForbidThreads(forbid bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.forbidThreads = forbid
 }
 
 // RejectIdentify makes the gateway close every Identify and Resume with code

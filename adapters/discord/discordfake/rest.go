@@ -16,6 +16,7 @@ const (
 	codeUnknownMessage     = 10008
 	codeUnknownInteraction = 10062
 	codeEmptyMessage       = 50006
+	codeMissingPermissions = 50013
 	codeInvalidFormBody    = 50035
 	codeThreadExists       = 160004
 )
@@ -235,6 +236,11 @@ func (s *Server) postThread(w http.ResponseWriter, r *http.Request) {
 	}
 	cid, mid := r.PathValue("cid"), r.PathValue("mid")
 	s.mu.Lock()
+	if s.forbidThreads {
+		s.mu.Unlock()
+		writeError(w, http.StatusForbidden, codeMissingPermissions, "Missing Permissions")
+		return
+	}
 	m, ok := s.messages[mid]
 	if !ok || m.ChannelID != cid {
 		s.mu.Unlock()

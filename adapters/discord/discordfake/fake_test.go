@@ -1,0 +1,146 @@
+package discordfake
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func do(t *testing.T, s *Server, method, path, body string) (int, http.Header, string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), method, "https://discord.com/api/v9"+path, strings.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bot x")
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := s.HTTPClient().Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, string(b)
+}
+
+func TestRESTChecksWhatDiscordChecks(t *testing.T) {
+	t.Parallel()
+	s := New()
+	t.Cleanup(s.Close)
+	long := strings.Repeat("x", 2001)
+	bigID := strings.Repeat("i", 101)
+	tests := []struct {
+		name       string
+		body       string
+		wantStatus int
+		wantCode   string
+	}{
+		{"ok", `{"content":"hi","allowed_mentions":{"parse":[]}}`, http.StatusOK, ""},
+		{"too long", `{"content":"` + long + `"}`, http.StatusBadRequest, "50035"},
+		{"empty", `{"content":"  "}`, http.StatusBadRequest, "50006"},
+		{"custom_id too long", `{"content":"x","components":[{"type":1,"components":[{"type":2,"custom_id":"` + bigID + `"}]}]}`,
+			http.StatusBadRequest, "50035"},
+	}
+	for _, tt := range tests {
+		status, _, body := do(t, s, "POST", "/channels/9/messages", tt.body)
+		assert.Equal(t, tt.wantStatus, status, tt.name)
+		if tt.wantCode != "" {
+			assert.Contains(t, body, `"code":`+tt.wantCode, tt.name)
+		}
+	}
+	snap := s.Snapshot()
+	require.Len(t, snap.Messages, 1)
+	assert.True(t, snap.Messages[0].AllowedMentions.None())
+	assert.True(t, snap.Messages[0].FromBot)
+
+	req, _ := http.NewRequest("GET", "https://discord.com/api/v9/channels/9", nil)
+	resp, err := s.HTTPClient().Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode, "a bot token is required")
+}
+
+func TestThreadsAndRateLimits(t *testing.T) {
+	t.Parallel()
+	s := New()
+	t.Cleanup(s.Close)
+	_, _, body := do(t, s, "POST", "/channels/9/messages", `{"content":"root"}`)
+	var m struct{ ID string }
+	require.NoError(t, json.Unmarshal([]byte(body), &m))
+
+	status, _, _ := do(t, s, "POST", "/channels/9/messages/"+m.ID+"/threads", `{"name":"t","auto_archive_duration":60}`)
+	assert.Equal(t, http.StatusCreated, status)
+	status, _, body = do(t, s, "POST", "/channels/9/messages/"+m.ID+"/threads", `{"name":"t"}`)
+	assert.Equal(t, http.StatusBadRequest, status)
+	assert.Contains(t, body, "160004")
+	snap := s.Snapshot()
+	require.Len(t, snap.Threads, 1)
+	assert.Equal(t, Thread{ID: m.ID, ParentID: "9", Name: "t", ArchiveMinutes: 60}, snap.Threads[0])
+
+	s.RateLimitEdits(1, 1500*time.Millisecond)
+	status, h, body := do(t, s, "PATCH", "/channels/9/messages/"+m.ID, `{"content":"x"}`)
+	assert.Equal(t, http.StatusTooManyRequests, status)
+	assert.Equal(t, "2", h.Get("Retry-After"))
+	assert.Equal(t, "1.500", h.Get("X-RateLimit-Reset-After"))
+	assert.JSONEq(t, `{"message":"You are being rate limited.","retry_after":1.5,"global":false}`, body)
+	status, _, _ = do(t, s, "PATCH", "/channels/9/messages/"+m.ID, `{"content":"x"}`)
+	assert.Equal(t, http.StatusOK, status)
+	snap = s.Snapshot()
+	assert.Equal(t, 1, snap.RateLimited)
+	require.Len(t, snap.Edits, 1)
+	assert.Equal(t, "x", *snap.Edits[0].Content)
+	assert.Nil(t, snap.Edits[0].Components, "components left unchanged")
+}
+
+func TestGatewayHandshakeAndClose(t *testing.T) {
+	t.Parallel()
+	s := New()
+	t.Cleanup(s.Close)
+	s.AddChannel(Channel{ID: "2", GuildID: "1", Type: ChannelTypeGuildText})
+	ws, _, err := websocket.DefaultDialer.Dial(s.GatewayURL()+"/?v=9&encoding=json", nil)
+	require.NoError(t, err)
+	defer ws.Close()
+
+	var p struct {
+		Op int             `json:"op"`
+		T  string          `json:"t"`
+		D  json.RawMessage `json:"d"`
+	}
+	require.NoError(t, ws.ReadJSON(&p))
+	assert.Equal(t, 10, p.Op)
+	require.NoError(t, ws.WriteJSON(map[string]any{"op": 2, "d": map[string]any{"token": "Bot x", "intents": 33281}}))
+	require.NoError(t, ws.ReadJSON(&p))
+	assert.Equal(t, "READY", p.T)
+	require.NoError(t, ws.ReadJSON(&p))
+	assert.Equal(t, "GUILD_CREATE", p.T)
+	require.NoError(t, ws.WriteJSON(map[string]any{"op": 1, "d": 1}))
+	require.NoError(t, ws.ReadJSON(&p))
+	assert.Equal(t, 11, p.Op)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	snap, err := s.Wait(ctx, func(s Snapshot) bool { return s.Connections == 1 && s.Heartbeats == 1 })
+	require.NoError(t, err)
+	assert.Equal(t, int64(33281), snap.Identifies[0].Intents)
+
+	s.CloseGateway(4004)
+	_, _, err = ws.ReadMessage()
+	var ce *websocket.CloseError
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, 4004, ce.Code)
+}
+
+func TestWaitEndsWithContext(t *testing.T) {
+	t.Parallel()
+	s := New()
+	t.Cleanup(s.Close)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := s.Wait(ctx, func(Snapshot) bool { return false })
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.ErrorIs(t, s.Dispatch("X", nil), ErrNoConnection)
+}

@@ -1,0 +1,119 @@
+package bridge_test
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/promptev/promptev-bridge/bridge"
+	"github.com/promptev/promptev-bridge/bridge/bridgetest"
+	"github.com/promptev/promptev-bridge/promptev"
+	"github.com/promptev/promptev-bridge/store"
+)
+
+// bboltProcess is one "process" of the bridge on a bbolt file: its own store
+// handle and Bridge, on a platform that outlives it.
+type bboltProcess struct {
+	st     *store.Store
+	b      *bridge.Bridge
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func startProcess(t *testing.T, path string, p *bridgetest.Platform, agent bridge.Agent) *bboltProcess {
+	t.Helper()
+	st, err := store.Open(path, store.Options{NoSync: true})
+	require.NoError(t, err)
+	b, err := bridge.New(bridge.Options{Config: testConfig(), Agent: agent, Store: st, Platforms: []bridge.Platform{p}})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	proc := &bboltProcess{st: st, b: b, cancel: cancel, done: make(chan error, 1)}
+	go func() { proc.done <- b.Run(ctx) }()
+	t.Cleanup(proc.stop(t))
+	return proc
+}
+
+// stop returns a function that ends Run and closes the store (once).
+func (proc *bboltProcess) stop(t *testing.T) func() {
+	return func() {
+		if proc.cancel == nil {
+			return
+		}
+		proc.cancel()
+		proc.cancel = nil
+		require.NoError(t, <-proc.done)
+		require.NoError(t, proc.st.Close())
+	}
+}
+
+func waitText(t *testing.T, p *bridgetest.Platform, key bridge.ConversationKey, i int, want string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	err := p.WaitFor(ctx, func() bool {
+		msgs := p.Messages(key)
+		return len(msgs) > i && strings.Contains(p.Text(msgs[i].Ref), want)
+	})
+	require.NoError(t, err, "message %d of %s never showed %q", i, key, want)
+}
+
+// The crash scenario on the real bbolt store: the in-flight record survives
+// in the file and the next process finalises the placeholder.
+func TestBboltCrashBetweenPlaceholderAndFinal(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bridge.db")
+	p := bridgetest.NewPlatform("slack", fastLimits())
+	key := engKey("1")
+
+	first := startProcess(t, path, p, newFakeAgent(stall))
+	require.NoError(t, first.b.HandleMessage(t.Context(), bridge.InboundMessage{Key: key, User: bridge.User{ID: "U1"}, Text: "long", MessageID: "1", Mentioned: true}))
+	waitText(t, p, key, 0, "Working")
+	p.SetLatency(time.Hour) // the platform stops answering: nothing is finalised on the way down
+	first.stop(t)()
+	p.SetLatency(0)
+	assert.Contains(t, p.Text(p.Messages(key)[0].Ref), "Working")
+
+	second := startProcess(t, path, p, newFakeAgent(replyWith("ok")))
+	waitText(t, p, key, 0, "interrupted — send your message again")
+	second.stop(t)() // Run returns after recovery has removed the record
+
+	third := startProcess(t, path, p, newFakeAgent(replyWith("ok")))
+	runs, err := third.st.ListRuns(t.Context())
+	require.NoError(t, err)
+	assert.Empty(t, runs, "the in-flight record was removed from the file")
+	// The conversation's session survived too: a follow-up streams on it.
+	require.NoError(t, third.b.HandleMessage(t.Context(), bridge.InboundMessage{Key: key, User: bridge.User{ID: "U1"}, Text: "again", MessageID: "2"}))
+	waitText(t, p, key, 1, "ok")
+}
+
+// Approval buttons keep working after a restart on the real bbolt store.
+func TestBboltApprovalAfterRestart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bridge.db")
+	p := bridgetest.NewPlatform("slack", fastLimits())
+	key := engKey("1")
+	agent := newFakeAgent(func(c streamCall) []step {
+		if c.Query == "approve" {
+			return []step{{Type: promptev.EventDone, Out: "Done after approval."}}
+		}
+		return []step{{Type: promptev.EventApprovalRequired, Out: "Delete it?", Tool: "rm"}}
+	})
+	first := startProcess(t, path, p, agent)
+	require.NoError(t, first.b.HandleMessage(t.Context(), bridge.InboundMessage{Key: key, User: bridge.User{ID: "U1"}, Text: "delete", MessageID: "1", Mentioned: true}))
+	waitText(t, p, key, 1, "Delete it?")
+	waitText(t, p, key, 0, "Waiting for approval")
+	id := p.Messages(key)[1].Message.Approval.ID
+	require.NoError(t, first.b.Shutdown(t.Context()))
+	first.stop(t)()
+
+	second := startProcess(t, path, p, agent)
+	res, err := second.b.HandleAction(t.Context(), bridge.Action{Platform: "slack", ApprovalID: id, Decision: bridge.Approve, User: bridge.User{ID: "U1", Name: "Ana"}})
+	require.NoError(t, err)
+	assert.True(t, res.Accepted)
+	waitText(t, p, key, 1, "Approved by Ana")
+	waitText(t, p, key, 2, "Done after approval.")
+	assert.Equal(t, streamCall{"agent-1", "tok-1", "approve"}, agent.Streams()[1])
+}
