@@ -170,7 +170,7 @@ func New(cfg Config, logger *slog.Logger, opts ...Option) (*Adapter, error) {
 		typing:         newLRU[string, time.Time](typingCacheSize),
 		inline:         newLRU[string, bool](nameCacheSize),
 	}
-	tr.defaultCtx = a.lifeContext
+	tr.lifeCtx = a.lifeContext
 	a.configureSession(o.dialer)
 	if cfg.ApplicationID != "" {
 		id := cfg.ApplicationID

@@ -26,10 +26,10 @@ type transport struct {
 	// false when they are the same.
 	from, to *url.URL
 	rewrite  bool
-	// defaultCtx, when set, supplies the context of requests made without one
-	// (discordgo's gateway discovery inside Session.Open), so they end with
-	// Run instead of running into the client timeout.
-	defaultCtx func() context.Context
+	// lifeCtx, when set, also bounds gateway discovery (GET /gateway), which
+	// discordgo's Session.Open makes without a context: it then ends with Run
+	// instead of running into the client timeout.
+	lifeCtx func() context.Context
 }
 
 func newTransport(base http.RoundTripper, apiURL string) (*transport, error) {
@@ -51,8 +51,12 @@ func newTransport(base http.RoundTripper, apiURL string) (*transport, error) {
 
 // RoundTrip implements http.RoundTripper.
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if t.defaultCtx != nil && req.Context() == context.Background() {
-		req = req.WithContext(t.defaultCtx())
+	var stop func()
+	if t.lifeCtx != nil && req.Method == http.MethodGet && strings.HasSuffix(req.URL.Path, "/gateway") {
+		ctx, cancel := context.WithCancel(req.Context())
+		unhook := context.AfterFunc(t.lifeCtx(), cancel)
+		stop = func() { unhook(); cancel() }
+		req = req.WithContext(ctx)
 	}
 	if t.rewrite && req.URL.Host == t.from.Host &&
 		(req.URL.Path == t.from.Path || strings.HasPrefix(req.URL.Path, t.from.Path+"/")) {
@@ -65,10 +69,29 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		req = r
 	}
 	resp, err := t.base.RoundTrip(req)
+	if stop != nil {
+		if err != nil {
+			stop()
+		} else {
+			resp.Body = &stopOnClose{ReadCloser: resp.Body, stop: stop}
+		}
+	}
 	if err != nil || resp.StatusCode != http.StatusTooManyRequests {
 		return resp, err
 	}
 	return normalise429(resp)
+}
+
+// stopOnClose releases a request's context hooks when its body is closed.
+type stopOnClose struct {
+	io.ReadCloser
+	stop func()
+}
+
+func (b *stopOnClose) Close() error {
+	err := b.ReadCloser.Close()
+	b.stop()
+	return err
 }
 
 // maxErrorBody caps how much of an error body is read.
