@@ -264,7 +264,7 @@ func (a *acked) verify(t *testing.T, path string) {
 // TestCrash_AcknowledgedWritesSurvive SIGKILLs a child process that writes as
 // fast as it can, at a random moment, and checks after each kill that every
 // write the child acknowledged is in the file and the file is consistent.
-// More iterations: -crash.iterations=200.
+// More iterations: go test -race -run TestCrash_ ./store/ -args -crash.iterations=200
 func TestCrash_AcknowledgedWritesSurvive(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns child processes")

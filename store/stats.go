@@ -44,7 +44,8 @@ type Stats struct {
 }
 
 // Stats counts the records in every bucket and finds the oldest in-flight run.
-// It reads the whole file in one read transaction; writers are not blocked.
+// It walks the whole file in one read transaction (tens of milliseconds for
+// 100,000 conversations); writers proceed meanwhile unless the file must grow.
 func (s *Store) Stats() (Stats, error) {
 	st := Stats{Path: s.path, At: time.Now()}
 	info, err := os.Stat(s.path)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -22,8 +23,17 @@ import (
 // against the fake Promptev API and the fake Discord, through this adapter.
 type e2e struct {
 	*rig
-	pv *promptevtest.Server
+	pv      *promptevtest.Server
+	metrics *countingMetrics
 }
+
+// countingMetrics counts dedupe hits.
+type countingMetrics struct {
+	bridge.NopMetrics
+	dedupe atomic.Int64
+}
+
+func (m *countingMetrics) DedupeHit(string) { m.dedupe.Add(1) }
 
 const e2eAgent = "agent-discord"
 
@@ -47,6 +57,7 @@ func startE2E(t *testing.T, agent promptevtest.Agent) *e2e {
 	logs := &syncBuffer{}
 	a := newAdapter(t, fake, cfg, logs)
 
+	metrics := &countingMetrics{}
 	bcfg := bridge.DefaultConfig()
 	bcfg.Routes.Default.Agent = e2eAgent
 	b, err := bridge.New(bridge.Options{
@@ -55,6 +66,7 @@ func startE2E(t *testing.T, agent promptevtest.Agent) *e2e {
 		Store:     bridgetest.NewMemStore(),
 		Platforms: []bridge.Platform{a},
 		Logger:    slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Metrics:   metrics,
 	})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -83,7 +95,7 @@ func startE2E(t *testing.T, agent promptevtest.Agent) *e2e {
 		assert.NotContains(t, logs.String(), testToken)
 	})
 	r.waitFor(t, func(s discordfake.Snapshot) bool { return s.Connections == 1 })
-	return &e2e{rig: r, pv: pv}
+	return &e2e{rig: r, pv: pv, metrics: metrics}
 }
 
 // ask mentions the bot in the test channel as user and returns the message id
@@ -302,4 +314,32 @@ func containsAny(list []string, sub string) bool {
 		}
 	}
 	return false
+}
+
+func TestE2EReplayedMessageRunsOnce(t *testing.T) {
+	t.Parallel()
+	e := startE2E(t, promptevtest.Agent{})
+	// A gateway resume replays MESSAGE_CREATE with the same message id.
+	for range 2 {
+		_, err := e.fake.SendMessage(discordfake.UserMessage{ID: "1300000000000000042", GuildID: testGuild, ChannelID: testChannel,
+			AuthorID: testUser, AuthorName: "ana", Content: "ping", MentionBot: true})
+		require.NoError(t, err)
+	}
+	// Messages reach the bridge in gateway order: once the next mention is
+	// answered, the replay has been handled.
+	next := e.ask(t, testUser, "pong")
+	answered := func(s discordfake.Snapshot, thread, text string) bool {
+		for _, m := range botMessagesIn(s, thread) {
+			if strings.Contains(m.Content, text) {
+				return true
+			}
+		}
+		return false
+	}
+	s := e.waitFor(t, func(s discordfake.Snapshot) bool {
+		return answered(s, next, "You said: pong") && answered(s, "1300000000000000042", "You said: ping")
+	})
+	assert.Equal(t, int64(1), e.metrics.dedupe.Load(), "the replay is a dedupe hit")
+	assert.Len(t, botMessagesIn(s, "1300000000000000042"), 1, "one answer in the replayed conversation")
+	assert.Len(t, s.Threads, 2, "one thread per distinct mention")
 }

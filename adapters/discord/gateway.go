@@ -81,6 +81,11 @@ func (a *Adapter) Run(ctx context.Context, h bridge.Handler) error {
 				a.threads.Put(t.ID, t.ParentID)
 			}
 		}),
+		a.sess.AddHandler(func(_ *discordgo.Session, t *discordgo.ThreadDelete) {
+			if t.Channel != nil {
+				a.threads.Delete(t.ID) // a later reply creates a new thread on the message
+			}
+		}),
 		a.sess.AddHandler(func(_ *discordgo.Session, m *discordgo.MessageCreate) {
 			select {
 			case queue <- queuedMessage{msg: m.Message, received: a.now()}:

@@ -301,3 +301,18 @@ func TestThreadPermissionMissingRepliesInline(t *testing.T) {
 	assert.Contains(t, r.logs.String(), "Create Public Threads")
 	require.NoError(t, r.a.Edit(ctx, first, bridge.Message{Kind: bridge.KindAnswer, Body: "edited"}))
 }
+
+func TestDeletedThreadIsForgotten(t *testing.T) {
+	t.Parallel()
+	r := startRig(t, nil)
+	in := r.mention(t, "question")
+	_, err := r.a.Post(ctxT(t), in.Key, bridge.Message{Kind: bridge.KindStatus})
+	require.NoError(t, err)
+	require.True(t, r.a.isKnownThread(in.MessageID))
+
+	require.NoError(t, r.fake.Dispatch("THREAD_DELETE", map[string]any{
+		"id": in.MessageID, "guild_id": testGuild, "parent_id": testChannel, "type": discordfake.ChannelTypePublicThread}))
+	r.sentinel(t) // gateway events are handled in order
+	assert.Equal(t, "sentinel", r.h.nextMessage(t).Text)
+	assert.False(t, r.a.isKnownThread(in.MessageID))
+}

@@ -45,8 +45,10 @@ func (s *Server) SendMessage(m UserMessage) (string, error) {
 		}
 		s.channels[m.ChannelID] = &Channel{ID: m.ChannelID, GuildID: m.GuildID, Type: typ}
 	}
-	s.addMessageLocked(&Message{ID: m.ID, ChannelID: m.ChannelID, GuildID: m.GuildID, AuthorID: m.AuthorID,
-		Content: content, Created: time.Now()})
+	if _, replay := s.messages[m.ID]; !replay { // a replayed id is dispatched again, recorded once
+		s.addMessageLocked(&Message{ID: m.ID, ChannelID: m.ChannelID, GuildID: m.GuildID, AuthorID: m.AuthorID,
+			Content: content, Created: time.Now()})
+	}
 	s.notifyLocked()
 	s.mu.Unlock()
 
