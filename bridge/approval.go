@@ -23,7 +23,14 @@ const (
 )
 
 // requestApproval records an approval_required event as a pending approval
-// and posts its card with priority.
+// and posts its card with priority. The record is stored before the card is
+// posted, so a click on the card always finds it; the card's ref is recorded
+// once the post returns (SetApprovalCard, which keeps any decision).
+//
+// Exactly one path edits the card to its decided state: the decision's own
+// (afterDecision) when the card ref was recorded before the decision, and
+// this one otherwise (a click that won while the card was being posted).
+// The agent's continuation is started only by the decision (afterDecision).
 func (r *run) requestApproval(ev promptev.AgentEvent) error {
 	b := r.b
 	id, err := newApprovalID()
@@ -48,21 +55,74 @@ func (r *run) requestApproval(ev promptev.AgentEvent) error {
 	if a.Description == "" {
 		a.Description = "The agent asks for approval to continue."
 	}
-	ref, err := r.ps.out.post(b.life, a.Key, cardMessage(a, r.ps.buttons), prioHigh)
-	if err != nil {
-		return fmt.Errorf("post approval card: %w", err)
-	}
-	a.Card = ref
 	if err := b.store.PutApproval(b.life, a); err != nil {
-		a.State = ApprovalExpired
-		if _, ferr := r.ps.out.live(ref).finish(b.life, []Message{cardMessage(a, false)}, Message{}); ferr != nil {
-			r.log.Warn("unrecorded approval card not closed", "err", ferr)
-		}
 		return fmt.Errorf("record approval: %w", err)
 	}
 	r.log.Info("approval requested", "approval", a.ID, "tool", a.Tool, "requester", a.Requester,
 		"arguments_digest", a.ArgumentsDigest, "expires", a.Expires)
+	ref, err := r.ps.out.post(b.life, a.Key, cardMessage(a, r.ps.buttons), prioHigh)
+	if err != nil {
+		// No card to click: withdraw the request rather than leave it
+		// pending until it expires.
+		if decided, ok := r.withdrawApproval(a); !ok {
+			// A click won during the post (its outcome was unknown, the
+			// card was shown): the decision stands and its continuation runs.
+			r.log.Warn("approval card post failed after a decision", "approval", a.ID,
+				"state", decided.State, "err", err)
+			return nil
+		}
+		return fmt.Errorf("post approval card: %w", err)
+	}
+	// The card is out: record it even if the bridge is stopping now, so its
+	// buttons keep working after a restart.
+	rec, err := b.store.SetApprovalCard(context.WithoutCancel(b.life), a.ID, ref)
+	if err != nil {
+		// A later decision would not know which card to edit: withdraw the
+		// request and close the card here.
+		decided, ok := r.withdrawApproval(a)
+		r.closeCard(ref, decided)
+		if !ok {
+			r.log.Warn("approval card not recorded after a decision", "approval", a.ID,
+				"state", decided.State, "err", err)
+			return nil
+		}
+		return fmt.Errorf("record approval card: %w", err)
+	}
+	if rec.Decided() {
+		// A click (or the expiry) decided the request while its card was
+		// being posted, so the decision saw no card to edit: edit it here.
+		r.log.Info("approval decided while its card was posted", "approval", a.ID, "state", rec.State)
+		r.closeCard(ref, rec)
+	}
 	return nil
+}
+
+// withdrawApproval expires the pending approval a whose card could not be
+// shown or recorded, without telling the agent (the run ends with a failure
+// notice instead). ok is false when a decision was made first: the returned
+// record is then that decision, whose continuation runs. When the store
+// fails, a is returned as expired (so a card shows it closed) and ok is true.
+func (r *run) withdrawApproval(a Approval) (Approval, bool) {
+	// The store write is short and local; it must happen even when the
+	// bridge is stopping, or a pending request would outlive its card.
+	ctx := context.WithoutCancel(r.b.life)
+	decided, ok, err := r.b.store.DecideApproval(ctx, a.ID, ApprovalExpired, "", "", time.Now())
+	if err != nil {
+		r.log.Warn("approval not withdrawn", "approval", a.ID, "err", err)
+		a.State = ApprovalExpired
+		return a, true
+	}
+	if ok {
+		r.log.Info("approval withdrawn: its card could not be shown", "approval", a.ID)
+	}
+	return decided, ok
+}
+
+// closeCard edits the approval card ref to the decided state of a (no buttons).
+func (r *run) closeCard(ref MessageRef, a Approval) {
+	if _, err := r.ps.out.live(ref).finish(r.b.life, []Message{cardMessage(a, false)}, Message{}); err != nil {
+		r.log.Warn("approval card not updated", "approval", a.ID, "state", a.State, "err", err)
+	}
 }
 
 // HandleAction applies a click on an approval card. It only reads and writes
@@ -158,7 +218,11 @@ func (b *Bridge) sweepExpired(ctx context.Context, now time.Time) {
 }
 
 // afterDecision edits the card to show the decision and queues the agent's
-// continuation on the conversation, on a worker goroutine.
+// continuation on the conversation, on a worker goroutine. a is the record
+// DecideApproval returned to the one caller that decided. When it has no card
+// ref, the decision came while the card was being posted: requestApproval,
+// which then finds the decision in SetApprovalCard's answer, edits the card.
+// Either way the card is edited once and the continuation queued once.
 func (b *Bridge) afterDecision(a Approval) {
 	ps, ok := b.platform(a.Key.Platform)
 	if !ok {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"sync"
@@ -17,6 +18,7 @@ import (
 	"github.com/promptev/promptev-bridge/bridge"
 	"github.com/promptev/promptev-bridge/bridge/bridgetest"
 	"github.com/promptev/promptev-bridge/promptev"
+	"github.com/promptev/promptev-bridge/store"
 )
 
 // genAgent is an in-memory Agent for benchmarks: every stream sends n
@@ -218,4 +220,42 @@ func poll(b *testing.B, limit time.Duration, cond func() bool) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// BenchmarkInboundToPlaceholderBolt measures the bridge-side time from an
+// inbound Slack message to its placeholder post with the real bbolt store
+// (store.Open in b.TempDir(), fsync on), so the dedupe ledger's commits are in
+// the path. Each message is a new conversation carrying both Slack dedupe keys
+// (event id and channel+ts); the next message is sent once the previous
+// placeholder is out, and the agent answers at once, so the run's own store
+// writes (in-flight record, session) overlap the next message's dedupe.
+func BenchmarkInboundToPlaceholderBolt(b *testing.B) {
+	st, err := store.Open(filepath.Join(b.TempDir(), "bridge.db"), store.Options{}) // fsync on
+	require.NoError(b, err)
+	defer func() { require.NoError(b, st.Close()) }()
+	p := bridgetest.NewPlatform("slack", benchLimits())
+	r := startRig(b, genAgent{n: 0}, withPlatform(p), withBackingStore(st))
+	defer r.stop()
+	ctx := context.Background()
+	send := func(i int) {
+		m := r.msg(benchKey(i), "U1", "hello")
+		m.EventID = fmt.Sprintf("Ev%08d", i)
+		require.NoError(b, r.b.HandleMessage(ctx, m))
+		require.NoError(b, p.WaitFor(ctx, func() bool { return r.metrics.count("placeholder") == i+1 }))
+	}
+	const warm = 20
+	for i := range warm {
+		send(i)
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		send(warm + i)
+	}
+	b.StopTimer()
+	all := r.metrics.durations("placeholder")[warm:]
+	slices.Sort(all)
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	b.ReportMetric(ms(all[len(all)/2]), "p50-ms")
+	b.ReportMetric(ms(all[len(all)*99/100]), "p99-ms")
+	b.ReportMetric(ms(all[len(all)-1]), "max-ms")
 }

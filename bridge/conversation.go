@@ -213,9 +213,10 @@ func (b *Bridge) knownConversation(ctx context.Context, key ConversationKey) (bo
 	}
 }
 
-// seen marks the message's dedupe keys and reports whether any had been seen:
-// Slack delivers a mention both as app_mention and as message, with different
-// event ids and the same channel and ts.
+// seen marks the message's dedupe keys and reports whether any had been seen,
+// in one store call (one transaction): Slack delivers a mention both as
+// app_mention and as message, with different event ids and the same channel
+// and ts.
 func (b *Bridge) seen(ctx context.Context, platform string, msg InboundMessage) (bool, error) {
 	keys := make([]string, 0, 2)
 	if msg.EventID != "" {
@@ -224,13 +225,12 @@ func (b *Bridge) seen(ctx context.Context, platform string, msg InboundMessage) 
 	if msg.MessageID != "" {
 		keys = append(keys, platform+":msg:"+msg.Key.Channel+":"+msg.MessageID)
 	}
-	dup := false
-	for _, k := range keys {
-		s, err := b.store.SeenOrMark(ctx, k, b.cfg.Runs.DedupeTTL, time.Now())
-		if err != nil {
-			return false, fmt.Errorf("bridge: dedupe: %w", err)
-		}
-		dup = dup || s
+	if len(keys) == 0 {
+		return false, nil
+	}
+	dup, err := b.store.SeenOrMark(ctx, keys, b.cfg.Runs.DedupeTTL, time.Now())
+	if err != nil {
+		return false, fmt.Errorf("bridge: dedupe: %w", err)
 	}
 	return dup, nil
 }

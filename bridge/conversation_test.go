@@ -179,7 +179,7 @@ func TestDedupe(t *testing.T) {
 		assert.Equal(t, []string{"ok"}, r.texts(key2))
 
 		// Both keys were marked: a delivery with only the message key is a duplicate too.
-		seen, err := r.store.SeenOrMark(ctx, "slack:msg:C1:11.2", time.Hour, time.Now())
+		seen, err := r.store.SeenOrMark(ctx, []string{"slack:msg:C1:11.2"}, time.Hour, time.Now())
 		require.NoError(t, err)
 		assert.True(t, seen)
 	})

@@ -117,3 +117,39 @@ func TestBboltApprovalAfterRestart(t *testing.T) {
 	waitText(t, p, key, 2, "Done after approval.")
 	assert.Equal(t, streamCall{"agent-1", "tok-1", "approve"}, agent.Streams()[1])
 }
+
+// The app_mention/message twin on the real bbolt store: one run, the twin
+// and the retries dropped, and the marks survive a restart.
+func TestBboltDedupeTwin(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bridge.db")
+	p := bridgetest.NewPlatform("slack", fastLimits())
+	key := engKey("10.1")
+	agent := newFakeAgent(replyWith("ok"))
+	mention := bridge.InboundMessage{Key: key, User: bridge.User{ID: "U1"}, Text: "hi", MessageID: "10.1", EventID: "Ev1", Mentioned: true}
+	twin := mention
+	twin.EventID, twin.Mentioned = "Ev2", false
+
+	first := startProcess(t, path, p, agent)
+	require.NoError(t, first.b.HandleMessage(t.Context(), mention))
+	require.NoError(t, first.b.HandleMessage(t.Context(), twin))
+	waitText(t, p, key, 0, "ok")
+	first.stop(t)()
+
+	second := startProcess(t, path, p, agent)
+	for _, m := range []bridge.InboundMessage{twin, mention} {
+		require.NoError(t, second.b.HandleMessage(t.Context(), m), "a retry after the restart")
+	}
+	for _, k := range [][]string{{"slack:event:Ev1"}, {"slack:event:Ev2"}, {"slack:msg:C1:10.1"}} {
+		seen, err := second.st.SeenOrMark(t.Context(), k, time.Hour, time.Now())
+		require.NoError(t, err)
+		assert.True(t, seen, "%s marked", k)
+	}
+	// A new message runs after anything the retries could have queued.
+	next := mention
+	next.MessageID, next.EventID = "10.2", "Ev3"
+	require.NoError(t, second.b.HandleMessage(t.Context(), next))
+	waitText(t, p, key, 1, "ok")
+	second.stop(t)()
+	assert.Len(t, agent.Streams(), 2, "one run for the mention, its twin and their retries; one for the new message")
+	assert.Len(t, p.Messages(key), 2)
+}

@@ -32,7 +32,10 @@ type rigConf struct {
 	cfg      bridge.Config
 	platform *bridgetest.Platform
 	store    *bridgetest.MemStore
-	logger   *slog.Logger
+	// backing, when set, is the Store the Bridge uses instead of store (a
+	// real bbolt store, or a MemStore wrapped with faults).
+	backing bridge.Store
+	logger  *slog.Logger
 }
 
 type rigOption func(*rigConf)
@@ -51,6 +54,11 @@ func withLogger(l *slog.Logger) rigOption {
 
 func withStore(s *bridgetest.MemStore) rigOption {
 	return func(c *rigConf) { c.store = s }
+}
+
+// withBackingStore makes the Bridge use s; rig.store is then not the Bridge's store.
+func withBackingStore(s bridge.Store) rigOption {
+	return func(c *rigConf) { c.backing = s }
 }
 
 func testConfig() bridge.Config {
@@ -73,11 +81,15 @@ func startRig(t testing.TB, agent bridge.Agent, opts ...rigOption) *rig {
 	if conf.store == nil {
 		conf.store = bridgetest.NewMemStore()
 	}
+	var st bridge.Store = conf.store
+	if conf.backing != nil {
+		st = conf.backing
+	}
 	m := newCountMetrics()
 	b, err := bridge.New(bridge.Options{
 		Config:    conf.cfg,
 		Agent:     agent,
-		Store:     conf.store,
+		Store:     st,
 		Platforms: []bridge.Platform{conf.platform},
 		Metrics:   m,
 		Logger:    conf.logger,

@@ -50,7 +50,9 @@ type Approval struct {
 	// ArgumentsDigest is a hex SHA-256 of the tool arguments.
 	ArgumentsDigest string `json:"arguments_digest,omitempty"`
 	// Arguments is the truncated rendering shown on the card.
-	Arguments string        `json:"arguments,omitempty"`
+	Arguments string `json:"arguments,omitempty"`
+	// Card is the approval card's message. The approval is stored before the
+	// card is posted, so Card is empty until SetApprovalCard records it.
 	Card      MessageRef    `json:"card"`
 	Created   time.Time     `json:"created"`
 	Expires   time.Time     `json:"expires"`
@@ -85,6 +87,12 @@ type Store interface {
 	PutApproval(ctx context.Context, a Approval) error
 	// GetApproval returns ErrNotFound when the id is unknown.
 	GetApproval(ctx context.Context, id string) (Approval, error)
+	// SetApprovalCard records card as the approval's card message and
+	// returns the record as it now is. It changes nothing else: a decision
+	// (state, decided_by, decided_at) is never overwritten, so the returned
+	// record tells whether a decision was made before the card was recorded
+	// (Decided reports true). ErrNotFound when the id is unknown.
+	SetApprovalCard(ctx context.Context, id string, card MessageRef) (Approval, error)
 	// DecideApproval moves a pending approval to state (approved, denied or
 	// expired), recording by and at. It succeeds for exactly one caller:
 	// ok is false (and the current record is returned) when the approval had
@@ -97,11 +105,15 @@ type Store interface {
 	DeleteRun(ctx context.Context, key ConversationKey) error
 	ListRuns(ctx context.Context) ([]InFlightRun, error)
 
-	// SeenOrMark atomically checks and marks a dedupe key: it returns true when
-	// the key was already marked and has not expired, and otherwise marks it
-	// until now+ttl and returns false. Of two concurrent calls for one key,
-	// exactly one returns false.
-	SeenOrMark(ctx context.Context, key string, ttl time.Duration, now time.Time) (seen bool, err error)
+	// SeenOrMark atomically checks and marks the dedupe keys of one message
+	// (all its ids: a Slack mention has an event id and a channel+ts). It
+	// returns true when any of keys is marked and its mark has not expired
+	// at now. In the same transaction, whatever it returns, every key that is
+	// not marked or whose mark expired is marked until now+ttl; unexpired
+	// marks keep their expiry. Of two concurrent calls sharing a key, exactly
+	// one returns false. keys must be non-empty and hold no empty key; ttl
+	// must be positive.
+	SeenOrMark(ctx context.Context, keys []string, ttl time.Duration, now time.Time) (seen bool, err error)
 	// SweepDedupe deletes up to limit expired dedupe entries and returns how many.
 	SweepDedupe(ctx context.Context, now time.Time, limit int) (int, error)
 }

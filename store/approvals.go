@@ -82,6 +82,39 @@ func (s *Store) GetApproval(ctx context.Context, id string) (bridge.Approval, er
 	return a, nil
 }
 
+// SetApprovalCard records card as the card message of the approval id and
+// returns the record as it now is. It touches nothing else, in one short
+// write transaction: a decision made before it (by DecideApproval) is kept,
+// and the returned record then reports Decided. The expiry index is
+// unchanged. Unknown ids give bridge.ErrNotFound.
+func (s *Store) SetApprovalCard(ctx context.Context, id string, card bridge.MessageRef) (bridge.Approval, error) {
+	if err := ctx.Err(); err != nil {
+		return bridge.Approval{}, err
+	}
+	k := []byte(id)
+	var a bridge.Approval
+	err := s.update(func(tx *bbolt.Tx) error {
+		b := bucketApprovals.in(tx)
+		raw := b.Get(k)
+		if raw == nil {
+			return fmt.Errorf("store: approval %q: %w", id, bridge.ErrNotFound)
+		}
+		if err := decode(s.schema, kindApprovals, k, raw, &a); err != nil {
+			return err
+		}
+		a.Card = card
+		v, err := encode(s.schema, kindApprovals, a)
+		if err != nil {
+			return err
+		}
+		return b.Put(k, v)
+	})
+	if err != nil {
+		return bridge.Approval{}, fmt.Errorf("store: set approval card %q: %w", id, err)
+	}
+	return a, nil
+}
+
 // DecideApproval moves the pending approval id to state (approved, denied or
 // expired), recording who decided and when. It is a compare-and-set in one
 // write transaction: exactly one caller gets ok=true; later callers get

@@ -3,11 +3,13 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.etcd.io/bbolt"
 
 	"github.com/promptev/promptev-bridge/bridge"
 )
@@ -225,4 +227,84 @@ func TestApprovals_ListExpiredReadsOnlyDueEntries(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, got, 1)
 	assert.Equal(t, fmt.Sprintf("apr_%08d", 1000), got[0].ID)
+}
+
+func TestApprovals_SetCard(t *testing.T) {
+	ctx := context.Background()
+	card := bridge.MessageRef{Key: convKey(1), ID: "1764331200.000100", Posted: t0.Add(time.Second)}
+	decided := approval(1, t0.Add(time.Hour))
+	decided.State, decided.DecidedBy, decided.DecidedByName, decided.DecidedAt = bridge.ApprovalApproved, "U2", "Ana", t0.Add(time.Minute)
+	withCard := func(a bridge.Approval) bridge.Approval { a.Card = card; return a }
+
+	tests := []struct {
+		name    string
+		put     []bridge.Approval
+		id      string
+		want    bridge.Approval
+		wantErr error
+	}{
+		{name: "pending: card recorded, record kept", put: []bridge.Approval{approval(1, t0.Add(time.Hour))},
+			id: "apr_00000001", want: withCard(approval(1, t0.Add(time.Hour)))},
+		{name: "decided: decision not overwritten", put: []bridge.Approval{decided},
+			id: decided.ID, want: withCard(decided)},
+		{name: "unknown id", put: []bridge.Approval{approval(1, t0)}, id: "apr_x", wantErr: bridge.ErrNotFound},
+		{name: "empty store", id: "apr_00000001", wantErr: bridge.ErrNotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := openTemp(t)
+			for _, a := range tt.put {
+				require.NoError(t, s.PutApproval(ctx, a))
+			}
+			got, err := s.SetApprovalCard(ctx, tt.id, card)
+			if tt.wantErr != nil {
+				require.ErrorIs(t, err, tt.wantErr)
+				assert.Contains(t, err.Error(), tt.id)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got, "the record as it now is")
+			assert.Equal(t, tt.want.Decided(), got.Decided())
+			stored, err := s.GetApproval(ctx, tt.id)
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, stored)
+			raw := rawRecord(t, s, bucketApprovals, tt.id)
+			assert.True(t, strings.HasPrefix(string(raw), `{"v":1,`), "schema-versioned record: %s", raw)
+		})
+	}
+}
+
+func TestApprovals_SetCardKeepsExpiryIndex(t *testing.T) {
+	ctx := context.Background()
+	s := openTemp(t)
+	a := approval(1, t0.Add(time.Minute))
+	require.NoError(t, s.PutApproval(ctx, a))
+	_, err := s.SetApprovalCard(ctx, a.ID, bridge.MessageRef{Key: a.Key, ID: "card"})
+	require.NoError(t, err)
+	assert.Equal(t, 1, countBucket(t, s, bucketApprovalsExp))
+	due, err := s.ListExpiredApprovals(ctx, t0.Add(time.Hour), 10)
+	require.NoError(t, err)
+	require.Len(t, due, 1)
+	assert.Equal(t, "card", due[0].Card.ID, "the expiry sweep sees the card to edit")
+
+	// Once decided, the card is still recorded and the index entry is gone.
+	_, ok, err := s.DecideApproval(ctx, a.ID, bridge.ApprovalExpired, "", "", t0.Add(time.Hour))
+	require.NoError(t, err)
+	require.True(t, ok)
+	got, err := s.SetApprovalCard(ctx, a.ID, bridge.MessageRef{Key: a.Key, ID: "card2"})
+	require.NoError(t, err)
+	assert.Equal(t, bridge.ApprovalExpired, got.State)
+	assert.Zero(t, countBucket(t, s, bucketApprovalsExp), "a decided approval is not put back in the index")
+}
+
+// rawRecord returns a copy of the raw record key of bucket name.
+func rawRecord(t testing.TB, s *Store, name bucketName, key string) []byte {
+	t.Helper()
+	var raw []byte
+	require.NoError(t, s.view(func(tx *bbolt.Tx) error {
+		raw = append([]byte(nil), name.in(tx).Get([]byte(key))...)
+		return nil
+	}))
+	require.NotNil(t, raw, "record %s/%s", name, key)
+	return raw
 }

@@ -155,7 +155,8 @@ func BenchmarkStore100k(b *testing.B) {
 }
 
 // BenchmarkSeenOrMark measures the dedupe ledger with fsync on: marking new
-// keys from concurrent callers (each a write), and hits (a read).
+// keys from concurrent callers (each a write), one key per call ("new") and
+// the two keys of a Slack message per call ("message"), and hits (a read).
 func BenchmarkSeenOrMark(b *testing.B) {
 	ctx := context.Background()
 	for _, callers := range []int{1, 8, 32, 128} {
@@ -173,7 +174,7 @@ func BenchmarkSeenOrMark(b *testing.B) {
 						if i >= int64(b.N) {
 							return
 						}
-						seen, err := s.SeenOrMark(ctx, fmt.Sprintf("slack:Ev%012d", i), 10*time.Minute, t0)
+						seen, err := s.SeenOrMark(ctx, []string{fmt.Sprintf("slack:Ev%012d", i)}, 10*time.Minute, t0)
 						if err != nil || seen {
 							b.Errorf("seen=%v err=%v", seen, err)
 							return
@@ -185,13 +186,43 @@ func BenchmarkSeenOrMark(b *testing.B) {
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "marks/s")
 		})
 	}
+	// The keys of one Slack message (event id and channel+ts) in one call, as
+	// the bridge marks them: one commit per message.
+	for _, callers := range []int{1, 32} {
+		b.Run(fmt.Sprintf("message/callers=%d", callers), func(b *testing.B) {
+			s, err := Open(filepath.Join(b.TempDir(), "dedupe.db"), Options{}) // fsync on
+			require.NoError(b, err)
+			defer s.Close()
+			var next atomic.Int64
+			b.ResetTimer()
+			var wg sync.WaitGroup
+			for range callers {
+				wg.Go(func() {
+					for {
+						i := next.Add(1) - 1
+						if i >= int64(b.N) {
+							return
+						}
+						keys := []string{fmt.Sprintf("slack:event:Ev%012d", i), fmt.Sprintf("slack:msg:C1:%d.000100", i)}
+						seen, err := s.SeenOrMark(ctx, keys, 10*time.Minute, t0)
+						if err != nil || seen {
+							b.Errorf("seen=%v err=%v", seen, err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "messages/s")
+		})
+	}
 	b.Run("hit", func(b *testing.B) {
 		s, err := Open(filepath.Join(b.TempDir(), "dedupe.db"), Options{NoSync: true})
 		require.NoError(b, err)
 		defer s.Close()
 		const keys = 1000
 		for i := range keys {
-			_, err := s.SeenOrMark(ctx, fmt.Sprintf("slack:Ev%012d", i), time.Hour, t0)
+			_, err := s.SeenOrMark(ctx, []string{fmt.Sprintf("slack:Ev%012d", i)}, time.Hour, t0)
 			require.NoError(b, err)
 		}
 		b.ReportAllocs()
@@ -199,7 +230,7 @@ func BenchmarkSeenOrMark(b *testing.B) {
 		b.RunParallel(func(pb *testing.PB) {
 			i := 0
 			for pb.Next() {
-				seen, err := s.SeenOrMark(ctx, fmt.Sprintf("slack:Ev%012d", i%keys), time.Hour, t0)
+				seen, err := s.SeenOrMark(ctx, []string{fmt.Sprintf("slack:Ev%012d", i%keys)}, time.Hour, t0)
 				if err != nil || !seen {
 					b.Errorf("seen=%v err=%v", seen, err)
 					return

@@ -103,6 +103,52 @@ func TestConcurrent_DecideApprovalHasOneWinner(t *testing.T) {
 	}
 }
 
+// SetApprovalCard racing DecideApproval: whatever the order, the decision is
+// kept, the card is recorded, and exactly one of the two sees the other: the
+// decision saw the card (it edits the card) or SetApprovalCard saw the
+// decision (its caller edits the card), never both or neither.
+func TestConcurrent_SetApprovalCardAndDecide(t *testing.T) {
+	ctx := context.Background()
+	s := openTemp(t)
+	const rounds = 40
+	var cardFirst, decisionFirst int
+	for r := range rounds {
+		a := approval(r, t0.Add(time.Hour))
+		a.Card = bridge.MessageRef{} // stored before its card is posted
+		require.NoError(t, s.PutApproval(ctx, a))
+		card := bridge.MessageRef{Key: a.Key, ID: fmt.Sprintf("card-%d", r)}
+		var (
+			set, decided bridge.Approval
+			ok           bool
+			setErr, dErr error
+		)
+		start(2, func(g int) {
+			if g == 0 {
+				set, setErr = s.SetApprovalCard(ctx, a.ID, card)
+			} else {
+				decided, ok, dErr = s.DecideApproval(ctx, a.ID, bridge.ApprovalApproved, "U1", "Ana", t0)
+			}
+		})
+		require.NoError(t, setErr)
+		require.NoError(t, dErr)
+		require.True(t, ok)
+		assert.Equal(t, card, set.Card)
+		decisionSawCard := decided.Card.ID != ""
+		require.NotEqual(t, decisionSawCard, set.Decided(), "round %d: exactly one side edits the card", r)
+		if decisionSawCard {
+			cardFirst++
+		} else {
+			decisionFirst++
+		}
+		got, err := s.GetApproval(ctx, a.ID)
+		require.NoError(t, err)
+		assert.Equal(t, bridge.ApprovalApproved, got.State, "the decision is never overwritten")
+		assert.Equal(t, "U1", got.DecidedBy)
+		assert.Equal(t, card, got.Card)
+	}
+	t.Logf("card recorded first %d times, decision first %d times", cardFirst, decisionFirst)
+}
+
 func TestConcurrent_SeenOrMarkHasOneNew(t *testing.T) {
 	ctx := context.Background()
 	s := openTemp(t)
@@ -112,13 +158,39 @@ func TestConcurrent_SeenOrMarkHasOneNew(t *testing.T) {
 		key := fmt.Sprintf("slack:Ev%03d", k)
 		var fresh atomic.Int64
 		start(callers, func(int) {
-			seen, err := s.SeenOrMark(ctx, key, 10*time.Minute, t0)
+			seen, err := s.SeenOrMark(ctx, []string{key}, 10*time.Minute, t0)
 			if assert.NoError(t, err) && !seen {
 				fresh.Add(1)
 			}
 		})
 		require.Equal(t, int64(1), fresh.Load(), "key %s: exactly one caller sees it as new", key)
 	}
+}
+
+// Twins racing: each caller has its own event id and the shared channel+ts
+// (Slack's app_mention and message copies, and their retries): exactly one
+// caller sees the message as new, and every event id ends up marked.
+func TestConcurrent_SeenOrMarkTwinsHaveOneNew(t *testing.T) {
+	ctx := context.Background()
+	s := openTemp(t)
+	const messages, callers = 30, 8
+	for m := range messages {
+		ts := fmt.Sprintf("slack:msg:C1:%d.000100", m)
+		var fresh atomic.Int64
+		start(callers, func(g int) {
+			seen, err := s.SeenOrMark(ctx, []string{fmt.Sprintf("slack:event:Ev%d-%d", m, g), ts}, 10*time.Minute, t0)
+			if assert.NoError(t, err) && !seen {
+				fresh.Add(1)
+			}
+		})
+		require.Equal(t, int64(1), fresh.Load(), "message %d: exactly one caller sees it as new", m)
+		for g := range callers {
+			seen, err := s.SeenOrMark(ctx, []string{fmt.Sprintf("slack:event:Ev%d-%d", m, g)}, 10*time.Minute, t0)
+			require.NoError(t, err)
+			assert.True(t, seen, "event id of caller %d marked", g)
+		}
+	}
+	assert.Equal(t, countBucket(t, s, bucketDedupe), countBucket(t, s, bucketDedupeExp), "index and ledger stay in step")
 }
 
 func TestConcurrent_SeenOrMarkManyKeys(t *testing.T) {
@@ -131,7 +203,7 @@ func TestConcurrent_SeenOrMarkManyKeys(t *testing.T) {
 	start(goroutines, func(g int) {
 		for i := range keys {
 			k := (i + g*13) % keys
-			seen, err := s.SeenOrMark(ctx, fmt.Sprintf("k%04d", k), time.Hour, t0)
+			seen, err := s.SeenOrMark(ctx, []string{fmt.Sprintf("k%04d", k)}, time.Hour, t0)
 			if assert.NoError(t, err) && !seen {
 				fresh[k].Add(1)
 			}
@@ -169,7 +241,7 @@ func TestConcurrent_MixedOperations(t *testing.T) {
 			case 3:
 				_, err := s.Stats()
 				assert.NoError(t, err)
-				_, err = s.SeenOrMark(ctx, fmt.Sprintf("m%d", n), time.Minute, t0)
+				_, err = s.SeenOrMark(ctx, []string{fmt.Sprintf("m%d", n)}, time.Minute, t0)
 				assert.NoError(t, err)
 			}
 		}

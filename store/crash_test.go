@@ -112,15 +112,8 @@ func TestCrashChild(t *testing.T) {
 			}
 			return nil
 		},
-		func(g, n int) error { // dedupe marks
-			key := fmt.Sprintf("d-%d-%d", it, n)
-			seen, err := s.SeenOrMark(ctx, key, crashTTL, t0)
-			if err != nil || seen {
-				return fmt.Errorf("mark %s: seen=%v: %w", key, seen, err)
-			}
-			ack("mark %s", key)
-			return nil
-		},
+		func(g, n int) error { return dedupeWriter(ctx, s, it, g, n, ack) },
+		func(g, n int) error { return dedupeWriter(ctx, s, it, g, n, ack) }, // two: batched commits
 	}
 	var wg sync.WaitGroup
 	for g, w := range writers {
@@ -149,6 +142,25 @@ func writers0(ctx context.Context, s *Store, it, g, n int, ack func(string, ...a
 		return err
 	}
 	ack("conv2 %d %d %d", it, g, n)
+	return nil
+}
+
+// dedupeWriter marks the two keys of one Slack message (event id and
+// channel+ts) in one call, then its twin (the other event id, same ts), which
+// must be seen and whose event id is marked too. Each call is acknowledged
+// with every key it marked.
+func dedupeWriter(ctx context.Context, s *Store, it, g, n int, ack func(string, ...any)) error {
+	ev, ts, twin := fmt.Sprintf("d-%d-%d-%d-ev", it, g, n), fmt.Sprintf("d-%d-%d-%d-ts", it, g, n), fmt.Sprintf("d-%d-%d-%d-twin", it, g, n)
+	seen, err := s.SeenOrMark(ctx, []string{ev, ts}, crashTTL, t0)
+	if err != nil || seen {
+		return fmt.Errorf("mark %s %s: seen=%v: %w", ev, ts, seen, err)
+	}
+	ack("mark %s %s", ev, ts)
+	seen, err = s.SeenOrMark(ctx, []string{twin, ts}, crashTTL, t0)
+	if err != nil || !seen {
+		return fmt.Errorf("mark twin %s %s: seen=%v: %w", twin, ts, seen, err)
+	}
+	ack("mark %s", twin)
 	return nil
 }
 
@@ -194,7 +206,10 @@ func (a *acked) parse(t *testing.T, line string) {
 	case "run-del":
 		a.runDel[crashKey(ints())] = true
 	case "mark":
-		a.marks[f[2]] = true
+		require.Greater(t, len(f), 2, line)
+		for _, key := range f[2:] {
+			a.marks[key] = true
+		}
 	default:
 		t.Fatalf("unknown ack %q", line)
 	}
@@ -254,8 +269,25 @@ func (a *acked) verify(t *testing.T, path string) {
 			assert.True(t, have[k], "acknowledged run %s", k)
 		}
 	}
+	// The keys of one message are marked in one transaction: never one
+	// without the other, acknowledged or not.
+	marked := map[string]bool{}
+	require.NoError(t, s.db.View(func(tx *bbolt.Tx) error {
+		return bucketDedupe.in(tx).ForEach(func(k, _ []byte) error {
+			marked[string(k)] = true
+			return nil
+		})
+	}))
+	for key := range marked {
+		if base, ok := strings.CutSuffix(key, "-ev"); ok {
+			assert.True(t, marked[base+"-ts"], "%s marked without its channel+ts key", key)
+		}
+		if base, ok := strings.CutSuffix(key, "-ts"); ok {
+			assert.True(t, marked[base+"-ev"], "%s marked without its event key", key)
+		}
+	}
 	for key := range a.marks {
-		seen, err := s.SeenOrMark(ctx, key, crashTTL, t0)
+		seen, err := s.SeenOrMark(ctx, []string{key}, crashTTL, t0)
 		require.NoError(t, err)
 		assert.True(t, seen, "acknowledged dedupe mark %s", key)
 	}

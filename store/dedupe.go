@@ -4,69 +4,100 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"go.etcd.io/bbolt"
 )
 
-// SeenOrMark atomically checks and marks the dedupe key: it returns true when
-// key is marked and its mark has not expired at now; otherwise it marks key
-// until now+ttl and returns false. Of concurrent calls for one key, exactly
-// one returns false. A hit is answered by a read transaction; a miss is a
-// write that shares its fsynced commit with concurrent callers.
-func (s *Store) SeenOrMark(ctx context.Context, key string, ttl time.Duration, now time.Time) (bool, error) {
+// SeenOrMark atomically checks and marks the dedupe keys of one message: it
+// returns true when any key is marked and its mark has not expired at now.
+// Every key that is not marked, or whose mark expired, is marked until
+// now+ttl in the same transaction, whatever the answer; unexpired marks keep
+// their expiry (a hit never extends a mark). Of concurrent calls sharing a
+// key, exactly one returns false. When every key is already marked the call
+// is answered by a read transaction; otherwise it is one write transaction,
+// whose fsynced commit is shared with concurrent callers.
+func (s *Store) SeenOrMark(ctx context.Context, keys []string, ttl time.Duration, now time.Time) (bool, error) {
 	if err := ctx.Err(); err != nil {
 		return false, err
 	}
-	if key == "" {
-		return false, errors.New("store: seen or mark: empty key")
+	if len(keys) == 0 {
+		return false, errors.New("store: seen or mark: no keys")
+	}
+	if slices.Contains(keys, "") {
+		return false, wrapDedupe(keys, errors.New("empty key"))
 	}
 	if ttl <= 0 {
-		return false, fmt.Errorf("store: seen or mark %q: ttl must be positive, got %s", key, ttl)
+		return false, wrapDedupe(keys, fmt.Errorf("ttl must be positive, got %s", ttl))
 	}
-	k := []byte(key)
+	ks := make([][]byte, 0, len(keys))
+	for i, key := range keys {
+		if !slices.Contains(keys[:i], key) {
+			ks = append(ks, []byte(key))
+		}
+	}
 	at := unixNano(now)
-	seen := false
+	live := func(v []byte) bool { return v != nil && stampTime(v) > at }
+
+	seen, all := false, true
 	err := s.view(func(tx *bbolt.Tx) error {
-		v := bucketDedupe.in(tx).Get(k)
-		seen = v != nil && stampTime(v) > at
+		b := bucketDedupe.in(tx)
+		for _, k := range ks {
+			if live(b.Get(k)) {
+				seen = true
+			} else {
+				all = false
+			}
+		}
 		return nil
 	})
-	if err != nil || seen {
-		return seen, wrapDedupe(key, err)
+	if err != nil || all {
+		return seen, wrapDedupe(keys, err)
 	}
 	exp := now.Add(ttl)
 	stampExp := timeStamp(exp)
-	idxNew := indexKey(exp, k)
 	err = s.write(func(tx *bbolt.Tx) error {
-		// Re-check inside the write transaction: another writer may have
-		// marked the key since the read. Sets seen on every run (Batch may
-		// run this more than once).
+		// Check again inside the write transaction: another writer may
+		// have marked a key since the read. All keys are checked before any
+		// is marked. Sets seen on every run: Batch may run this more than
+		// once, against a rolled-back state.
 		b := bucketDedupe.in(tx)
 		idx := bucketDedupeExp.in(tx)
 		seen = false
-		if v := b.Get(k); v != nil {
-			if stampTime(v) > at {
+		var mark [][]byte
+		for _, k := range ks {
+			if live(b.Get(k)) {
 				seen = true
-				return nil
+			} else {
+				mark = append(mark, k)
 			}
-			if err := idx.Delete(append(append([]byte{}, v[:stampLen]...), k...)); err != nil {
+		}
+		for _, k := range mark {
+			if v := b.Get(k); v != nil {
+				// An expired mark: drop its index entry before re-marking.
+				if err := idx.Delete(append(append([]byte{}, v[:stampLen]...), k...)); err != nil {
+					return err
+				}
+			}
+			if err := b.Put(k, stampExp); err != nil {
+				return err
+			}
+			if err := idx.Put(indexKey(exp, k), nil); err != nil {
 				return err
 			}
 		}
-		if err := b.Put(k, stampExp); err != nil {
-			return err
-		}
-		return idx.Put(idxNew, nil)
+		return nil
 	})
-	return seen, wrapDedupe(key, err)
+	return seen, wrapDedupe(keys, err)
 }
 
-func wrapDedupe(key string, err error) error {
+func wrapDedupe(keys []string, err error) error {
 	if err == nil {
 		return nil
 	}
-	return fmt.Errorf("store: seen or mark %q: %w", key, err)
+	return fmt.Errorf("store: seen or mark %q: %w", strings.Join(keys, " "), err)
 }
 
 // SweepDedupe deletes up to limit dedupe entries whose mark expired at or

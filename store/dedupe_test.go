@@ -8,12 +8,17 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.etcd.io/bbolt"
+
+	"github.com/promptev/promptev-bridge/bridge"
+	"github.com/promptev/promptev-bridge/bridge/bridgetest"
 )
 
 func TestSeenOrMark(t *testing.T) {
 	ctx := context.Background()
+	ks := func(keys ...string) []string { return keys }
 	type call struct {
-		key      string
+		keys     []string
 		ttl      time.Duration
 		at       time.Duration // after t0
 		wantSeen bool
@@ -24,47 +29,121 @@ func TestSeenOrMark(t *testing.T) {
 		calls []call
 	}{
 		{name: "first is new, second seen", calls: []call{
-			{key: "slack:Ev1", ttl: 10 * time.Minute, wantSeen: false},
-			{key: "slack:Ev1", ttl: 10 * time.Minute, at: time.Minute, wantSeen: true},
+			{keys: ks("slack:Ev1"), ttl: 10 * time.Minute, wantSeen: false},
+			{keys: ks("slack:Ev1"), ttl: 10 * time.Minute, at: time.Minute, wantSeen: true},
 		}},
 		{name: "keys are independent", calls: []call{
-			{key: "slack:Ev1", ttl: time.Minute},
-			{key: "slack:Ev2", ttl: time.Minute},
-			{key: "slack:C1:1.2", ttl: time.Minute},
+			{keys: ks("slack:Ev1"), ttl: time.Minute},
+			{keys: ks("slack:Ev2"), ttl: time.Minute},
+			{keys: ks("slack:C1:1.2"), ttl: time.Minute},
 		}},
 		{name: "seen just before expiry", calls: []call{
-			{key: "k", ttl: time.Minute},
-			{key: "k", ttl: time.Minute, at: time.Minute - time.Nanosecond, wantSeen: true},
+			{keys: ks("k"), ttl: time.Minute},
+			{keys: ks("k"), ttl: time.Minute, at: time.Minute - time.Nanosecond, wantSeen: true},
 		}},
 		{name: "expired at exactly ttl: new again, re-marked", calls: []call{
-			{key: "k", ttl: time.Minute},
-			{key: "k", ttl: time.Minute, at: time.Minute},
-			{key: "k", ttl: time.Minute, at: time.Minute + 30*time.Second, wantSeen: true},
-			{key: "k", ttl: time.Minute, at: 2 * time.Minute},
+			{keys: ks("k"), ttl: time.Minute},
+			{keys: ks("k"), ttl: time.Minute, at: time.Minute},
+			{keys: ks("k"), ttl: time.Minute, at: time.Minute + 30*time.Second, wantSeen: true},
+			{keys: ks("k"), ttl: time.Minute, at: 2 * time.Minute},
 		}},
 		{name: "a hit does not extend the mark", calls: []call{
-			{key: "k", ttl: time.Minute},
-			{key: "k", ttl: time.Hour, at: 30 * time.Second, wantSeen: true},
-			{key: "k", ttl: time.Minute, at: time.Minute},
+			{keys: ks("k"), ttl: time.Minute},
+			{keys: ks("k"), ttl: time.Hour, at: 30 * time.Second, wantSeen: true},
+			{keys: ks("k"), ttl: time.Minute, at: time.Minute},
 		}},
-		{name: "empty key", calls: []call{{key: "", ttl: time.Minute, wantErr: "empty key"}}},
-		{name: "zero ttl", calls: []call{{key: "k", ttl: 0, wantErr: "ttl must be positive"}}},
-		{name: "negative ttl", calls: []call{{key: "k", ttl: -time.Second, wantErr: "ttl must be positive"}}},
+		{name: "twin: one id new, the other seen: seen, and the new id is marked", calls: []call{
+			{keys: ks("slack:event:Ev1", "slack:msg:C1:1.2"), ttl: 10 * time.Minute},
+			{keys: ks("slack:event:Ev2", "slack:msg:C1:1.2"), ttl: 10 * time.Minute, at: time.Second, wantSeen: true},
+			{keys: ks("slack:event:Ev2"), ttl: 10 * time.Minute, at: 2 * time.Second, wantSeen: true},
+			{keys: ks("slack:event:Ev3", "slack:msg:C1:1.3"), ttl: 10 * time.Minute, at: 3 * time.Second},
+		}},
+		{name: "all keys new: every key is marked", calls: []call{
+			{keys: ks("a", "b", "c"), ttl: time.Minute},
+			{keys: ks("a"), ttl: time.Minute, wantSeen: true},
+			{keys: ks("b"), ttl: time.Minute, wantSeen: true},
+			{keys: ks("c"), ttl: time.Minute, wantSeen: true},
+		}},
+		{name: "expired key beside a live one is re-marked", calls: []call{
+			{keys: ks("old"), ttl: time.Minute},
+			{keys: ks("live"), ttl: time.Hour},
+			{keys: ks("old", "live"), ttl: time.Hour, at: 2 * time.Minute, wantSeen: true},
+			{keys: ks("old"), ttl: time.Minute, at: 30 * time.Minute, wantSeen: true},
+		}},
+		{name: "a hit among several keys does not extend the live mark", calls: []call{
+			{keys: ks("k"), ttl: time.Minute},
+			{keys: ks("k", "j"), ttl: time.Hour, at: 30 * time.Second, wantSeen: true},
+			{keys: ks("k"), ttl: time.Minute, at: time.Minute},
+			{keys: ks("j"), ttl: time.Minute, at: time.Minute, wantSeen: true},
+		}},
+		{name: "a key repeated in one call is new once", calls: []call{
+			{keys: ks("k", "k"), ttl: time.Minute},
+			{keys: ks("k"), ttl: time.Minute, wantSeen: true},
+		}},
+		{name: "no keys", calls: []call{{keys: nil, ttl: time.Minute, wantErr: "no keys"}}},
+		{name: "empty key among others marks nothing", calls: []call{
+			{keys: ks("k", ""), ttl: time.Minute, wantErr: "empty key"},
+			{keys: ks("k"), ttl: time.Minute},
+		}},
+		{name: "empty key", calls: []call{{keys: ks(""), ttl: time.Minute, wantErr: "empty key"}}},
+		{name: "zero ttl", calls: []call{{keys: ks("k"), ttl: 0, wantErr: "ttl must be positive"}}},
+		{name: "negative ttl", calls: []call{{keys: ks("k"), ttl: -time.Second, wantErr: "ttl must be positive"}}},
+	}
+	// The bbolt store and bridgetest.MemStore (which the bridge's tests run
+	// on) answer alike.
+	impls := map[string]func(t *testing.T) bridge.Store{
+		"bbolt":    func(t *testing.T) bridge.Store { return openTemp(t) },
+		"memstore": func(*testing.T) bridge.Store { return bridgetest.NewMemStore() },
+	}
+	for _, tt := range tests {
+		for impl, open := range impls {
+			t.Run(impl+"/"+tt.name, func(t *testing.T) {
+				s := open(t)
+				for i, c := range tt.calls {
+					seen, err := s.SeenOrMark(ctx, c.keys, c.ttl, t0.Add(c.at))
+					if c.wantErr != "" {
+						require.ErrorContains(t, err, c.wantErr)
+						continue
+					}
+					require.NoError(t, err)
+					assert.Equal(t, c.wantSeen, seen, "call %d", i)
+				}
+			})
+		}
+	}
+}
+
+// TestSeenOrMark_OneWriteTransaction checks that the keys of one message
+// cost one commit: new keys one write transaction in all, a full hit none.
+func TestSeenOrMark_OneWriteTransaction(t *testing.T) {
+	ctx := context.Background()
+	s := openTemp(t)
+	txid := func() int {
+		var id int
+		require.NoError(t, s.view(func(tx *bbolt.Tx) error { id = tx.ID(); return nil }))
+		return id
+	}
+	tests := []struct {
+		name      string
+		keys      []string
+		wantSeen  bool
+		wantWrite int
+	}{
+		{name: "two new keys", keys: []string{"slack:event:Ev1", "slack:msg:C1:1.2"}, wantWrite: 1},
+		{name: "twin: one new, one seen", keys: []string{"slack:event:Ev2", "slack:msg:C1:1.2"}, wantSeen: true, wantWrite: 1},
+		{name: "full hit: read only", keys: []string{"slack:event:Ev2", "slack:msg:C1:1.2"}, wantSeen: true, wantWrite: 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := openTemp(t)
-			for i, c := range tt.calls {
-				seen, err := s.SeenOrMark(ctx, c.key, c.ttl, t0.Add(c.at))
-				if c.wantErr != "" {
-					require.ErrorContains(t, err, c.wantErr)
-					continue
-				}
-				require.NoError(t, err)
-				assert.Equal(t, c.wantSeen, seen, "call %d", i)
-			}
+			before := txid()
+			seen, err := s.SeenOrMark(ctx, tt.keys, time.Hour, t0)
+			require.NoError(t, err)
+			assert.Equal(t, tt.wantSeen, seen)
+			assert.Equal(t, tt.wantWrite, txid()-before, "write transactions")
 		})
 	}
+	assert.Equal(t, 3, countBucket(t, s, bucketDedupe))
+	assert.Equal(t, 3, countBucket(t, s, bucketDedupeExp), "index and ledger stay in step")
 }
 
 func TestSweepDedupe(t *testing.T) {
@@ -73,7 +152,7 @@ func TestSweepDedupe(t *testing.T) {
 	setup := func(t *testing.T) *Store {
 		s := openTemp(t)
 		for i := range 10 {
-			seen, err := s.SeenOrMark(ctx, fmt.Sprintf("k%d", i), time.Duration(i+1)*time.Minute, t0)
+			seen, err := s.SeenOrMark(ctx, []string{fmt.Sprintf("k%d", i)}, time.Duration(i+1)*time.Minute, t0)
 			require.NoError(t, err)
 			require.False(t, seen)
 		}
@@ -104,7 +183,7 @@ func TestSweepDedupe(t *testing.T) {
 			assert.Equal(t, tt.wantLeft, countBucket(t, s, bucketDedupeExp), "index and ledger stay in step")
 			// The soonest-expiring keys go first: the survivors are still seen.
 			for i := 10 - tt.wantLeft; i < 10; i++ {
-				seen, err := s.SeenOrMark(ctx, fmt.Sprintf("k%d", i), time.Minute, t0)
+				seen, err := s.SeenOrMark(ctx, []string{fmt.Sprintf("k%d", i)}, time.Minute, t0)
 				require.NoError(t, err)
 				assert.True(t, seen, "k%d", i)
 			}
@@ -116,7 +195,7 @@ func TestSweepDedupe_InBatchesUntilDone(t *testing.T) {
 	ctx := context.Background()
 	s := openTemp(t)
 	for i := range 25 {
-		_, err := s.SeenOrMark(ctx, fmt.Sprintf("k%02d", i), time.Minute, t0)
+		_, err := s.SeenOrMark(ctx, []string{fmt.Sprintf("k%02d", i)}, time.Minute, t0)
 		require.NoError(t, err)
 	}
 	var batches []int
@@ -134,10 +213,10 @@ func TestSweepDedupe_InBatchesUntilDone(t *testing.T) {
 func TestSweepDedupe_KeepsReMarkedKey(t *testing.T) {
 	ctx := context.Background()
 	s := openTemp(t)
-	_, err := s.SeenOrMark(ctx, "k", time.Minute, t0)
+	_, err := s.SeenOrMark(ctx, []string{"k"}, time.Minute, t0)
 	require.NoError(t, err)
 	// Expired, then marked again until t0+1h: the old index entry is replaced.
-	seen, err := s.SeenOrMark(ctx, "k", time.Hour, t0.Add(2*time.Minute))
+	seen, err := s.SeenOrMark(ctx, []string{"k"}, time.Hour, t0.Add(2*time.Minute))
 	require.NoError(t, err)
 	require.False(t, seen)
 	assert.Equal(t, 1, countBucket(t, s, bucketDedupeExp))
@@ -145,7 +224,7 @@ func TestSweepDedupe_KeepsReMarkedKey(t *testing.T) {
 	n, err := s.SweepDedupe(ctx, t0.Add(10*time.Minute), 100)
 	require.NoError(t, err)
 	assert.Zero(t, n)
-	seen, err = s.SeenOrMark(ctx, "k", time.Minute, t0.Add(10*time.Minute))
+	seen, err = s.SeenOrMark(ctx, []string{"k"}, time.Minute, t0.Add(10*time.Minute))
 	require.NoError(t, err)
 	assert.True(t, seen)
 }
@@ -156,11 +235,11 @@ func TestSweepDedupe_TouchesOnlyExpired(t *testing.T) {
 	ctx := context.Background()
 	s := openTemp(t)
 	for i := range 200 {
-		_, err := s.SeenOrMark(ctx, fmt.Sprintf("live%03d", i), time.Hour, t0)
+		_, err := s.SeenOrMark(ctx, []string{fmt.Sprintf("live%03d", i)}, time.Hour, t0)
 		require.NoError(t, err)
 	}
 	for i := range 5 {
-		_, err := s.SeenOrMark(ctx, fmt.Sprintf("old%d", i), time.Minute, t0.Add(-time.Hour))
+		_, err := s.SeenOrMark(ctx, []string{fmt.Sprintf("old%d", i)}, time.Minute, t0.Add(-time.Hour))
 		require.NoError(t, err)
 	}
 	n, err := s.SweepDedupe(ctx, t0, 1000)

@@ -107,8 +107,9 @@ func checkLength(path string) error {
 	case !ok0 && !ok1:
 		return nil
 	}
-	if need := int64(best.pgid) * int64(best.pageSize); need > info.Size() {
-		return fmt.Errorf("%w: %s is truncated: %d bytes, its header needs %d", ErrCorrupt, path, info.Size(), need)
+	// Compare by division: pgid*pageSize can overflow for a forged header.
+	if best.pageSize != 0 && best.pgid > uint64(info.Size())/uint64(best.pageSize) {
+		return fmt.Errorf("%w: %s is truncated: %d bytes, its header needs %d pages of %d bytes", ErrCorrupt, path, info.Size(), best.pgid, best.pageSize)
 	}
 	return nil
 }

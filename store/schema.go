@@ -144,8 +144,12 @@ func peekVersion(raw []byte) (int, bool) {
 	}
 	v, n := 0, 0
 	for _, c := range raw[len(prefix):] {
-		if c < '0' || c > '9' || n > 9 {
+		if c < '0' || c > '9' {
 			break
+		}
+		if n == 9 {
+			// Too long for the fast path: let encoding/json read (or refuse) it.
+			return 0, false
 		}
 		v = v*10 + int(c-'0')
 		n++

@@ -170,7 +170,7 @@ func TestMigration_AtOpen(t *testing.T) {
 		}
 		return nil
 	}))
-	marked, err := old.SeenOrMark(ctx, "slack:Ev1", time.Hour, t0)
+	marked, err := old.SeenOrMark(ctx, []string{"slack:Ev1"}, time.Hour, t0)
 	require.NoError(t, err)
 	require.False(t, marked)
 	require.NoError(t, old.Close())

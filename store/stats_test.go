@@ -33,9 +33,9 @@ func TestStats(t *testing.T) {
 	require.NoError(t, s.PutRun(ctx, run(8, t0)))
 	require.NoError(t, s.PutRun(ctx, run(9, t0.Add(2*time.Minute))))
 	now := time.Now()
-	_, err = s.SeenOrMark(ctx, "live", time.Hour, now)
+	_, err = s.SeenOrMark(ctx, []string{"live"}, time.Hour, now)
 	require.NoError(t, err)
-	_, err = s.SeenOrMark(ctx, "old", time.Minute, now.Add(-time.Hour))
+	_, err = s.SeenOrMark(ctx, []string{"old"}, time.Minute, now.Add(-time.Hour))
 	require.NoError(t, err)
 
 	want := func(t *testing.T, st Stats) {

@@ -294,6 +294,7 @@ func TestMethods_AfterClose(t *testing.T) {
 		"DeleteConversation": func() error { return s.DeleteConversation(ctx, convKey(1)) },
 		"PutApproval":        func() error { return s.PutApproval(ctx, approval(1, t0)) },
 		"GetApproval":        func() error { _, err := s.GetApproval(ctx, "a"); return err },
+		"SetApprovalCard":    func() error { _, err := s.SetApprovalCard(ctx, "a", bridge.MessageRef{ID: "c"}); return err },
 		"DecideApproval": func() error {
 			_, _, err := s.DecideApproval(ctx, "a", bridge.ApprovalApproved, "U1", "", t0)
 			return err
@@ -302,7 +303,7 @@ func TestMethods_AfterClose(t *testing.T) {
 		"PutRun":               func() error { return s.PutRun(ctx, run(1, t0)) },
 		"DeleteRun":            func() error { return s.DeleteRun(ctx, convKey(1)) },
 		"ListRuns":             func() error { _, err := s.ListRuns(ctx); return err },
-		"SeenOrMark":           func() error { _, err := s.SeenOrMark(ctx, "k", time.Minute, t0); return err },
+		"SeenOrMark":           func() error { _, err := s.SeenOrMark(ctx, []string{"k"}, time.Minute, t0); return err },
 		"SweepDedupe":          func() error { _, err := s.SweepDedupe(ctx, t0, 1); return err },
 		"Stats":                func() error { _, err := s.Stats(); return err },
 	}
@@ -323,6 +324,7 @@ func TestMethods_CancelledContext(t *testing.T) {
 		"DeleteConversation": func() error { return s.DeleteConversation(ctx, convKey(1)) },
 		"PutApproval":        func() error { return s.PutApproval(ctx, approval(1, t0)) },
 		"GetApproval":        func() error { _, err := s.GetApproval(ctx, "a"); return err },
+		"SetApprovalCard":    func() error { _, err := s.SetApprovalCard(ctx, "a", bridge.MessageRef{ID: "c"}); return err },
 		"DecideApproval": func() error {
 			_, _, err := s.DecideApproval(ctx, "a", bridge.ApprovalApproved, "U1", "", t0)
 			return err
@@ -331,7 +333,7 @@ func TestMethods_CancelledContext(t *testing.T) {
 		"PutRun":               func() error { return s.PutRun(ctx, run(1, t0)) },
 		"DeleteRun":            func() error { return s.DeleteRun(ctx, convKey(1)) },
 		"ListRuns":             func() error { _, err := s.ListRuns(ctx); return err },
-		"SeenOrMark":           func() error { _, err := s.SeenOrMark(ctx, "k", time.Minute, t0); return err },
+		"SeenOrMark":           func() error { _, err := s.SeenOrMark(ctx, []string{"k"}, time.Minute, t0); return err },
 		"SweepDedupe":          func() error { _, err := s.SweepDedupe(ctx, t0, 1); return err },
 	}
 	for name, call := range calls {
@@ -361,8 +363,9 @@ func TestOpenReadOnly(t *testing.T) {
 		"PutConversation":    func() error { return s.PutConversation(ctx, conversation(9)) },
 		"DeleteConversation": func() error { return s.DeleteConversation(ctx, convKey(1)) },
 		"PutApproval":        func() error { return s.PutApproval(ctx, approval(1, t0)) },
+		"SetApprovalCard":    func() error { _, err := s.SetApprovalCard(ctx, "a", bridge.MessageRef{ID: "c"}); return err },
 		"PutRun":             func() error { return s.PutRun(ctx, run(1, t0)) },
-		"SeenOrMark":         func() error { _, err := s.SeenOrMark(ctx, "k", time.Minute, t0); return err },
+		"SeenOrMark":         func() error { _, err := s.SeenOrMark(ctx, []string{"k"}, time.Minute, t0); return err },
 		"SweepDedupe":        func() error { _, err := s.SweepDedupe(ctx, t0, 1); return err },
 	}
 	for name, write := range writes {

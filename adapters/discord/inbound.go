@@ -107,8 +107,17 @@ func mentionsUser(m *discordgo.Message, userID string) bool {
 // stripMention removes the bot's mentions and trims the text.
 func stripMention(text, userID string) string {
 	if userID != "" {
-		text = strings.ReplaceAll(text, "<@!"+userID+">", "")
-		text = strings.ReplaceAll(text, "<@"+userID+">", "")
+		// Removing one mention can join its neighbours into another
+		// ("<@<@ID>ID>"): repeat until none is left. Each pass shortens the
+		// text, so this ends.
+		for {
+			out := strings.ReplaceAll(text, "<@!"+userID+">", "")
+			out = strings.ReplaceAll(out, "<@"+userID+">", "")
+			if out == text {
+				break
+			}
+			text = out
+		}
 	}
 	return strings.TrimSpace(text)
 }

@@ -159,9 +159,12 @@ func approvalButtons(id string) (discordgo.ActionsRow, error) {
 	}}, nil
 }
 
-// parseCustomID reads an approval button's custom id.
+// parseCustomID reads an approval button's custom id. Only what
+// approvalButtons can produce is accepted (at most maxCustomID bytes).
 func parseCustomID(s string) (bridge.Decision, string, bool) {
 	switch {
+	case len(s) > maxCustomID:
+		return "", "", false
 	case strings.HasPrefix(s, customIDApprove) && len(s) > len(customIDApprove):
 		return bridge.Approve, s[len(customIDApprove):], true
 	case strings.HasPrefix(s, customIDDeny) && len(s) > len(customIDDeny):

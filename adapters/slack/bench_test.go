@@ -19,8 +19,8 @@ import (
 	"github.com/promptev/promptev-bridge/promptev/promptevtest"
 )
 
-// dedupeHandler does what the bridge does first with a message: the two
-// dedupe checks (event_id, then channel+ts) against a Store, then counts it.
+// dedupeHandler does what the bridge does first with a message: one dedupe
+// check of both keys (event_id and channel+ts) against a Store, then counts it.
 type dedupeHandler struct {
 	store *bridgetest.MemStore
 	done  atomic.Int64
@@ -31,15 +31,11 @@ type dedupeHandler struct {
 
 func (h *dedupeHandler) HandleMessage(ctx context.Context, m bridge.InboundMessage) error {
 	now := time.Now()
-	seenEvent, err := h.store.SeenOrMark(ctx, "slack:ev:"+m.EventID, 15*time.Minute, now)
+	seen, err := h.store.SeenOrMark(ctx, []string{"slack:ev:" + m.EventID, "slack:ts:" + m.Key.Channel + ":" + m.MessageID}, 15*time.Minute, now)
 	if err != nil {
 		return err
 	}
-	seenTS, err := h.store.SeenOrMark(ctx, "slack:ts:"+m.Key.Channel+":"+m.MessageID, 15*time.Minute, now)
-	if err != nil {
-		return err
-	}
-	if !seenEvent && !seenTS {
+	if !seen {
 		h.fresh.Add(1)
 	}
 	if h.done.Add(1) == h.want {

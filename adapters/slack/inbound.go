@@ -63,7 +63,8 @@ func inboundFromEvent(self *identity, ev slackevents.EventsAPIEvent, received ti
 
 	switch in := ev.InnerEvent.Data.(type) {
 	case *slackevents.AppMentionEvent:
-		if in.BotID != "" || in.User == "" || in.User == selfUser || in.Edited != nil {
+		// No channel, no conversation key: nothing to answer (a malformed event).
+		if in.BotID != "" || in.User == "" || in.User == selfUser || in.Edited != nil || in.Channel == "" {
 			return bridge.InboundMessage{}, false
 		}
 		msg.Key = key(team, in.Channel, firstNonEmpty(in.ThreadTimeStamp, in.TimeStamp))
@@ -77,7 +78,7 @@ func inboundFromEvent(self *identity, ev slackevents.EventsAPIEvent, received ti
 		if in.SubType != "" && !userSubtypes[in.SubType] {
 			return bridge.InboundMessage{}, false
 		}
-		if in.BotID != "" || in.User == "" || in.User == selfUser {
+		if in.BotID != "" || in.User == "" || in.User == selfUser || in.Channel == "" {
 			return bridge.InboundMessage{}, false
 		}
 		msg.User = bridge.User{ID: in.User}

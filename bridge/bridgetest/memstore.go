@@ -2,7 +2,9 @@ package bridgetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -97,6 +99,23 @@ func (s *MemStore) GetApproval(ctx context.Context, id string) (bridge.Approval,
 	if !ok {
 		return bridge.Approval{}, fmt.Errorf("approval %s: %w", id, bridge.ErrNotFound)
 	}
+	return a, nil
+}
+
+// SetApprovalCard records card on the approval id and returns the record as it
+// now is, decision untouched; see bridge.Store.
+func (s *MemStore) SetApprovalCard(ctx context.Context, id string, card bridge.MessageRef) (bridge.Approval, error) {
+	if err := ctx.Err(); err != nil {
+		return bridge.Approval{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, ok := s.approvals[id]
+	if !ok {
+		return bridge.Approval{}, fmt.Errorf("approval %s: %w", id, bridge.ErrNotFound)
+	}
+	a.Card = card
+	s.approvals[id] = a
 	return a, nil
 }
 
@@ -195,18 +214,35 @@ func (s *MemStore) ListRuns(ctx context.Context) ([]bridge.InFlightRun, error) {
 	return out, nil
 }
 
-// SeenOrMark atomically checks and marks a dedupe key; see bridge.Store.
-func (s *MemStore) SeenOrMark(ctx context.Context, key string, ttl time.Duration, now time.Time) (bool, error) {
+// SeenOrMark atomically checks and marks the dedupe keys of one message; see
+// bridge.Store.
+func (s *MemStore) SeenOrMark(ctx context.Context, keys []string, ttl time.Duration, now time.Time) (bool, error) {
 	if err := ctx.Err(); err != nil {
 		return false, err
 	}
+	switch {
+	case len(keys) == 0:
+		return false, errors.New("bridgetest: seen or mark: no keys")
+	case slices.Contains(keys, ""):
+		return false, fmt.Errorf("bridgetest: seen or mark %q: empty key", keys)
+	case ttl <= 0:
+		return false, fmt.Errorf("bridgetest: seen or mark %q: ttl must be positive, got %s", keys, ttl)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if exp, ok := s.dedupe[key]; ok && exp.After(now) {
-		return true, nil
+	seen := false
+	var mark []string
+	for _, k := range keys {
+		if exp, ok := s.dedupe[k]; ok && exp.After(now) {
+			seen = true
+		} else {
+			mark = append(mark, k)
+		}
 	}
-	s.dedupe[key] = now.Add(ttl)
-	return false, nil
+	for _, k := range mark {
+		s.dedupe[k] = now.Add(ttl)
+	}
+	return seen, nil
 }
 
 // SweepDedupe deletes up to limit expired dedupe entries and returns how many.

@@ -130,18 +130,18 @@ func TestMemStoreDedupe(t *testing.T) {
 	ctx := context.Background()
 	s := bridgetest.NewMemStore()
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	seen, err := s.SeenOrMark(ctx, "ev1", 10*time.Minute, now)
+	seen, err := s.SeenOrMark(ctx, []string{"ev1"}, 10*time.Minute, now)
 	require.NoError(t, err)
 	assert.False(t, seen)
-	seen, err = s.SeenOrMark(ctx, "ev1", 10*time.Minute, now.Add(time.Minute))
+	seen, err = s.SeenOrMark(ctx, []string{"ev1"}, 10*time.Minute, now.Add(time.Minute))
 	require.NoError(t, err)
 	assert.True(t, seen)
-	seen, err = s.SeenOrMark(ctx, "ev1", 10*time.Minute, now.Add(10*time.Minute))
+	seen, err = s.SeenOrMark(ctx, []string{"ev1"}, 10*time.Minute, now.Add(10*time.Minute))
 	require.NoError(t, err)
 	assert.False(t, seen, "expired entries are marked again")
 
 	for i := range 5 {
-		_, err := s.SeenOrMark(ctx, fmt.Sprint("k", i), time.Minute, now)
+		_, err := s.SeenOrMark(ctx, []string{fmt.Sprint("k", i)}, time.Minute, now)
 		require.NoError(t, err)
 	}
 	n, err := s.SweepDedupe(ctx, now.Add(2*time.Minute), 3)
@@ -156,7 +156,7 @@ func TestMemStoreDedupe(t *testing.T) {
 	fresh := 0
 	for range 20 {
 		wg.Go(func() {
-			seen, err := s.SeenOrMark(ctx, "race", time.Minute, now)
+			seen, err := s.SeenOrMark(ctx, []string{"race"}, time.Minute, now)
 			assert.NoError(t, err)
 			if !seen {
 				mu.Lock()
@@ -170,6 +170,121 @@ func TestMemStoreDedupe(t *testing.T) {
 
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
-	_, err = s.SeenOrMark(cctx, "x", time.Minute, now)
+	_, err = s.SeenOrMark(cctx, []string{"x"}, time.Minute, now)
 	assert.ErrorIs(t, err, context.Canceled)
+}
+
+func TestMemStoreSetApprovalCard(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	card := bridge.MessageRef{Key: testKey, ID: "card-1", Posted: now}
+	pending := bridge.Approval{ID: "a", Key: testKey, Tool: "git.push", State: bridge.ApprovalPending, Expires: now.Add(time.Hour)}
+	decided := pending
+	decided.State, decided.DecidedBy, decided.DecidedByName, decided.DecidedAt = bridge.ApprovalDenied, "U2", "Bo", now
+	withCard := func(a bridge.Approval) bridge.Approval { a.Card = card; return a }
+	tests := []struct {
+		name    string
+		put     *bridge.Approval
+		id      string
+		want    bridge.Approval
+		wantErr error
+	}{
+		{name: "pending: card recorded", put: &pending, id: "a", want: withCard(pending)},
+		{name: "decided: decision kept", put: &decided, id: "a", want: withCard(decided)},
+		{name: "unknown id", put: &pending, id: "b", wantErr: bridge.ErrNotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := bridgetest.NewMemStore()
+			require.NoError(t, s.PutApproval(ctx, *tt.put))
+			got, err := s.SetApprovalCard(ctx, tt.id, card)
+			if tt.wantErr != nil {
+				require.ErrorIs(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got)
+			stored, err := s.GetApproval(ctx, tt.id)
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, stored)
+		})
+	}
+}
+
+// SetApprovalCard racing DecideApproval: exactly one of the two sees the other.
+func TestMemStoreSetApprovalCardRacesDecide(t *testing.T) {
+	ctx := context.Background()
+	for i := range 50 {
+		s := bridgetest.NewMemStore()
+		require.NoError(t, s.PutApproval(ctx, bridge.Approval{ID: "a", State: bridge.ApprovalPending}))
+		var (
+			wg      sync.WaitGroup
+			set     bridge.Approval
+			decided bridge.Approval
+		)
+		wg.Go(func() {
+			var err error
+			set, err = s.SetApprovalCard(ctx, "a", bridge.MessageRef{ID: "card"})
+			assert.NoError(t, err)
+		})
+		wg.Go(func() {
+			var err error
+			decided, _, err = s.DecideApproval(ctx, "a", bridge.ApprovalApproved, "U1", "", time.Now())
+			assert.NoError(t, err)
+		})
+		wg.Wait()
+		require.NotEqual(t, decided.Card.ID != "", set.Decided(), "round %d", i)
+		got, err := s.GetApproval(ctx, "a")
+		require.NoError(t, err)
+		assert.Equal(t, bridge.ApprovalApproved, got.State)
+		assert.Equal(t, "card", got.Card.ID)
+	}
+}
+
+// The keys of one message are checked and marked together: Slack's
+// app_mention/message twin (other event id, same channel+ts) is seen, and its
+// event id is marked so its own retry is seen as well.
+func TestMemStoreDedupeKeysOfOneMessage(t *testing.T) {
+	ctx := context.Background()
+	s := bridgetest.NewMemStore()
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	calls := []struct {
+		keys     []string
+		wantSeen bool
+		wantErr  string
+	}{
+		{keys: []string{"ev1", "C1:1.2"}},
+		{keys: []string{"ev2", "C1:1.2"}, wantSeen: true},
+		{keys: []string{"ev2"}, wantSeen: true},
+		{keys: []string{"ev3", "C1:1.3"}},
+		{keys: nil, wantErr: "no keys"},
+		{keys: []string{"ev4", ""}, wantErr: "empty key"},
+		{keys: []string{"ev4"}},
+	}
+	for i, c := range calls {
+		seen, err := s.SeenOrMark(ctx, c.keys, time.Minute, now)
+		if c.wantErr != "" {
+			require.ErrorContains(t, err, c.wantErr, "call %d", i)
+			continue
+		}
+		require.NoError(t, err)
+		assert.Equal(t, c.wantSeen, seen, "call %d", i)
+	}
+
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	fresh := 0
+	for g := range 20 {
+		wg.Go(func() {
+			seen, err := s.SeenOrMark(ctx, []string{fmt.Sprint("twin-ev", g), "C1:9.9"}, time.Minute, now)
+			assert.NoError(t, err)
+			if !seen {
+				mu.Lock()
+				fresh++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, 1, fresh, "of concurrent calls sharing a key, exactly one marks")
 }

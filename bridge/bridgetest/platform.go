@@ -91,6 +91,31 @@ func WithLatency(d time.Duration) PlatformOption {
 	return func(p *Platform) { p.latency = d }
 }
 
+// PostStage is the moment of a Post at which a PostHook runs.
+type PostStage int
+
+// Post stages.
+const (
+	// BeforePost: the request has arrived; nothing is applied yet (latency,
+	// injected failures and limits come after the hook).
+	BeforePost PostStage = iota
+	// AfterPost: the message is posted (others can see it) but the
+	// response has not reached the caller yet. Not run for a refused post.
+	AfterPost
+)
+
+// PostHook observes a Post at stage. ref is the posted message's ref at
+// AfterPost, the zero ref at BeforePost. It runs on the caller's goroutine,
+// outside the platform's lock, so it may call the platform's other methods
+// (FailNext, SetLatency) or the bridge (HandleAction: a click that arrives
+// while a card is being posted).
+type PostHook func(stage PostStage, key bridge.ConversationKey, msg bridge.Message, ref bridge.MessageRef)
+
+// WithPostHook makes every Post call fn at BeforePost and AfterPost.
+func WithPostHook(fn PostHook) PlatformOption {
+	return func(p *Platform) { p.postHook = fn }
+}
+
 // Platform is an in-memory bridge.Platform that behaves like a real one. It
 // records every request with its time, rejects messages over
 // Limits.MaxMessageChars, enforces its own server-side rate limits by answering
@@ -102,6 +127,7 @@ type Platform struct {
 	limits    bridge.Limits
 	server    []ServerLimit
 	noButtons bool
+	postHook  PostHook
 
 	mu          sync.Mutex
 	latency     time.Duration
@@ -178,6 +204,17 @@ func (p *Platform) FailNext(err error) {
 
 // Post posts msg into the conversation key.
 func (p *Platform) Post(ctx context.Context, key bridge.ConversationKey, msg bridge.Message) (bridge.MessageRef, error) {
+	if p.postHook != nil {
+		p.postHook(BeforePost, key, cloneMessage(msg), bridge.MessageRef{})
+	}
+	ref, err := p.post(ctx, key, msg)
+	if err == nil && p.postHook != nil {
+		p.postHook(AfterPost, key, cloneMessage(msg), ref)
+	}
+	return ref, err
+}
+
+func (p *Platform) post(ctx context.Context, key bridge.ConversationKey, msg bridge.Message) (bridge.MessageRef, error) {
 	if err := p.wait(ctx); err != nil {
 		return bridge.MessageRef{}, err
 	}

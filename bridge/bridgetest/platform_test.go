@@ -229,3 +229,34 @@ func TestRender(t *testing.T) {
 		})
 	}
 }
+
+func TestPlatformPostHook(t *testing.T) {
+	type call struct {
+		stage   bridgetest.PostStage
+		body    string
+		ref     string
+		visible int // messages in the conversation when the hook ran
+	}
+	var (
+		calls []call
+		p     *bridgetest.Platform
+	)
+	failed := errors.New("boom")
+	p = bridgetest.NewPlatform(bridge.PlatformSlack, bridgetest.SlackLimits(), bridgetest.WithPostHook(
+		func(stage bridgetest.PostStage, key bridge.ConversationKey, msg bridge.Message, ref bridge.MessageRef) {
+			calls = append(calls, call{stage: stage, body: msg.Body, ref: ref.ID, visible: len(p.Messages(key))})
+			if stage == bridgetest.BeforePost && msg.Body == "fail" {
+				p.FailNext(failed) // the hook runs before the failures are applied
+			}
+		}))
+	ctx := context.Background()
+	ref, err := p.Post(ctx, testKey, bridge.Message{Body: "one"})
+	require.NoError(t, err)
+	_, err = p.Post(ctx, testKey, bridge.Message{Body: "fail"})
+	require.ErrorIs(t, err, failed)
+	assert.Equal(t, []call{
+		{stage: bridgetest.BeforePost, body: "one", visible: 0},
+		{stage: bridgetest.AfterPost, body: "one", ref: ref.ID, visible: 1},
+		{stage: bridgetest.BeforePost, body: "fail", visible: 1},
+	}, calls, "no AfterPost for a refused post")
+}

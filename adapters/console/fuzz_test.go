@@ -1,0 +1,107 @@
+package console
+
+import (
+	"context"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/promptev/promptev-bridge/bridge"
+)
+
+// lineHandler is a synchronous bridge.Handler for the fuzz target: it records
+// the last hand-over and accepts every answer.
+type lineHandler struct {
+	msgs []bridge.InboundMessage
+	acts []bridge.Action
+}
+
+func (h *lineHandler) HandleMessage(_ context.Context, m bridge.InboundMessage) error {
+	h.msgs = append(h.msgs, m)
+	return nil
+}
+
+func (h *lineHandler) HandleAction(_ context.Context, a bridge.Action) (bridge.ActionResult, error) {
+	h.acts = append(h.acts, a)
+	return bridge.ActionResult{Accepted: true}, nil
+}
+
+// approveWords and denyWords are the answers parseDecision understands.
+var (
+	approveWords = map[string]bool{"y": true, "yes": true, "approve": true, "approved": true}
+	denyWords    = map[string]bool{"n": true, "no": true, "deny": true, "denied": true}
+)
+
+// FuzzConsoleLine types random lines, with and without an approval card
+// pending: an approval answer (y/n/approve/deny...) decides the oldest
+// pending card, everything else is a message with the line as its text.
+func FuzzConsoleLine(f *testing.F) {
+	for _, s := range []string{
+		"y", "Y", "yes", " YES ", "approve", "Approved", "n", "No", "deny", "DENIED", "\tn\t",
+		"yes please", "nope", "y y", "what is our uptime?", "approve the deploy", "/quit", "",
+		"\u0130", "den\u0130ed", "\u212a", "ye\u017f", "\xff",
+	} {
+		f.Add(s, false)
+		f.Add(s, true)
+	}
+	f.Fuzz(func(t *testing.T, line string, pending bool) {
+		d, ok := parseDecision(line)
+		if ok {
+			if d != bridge.Approve && d != bridge.Deny {
+				t.Fatalf("parseDecision(%q) = %q", line, d)
+			}
+			// A decision is a single short word, never a sentence.
+			if w := strings.TrimSpace(line); len(w) > 16 || strings.ContainsAny(w, " \t\n") {
+				t.Fatalf("parseDecision(%q) took a message for an answer", line)
+			}
+			// ASCII answers map to the decision they spell.
+			if lw := strings.ToLower(strings.TrimSpace(line)); isASCII(lw) &&
+				((d == bridge.Approve) != approveWords[lw] || (d == bridge.Deny) != denyWords[lw]) {
+				t.Fatalf("parseDecision(%q) = %q", line, d)
+			}
+		} else if lw := strings.ToLower(strings.TrimSpace(line)); approveWords[lw] || denyWords[lw] {
+			t.Fatalf("parseDecision(%q) refused an answer", line)
+		}
+
+		// The adapter trims lines before handleLine (read does).
+		line = strings.TrimSpace(line)
+		a := New(Options{In: strings.NewReader(""), Out: io.Discard, Session: "fuzz",
+			Now: func() time.Time { return time.Unix(1764331200, 0) }})
+		if pending {
+			a.pending = []string{"apr_1", "apr_2"}
+		}
+		h := &lineHandler{}
+		a.handleLine(context.Background(), h, line)
+		switch {
+		case line == "":
+			if len(h.msgs)+len(h.acts) > 0 {
+				t.Fatalf("empty line handed over: %+v %+v", h.msgs, h.acts)
+			}
+		case ok && pending:
+			if len(h.msgs) != 0 || len(h.acts) != 1 || h.acts[0].ApprovalID != "apr_1" || h.acts[0].Decision != d {
+				t.Fatalf("answer %q: messages %+v, actions %+v", line, h.msgs, h.acts)
+			}
+			if len(a.pending) != 1 || a.pending[0] != "apr_2" {
+				t.Fatalf("pending after an accepted answer: %v", a.pending)
+			}
+		default:
+			if len(h.acts) != 0 || len(h.msgs) != 1 {
+				t.Fatalf("line %q: messages %+v, actions %+v", line, h.msgs, h.acts)
+			}
+			m := h.msgs[0]
+			if m.Text != line || m.Key != a.Key() || !m.Key.Valid() || !m.Mentioned || m.MessageID != "fuzz-in1" {
+				t.Fatalf("line %q handed over as %+v", line, m)
+			}
+		}
+	})
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
