@@ -94,9 +94,11 @@ func (r *run) execute() result {
 		r.log.Warn("in-flight run not recorded", "err", err)
 	}
 
+	stopIndicator := r.indicate()
 	ctx, cancel := context.WithTimeout(b.runs, b.cfg.Runs.RunTimeout)
 	res := r.turn(ctx)
 	cancel()
+	stopIndicator()
 	if res.note != "" {
 		if _, err := r.ps.out.post(b.life, r.job.key, noticeMessage(res.note), prioNormal); err != nil {
 			r.log.Warn("note not posted", "err", err)
@@ -382,4 +384,44 @@ func visitorID(key ConversationKey, u User) string {
 		return key.Platform + ":" + key.Workspace + ":" + u.ID
 	}
 	return key.Platform + ":" + u.ID
+}
+
+// workingStatus is the text of a platform's native "working" indicator.
+const workingStatus = "is working on it…"
+
+// statusCallTimeout bounds one indicator call; the indicator is best effort.
+const statusCallTimeout = 5 * time.Second
+
+// indicate shows the platform's native "working" indicator (Slack assistant
+// thread status, Discord typing) while the agent runs, when the platform has
+// one, and returns the function that clears it. The calls happen on a worker
+// goroutine, in order, so a slow indicator never delays the run; failures are
+// only logged, since the placeholder already shows the run's progress.
+func (r *run) indicate() (stop func()) {
+	ss, ok := r.ps.p.(StatusSetter)
+	if !ok {
+		return func() {}
+	}
+	b, key := r.b, r.job.key
+	done := make(chan struct{})
+	call := func(ctx context.Context, status string) {
+		ctx, cancel := context.WithTimeout(ctx, statusCallTimeout)
+		defer cancel()
+		if err := ss.SetStatus(ctx, key, status); err != nil {
+			r.log.Debug("status indicator not updated", "status", status, "err", err)
+		}
+	}
+	started := b.spawn(func() {
+		call(b.life, workingStatus)
+		select {
+		case <-done:
+		case <-b.life.Done():
+		}
+		// Clear even while stopping: a stale "working" status would outlive the run.
+		call(context.WithoutCancel(b.life), "")
+	})
+	if !started {
+		return func() {}
+	}
+	return func() { close(done) }
 }
