@@ -62,7 +62,7 @@ func runDaemon(ctx context.Context, e *env, cfg Config, log *slog.Logger) error 
 	}
 	if cfg.Console.Enabled {
 		adapters = append(adapters, console.New(console.Options{
-			In: e.stdin, Out: e.stdout, TTY: isTerminal(e), User: consoleUser(e),
+			In: e.stdin, Out: e.stdout, TTY: isTerminal(e), Width: terminalWidth(e), User: consoleUser(e),
 			Logger: log.With("component", "console"),
 		}))
 	}

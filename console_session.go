@@ -30,6 +30,7 @@ func runConsole(ctx context.Context, e *env, o consoleOptions) error {
 		In:     o.in,
 		Out:    e.stdout,
 		TTY:    !o.plain && isTerminal(e),
+		Width:  terminalWidth(e),
 		User:   consoleUser(e),
 		Logger: o.log,
 	})

@@ -35,6 +35,9 @@ type Options struct {
 	// TTY rewrites the live status in place with ANSI escapes; otherwise
 	// each change is printed as a plain line and typed lines are echoed.
 	TTY bool
+	// Width is the terminal's width in columns, used in TTY mode to count
+	// the screen rows a wrapped block takes; 80 when zero.
+	Width int
 	// Session is the conversation's thread id; a random one when empty.
 	Session string
 	// User is the person at the terminal; {ID: "local", Name: "you"} when empty.

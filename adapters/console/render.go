@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode"
 
 	"github.com/promptev/promptev-bridge/bridge"
 )
@@ -89,7 +90,46 @@ func (a *Adapter) ttyLocked(id string, r *rendered, msg bridge.Message) (string,
 	if a.tail == id && a.tailN > 0 {
 		prefix = fmt.Sprintf(ansiPrevLines, a.tailN) + ansiClearDown
 	}
-	return prefix + block, strings.Count(block, "\n")
+	return prefix + block, screenRows(block, a.opts.Width)
+}
+
+// defaultWidth is the terminal width assumed when none is known.
+const defaultWidth = 80
+
+// screenRows counts the terminal rows block takes once lines longer than
+// width wrap, so a rewrite moves the cursor back over all of them.
+func screenRows(block string, width int) int {
+	if width <= 0 {
+		width = defaultWidth
+	}
+	rows := 0
+	for _, line := range strings.SplitAfter(block, "\n") {
+		if line == "" {
+			continue
+		}
+		w := displayWidth(strings.TrimSuffix(line, "\n"))
+		rows += max(1, (w+width-1)/width)
+	}
+	return rows
+}
+
+// displayWidth approximates the columns s takes on a terminal: wide East
+// Asian characters and emoji take two, combining marks and zero-width
+// characters none.
+func displayWidth(s string) int {
+	w := 0
+	for _, r := range s {
+		switch {
+		case r == 0x200B || r == 0x200C || r == 0x200D || r == 0xFE0F || unicode.Is(unicode.Mn, r):
+		case r >= 0x1100 && (r <= 0x115F || (r >= 0x2E80 && r <= 0xA4CF) || (r >= 0xAC00 && r <= 0xD7A3) ||
+			(r >= 0xF900 && r <= 0xFAFF) || (r >= 0xFE30 && r <= 0xFE4F) || (r >= 0xFF00 && r <= 0xFF60) ||
+			(r >= 0xFFE0 && r <= 0xFFE6) || (r >= 0x1F300 && r <= 0x1FAFF) || (r >= 0x20000 && r <= 0x3FFFD)):
+			w += 2
+		default:
+			w++
+		}
+	}
+	return w
 }
 
 // remember records msg as the shown state.

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"strings"
@@ -154,4 +155,37 @@ func TestTTYTypedLineEndsRewrite(t *testing.T) {
 	recv(t, hs.h.msgs)
 	require.NoError(t, hs.a.Edit(ctx, ref, status("Searching...", "")))
 	assert.Equal(t, "… Thinking...\n… Searching...\n", hs.out.String(), "printed anew, not rewritten")
+}
+
+func TestScreenRowsCountsWrappedLines(t *testing.T) {
+	tests := []struct {
+		name  string
+		block string
+		width int
+		want  int
+	}{
+		{"short lines", "… Working\n  ✓ one\n", 80, 2},
+		{"exactly the width", strings.Repeat("x", 80) + "\n", 80, 1},
+		{"one column over wraps", strings.Repeat("x", 81) + "\n", 80, 2},
+		{"three rows", strings.Repeat("x", 200) + "\n", 80, 3},
+		{"emoji count twice", strings.Repeat("💭", 41) + "\n", 80, 2},
+		{"zero width means 80", strings.Repeat("x", 100) + "\n", 0, 2},
+		{"empty line is a row", "a\n\nb\n", 80, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, screenRows(tt.block, tt.width))
+		})
+	}
+}
+
+func TestTTYRewriteMovesOverWrappedRows(t *testing.T) {
+	var out bytes.Buffer
+	a := New(Options{In: strings.NewReader(""), Out: &out, TTY: true, Width: 20})
+	ref, err := a.Post(context.Background(), a.Key(), bridge.Message{Kind: bridge.KindStatus, Status: strings.Repeat("s", 30)})
+	require.NoError(t, err)
+	out.Reset()
+	require.NoError(t, a.Edit(context.Background(), ref, bridge.Message{Kind: bridge.KindStatus, Status: "done"}))
+	// "… " + 30 characters is 32 columns: two rows at width 20.
+	assert.True(t, strings.HasPrefix(out.String(), "\x1b[2F\x1b[J"), "got %q", out.String())
 }
