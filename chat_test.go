@@ -48,6 +48,6 @@ func TestChatAgainstAPI(t *testing.T) {
 func TestChatWithoutKey(t *testing.T) {
 	t.Setenv("PROMPTEV_PROJECT_KEY", "")
 	code, _, stderr := runProgram(t, "", "chat", "--agent", "a", "--message", "x")
-	assert.Equal(t, exitUsage, code)
+	assert.Equal(t, exitFailure, code)
 	assert.Contains(t, stderr, "promptev.project_key: is required")
 }

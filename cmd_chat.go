@@ -63,7 +63,7 @@ func cmdChat(ctx context.Context, e *env, args []string) int {
 	if len(ps) > 0 {
 		fmt.Fprintln(e.stderr, "promptev-bridge chat: invalid settings:")
 		printProblems(e.stderr, ps)
-		return exitUsage
+		return exitFailure
 	}
 	if *db == "" {
 		dir, err := os.MkdirTemp("", "promptev-bridge-chat-")

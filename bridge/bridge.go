@@ -126,7 +126,7 @@ func New(o Options) (*Bridge, error) {
 		}
 		ps.out = newOutbox(p, outboxOptions{
 			FinalDeadline: o.Config.Render.FinalDeadline,
-			Logger:        b.log.With("platform", name),
+			Logger:        b.log,
 			Metrics:       o.Metrics,
 		})
 		b.platforms[name] = ps

@@ -87,7 +87,7 @@ func newOutbox(p Platform, opts outboxOptions) *outbox {
 		name:    p.Name(),
 		limits:  p.Limits(),
 		opts:    opts,
-		log:     opts.Logger.With("component", "outbox", "platform", p.Name()),
+		log:     opts.Logger.With("platform", p.Name(), "subsystem", "outbox"),
 		metrics: opts.Metrics,
 		wake:    make(chan struct{}, 1),
 		stopped: make(chan struct{}),

@@ -211,3 +211,31 @@ func TestNewRejectsBadOptions(t *testing.T) {
 	_, err := bridge.New(good)
 	assert.NoError(t, err)
 }
+
+func TestLogLinesHaveNoDuplicateKeys(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var logs syncBuffer
+		logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		p := bridgetest.NewPlatform("slack", bridgetest.SlackLimits())
+		p.Inject429(1, time.Second) // makes the outbox log too
+		agent := newFakeAgent(func(streamCall) []step {
+			return []step{
+				{Type: promptev.EventProcessing, Out: "a"},
+				{Delay: 2 * time.Second, Type: promptev.EventDone, Out: "ok"},
+			}
+		})
+		r := startRig(t, agent, withLogger(logger), withPlatform(p))
+		defer r.stop()
+		r.send(engKey("1"), "U1", "go")
+		settle()
+		logs.mu.Lock()
+		text := logs.buf.String()
+		logs.mu.Unlock()
+		require.NotEmpty(t, text)
+		for _, line := range strings.Split(strings.TrimSpace(text), "\n") {
+			for _, key := range []string{" component=", " platform=", " conversation="} {
+				assert.LessOrEqual(t, strings.Count(line, key), 1, "duplicate %q in %s", strings.TrimSpace(key), line)
+			}
+		}
+	})
+}
