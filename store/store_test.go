@@ -92,7 +92,10 @@ func TestOpen_LockTimeout(t *testing.T) {
 			require.NoError(t, err)
 			defer first.Close()
 
+			begin := time.Now()
 			second, err := tt.open(path, Options{Timeout: 50 * time.Millisecond})
+			// Fails fast: the timeout, not forever (a generous bound for a busy machine).
+			assert.Less(t, time.Since(begin), 5*time.Second)
 			require.Error(t, err)
 			assert.Nil(t, second)
 			assert.ErrorIs(t, err, ErrLocked)
@@ -271,8 +274,17 @@ func TestOpen_SkipCheck(t *testing.T) {
 }
 
 func TestOpen_NoSyncIsOptIn(t *testing.T) {
-	s := openTemp(t)
-	assert.True(t, s.db.NoSync)
+	// Production options (the zero value and Config.Options) keep fsync on.
+	for name, opts := range map[string]Options{"zero options": {}, "from config": DefaultConfig().Options(nil)} {
+		t.Run(name, func(t *testing.T) {
+			s, err := Open(filepath.Join(t.TempDir(), "bridge.db"), opts)
+			require.NoError(t, err)
+			defer s.Close()
+			assert.False(t, s.db.NoSync, "fsync must stay on")
+		})
+	}
+	// Only tests opt out.
+	assert.True(t, openTemp(t).db.NoSync)
 }
 
 func TestClose_Idempotent(t *testing.T) {

@@ -3,6 +3,7 @@ package discord
 import (
 	"context"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -17,6 +18,7 @@ import (
 	"github.com/promptev/promptev-bridge/bridge/bridgetest"
 	"github.com/promptev/promptev-bridge/promptev"
 	"github.com/promptev/promptev-bridge/promptev/promptevtest"
+	"github.com/promptev/promptev-bridge/store"
 )
 
 // e2e is the whole bridge (engine, memory store, promptev client) running
@@ -342,4 +344,140 @@ func TestE2EReplayedMessageRunsOnce(t *testing.T) {
 	assert.Equal(t, int64(1), e.metrics.dedupe.Load(), "the replay is a dedupe hit")
 	assert.Len(t, botMessagesIn(s, "1300000000000000042"), 1, "one answer in the replayed conversation")
 	assert.Len(t, s.Threads, 2, "one thread per distinct mention")
+}
+
+// e2eProcess is one "process" of the bridge: its own store handle, Bridge and
+// Adapter, on a store file and a fake Discord that outlive it.
+type e2eProcess struct {
+	st          *store.Store
+	b           *bridge.Bridge
+	a           *Adapter
+	logs        *syncBuffer
+	cancel      context.CancelFunc
+	bridgeDone  chan error
+	adapterDone chan error
+}
+
+// startE2EProcess opens the store at path and runs a bridge and an adapter
+// on it against fake and pv, until stop (also run when the test ends).
+func startE2EProcess(t *testing.T, path string, fake *discordfake.Server, pv *promptevtest.Server) *e2eProcess {
+	t.Helper()
+	st, err := store.Open(path, store.Options{NoSync: true})
+	require.NoError(t, err)
+	client, err := promptev.New("pk_test", promptev.WithBaseURL(pv.URL))
+	require.NoError(t, err)
+	cfg := testConfig()
+	cfg.EditBudget = EditBudget{Writes: 20, Per: time.Second}
+	cfg.EditInterval = 100 * time.Millisecond
+	p := &e2eProcess{st: st, logs: &syncBuffer{}, bridgeDone: make(chan error, 1), adapterDone: make(chan error, 1)}
+	p.a = newAdapter(t, fake, cfg, p.logs)
+	bcfg := bridge.DefaultConfig()
+	bcfg.Routes.Default.Agent = e2eAgent
+	p.b, err = bridge.New(bridge.Options{
+		Config:    bcfg,
+		Agent:     bridge.ClientAgent(client),
+		Store:     st,
+		Platforms: []bridge.Platform{p.a},
+		Logger:    slog.New(slog.NewTextHandler(p.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	p.cancel = cancel
+	go func() { p.bridgeDone <- p.b.Run(ctx) }()
+	go func() { p.adapterDone <- p.a.Run(ctx, p.b) }()
+	t.Cleanup(func() { p.stop(t) })
+	return p
+}
+
+// stop shuts the bridge down, ends the adapter and closes the store; it does
+// nothing the second time.
+func (p *e2eProcess) stop(t *testing.T) {
+	t.Helper()
+	if p.cancel == nil {
+		return
+	}
+	sctx, scancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer scancel()
+	assert.NoError(t, p.b.Shutdown(sctx))
+	p.cancel()
+	p.cancel = nil
+	for _, w := range []struct {
+		name string
+		done chan error
+	}{{"adapter", p.adapterDone}, {"bridge", p.bridgeDone}} {
+		select {
+		case err := <-w.done:
+			assert.NoError(t, err, w.name)
+		case <-time.After(waitTimeout):
+			t.Errorf("%s did not stop", w.name)
+		}
+	}
+	assert.NoError(t, p.st.Close())
+	assert.NotContains(t, p.logs.String(), testToken)
+}
+
+// TestE2EApprovalClickAfterRestart gets an approval card pending with one
+// bridge and adapter, stops both, and clicks Approve on the card once new
+// instances run on the same store file and the same fake Discord: the click
+// is deferred-acknowledged, the card turns into "Approved by …" without
+// buttons, and the continuation's answer is posted.
+func TestE2EApprovalClickAfterRestart(t *testing.T) {
+	t.Parallel()
+	pv := promptevtest.NewServer("pk_test")
+	t.Cleanup(pv.Close)
+	pv.AddAgent(e2eAgent, approvalAgent())
+	fake := discordfake.New()
+	t.Cleanup(fake.Close)
+	fake.AddChannel(discordfake.Channel{ID: testChannel, GuildID: testGuild, Name: "general", Type: discordfake.ChannelTypeGuildText})
+	path := filepath.Join(t.TempDir(), "bridge.db")
+	e := &e2e{rig: &rig{fake: fake}, pv: pv}
+
+	first := startE2EProcess(t, path, fake, pv)
+	e.waitFor(t, func(s discordfake.Snapshot) bool { return s.Connections == 1 })
+	thread := e.ask(t, testUser, "open an outage ticket")
+	card := e.waitForCard(t, thread)
+	require.Len(t, card.Buttons(), 2)
+	approve := card.Buttons()[0].CustomID
+	require.True(t, strings.HasPrefix(approve, "pvb:a:"), "first button approves: %q", approve)
+	first.stop(t)
+	e.waitFor(t, func(s discordfake.Snapshot) bool { return s.Connections == 0 })
+	before := e.fake.Snapshot()
+	require.Empty(t, before.InteractionResponses)
+	pending, _ := before.Message(card.ID)
+	require.Len(t, pending.Buttons(), 2, "the card is still pending after the first process stopped")
+
+	second := startE2EProcess(t, path, fake, pv)
+	e.waitFor(t, func(s discordfake.Snapshot) bool { return s.Connections == 1 && s.Readies == 2 })
+	require.Eventually(t, second.a.Ready, waitTimeout, time.Millisecond)
+	_, err := e.fake.Click(discordfake.Click{GuildID: testGuild, ChannelID: thread, MessageID: card.ID,
+		CustomID: approve, UserID: testUser, UserName: "ana"})
+	require.NoError(t, err)
+
+	s := e.waitFor(t, func(s discordfake.Snapshot) bool {
+		c, _ := s.Message(card.ID)
+		answered := false
+		for _, m := range botMessagesIn(s, thread) {
+			answered = answered || strings.Contains(m.Content, "PROJ-8")
+		}
+		return answered && len(c.Buttons()) == 0 && strings.Contains(c.Content, "Approved by")
+	})
+	require.Len(t, s.InteractionResponses, 1)
+	assert.Equal(t, discordfake.ResponseDeferredUpdate, s.InteractionResponses[0].Type, "the click is acknowledged with a deferred update")
+	decided, _ := s.Message(card.ID)
+	assert.Contains(t, decided.Content, "Approved by **ana**", "the card names who approved")
+	assert.Empty(t, decided.Buttons(), "the decided card has no buttons")
+	assert.Contains(t, decided.Content, "Create a Jira issue titled Outage?", "the card keeps its request")
+	for _, m := range botMessagesIn(s, thread) {
+		assert.NotContains(t, m.Content, "⏳", "message %s is left thinking", m.ID)
+		assert.NotContains(t, m.Content, "interrupted", "message %s: the waiting run was not an interrupted one", m.ID)
+		assert.True(t, m.AllowedMentions.None(), "message %s may ping", m.ID)
+	}
+	streams := 0
+	for _, req := range pv.Requests() {
+		if strings.HasSuffix(req.Path, "/stream") {
+			streams++
+		}
+	}
+	assert.Equal(t, 2, streams, "the run before the restart and its continuation after it")
+	assert.Len(t, s.Threads, 1)
 }

@@ -25,7 +25,10 @@ func TestGatewayHandshake(t *testing.T) {
 
 	require.Len(t, s.Identifies, 1)
 	assert.Equal(t, "Bot "+testToken, s.Identifies[0].Token)
-	assert.Equal(t, int64(Intents), s.Identifies[0].Intents)
+	// Guilds (1<<0) | GuildMessages (1<<9) | DirectMessages (1<<12) |
+	// MessageContent (1<<15): the literal value, not the package's constant,
+	// so a wrong constant cannot pass.
+	assert.Equal(t, int64(37377), s.Identifies[0].Intents)
 	assert.Nil(t, s.Identifies[0].Shard, "no shard sent for a single shard")
 	assert.Equal(t, discordfake.BotID, r.a.BotUserID())
 	assert.Equal(t, discordfake.AppID, r.a.ApplicationID())

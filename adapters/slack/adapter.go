@@ -67,8 +67,12 @@ type Adapter struct {
 	listening     chan struct{}
 	listeningOnce sync.Once
 
-	// bg tracks work started after an acknowledgement (ephemeral notices).
-	bg sync.WaitGroup
+	// bg tracks work started after an acknowledgement (ephemeral notices);
+	// start it with goBackground. bgClosed (guarded by bgMu) is set once Run
+	// waits for bg, after which no work is added.
+	bg       sync.WaitGroup
+	bgMu     sync.Mutex
+	bgClosed bool
 }
 
 // New validates cfg and returns an Adapter using slack-go's Web API client

@@ -38,6 +38,15 @@ type rig struct {
 
 func newRig(t *testing.T, agent promptevtest.Agent, edit func(*slack.Config)) *rig {
 	t.Helper()
+	return newRigWith(t, agent, edit, nil)
+}
+
+// newRigWith is newRig with wrap, when not nil, wrapping the bridge's agent
+// (the real promptev client) to control its streams; wrap gets the rig's
+// fake Slack.
+func newRigWith(t *testing.T, agent promptevtest.Agent, edit func(*slack.Config),
+	wrap func(*slackfake.Server, bridge.Agent) bridge.Agent) *rig {
+	t.Helper()
 	fake := slackfake.New(t)
 	api := promptevtest.NewServer(projectKey)
 	t.Cleanup(api.Close)
@@ -59,8 +68,12 @@ func newRig(t *testing.T, agent promptevtest.Agent, edit func(*slack.Config)) *r
 	require.NoError(t, err)
 	bcfg := bridge.DefaultConfig()
 	bcfg.Routes.Default.Agent = agentID
+	var ag bridge.Agent = bridge.ClientAgent(client)
+	if wrap != nil {
+		ag = wrap(fake, ag)
+	}
 	b, err := bridge.New(bridge.Options{
-		Config: bcfg, Agent: bridge.ClientAgent(client), Store: bridgetest.NewMemStore(),
+		Config: bcfg, Agent: ag, Store: bridgetest.NewMemStore(),
 		Platforms: []bridge.Platform{adapter}, Logger: log,
 	})
 	require.NoError(t, err)
@@ -279,23 +292,167 @@ func TestE2EBadSignatureNoRun(t *testing.T) {
 	assert.Empty(t, r.fake.Messages("C1"), "nothing was posted for the forged requests")
 }
 
-func TestE2ERateLimitedUpdateStillDeliversFinal(t *testing.T) {
-	r := newRig(t, promptevtest.Agent{Script: []promptevtest.Event{
-		{Type: promptevtest.TypeProcessing, Output: "Working on it..."},
-		{Type: promptevtest.TypeDone, Output: "The final answer.", Delay: 1200 * time.Millisecond},
-	}}, nil)
-	r.fake.RateLimit("chat.update", 3, 1)
-	ev := r.fake.Mention("C1", "U1", "hi")
-	_, err := r.fake.SendEvent(ev, 0)
-	require.NoError(t, err)
-	r.threadShows(t, "C1", ev.TS, "The final answer.")
-	limited := 0
-	for _, c := range r.fake.Calls("chat.update") {
+// gatedAgent wraps a bridge.Agent so that every stream holds its terminal
+// event (done, error, approval_required) until wait returns: a test can
+// order the agent's answer after a state of the fakes, without sleeping.
+type gatedAgent struct {
+	bridge.Agent
+	wait func(ctx context.Context)
+}
+
+// Stream opens the wrapped stream and gates its terminal event.
+func (g gatedAgent) Stream(ctx context.Context, agentID, sessionToken, query string) (bridge.EventStream, error) {
+	st, err := g.Agent.Stream(ctx, agentID, sessionToken, query)
+	if err != nil {
+		return nil, err
+	}
+	return &gatedStream{EventStream: st, ctx: ctx, wait: g.wait}, nil
+}
+
+// gatedStream is a stream of gatedAgent.
+type gatedStream struct {
+	bridge.EventStream
+	ctx  context.Context
+	wait func(ctx context.Context)
+}
+
+// Next returns the wrapped stream's next event, once wait has returned when
+// that event is terminal.
+func (s *gatedStream) Next() (promptev.AgentEvent, error) {
+	ev, err := s.EventStream.Next()
+	if err == nil && ev.Terminal() {
+		s.wait(s.ctx)
+	}
+	return ev, err
+}
+
+// rateLimitedUpdate returns the first chat.update the fake answered 429.
+func rateLimitedUpdate(fake *slackfake.Server) (slackfake.Call, bool) {
+	for _, c := range fake.Calls("chat.update") {
 		if c.Error == "ratelimited" {
-			limited++
+			return c, true
 		}
 	}
-	assert.Positive(t, limited, "a chat.update was answered 429")
+	return slackfake.Call{}, false
+}
+
+// TestE2ERateLimitedUpdateStillDeliversFinal makes Slack answer the live
+// status edit of the placeholder with a 429 and only then lets the agent send
+// done. The bridge must honour the pause (no chat.update until Retry-After
+// has passed, checked against the fake's call times) and still deliver the
+// answer, leaving no message in the working (hourglass) status:
+//   - Retry-After 1 s ends well within the bridge's 2 s final deadline: the
+//     final is an edit, so the placeholder ends holding the answer.
+//   - Retry-After 3 s outlasts the final deadline: the answer is posted as a
+//     new reply and the placeholder is tidied, after the pause, to the
+//     "✓ 1 step" summary. Slack's 1 s edit interval is far shorter than this
+//     pause, so a bridge that ignored Retry-After would edit inside it.
+func TestE2ERateLimitedUpdateStillDeliversFinal(t *testing.T) {
+	tests := []struct {
+		name          string
+		retryAfter    int
+		inPlaceholder bool
+	}{
+		{name: "pause within the final deadline: edited in place", retryAfter: 1, inPlaceholder: true},
+		{name: "pause past the final deadline: posted, placeholder tidied", retryAfter: 3, inPlaceholder: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			testRateLimitedLiveEdit(t, tt.retryAfter, tt.inPlaceholder)
+		})
+	}
+}
+
+func testRateLimitedLiveEdit(t *testing.T, retryAfter int, wantInPlaceholder bool) {
+	const (
+		status  = "Working on it..."
+		answer  = "The final answer."
+		summary = "✓ 1 step"
+	)
+	r := newRigWith(t, promptevtest.Agent{Script: []promptevtest.Event{
+		{Type: promptevtest.TypeProcessing, Output: status},
+		{Type: promptevtest.TypeDone, Output: answer},
+	}}, nil, func(fake *slackfake.Server, a bridge.Agent) bridge.Agent {
+		return gatedAgent{Agent: a, wait: func(ctx context.Context) {
+			// done goes to the bridge only once the 429 was answered (a
+			// 10-second backstop keeps a broken bridge from hanging the test).
+			wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			_ = fake.WaitFor(wctx, func() bool { _, ok := rateLimitedUpdate(fake); return ok })
+		}}
+	})
+	fake := r.fake
+	fake.RateLimit("chat.update", 1, retryAfter)
+
+	ev := fake.Mention("C1", "U1", "hi")
+	_, err := fake.SendEvent(ev, 0)
+	require.NoError(t, err)
+	fake.Await(t, "placeholder", func() bool { return len(fake.Thread("C1", ev.TS)) > 0 })
+	placeholder := fake.Thread("C1", ev.TS)[0]
+
+	// Settled: the answer in the placeholder, or in a later reply with the
+	// placeholder tidied to the summary.
+	fake.Await(t, "final answer delivered and placeholder settled", func() bool {
+		p, ok := fake.Message("C1", placeholder.TS)
+		if !ok {
+			return false
+		}
+		if strings.Contains(p.BlockText(), answer) {
+			return true
+		}
+		for _, m := range fake.Thread("C1", ev.TS)[1:] {
+			if strings.Contains(m.BlockText(), answer) {
+				return strings.Contains(p.BlockText(), summary)
+			}
+		}
+		return false
+	})
+
+	// The one 429 hit a live status edit of the placeholder.
+	limited, ok := rateLimitedUpdate(fake)
+	require.True(t, ok, "a chat.update was answered 429")
+	assert.Equal(t, placeholder.TS, limited.TS, "the 429 hit an edit of the placeholder")
+	assert.Contains(t, string(limited.Blocks), status, "the 429 hit a live status edit")
+	assert.Equal(t, time.Duration(retryAfter)*time.Second, limited.RetryAfter)
+	n429 := 0
+	for _, c := range fake.Calls("chat.update") {
+		if c.Error == "ratelimited" {
+			n429++
+		}
+	}
+	assert.Equal(t, 1, n429, "only the injected 429")
+
+	// No chat.update during the Retry-After pause; the answer was written
+	// after the 429 (done was held until then).
+	resume := limited.At.Add(limited.RetryAfter)
+	answered := false
+	for _, c := range fake.Calls("chat.update", "chat.postMessage") {
+		if c.Method == "chat.update" && c.At.After(limited.At) {
+			assert.False(t, c.At.Before(resume), "chat.update of %s sent %v after the 429, inside its %v Retry-After",
+				c.TS, c.At.Sub(limited.At), limited.RetryAfter)
+		}
+		if c.Error == "" && strings.Contains(string(c.Blocks), answer) {
+			answered = true
+			assert.True(t, c.At.After(limited.At), "the answer was written after the 429")
+		}
+	}
+	assert.True(t, answered, "a successful call carried the answer")
+
+	final := fake.Thread("C1", ev.TS)
+	if wantInPlaceholder {
+		require.Len(t, final, 1, "the answer replaced the placeholder; nothing else was posted")
+		assert.Contains(t, final[0].BlockText(), answer)
+	} else {
+		require.Len(t, final, 2, "the tidied placeholder and the answer")
+		assert.Contains(t, final[0].BlockText(), summary)
+		assert.NotContains(t, final[0].BlockText(), answer)
+		assert.Contains(t, final[1].BlockText(), answer)
+	}
+	for _, m := range final {
+		assert.NotContains(t, string(m.Blocks), "hourglass", "message %s still shows the working status", m.TS)
+		assert.NotContains(t, m.BlockText(), status, "message %s still shows the live status", m.TS)
+	}
 	r.assertNoRejectedCalls(t)
 }
 

@@ -144,8 +144,9 @@ func (a *Adapter) serveEvent(ctx context.Context, h bridge.Handler, w http.Respo
 	}
 }
 
-// serveInteraction applies approval clicks, acknowledges, then sends any
-// notice to the clicker as an ephemeral message.
+// serveInteraction acknowledges a verified interactivity request with an
+// empty 200 at once, then applies its approval clicks (applyClick), so the
+// bridge's store work never delays the acknowledgement.
 func (a *Adapter) serveInteraction(ctx context.Context, h bridge.Handler, w http.ResponseWriter, r *http.Request) {
 	body, ok := a.readVerified(w, r)
 	if !ok {
@@ -161,9 +162,8 @@ func (a *Adapter) serveInteraction(ctx context.Context, h bridge.Handler, w http
 		http.Error(w, "bad request", http.StatusBadRequest)
 		return
 	}
-	notices := a.handleActions(ctx, h, actionsFromCallback(cb, a.now()))
 	ackNow(w)
-	a.sendNotices(ctx, callbackKey(cb), cb.User.ID, notices)
+	a.applyClick(ctx, h, cb)
 }
 
 // ackNow sends a complete, empty 200 at once (Content-Length 0, flushed), so

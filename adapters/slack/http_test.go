@@ -194,6 +194,46 @@ func TestHTTPClick(t *testing.T) {
 	assert.Equal(t, click.ThreadTS, eph.ThreadTS)
 }
 
+// blockingClickHandler holds HandleAction until release is closed (or a
+// 5-second backstop passes, so a wrong adapter fails instead of hanging).
+type blockingClickHandler struct {
+	*recorder
+	release chan struct{}
+}
+
+func (h *blockingClickHandler) HandleAction(ctx context.Context, act bridge.Action) (bridge.ActionResult, error) {
+	select {
+	case <-h.release:
+	case <-time.After(5 * time.Second):
+	}
+	return h.recorder.HandleAction(ctx, act)
+}
+
+func TestHTTPClickAckBeforeHandler(t *testing.T) {
+	fake := slackfake.New(t)
+	h := &blockingClickHandler{recorder: newRecorder(), release: make(chan struct{})}
+	h.result = bridge.ActionResult{Notice: "You are not allowed to approve this."}
+	_, base := startHTTP(t, fake, h, nil)
+
+	click := slackfake.Click{Channel: "C1", MessageTS: "1700000000.000010", ThreadTS: "1700000000.000001",
+		User: "U8", UserName: "bo", ActionID: ActionApprove, Value: "ap-9"}
+	// The empty 200 arrives while HandleAction is still held: the ack came first.
+	resp, err := fake.PostClick(base+DefaultInteractionsPath, click, slackfake.PostOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Empty(t, readAll(t, resp))
+	assert.Empty(t, h.actions(), "the click was processed before the ack")
+	assert.Empty(t, fake.Calls("chat.postEphemeral"))
+
+	close(h.release)
+	acts := h.waitActions(t, 1)
+	assert.Equal(t, "ap-9", acts[0].ApprovalID)
+	fake.Await(t, "ephemeral notice", func() bool { return len(fake.Calls("chat.postEphemeral")) == 1 })
+	eph := fake.Calls("chat.postEphemeral")[0]
+	assert.Equal(t, "U8", eph.User)
+	assert.Equal(t, "You are not allowed to approve this.", eph.Text)
+}
+
 func TestHTTPListenError(t *testing.T) {
 	fake := slackfake.New(t)
 	_, base := startHTTP(t, fake, newRecorder(), nil)

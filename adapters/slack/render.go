@@ -52,14 +52,25 @@ func render(m bridge.Message) rendered {
 	}
 }
 
+// renderStatus renders the placeholder and its live status: the status line
+// (with an hourglass while the run works; none once the status is final, such
+// as the "✓ 3 steps" summary a placeholder is tidied to), the latest thought
+// and the recent steps.
 func renderStatus(m bridge.Message) rendered {
 	status := strings.TrimSpace(m.Status)
-	if status == "" {
+	switch {
+	case status != "":
+	case m.Final:
+		status = "Done"
+	default:
 		status = "Working..."
 	}
+	line := escape(status, maxSectionChars-30)
+	if !m.Final {
+		line = ":hourglass_flowing_sand: " + line
+	}
 	var blocks []slack.Block
-	blocks = append(blocks, slack.NewContextBlock("pvb_status",
-		mrkdwn(":hourglass_flowing_sand: "+escape(status, maxSectionChars-30))))
+	blocks = append(blocks, slack.NewContextBlock("pvb_status", mrkdwn(line)))
 	if t := strings.TrimSpace(m.Thought); t != "" {
 		blocks = append(blocks, slack.NewContextBlock("pvb_thought",
 			mrkdwn("_"+escape(oneLine(t), maxSectionChars-10)+"_")))

@@ -77,6 +77,28 @@ func TestRender(t *testing.T) {
 			fallbackIn: "Working...",
 		},
 		{
+			name:       "working status shows the hourglass",
+			msg:        bridge.Message{Kind: bridge.KindStatus, Status: "Searching Jira..."},
+			types:      []string{"context"},
+			contains:   []string{":hourglass_flowing_sand: Searching Jira..."},
+			fallbackIn: "Searching Jira...",
+		},
+		{
+			name:       "final summary has no hourglass",
+			msg:        bridge.Message{Kind: bridge.KindStatus, Status: "✓ 3 steps", Final: true},
+			types:      []string{"context"},
+			contains:   []string{"✓ 3 steps"},
+			absent:     []string{"hourglass", "Working"},
+			fallbackIn: "✓ 3 steps",
+		},
+		{
+			name:     "empty final status never says working",
+			msg:      bridge.Message{Kind: bridge.KindStatus, Final: true},
+			types:    []string{"context"},
+			contains: []string{"Done"},
+			absent:   []string{"hourglass", "Working"},
+		},
+		{
 			name: "status with thought and steps",
 			msg: bridge.Message{Kind: bridge.KindStatus, Status: "Searching Jira...", Thought: "look for <bugs>\nfirst",
 				Steps: []bridge.Step{{Text: "Read docs", Done: true}, {Text: "Query Jira"}}},

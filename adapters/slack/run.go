@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/slack-go/slack"
+
 	"github.com/promptev/promptev-bridge/bridge"
 )
 
@@ -17,7 +19,10 @@ func (a *Adapter) Run(ctx context.Context, h bridge.Handler) error {
 	if h == nil {
 		return errors.New("slack: run: nil handler")
 	}
-	defer a.bg.Wait()
+	a.bgMu.Lock()
+	a.bgClosed = false
+	a.bgMu.Unlock()
+	defer a.waitBackground()
 	defer a.ready.Store(false)
 	if err := a.identify(ctx); err != nil {
 		if ctx.Err() != nil {
@@ -69,8 +74,46 @@ func (a *Adapter) handleMessage(ctx context.Context, h bridge.Handler, msg bridg
 	}
 }
 
+// applyClick applies the approval clicks of an interaction that has already
+// been acknowledged: it calls the bridge's HandleAction for each, then posts
+// any notices to the clicker (chat.postEphemeral) on the background group, so
+// the caller (the Socket Mode event loop) is not held by the Web API call.
+func (a *Adapter) applyClick(ctx context.Context, h bridge.Handler, cb slack.InteractionCallback) {
+	notices := a.handleActions(ctx, h, actionsFromCallback(cb, a.now()))
+	if len(notices) == 0 {
+		return
+	}
+	key, user := callbackKey(cb), cb.User.ID
+	if !a.goBackground(func() { a.sendNotices(ctx, key, user, notices) }) {
+		a.log.Debug("slack click notice dropped: adapter stopping", "conversation", key.String())
+	}
+}
+
+// goBackground runs fn on the background group, which Run waits for before
+// it returns. Once Run has started waiting, fn is not run and goBackground
+// reports false: a late HTTP handler (one that outlived the server's
+// shutdown grace) cannot add to a group already being waited for.
+func (a *Adapter) goBackground(fn func()) bool {
+	a.bgMu.Lock()
+	defer a.bgMu.Unlock()
+	if a.bgClosed {
+		return false
+	}
+	a.bg.Go(fn)
+	return true
+}
+
+// waitBackground stops goBackground from starting more work and waits for
+// the work already started.
+func (a *Adapter) waitBackground() {
+	a.bgMu.Lock()
+	a.bgClosed = true
+	a.bgMu.Unlock()
+	a.bg.Wait()
+}
+
 // handleActions applies clicks synchronously and returns the notices to show
-// to the clicker once the click is acknowledged.
+// to the clicker; callers acknowledge the click before calling it.
 func (a *Adapter) handleActions(ctx context.Context, h bridge.Handler, acts []bridge.Action) []string {
 	var notices []string
 	for _, act := range acts {

@@ -93,15 +93,11 @@ func (a *Adapter) socketEvent(ctx context.Context, smc *socketmode.Client, h bri
 			a.handleMessage(ctx, h, msg)
 		}
 	case socketmode.EventTypeInteractive:
-		cb, ok := evt.Data.(slack.InteractionCallback)
-		if !ok {
-			a.ack(ctx, smc, evt.Request)
-			return nil
-		}
-		notices := a.handleActions(ctx, h, actionsFromCallback(cb, a.now()))
+		// Ack first (Slack's 3-second deadline), then apply the click: the
+		// bridge's HandleAction reads and fsyncs the store.
 		a.ack(ctx, smc, evt.Request)
-		if len(notices) > 0 {
-			a.bg.Go(func() { a.sendNotices(ctx, callbackKey(cb), cb.User.ID, notices) })
+		if cb, ok := evt.Data.(slack.InteractionCallback); ok {
+			a.applyClick(ctx, h, cb)
 		}
 	case socketmode.EventTypeSlashCommand:
 		a.ack(ctx, smc, evt.Request)

@@ -69,6 +69,52 @@ func TestSocketAckBeforeHandler(t *testing.T) {
 	assert.False(t, msgs[0].Received.IsZero())
 }
 
+// ackFirstClickHandler checks, inside HandleAction, that the click's
+// envelope was already acknowledged: an adapter that applied the click
+// before acking would hold its ack behind this wait, and the check fails.
+type ackFirstClickHandler struct {
+	*recorder
+	fake    *slackfake.Server
+	mu      sync.Mutex
+	unacked []string
+}
+
+func (h *ackFirstClickHandler) HandleAction(ctx context.Context, act bridge.Action) (bridge.ActionResult, error) {
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := h.fake.WaitFor(wctx, func() bool { return len(h.fake.Acks()) > 0 }); err != nil {
+		h.mu.Lock()
+		h.unacked = append(h.unacked, act.ApprovalID)
+		h.mu.Unlock()
+	}
+	return h.recorder.HandleAction(ctx, act)
+}
+
+func TestSocketClickAckBeforeHandler(t *testing.T) {
+	fake := slackfake.New(t)
+	h := &ackFirstClickHandler{recorder: newRecorder(), fake: fake}
+	h.result = bridge.ActionResult{Notice: "Already approved by ana"}
+	startSocket(t, fake, h)
+
+	click := slackfake.Click{Channel: "C1", MessageTS: "1700000000.000010", ThreadTS: "1700000000.000001",
+		User: "U7", UserName: "mallory", ActionID: ActionApprove, Value: "ap-42"}
+	env, err := fake.SendClick(click)
+	require.NoError(t, err)
+	acts := h.waitActions(t, 1)
+	assert.True(t, fake.Acked(env))
+	h.mu.Lock()
+	assert.Empty(t, h.unacked, "HandleAction ran before the click was acked")
+	h.mu.Unlock()
+	assert.Equal(t, "ap-42", acts[0].ApprovalID)
+
+	// The notice follows the click's processing, as an ephemeral message.
+	fake.Await(t, "ephemeral notice", func() bool { return len(fake.Calls("chat.postEphemeral")) == 1 })
+	eph := fake.Calls("chat.postEphemeral")[0]
+	assert.Equal(t, "U7", eph.User)
+	assert.Equal(t, click.ThreadTS, eph.ThreadTS)
+	assert.Equal(t, "Already approved by ana", eph.Text)
+}
+
 func TestSocketEventsAreHandedOverAndAcked(t *testing.T) {
 	fake := slackfake.New(t)
 	rec := newRecorder()

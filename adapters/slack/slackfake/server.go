@@ -46,6 +46,11 @@ type Call struct {
 	Status string
 	// Error is the error code answered ("" for ok, "ratelimited" for a 429).
 	Error string
+	// RetryAfter is the Retry-After answered with a 429 (zero otherwise).
+	RetryAfter time.Duration
+	// At is when the fake handled the call, before it answered; calls are
+	// recorded in the order of their At.
+	At time.Time
 }
 
 // Message is a posted message with its latest content.

@@ -88,6 +88,13 @@ func TestWebAPI(t *testing.T) {
 	calls := s.Calls("chat.update")
 	require.Len(t, calls, 3)
 	assert.Equal(t, []string{"", "ratelimited", "message_not_found"}, []string{calls[0].Error, calls[1].Error, calls[2].Error})
+	assert.Equal(t, []time.Duration{0, 4 * time.Second, 0}, []time.Duration{calls[0].RetryAfter, calls[1].RetryAfter, calls[2].RetryAfter})
+	for i, c := range calls {
+		assert.False(t, c.At.IsZero(), "call %d has its time", i)
+		if i > 0 {
+			assert.False(t, c.At.Before(calls[i-1].At), "calls are recorded in time order")
+		}
+	}
 }
 
 func TestSignMatchesSlackGo(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -88,11 +89,14 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	defer s.notifyLocked()
+	// Stamped under the lock: the calls' order and their times agree.
+	c.At = time.Now()
 
 	if rule, ok := s.rateLimited[method]; ok && rule.n > 0 {
 		rule.n--
 		s.rateLimited[method] = rule
 		c.Error = "ratelimited"
+		c.RetryAfter = time.Duration(rule.retryAfter) * time.Second
 		s.calls = append(s.calls, c)
 		w.Header().Set("Retry-After", strconv.Itoa(rule.retryAfter))
 		w.WriteHeader(http.StatusTooManyRequests)
