@@ -21,8 +21,8 @@ func TestHelpForEveryCommand(t *testing.T) {
 		{[]string{"check", "--help"}, "Usage: promptev-bridge check [--config FILE]"},
 		{[]string{"demo", "--help"}, "--auto-approve"},
 		{[]string{"chat", "-h"}, "Usage: promptev-bridge chat --agent ID"},
-		{[]string{"store", "--help"}, "Usage: promptev-bridge store stats --db FILE"},
-		{[]string{"store", "stats", "--help"}, "read-only"},
+		{[]string{"store", "--help"}, "Usage: promptev-bridge store stats [--addr HOST:PORT | --config FILE | --db FILE]"},
+		{[]string{"store", "stats", "--help"}, "--db reads a store file instead"},
 		{[]string{"version", "--help"}, "Usage: promptev-bridge version"},
 	}
 	for _, tt := range tests {

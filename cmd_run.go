@@ -15,9 +15,9 @@ import (
 func cmdRun(ctx context.Context, e *env, args []string) int {
 	fs := newFlags(e, "run", "run [--config FILE]",
 		"Runs the bridge: the adapters enabled in the config, the store and the HTTP\n"+
-			"side port (/healthz /readyz /metrics). SIGINT or SIGTERM shuts down in order:\n"+
-			"stop intake, let running answers finish (runs.shutdown_grace), close the\n"+
-			"store and the side port. A second signal exits at once.")
+			"side port (/healthz /readyz /metrics /debug/store). SIGINT or SIGTERM shuts\n"+
+			"down in order: stop intake, let running answers finish (runs.shutdown_grace),\n"+
+			"close the store and the side port. A second signal exits at once.")
 	path := fs.String("config", defaultConfigPath, "config file")
 	if code, done := parseFlags(e, fs, args); done {
 		return code

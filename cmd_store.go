@@ -2,35 +2,100 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
+	"github.com/promptev/promptev-bridge/bridge"
+	"github.com/promptev/promptev-bridge/metrics"
 	"github.com/promptev/promptev-bridge/store"
 )
 
-func cmdStore(_ context.Context, e *env, args []string) int {
+// storeStatsSynopsis is the usage line of `store stats`.
+const storeStatsSynopsis = "store stats [--addr HOST:PORT | --config FILE | --db FILE] [--json]"
+
+// storeStatsPath is the side port's route that `store stats --addr` reads.
+const storeStatsPath = "/debug/store"
+
+// maxStatsBody bounds what `store stats --addr` reads from the side port.
+const maxStatsBody = 1 << 20
+
+func cmdStore(ctx context.Context, e *env, args []string) int {
 	if len(args) == 0 || args[0] != "stats" {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
-			fmt.Fprintln(e.stdout, "Usage: promptev-bridge store stats --db FILE")
-			fmt.Fprintln(e.stdout, "\nSubcommands:\n  stats  print record counts and sizes of a store file (read-only)")
+			fmt.Fprintln(e.stdout, "Usage: promptev-bridge "+storeStatsSynopsis)
+			fmt.Fprintln(e.stdout, "\nSubcommands:\n  stats  print the record counts of the store: of a running bridge (--addr,\n"+
+				"         --config) or of a store file (--db); read-only")
 			return exitOK
 		}
-		fmt.Fprintln(e.stderr, "Usage: promptev-bridge store stats --db FILE")
+		fmt.Fprintln(e.stderr, "Usage: promptev-bridge "+storeStatsSynopsis)
 		return exitUsage
 	}
-	fs := newFlags(e, "store stats", "store stats --db FILE",
-		"Prints the record counts and sizes of a store file. It opens the file\n"+
-			"read-only; a running bridge holds the lock, so stop it first or copy the\n"+
-			"file with a bbolt-safe method (see README, Operations).")
-	db := fs.String("db", "./promptev-bridge.db", "store file")
-	timeout := fs.Duration("timeout", 2*time.Second, "how long to wait for the file lock")
+	fs := newFlags(e, "store stats", storeStatsSynopsis,
+		"Prints what the store holds: conversations, approvals (pending and the next\n"+
+			"expiry), in-flight runs with the oldest one, dedupe entries, schema\n"+
+			"versions. Read-only; no session token or message text is ever printed.\n\n"+
+			"A running bridge holds the store file's lock, so by default this asks the\n"+
+			"bridge over its side port (GET "+storeStatsPath+" on http.listen): --addr names\n"+
+			"the side port, --config takes it from the config's http.listen, and\n"+
+			"without either "+defaultListen+" is asked.\n\n"+
+			"--db reads a store file instead: a stopped bridge's file or a backup copy.")
+	addr := fs.String("addr", "", "side port of a running bridge (default: http.listen of --config, else "+defaultListen+")")
+	configPath := fs.String("config", "", "config file whose http.listen names the running bridge's side port")
+	db := fs.String("db", "", "store file to read instead of asking a running bridge (stopped bridge or backup copy)")
+	asJSON := fs.Bool("json", false, "print JSON instead of text")
+	timeout := fs.Duration("timeout", 2*time.Second, "how long to wait for the bridge's answer (--addr) or the file lock (--db)")
 	if code, done := parseFlags(e, fs, args[1:]); done {
 		return code
 	}
-	st, err := store.OpenReadOnly(*db, store.Options{Timeout: *timeout, Logger: slog.New(slog.DiscardHandler)})
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	switch {
+	case set["db"] && (set["addr"] || set["config"]):
+		fmt.Fprintln(e.stderr, "promptev-bridge store stats: --db reads a file; it cannot be combined with --addr or --config")
+		return exitUsage
+	case set["db"] && *db == "":
+		fmt.Fprintln(e.stderr, "promptev-bridge store stats: --db needs a file name")
+		return exitUsage
+	case set["db"]:
+		return storeStatsFile(e, *db, *timeout, *asJSON)
+	}
+
+	target := *addr
+	if !set["addr"] {
+		target = defaultListen
+		if set["config"] {
+			var ok bool
+			if target, ok = sidePortFromConfig(e, *configPath); !ok {
+				return exitFailure
+			}
+		}
+	}
+	if _, _, err := net.SplitHostPort(target); err != nil {
+		fmt.Fprintf(e.stderr, "promptev-bridge store stats: --addr %q: want HOST:PORT (%v)\n", target, err)
+		return exitUsage
+	}
+	return storeStatsRemote(ctx, e, target, *timeout, *asJSON)
+}
+
+// storeStatsFile prints the statistics of a store file opened read-only.
+func storeStatsFile(e *env, path string, timeout time.Duration, asJSON bool) int {
+	st, err := store.OpenReadOnly(path, store.Options{Timeout: timeout, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		fmt.Fprintf(e.stderr, "promptev-bridge store stats: %v\n", err)
+		if errors.Is(err, store.ErrLocked) {
+			fmt.Fprintf(e.stderr, "A running bridge holds this file. Ask it over its side port instead:\n"+
+				"  promptev-bridge store stats --addr HOST:PORT   (the bridge's http.listen, default %s)\n"+
+				"  promptev-bridge store stats --config FILE      (takes http.listen from the bridge's config)\n",
+				defaultListen)
+		}
 		return exitFailure
 	}
 	defer st.Close()
@@ -39,9 +104,115 @@ func cmdStore(_ context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "promptev-bridge store stats: %v\n", err)
 		return exitFailure
 	}
-	if err := store.WriteStats(e.stdout, stats); err != nil {
+	if asJSON {
+		err = metrics.WriteStoreStatsJSON(e.stdout, stats)
+	} else {
+		err = store.WriteStats(e.stdout, stats)
+	}
+	if err != nil {
 		fmt.Fprintf(e.stderr, "promptev-bridge store stats: %v\n", err)
 		return exitFailure
 	}
 	return exitOK
+}
+
+// storeStatsRemote prints a running bridge's store statistics, read from its
+// side port at addr.
+func storeStatsRemote(ctx context.Context, e *env, addr string, timeout time.Duration, asJSON bool) int {
+	u := url.URL{Scheme: "http", Host: addr, Path: storeStatsPath}
+	if asJSON {
+		u.RawQuery = "format=json"
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "promptev-bridge store stats: %v\n", err)
+		return exitUsage
+	}
+	// The side port is local: never go through an HTTP proxy from the environment.
+	client := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
+	resp, err := client.Do(req)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "promptev-bridge store stats: cannot reach a bridge's side port at %s: %v\n"+
+			"Is the bridge running with this http.listen? For a stopped bridge's file or a backup copy, use --db FILE.\n",
+			addr, unwrapURLError(err))
+		return exitFailure
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxStatsBody))
+	if err != nil {
+		fmt.Fprintf(e.stderr, "promptev-bridge store stats: reading the answer of %s: %v\n", addr, unwrapURLError(err))
+		return exitFailure
+	}
+	switch resp.StatusCode {
+	case http.StatusOK:
+		_, _ = e.stdout.Write(body)
+		return exitOK
+	case http.StatusNotFound:
+		fmt.Fprintf(e.stderr, "promptev-bridge store stats: %s answered 404 for %s: not a promptev-bridge side port, or a version without it\n"+
+			"(stop that bridge and use --db FILE)\n", addr, storeStatsPath)
+	default:
+		fmt.Fprintf(e.stderr, "promptev-bridge store stats: %s answered %s: %s\n",
+			addr, resp.Status, strings.TrimSpace(string(body)))
+	}
+	return exitFailure
+}
+
+// unwrapURLError drops the "Get \"http://...\":" prefix of client errors.
+func unwrapURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// sidePortFromConfig returns the address to dial for the side port named by
+// the config's http.listen. Only the http section must be valid: problems
+// elsewhere (a secret not set in this shell) do not matter here.
+func sidePortFromConfig(e *env, path string) (string, bool) {
+	cfg, ps := LoadConfig(path, e.lookup)
+	var relevant bridge.ConfigProblems
+	for _, p := range ps {
+		if p.Path == "" || p.Path == "http" || strings.HasPrefix(p.Path, "http.") {
+			relevant = append(relevant, p)
+		}
+	}
+	if len(relevant) > 0 {
+		fmt.Fprintf(e.stderr, "promptev-bridge store stats: %s: %d problem(s):\n", path, len(relevant))
+		printProblems(e.stderr, relevant)
+		return "", false
+	}
+	addr, err := dialAddr(cfg.HTTP.Listen)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "promptev-bridge store stats: %s: %v\n", path, err)
+		return "", false
+	}
+	return addr, true
+}
+
+// dialAddr turns a listen address into one to connect to: an unspecified
+// host (":9464", "0.0.0.0", "::") becomes the loopback address.
+func dialAddr(listen string) (string, error) {
+	if listen == "" {
+		return "", errors.New("http.listen is empty: the side port is off, so a running bridge cannot be asked; " +
+			"stop it and use --db FILE (its store.path)")
+	}
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return "", fmt.Errorf("http.listen %q: %w", listen, err)
+	}
+	if port == "0" {
+		return "", fmt.Errorf("http.listen %q picks a free port at start-up: pass --addr with the port logged as \"side port listening\"", listen)
+	}
+	switch ip := net.ParseIP(host); {
+	case host == "":
+		host = "127.0.0.1"
+	case ip != nil && ip.IsUnspecified() && ip.To4() != nil:
+		host = "127.0.0.1"
+	case ip != nil && ip.IsUnspecified():
+		host = "::1"
+	}
+	return net.JoinHostPort(host, port), nil
 }

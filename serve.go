@@ -123,13 +123,22 @@ func serve(ctx context.Context, o serveOptions) error {
 
 	var side *metrics.Server
 	if o.cfg.HTTP.Listen != "" {
+		httpLog := log.With("component", "http")
+		// The store's counts, for /metrics (walked at most every few seconds)
+		// and /debug/store (`store stats --addr`): the live file's lock keeps
+		// other processes from opening it.
+		if err := m.RegisterStore(st.Stats, metrics.DefaultStoreStatsMaxAge, httpLog); err != nil {
+			return err
+		}
 		checks := readinessChecks(&storeOpen, &stopping, o.adapters, m)
-		side = metrics.NewServer(metrics.ServerOptions{Addr: o.cfg.HTTP.Listen, Metrics: m, Checks: checks, Logger: log.With("component", "http")})
+		side = metrics.NewServer(metrics.ServerOptions{
+			Addr: o.cfg.HTTP.Listen, Metrics: m, Checks: checks, StoreStats: st.Stats, Logger: httpLog,
+		})
 		addr, err := side.Start()
 		if err != nil {
 			return err
 		}
-		log.Info("side port listening", "addr", addr.String(), "paths", "/healthz /readyz /metrics")
+		log.Info("side port listening", "addr", addr.String(), "paths", "/healthz /readyz /metrics /debug/store")
 		if o.onSidePort != nil {
 			o.onSidePort(addr)
 		}

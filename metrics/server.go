@@ -29,12 +29,16 @@ type ServerOptions struct {
 	Metrics *Metrics
 	// Checks are the readiness conditions of /readyz, all of which must hold.
 	Checks []Check
+	// StoreStats, when set, is served on /debug/store: the open store's
+	// record counts, for `promptev-bridge store stats --addr` (a running
+	// bridge holds the store file's lock, so it cannot be opened from outside).
+	StoreStats StoreStatsFunc
 	// Logger receives serve errors.
 	Logger *slog.Logger
 }
 
 // Server is the HTTP side port: /healthz (the process is up), /readyz (every
-// check holds) and /metrics (Prometheus).
+// check holds), /metrics (Prometheus) and /debug/store (the store's counts).
 type Server struct {
 	opts    ServerOptions
 	handler http.Handler
@@ -56,6 +60,9 @@ func NewServer(opts ServerOptions) *Server {
 	mux.HandleFunc("GET /readyz", s.readyz)
 	if opts.Metrics != nil {
 		mux.Handle("GET /metrics", opts.Metrics.Handler())
+	}
+	if opts.StoreStats != nil {
+		mux.HandleFunc("GET /debug/store", s.debugStore)
 	}
 	s.handler = mux
 	s.srv = &http.Server{
