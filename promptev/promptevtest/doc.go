@@ -24,6 +24,12 @@
 // by start; a stream or trigger on an unknown session gets 404, and
 // ForgetSessions simulates the API losing every session.
 //
+// NewInMemoryServer serves the same handler without sockets: a real
+// http.Server on an in-memory listener whose connections are net.Pipe ends,
+// reached only through the server's Client (or Transport). It works inside a
+// testing/synctest bubble, where the scripted delays and the client's
+// timeouts run on fake time; create it in the bubble and Close it there.
+//
 // InjectFault makes the next matching requests misbehave: an HTTP status (5xx,
 // 429 with Retry-After), a slow drip of bytes, a stall, a disconnect in the
 // middle of an event, a malformed JSON line, LF/CRLF/CR framing, a multi-MiB

@@ -27,13 +27,14 @@ type Request struct {
 	Body   []byte
 }
 
-// Server is a fake Promptev API on a loopback httptest server. It is safe for
-// concurrent use.
+// Server is a fake Promptev API, on a loopback httptest server (NewServer) or
+// in memory (NewInMemoryServer). It is safe for concurrent use.
 type Server struct {
 	// URL is the base URL to give promptev.WithBaseURL.
 	URL string
 
-	srv        *httptest.Server
+	srv        *httptest.Server // loopback mode
+	mem        *memServer       // in-memory mode
 	projectKey string
 	quit       chan struct{}
 	closeOnce  sync.Once
@@ -60,7 +61,49 @@ type session struct {
 // NewServer starts a fake API that accepts projectKey as a bearer token on the
 // default endpoints. Close it when done.
 func NewServer(projectKey string) *Server {
-	s := &Server{
+	s := newServer(projectKey)
+	s.srv = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
+	s.URL = s.srv.URL
+	return s
+}
+
+// NewInMemoryServer starts a fake API like NewServer, but without sockets:
+// the server is a real http.Server with the same handler, reached over
+// net.Pipe connections that only the http.Client returned by Client (or the
+// RoundTripper returned by Transport) can dial. URL is
+// "http://promptevtest.invalid".
+//
+// Pipes block on channels, so the server works inside a testing/synctest
+// bubble, where the scripted Event delays and the client's timeouts then run
+// on fake time: a script with minutes of delays completes at once. Create the
+// server inside the bubble and Close it before the bubble ends; Close stops
+// the server, closes the client's idle connections and waits until every
+// server goroutine has finished.
+func NewInMemoryServer(projectKey string) *Server {
+	s := newServer(projectKey)
+	s.mem = newMemServer(http.HandlerFunc(s.serveHTTP))
+	s.URL = "http://" + inMemoryHost
+	return s
+}
+
+// Client returns an http.Client that reaches the server, for
+// promptev.WithHTTPClient. In memory it is the only way in; on loopback it
+// is the httptest server's client. It has no Timeout.
+func (s *Server) Client() *http.Client {
+	if s.mem != nil {
+		return &http.Client{Transport: s.mem.transport}
+	}
+	return s.srv.Client()
+}
+
+// Transport returns the RoundTripper of Client.
+func (s *Server) Transport() http.RoundTripper {
+	return s.Client().Transport
+}
+
+// newServer returns a Server with its defaults and no transport.
+func newServer(projectKey string) *Server {
+	return &Server{
 		projectKey: projectKey,
 		quit:       make(chan struct{}),
 		agents:     map[string]Agent{},
@@ -70,15 +113,16 @@ func NewServer(projectKey string) *Server {
 		approveQ:   "approve",
 		denyQ:      "deny",
 	}
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
-	s.URL = s.srv.URL
-	return s
 }
 
 // Close stops the server, ending stalled and delayed streams first.
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
 		close(s.quit)
+		if s.mem != nil {
+			s.mem.close()
+			return
+		}
 		s.srv.CloseClientConnections()
 		s.srv.Close()
 	})
