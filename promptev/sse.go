@@ -5,8 +5,10 @@ import (
 	"io"
 )
 
-// sseInitialBuffer is the parser's first buffer size; it grows to the event cap.
-const sseInitialBuffer = 16 << 10
+// sseInitialBuffer is the parser's first buffer size; it doubles as needed up to the
+// event cap. It is small because every open stream holds one (a bridge keeps
+// thousands open), and most events are a few hundred bytes.
+const sseInitialBuffer = 4 << 10
 
 // maxEmptyReads is how many (0, nil) reads in a row are tolerated.
 const maxEmptyReads = 100
