@@ -394,16 +394,16 @@ const statusCallTimeout = 5 * time.Second
 
 // indicate shows the platform's native "working" indicator (Slack assistant
 // thread status, Discord typing) while the agent runs, when the platform has
-// one, and returns the function that clears it. The calls happen on a worker
-// goroutine, in order, so a slow indicator never delays the run; failures are
-// only logged, since the placeholder already shows the run's progress.
+// one, and returns the function that clears it. The calls run on worker
+// goroutines, set before clear, so a slow indicator never delays the run and
+// no goroutine waits for the run's whole length; failures are only logged,
+// since the placeholder already shows the run's progress.
 func (r *run) indicate() (stop func()) {
 	ss, ok := r.ps.p.(StatusSetter)
 	if !ok {
 		return func() {}
 	}
 	b, key := r.b, r.job.key
-	done := make(chan struct{})
 	call := func(ctx context.Context, status string) {
 		ctx, cancel := context.WithTimeout(ctx, statusCallTimeout)
 		defer cancel()
@@ -411,17 +411,21 @@ func (r *run) indicate() (stop func()) {
 			r.log.Debug("status indicator not updated", "status", status, "err", err)
 		}
 	}
-	started := b.spawn(func() {
+	set := make(chan struct{})
+	if !b.spawn(func() {
+		defer close(set)
 		call(b.life, workingStatus)
-		select {
-		case <-done:
-		case <-b.life.Done():
-		}
-		// Clear even while stopping: a stale "working" status would outlive the run.
-		call(context.WithoutCancel(b.life), "")
-	})
-	if !started {
+	}) {
 		return func() {}
 	}
-	return func() { close(done) }
+	return func() {
+		// Clear even while stopping: a stale "working" status would outlive the run.
+		clear := func() {
+			<-set
+			call(context.WithoutCancel(b.life), "")
+		}
+		if !b.spawn(clear) {
+			clear()
+		}
+	}
 }
