@@ -51,8 +51,10 @@ type Action struct {
 }
 
 // ActionResult tells the adapter how to answer a click. It is computed without
-// network I/O, so adapters may call HandleAction inside their acknowledgement
-// deadline and use the result in the acknowledgement itself.
+// network I/O (only the store is touched), so an adapter may call HandleAction
+// inside its acknowledgement deadline and answer with the result (Discord's
+// interaction response does), or acknowledge first and send the notice after
+// (Slack's ack carries no message).
 type ActionResult struct {
 	// Accepted is true when this click decided the approval. The card is then
 	// edited by the bridge (through Platform.Edit).
