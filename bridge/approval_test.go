@@ -16,21 +16,22 @@ import (
 	"github.com/promptev/promptev-bridge/promptev"
 )
 
-// approvalScript asks for approval on an ordinary query and answers the
+// approvalFlow asks for approval on an ordinary query and answers the
 // approve and deny queries.
-func approvalScript(c streamCall) []step {
-	switch c.Query {
-	case "approve":
-		return []step{{Type: promptev.EventProcessing, Out: "Deleting"}, {Delay: time.Second, Type: promptev.EventDone, Out: "Deleted the branch."}}
-	case "deny":
-		return []step{{Type: promptev.EventDone, Out: "Okay, not deleting."}}
-	}
-	return []step{
-		{Type: promptev.EventProcessing, Out: "Looking at branches"},
-		{Delay: 2 * time.Second, Type: promptev.EventApprovalRequired, Out: "Delete branch <!channel> old-feature?", Tool: "git.delete_branch",
-			Args: `{"branch": "old-feature", "force": true}`},
-	}
+var approvalFlow = agentScript{
+	turn: func(string) []turnEvent {
+		return []turnEvent{
+			{Type: promptev.EventProcessing, Out: "Looking at branches"},
+			{Delay: 2 * time.Second, Type: promptev.EventApprovalRequired, Out: "Delete branch <!channel> old-feature?", Tool: "git.delete_branch",
+				Args: map[string]any{"branch": "old-feature", "force": true}},
+		}
+	},
+	onApprove: []turnEvent{{Type: promptev.EventProcessing, Out: "Deleting"}, {Delay: time.Second, Type: promptev.EventDone, Out: "Deleted the branch."}},
+	onDeny:    []turnEvent{{Type: promptev.EventDone, Out: "Okay, not deleting."}},
 }
+
+// approvalScript is approvalFlow for the fakeAgent.
+func approvalScript(c streamCall) []step { return approvalFlow.fake()(c) }
 
 // pendingApproval runs a message up to its approval card and returns the card's ref and record.
 func pendingApproval(t *testing.T, r *rig, key bridge.ConversationKey) (bridge.MessageRef, bridge.Approval) {
@@ -57,13 +58,12 @@ func click(r *rig, id, user string, d bridge.Decision) bridge.ActionResult {
 }
 
 func TestApprovalCardAndApprove(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		agent := newFakeAgent(approvalScript)
-		r := startRig(t, agent)
-		defer r.stop()
+	forEachBackend(t, func(t *testing.T, be backend) {
+		r := startScenario(t, be, approvalFlow)
+		defer r.close()
 		key := engKey("1")
 		start := time.Now()
-		cardRef, a := pendingApproval(t, r, key)
+		cardRef, a := pendingApproval(t, r.rig, key)
 
 		// The card and the stored record.
 		card := r.p.Current(cardRef).Approval
@@ -92,7 +92,7 @@ func TestApprovalCardAndApprove(t *testing.T) {
 		// show as elapsed (fake) time and as a record.
 		r.p.SetLatency(time.Second)
 		edits, before := len(r.p.Records()), time.Now()
-		res := click(r, a.ID, "U1", bridge.Approve)
+		res := click(r.rig, a.ID, "U1", bridge.Approve)
 		assert.Equal(t, bridge.ActionResult{Accepted: true}, res)
 		assert.Zero(t, time.Since(before), "HandleAction does no platform I/O")
 		assert.Len(t, r.p.Records(), edits, "HandleAction does no platform I/O")
@@ -108,14 +108,22 @@ func TestApprovalCardAndApprove(t *testing.T) {
 		texts := r.texts(key)
 		require.Len(t, texts, 3, "the continuation has a new placeholder")
 		assert.Equal(t, "Deleted the branch.", texts[2])
-		calls := agent.Streams()
+		calls := r.streams(t)
 		require.Len(t, calls, 2)
-		assert.Equal(t, streamCall{"agent-1", "tok-1", "approve"}, calls[1], "same session, approve query")
+		assert.Equal(t, "clean up branches", calls[0].Query)
+		assert.Equal(t, streamRequest{Token: calls[0].Token, Query: "approve"}, calls[1], "same session, approve query")
+		if r.isFake() {
+			assert.Equal(t, streamCall{"agent-1", "tok-1", "approve"}, r.w.fake.Streams()[1], "same session, approve query")
+		}
 		stored, err := r.store.GetApproval(t.Context(), a.ID)
 		require.NoError(t, err)
 		assert.Equal(t, bridge.ApprovalApproved, stored.State)
 		assert.Equal(t, "U1", stored.DecidedBy)
 		assert.Equal(t, 1, r.metrics.count("approval:approved"))
+		assert.Equal(t, 1, r.w.starts(t), "one session for the whole round trip")
+		if r.isClient() {
+			assert.Equal(t, 1, r.w.srv.SessionCount(), "one session for the whole round trip")
+		}
 	})
 }
 
@@ -141,20 +149,21 @@ func TestApprovalDeny(t *testing.T) {
 	})
 }
 
+// Foreign, concurrent double and replayed clicks decide once and answer
+// the agent once.
 func TestApprovalClicks(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		agent := newFakeAgent(approvalScript)
-		r := startRig(t, agent)
-		defer r.stop()
+	forEachBackend(t, func(t *testing.T, be backend) {
+		r := startScenario(t, be, approvalFlow)
+		defer r.close()
 		key := engKey("1")
-		cardRef, a := pendingApproval(t, r, key)
+		cardRef, a := pendingApproval(t, r.rig, key)
 
 		// Unknown id.
-		assert.Equal(t, "This approval request is unknown or no longer available.", click(r, "nope", "U1", bridge.Approve).Notice)
+		assert.Equal(t, "This approval request is unknown or no longer available.", click(r.rig, "nope", "U1", bridge.Approve).Notice)
 
 		// Foreign click: notice, card untouched, nothing decided.
 		before := len(r.p.Records())
-		res := click(r, a.ID, "U2", bridge.Approve)
+		res := click(r.rig, a.ID, "U2", bridge.Approve)
 		assert.False(t, res.Accepted)
 		assert.Contains(t, res.Notice, "not allowed")
 		settle()
@@ -171,7 +180,7 @@ func TestApprovalClicks(t *testing.T) {
 		var wg sync.WaitGroup
 		results := make([]bridge.ActionResult, 8)
 		for i := range results {
-			wg.Go(func() { results[i] = click(r, a.ID, "U1", bridge.Approve) })
+			wg.Go(func() { results[i] = click(r.rig, a.ID, "U1", bridge.Approve) })
 		}
 		wg.Wait()
 		accepted := 0
@@ -185,14 +194,17 @@ func TestApprovalClicks(t *testing.T) {
 		assert.Equal(t, 1, accepted)
 		time.Sleep(2 * time.Second)
 		settle()
+		assert.Equal(t, "Deleted the branch.", r.texts(key)[2])
 
 		// A replayed click after the continuation ran changes nothing.
 		before = len(r.p.Records())
-		res = click(r, a.ID, "U1", bridge.Deny)
+		res = click(r.rig, a.ID, "U1", bridge.Deny)
 		assert.Equal(t, bridge.ActionResult{Notice: "Already approved by name-U1"}, res)
 		settle()
 		assert.Len(t, r.p.Records(), before)
-		assert.Len(t, agent.Streams(), 2, "the agent was answered once")
+		calls := r.streams(t)
+		require.Len(t, calls, 2, "the agent was answered once")
+		assert.Equal(t, "approve", calls[1].Query)
 		assert.Equal(t, 8, r.metrics.count("approval:duplicate"))
 	})
 }
@@ -263,27 +275,28 @@ func TestApprovalPolicies(t *testing.T) {
 	}
 }
 
+// The card expires, the agent is told the deny query, and a late click gets
+// the expiry notice.
 func TestApprovalExpiry(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		agent := newFakeAgent(approvalScript)
-		r := startRig(t, agent)
-		defer r.stop()
+	forEachBackend(t, func(t *testing.T, be backend) {
+		r := startScenario(t, be, approvalFlow)
+		defer r.close()
 		key := engKey("1")
-		cardRef, a := pendingApproval(t, r, key)
+		cardRef, a := pendingApproval(t, r.rig, key)
 		time.Sleep(31 * time.Minute)
 		settle()
 		card := r.p.Current(cardRef).Approval
 		assert.Equal(t, bridge.ApprovalExpired, card.State)
 		assert.Zero(t, r.p.ButtonCount(cardRef))
 		assert.Contains(t, r.p.Text(cardRef), "Expired")
-		calls := agent.Streams()
+		calls := r.streams(t)
 		require.Len(t, calls, 2)
 		assert.Equal(t, "deny", calls[1].Query, "the agent is told deny")
 		assert.Equal(t, "Okay, not deleting.", r.texts(key)[2])
 		assert.Equal(t, 1, r.metrics.count("approval:expired"))
 
 		// A click on the expired card.
-		assert.Equal(t, "This approval request has expired.", click(r, a.ID, "U1", bridge.Approve).Notice)
+		assert.Equal(t, "This approval request has expired.", click(r.rig, a.ID, "U1", bridge.Approve).Notice)
 	})
 }
 
@@ -325,27 +338,35 @@ func TestApprovalWithoutButtons(t *testing.T) {
 	})
 }
 
-// Buttons keep working after a restart: the state is only in the store.
+// Buttons keep working after a restart: the state is only in the store. A
+// second bridge process (on backend=client a new client of the same API)
+// continues the session.
 func TestApprovalButtonsSurviveRestart(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, be backend) {
+		w := newAgentWorld(be, approvalFlow)
+		defer w.close()
 		p := bridgetest.NewPlatform("slack", bridgetest.SlackLimits())
 		st := bridgetest.NewMemStore()
-		agent := newFakeAgent(approvalScript)
-		first := startRig(t, agent, withPlatform(p), withStore(st))
+		first := w.start(t, withPlatform(p), withStore(st))
 		key := engKey("1")
-		cardRef, a := pendingApproval(t, first, key)
+		cardRef, a := pendingApproval(t, first.rig, key)
 		require.NoError(t, first.b.Shutdown(t.Context()))
-		res := click(first, a.ID, "U1", bridge.Approve)
+		res := click(first.rig, a.ID, "U1", bridge.Approve)
 		assert.Equal(t, bridge.ActionResult{Notice: "The bridge is restarting; nothing was decided. Please click again in a minute."}, res)
-		first.stop()
+		first.close()
 
-		second := startRig(t, agent, withPlatform(p), withStore(st))
-		defer second.stop()
-		assert.True(t, click(second, a.ID, "U1", bridge.Approve).Accepted)
+		second := w.start(t, withPlatform(p), withStore(st))
+		defer second.close()
+		assert.True(t, click(second.rig, a.ID, "U1", bridge.Approve).Accepted)
 		time.Sleep(2 * time.Second)
 		settle()
 		assert.Equal(t, bridge.ApprovalApproved, p.Current(cardRef).Approval.State)
 		assert.Equal(t, "Deleted the branch.", second.texts(key)[2])
-		assert.Equal(t, streamCall{"agent-1", "tok-1", "approve"}, agent.Streams()[1])
+		calls := w.streams(t)
+		require.Len(t, calls, 2)
+		assert.Equal(t, streamRequest{Token: calls[0].Token, Query: "approve"}, calls[1])
+		if be == backendFake {
+			assert.Equal(t, streamCall{"agent-1", "tok-1", "approve"}, w.fake.Streams()[1])
+		}
 	})
 }

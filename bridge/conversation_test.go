@@ -69,27 +69,30 @@ func TestVisitorPerPlatform(t *testing.T) {
 	})
 }
 
+// The API losing a session (404 on stream; on backend=client, for 404, the
+// server really forgets its sessions) or refusing it (401) restarts the
+// session once, transparently, with a note; a fresh session refused too ends
+// in a notice.
 func TestSessionGoneRestartsOnceWithNote(t *testing.T) {
-	gone := []struct {
-		name string
-		err  error
-	}{
-		{"404", &promptev.Error{StatusCode: 404, Message: "unknown session"}},
-		{"401", &promptev.Error{StatusCode: 401, Message: "bad session"}},
-	}
-	for _, tt := range gone {
-		t.Run(tt.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				agent := newFakeAgent(replyWith("fine"))
-				r := startRig(t, agent)
-				defer r.stop()
+	for _, status := range []int{404, 401} {
+		t.Run(fmt.Sprint(status), func(t *testing.T) {
+			forEachBackend(t, func(t *testing.T, be backend) {
+				r := startScenario(t, be, agentScript{turn: func(string) []turnEvent {
+					return []turnEvent{{Type: promptev.EventDone, Out: "fine"}}
+				}})
+				defer r.close()
 				key := engKey("1.1")
 				r.send(key, "U1", "one")
 				settle()
+				first, err := r.store.GetConversation(t.Context(), key)
+				require.NoError(t, err)
 
-				agent.mu.Lock()
-				agent.streamErr = []error{tt.err}
-				agent.mu.Unlock()
+				forgotten := r.isClient() && status == 404
+				if forgotten {
+					r.w.srv.ForgetSessions()
+				} else {
+					r.w.failStreams(status, 1)
+				}
 				r.send(key, "U1", "two")
 				settle()
 				texts := r.texts(key)
@@ -97,21 +100,31 @@ func TestSessionGoneRestartsOnceWithNote(t *testing.T) {
 				assert.Equal(t, "fine", texts[0])
 				assert.Equal(t, "fine", texts[1], "the answer still replaces the placeholder")
 				assert.Contains(t, texts[2], "started a new one")
-				assert.Len(t, agent.Starts(), 2)
-				conv, err := r.store.GetConversation(context.Background(), key)
+				assert.Equal(t, 2, r.w.starts(t))
+				calls := r.streams(t)
+				require.Len(t, calls, 3, "one, two on the lost session, two on the new one")
+				assert.Equal(t, []string{"one", "two", "two"}, []string{calls[0].Query, calls[1].Query, calls[2].Query})
+				assert.Equal(t, first.SessionToken, calls[1].Token)
+				assert.NotEqual(t, first.SessionToken, calls[2].Token)
+				conv, err := r.store.GetConversation(t.Context(), key)
 				require.NoError(t, err)
-				assert.Equal(t, "tok-2", conv.SessionToken, "the new session is stored")
+				assert.Equal(t, calls[2].Token, conv.SessionToken, "the new session is stored")
+				if r.isFake() {
+					assert.Equal(t, "tok-2", conv.SessionToken, "the new session is stored")
+				}
+				if forgotten {
+					assert.Equal(t, 1, r.w.srv.SessionCount())
+				}
 
 				// The API refusing the fresh session too ends in a notice, not a loop.
-				agent.mu.Lock()
-				agent.streamErr = []error{tt.err, tt.err}
-				agent.mu.Unlock()
+				r.w.failStreams(status, 2)
 				r.send(key, "U1", "three")
 				settle()
 				texts = r.texts(key)
 				require.Len(t, texts, 5)
 				assert.Contains(t, texts[3], "⚠️")
-				assert.Len(t, agent.Starts(), 3, "restarted exactly once")
+				assert.Equal(t, 3, r.w.starts(t), "restarted exactly once")
+				assert.Len(t, r.streams(t), 5)
 			})
 		})
 	}
@@ -222,12 +235,11 @@ func TestAllowLists(t *testing.T) {
 }
 
 func TestQueueInOrderAndBusyWhenFull(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		agent := newFakeAgent(func(c streamCall) []step {
-			return []step{{Delay: 10 * time.Second, Type: promptev.EventDone, Out: "answer " + c.Query}}
-		})
-		r := startRig(t, agent, withConfig(func(c *bridge.Config) { c.Runs.QueueSize = 2 }))
-		defer r.stop()
+	forEachBackend(t, func(t *testing.T, be backend) {
+		r := startScenario(t, be, agentScript{turn: func(query string) []turnEvent {
+			return []turnEvent{{Delay: 10 * time.Second, Type: promptev.EventDone, Out: "answer " + query}}
+		}}, withConfig(func(c *bridge.Config) { c.Runs.QueueSize = 2 }))
+		defer r.close()
 		key := engKey("30.1")
 		for i := range 5 {
 			r.send(key, "U1", fmt.Sprint("q", i))
@@ -243,7 +255,7 @@ func TestQueueInOrderAndBusyWhenFull(t *testing.T) {
 		time.Sleep(35 * time.Second)
 		synctest.Wait()
 		var queries []string
-		for _, c := range agent.Streams() {
+		for _, c := range r.streams(t) {
 			queries = append(queries, c.Query)
 		}
 		assert.Equal(t, []string{"q0", "q1", "q2"}, queries, "queued messages run in order, one at a time")

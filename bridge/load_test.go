@@ -16,16 +16,16 @@ import (
 	"github.com/promptev/promptev-bridge/promptev"
 )
 
-// statusScript streams n status events every interval, then answers with
+// statusFlow streams n status events every interval, then answers with
 // "final <query>".
-func statusScript(n int, interval time.Duration) func(streamCall) []step {
-	return func(c streamCall) []step {
-		s := make([]step, 0, n+1)
+func statusFlow(n int, interval time.Duration) agentScript {
+	return agentScript{turn: func(query string) []turnEvent {
+		evs := make([]turnEvent, 0, n+1)
 		for i := range n {
-			s = append(s, step{Delay: interval, Type: promptev.EventProcessing, Out: fmt.Sprintf("%s step %d", c.Query, i)})
+			evs = append(evs, turnEvent{Delay: interval, Type: promptev.EventProcessing, Out: fmt.Sprintf("%s step %d", query, i)})
 		}
-		return append(s, step{Delay: interval, Type: promptev.EventDone, Out: "final " + c.Query})
-	}
+		return append(evs, turnEvent{Delay: interval, Type: promptev.EventDone, Out: "final " + query})
+	}}
 }
 
 // maxPerWindow is the most times that fall in any window [t, t+w).
@@ -57,10 +57,9 @@ func firstShown(p *bridgetest.Platform, key bridge.ConversationKey, text string)
 // the server never answers 429, and every final is visible within 3 s of its
 // done event.
 func TestFiftyConversationsShareOneWorkspace(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		agent := newFakeAgent(statusScript(20, 500*time.Millisecond))
-		r := startRig(t, agent) // Slack limits, Slack-like server limits (50 edits/min per workspace)
-		defer r.stop()
+	forEachBackend(t, func(t *testing.T, be backend) {
+		r := startScenario(t, be, statusFlow(20, 500*time.Millisecond)) // Slack limits, Slack-like server limits (50 edits/min per workspace)
+		defer r.close()
 		start := time.Now()
 		keys := make([]bridge.ConversationKey, 50)
 		for i := range keys {
@@ -88,6 +87,9 @@ func TestFiftyConversationsShareOneWorkspace(t *testing.T) {
 			}
 		}
 		assert.LessOrEqual(t, worst, 3*time.Second, "slowest final after its done")
+		assert.Equal(t, 50, r.metrics.count("run:done"))
+		assert.Equal(t, 50*20, r.metrics.count("event:processing"), "every status event crossed the wire")
+		assert.Len(t, r.streams(t), 50)
 		t.Logf("edits=%d max/min=%d worst final latency=%s", len(edits), maxPerWindow(edits, time.Minute), worst)
 	})
 }
@@ -96,14 +98,13 @@ func TestFiftyConversationsShareOneWorkspace(t *testing.T) {
 func TestRateLimitStormLosesNoFinal(t *testing.T) {
 	for _, name := range []string{"slack", "discord"} {
 		t.Run(name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
+			forEachBackend(t, func(t *testing.T, be backend) {
 				p := bridgetest.NewPlatform("slack", bridgetest.SlackLimits())
 				if name == "discord" {
 					p = newDiscord()
 				}
-				agent := newFakeAgent(statusScript(6, 300*time.Millisecond))
-				r := startRig(t, agent, withPlatform(p))
-				defer r.stop()
+				r := startScenario(t, be, statusFlow(6, 300*time.Millisecond), withPlatform(p))
+				defer r.close()
 				keys := make([]bridge.ConversationKey, 10)
 				for i := range keys {
 					keys[i] = bridge.ConversationKey{Platform: name, Workspace: "W1", Channel: fmt.Sprint("C", i%3), Thread: fmt.Sprint(i)}

@@ -14,17 +14,24 @@ import (
 	"github.com/promptev/promptev-bridge/promptev"
 )
 
-func stall(streamCall) []step {
-	return []step{{Type: promptev.EventProcessing, Out: "Working"}, {Delay: 24 * time.Hour, Type: promptev.EventDone, Out: "late"}}
-}
+// stallFlow reports "Working", then answers a day later.
+var stallFlow = agentScript{turn: func(string) []turnEvent {
+	return []turnEvent{{Type: promptev.EventProcessing, Out: "Working"}, {Delay: 24 * time.Hour, Type: promptev.EventDone, Out: "late"}}
+}}
+
+// stall is stallFlow for the fakeAgent.
+func stall(c streamCall) []step { return stallFlow.fake()(c) }
 
 // A crash between placeholder and final (the process dies: no Shutdown) is
-// finalised by the next start-up.
+// finalised by the next start-up. On backend=client the first process dies
+// with a stream open on the API, and the second is a new client of it.
 func TestCrashBetweenPlaceholderAndFinalIsFinalisedOnRestart(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, be backend) {
+		w := newAgentWorld(be, stallFlow)
+		defer w.close()
 		p := bridgetest.NewPlatform("slack", bridgetest.SlackLimits())
 		st := bridgetest.NewMemStore()
-		first := startRig(t, newFakeAgent(stall), withPlatform(p), withStore(st))
+		first := w.start(t, withPlatform(p), withStore(st))
 		key := engKey("1")
 		first.send(key, "U1", "long job")
 		settle()
@@ -38,15 +45,15 @@ func TestCrashBetweenPlaceholderAndFinalIsFinalisedOnRestart(t *testing.T) {
 		// Simulate the crash: the platform stops answering before the process dies,
 		// so nothing can be finalised on the way down.
 		p.SetLatency(48 * time.Hour)
-		first.stop()
+		first.close()
 		p.SetLatency(0)
 		runs, err = st.ListRuns(t.Context())
 		require.NoError(t, err)
 		require.Len(t, runs, 1, "the record survives the crash")
 		assert.Contains(t, first.texts(key)[0], "Working")
 
-		second := startRig(t, newFakeAgent(replyWith("ok")), withPlatform(p), withStore(st))
-		defer second.stop()
+		second := w.start(t, withPlatform(p), withStore(st))
+		defer second.close()
 		settle()
 		assert.Equal(t, []string{"⚠️ This run was interrupted — send your message again."}, second.texts(key))
 		runs, err = st.ListRuns(t.Context())
