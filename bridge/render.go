@@ -3,6 +3,7 @@ package bridge
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // Texts the bridge shows. They are plain enough for every platform.
@@ -52,18 +53,18 @@ func (v *liveView) addStep(text string, keep int) {
 		copy(v.steps, v.steps[len(v.steps)-keep+1:])
 		v.steps = v.steps[:keep-1]
 	}
-	v.steps = append(v.steps, Step{Text: truncateRunes(text, maxStepRunes)})
+	v.steps = append(v.steps, Step{Text: TruncateRunes(text, maxStepRunes)})
 }
 
 // addThought records a thoughts event according to the show_thoughts mode.
 func (v *liveView) addThought(text, mode string) {
 	switch mode {
 	case ThoughtsLatest:
-		v.thought = truncateRunes(text, maxThoughtRunes)
+		v.thought = TruncateRunes(text, maxThoughtRunes)
 	case ThoughtsAll:
-		v.thoughts = append(v.thoughts, truncateRunes(text, maxThoughtRunes))
+		v.thoughts = append(v.thoughts, TruncateRunes(text, maxThoughtRunes))
 		joined := strings.Join(v.thoughts, "\n")
-		for len(v.thoughts) > 1 && runeCount(joined) > maxThoughtsAllRunes {
+		for len(v.thoughts) > 1 && utf8.RuneCountInString(joined) > maxThoughtsAllRunes {
 			v.thoughts = v.thoughts[1:]
 			joined = strings.Join(v.thoughts, "\n")
 		}
@@ -88,9 +89,9 @@ func (v *liveView) message(max int) Message {
 	}
 	steps := v.steps
 	size := func() int {
-		n := runeCount(m.Status) + runeCount(m.Thought) + 1
+		n := utf8.RuneCountInString(m.Status) + utf8.RuneCountInString(m.Thought) + 1
 		for _, s := range steps {
-			n += runeCount(s.Text) + 3
+			n += utf8.RuneCountInString(s.Text) + 3
 		}
 		return n
 	}
@@ -99,7 +100,7 @@ func (v *liveView) message(max int) Message {
 			steps = steps[1:]
 		}
 		if over := size() - max; over > 0 {
-			m.Thought = truncateRunes(m.Thought, runeCount(m.Thought)-over)
+			m.Thought = TruncateRunes(m.Thought, utf8.RuneCountInString(m.Thought)-over)
 		}
 	}
 	if len(steps) > 0 {
@@ -152,7 +153,7 @@ func answerMessages(answer string, max int) []Message {
 
 // agentText makes agent text safe and short for a status line or card field.
 func agentText(s string, max int) string {
-	return truncateRunes(neutralizeMentions(strings.TrimSpace(s)), max)
+	return TruncateRunes(neutralizeMentions(strings.TrimSpace(s)), max)
 }
 
 // failureText is the notice for an agent-reported error.
@@ -162,30 +163,4 @@ func failureText(output string) string {
 		return "⚠️ The agent reported an error. Please try again."
 	}
 	return "⚠️ The agent reported an error: " + out
-}
-
-// truncateRunes cuts s to at most max runes, ending with "…" when cut.
-func truncateRunes(s string, max int) string {
-	if max <= 0 {
-		return ""
-	}
-	n := 0
-	for i := range s {
-		if n == max-1 {
-			if runeCount(s[i:]) > 1 {
-				return s[:i] + "…"
-			}
-			return s
-		}
-		n++
-	}
-	return s
-}
-
-func runeCount(s string) int {
-	n := 0
-	for range s {
-		n++
-	}
-	return n
 }

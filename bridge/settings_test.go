@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -244,7 +245,7 @@ func TestLiveViewThoughts(t *testing.T) {
 	for range 10 {
 		all.addThought(strings.Repeat("t", 400), ThoughtsAll)
 	}
-	assert.LessOrEqual(t, runeCount(all.message(0).Thought), maxThoughtsAllRunes)
+	assert.LessOrEqual(t, utf8.RuneCountInString(all.message(0).Thought), maxThoughtsAllRunes)
 
 	var off liveView
 	off.addThought("hidden", ThoughtsOff)
@@ -258,34 +259,14 @@ func TestLiveViewFitsLimit(t *testing.T) {
 	}
 	v.addThought(strings.Repeat("t", 450), ThoughtsLatest)
 	m := v.message(600)
-	n := runeCount(m.Status) + runeCount(m.Thought) + 1
+	n := utf8.RuneCountInString(m.Status) + utf8.RuneCountInString(m.Thought) + 1
 	for _, s := range m.Steps {
-		n += runeCount(s.Text) + 3
+		n += utf8.RuneCountInString(s.Text) + 3
 	}
 	assert.LessOrEqual(t, n, 600)
 	require.NotEmpty(t, m.Steps)
 	assert.True(t, strings.HasSuffix(m.Steps[len(m.Steps)-1].Text, "e"), "the newest step stays")
 	assert.Len(t, v.message(10_000).Steps, 5)
-}
-
-func TestTruncateRunes(t *testing.T) {
-	tests := []struct {
-		in   string
-		max  int
-		want string
-	}{
-		{"hello", 10, "hello"},
-		{"hello", 5, "hello"},
-		{"hello!", 5, "hell…"},
-		{"héllo wörld", 4, "hél…"},
-		{"日本語テキスト", 3, "日本…"},
-		{"abc", 0, ""},
-	}
-	for _, tt := range tests {
-		got := truncateRunes(tt.in, tt.max)
-		assert.Equal(t, tt.want, got, tt.in)
-		assert.LessOrEqual(t, runeCount(got), max(tt.max, 0))
-	}
 }
 
 func TestVisitorID(t *testing.T) {

@@ -139,10 +139,10 @@ func (r *rendered) remember(msg bridge.Message) {
 	}
 	r.started = true
 	r.kind = msg.Kind
-	r.status = oneLine(msg.Status)
-	r.thought = oneLine(msg.Thought)
+	r.status = bridge.OneLine(msg.Status)
+	r.thought = bridge.OneLine(msg.Thought)
 	for _, s := range msg.Steps {
-		r.steps[oneLine(s.Text)] = r.steps[oneLine(s.Text)] || s.Done
+		r.steps[bridge.OneLine(s.Text)] = r.steps[bridge.OneLine(s.Text)] || s.Done
 	}
 	r.body = msg.Body
 	if msg.Approval != nil {
@@ -157,15 +157,15 @@ func plainDiff(r *rendered, msg bridge.Message) string {
 	switch msg.Kind {
 	case bridge.KindStatus:
 		for _, s := range msg.Steps {
-			text := oneLine(s.Text)
+			text := bridge.OneLine(s.Text)
 			if s.Done && text != "" && (fresh || !r.steps[text]) {
 				fmt.Fprintf(&b, "✓ %s\n", text)
 			}
 		}
-		if t := oneLine(msg.Thought); t != "" && (fresh || t != r.thought) {
+		if t := bridge.OneLine(msg.Thought); t != "" && (fresh || t != r.thought) {
 			fmt.Fprintf(&b, "💭 %s\n", t)
 		}
-		if s := oneLine(msg.Status); s != "" && (fresh || s != r.status) {
+		if s := bridge.OneLine(msg.Status); s != "" && (fresh || s != r.status) {
 			b.WriteString(statusLine(msg, s))
 		}
 	case bridge.KindApproval:
@@ -192,12 +192,12 @@ func formatBlock(msg bridge.Message) string {
 	var b strings.Builder
 	switch msg.Kind {
 	case bridge.KindStatus:
-		status := oneLine(msg.Status)
+		status := bridge.OneLine(msg.Status)
 		if status == "" {
 			status = "Working..."
 		}
 		b.WriteString(statusLine(msg, status))
-		if t := oneLine(msg.Thought); t != "" {
+		if t := bridge.OneLine(msg.Thought); t != "" {
 			fmt.Fprintf(&b, "  💭 %s\n", t)
 		}
 		for _, s := range msg.Steps {
@@ -205,7 +205,7 @@ func formatBlock(msg bridge.Message) string {
 			if s.Done {
 				mark = "✓"
 			}
-			fmt.Fprintf(&b, "  %s %s\n", mark, oneLine(s.Text))
+			fmt.Fprintf(&b, "  %s %s\n", mark, bridge.OneLine(s.Text))
 		}
 	case bridge.KindApproval:
 		if msg.Approval == nil {
@@ -234,7 +234,7 @@ func formatCard(c *bridge.ApprovalCard) string {
 	var b strings.Builder
 	b.WriteString("? Approval needed")
 	if c.Tool != "" {
-		b.WriteString(": " + oneLine(c.Tool))
+		b.WriteString(": " + bridge.OneLine(c.Tool))
 	}
 	b.WriteString("\n")
 	if d := strings.TrimSpace(c.Description); d != "" {
@@ -274,10 +274,6 @@ func formatBody(msg bridge.Message) string {
 		return "! " + indent(body, "  ")[2:] + "\n"
 	}
 	return body + "\n"
-}
-
-func oneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
 }
 
 func indent(s, prefix string) string {

@@ -123,7 +123,7 @@ func (a *Adapter) Run(ctx context.Context, h bridge.Handler) error {
 		a.ready.Store(false)
 	}
 
-	backoff := a.reconnectMin
+	backoff := bridge.Backoff{Min: a.reconnectMin, Max: a.reconnectMax}
 	for {
 		select { // a signal left over from a closed connection is stale
 		case <-disconnected:
@@ -140,12 +140,12 @@ func (a *Adapter) Run(ctx context.Context, h bridge.Handler) error {
 			return fatal
 		}
 		if err != nil && !errors.Is(err, discordgo.ErrWSAlreadyOpen) {
-			a.log.Warn("gateway connect failed; retrying", "err", mapErr(err), "retry_in", backoff)
-			if !sleepCtx(ctx, backoff) {
+			wait := backoff.Next()
+			a.log.Warn("gateway connect failed; retrying", "err", mapErr(err), "retry_in", wait)
+			if !bridge.SleepContext(ctx, wait) {
 				shutdown()
 				return nil
 			}
-			backoff = min(backoff*2, a.reconnectMax)
 			continue
 		}
 		connected := time.Now()
@@ -156,14 +156,14 @@ func (a *Adapter) Run(ctx context.Context, h bridge.Handler) error {
 		case <-disconnected:
 		}
 		if time.Since(connected) > time.Minute {
-			backoff = a.reconnectMin
+			backoff.Reset()
 		}
-		a.log.Warn("gateway disconnected; resuming", "retry_in", backoff)
-		if !sleepCtx(ctx, backoff) {
+		wait := backoff.Next()
+		a.log.Warn("gateway disconnected; resuming", "retry_in", wait)
+		if !bridge.SleepContext(ctx, wait) {
 			shutdown()
 			return nil
 		}
-		backoff = min(backoff*2, a.reconnectMax)
 	}
 }
 
@@ -248,17 +248,5 @@ func (a *Adapter) dispatch(ctx context.Context, h bridge.Handler, q queuedMessag
 	}
 	if err := h.HandleMessage(ctx, in); err != nil && ctx.Err() == nil {
 		a.log.ErrorContext(ctx, "handle message failed", "conversation", in.Key.String(), "message", in.MessageID, "err", err)
-	}
-}
-
-// sleepCtx waits d or until ctx ends; it reports whether the wait completed.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
 	}
 }

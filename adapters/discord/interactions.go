@@ -83,7 +83,7 @@ func (a *Adapter) onCommand(ctx context.Context, h bridge.Handler, i *discordgo.
 		a.respond(ctx, i, ephemeralResponse(noticeEmptyQuestion))
 		return
 	}
-	content := fitContent("**" + escapeMarkdown(user.Display()) + "** asked: " + truncateRunes(question, MaxMessageChars))
+	content := fitContent("**" + escapeMarkdown(user.Display()) + "** asked: " + bridge.TruncateRunes(question, MaxMessageChars))
 	if !a.respond(ctx, i, &discordgo.InteractionResponse{
 		Type: discordgo.InteractionResponseChannelMessageWithSource,
 		Data: &discordgo.InteractionResponseData{

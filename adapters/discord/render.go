@@ -121,10 +121,10 @@ func renderApproval(c bridge.ApprovalCard) string {
 		b.WriteString(" · `" + strings.ReplaceAll(tool, "`", "'") + "`")
 	}
 	if d := strings.TrimSpace(c.Description); d != "" {
-		b.WriteString("\n" + escapeMarkdown(truncateRunes(d, 1000)))
+		b.WriteString("\n" + escapeMarkdown(bridge.TruncateRunes(d, 1000)))
 	}
 	if args := strings.TrimSpace(c.Arguments); args != "" {
-		b.WriteString("\n```\n" + strings.ReplaceAll(truncateRunes(args, 500), "```", "`\u200b``") + "\n```")
+		b.WriteString("\n```\n" + strings.ReplaceAll(bridge.TruncateRunes(args, 500), "```", "`\u200b``") + "\n```")
 	}
 	by := escapeMarkdown(oneLine(c.DecidedBy, 80))
 	switch c.State {
@@ -183,31 +183,16 @@ func fitContent(s string) string {
 	if utf8.RuneCountInString(s) <= hardContentLimit {
 		return s
 	}
-	cut := truncateRunes(s, hardContentLimit-5)
+	cut := bridge.TruncateRunes(s, hardContentLimit-5)
 	if strings.Count(cut, "```")%2 == 1 {
 		return cut + "\n```"
 	}
 	return cut
 }
 
-// truncateRunes shortens s to at most n runes, ending with "…" when cut.
-func truncateRunes(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	i, count := 0, 0
-	for i = range s {
-		if count == n-1 {
-			break
-		}
-		count++
-	}
-	return s[:i] + "…"
-}
-
 // oneLine collapses whitespace (including line breaks) and truncates.
 func oneLine(s string, n int) string {
-	return truncateRunes(strings.Join(strings.Fields(s), " "), n)
+	return bridge.TruncateRunes(bridge.OneLine(s), n)
 }
 
 // inlineEscaper escapes Discord Markdown that works anywhere in a line; "<"

@@ -122,9 +122,6 @@ func TestCustomIDRoundTrip(t *testing.T) {
 
 func TestTextHelpers(t *testing.T) {
 	t.Parallel()
-	assert.Equal(t, "héll…", truncateRunes("héllo world", 5))
-	assert.Equal(t, "héllo", truncateRunes("héllo", 5))
-	assert.True(t, utf8.ValidString(truncateRunes(strings.Repeat("😀", 50), 7)))
 	assert.Equal(t, "a b c", oneLine(" a\n\tb  c ", 50))
 	assert.Equal(t, "\\- item\n  \\> quote\n\\## h\nplain \\_x\\_", escapeMarkdown("- item\n  > quote\n## h\nplain _x_"))
 	assert.Equal(t, "Promptev", threadName("  \n "))

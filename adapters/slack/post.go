@@ -70,7 +70,7 @@ func (a *Adapter) SetStatus(ctx context.Context, key bridge.ConversationKey, sta
 	err := a.api.SetAssistantThreadsStatusContext(ctx, slack.AssistantThreadsSetStatusParameters{
 		ChannelID: key.Channel,
 		ThreadTS:  key.Thread,
-		Status:    truncateRunes(oneLine(status), 200),
+		Status:    bridge.TruncateRunes(bridge.OneLine(status), 200),
 	})
 	if err != nil {
 		return mapError("assistant.threads.setStatus", err)

@@ -73,7 +73,7 @@ func renderStatus(m bridge.Message) rendered {
 	blocks = append(blocks, slack.NewContextBlock("pvb_status", mrkdwn(line)))
 	if t := strings.TrimSpace(m.Thought); t != "" {
 		blocks = append(blocks, slack.NewContextBlock("pvb_thought",
-			mrkdwn("_"+escape(oneLine(t), maxSectionChars-10)+"_")))
+			mrkdwn("_"+escape(bridge.OneLine(t), maxSectionChars-10)+"_")))
 	}
 	if len(m.Steps) > 0 {
 		steps := m.Steps
@@ -87,7 +87,7 @@ func renderStatus(m bridge.Message) rendered {
 			if s.Done {
 				mark = ":white_check_mark:"
 			}
-			lines = append(lines, mark+" "+escape(oneLine(s.Text), per-len(mark)-2))
+			lines = append(lines, mark+" "+escape(bridge.OneLine(s.Text), per-len(mark)-2))
 		}
 		blocks = append(blocks, slack.NewContextBlock("pvb_steps", mrkdwn(strings.Join(lines, "\n"))))
 	}
@@ -101,7 +101,7 @@ func renderApproval(m bridge.Message) rendered {
 	}
 	head := ":raised_hand: *Approval needed*"
 	if card.Tool != "" {
-		head += ": `" + escape(oneLine(card.Tool), 200) + "`"
+		head += ": `" + escape(bridge.OneLine(card.Tool), 200) + "`"
 	}
 	var blocks []slack.Block
 	text := head
@@ -125,7 +125,7 @@ func renderApproval(m bridge.Message) rendered {
 	}
 	fallback := "Approval needed"
 	if card.Tool != "" {
-		fallback += ": " + oneLine(card.Tool)
+		fallback += ": " + bridge.OneLine(card.Tool)
 	}
 	if card.State != bridge.ApprovalPending && card.State != "" {
 		fallback += " (" + decidedText(card) + ")"
@@ -134,7 +134,7 @@ func renderApproval(m bridge.Message) rendered {
 }
 
 func decidedText(card *bridge.ApprovalCard) string {
-	by := oneLine(card.DecidedBy)
+	by := bridge.OneLine(card.DecidedBy)
 	switch card.State {
 	case bridge.ApprovalApproved:
 		if by == "" {
@@ -175,7 +175,7 @@ func renderMarkdown(m bridge.Message) rendered {
 	}
 	// The bridge keeps Body within maxTextChars; the markdown block itself
 	// allows maxMarkdownChars, which leaves room for neutralised mentions.
-	body = truncateRunes(body, maxMarkdownChars)
+	body = bridge.TruncateRunes(body, maxMarkdownChars)
 	return rendered{
 		Blocks: []slack.Block{slack.NewMarkdownBlock("pvb_body", body)},
 		Text:   plainFallback(body),
@@ -259,23 +259,3 @@ func escape(s string, limit int) string {
 
 // plainFallback is the message's text field: escaped and at most maxTextChars.
 func plainFallback(s string) string { return escape(s, maxTextChars) }
-
-// truncateRunes cuts s to at most limit runes, ending with "…" when cut.
-func truncateRunes(s string, limit int) string {
-	if utf8.RuneCountInString(s) <= limit {
-		return s
-	}
-	n := 0
-	for i := range s {
-		if n == limit-1 {
-			return s[:i] + "…"
-		}
-		n++
-	}
-	return s
-}
-
-// oneLine collapses line breaks so a value fits on one context line.
-func oneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
-}

@@ -38,14 +38,6 @@ func TestEscape(t *testing.T) {
 	}
 }
 
-func TestTruncateRunes(t *testing.T) {
-	assert.Equal(t, "abc", truncateRunes("abc", 3))
-	assert.Equal(t, "ab…", truncateRunes("abcd", 3))
-	got := truncateRunes(strings.Repeat("é", 5000), 3900)
-	assert.Equal(t, 3900, utf8.RuneCountInString(got))
-	assert.True(t, utf8.ValidString(got))
-}
-
 // blockJSON renders and marshals the blocks for inspection.
 func blockJSON(t *testing.T, r rendered) []map[string]any {
 	t.Helper()

@@ -39,7 +39,7 @@ func (a *Adapter) Run(ctx context.Context, h bridge.Handler) error {
 // identify learns the bot's team and user id from auth.test, retrying
 // transient failures with backoff and failing at once on auth errors.
 func (a *Adapter) identify(ctx context.Context) error {
-	backoff := time.Second
+	backoff := bridge.Backoff{Min: time.Second, Max: 30 * time.Second}
 	for {
 		res, err := a.api.AuthTestContext(ctx)
 		if err == nil {
@@ -55,15 +55,11 @@ func (a *Adapter) identify(ctx context.Context) error {
 		if fatal := asAuthError("auth.test", "slack.bot_token", err); fatal != nil {
 			return fatal
 		}
-		a.log.Warn("slack auth.test failed, retrying", errAttr(err), "backoff", backoff)
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		wait := backoff.Next()
+		a.log.Warn("slack auth.test failed, retrying", errAttr(err), "backoff", wait)
+		if !bridge.SleepContext(ctx, wait) {
 			return fmt.Errorf("slack: auth.test: %w", ctx.Err())
-		case <-t.C:
 		}
-		backoff = min(backoff*2, 30*time.Second)
 	}
 }
 
