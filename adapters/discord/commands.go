@@ -30,11 +30,12 @@ func InviteURL(appID string) string {
 
 // askCommand is the slash command definition.
 func (a *Adapter) askCommand() *discordgo.ApplicationCommand {
-	dm := true
+	// Usable in servers and in DMs with the bot.
+	contexts := []discordgo.InteractionContextType{discordgo.InteractionContextGuild, discordgo.InteractionContextBotDM}
 	return &discordgo.ApplicationCommand{
-		Name:         a.cfg.SlashCommand.Name,
-		Description:  "Ask the Promptev agent a question",
-		DMPermission: &dm,
+		Name:        a.cfg.SlashCommand.Name,
+		Description: "Ask the Promptev agent a question",
+		Contexts:    &contexts,
 		Options: []*discordgo.ApplicationCommandOption{{
 			Type:        discordgo.ApplicationCommandOptionString,
 			Name:        commandOption,
