@@ -139,6 +139,8 @@ func FuzzStoreVersionHeader(f *testing.F) {
 	f.Add([]byte(`null`), 1)
 	f.Add([]byte(`[1]`), 1)
 	f.Add([]byte(`{"v":12345678901234567890}`), math.MaxInt)
+	f.Add([]byte(`{"V":0}`), math.MaxInt-205) // a header is the exact key "v"
+	f.Add([]byte(`{"V":3,"v":4}`), 5)
 	f.Fuzz(func(t *testing.T, obj []byte, v int) {
 		if pv, ok := peekVersion(obj); ok && pv < 0 {
 			t.Fatalf("peekVersion(%q) = %d", obj, pv)

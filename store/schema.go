@@ -163,13 +163,20 @@ func recordVersion(raw []byte) (int, error) {
 	if v, ok := peekVersion(raw); ok {
 		return v, nil
 	}
-	var hdr struct {
-		V int `json:"v"`
-	}
-	if err := json.Unmarshal(raw, &hdr); err != nil {
+	// Decode the top-level keys rather than into a struct: encoding/json
+	// matches struct tags case-insensitively, so a stray "V" would be taken
+	// for the header. Only the exact key "v" is the version.
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil {
 		return 0, err
 	}
-	return hdr.V, nil
+	var v int
+	if hdr, ok := fields["v"]; ok {
+		if err := json.Unmarshal(hdr, &v); err != nil {
+			return 0, err
+		}
+	}
+	return v, nil
 }
 
 // encode renders a record of kind at the current version.
