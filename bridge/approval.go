@@ -28,8 +28,9 @@ const (
 // once the post returns (SetApprovalCard, which keeps any decision).
 //
 // Exactly one path edits the card to its decided state: the decision's own
-// (afterDecision) when the card ref was recorded before the decision, and
-// this one otherwise (a click that won while the card was being posted).
+// (afterDecision) when the card ref was recorded before the decision (or, when
+// none was, the click names the card and this process is not posting it),
+// and this one otherwise (a click that won while the card was being posted).
 // The agent's continuation is started only by the decision (afterDecision).
 func (r *run) requestApproval(ev promptev.AgentEvent) error {
 	b := r.b
@@ -55,6 +56,8 @@ func (r *run) requestApproval(ev promptev.AgentEvent) error {
 	if a.Description == "" {
 		a.Description = "The agent asks for approval to continue."
 	}
+	b.posting.Store(a.ID, struct{}{})
+	defer b.posting.Delete(a.ID)
 	if err := b.store.PutApproval(b.life, a); err != nil {
 		return fmt.Errorf("record approval: %w", err)
 	}
@@ -174,6 +177,16 @@ func (b *Bridge) HandleAction(ctx context.Context, act Action) (ActionResult, er
 	if !ok {
 		b.metrics.Approval(a.Key.Platform, "duplicate", 0)
 		return ActionResult{Notice: alreadyText(decided)}, nil
+	}
+	if decided.Card.ID == "" && act.Card.ID != "" && act.Platform == a.Key.Platform {
+		if _, posting := b.posting.Load(a.ID); !posting {
+			// No card was recorded and none is being posted here: a previous
+			// process posted it and stopped before recording it. The click
+			// came from that card, so close it there.
+			decided.Card = act.Card
+			decided.Card.Key = a.Key
+			log.Info("approval card closed from the click", "card", act.Card.ID)
+		}
 	}
 	wait := now.Sub(decided.Created)
 	b.metrics.Approval(a.Key.Platform, string(state), wait)

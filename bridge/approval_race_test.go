@@ -65,7 +65,7 @@ type cardClicker struct {
 	errs    []error
 }
 
-func (c *cardClicker) hook(stage bridgetest.PostStage, _ bridge.ConversationKey, msg bridge.Message, _ bridge.MessageRef) {
+func (c *cardClicker) hook(stage bridgetest.PostStage, _ bridge.ConversationKey, msg bridge.Message, ref bridge.MessageRef) {
 	if msg.Kind != bridge.KindApproval || msg.Approval == nil {
 		return
 	}
@@ -78,9 +78,11 @@ func (c *cardClicker) hook(stage bridgetest.PostStage, _ bridge.ConversationKey,
 	if stage != c.stage || c.decision == "" || len(c.results)+len(c.errs) > 0 {
 		return
 	}
+	// After the post the click names its card, as a platform's click does:
+	// the card is still closed once, by the path that is posting it.
 	res, err := c.b.HandleAction(context.Background(), bridge.Action{
 		Platform: bridge.PlatformSlack, ApprovalID: msg.Approval.ID, Decision: c.decision,
-		User: bridge.User{ID: "U1", Name: "name-U1"},
+		User: bridge.User{ID: "U1", Name: "name-U1"}, Card: ref,
 	})
 	if err != nil {
 		c.errs = append(c.errs, err)

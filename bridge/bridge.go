@@ -65,6 +65,10 @@ type Bridge struct {
 	// in flight; new runs wait for it so recovery never confuses them.
 	ready chan struct{}
 
+	// posting holds the ids of the approvals whose card this process is
+	// posting and recording (requestApproval closes those cards itself).
+	posting sync.Map
+
 	mu      sync.Mutex
 	convs   map[ConversationKey]*conversation
 	closing bool

@@ -48,6 +48,11 @@ type Action struct {
 	User User
 	// Received is when the adapter received the click.
 	Received time.Time
+	// Card is the message the clicked button is on, when the platform says
+	// (ID empty otherwise). The bridge edits it when the approval has no
+	// recorded card: a process that stopped between posting the card and
+	// recording it.
+	Card MessageRef
 }
 
 // ActionResult tells the adapter how to answer a click. It is computed without

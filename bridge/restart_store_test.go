@@ -118,6 +118,57 @@ func TestBboltApprovalAfterRestart(t *testing.T) {
 	assert.Equal(t, streamCall{"agent-1", "tok-1", "approve"}, agent.Streams()[1])
 }
 
+// A process that stopped between posting an approval card and recording it
+// leaves a pending approval with no card ref. After the restart, the click
+// that names its card closes that card (the decision, no buttons) and the
+// agent is answered once; a second click changes nothing.
+func TestBboltApprovalCardNotRecordedBeforeRestart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bridge.db")
+	p := bridgetest.NewPlatform("slack", fastLimits())
+	key := engKey("1")
+	agent := newFakeAgent(func(c streamCall) []step {
+		if c.Query == "approve" {
+			return []step{{Type: promptev.EventDone, Out: "Done after approval."}}
+		}
+		return []step{{Type: promptev.EventApprovalRequired, Out: "Delete it?", Tool: "rm"}}
+	})
+	first := startProcess(t, path, p, agent)
+	require.NoError(t, first.b.HandleMessage(t.Context(), bridge.InboundMessage{Key: key, User: bridge.User{ID: "U1"}, Text: "delete", MessageID: "1", Mentioned: true}))
+	waitText(t, p, key, 1, "Delete it?")
+	waitText(t, p, key, 0, "Waiting for approval")
+	card := p.Messages(key)[1].Ref
+	id := p.Messages(key)[1].Message.Approval.ID
+	require.NoError(t, first.b.Shutdown(t.Context()))
+	first.stop(t)()
+
+	// The file as the crash left it: the approval without its card.
+	st, err := store.Open(path, store.Options{NoSync: true})
+	require.NoError(t, err)
+	a, err := st.GetApproval(t.Context(), id)
+	require.NoError(t, err)
+	a.Card = bridge.MessageRef{}
+	require.NoError(t, st.PutApproval(t.Context(), a))
+	require.NoError(t, st.Close())
+
+	second := startProcess(t, path, p, agent)
+	click := bridge.Action{Platform: "slack", ApprovalID: id, Decision: bridge.Approve, User: bridge.User{ID: "U1", Name: "Ana"},
+		Card: bridge.MessageRef{Key: key, ID: card.ID}}
+	res, err := second.b.HandleAction(t.Context(), click)
+	require.NoError(t, err)
+	assert.True(t, res.Accepted)
+	waitText(t, p, key, 1, "Approved by Ana")
+	waitText(t, p, key, 2, "Done after approval.")
+	assert.Zero(t, p.ButtonCount(card), "the decided card has no buttons")
+	assert.Equal(t, 1, cardEdits(p, card))
+
+	res, err = second.b.HandleAction(t.Context(), click)
+	require.NoError(t, err)
+	assert.Equal(t, bridge.ActionResult{Notice: "Already approved by Ana"}, res)
+	second.stop(t)()
+	assert.Equal(t, 1, cardEdits(p, card), "the second click edits nothing")
+	assert.Len(t, agent.Streams(), 2, "the agent is answered once")
+}
+
 // The app_mention/message twin on the real bbolt store: one run, the twin
 // and the retries dropped, and the marks survive a restart.
 func TestBboltDedupeTwin(t *testing.T) {

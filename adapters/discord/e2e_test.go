@@ -2,6 +2,7 @@ package discord
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -420,9 +421,20 @@ func (p *e2eProcess) stop(t *testing.T) {
 // bridge and adapter, stops both, and clicks Approve on the card once new
 // instances run on the same store file and the same fake Discord: the click
 // is deferred-acknowledged, the card turns into "Approved by …" without
-// buttons, and the continuation's answer is posted.
+// buttons, and the continuation's answer is posted. It does so also when the
+// first process stopped before recording the card's ref (the store is edited
+// to that state): the click names its card, which is closed all the same.
 func TestE2EApprovalClickAfterRestart(t *testing.T) {
 	t.Parallel()
+	for _, forgetCard := range []bool{false, true} {
+		t.Run(fmt.Sprintf("card_recorded=%t", !forgetCard), func(t *testing.T) {
+			t.Parallel()
+			testApprovalClickAfterRestart(t, forgetCard)
+		})
+	}
+}
+
+func testApprovalClickAfterRestart(t *testing.T, forgetCard bool) {
 	pv := promptevtest.NewServer("pk_test")
 	t.Cleanup(pv.Close)
 	pv.AddAgent(e2eAgent, approvalAgent())
@@ -445,6 +457,17 @@ func TestE2EApprovalClickAfterRestart(t *testing.T) {
 	require.Empty(t, before.InteractionResponses)
 	pending, _ := before.Message(card.ID)
 	require.Len(t, pending.Buttons(), 2, "the card is still pending after the first process stopped")
+	if forgetCard {
+		st, err := store.Open(path, store.Options{NoSync: true})
+		require.NoError(t, err)
+		id := strings.TrimPrefix(approve, "pvb:a:")
+		a, err := st.GetApproval(t.Context(), id)
+		require.NoError(t, err)
+		require.Equal(t, card.ID, a.Card.ID)
+		a.Card = bridge.MessageRef{}
+		require.NoError(t, st.PutApproval(t.Context(), a))
+		require.NoError(t, st.Close())
+	}
 
 	second := startE2EProcess(t, path, fake, pv)
 	e.waitFor(t, func(s discordfake.Snapshot) bool { return s.Connections == 1 && s.Readies == 2 })

@@ -40,13 +40,23 @@ func (a *Adapter) onComponent(ctx context.Context, h bridge.Handler, i *discordg
 	}
 	user := interactionUser(i)
 	a.rememberInteraction(i, user.ID)
-	res, err := h.HandleAction(ctx, bridge.Action{
+	act := bridge.Action{
 		Platform:   bridge.PlatformDiscord,
 		ApprovalID: id,
 		Decision:   decision,
 		User:       user,
 		Received:   received,
-	})
+	}
+	if m := i.Message; m != nil && m.ID != "" {
+		// The card the button is on: the bridge closes it when the card's
+		// ref was never recorded.
+		ch := m.ChannelID
+		if ch == "" {
+			ch = i.ChannelID
+		}
+		act.Card = bridge.MessageRef{ID: m.ID, Channel: ch, Posted: m.Timestamp}
+	}
+	res, err := h.HandleAction(ctx, act)
 	switch {
 	case err != nil:
 		a.log.ErrorContext(ctx, "handle action failed", "approval", id, "user", user.ID, "err", err)

@@ -56,7 +56,9 @@ func TestButtonClicks(t *testing.T) {
 			if tt.wantAction {
 				act := r.h.nextAction(t)
 				assert.Equal(t, bridge.Action{Platform: "discord", ApprovalID: "apr1", Decision: tt.wantDecision,
-					User: bridge.User{ID: otherUser, Name: "bob"}, Received: act.Received}, act)
+					User: bridge.User{ID: otherUser, Name: "bob"}, Received: act.Received,
+					Card: bridge.MessageRef{ID: "1300000000000000060", Channel: click.ChannelID, Posted: act.Card.Posted}}, act)
+				assert.False(t, act.Card.Posted.IsZero(), "the card's post time comes from the message")
 				assert.False(t, act.Received.IsZero())
 			}
 			s := r.waitFor(t, func(s discordfake.Snapshot) bool {

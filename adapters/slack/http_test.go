@@ -186,7 +186,9 @@ func TestHTTPClick(t *testing.T) {
 	readAll(t, resp)
 	acts := rec.waitActions(t, 1)
 	assert.Equal(t, bridge.Action{Platform: "slack", ApprovalID: "ap-7", Decision: bridge.Deny,
-		User: bridge.User{ID: "U8", Name: "bo"}, Received: acts[0].Received}, acts[0])
+		User: bridge.User{ID: "U8", Name: "bo"}, Received: acts[0].Received,
+		Card: bridge.MessageRef{Key: bridge.ConversationKey{Platform: "slack", Workspace: slackfake.TeamID, Channel: "C1", Thread: click.ThreadTS},
+			ID: click.MessageTS, Channel: "C1"}}, acts[0])
 	fake.Await(t, "ephemeral notice", func() bool { return len(fake.Calls("chat.postEphemeral")) == 1 })
 	eph := fake.Calls("chat.postEphemeral")[0]
 	assert.Equal(t, "U8", eph.User)

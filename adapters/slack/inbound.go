@@ -112,6 +112,13 @@ func actionsFromCallback(cb slack.InteractionCallback, received time.Time) []bri
 		return nil
 	}
 	var out []bridge.Action
+	// The message the buttons are on: the bridge closes it when the card's
+	// ref was never recorded.
+	var card bridge.MessageRef
+	if ts := firstNonEmpty(cb.Container.MessageTs, cb.Message.Timestamp); ts != "" {
+		k := callbackKey(cb)
+		card = bridge.MessageRef{Key: k, ID: ts, Channel: k.Channel}
+	}
 	for _, ba := range cb.ActionCallback.BlockActions {
 		if ba == nil || ba.Value == "" {
 			continue
@@ -131,6 +138,7 @@ func actionsFromCallback(cb slack.InteractionCallback, received time.Time) []bri
 			Decision:   d,
 			User:       bridge.User{ID: cb.User.ID, Name: firstNonEmpty(cb.User.Name, cb.User.RealName)},
 			Received:   received,
+			Card:       card,
 		})
 	}
 	return out

@@ -139,9 +139,11 @@ func TestActionsFromCallback(t *testing.T) {
 	}
 	click := slackfake.Click{Channel: "C1", MessageTS: "1.5", ThreadTS: "1.1", User: "U7", UserName: "ana", ActionID: ActionApprove, Value: "ap-123"}
 	cb := parse(click)
+	wantKey := bridge.ConversationKey{Platform: "slack", Workspace: slackfake.TeamID, Channel: "C1", Thread: "1.1"}
 	assert.Equal(t, []bridge.Action{{Platform: "slack", ApprovalID: "ap-123", Decision: bridge.Approve,
-		User: bridge.User{ID: "U7", Name: "ana"}, Received: now}}, actionsFromCallback(cb, now))
-	assert.Equal(t, bridge.ConversationKey{Platform: "slack", Workspace: slackfake.TeamID, Channel: "C1", Thread: "1.1"}, callbackKey(cb))
+		User: bridge.User{ID: "U7", Name: "ana"}, Received: now,
+		Card: bridge.MessageRef{Key: wantKey, ID: "1.5", Channel: "C1"}}}, actionsFromCallback(cb, now))
+	assert.Equal(t, wantKey, callbackKey(cb))
 
 	click.ActionID = ActionDeny
 	acts := actionsFromCallback(parse(click), now)
