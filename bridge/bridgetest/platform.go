@@ -86,6 +86,15 @@ func WithoutButtons() PlatformOption {
 	return func(p *Platform) { p.noButtons = true }
 }
 
+// WithoutRecords makes the platform keep only the messages as they now
+// stand, not the log of every request: Records and Applied return nothing.
+// For benchmarks, whose request log would otherwise grow for the whole run
+// and be copied and scanned by the garbage collector of the process under
+// measurement.
+func WithoutRecords() PlatformOption {
+	return func(p *Platform) { p.noRecords = true }
+}
+
 // WithLatency sets the time every request takes (see SetLatency).
 func WithLatency(d time.Duration) PlatformOption {
 	return func(p *Platform) { p.latency = d }
@@ -127,6 +136,7 @@ type Platform struct {
 	limits    bridge.Limits
 	server    []ServerLimit
 	noButtons bool
+	noRecords bool
 	postHook  PostHook
 
 	mu          sync.Mutex
@@ -390,7 +400,9 @@ func (p *Platform) serverLimitedLocked(op Op, key bridge.ConversationKey, now ti
 
 // recordLocked appends rec and wakes WaitFor callers.
 func (p *Platform) recordLocked(rec Record) {
-	p.records = append(p.records, rec)
+	if !p.noRecords {
+		p.records = append(p.records, rec)
+	}
 	close(p.changed)
 	p.changed = make(chan struct{})
 }

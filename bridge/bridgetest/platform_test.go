@@ -89,6 +89,27 @@ func TestPlatformRecordsAndRejects(t *testing.T) {
 	})
 }
 
+// WithoutRecords keeps the messages and the server limits, not the log.
+func TestPlatformWithoutRecords(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := bridgetest.NewPlatform(bridge.PlatformSlack, bridgetest.SlackLimits(),
+			bridgetest.WithoutRecords(), bridgetest.WithServerLimits(bridgetest.ServerLimit{Op: bridgetest.OpEdit, Max: 1, Window: time.Minute}))
+		ctx := context.Background()
+		ref, err := p.Post(ctx, testKey, bridge.Message{Body: "hello"})
+		require.NoError(t, err)
+		require.NoError(t, p.Edit(ctx, ref, bridge.Message{Body: "bye"}))
+		var rl *bridge.RateLimitError
+		require.ErrorAs(t, p.Edit(ctx, ref, bridge.Message{Body: "again"}), &rl, "the server limit still holds")
+		assert.Equal(t, "bye", p.Text(ref))
+		posted, ok := p.Lookup(ref)
+		require.True(t, ok)
+		assert.Equal(t, 1, posted.Edits)
+		assert.Len(t, p.Messages(testKey), 1)
+		assert.Empty(t, p.Records())
+		assert.Empty(t, p.Applied(bridgetest.OpEdit))
+	})
+}
+
 func TestPlatformInjection(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := bridgetest.NewPlatform(bridge.PlatformSlack, bridgetest.SlackLimits())
