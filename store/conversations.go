@@ -22,6 +22,9 @@ func (s *Store) GetConversation(ctx context.Context, key bridge.ConversationKey)
 		if raw == nil {
 			return fmt.Errorf("store: conversation %s: %w", key, bridge.ErrNotFound)
 		}
+		if decodeConversationFast(raw, s.schema.version(kindConversations), &c) {
+			return nil
+		}
 		return decode(s.schema, kindConversations, k, raw, &c)
 	})
 	if err != nil {
