@@ -90,11 +90,11 @@ func TestBboltCrashBetweenPlaceholderAndFinal(t *testing.T) {
 	waitText(t, p, key, 1, "ok")
 }
 
-// Approval buttons keep working after a restart on the real bbolt store.
-func TestBboltApprovalAfterRestart(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "bridge.db")
-	p := bridgetest.NewPlatform("slack", fastLimits())
-	key := engKey("1")
+// approvalBeforeRestart runs one process on path until key shows a pending
+// approval card, and stops it. It returns the agent (which answers "approve"
+// with "Done after approval.") and the card as posted.
+func approvalBeforeRestart(t *testing.T, path string, p *bridgetest.Platform, key bridge.ConversationKey) (*fakeAgent, bridgetest.Posted) {
+	t.Helper()
 	agent := newFakeAgent(func(c streamCall) []step {
 		if c.Query == "approve" {
 			return []step{{Type: promptev.EventDone, Out: "Done after approval."}}
@@ -105,9 +105,19 @@ func TestBboltApprovalAfterRestart(t *testing.T) {
 	require.NoError(t, first.b.HandleMessage(t.Context(), bridge.InboundMessage{Key: key, User: bridge.User{ID: "U1"}, Text: "delete", MessageID: "1", Mentioned: true}))
 	waitText(t, p, key, 1, "Delete it?")
 	waitText(t, p, key, 0, "Waiting for approval")
-	id := p.Messages(key)[1].Message.Approval.ID
+	card := p.Messages(key)[1]
 	require.NoError(t, first.b.Shutdown(t.Context()))
 	first.stop(t)()
+	return agent, card
+}
+
+// Approval buttons keep working after a restart on the real bbolt store.
+func TestBboltApprovalAfterRestart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bridge.db")
+	p := bridgetest.NewPlatform("slack", fastLimits())
+	key := engKey("1")
+	agent, card := approvalBeforeRestart(t, path, p, key)
+	id := card.Message.Approval.ID
 
 	second := startProcess(t, path, p, agent)
 	res, err := second.b.HandleAction(t.Context(), bridge.Action{Platform: "slack", ApprovalID: id, Decision: bridge.Approve, User: bridge.User{ID: "U1", Name: "Ana"}})
@@ -126,20 +136,8 @@ func TestBboltApprovalCardNotRecordedBeforeRestart(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "bridge.db")
 	p := bridgetest.NewPlatform("slack", fastLimits())
 	key := engKey("1")
-	agent := newFakeAgent(func(c streamCall) []step {
-		if c.Query == "approve" {
-			return []step{{Type: promptev.EventDone, Out: "Done after approval."}}
-		}
-		return []step{{Type: promptev.EventApprovalRequired, Out: "Delete it?", Tool: "rm"}}
-	})
-	first := startProcess(t, path, p, agent)
-	require.NoError(t, first.b.HandleMessage(t.Context(), bridge.InboundMessage{Key: key, User: bridge.User{ID: "U1"}, Text: "delete", MessageID: "1", Mentioned: true}))
-	waitText(t, p, key, 1, "Delete it?")
-	waitText(t, p, key, 0, "Waiting for approval")
-	card := p.Messages(key)[1].Ref
-	id := p.Messages(key)[1].Message.Approval.ID
-	require.NoError(t, first.b.Shutdown(t.Context()))
-	first.stop(t)()
+	agent, posted := approvalBeforeRestart(t, path, p, key)
+	card, id := posted.Ref, posted.Message.Approval.ID
 
 	// The file as the crash left it: the approval without its card.
 	st, err := store.Open(path, store.Options{NoSync: true})
