@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/promptev/promptev-bridge/promptev"
@@ -56,7 +57,8 @@ func (r *run) requestApproval(ev promptev.AgentEvent) error {
 	if a.Description == "" {
 		a.Description = "The agent asks for approval to continue."
 	}
-	b.posting.Store(a.ID, struct{}{})
+	slot := &postingCard{}
+	b.posting.Store(a.ID, slot)
 	defer b.posting.Delete(a.ID)
 	if err := b.store.PutApproval(b.life, a); err != nil {
 		return fmt.Errorf("record approval: %w", err)
@@ -69,9 +71,13 @@ func (r *run) requestApproval(ev promptev.AgentEvent) error {
 		// pending until it expires.
 		if decided, ok := r.withdrawApproval(a); !ok {
 			// A click won during the post (its outcome was unknown, the
-			// card was shown): the decision stands and its continuation runs.
+			// card was shown): the decision stands and its continuation
+			// runs. The click named its card: close it.
 			r.log.Warn("approval card post failed after a decision", "approval", a.ID,
 				"state", decided.State, "err", err)
+			if ref := slot.get(); ref.ID != "" {
+				r.closeCard(ref, decided)
+			}
 			return nil
 		}
 		return fmt.Errorf("post approval card: %w", err)
@@ -98,6 +104,28 @@ func (r *run) requestApproval(ev promptev.AgentEvent) error {
 		r.closeCard(ref, rec)
 	}
 	return nil
+}
+
+// postingCard is the card of an approval this process is posting, as a click
+// on it names it: the post's own ref is lost when the post fails after the
+// card was shown.
+type postingCard struct {
+	mu  sync.Mutex
+	ref MessageRef
+}
+
+func (p *postingCard) offer(ref MessageRef) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ref.ID == "" {
+		p.ref = ref
+	}
+}
+
+func (p *postingCard) get() MessageRef {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.ref
 }
 
 // withdrawApproval expires the pending approval a whose card could not be
@@ -170,6 +198,15 @@ func (b *Bridge) HandleAction(ctx context.Context, act Action) (ActionResult, er
 		b.expire(ctx, a, now)
 		return ActionResult{Notice: noticeExpired}, nil
 	}
+	card := act.Card
+	card.Key = a.Key
+	if act.Card.ID != "" && act.Platform == a.Key.Platform {
+		if slot, posting := b.posting.Load(a.ID); posting {
+			// Before deciding, so that a failed post that then finds the
+			// decision also finds the card.
+			slot.(*postingCard).offer(card)
+		}
+	}
 	decided, ok, err := b.store.DecideApproval(ctx, a.ID, state, act.User.ID, act.User.Display(), now)
 	if err != nil {
 		return ActionResult{}, fmt.Errorf("bridge: decide approval: %w", err)
@@ -183,8 +220,7 @@ func (b *Bridge) HandleAction(ctx context.Context, act Action) (ActionResult, er
 			// No card was recorded and none is being posted here: a previous
 			// process posted it and stopped before recording it. The click
 			// came from that card, so close it there.
-			decided.Card = act.Card
-			decided.Card.Key = a.Key
+			decided.Card = card
 			log.Info("approval card closed from the click", "card", act.Card.ID)
 		}
 	}

@@ -56,6 +56,9 @@ type cardClicker struct {
 	stage    bridgetest.PostStage
 	decision bridge.Decision
 	failPost error // when set, the card's post fails with it
+	// loseResponse, when set, is what the card's post answers once the card
+	// is posted (the response was lost).
+	loseResponse error
 
 	mu      sync.Mutex
 	b       *bridge.Bridge
@@ -74,6 +77,9 @@ func (c *cardClicker) hook(stage bridgetest.PostStage, _ bridge.ConversationKey,
 	c.id = msg.Approval.ID
 	if stage == bridgetest.BeforePost && c.failPost != nil {
 		c.p.FailNext(c.failPost)
+	}
+	if stage == bridgetest.BeforePost && c.loseResponse != nil {
+		c.p.LoseNextPostResponse(c.loseResponse)
 	}
 	if stage != c.stage || c.decision == "" || len(c.results)+len(c.errs) > 0 {
 		return
@@ -284,6 +290,59 @@ func TestApprovalCardNotRecorded(t *testing.T) {
 				assert.Len(t, agent.Streams(), tt.wantRuns)
 				assert.Equal(t, tt.wantError, r.metrics.count("run:error"))
 				if tt.wantError > 0 {
+					assert.Contains(t, r.p.Text(msgs[0].Ref), "the request could not be shown")
+				}
+			})
+		})
+	}
+}
+
+// When the card's post fails after the card was shown (its response lost),
+// the request is withdrawn and the run ends with a failure notice, unless a
+// click decided it during the post: then the decision stands, the card the
+// click named is closed once and the agent is answered once.
+func TestApprovalCardPostResponseLost(t *testing.T) {
+	tests := []struct {
+		name       string
+		decision   bridge.Decision
+		wantState  bridge.ApprovalState
+		wantText   string
+		wantEdits  int
+		wantRuns   int
+		wantErrors int
+	}{
+		{"no click: withdrawn", "", bridge.ApprovalExpired, "Delete branch", 0, 1, 1},
+		{"click during the post: decision kept, card closed", bridge.Approve, bridge.ApprovalApproved, "Approved by name-U1", 1, 2, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				agent := newFakeAgent(approvalScript)
+				c := &cardClicker{stage: bridgetest.AfterPost, decision: tt.decision, loseResponse: errors.New("request timed out")}
+				st := &faultStore{MemStore: bridgetest.NewMemStore()}
+				r := startClickRig(t, agent, c, st)
+				defer r.stop()
+				key := engKey("1")
+				r.send(key, "U1", "clean up branches")
+				time.Sleep(5 * time.Second)
+				settle()
+
+				msgs := r.p.Messages(key)
+				require.GreaterOrEqual(t, len(msgs), 2, "the card was posted")
+				card := msgs[1].Ref
+				require.Equal(t, bridge.KindApproval, r.p.Current(card).Kind)
+				assert.Contains(t, r.p.Text(card), tt.wantText)
+				assert.Equal(t, tt.wantEdits, cardEdits(r.p, card))
+				stored, err := r.store.GetApproval(t.Context(), c.approvalID())
+				require.NoError(t, err)
+				assert.Equal(t, tt.wantState, stored.State)
+				assert.Len(t, agent.Streams(), tt.wantRuns)
+				assert.Equal(t, tt.wantErrors, r.metrics.count("run:error"))
+				if tt.decision != "" {
+					assert.Zero(t, r.p.ButtonCount(card), "the decided card has no buttons")
+					assert.Equal(t, []bridge.ActionResult{{Accepted: true}}, c.results)
+					assert.Equal(t, "Deleted the branch.", r.p.Text(msgs[len(msgs)-1].Ref))
+				} else {
 					assert.Contains(t, r.p.Text(msgs[0].Ref), "the request could not be shown")
 				}
 			})

@@ -65,8 +65,9 @@ type Bridge struct {
 	// in flight; new runs wait for it so recovery never confuses them.
 	ready chan struct{}
 
-	// posting holds the ids of the approvals whose card this process is
-	// posting and recording (requestApproval closes those cards itself).
+	// posting maps the id of each approval whose card this process is
+	// posting and recording to its *postingCard (requestApproval closes
+	// those cards itself).
 	posting sync.Map
 
 	mu      sync.Mutex

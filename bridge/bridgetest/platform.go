@@ -144,6 +144,7 @@ type Platform struct {
 	inject429   int
 	retryAfter  time.Duration
 	failNext    []error
+	loseNext    []error // post responses to lose (LoseNextPostResponse)
 	seq         int
 	records     []Record
 	messages    map[string]*Posted // by message id
@@ -212,16 +213,36 @@ func (p *Platform) FailNext(err error) {
 	p.failNext = append(p.failNext, err)
 }
 
+// LoseNextPostResponse makes the next successful post answer err instead of
+// its ref: the message is posted (users see it) but the caller cannot know
+// it, as when a response times out after the server applied the request.
+// Calls queue up.
+func (p *Platform) LoseNextPostResponse(err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.loseNext = append(p.loseNext, err)
+}
+
 // Post posts msg into the conversation key.
 func (p *Platform) Post(ctx context.Context, key bridge.ConversationKey, msg bridge.Message) (bridge.MessageRef, error) {
 	if p.postHook != nil {
 		p.postHook(BeforePost, key, cloneMessage(msg), bridge.MessageRef{})
 	}
 	ref, err := p.post(ctx, key, msg)
-	if err == nil && p.postHook != nil {
+	if err != nil {
+		return ref, err
+	}
+	if p.postHook != nil {
 		p.postHook(AfterPost, key, cloneMessage(msg), ref)
 	}
-	return ref, err
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.loseNext) > 0 {
+		err = p.loseNext[0]
+		p.loseNext = p.loseNext[1:]
+		return bridge.MessageRef{}, err
+	}
+	return ref, nil
 }
 
 func (p *Platform) post(ctx context.Context, key bridge.ConversationKey, msg bridge.Message) (bridge.MessageRef, error) {

@@ -89,6 +89,23 @@ func TestPlatformRecordsAndRejects(t *testing.T) {
 	})
 }
 
+// LoseNextPostResponse posts the message but answers the error, once.
+func TestPlatformLoseNextPostResponse(t *testing.T) {
+	p := bridgetest.NewPlatform(bridge.PlatformSlack, bridgetest.SlackLimits())
+	ctx := context.Background()
+	lost := errors.New("timeout")
+	p.LoseNextPostResponse(lost)
+	ref, err := p.Post(ctx, testKey, bridge.Message{Body: "shown"})
+	require.ErrorIs(t, err, lost)
+	assert.Zero(t, ref)
+	msgs := p.Messages(testKey)
+	require.Len(t, msgs, 1, "the message was posted all the same")
+	assert.Equal(t, "shown", p.Text(msgs[0].Ref))
+	ref, err = p.Post(ctx, testKey, bridge.Message{Body: "next"})
+	require.NoError(t, err)
+	assert.Equal(t, "next", p.Text(ref))
+}
+
 // WithoutRecords keeps the messages and the server limits, not the log.
 func TestPlatformWithoutRecords(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
