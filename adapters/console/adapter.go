@@ -64,6 +64,7 @@ type Adapter struct {
 	seq     int
 	inSeq   int
 	msgs    map[string]*rendered
+	order   []string // ids of msgs, oldest first (for keepMessages)
 	tail    string // id of the message whose block ends the output (TTY mode)
 	tailN   int    // lines of that block
 	pending []string
@@ -319,7 +320,7 @@ func (a *Adapter) Post(ctx context.Context, key bridge.ConversationKey, msg brid
 	a.seq++
 	id := "m" + strconv.Itoa(a.seq)
 	r := &rendered{}
-	a.msgs[id] = r
+	a.keepLocked(id, r)
 	if err := a.renderLocked(id, r, msg); err != nil {
 		return bridge.MessageRef{}, err
 	}
@@ -338,7 +339,7 @@ func (a *Adapter) Edit(ctx context.Context, ref bridge.MessageRef, msg bridge.Me
 		// A message from an earlier process (recovery after a restart):
 		// render it as new output.
 		r = &rendered{}
-		a.msgs[ref.ID] = r
+		a.keepLocked(ref.ID, r)
 	}
 	return a.renderLocked(ref.ID, r, msg)
 }
@@ -350,6 +351,21 @@ func (a *Adapter) Ephemeral(ctx context.Context, _ bridge.ConversationKey, _ str
 	}
 	a.printf("(%s)\n", text)
 	return nil
+}
+
+// keepMessages is how many messages the console remembers for in-place
+// updates. An edit of an older one (a tidy, a card decided much later) is
+// printed as new output.
+const keepMessages = 256
+
+// keepLocked remembers message id, forgetting the oldest beyond keepMessages.
+func (a *Adapter) keepLocked(id string, r *rendered) {
+	a.msgs[id] = r
+	a.order = append(a.order, id)
+	for len(a.order) > keepMessages {
+		delete(a.msgs, a.order[0])
+		a.order = a.order[1:]
+	}
 }
 
 func (a *Adapter) printf(format string, args ...any) {

@@ -146,6 +146,34 @@ func TestEditOfUnknownMessageRendersIt(t *testing.T) {
 	assert.Equal(t, "! This run was interrupted.\n", out.String())
 }
 
+// The console remembers the last keepMessages messages: an unchanged status
+// edit of a recent one prints nothing, while an edit of a forgotten one is
+// printed again in full, and memory stays bounded.
+func TestOldMessagesAreForgotten(t *testing.T) {
+	out := &syncBuffer{}
+	a := New(Options{In: strings.NewReader(""), Out: out})
+	ctx := context.Background()
+	var refs []bridge.MessageRef
+	for i := range keepMessages + 10 {
+		ref, err := a.Post(ctx, a.Key(), status(fmt.Sprintf("Step %d", i), ""))
+		require.NoError(t, err)
+		refs = append(refs, ref)
+	}
+	a.mu.Lock()
+	assert.Len(t, a.msgs, keepMessages)
+	assert.Len(t, a.order, keepMessages)
+	a.mu.Unlock()
+
+	before := out.String()
+	require.NoError(t, a.Edit(ctx, refs[len(refs)-1], status(fmt.Sprintf("Step %d", len(refs)-1), "")))
+	assert.Equal(t, before, out.String(), "a remembered message's unchanged state prints nothing")
+	require.NoError(t, a.Edit(ctx, refs[0], status("Step 0", "")))
+	assert.Equal(t, before+"… Step 0\n", out.String(), "a forgotten message is printed again")
+	a.mu.Lock()
+	assert.Len(t, a.msgs, keepMessages, "still bounded")
+	a.mu.Unlock()
+}
+
 func TestTTYTypedLineEndsRewrite(t *testing.T) {
 	hs := start(t, Options{TTY: true})
 	ctx := context.Background()
