@@ -65,8 +65,8 @@ type Adapter struct {
 	inSeq   int
 	msgs    map[string]*rendered
 	order   []string // ids of msgs, oldest first (for keepMessages)
-	tail    string // id of the message whose block ends the output (TTY mode)
-	tailN   int    // lines of that block
+	tail    string   // id of the message whose block ends the output (TTY mode)
+	tailN   int      // lines of that block
 	pending []string
 	autoQ   []answer
 }
