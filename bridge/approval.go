@@ -198,14 +198,16 @@ func (b *Bridge) HandleAction(ctx context.Context, act Action) (ActionResult, er
 		b.expire(ctx, a, now)
 		return ActionResult{Notice: noticeExpired}, nil
 	}
+	// The card the click names, and whether this process is posting it. Both
+	// are read before deciding: a failed post that then finds the decision
+	// also finds the card, and a post that ends after the decision is known
+	// to close the card itself.
 	card := act.Card
 	card.Key = a.Key
-	if act.Card.ID != "" && act.Platform == a.Key.Platform {
-		if slot, posting := b.posting.Load(a.ID); posting {
-			// Before deciding, so that a failed post that then finds the
-			// decision also finds the card.
-			slot.(*postingCard).offer(card)
-		}
+	named := act.Card.ID != "" && act.Platform == a.Key.Platform
+	slot, posting := b.posting.Load(a.ID)
+	if named && posting {
+		slot.(*postingCard).offer(card)
 	}
 	decided, ok, err := b.store.DecideApproval(ctx, a.ID, state, act.User.ID, act.User.Display(), now)
 	if err != nil {
@@ -215,14 +217,12 @@ func (b *Bridge) HandleAction(ctx context.Context, act Action) (ActionResult, er
 		b.metrics.Approval(a.Key.Platform, "duplicate", 0)
 		return ActionResult{Notice: alreadyText(decided)}, nil
 	}
-	if decided.Card.ID == "" && act.Card.ID != "" && act.Platform == a.Key.Platform {
-		if _, posting := b.posting.Load(a.ID); !posting {
-			// No card was recorded and none is being posted here: a previous
-			// process posted it and stopped before recording it. The click
-			// came from that card, so close it there.
-			decided.Card = card
-			log.Info("approval card closed from the click", "card", act.Card.ID)
-		}
+	if decided.Card.ID == "" && named && !posting {
+		// No card was recorded and none is being posted here: a previous
+		// process posted it and stopped before recording it. The click came
+		// from that card, so close it there.
+		decided.Card = card
+		log.Info("approval card closed from the click", "card", act.Card.ID)
 	}
 	wait := now.Sub(decided.Created)
 	b.metrics.Approval(a.Key.Platform, string(state), wait)
