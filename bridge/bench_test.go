@@ -146,9 +146,9 @@ func BenchmarkInboundToPlaceholder(b *testing.B) {
 	const conversations = 1000
 	// Slack's figures: every conversation's status edits are metered (at most
 	// one per second per message, 40 per minute per workspace). The platform
-	// keeps no request log: a log of every edit of 3,000 conversations is not
-	// bridge-side, but its growth (copies) and its scanning by the garbage
-	// collector would be measured as bridge latency.
+	// keeps no request log: a log of every edit of the run is not bridge-side,
+	// but its growth (copies) and its scanning by the garbage collector would
+	// be measured as bridge latency.
 	p := bridgetest.NewPlatform("slack", bridgetest.SlackLimits(), bridgetest.WithoutRecords())
 	r := startRig(b, genAgent{n: -1, every: time.Second}, withPlatform(p))
 	defer r.stop()

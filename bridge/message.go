@@ -51,7 +51,7 @@ type Action struct {
 	// Card is the message the clicked button is on, when the platform says
 	// (ID empty otherwise). The bridge edits it when the approval has no
 	// recorded card: a process that stopped between posting the card and
-	// recording it.
+	// recording it, or a card post that failed after the card was shown.
 	Card MessageRef
 }
 
