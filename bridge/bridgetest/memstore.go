@@ -35,12 +35,29 @@ func NewMemStore() *MemStore {
 	}
 }
 
-// GetConversation returns the conversation of key, or bridge.ErrNotFound.
-func (s *MemStore) GetConversation(ctx context.Context, key bridge.ConversationKey) (bridge.Conversation, error) {
+// lock takes the store's lock unless ctx is done; the caller unlocks s.mu.
+func (s *MemStore) lock(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
-		return bridge.Conversation{}, err
+		return err
 	}
 	s.mu.Lock()
+	return nil
+}
+
+// approvalLocked returns the approval id, or bridge.ErrNotFound. s.mu is held.
+func (s *MemStore) approvalLocked(id string) (bridge.Approval, error) {
+	a, ok := s.approvals[id]
+	if !ok {
+		return bridge.Approval{}, fmt.Errorf("approval %s: %w", id, bridge.ErrNotFound)
+	}
+	return a, nil
+}
+
+// GetConversation returns the conversation of key, or bridge.ErrNotFound.
+func (s *MemStore) GetConversation(ctx context.Context, key bridge.ConversationKey) (bridge.Conversation, error) {
+	if err := s.lock(ctx); err != nil {
+		return bridge.Conversation{}, err
+	}
 	defer s.mu.Unlock()
 	c, ok := s.conversations[key]
 	if !ok {
@@ -51,13 +68,12 @@ func (s *MemStore) GetConversation(ctx context.Context, key bridge.ConversationK
 
 // PutConversation stores c under c.Key.
 func (s *MemStore) PutConversation(ctx context.Context, c bridge.Conversation) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
 	if !c.Key.Valid() {
 		return fmt.Errorf("bridgetest: put conversation: invalid key %q", c.Key.String())
 	}
-	s.mu.Lock()
+	if err := s.lock(ctx); err != nil {
+		return err
+	}
 	defer s.mu.Unlock()
 	s.conversations[c.Key] = c
 	return nil
@@ -65,10 +81,9 @@ func (s *MemStore) PutConversation(ctx context.Context, c bridge.Conversation) e
 
 // DeleteConversation removes the conversation of key (no error when absent).
 func (s *MemStore) DeleteConversation(ctx context.Context, key bridge.ConversationKey) error {
-	if err := ctx.Err(); err != nil {
+	if err := s.lock(ctx); err != nil {
 		return err
 	}
-	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.conversations, key)
 	return nil
@@ -76,13 +91,12 @@ func (s *MemStore) DeleteConversation(ctx context.Context, key bridge.Conversati
 
 // PutApproval stores a under a.ID.
 func (s *MemStore) PutApproval(ctx context.Context, a bridge.Approval) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
 	if a.ID == "" {
 		return fmt.Errorf("bridgetest: put approval: empty id")
 	}
-	s.mu.Lock()
+	if err := s.lock(ctx); err != nil {
+		return err
+	}
 	defer s.mu.Unlock()
 	s.approvals[a.ID] = a
 	return nil
@@ -90,14 +104,13 @@ func (s *MemStore) PutApproval(ctx context.Context, a bridge.Approval) error {
 
 // GetApproval returns the approval id, or bridge.ErrNotFound.
 func (s *MemStore) GetApproval(ctx context.Context, id string) (bridge.Approval, error) {
-	if err := ctx.Err(); err != nil {
+	if err := s.lock(ctx); err != nil {
 		return bridge.Approval{}, err
 	}
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	a, ok := s.approvals[id]
-	if !ok {
-		return bridge.Approval{}, fmt.Errorf("approval %s: %w", id, bridge.ErrNotFound)
+	a, err := s.approvalLocked(id)
+	if err != nil {
+		return bridge.Approval{}, err
 	}
 	return a, nil
 }
@@ -105,14 +118,13 @@ func (s *MemStore) GetApproval(ctx context.Context, id string) (bridge.Approval,
 // SetApprovalCard records card on the approval id and returns the record as it
 // now is, decision untouched; see bridge.Store.
 func (s *MemStore) SetApprovalCard(ctx context.Context, id string, card bridge.MessageRef) (bridge.Approval, error) {
-	if err := ctx.Err(); err != nil {
+	if err := s.lock(ctx); err != nil {
 		return bridge.Approval{}, err
 	}
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	a, ok := s.approvals[id]
-	if !ok {
-		return bridge.Approval{}, fmt.Errorf("approval %s: %w", id, bridge.ErrNotFound)
+	a, err := s.approvalLocked(id)
+	if err != nil {
+		return bridge.Approval{}, err
 	}
 	a.Card = card
 	s.approvals[id] = a
@@ -121,19 +133,18 @@ func (s *MemStore) SetApprovalCard(ctx context.Context, id string, card bridge.M
 
 // DecideApproval moves a pending approval to state exactly once; see bridge.Store.
 func (s *MemStore) DecideApproval(ctx context.Context, id string, state bridge.ApprovalState, by, byName string, at time.Time) (bridge.Approval, bool, error) {
-	if err := ctx.Err(); err != nil {
-		return bridge.Approval{}, false, err
-	}
 	switch state {
 	case bridge.ApprovalApproved, bridge.ApprovalDenied, bridge.ApprovalExpired:
 	default:
 		return bridge.Approval{}, false, fmt.Errorf("bridgetest: decide approval %s: invalid state %q", id, state)
 	}
-	s.mu.Lock()
+	if err := s.lock(ctx); err != nil {
+		return bridge.Approval{}, false, err
+	}
 	defer s.mu.Unlock()
-	a, ok := s.approvals[id]
-	if !ok {
-		return bridge.Approval{}, false, fmt.Errorf("approval %s: %w", id, bridge.ErrNotFound)
+	a, err := s.approvalLocked(id)
+	if err != nil {
+		return bridge.Approval{}, false, err
 	}
 	if a.Decided() {
 		return a, false, nil
@@ -149,10 +160,9 @@ func (s *MemStore) DecideApproval(ctx context.Context, id string, state bridge.A
 // ListExpiredApprovals returns up to limit pending approvals whose Expires is
 // not after now, soonest expiry first.
 func (s *MemStore) ListExpiredApprovals(ctx context.Context, now time.Time, limit int) ([]bridge.Approval, error) {
-	if err := ctx.Err(); err != nil {
+	if err := s.lock(ctx); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []bridge.Approval
 	for _, a := range s.approvals {
@@ -174,10 +184,9 @@ func (s *MemStore) ListExpiredApprovals(ctx context.Context, now time.Time, limi
 
 // PutRun records an in-flight run of r.Key (replacing an earlier one).
 func (s *MemStore) PutRun(ctx context.Context, r bridge.InFlightRun) error {
-	if err := ctx.Err(); err != nil {
+	if err := s.lock(ctx); err != nil {
 		return err
 	}
-	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.runs[r.Key] = r
 	return nil
@@ -185,10 +194,9 @@ func (s *MemStore) PutRun(ctx context.Context, r bridge.InFlightRun) error {
 
 // DeleteRun forgets the in-flight run of key (no error when absent).
 func (s *MemStore) DeleteRun(ctx context.Context, key bridge.ConversationKey) error {
-	if err := ctx.Err(); err != nil {
+	if err := s.lock(ctx); err != nil {
 		return err
 	}
-	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.runs, key)
 	return nil
@@ -196,10 +204,9 @@ func (s *MemStore) DeleteRun(ctx context.Context, key bridge.ConversationKey) er
 
 // ListRuns returns every in-flight run, oldest first.
 func (s *MemStore) ListRuns(ctx context.Context) ([]bridge.InFlightRun, error) {
-	if err := ctx.Err(); err != nil {
+	if err := s.lock(ctx); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make([]bridge.InFlightRun, 0, len(s.runs))
 	for _, r := range s.runs {
@@ -217,9 +224,6 @@ func (s *MemStore) ListRuns(ctx context.Context) ([]bridge.InFlightRun, error) {
 // SeenOrMark atomically checks and marks the dedupe keys of one message; see
 // bridge.Store.
 func (s *MemStore) SeenOrMark(ctx context.Context, keys []string, ttl time.Duration, now time.Time) (bool, error) {
-	if err := ctx.Err(); err != nil {
-		return false, err
-	}
 	switch {
 	case len(keys) == 0:
 		return false, errors.New("bridgetest: seen or mark: no keys")
@@ -228,7 +232,9 @@ func (s *MemStore) SeenOrMark(ctx context.Context, keys []string, ttl time.Durat
 	case ttl <= 0:
 		return false, fmt.Errorf("bridgetest: seen or mark %q: ttl must be positive, got %s", keys, ttl)
 	}
-	s.mu.Lock()
+	if err := s.lock(ctx); err != nil {
+		return false, err
+	}
 	defer s.mu.Unlock()
 	seen := false
 	var mark []string
@@ -247,10 +253,9 @@ func (s *MemStore) SeenOrMark(ctx context.Context, keys []string, ttl time.Durat
 
 // SweepDedupe deletes up to limit expired dedupe entries and returns how many.
 func (s *MemStore) SweepDedupe(ctx context.Context, now time.Time, limit int) (int, error) {
-	if err := ctx.Err(); err != nil {
+	if err := s.lock(ctx); err != nil {
 		return 0, err
 	}
-	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := 0
 	for k, exp := range s.dedupe {

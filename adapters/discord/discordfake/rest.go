@@ -117,6 +117,29 @@ func (b sendBody) validate(needContent bool) (int, string) {
 	return 0, ""
 }
 
+// decodeBody decodes r's JSON body into v; when it cannot, it answers 400
+// Invalid Form Body and returns false.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
+	if err := json.NewDecoder(r.Body).Decode(v); err != nil {
+		writeError(w, http.StatusBadRequest, codeInvalidFormBody, "Invalid Form Body: "+err.Error())
+		return false
+	}
+	return true
+}
+
+// decodeSend decodes and validates a message body (see sendBody.validate);
+// when it is refused, the answer is written and ok is false.
+func decodeSend(w http.ResponseWriter, r *http.Request, needContent bool) (body sendBody, ok bool) {
+	if !decodeBody(w, r, &body) {
+		return body, false
+	}
+	if code, msg := body.validate(needContent); code != 0 {
+		writeError(w, http.StatusBadRequest, code, msg)
+		return body, false
+	}
+	return body, true
+}
+
 func components(raw json.RawMessage) json.RawMessage {
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil
@@ -125,13 +148,8 @@ func components(raw json.RawMessage) json.RawMessage {
 }
 
 func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) {
-	var body sendBody
-	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
-		writeError(w, http.StatusBadRequest, codeInvalidFormBody, "Invalid Form Body: "+err.Error())
-		return
-	}
-	if code, msg := body.validate(true); code != 0 {
-		writeError(w, http.StatusBadRequest, code, msg)
+	body, ok := decodeSend(w, r, true)
+	if !ok {
 		return
 	}
 	cid := r.PathValue("cid")
@@ -168,13 +186,8 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) patchMessage(w http.ResponseWriter, r *http.Request) {
-	var body sendBody
-	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
-		writeError(w, http.StatusBadRequest, codeInvalidFormBody, "Invalid Form Body: "+err.Error())
-		return
-	}
-	if code, msg := body.validate(false); code != 0 {
-		writeError(w, http.StatusBadRequest, code, msg)
+	body, ok := decodeSend(w, r, false)
+	if !ok {
 		return
 	}
 	cid, mid := r.PathValue("cid"), r.PathValue("mid")
@@ -226,8 +239,7 @@ func (s *Server) postThread(w http.ResponseWriter, r *http.Request) {
 		Name                string `json:"name"`
 		AutoArchiveDuration int    `json:"auto_archive_duration"`
 	}
-	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
-		writeError(w, http.StatusBadRequest, codeInvalidFormBody, "Invalid Form Body: "+err.Error())
+	if !decodeBody(w, r, &body) {
 		return
 	}
 	if n := utf8.RuneCountInString(body.Name); n < 1 || n > 100 {
@@ -279,8 +291,7 @@ func (s *Server) postCallback(w http.ResponseWriter, r *http.Request) {
 		Type int       `json:"type"`
 		Data *sendBody `json:"data"`
 	}
-	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
-		writeError(w, http.StatusBadRequest, codeInvalidFormBody, "Invalid Form Body: "+err.Error())
+	if !decodeBody(w, r, &body) {
 		return
 	}
 	s.mu.Lock()
@@ -330,13 +341,8 @@ func (s *Server) getWebhookMessage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) postFollowup(w http.ResponseWriter, r *http.Request) {
-	var body sendBody
-	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
-		writeError(w, http.StatusBadRequest, codeInvalidFormBody, "Invalid Form Body: "+err.Error())
-		return
-	}
-	if code, msg := body.validate(true); code != 0 {
-		writeError(w, http.StatusBadRequest, code, msg)
+	body, ok := decodeSend(w, r, true)
+	if !ok {
 		return
 	}
 	s.mu.Lock()
@@ -363,8 +369,7 @@ func (s *Server) postCommand(w http.ResponseWriter, r *http.Request) {
 		Description string          `json:"description"`
 		Options     json.RawMessage `json:"options"`
 	}
-	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
-		writeError(w, http.StatusBadRequest, codeInvalidFormBody, "Invalid Form Body: "+err.Error())
+	if !decodeBody(w, r, &body) {
 		return
 	}
 	s.mu.Lock()
