@@ -59,62 +59,45 @@ func New(opts Options) *Metrics {
 	reg := prometheus.NewRegistry()
 	m := &Metrics{
 		reg: reg,
-		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: Namespace, Name: "messages_received_total",
-			Help: "Inbound messages handed to the bridge, by platform.",
-		}, []string{"platform"}),
-		dedupe: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: Namespace, Name: "dedupe_hits_total",
-			Help: "Inbound messages dropped as duplicate deliveries, by platform.",
-		}, []string{"platform"}),
-		events: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: Namespace, Name: "agent_events_total",
-			Help: "Agent stream events, by platform and event type (unknown types are counted as \"other\").",
-		}, []string{"platform", "type"}),
-		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: Namespace, Name: "runs_total",
-			Help: "Finished agent runs, by platform and outcome (done, error, approval, interrupted, busy).",
-		}, []string{"platform", "outcome"}),
-		runDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Namespace: Namespace, Name: "run_duration_seconds",
-			Help:    "Duration of agent runs, from the inbound message to the end of the run, by platform and outcome.",
-			Buckets: runBuckets(),
-		}, []string{"platform", "outcome"}),
-		edits: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: Namespace, Name: "edits_total",
-			Help: "Live edits by platform and result (sent, coalesced, dropped, failed).",
-		}, []string{"platform", "result"}),
-		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: Namespace, Name: "rate_limited_total",
-			Help: "HTTP 429 answers from the platform, by platform and operation (post, edit).",
-		}, []string{"platform", "op"}),
-		approvals: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: Namespace, Name: "approvals_total",
-			Help: "Approval decisions and refused clicks, by platform and outcome (approved, denied, expired, unauthorized, duplicate).",
-		}, []string{"platform", "outcome"}),
-		approvalWait: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Namespace: Namespace, Name: "approval_wait_seconds",
-			Help:    "Time from an approval card to its decision, by platform and outcome.",
-			Buckets: waitBuckets(),
-		}, []string{"platform", "outcome"}),
-		toPlaceholder: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Namespace: Namespace, Name: "time_to_placeholder_seconds",
-			Help:    "Time from receiving a message to posting its placeholder, by platform.",
-			Buckets: fastBuckets(),
-		}, []string{"platform"}),
-		toFirstStatus: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Namespace: Namespace, Name: "time_to_first_status_seconds",
-			Help:    "Time from receiving a message to its first status edit, by platform.",
-			Buckets: append(fastBuckets(), 10, 30),
-		}, []string{"platform"}),
-		adapterReady: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: Namespace, Name: "adapter_ready",
-			Help: "1 when the platform adapter is connected, 0 otherwise (sampled on each scrape of /readyz or /metrics).",
-		}, []string{"platform"}),
-		buildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: Namespace, Name: "build_info",
-			Help: "Always 1; the version label names the running build.",
-		}, []string{"version"}),
+		messages: counter("messages_received_total",
+			"Inbound messages handed to the bridge, by platform.",
+			"platform"),
+		dedupe: counter("dedupe_hits_total",
+			"Inbound messages dropped as duplicate deliveries, by platform.",
+			"platform"),
+		events: counter("agent_events_total",
+			"Agent stream events, by platform and event type (unknown types are counted as \"other\").",
+			"platform", "type"),
+		runs: counter("runs_total",
+			"Finished agent runs, by platform and outcome (done, error, approval, interrupted, busy).",
+			"platform", "outcome"),
+		runDuration: histogram("run_duration_seconds",
+			"Duration of agent runs, from the inbound message to the end of the run, by platform and outcome.",
+			runBuckets(), "platform", "outcome"),
+		edits: counter("edits_total",
+			"Live edits by platform and result (sent, coalesced, dropped, failed).",
+			"platform", "result"),
+		rateLimited: counter("rate_limited_total",
+			"HTTP 429 answers from the platform, by platform and operation (post, edit).",
+			"platform", "op"),
+		approvals: counter("approvals_total",
+			"Approval decisions and refused clicks, by platform and outcome (approved, denied, expired, unauthorized, duplicate).",
+			"platform", "outcome"),
+		approvalWait: histogram("approval_wait_seconds",
+			"Time from an approval card to its decision, by platform and outcome.",
+			waitBuckets(), "platform", "outcome"),
+		toPlaceholder: histogram("time_to_placeholder_seconds",
+			"Time from receiving a message to posting its placeholder, by platform.",
+			fastBuckets(), "platform"),
+		toFirstStatus: histogram("time_to_first_status_seconds",
+			"Time from receiving a message to its first status edit, by platform.",
+			append(fastBuckets(), 10, 30), "platform"),
+		adapterReady: gauge("adapter_ready",
+			"1 when the platform adapter is connected, 0 otherwise (sampled on each scrape of /readyz or /metrics).",
+			"platform"),
+		buildInfo: gauge("build_info",
+			"Always 1; the version label names the running build.",
+			"version"),
 	}
 	reg.MustRegister(m.messages, m.dedupe, m.events, m.runs, m.runDuration, m.edits,
 		m.rateLimited, m.approvals, m.approvalWait, m.toPlaceholder, m.toFirstStatus,
@@ -128,6 +111,19 @@ func New(opts Options) *Metrics {
 	}
 	m.buildInfo.WithLabelValues(version).Set(1)
 	return m
+}
+
+// counter, histogram and gauge build the vectors of the bridge's series.
+func counter(name, help string, labels ...string) *prometheus.CounterVec {
+	return prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: name, Help: help}, labels)
+}
+
+func histogram(name, help string, buckets []float64, labels ...string) *prometheus.HistogramVec {
+	return prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: Namespace, Name: name, Help: help, Buckets: buckets}, labels)
+}
+
+func gauge(name, help string, labels ...string) *prometheus.GaugeVec {
+	return prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: name, Help: help}, labels)
 }
 
 // Registry returns the registry the metrics are registered on, so callers
