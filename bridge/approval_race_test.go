@@ -115,6 +115,19 @@ func startClickRig(t *testing.T, agent bridge.Agent, c *cardClicker, st *faultSt
 	return r
 }
 
+// sendToCard starts a click rig with c and st, sends the message whose agent
+// asks for approval, and lets the bridge settle past the card's post.
+func sendToCard(t *testing.T, c *cardClicker, st *faultStore) (*rig, *fakeAgent, bridge.ConversationKey) {
+	t.Helper()
+	agent := newFakeAgent(approvalScript)
+	r := startClickRig(t, agent, c, st)
+	key := engKey("1")
+	r.send(key, "U1", "clean up branches")
+	time.Sleep(5 * time.Second)
+	settle()
+	return r, agent, key
+}
+
 // cardEdits counts the edits the card ref received.
 func cardEdits(p *bridgetest.Platform, card bridge.MessageRef) int {
 	n := 0
@@ -147,15 +160,10 @@ func TestApprovalClickWhileCardIsPosted(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				agent := newFakeAgent(approvalScript)
 				c := &cardClicker{stage: tt.stage, decision: tt.decision}
 				st := &faultStore{MemStore: bridgetest.NewMemStore()}
-				r := startClickRig(t, agent, c, st)
+				r, agent, key := sendToCard(t, c, st)
 				defer r.stop()
-				key := engKey("1")
-				r.send(key, "U1", "clean up branches")
-				time.Sleep(5 * time.Second)
-				settle()
 
 				require.Empty(t, c.errs)
 				require.Equal(t, []bridge.ActionResult{{Accepted: true}}, c.results, "the click found the stored approval")
@@ -219,15 +227,10 @@ func TestApprovalCardRecordedBeforeClick(t *testing.T) {
 // not answered.
 func TestApprovalCardPostFails(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		agent := newFakeAgent(approvalScript)
 		c := &cardClicker{failPost: errors.New("channel_not_found")}
 		st := &faultStore{MemStore: bridgetest.NewMemStore()}
-		r := startClickRig(t, agent, c, st)
+		r, agent, key := sendToCard(t, c, st)
 		defer r.stop()
-		key := engKey("1")
-		r.send(key, "U1", "clean up branches")
-		time.Sleep(5 * time.Second)
-		settle()
 
 		texts := r.texts(key)
 		require.Len(t, texts, 1, "no card was posted")
@@ -267,15 +270,10 @@ func TestApprovalCardNotRecorded(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				agent := newFakeAgent(approvalScript)
 				c := &cardClicker{stage: bridgetest.AfterPost, decision: tt.decision}
 				st := &faultStore{MemStore: bridgetest.NewMemStore(), setCardErr: errors.New("disk full")}
-				r := startClickRig(t, agent, c, st)
+				r, agent, key := sendToCard(t, c, st)
 				defer r.stop()
-				key := engKey("1")
-				r.send(key, "U1", "clean up branches")
-				time.Sleep(5 * time.Second)
-				settle()
 
 				msgs := r.p.Messages(key)
 				require.GreaterOrEqual(t, len(msgs), 2)
@@ -317,15 +315,10 @@ func TestApprovalCardPostResponseLost(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				agent := newFakeAgent(approvalScript)
 				c := &cardClicker{stage: bridgetest.AfterPost, decision: tt.decision, loseResponse: errors.New("request timed out")}
 				st := &faultStore{MemStore: bridgetest.NewMemStore()}
-				r := startClickRig(t, agent, c, st)
+				r, agent, key := sendToCard(t, c, st)
 				defer r.stop()
-				key := engKey("1")
-				r.send(key, "U1", "clean up branches")
-				time.Sleep(5 * time.Second)
-				settle()
 
 				msgs := r.p.Messages(key)
 				require.GreaterOrEqual(t, len(msgs), 2, "the card was posted")
