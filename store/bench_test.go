@@ -154,6 +154,35 @@ func BenchmarkStore100k(b *testing.B) {
 	}
 }
 
+// benchMarks marks b.N new deliveries (keys(i) each) from callers
+// goroutines on a fresh store with fsync on, and reports them per second.
+func benchMarks(b *testing.B, callers int, unit string, keys func(i int64) []string) {
+	ctx := context.Background()
+	s, err := Open(filepath.Join(b.TempDir(), "dedupe.db"), Options{}) // fsync on
+	require.NoError(b, err)
+	defer s.Close()
+	var next atomic.Int64
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	for range callers {
+		wg.Go(func() {
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(b.N) {
+					return
+				}
+				seen, err := s.SeenOrMark(ctx, keys(i), 10*time.Minute, t0)
+				if err != nil || seen {
+					b.Errorf("seen=%v err=%v", seen, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), unit)
+}
+
 // BenchmarkSeenOrMark measures the dedupe ledger with fsync on: marking new
 // keys from concurrent callers (each a write), one key per call ("new") and
 // the two keys of a Slack message per call ("message"), and hits (a read).
@@ -161,59 +190,16 @@ func BenchmarkSeenOrMark(b *testing.B) {
 	ctx := context.Background()
 	for _, callers := range []int{1, 8, 32, 128} {
 		b.Run(fmt.Sprintf("new/callers=%d", callers), func(b *testing.B) {
-			s, err := Open(filepath.Join(b.TempDir(), "dedupe.db"), Options{}) // fsync on
-			require.NoError(b, err)
-			defer s.Close()
-			var next atomic.Int64
-			b.ResetTimer()
-			var wg sync.WaitGroup
-			for range callers {
-				wg.Go(func() {
-					for {
-						i := next.Add(1) - 1
-						if i >= int64(b.N) {
-							return
-						}
-						seen, err := s.SeenOrMark(ctx, []string{fmt.Sprintf("slack:Ev%012d", i)}, 10*time.Minute, t0)
-						if err != nil || seen {
-							b.Errorf("seen=%v err=%v", seen, err)
-							return
-						}
-					}
-				})
-			}
-			wg.Wait()
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "marks/s")
+			benchMarks(b, callers, "marks/s", func(i int64) []string { return []string{fmt.Sprintf("slack:Ev%012d", i)} })
 		})
 	}
 	// The keys of one Slack message (event id and channel+ts) in one call, as
 	// the bridge marks them: one commit per message.
 	for _, callers := range []int{1, 32} {
 		b.Run(fmt.Sprintf("message/callers=%d", callers), func(b *testing.B) {
-			s, err := Open(filepath.Join(b.TempDir(), "dedupe.db"), Options{}) // fsync on
-			require.NoError(b, err)
-			defer s.Close()
-			var next atomic.Int64
-			b.ResetTimer()
-			var wg sync.WaitGroup
-			for range callers {
-				wg.Go(func() {
-					for {
-						i := next.Add(1) - 1
-						if i >= int64(b.N) {
-							return
-						}
-						keys := []string{fmt.Sprintf("slack:event:Ev%012d", i), fmt.Sprintf("slack:msg:C1:%d.000100", i)}
-						seen, err := s.SeenOrMark(ctx, keys, 10*time.Minute, t0)
-						if err != nil || seen {
-							b.Errorf("seen=%v err=%v", seen, err)
-							return
-						}
-					}
-				})
-			}
-			wg.Wait()
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "messages/s")
+			benchMarks(b, callers, "messages/s", func(i int64) []string {
+				return []string{fmt.Sprintf("slack:event:Ev%012d", i), fmt.Sprintf("slack:msg:C1:%d.000100", i)}
+			})
 		})
 	}
 	b.Run("hit", func(b *testing.B) {

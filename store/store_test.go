@@ -295,12 +295,9 @@ func TestClose_Idempotent(t *testing.T) {
 	require.NoError(t, s.Close())
 }
 
-func TestMethods_AfterClose(t *testing.T) {
-	s, err := Open(filepath.Join(t.TempDir(), "bridge.db"), Options{NoSync: true})
-	require.NoError(t, err)
-	require.NoError(t, s.Close())
-	ctx := context.Background()
-	calls := map[string]func() error{
+// storeCalls calls every context-taking method of s with ctx, by name.
+func storeCalls(s *Store, ctx context.Context) map[string]func() error {
+	return map[string]func() error{
 		"GetConversation":    func() error { _, err := s.GetConversation(ctx, convKey(1)); return err },
 		"PutConversation":    func() error { return s.PutConversation(ctx, conversation(1)) },
 		"DeleteConversation": func() error { return s.DeleteConversation(ctx, convKey(1)) },
@@ -317,8 +314,15 @@ func TestMethods_AfterClose(t *testing.T) {
 		"ListRuns":             func() error { _, err := s.ListRuns(ctx); return err },
 		"SeenOrMark":           func() error { _, err := s.SeenOrMark(ctx, []string{"k"}, time.Minute, t0); return err },
 		"SweepDedupe":          func() error { _, err := s.SweepDedupe(ctx, t0, 1); return err },
-		"Stats":                func() error { _, err := s.Stats(); return err },
 	}
+}
+
+func TestMethods_AfterClose(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "bridge.db"), Options{NoSync: true})
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	calls := storeCalls(s, context.Background())
+	calls["Stats"] = func() error { _, err := s.Stats(); return err }
 	for name, call := range calls {
 		t.Run(name, func(t *testing.T) {
 			assert.ErrorIs(t, call(), ErrClosed)
@@ -330,25 +334,7 @@ func TestMethods_CancelledContext(t *testing.T) {
 	s := openTemp(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	calls := map[string]func() error{
-		"GetConversation":    func() error { _, err := s.GetConversation(ctx, convKey(1)); return err },
-		"PutConversation":    func() error { return s.PutConversation(ctx, conversation(1)) },
-		"DeleteConversation": func() error { return s.DeleteConversation(ctx, convKey(1)) },
-		"PutApproval":        func() error { return s.PutApproval(ctx, approval(1, t0)) },
-		"GetApproval":        func() error { _, err := s.GetApproval(ctx, "a"); return err },
-		"SetApprovalCard":    func() error { _, err := s.SetApprovalCard(ctx, "a", bridge.MessageRef{ID: "c"}); return err },
-		"DecideApproval": func() error {
-			_, _, err := s.DecideApproval(ctx, "a", bridge.ApprovalApproved, "U1", "", t0)
-			return err
-		},
-		"ListExpiredApprovals": func() error { _, err := s.ListExpiredApprovals(ctx, t0, 1); return err },
-		"PutRun":               func() error { return s.PutRun(ctx, run(1, t0)) },
-		"DeleteRun":            func() error { return s.DeleteRun(ctx, convKey(1)) },
-		"ListRuns":             func() error { _, err := s.ListRuns(ctx); return err },
-		"SeenOrMark":           func() error { _, err := s.SeenOrMark(ctx, []string{"k"}, time.Minute, t0); return err },
-		"SweepDedupe":          func() error { _, err := s.SweepDedupe(ctx, t0, 1); return err },
-	}
-	for name, call := range calls {
+	for name, call := range storeCalls(s, ctx) {
 		t.Run(name, func(t *testing.T) {
 			assert.ErrorIs(t, call(), context.Canceled)
 		})
