@@ -1,7 +1,6 @@
 package bridge_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -20,24 +19,10 @@ import (
 	"github.com/promptev/promptev-bridge/promptev"
 )
 
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// lines returns the JSON log lines whose msg is msg.
-func (b *syncBuffer) lines(t *testing.T, msg string) []map[string]any {
-	b.mu.Lock()
-	defer b.mu.Unlock()
+// logLines returns the JSON log lines of logs whose msg is msg.
+func logLines(t *testing.T, logs *bridgetest.SyncBuffer, msg string) []map[string]any {
 	var out []map[string]any
-	for _, l := range strings.Split(strings.TrimSpace(b.buf.String()), "\n") {
+	for _, l := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
 		if l == "" {
 			continue
 		}
@@ -52,7 +37,7 @@ func (b *syncBuffer) lines(t *testing.T, msg string) []map[string]any {
 
 func TestOneLogLinePerRun(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var logs syncBuffer
+		var logs bridgetest.SyncBuffer
 		logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		agent := newFakeAgent(func(streamCall) []step {
 			return []step{
@@ -66,7 +51,7 @@ func TestOneLogLinePerRun(t *testing.T) {
 		r.send(engKey("1"), "U1", "go")
 		time.Sleep(5 * time.Second)
 		settle()
-		lines := logs.lines(t, "run finished")
+		lines := logLines(t, &logs, "run finished")
 		require.Len(t, lines, 1)
 		l := lines[0]
 		assert.Equal(t, "slack/T1/C1/1", l["conversation"])
@@ -214,7 +199,7 @@ func TestNewRejectsBadOptions(t *testing.T) {
 
 func TestLogLinesHaveNoDuplicateKeys(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var logs syncBuffer
+		var logs bridgetest.SyncBuffer
 		logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		p := bridgetest.NewPlatform("slack", bridgetest.SlackLimits())
 		p.Inject429(1, time.Second) // makes the outbox log too
@@ -228,9 +213,7 @@ func TestLogLinesHaveNoDuplicateKeys(t *testing.T) {
 		defer r.stop()
 		r.send(engKey("1"), "U1", "go")
 		settle()
-		logs.mu.Lock()
-		text := logs.buf.String()
-		logs.mu.Unlock()
+		text := logs.String()
 		require.NotEmpty(t, text)
 		for _, line := range strings.Split(strings.TrimSpace(text), "\n") {
 			for _, key := range []string{" component=", " platform=", " conversation="} {

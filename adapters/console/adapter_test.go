@@ -1,12 +1,10 @@
 package console
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/promptev/promptev-bridge/bridge"
+	"github.com/promptev/promptev-bridge/bridge/bridgetest"
 )
 
 // fakeHandler records what the adapter hands to the bridge.
@@ -42,24 +41,6 @@ func (f *fakeHandler) HandleAction(_ context.Context, a bridge.Action) (bridge.A
 	return f.result, nil
 }
 
-// syncBuffer is a goroutine-safe output.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func recv[T any](t *testing.T, ch <-chan T) T {
 	t.Helper()
 	select {
@@ -77,14 +58,14 @@ type harness struct {
 	a   *Adapter
 	h   *fakeHandler
 	in  *io.PipeWriter
-	out *syncBuffer
+	out *bridgetest.SyncBuffer
 	run chan error
 }
 
 func start(t *testing.T, opts Options) *harness {
 	t.Helper()
 	pr, pw := io.Pipe()
-	out := &syncBuffer{}
+	out := &bridgetest.SyncBuffer{}
 	opts.In, opts.Out = pr, out
 	if opts.Session == "" {
 		opts.Session = "s1"

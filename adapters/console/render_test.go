@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/promptev/promptev-bridge/bridge"
+	"github.com/promptev/promptev-bridge/bridge/bridgetest"
 )
 
 func status(s, thought string, steps ...bridge.Step) bridge.Message {
@@ -90,7 +91,7 @@ func TestPlainRenderingPrintsOnlyChanges(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			out := &syncBuffer{}
+			out := &bridgetest.SyncBuffer{}
 			a := New(Options{In: strings.NewReader(""), Out: out})
 			runScript(t, a, tt.msgs...)
 			assert.Equal(t, tt.want, out.String())
@@ -99,7 +100,7 @@ func TestPlainRenderingPrintsOnlyChanges(t *testing.T) {
 }
 
 func TestTTYRewritesStatusInPlace(t *testing.T) {
-	out := &syncBuffer{}
+	out := &bridgetest.SyncBuffer{}
 	a := New(Options{In: strings.NewReader(""), Out: out, TTY: true})
 	ctx := context.Background()
 	ref, err := a.Post(ctx, a.Key(), status("Thinking...", ""))
@@ -120,7 +121,7 @@ func TestTTYRewritesStatusInPlace(t *testing.T) {
 }
 
 func TestTTYApprovalOutcome(t *testing.T) {
-	out := &syncBuffer{}
+	out := &bridgetest.SyncBuffer{}
 	a := New(Options{In: strings.NewReader(""), Out: out, TTY: true})
 	ctx := context.Background()
 	ref, err := a.Post(ctx, a.Key(), card("ap1", bridge.ApprovalPending, ""))
@@ -139,7 +140,7 @@ func TestTTYDoesNotEchoInput(t *testing.T) {
 }
 
 func TestEditOfUnknownMessageRendersIt(t *testing.T) {
-	out := &syncBuffer{}
+	out := &bridgetest.SyncBuffer{}
 	a := New(Options{In: strings.NewReader(""), Out: out})
 	require.NoError(t, a.Edit(context.Background(), bridge.MessageRef{ID: "old"},
 		bridge.Message{Kind: bridge.KindNotice, Body: "This run was interrupted.", Final: true}))
@@ -150,7 +151,7 @@ func TestEditOfUnknownMessageRendersIt(t *testing.T) {
 // edit of a recent one prints nothing, while an edit of a forgotten one is
 // printed again in full, and memory stays bounded.
 func TestOldMessagesAreForgotten(t *testing.T) {
-	out := &syncBuffer{}
+	out := &bridgetest.SyncBuffer{}
 	a := New(Options{In: strings.NewReader(""), Out: out})
 	ctx := context.Background()
 	var refs []bridge.MessageRef

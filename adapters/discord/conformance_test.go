@@ -21,7 +21,7 @@ func TestPlatformConformance(t *testing.T) {
 		if err != nil && err != discordfake.ErrNoConnection {
 			t.Fatal(err)
 		}
-		a := newAdapter(t, fake, testConfig(), &syncBuffer{})
+		a := newAdapter(t, fake, testConfig(), &bridgetest.SyncBuffer{})
 		return bridgetest.Harness{
 			Platform: a,
 			Key:      bridge.ConversationKey{Platform: bridge.PlatformDiscord, Workspace: testGuild, Channel: testChannel, Thread: mention},

@@ -57,7 +57,7 @@ func startE2E(t *testing.T, agent promptevtest.Agent) *e2e {
 	cfg := testConfig()
 	cfg.EditBudget = EditBudget{Writes: 20, Per: time.Second}
 	cfg.EditInterval = 100 * time.Millisecond
-	logs := &syncBuffer{}
+	logs := &bridgetest.SyncBuffer{}
 	a := newAdapter(t, fake, cfg, logs)
 
 	metrics := &countingMetrics{}
@@ -353,7 +353,7 @@ type e2eProcess struct {
 	st          *store.Store
 	b           *bridge.Bridge
 	a           *Adapter
-	logs        *syncBuffer
+	logs        *bridgetest.SyncBuffer
 	cancel      context.CancelFunc
 	bridgeDone  chan error
 	adapterDone chan error
@@ -370,7 +370,7 @@ func startE2EProcess(t *testing.T, path string, fake *discordfake.Server, pv *pr
 	cfg := testConfig()
 	cfg.EditBudget = EditBudget{Writes: 20, Per: time.Second}
 	cfg.EditInterval = 100 * time.Millisecond
-	p := &e2eProcess{st: st, logs: &syncBuffer{}, bridgeDone: make(chan error, 1), adapterDone: make(chan error, 1)}
+	p := &e2eProcess{st: st, logs: &bridgetest.SyncBuffer{}, bridgeDone: make(chan error, 1), adapterDone: make(chan error, 1)}
 	p.a = newAdapter(t, fake, cfg, p.logs)
 	bcfg := bridge.DefaultConfig()
 	bcfg.Routes.Default.Agent = e2eAgent

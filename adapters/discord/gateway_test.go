@@ -16,6 +16,7 @@ import (
 
 	"github.com/promptev/promptev-bridge/adapters/discord/discordfake"
 	"github.com/promptev/promptev-bridge/bridge"
+	"github.com/promptev/promptev-bridge/bridge/bridgetest"
 )
 
 func TestGatewayHandshake(t *testing.T) {
@@ -51,7 +52,7 @@ func TestGatewayThroughAPIURL(t *testing.T) {
 	cfg.APIURL = fake.APIURL()
 	cfg.SlashCommand.GuildIDs = nil
 	cfg.ShardID, cfg.ShardCount = 1, 2
-	logs := &syncBuffer{}
+	logs := &bridgetest.SyncBuffer{}
 	// A custom dialer (here: every gateway host goes to the fake) is wrapped, not replaced.
 	a, err := New(cfg, slog.New(slog.NewTextHandler(logs, nil)), WithHTTPClient(&http.Client{}), WithDialer(fake.Dialer()))
 	require.NoError(t, err)
@@ -90,7 +91,7 @@ func TestFatalCloseCodesStopRun(t *testing.T) {
 			fake := discordfake.New()
 			t.Cleanup(fake.Close)
 			fake.RejectIdentify(tt.code)
-			logs := &syncBuffer{}
+			logs := &bridgetest.SyncBuffer{}
 			a := newAdapter(t, fake, testConfig(), logs)
 			h := newRecordingHandler()
 
@@ -156,7 +157,7 @@ func TestRunStopsWhileServerUnreachable(t *testing.T) {
 	t.Parallel()
 	fake := discordfake.New()
 	fake.Close() // nothing listens any more
-	a := newAdapter(t, fake, testConfig(), &syncBuffer{})
+	a := newAdapter(t, fake, testConfig(), &bridgetest.SyncBuffer{})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx, newRecordingHandler()) }()

@@ -1,7 +1,6 @@
 package discord
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"sync"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/promptev/promptev-bridge/adapters/discord/discordfake"
 	"github.com/promptev/promptev-bridge/bridge"
+	"github.com/promptev/promptev-bridge/bridge/bridgetest"
 )
 
 // Identities used across the tests.
@@ -83,30 +83,12 @@ func (h *recordingHandler) nextAction(t *testing.T) bridge.Action {
 	}
 }
 
-// syncBuffer is a log sink safe for concurrent writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // rig is an adapter running against a fresh fake.
 type rig struct {
 	fake *discordfake.Server
 	a    *Adapter
 	h    *recordingHandler
-	logs *syncBuffer
+	logs *bridgetest.SyncBuffer
 	done chan error
 	stop context.CancelFunc
 }
@@ -119,7 +101,7 @@ func testConfig() Config {
 	return cfg
 }
 
-func newAdapter(t *testing.T, fake *discordfake.Server, cfg Config, logs *syncBuffer, opts ...Option) *Adapter {
+func newAdapter(t *testing.T, fake *discordfake.Server, cfg Config, logs *bridgetest.SyncBuffer, opts ...Option) *Adapter {
 	t.Helper()
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	opts = append([]Option{WithHTTPClient(fake.HTTPClient()), WithReconnectBackoff(10*time.Millisecond, 50*time.Millisecond)}, opts...)
@@ -139,7 +121,7 @@ func startRig(t *testing.T, mutate func(*Config), opts ...Option) *rig {
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	r := &rig{fake: fake, h: newRecordingHandler(), logs: &syncBuffer{}, done: make(chan error, 1)}
+	r := &rig{fake: fake, h: newRecordingHandler(), logs: &bridgetest.SyncBuffer{}, done: make(chan error, 1)}
 	r.a = newAdapter(t, fake, cfg, r.logs, opts...)
 	r.start(t)
 	return r

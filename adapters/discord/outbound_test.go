@@ -11,6 +11,7 @@ import (
 
 	"github.com/promptev/promptev-bridge/adapters/discord/discordfake"
 	"github.com/promptev/promptev-bridge/bridge"
+	"github.com/promptev/promptev-bridge/bridge/bridgetest"
 )
 
 func TestFirstPostCreatesThreadAndLaterMessagesStayThere(t *testing.T) {
@@ -270,7 +271,7 @@ func TestWrongKeys(t *testing.T) {
 	t.Parallel()
 	fake := discordfake.New()
 	t.Cleanup(fake.Close)
-	a := newAdapter(t, fake, testConfig(), &syncBuffer{})
+	a := newAdapter(t, fake, testConfig(), &bridgetest.SyncBuffer{})
 	ctx := ctxT(t)
 	_, err := a.Post(ctx, bridge.ConversationKey{Platform: "slack", Channel: "C1"}, bridge.Message{})
 	assert.Error(t, err)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/promptev/promptev-bridge/adapters/slack/slackfake"
 	"github.com/promptev/promptev-bridge/bridge"
+	"github.com/promptev/promptev-bridge/bridge/bridgetest"
 )
 
 func readAll(t *testing.T, resp *http.Response) string {
@@ -43,7 +44,7 @@ func TestHTTPURLVerification(t *testing.T) {
 func TestHTTPSignature(t *testing.T) {
 	fake := slackfake.New(t)
 	rec := newRecorder()
-	var logs syncBuffer
+	var logs bridgetest.SyncBuffer
 	_, base := startHTTP(t, fake, rec, &logs)
 	url := base + DefaultEventsPath
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/promptev/promptev-bridge/adapters/slack/slackfake"
 	"github.com/promptev/promptev-bridge/bridge"
+	"github.com/promptev/promptev-bridge/bridge/bridgetest"
 )
 
 func TestSocketHelloPingReady(t *testing.T) {
@@ -252,7 +253,7 @@ func TestRunFatalAuth(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			fake := slackfake.New(t)
 			fake.FailAuth(tt.method, tt.code)
-			var logs syncBuffer
+			var logs bridgetest.SyncBuffer
 			a, err := New(fakeConfig(fake, ModeSocket), testLogger(t, &logs))
 			require.NoError(t, err)
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
