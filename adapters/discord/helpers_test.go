@@ -27,6 +27,9 @@ const (
 // waitTimeout guards against hangs; it is never used to wait for an outcome.
 const waitTimeout = 10 * time.Second
 
+// dmKey is the conversation of the test user's DM with the bot.
+var dmKey = bridge.ConversationKey{Platform: "discord", Workspace: "dm", Channel: testDM}
+
 // recordingHandler is a bridge.Handler that records what the adapter hands over.
 type recordingHandler struct {
 	msgs chan bridge.InboundMessage

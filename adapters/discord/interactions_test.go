@@ -124,7 +124,7 @@ func TestSlashAskInDMAndWithoutQuestion(t *testing.T) {
 		Options: map[string]string{"question": "hi"}})
 	require.NoError(t, err)
 	in := r.h.nextMessage(t)
-	assert.Equal(t, bridge.ConversationKey{Platform: "discord", Workspace: "dm", Channel: testDM}, in.Key)
+	assert.Equal(t, dmKey, in.Key)
 
 	_, err = r.fake.Slash(discordfake.Slash{ChannelID: testDM, UserID: testUser, UserName: "ana", Name: "ask"})
 	require.NoError(t, err)

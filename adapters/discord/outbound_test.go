@@ -101,7 +101,7 @@ func TestInlinePosts(t *testing.T) {
 		key     bridge.ConversationKey
 		channel string
 	}{
-		{"DM", bridge.ConversationKey{Platform: "discord", Workspace: "dm", Channel: testDM}, testDM},
+		{"DM", dmKey, testDM},
 		{"auto_thread off", bridge.ConversationKey{Platform: "discord", Workspace: testGuild, Channel: testChannel}, testChannel},
 	}
 	r := startRig(t, nil)
@@ -155,7 +155,7 @@ func TestEditStatusRendering(t *testing.T) {
 	t.Parallel()
 	r := startRig(t, nil)
 	ctx := ctxT(t)
-	key := bridge.ConversationKey{Platform: "discord", Workspace: "dm", Channel: testDM}
+	key := dmKey
 	ref, err := r.a.Post(ctx, key, bridge.Message{Kind: bridge.KindStatus})
 	require.NoError(t, err)
 	err = r.a.Edit(ctx, ref, bridge.Message{Kind: bridge.KindStatus, Status: "Searching Jira...",
@@ -170,7 +170,7 @@ func TestLongAnswerChunksFitDiscord(t *testing.T) {
 	t.Parallel()
 	r := startRig(t, nil)
 	ctx := ctxT(t)
-	key := bridge.ConversationKey{Platform: "discord", Workspace: "dm", Channel: testDM}
+	key := dmKey
 	// The bridge splits to Limits().MaxMessageChars; a chunk of exactly that
 	// many (multi-byte) runes is sent unchanged.
 	body := strings.Repeat("é", MaxMessageChars)
@@ -184,7 +184,7 @@ func TestRateLimitMapping(t *testing.T) {
 	t.Parallel()
 	r := startRig(t, nil)
 	ctx := ctxT(t)
-	key := bridge.ConversationKey{Platform: "discord", Workspace: "dm", Channel: testDM}
+	key := dmKey
 	ref, err := r.a.Post(ctx, key, bridge.Message{Kind: bridge.KindStatus})
 	require.NoError(t, err)
 
@@ -242,7 +242,7 @@ func TestSetStatusTyping(t *testing.T) {
 	now.set(time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC))
 	r := startRig(t, nil, WithClock(now.get))
 	ctx := ctxT(t)
-	dm := bridge.ConversationKey{Platform: "discord", Workspace: "dm", Channel: testDM}
+	dm := dmKey
 	pending := bridge.ConversationKey{Platform: "discord", Workspace: testGuild, Channel: testChannel, Thread: "1300000000000000050"}
 
 	require.NoError(t, r.a.SetStatus(ctx, pending, "Searching"), "no thread yet: nothing to do")
@@ -258,7 +258,7 @@ func TestDelete(t *testing.T) {
 	t.Parallel()
 	r := startRig(t, nil)
 	ctx := ctxT(t)
-	key := bridge.ConversationKey{Platform: "discord", Workspace: "dm", Channel: testDM}
+	key := dmKey
 	ref, err := r.a.Post(ctx, key, bridge.Message{Kind: bridge.KindStatus})
 	require.NoError(t, err)
 	require.NoError(t, r.a.Delete(ctx, ref))
