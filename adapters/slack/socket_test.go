@@ -25,9 +25,10 @@ func TestSocketHelloPingReady(t *testing.T) {
 	assert.Equal(t, 1, fake.Connections())
 }
 
-// ackFirstHandler checks, inside HandleMessage, that the envelope was
-// already acknowledged: if the adapter called the handler before acking, the
-// ack could not arrive while the handler blocks and the check fails.
+// ackFirstHandler checks, inside HandleMessage and HandleAction, that the
+// envelope was already acknowledged: if the adapter called the handler
+// before acking, the ack could not arrive while the handler blocks and the
+// check fails.
 type ackFirstHandler struct {
 	*recorder
 	fake    *slackfake.Server
@@ -35,15 +36,25 @@ type ackFirstHandler struct {
 	unacked []string
 }
 
-func (h *ackFirstHandler) HandleMessage(ctx context.Context, m bridge.InboundMessage) error {
+// waitAck waits for an ack and records id when none came.
+func (h *ackFirstHandler) waitAck(ctx context.Context, id string) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := h.fake.WaitFor(ctx, func() bool { return len(h.fake.Acks()) > 0 }); err != nil {
 		h.mu.Lock()
-		h.unacked = append(h.unacked, m.EventID)
+		h.unacked = append(h.unacked, id)
 		h.mu.Unlock()
 	}
+}
+
+func (h *ackFirstHandler) HandleMessage(ctx context.Context, m bridge.InboundMessage) error {
+	h.waitAck(ctx, m.EventID)
 	return h.recorder.HandleMessage(ctx, m)
+}
+
+func (h *ackFirstHandler) HandleAction(ctx context.Context, act bridge.Action) (bridge.ActionResult, error) {
+	h.waitAck(ctx, act.ApprovalID)
+	return h.recorder.HandleAction(ctx, act)
 }
 
 func TestSocketAckBeforeHandler(t *testing.T) {
@@ -70,30 +81,9 @@ func TestSocketAckBeforeHandler(t *testing.T) {
 	assert.False(t, msgs[0].Received.IsZero())
 }
 
-// ackFirstClickHandler checks, inside HandleAction, that the click's
-// envelope was already acknowledged: an adapter that applied the click
-// before acking would hold its ack behind this wait, and the check fails.
-type ackFirstClickHandler struct {
-	*recorder
-	fake    *slackfake.Server
-	mu      sync.Mutex
-	unacked []string
-}
-
-func (h *ackFirstClickHandler) HandleAction(ctx context.Context, act bridge.Action) (bridge.ActionResult, error) {
-	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if err := h.fake.WaitFor(wctx, func() bool { return len(h.fake.Acks()) > 0 }); err != nil {
-		h.mu.Lock()
-		h.unacked = append(h.unacked, act.ApprovalID)
-		h.mu.Unlock()
-	}
-	return h.recorder.HandleAction(ctx, act)
-}
-
 func TestSocketClickAckBeforeHandler(t *testing.T) {
 	fake := slackfake.New(t)
-	h := &ackFirstClickHandler{recorder: newRecorder(), fake: fake}
+	h := &ackFirstHandler{recorder: newRecorder(), fake: fake}
 	h.result = bridge.ActionResult{Notice: "Already approved by ana"}
 	startSocket(t, fake, h)
 
