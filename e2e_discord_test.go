@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -92,17 +91,7 @@ log: {level: debug}
 	})
 	p.stderr.waitFor(t, "outcome=done")
 
-	code, body := httpGet(t, base+"/readyz")
-	assert.Equal(t, http.StatusOK, code)
-	assert.Contains(t, body, "discord: ok")
-	_, body = httpGet(t, base+"/metrics")
-	for _, want := range []string{
-		`promptev_bridge_runs_total{outcome="done",platform="discord"} 1`,
-		`promptev_bridge_approvals_total{outcome="approved",platform="discord"} 1`,
-		`promptev_bridge_adapter_ready{platform="discord"} 1`,
-	} {
-		assert.Contains(t, body, want)
-	}
+	checkSidePortAfterApproval(t, base, "discord")
 
 	p.cancel()
 	assert.Equal(t, exitOK, p.wait(t))

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -77,18 +76,7 @@ log: {level: debug}
 	})
 	p.stderr.waitFor(t, "outcome=done")
 
-	code, body := httpGet(t, base+"/readyz")
-	assert.Equal(t, http.StatusOK, code)
-	assert.Contains(t, body, "slack: ok")
-	_, body = httpGet(t, base+"/metrics")
-	for _, want := range []string{
-		`promptev_bridge_messages_received_total{platform="slack"}`,
-		`promptev_bridge_runs_total{outcome="done",platform="slack"} 1`,
-		`promptev_bridge_approvals_total{outcome="approved",platform="slack"} 1`,
-		`promptev_bridge_adapter_ready{platform="slack"} 1`,
-	} {
-		assert.Contains(t, body, want)
-	}
+	checkSidePortAfterApproval(t, base, "slack")
 
 	p.cancel()
 	assert.Equal(t, exitOK, p.wait(t))

@@ -43,6 +43,25 @@ func startFakePromptev(t *testing.T, key, agentID string) *promptevtest.Server {
 	return srv
 }
 
+// checkSidePortAfterApproval checks /readyz and /metrics of a daemon on
+// platform that has run one conversation through an approved card to its
+// answer.
+func checkSidePortAfterApproval(t *testing.T, base, platform string) {
+	t.Helper()
+	code, body := httpGet(t, base+"/readyz")
+	assert.Equal(t, http.StatusOK, code)
+	assert.Contains(t, body, platform+": ok")
+	_, body = httpGet(t, base+"/metrics")
+	for _, want := range []string{
+		`promptev_bridge_messages_received_total{platform="` + platform + `"}`,
+		`promptev_bridge_runs_total{outcome="done",platform="` + platform + `"} 1`,
+		`promptev_bridge_approvals_total{outcome="approved",platform="` + platform + `"} 1`,
+		`promptev_bridge_adapter_ready{platform="` + platform + `"} 1`,
+	} {
+		assert.Contains(t, body, want)
+	}
+}
+
 func httpGet(t *testing.T, url string) (int, string) {
 	t.Helper()
 	resp, err := http.Get(url)
