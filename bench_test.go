@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/promptev/promptev-bridge/adapters/console"
-	"github.com/promptev/promptev-bridge/bridge"
+	"github.com/promptev/promptev-bridge/chat"
 	"github.com/promptev/promptev-bridge/promptev/promptevtest"
 )
 
@@ -64,7 +64,7 @@ script:
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- serve(ctx, serveOptions{cfg: cfg, log: slog.New(slog.DiscardHandler), agent: ag, adapters: []bridge.Adapter{a}})
+		done <- serve(ctx, serveOptions{cfg: cfg, log: slog.New(slog.DiscardHandler), agent: ag, adapters: []chat.Adapter{a}})
 	}()
 
 	b.ReportAllocs()

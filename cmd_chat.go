@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/promptev/promptev-bridge/bridge"
+	"github.com/promptev/promptev-bridge/chat"
 )
 
 func cmdChat(ctx context.Context, e *env, args []string) int {
@@ -20,7 +21,7 @@ func cmdChat(ctx context.Context, e *env, args []string) int {
 			"used. The conversation is kept in a temporary store unless --db is given.")
 	agentID := fs.String("agent", "", "Promptev agent id (required)")
 	configPath := fs.String("config", "", "config file to take the promptev, approvals and render sections from")
-	mode := fs.String("mode", string(bridge.ModeStream), "stream or trigger")
+	mode := fs.String("mode", string(chat.ModeStream), "stream or trigger")
 	message := fs.String("message", "", "send this one message and exit when its run is over (non-interactive)")
 	autoApprove := fs.Bool("auto-approve", false, "approve every approval request automatically")
 	plain := fs.Bool("plain", false, "print plain lines even on a terminal")
@@ -36,7 +37,7 @@ func cmdChat(ctx context.Context, e *env, args []string) int {
 	}
 
 	override := func(c *Config) {
-		c.Bridge.Routes = bridge.RoutesConfig{Default: bridge.RouteTarget{Agent: *agentID, Mode: bridge.Mode(*mode)}}
+		c.Bridge.Routes = bridge.RoutesConfig{Default: bridge.RouteTarget{Agent: *agentID, Mode: chat.Mode(*mode)}}
 		c.Bridge.Approvals.Policy = bridge.PolicyRequester
 		c.Bridge.Approvals.Approvers = nil
 		c.Slack.Enabled, c.Discord.Enabled = false, false
@@ -47,7 +48,7 @@ func cmdChat(ctx context.Context, e *env, args []string) int {
 		}
 	}
 	var cfg Config
-	var ps bridge.ConfigProblems
+	var ps chat.ConfigProblems
 	if *configPath != "" {
 		cfg, ps = loadConfigWith(*configPath, e.lookup, override)
 	} else {

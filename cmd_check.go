@@ -6,7 +6,7 @@ import (
 	"io"
 
 	"github.com/promptev/promptev-bridge/adapters/discord"
-	"github.com/promptev/promptev-bridge/bridge"
+	"github.com/promptev/promptev-bridge/chat"
 )
 
 // defaultConfigPath is where run and check look without --config.
@@ -42,7 +42,7 @@ func cmdCheck(_ context.Context, e *env, args []string) int {
 }
 
 // printProblems writes one "path: message" line per problem.
-func printProblems(w io.Writer, ps bridge.ConfigProblems) {
+func printProblems(w io.Writer, ps chat.ConfigProblems) {
 	for _, p := range ps {
 		if p.Path == "" {
 			fmt.Fprintf(w, "  %s\n", p.Message)

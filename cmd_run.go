@@ -9,7 +9,7 @@ import (
 	"github.com/promptev/promptev-bridge/adapters/console"
 	"github.com/promptev/promptev-bridge/adapters/discord"
 	"github.com/promptev/promptev-bridge/adapters/slack"
-	"github.com/promptev/promptev-bridge/bridge"
+	"github.com/promptev/promptev-bridge/chat"
 )
 
 func cmdRun(ctx context.Context, e *env, args []string) int {
@@ -45,7 +45,7 @@ func runDaemon(ctx context.Context, e *env, cfg Config, log *slog.Logger) error 
 	if err != nil {
 		return err
 	}
-	var adapters []bridge.Adapter
+	var adapters []chat.Adapter
 	if cfg.Slack.Enabled {
 		a, err := slack.New(cfg.Slack, log.With("component", "slack"))
 		if err != nil {

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/promptev/promptev-bridge/bridge"
+	"github.com/promptev/promptev-bridge/chat"
 	"github.com/promptev/promptev-bridge/metrics"
 	"github.com/promptev/promptev-bridge/store"
 )
@@ -173,7 +173,7 @@ func unwrapURLError(err error) error {
 // elsewhere (a secret not set in this shell) do not matter here.
 func sidePortFromConfig(e *env, path string) (string, bool) {
 	cfg, ps := LoadConfig(path, e.lookup)
-	var relevant bridge.ConfigProblems
+	var relevant chat.ConfigProblems
 	for _, p := range ps {
 		if p.Path == "" || p.Path == "http" || strings.HasPrefix(p.Path, "http.") {
 			relevant = append(relevant, p)

@@ -15,7 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/promptev/promptev-bridge/bridge"
+	"github.com/promptev/promptev-bridge/chat"
 	"github.com/promptev/promptev-bridge/metrics"
 	"github.com/promptev/promptev-bridge/promptev/promptevtest"
 	"github.com/promptev/promptev-bridge/store"
@@ -131,8 +131,8 @@ func TestStoreStatsConfigAddr(t *testing.T) {
 	st, err := store.Open(filepath.Join(t.TempDir(), "s.db"), store.Options{NoSync: true})
 	require.NoError(t, err)
 	defer st.Close()
-	require.NoError(t, st.PutConversation(context.Background(), bridge.Conversation{
-		Key: bridge.ConversationKey{Platform: "slack", Workspace: "T1", Channel: "C1"}, AgentID: "a",
+	require.NoError(t, st.PutConversation(context.Background(), chat.Conversation{
+		Key: chat.ConversationKey{Platform: "slack", Workspace: "T1", Channel: "C1"}, AgentID: "a",
 		SessionToken: "never-printed", Created: time.Now(), LastActive: time.Now(),
 	}))
 	side := metrics.NewServer(metrics.ServerOptions{Addr: "127.0.0.1:0", StoreStats: st.Stats})

@@ -11,6 +11,7 @@ import (
 	"github.com/promptev/promptev-bridge/adapters/discord"
 	"github.com/promptev/promptev-bridge/adapters/slack"
 	"github.com/promptev/promptev-bridge/bridge"
+	"github.com/promptev/promptev-bridge/chat"
 	"github.com/promptev/promptev-bridge/promptev"
 	"github.com/promptev/promptev-bridge/store"
 )
@@ -125,27 +126,27 @@ func optionalSections() []string { return []string{"slack", "discord"} }
 // LoadConfig reads, expands, strictly decodes and validates a config file.
 // The problems carry YAML paths; the line a path was written on is appended
 // where known. Secrets are never part of a problem.
-func LoadConfig(path string, env lookupEnv) (Config, bridge.ConfigProblems) {
+func LoadConfig(path string, env lookupEnv) (Config, chat.ConfigProblems) {
 	return loadConfigWith(path, env, nil)
 }
 
 // ParseConfig is LoadConfig on the file's contents.
-func ParseConfig(data []byte, env lookupEnv) (Config, bridge.ConfigProblems) {
+func ParseConfig(data []byte, env lookupEnv) (Config, chat.ConfigProblems) {
 	return parseConfigWith(data, env, nil)
 }
 
 // loadConfigWith is LoadConfig with override applied before validation.
-func loadConfigWith(path string, env lookupEnv, override func(*Config)) (Config, bridge.ConfigProblems) {
+func loadConfigWith(path string, env lookupEnv, override func(*Config)) (Config, chat.ConfigProblems) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		var ps bridge.ConfigProblems
+		var ps chat.ConfigProblems
 		ps.Add("", "cannot read config file: %v", err)
 		return Config{}, ps
 	}
 	return parseConfigWith(data, env, override)
 }
 
-func parseConfigWith(data []byte, env lookupEnv, override func(*Config)) (Config, bridge.ConfigProblems) {
+func parseConfigWith(data []byte, env lookupEnv, override func(*Config)) (Config, chat.ConfigProblems) {
 	cfg := DefaultConfig()
 	res, ps := decodeConfig(data, &cfg, env, optionalSections())
 	if len(ps) > 0 && ps[0].Path == "" {
@@ -177,8 +178,8 @@ func (c *Config) normalize() {
 }
 
 // Validate checks every section and returns all problems.
-func (c Config) Validate() bridge.ConfigProblems {
-	var ps bridge.ConfigProblems
+func (c Config) Validate() chat.ConfigProblems {
+	var ps chat.ConfigProblems
 	ps = append(ps, c.Promptev.Validate("promptev")...)
 	ps = append(ps, c.Bridge.Validate()...)
 	ps = append(ps, c.Store.Validate("store")...)
@@ -190,9 +191,9 @@ func (c Config) Validate() bridge.ConfigProblems {
 }
 
 // Validate checks the promptev section.
-func (c PromptevConfig) Validate(path string) bridge.ConfigProblems {
-	var ps bridge.ConfigProblems
-	p := func(name string) string { return bridge.JoinPath(path, name) }
+func (c PromptevConfig) Validate(path string) chat.ConfigProblems {
+	var ps chat.ConfigProblems
+	p := func(name string) string { return chat.JoinPath(path, name) }
 	if strings.TrimSpace(c.ProjectKey) == "" {
 		ps.Add(p("project_key"), "is required (set PROMPTEV_PROJECT_KEY or write the key here)")
 	} else if _, err := promptev.New(c.ProjectKey); err != nil {
@@ -233,11 +234,11 @@ func (c PromptevConfig) Validate(path string) bridge.ConfigProblems {
 	} {
 		one := promptev.Endpoints{Trigger: ep.tmpl, Start: ep.tmpl, Stream: ep.tmpl}
 		if ep.tmpl == "" {
-			ps.Add(bridge.JoinPath(p("endpoints"), ep.name), "must be a path template such as /api/sdk/v1/agent/{agent_id}/%s", ep.name)
+			ps.Add(chat.JoinPath(p("endpoints"), ep.name), "must be a path template such as /api/sdk/v1/agent/{agent_id}/%s", ep.name)
 		} else if err := one.Validate(auth); err != nil && authErr == nil {
 			msg := strings.TrimPrefix(err.Error(), "promptev: ")
 			msg = strings.TrimPrefix(msg, "trigger endpoint ")
-			ps.Add(bridge.JoinPath(p("endpoints"), ep.name), "%s", msg)
+			ps.Add(chat.JoinPath(p("endpoints"), ep.name), "%s", msg)
 		}
 	}
 	return ps
@@ -256,29 +257,29 @@ func validHeaderName(s string) bool {
 }
 
 // Validate checks the http section.
-func (c HTTPConfig) Validate(path string) bridge.ConfigProblems {
-	var ps bridge.ConfigProblems
+func (c HTTPConfig) Validate(path string) chat.ConfigProblems {
+	var ps chat.ConfigProblems
 	if c.Listen == "" {
 		return nil
 	}
 	if _, port, err := net.SplitHostPort(c.Listen); err != nil || port == "" {
-		ps.Add(bridge.JoinPath(path, "listen"), "must be host:port (port 0 picks a free one) or empty to turn the side port off, got %q", c.Listen)
+		ps.Add(chat.JoinPath(path, "listen"), "must be host:port (port 0 picks a free one) or empty to turn the side port off, got %q", c.Listen)
 	}
 	return ps
 }
 
 // Validate checks the log section.
-func (c LogConfig) Validate(path string) bridge.ConfigProblems {
-	var ps bridge.ConfigProblems
+func (c LogConfig) Validate(path string) chat.ConfigProblems {
+	var ps chat.ConfigProblems
 	switch strings.ToLower(c.Level) {
 	case "debug", "info", "warn", "warning", "error":
 	default:
-		ps.Add(bridge.JoinPath(path, "level"), "must be debug, info, warn or error, got %q", c.Level)
+		ps.Add(chat.JoinPath(path, "level"), "must be debug, info, warn or error, got %q", c.Level)
 	}
 	switch c.Format {
 	case "text", "json":
 	default:
-		ps.Add(bridge.JoinPath(path, "format"), "must be text or json, got %q", c.Format)
+		ps.Add(chat.JoinPath(path, "format"), "must be text or json, got %q", c.Format)
 	}
 	return ps
 }

@@ -12,6 +12,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/promptev/promptev-bridge/bridge"
+	"github.com/promptev/promptev-bridge/chat"
 )
 
 // mapEnv is a lookupEnv over a map.
@@ -78,9 +79,9 @@ log: {format: json}
 	assert.Equal(t, 90*time.Second, cfg.Promptev.IdleTimeout, "untouched default")
 	assert.Equal(t, "bearer", cfg.Promptev.Auth)
 	assert.Equal(t, "helpdesk", cfg.Bridge.Routes.Default.Agent)
-	assert.Equal(t, bridge.ModeStream, cfg.Bridge.Routes.Default.Mode, "default kept beside a set sibling")
+	assert.Equal(t, chat.ModeStream, cfg.Bridge.Routes.Default.Mode, "default kept beside a set sibling")
 	require.Len(t, cfg.Bridge.Routes.Channels, 1)
-	assert.Equal(t, bridge.ModeTrigger, cfg.Bridge.Routes.Channels[0].Mode)
+	assert.Equal(t, chat.ModeTrigger, cfg.Bridge.Routes.Channels[0].Mode)
 	assert.Equal(t, "Acme", cfg.Bridge.Routes.Channels[0].Variables["company"])
 	assert.Equal(t, 5*time.Minute, cfg.Bridge.Approvals.Timeout)
 	assert.Equal(t, "approve", cfg.Bridge.Approvals.ApproveQuery, "default kept beside a set sibling")
@@ -339,6 +340,6 @@ routes:
 	require.Empty(t, ps)
 	require.Len(t, cfg.Bridge.Routes.Channels, 1)
 	assert.Equal(t, "helpdesk", cfg.Bridge.Routes.Channels[0].Agent)
-	assert.Equal(t, bridge.ModeTrigger, cfg.Bridge.Routes.Channels[0].Mode)
+	assert.Equal(t, chat.ModeTrigger, cfg.Bridge.Routes.Channels[0].Mode)
 	assert.Equal(t, "C1", cfg.Bridge.Routes.Channels[0].Channel)
 }

@@ -9,9 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/promptev/promptev-bridge/chat"
 	"gopkg.in/yaml.v3"
-
-	"github.com/promptev/promptev-bridge/bridge"
 )
 
 // lookupEnv reads an environment variable; os.LookupEnv in production.
@@ -66,9 +65,9 @@ func (r decodeResult) covered(path string) bool {
 // unknown key and every value of the wrong type, each with its YAML path.
 // The values without a problem are decoded into out even when others have
 // one, so that validation can report the remaining problems too.
-func decodeConfig(data []byte, out any, env lookupEnv, optional []string) (decodeResult, bridge.ConfigProblems) {
+func decodeConfig(data []byte, out any, env lookupEnv, optional []string) (decodeResult, chat.ConfigProblems) {
 	res := decodeResult{lines: map[string]int{}, fromEnv: map[string]bool{}, bad: map[string]bool{}}
-	var probs bridge.ConfigProblems
+	var probs chat.ConfigProblems
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		probs.Add("", "invalid YAML: %s", strings.TrimPrefix(err.Error(), "yaml: "))
@@ -149,7 +148,7 @@ func sectionEnabled(n *yaml.Node, env lookupEnv) bool {
 }
 
 // expandNode expands ${ENV} references in the scalar values under n.
-func expandNode(n *yaml.Node, path string, env lookupEnv, lenient bool, res *decodeResult, probs *bridge.ConfigProblems) {
+func expandNode(n *yaml.Node, path string, env lookupEnv, lenient bool, res *decodeResult, probs *chat.ConfigProblems) {
 	switch n.Kind {
 	case yaml.ScalarNode:
 		if !strings.Contains(n.Value, "$") {
@@ -245,7 +244,7 @@ func validEnvName(s string) bool {
 	return true
 }
 
-func childPath(prefix, key string) string { return bridge.JoinPath(prefix, key) }
+func childPath(prefix, key string) string { return chat.JoinPath(prefix, key) }
 
 var (
 	durationType        = reflect.TypeFor[time.Duration]()
@@ -254,7 +253,7 @@ var (
 )
 
 // checkNode reports unknown keys and mistyped values under n, against t.
-func checkNode(n *yaml.Node, t reflect.Type, path string, res *decodeResult, probs *bridge.ConfigProblems) {
+func checkNode(n *yaml.Node, t reflect.Type, path string, res *decodeResult, probs *chat.ConfigProblems) {
 	if path != "" {
 		res.lines[path] = n.Line
 	}
@@ -331,7 +330,7 @@ func checkNode(n *yaml.Node, t reflect.Type, path string, res *decodeResult, pro
 
 // checkLeaf decodes n alone into a fresh value of type t and reports failure
 // without echoing the value when it may be a secret.
-func checkLeaf(n *yaml.Node, t reflect.Type, path string, res *decodeResult, probs *bridge.ConfigProblems) {
+func checkLeaf(n *yaml.Node, t reflect.Type, path string, res *decodeResult, probs *chat.ConfigProblems) {
 	if n.Kind != yaml.ScalarNode && t.Kind() != reflect.Struct && t.Kind() != reflect.Map && t.Kind() != reflect.Slice {
 		probs.Add(path, "expected %s, got %s (line %d)", typeWant(t), nodeKind(n), n.Line)
 		return

@@ -10,6 +10,7 @@ import (
 
 	"github.com/promptev/promptev-bridge/adapters/console"
 	"github.com/promptev/promptev-bridge/bridge"
+	"github.com/promptev/promptev-bridge/chat"
 )
 
 // consoleOptions configure a terminal conversation (demo and chat).
@@ -48,7 +49,7 @@ func runConsole(ctx context.Context, e *env, o consoleOptions) error {
 		cfg:        o.cfg,
 		log:        o.log,
 		agent:      o.agent,
-		adapters:   []bridge.Adapter{adapter},
+		adapters:   []chat.Adapter{adapter},
 		wrap:       tr.wrap,
 		metrics:    tr,
 		stop:       tr.stop,
@@ -57,12 +58,12 @@ func runConsole(ctx context.Context, e *env, o consoleOptions) error {
 }
 
 // consoleUser names the person at the terminal after the OS user.
-func consoleUser(e *env) bridge.User {
+func consoleUser(e *env) chat.User {
 	name, ok := e.lookup("USER")
 	if !ok || name == "" {
 		name = "you"
 	}
-	return bridge.User{ID: "local:" + name, Name: name}
+	return chat.User{ID: "local:" + name, Name: name}
 }
 
 // isTerminal reports whether stdout is a terminal (unless a test forced it).
@@ -80,7 +81,7 @@ func isTerminal(e *env) bool {
 
 // answerer answers the approvals the console shows as pending.
 type answerer interface {
-	AnswerPending(d bridge.Decision) int
+	AnswerPending(d chat.Decision) int
 }
 
 // idleTracker closes stop once the input has ended and every accepted
@@ -108,7 +109,7 @@ func newIdleTracker(c answerer, autoApprove bool) *idleTracker {
 	return &idleTracker{stop: make(chan struct{}), console: c, autoApprove: autoApprove}
 }
 
-func (t *idleTracker) wrap(h bridge.Handler) bridge.Handler { return trackedHandler{h, t} }
+func (t *idleTracker) wrap(h chat.Handler) chat.Handler { return trackedHandler{h, t} }
 
 func (t *idleTracker) inputEnded() {
 	t.mu.Lock()
@@ -116,7 +117,7 @@ func (t *idleTracker) inputEnded() {
 	t.checkLocked()
 	t.mu.Unlock()
 	if !t.autoApprove {
-		t.console.AnswerPending(bridge.Deny) // nobody is left to answer them
+		t.console.AnswerPending(chat.Deny) // nobody is left to answer them
 	}
 }
 
@@ -129,9 +130,9 @@ func (t *idleTracker) RunFinished(_, outcome string, _ time.Duration) {
 		t.mu.Unlock()
 		switch {
 		case t.autoApprove:
-			t.console.AnswerPending(bridge.Approve)
+			t.console.AnswerPending(chat.Approve)
 		case deny:
-			t.console.AnswerPending(bridge.Deny)
+			t.console.AnswerPending(chat.Deny)
 		}
 		return
 	}
@@ -149,11 +150,11 @@ func (t *idleTracker) checkLocked() {
 }
 
 type trackedHandler struct {
-	h bridge.Handler
+	h chat.Handler
 	t *idleTracker
 }
 
-func (th trackedHandler) HandleMessage(ctx context.Context, msg bridge.InboundMessage) error {
+func (th trackedHandler) HandleMessage(ctx context.Context, msg chat.InboundMessage) error {
 	th.t.mu.Lock()
 	th.t.pending++
 	th.t.mu.Unlock()
@@ -167,6 +168,6 @@ func (th trackedHandler) HandleMessage(ctx context.Context, msg bridge.InboundMe
 	return err
 }
 
-func (th trackedHandler) HandleAction(ctx context.Context, act bridge.Action) (bridge.ActionResult, error) {
+func (th trackedHandler) HandleAction(ctx context.Context, act chat.Action) (chat.ActionResult, error) {
 	return th.h.HandleAction(ctx, act)
 }

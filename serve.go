@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/promptev/promptev-bridge/bridge"
+	"github.com/promptev/promptev-bridge/chat"
 	"github.com/promptev/promptev-bridge/metrics"
 	"github.com/promptev/promptev-bridge/promptev"
 	"github.com/promptev/promptev-bridge/store"
@@ -70,9 +71,9 @@ type serveOptions struct {
 	cfg      Config
 	log      *slog.Logger
 	agent    bridge.Agent
-	adapters []bridge.Adapter
+	adapters []chat.Adapter
 	// wrap, when set, wraps the handler the adapters see (demo bookkeeping).
-	wrap func(bridge.Handler) bridge.Handler
+	wrap func(chat.Handler) chat.Handler
 	// metrics, when set, also receives every measurement (demo bookkeeping).
 	metrics bridge.Metrics
 	// stop, when set, ends serve gracefully when it is closed.
@@ -109,7 +110,7 @@ func serve(ctx context.Context, o serveOptions) error {
 	}
 	defer func() { _ = closeStore() }()
 
-	platforms := make([]bridge.Platform, len(o.adapters))
+	platforms := make([]chat.Platform, len(o.adapters))
 	for i, a := range o.adapters {
 		platforms[i] = a
 	}
@@ -156,7 +157,7 @@ func serve(ctx context.Context, o serveOptions) error {
 	bridgeDone := make(chan error, 1)
 	go func() { bridgeDone <- br.Run(bridgeCtx) }()
 
-	var h bridge.Handler = br
+	var h chat.Handler = br
 	if o.wrap != nil {
 		h = o.wrap(h)
 	}
@@ -227,7 +228,7 @@ func serve(ctx context.Context, o serveOptions) error {
 // readinessChecks are the conditions of /readyz: the store is open and not
 // shutting down, and every adapter is connected (also exported as the
 // adapter_ready gauge).
-func readinessChecks(storeOpen, stopping *atomic.Bool, adapters []bridge.Adapter, m *metrics.Metrics) []metrics.Check {
+func readinessChecks(storeOpen, stopping *atomic.Bool, adapters []chat.Adapter, m *metrics.Metrics) []metrics.Check {
 	checks := []metrics.Check{{Name: "store", Ready: func() error {
 		switch {
 		case stopping.Load():
@@ -250,7 +251,7 @@ func readinessChecks(storeOpen, stopping *atomic.Bool, adapters []bridge.Adapter
 	return checks
 }
 
-func platformNames(as []bridge.Adapter) string {
+func platformNames(as []chat.Adapter) string {
 	names := make([]string, len(as))
 	for i, a := range as {
 		names[i] = a.Name()

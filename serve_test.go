@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/promptev/promptev-bridge/adapters/console"
-	"github.com/promptev/promptev-bridge/bridge"
+	"github.com/promptev/promptev-bridge/chat"
 	"github.com/promptev/promptev-bridge/metrics"
 )
 
@@ -22,7 +22,7 @@ func TestReadinessChecks(t *testing.T) {
 		a := console.New(console.Options{In: pr, Out: io.Discard})
 		m := metrics.New(metrics.Options{NoRuntimeCollectors: true})
 		var storeOpen, stopping atomic.Bool
-		checks := readinessChecks(&storeOpen, &stopping, []bridge.Adapter{a}, m)
+		checks := readinessChecks(&storeOpen, &stopping, []chat.Adapter{a}, m)
 		require.Len(t, checks, 2)
 		state := func() string {
 			var out []string
@@ -56,7 +56,7 @@ func TestReadinessChecks(t *testing.T) {
 
 type nopHandler struct{}
 
-func (nopHandler) HandleMessage(context.Context, bridge.InboundMessage) error { return nil }
-func (nopHandler) HandleAction(context.Context, bridge.Action) (bridge.ActionResult, error) {
-	return bridge.ActionResult{}, nil
+func (nopHandler) HandleMessage(context.Context, chat.InboundMessage) error { return nil }
+func (nopHandler) HandleAction(context.Context, chat.Action) (chat.ActionResult, error) {
+	return chat.ActionResult{}, nil
 }

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/promptev/promptev-bridge/chat"
 	"github.com/promptev/promptev-bridge/promptev"
 )
 
@@ -41,7 +42,7 @@ func (r *run) requestApproval(ev promptev.AgentEvent) error {
 	}
 	now := time.Now()
 	limit := r.ps.limits.MaxMessageChars
-	a := Approval{
+	a := chat.Approval{
 		ID:              id,
 		Key:             r.job.key,
 		Requester:       r.job.user.ID,
@@ -52,7 +53,7 @@ func (r *run) requestApproval(ev promptev.AgentEvent) error {
 		Arguments:       agentText(renderArguments(ev.Arguments), min(maxArgumentsRunes, limit/4)),
 		Created:         now,
 		Expires:         now.Add(b.cfg.Approvals.Timeout),
-		State:           ApprovalPending,
+		State:           chat.ApprovalPending,
 	}
 	if a.Description == "" {
 		a.Description = "The agent asks for approval to continue."
@@ -111,10 +112,10 @@ func (r *run) requestApproval(ev promptev.AgentEvent) error {
 // card was shown.
 type postingCard struct {
 	mu  sync.Mutex
-	ref MessageRef
+	ref chat.MessageRef
 }
 
-func (p *postingCard) offer(ref MessageRef) {
+func (p *postingCard) offer(ref chat.MessageRef) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.ref.ID == "" {
@@ -122,7 +123,7 @@ func (p *postingCard) offer(ref MessageRef) {
 	}
 }
 
-func (p *postingCard) get() MessageRef {
+func (p *postingCard) get() chat.MessageRef {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.ref
@@ -133,14 +134,14 @@ func (p *postingCard) get() MessageRef {
 // notice instead). ok is false when a decision was made first: the returned
 // record is then that decision, whose continuation runs. When the store
 // fails, a is returned as expired (so a card shows it closed) and ok is true.
-func (r *run) withdrawApproval(a Approval) (Approval, bool) {
+func (r *run) withdrawApproval(a chat.Approval) (chat.Approval, bool) {
 	// The store write is short and local; it must happen even when the
 	// bridge is stopping, or a pending request would outlive its card.
 	ctx := context.WithoutCancel(r.b.life)
-	decided, ok, err := r.b.store.DecideApproval(ctx, a.ID, ApprovalExpired, "", "", time.Now())
+	decided, ok, err := r.b.store.DecideApproval(ctx, a.ID, chat.ApprovalExpired, "", "", time.Now())
 	if err != nil {
 		r.log.Warn("approval not withdrawn", "approval", a.ID, "err", err)
-		a.State = ApprovalExpired
+		a.State = chat.ApprovalExpired
 		return a, true
 	}
 	if ok {
@@ -150,8 +151,8 @@ func (r *run) withdrawApproval(a Approval) (Approval, bool) {
 }
 
 // closeCard edits the approval card ref to the decided state of a (no buttons).
-func (r *run) closeCard(ref MessageRef, a Approval) {
-	if _, err := r.ps.out.live(ref).finish(r.b.life, []Message{cardMessage(a, false)}, Message{}); err != nil {
+func (r *run) closeCard(ref chat.MessageRef, a chat.Approval) {
+	if _, err := r.ps.out.live(ref).finish(r.b.life, []chat.Message{cardMessage(a, false)}, chat.Message{}); err != nil {
 		r.log.Warn("approval card not updated", "approval", a.ID, "state", a.State, "err", err)
 	}
 }
@@ -160,43 +161,43 @@ func (r *run) closeCard(ref MessageRef, a Approval) {
 // the store: the card edit and the agent's continuation happen on a worker.
 // Unknown ids, clickers the policy does not allow, expired requests and
 // clicks on decided requests get a Notice and change nothing.
-func (b *Bridge) HandleAction(ctx context.Context, act Action) (ActionResult, error) {
+func (b *Bridge) HandleAction(ctx context.Context, act chat.Action) (chat.ActionResult, error) {
 	if b.isClosing() {
 		// A decision now could not be carried out (card edit, agent answer):
 		// leave the request pending for the next process.
-		return ActionResult{Notice: noticeRestarting}, nil
+		return chat.ActionResult{Notice: noticeRestarting}, nil
 	}
 	a, err := b.store.GetApproval(ctx, act.ApprovalID)
 	switch {
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, chat.ErrNotFound):
 		b.log.Info("approval click on an unknown id", "platform", act.Platform, "user", act.User.ID)
-		return ActionResult{Notice: noticeUnknownApproval}, nil
+		return chat.ActionResult{Notice: noticeUnknownApproval}, nil
 	case err != nil:
-		return ActionResult{}, fmt.Errorf("bridge: load approval: %w", err)
+		return chat.ActionResult{}, fmt.Errorf("bridge: load approval: %w", err)
 	}
 	log := b.log.With("platform", a.Key.Platform, "conversation", a.Key.String(), "approval", a.ID)
-	var state ApprovalState
+	var state chat.ApprovalState
 	switch act.Decision {
-	case Approve:
-		state = ApprovalApproved
-	case Deny:
-		state = ApprovalDenied
+	case chat.Approve:
+		state = chat.ApprovalApproved
+	case chat.Deny:
+		state = chat.ApprovalDenied
 	default:
-		return ActionResult{}, fmt.Errorf("bridge: unknown decision %q", act.Decision)
+		return chat.ActionResult{}, fmt.Errorf("bridge: unknown decision %q", act.Decision)
 	}
 	if !b.cfg.routeFor(a.Key).mayDecide(a, act.Platform, act.User) {
 		b.metrics.Approval(a.Key.Platform, "unauthorized", 0)
 		log.Info("approval click refused: not allowed", "user", act.User.ID, "from_platform", act.Platform)
-		return ActionResult{Notice: noticeNotAllowed}, nil
+		return chat.ActionResult{Notice: noticeNotAllowed}, nil
 	}
 	if a.Decided() {
 		b.metrics.Approval(a.Key.Platform, "duplicate", 0)
-		return ActionResult{Notice: alreadyText(a)}, nil
+		return chat.ActionResult{Notice: alreadyText(a)}, nil
 	}
 	now := time.Now()
 	if !now.Before(a.Expires) {
 		b.expire(ctx, a, now)
-		return ActionResult{Notice: noticeExpired}, nil
+		return chat.ActionResult{Notice: noticeExpired}, nil
 	}
 	// The card the click names, and whether this process is posting it. Both
 	// are read before deciding: a failed post that then finds the decision
@@ -211,11 +212,11 @@ func (b *Bridge) HandleAction(ctx context.Context, act Action) (ActionResult, er
 	}
 	decided, ok, err := b.store.DecideApproval(ctx, a.ID, state, act.User.ID, act.User.Display(), now)
 	if err != nil {
-		return ActionResult{}, fmt.Errorf("bridge: decide approval: %w", err)
+		return chat.ActionResult{}, fmt.Errorf("bridge: decide approval: %w", err)
 	}
 	if !ok {
 		b.metrics.Approval(a.Key.Platform, "duplicate", 0)
-		return ActionResult{Notice: alreadyText(decided)}, nil
+		return chat.ActionResult{Notice: alreadyText(decided)}, nil
 	}
 	if decided.Card.ID == "" && named && !posting {
 		// No card was recorded and none is being posted here: a previous
@@ -229,13 +230,13 @@ func (b *Bridge) HandleAction(ctx context.Context, act Action) (ActionResult, er
 	log.Info("approval decided", "decision", state, "by", act.User.ID, "by_name", act.User.Display(),
 		"tool", decided.Tool, "arguments_digest", decided.ArgumentsDigest, "wait", wait)
 	b.afterDecision(decided)
-	return ActionResult{Accepted: true}, nil
+	return chat.ActionResult{Accepted: true}, nil
 }
 
 // expire moves a pending approval to expired; when this call won, the card is
 // edited and the agent told to deny.
-func (b *Bridge) expire(ctx context.Context, a Approval, now time.Time) {
-	decided, ok, err := b.store.DecideApproval(ctx, a.ID, ApprovalExpired, "", "", now)
+func (b *Bridge) expire(ctx context.Context, a chat.Approval, now time.Time) {
+	decided, ok, err := b.store.DecideApproval(ctx, a.ID, chat.ApprovalExpired, "", "", now)
 	if err != nil {
 		b.log.Warn("approval not expired", "approval", a.ID, "err", err)
 		return
@@ -243,7 +244,7 @@ func (b *Bridge) expire(ctx context.Context, a Approval, now time.Time) {
 	if !ok {
 		return
 	}
-	b.metrics.Approval(a.Key.Platform, string(ApprovalExpired), now.Sub(a.Created))
+	b.metrics.Approval(a.Key.Platform, string(chat.ApprovalExpired), now.Sub(a.Created))
 	b.log.Info("approval expired", "platform", a.Key.Platform, "conversation", a.Key.String(),
 		"approval", a.ID, "tool", a.Tool, "arguments_digest", a.ArgumentsDigest)
 	b.afterDecision(decided)
@@ -272,19 +273,19 @@ func (b *Bridge) sweepExpired(ctx context.Context, now time.Time) {
 // ref, the decision came while the card was being posted: requestApproval,
 // which then finds the decision in SetApprovalCard's answer, edits the card.
 // Either way the card is edited once and the continuation queued once.
-func (b *Bridge) afterDecision(a Approval) {
+func (b *Bridge) afterDecision(a chat.Approval) {
 	ps, ok := b.platform(a.Key.Platform)
 	if !ok {
 		b.log.Warn("decided approval of an unknown platform", "approval", a.ID, "platform", a.Key.Platform)
 		return
 	}
 	query := b.cfg.Approvals.DenyQuery
-	if a.State == ApprovalApproved {
+	if a.State == chat.ApprovalApproved {
 		query = b.cfg.Approvals.ApproveQuery
 	}
 	j := job{
 		key:       a.Key,
-		user:      User{ID: a.Requester},
+		user:      chat.User{ID: a.Requester},
 		query:     query,
 		inboundID: "approval:" + a.ID,
 		received:  a.DecidedAt,
@@ -292,7 +293,7 @@ func (b *Bridge) afterDecision(a Approval) {
 	}
 	started := b.spawn(func() {
 		if a.Card.ID != "" {
-			if _, err := ps.out.live(a.Card).finish(b.life, []Message{cardMessage(a, false)}, Message{}); err != nil {
+			if _, err := ps.out.live(a.Card).finish(b.life, []chat.Message{cardMessage(a, false)}, chat.Message{}); err != nil {
 				b.log.Warn("approval card not updated", "approval", a.ID, "err", err)
 			}
 		}
@@ -308,8 +309,8 @@ func (b *Bridge) afterDecision(a Approval) {
 // cardMessage renders an approval card. Without working buttons the body says
 // how to decide; a decided card shows its state and who decided (the adapter
 // renders "Approved by X" from the card).
-func cardMessage(a Approval, buttons bool) Message {
-	card := &ApprovalCard{
+func cardMessage(a chat.Approval, buttons bool) chat.Message {
+	card := &chat.ApprovalCard{
 		ID:          a.ID,
 		Tool:        a.Tool,
 		Description: a.Description,
@@ -320,25 +321,25 @@ func cardMessage(a Approval, buttons bool) Message {
 	if card.DecidedBy == "" {
 		card.DecidedBy = a.DecidedBy
 	}
-	m := Message{Kind: KindApproval, Approval: card, Final: a.Decided()}
-	if a.State == ApprovalPending && !buttons {
+	m := chat.Message{Kind: chat.KindApproval, Approval: card, Final: a.Decided()}
+	if a.State == chat.ApprovalPending && !buttons {
 		m.Body = fmt.Sprintf("Approval id `%s`: decide with this platform's approve or deny command. Messages typed in the thread are not taken as a decision.", a.ID)
 	}
 	return m
 }
 
 // alreadyText tells a late clicker what happened to the request.
-func alreadyText(a Approval) string {
+func alreadyText(a chat.Approval) string {
 	by := a.DecidedByName
 	if by == "" {
 		by = a.DecidedBy
 	}
 	switch a.State {
-	case ApprovalApproved:
+	case chat.ApprovalApproved:
 		return "Already approved by " + by
-	case ApprovalDenied:
+	case chat.ApprovalDenied:
 		return "Already denied by " + by
-	case ApprovalExpired:
+	case chat.ApprovalExpired:
 		return noticeExpired
 	}
 	return noticeUnknownApproval

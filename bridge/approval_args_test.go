@@ -12,8 +12,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/promptev/promptev-bridge/bridge"
 	"github.com/promptev/promptev-bridge/bridge/bridgetest"
+	"github.com/promptev/promptev-bridge/chat"
 	"github.com/promptev/promptev-bridge/promptev"
 )
 
@@ -54,6 +54,6 @@ func TestApprovalCardCutsLongArguments(t *testing.T) {
 		require.NoError(t, err)
 		sum := sha256.Sum256(raw)
 		assert.Equal(t, hex.EncodeToString(sum[:]), a.ArgumentsDigest, "digest over the whole raw arguments")
-		assert.Equal(t, bridge.ApprovalPending, a.State)
+		assert.Equal(t, chat.ApprovalPending, a.State)
 	})
 }

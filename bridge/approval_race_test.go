@@ -14,6 +14,7 @@ import (
 
 	"github.com/promptev/promptev-bridge/bridge"
 	"github.com/promptev/promptev-bridge/bridge/bridgetest"
+	"github.com/promptev/promptev-bridge/chat"
 )
 
 // faultStore is a MemStore that records the dedupe calls it gets and can
@@ -26,11 +27,11 @@ type faultStore struct {
 	dedup [][]string
 }
 
-var _ bridge.Store = (*faultStore)(nil)
+var _ chat.Store = (*faultStore)(nil)
 
-func (s *faultStore) SetApprovalCard(ctx context.Context, id string, card bridge.MessageRef) (bridge.Approval, error) {
+func (s *faultStore) SetApprovalCard(ctx context.Context, id string, card chat.MessageRef) (chat.Approval, error) {
 	if s.setCardErr != nil {
-		return bridge.Approval{}, s.setCardErr
+		return chat.Approval{}, s.setCardErr
 	}
 	return s.MemStore.SetApprovalCard(ctx, id, card)
 }
@@ -54,7 +55,7 @@ func (s *faultStore) dedupeCalls() [][]string {
 // being stored and the card's ref being recorded.
 type cardClicker struct {
 	stage    bridgetest.PostStage
-	decision bridge.Decision
+	decision chat.Decision
 	failPost error // when set, the card's post fails with it
 	// loseResponse, when set, is what the card's post answers once the card
 	// is posted (the response was lost).
@@ -64,12 +65,12 @@ type cardClicker struct {
 	b       *bridge.Bridge
 	p       *bridgetest.Platform
 	id      string
-	results []bridge.ActionResult
+	results []chat.ActionResult
 	errs    []error
 }
 
-func (c *cardClicker) hook(stage bridgetest.PostStage, _ bridge.ConversationKey, msg bridge.Message, ref bridge.MessageRef) {
-	if msg.Kind != bridge.KindApproval || msg.Approval == nil {
+func (c *cardClicker) hook(stage bridgetest.PostStage, _ chat.ConversationKey, msg chat.Message, ref chat.MessageRef) {
+	if msg.Kind != chat.KindApproval || msg.Approval == nil {
 		return
 	}
 	c.mu.Lock()
@@ -86,9 +87,9 @@ func (c *cardClicker) hook(stage bridgetest.PostStage, _ bridge.ConversationKey,
 	}
 	// After the post the click names its card, as a platform's click does:
 	// the card is still closed once, by the path that is posting it.
-	res, err := c.b.HandleAction(context.Background(), bridge.Action{
-		Platform: bridge.PlatformSlack, ApprovalID: msg.Approval.ID, Decision: c.decision,
-		User: bridge.User{ID: "U1", Name: "name-U1"}, Card: ref,
+	res, err := c.b.HandleAction(context.Background(), chat.Action{
+		Platform: chat.PlatformSlack, ApprovalID: msg.Approval.ID, Decision: c.decision,
+		User: chat.User{ID: "U1", Name: "name-U1"}, Card: ref,
 	})
 	if err != nil {
 		c.errs = append(c.errs, err)
@@ -106,7 +107,7 @@ func (c *cardClicker) approvalID() string {
 // startClickRig starts a rig whose platform calls c at every post and whose
 // store is st.
 func startClickRig(t *testing.T, agent bridge.Agent, c *cardClicker, st *faultStore) *rig {
-	c.p = bridgetest.NewPlatform(bridge.PlatformSlack, bridgetest.SlackLimits(),
+	c.p = bridgetest.NewPlatform(chat.PlatformSlack, bridgetest.SlackLimits(),
 		bridgetest.WithServerLimits(bridgetest.SlackServerLimits()...), bridgetest.WithPostHook(c.hook))
 	r := startRig(t, agent, withPlatform(c.p), withStore(st.MemStore), withBackingStore(st))
 	c.mu.Lock()
@@ -117,7 +118,7 @@ func startClickRig(t *testing.T, agent bridge.Agent, c *cardClicker, st *faultSt
 
 // sendToCard starts a click rig with c and st, sends the message whose agent
 // asks for approval, and lets the bridge settle past the card's post.
-func sendToCard(t *testing.T, c *cardClicker, st *faultStore) (*rig, *fakeAgent, bridge.ConversationKey) {
+func sendToCard(t *testing.T, c *cardClicker, st *faultStore) (*rig, *fakeAgent, chat.ConversationKey) {
 	t.Helper()
 	agent := newFakeAgent(approvalScript)
 	r := startClickRig(t, agent, c, st)
@@ -129,7 +130,7 @@ func sendToCard(t *testing.T, c *cardClicker, st *faultStore) (*rig, *fakeAgent,
 }
 
 // cardEdits counts the edits the card ref received.
-func cardEdits(p *bridgetest.Platform, card bridge.MessageRef) int {
+func cardEdits(p *bridgetest.Platform, card chat.MessageRef) int {
 	n := 0
 	for _, rec := range p.Applied(bridgetest.OpEdit) {
 		if rec.Ref.ID == card.ID {
@@ -147,15 +148,15 @@ func TestApprovalClickWhileCardIsPosted(t *testing.T) {
 	tests := []struct {
 		name      string
 		stage     bridgetest.PostStage
-		decision  bridge.Decision
-		wantState bridge.ApprovalState
+		decision  chat.Decision
+		wantState chat.ApprovalState
 		wantText  string
 		wantQuery string
 		wantReply string
 	}{
-		{"approve before the post is applied", bridgetest.BeforePost, bridge.Approve, bridge.ApprovalApproved, "Approved by name-U1", "approve", "Deleted the branch."},
-		{"approve before the post returns", bridgetest.AfterPost, bridge.Approve, bridge.ApprovalApproved, "Approved by name-U1", "approve", "Deleted the branch."},
-		{"deny before the post returns", bridgetest.AfterPost, bridge.Deny, bridge.ApprovalDenied, "Denied by name-U1", "deny", "Okay, not deleting."},
+		{"approve before the post is applied", bridgetest.BeforePost, chat.Approve, chat.ApprovalApproved, "Approved by name-U1", "approve", "Deleted the branch."},
+		{"approve before the post returns", bridgetest.AfterPost, chat.Approve, chat.ApprovalApproved, "Approved by name-U1", "approve", "Deleted the branch."},
+		{"deny before the post returns", bridgetest.AfterPost, chat.Deny, chat.ApprovalDenied, "Denied by name-U1", "deny", "Okay, not deleting."},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -166,7 +167,7 @@ func TestApprovalClickWhileCardIsPosted(t *testing.T) {
 				defer r.stop()
 
 				require.Empty(t, c.errs)
-				require.Equal(t, []bridge.ActionResult{{Accepted: true}}, c.results, "the click found the stored approval")
+				require.Equal(t, []chat.ActionResult{{Accepted: true}}, c.results, "the click found the stored approval")
 				msgs := r.p.Messages(key)
 				require.Len(t, msgs, 3, "placeholder, card, the continuation's answer")
 				card := msgs[1].Ref
@@ -189,8 +190,8 @@ func TestApprovalClickWhileCardIsPosted(t *testing.T) {
 
 				// A second click changes nothing.
 				before := len(r.p.Records())
-				assert.Equal(t, bridge.ActionResult{Notice: "Already " + map[bridge.Decision]string{bridge.Approve: "approved", bridge.Deny: "denied"}[tt.decision] + " by name-U1"},
-					click(r, c.approvalID(), "U1", bridge.Approve))
+				assert.Equal(t, chat.ActionResult{Notice: "Already " + map[chat.Decision]string{chat.Approve: "approved", chat.Deny: "denied"}[tt.decision] + " by name-U1"},
+					click(r, c.approvalID(), "U1", chat.Approve))
 				settle()
 				assert.Len(t, r.p.Records(), before)
 				assert.Len(t, agent.Streams(), 2)
@@ -211,9 +212,9 @@ func TestApprovalCardRecordedBeforeClick(t *testing.T) {
 		key := engKey("1")
 		cardRef, a := pendingApproval(t, r, key)
 		assert.Equal(t, cardRef.ID, a.Card.ID)
-		assert.Equal(t, bridge.ApprovalPending, a.State)
+		assert.Equal(t, chat.ApprovalPending, a.State)
 		assert.Zero(t, cardEdits(r.p, cardRef))
-		assert.True(t, click(r, a.ID, "U1", bridge.Approve).Accepted)
+		assert.True(t, click(r, a.ID, "U1", chat.Approve).Accepted)
 		time.Sleep(2 * time.Second)
 		settle()
 		assert.Contains(t, r.p.Text(cardRef), "Approved by name-U1")
@@ -238,11 +239,11 @@ func TestApprovalCardPostFails(t *testing.T) {
 		require.NotEmpty(t, c.approvalID())
 		stored, err := r.store.GetApproval(t.Context(), c.approvalID())
 		require.NoError(t, err)
-		assert.Equal(t, bridge.ApprovalExpired, stored.State)
+		assert.Equal(t, chat.ApprovalExpired, stored.State)
 		assert.Empty(t, stored.Card.ID)
 		assert.Equal(t, 1, r.metrics.count("run:error"))
 
-		assert.Equal(t, "This approval request has expired.", click(r, c.approvalID(), "U1", bridge.Approve).Notice)
+		assert.Equal(t, "This approval request has expired.", click(r, c.approvalID(), "U1", chat.Approve).Notice)
 		time.Sleep(time.Minute) // past an expiry sweep
 		settle()
 		assert.Len(t, agent.Streams(), 1, "the agent is never answered")
@@ -258,14 +259,14 @@ func TestApprovalCardPostFails(t *testing.T) {
 func TestApprovalCardNotRecorded(t *testing.T) {
 	tests := []struct {
 		name      string
-		decision  bridge.Decision
-		wantState bridge.ApprovalState
+		decision  chat.Decision
+		wantState chat.ApprovalState
 		wantText  string
 		wantRuns  int
 		wantError int
 	}{
-		{"no click: withdrawn", "", bridge.ApprovalExpired, "Expired", 1, 1},
-		{"click during the post: decision kept", bridge.Approve, bridge.ApprovalApproved, "Approved by name-U1", 2, 0},
+		{"no click: withdrawn", "", chat.ApprovalExpired, "Expired", 1, 1},
+		{"click during the post: decision kept", chat.Approve, chat.ApprovalApproved, "Approved by name-U1", 2, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -302,15 +303,15 @@ func TestApprovalCardNotRecorded(t *testing.T) {
 func TestApprovalCardPostResponseLost(t *testing.T) {
 	tests := []struct {
 		name       string
-		decision   bridge.Decision
-		wantState  bridge.ApprovalState
+		decision   chat.Decision
+		wantState  chat.ApprovalState
 		wantText   string
 		wantEdits  int
 		wantRuns   int
 		wantErrors int
 	}{
-		{"no click: withdrawn", "", bridge.ApprovalExpired, "Delete branch", 0, 1, 1},
-		{"click during the post: decision kept, card closed", bridge.Approve, bridge.ApprovalApproved, "Approved by name-U1", 1, 2, 0},
+		{"no click: withdrawn", "", chat.ApprovalExpired, "Delete branch", 0, 1, 1},
+		{"click during the post: decision kept, card closed", chat.Approve, chat.ApprovalApproved, "Approved by name-U1", 1, 2, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -323,7 +324,7 @@ func TestApprovalCardPostResponseLost(t *testing.T) {
 				msgs := r.p.Messages(key)
 				require.GreaterOrEqual(t, len(msgs), 2, "the card was posted")
 				card := msgs[1].Ref
-				require.Equal(t, bridge.KindApproval, r.p.Current(card).Kind)
+				require.Equal(t, chat.KindApproval, r.p.Current(card).Kind)
 				assert.Contains(t, r.p.Text(card), tt.wantText)
 				assert.Equal(t, tt.wantEdits, cardEdits(r.p, card))
 				stored, err := r.store.GetApproval(t.Context(), c.approvalID())
@@ -333,7 +334,7 @@ func TestApprovalCardPostResponseLost(t *testing.T) {
 				assert.Equal(t, tt.wantErrors, r.metrics.count("run:error"))
 				if tt.decision != "" {
 					assert.Zero(t, r.p.ButtonCount(card), "the decided card has no buttons")
-					assert.Equal(t, []bridge.ActionResult{{Accepted: true}}, c.results)
+					assert.Equal(t, []chat.ActionResult{{Accepted: true}}, c.results)
 					assert.Equal(t, "Deleted the branch.", r.p.Text(msgs[len(msgs)-1].Ref))
 				} else {
 					assert.Contains(t, r.p.Text(msgs[0].Ref), "the request could not be shown")
@@ -354,10 +355,10 @@ func TestDedupeTwinOneStoreCallPerMessage(t *testing.T) {
 		defer r.stop()
 		ctx := context.Background()
 		key := engKey("10.1")
-		mention := bridge.InboundMessage{Key: key, User: bridge.User{ID: "U1"}, Text: "hi", MessageID: "10.1", EventID: "Ev1", Mentioned: true}
+		mention := chat.InboundMessage{Key: key, User: chat.User{ID: "U1"}, Text: "hi", MessageID: "10.1", EventID: "Ev1", Mentioned: true}
 		twin := mention
 		twin.EventID, twin.Mentioned = "Ev2", false
-		for _, m := range []bridge.InboundMessage{mention, twin, twin, mention} {
+		for _, m := range []chat.InboundMessage{mention, twin, twin, mention} {
 			require.NoError(t, r.b.HandleMessage(ctx, m))
 		}
 		settle()
@@ -372,7 +373,7 @@ func TestDedupeTwinOneStoreCallPerMessage(t *testing.T) {
 		}, st.dedupeCalls(), "one call per delivery, with all its keys")
 
 		// A delivery without ids is not deduped and costs no store call.
-		bare := bridge.InboundMessage{Key: engKey("11.1"), User: bridge.User{ID: "U1"}, Text: "hi", Mentioned: true}
+		bare := chat.InboundMessage{Key: engKey("11.1"), User: chat.User{ID: "U1"}, Text: "hi", Mentioned: true}
 		require.NoError(t, r.b.HandleMessage(ctx, bare))
 		settle()
 		assert.Len(t, st.dedupeCalls(), 4)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/promptev/promptev-bridge/bridge"
 	"github.com/promptev/promptev-bridge/bridge/bridgetest"
+	"github.com/promptev/promptev-bridge/chat"
 	"github.com/promptev/promptev-bridge/promptev"
 )
 
@@ -34,7 +35,7 @@ var approvalFlow = agentScript{
 func approvalScript(c streamCall) []step { return approvalFlow.fake()(c) }
 
 // pendingApproval runs a message up to its approval card and returns the card's ref and record.
-func pendingApproval(t *testing.T, r *rig, key bridge.ConversationKey) (bridge.MessageRef, bridge.Approval) {
+func pendingApproval(t *testing.T, r *rig, key chat.ConversationKey) (chat.MessageRef, chat.Approval) {
 	t.Helper()
 	r.send(key, "U1", "clean up branches")
 	time.Sleep(3 * time.Second)
@@ -42,16 +43,16 @@ func pendingApproval(t *testing.T, r *rig, key bridge.ConversationKey) (bridge.M
 	msgs := r.p.Messages(key)
 	require.Len(t, msgs, 2, "placeholder and card")
 	card := msgs[1]
-	require.Equal(t, bridge.KindApproval, card.Message.Kind)
+	require.Equal(t, chat.KindApproval, card.Message.Kind)
 	require.NotNil(t, card.Message.Approval)
 	a, err := r.store.GetApproval(context.Background(), card.Message.Approval.ID)
 	require.NoError(t, err)
 	return card.Ref, a
 }
 
-func click(r *rig, id, user string, d bridge.Decision) bridge.ActionResult {
-	res, err := r.b.HandleAction(context.Background(), bridge.Action{
-		Platform: bridge.PlatformSlack, ApprovalID: id, Decision: d, User: bridge.User{ID: user, Name: "name-" + user},
+func click(r *rig, id, user string, d chat.Decision) chat.ActionResult {
+	res, err := r.b.HandleAction(context.Background(), chat.Action{
+		Platform: chat.PlatformSlack, ApprovalID: id, Decision: d, User: chat.User{ID: user, Name: "name-" + user},
 	})
 	require.NoError(r.t, err)
 	return res
@@ -71,7 +72,7 @@ func TestApprovalCardAndApprove(t *testing.T) {
 		assert.Contains(t, card.Description, "Delete branch")
 		assert.NotContains(t, card.Description, "<!channel>", "mentions neutralised")
 		assert.Equal(t, `{"branch":"old-feature","force":true}`, card.Arguments)
-		assert.Equal(t, bridge.ApprovalPending, card.State)
+		assert.Equal(t, chat.ApprovalPending, card.State)
 		assert.Equal(t, 2, r.p.ButtonCount(cardRef))
 		assert.Len(t, a.ID, 32)
 		assert.Equal(t, a.ID, card.ID)
@@ -92,8 +93,8 @@ func TestApprovalCardAndApprove(t *testing.T) {
 		// show as elapsed (fake) time and as a record.
 		r.p.SetLatency(time.Second)
 		edits, before := len(r.p.Records()), time.Now()
-		res := click(r.rig, a.ID, "U1", bridge.Approve)
-		assert.Equal(t, bridge.ActionResult{Accepted: true}, res)
+		res := click(r.rig, a.ID, "U1", chat.Approve)
+		assert.Equal(t, chat.ActionResult{Accepted: true}, res)
 		assert.Zero(t, time.Since(before), "HandleAction does no platform I/O")
 		assert.Len(t, r.p.Records(), edits, "HandleAction does no platform I/O")
 		r.p.SetLatency(0)
@@ -101,7 +102,7 @@ func TestApprovalCardAndApprove(t *testing.T) {
 		settle()
 
 		card = r.p.Current(cardRef).Approval
-		assert.Equal(t, bridge.ApprovalApproved, card.State)
+		assert.Equal(t, chat.ApprovalApproved, card.State)
 		assert.Equal(t, "name-U1", card.DecidedBy)
 		assert.Zero(t, r.p.ButtonCount(cardRef), "buttons removed")
 		assert.Contains(t, r.p.Text(cardRef), "Approved by name-U1")
@@ -117,7 +118,7 @@ func TestApprovalCardAndApprove(t *testing.T) {
 		}
 		stored, err := r.store.GetApproval(t.Context(), a.ID)
 		require.NoError(t, err)
-		assert.Equal(t, bridge.ApprovalApproved, stored.State)
+		assert.Equal(t, chat.ApprovalApproved, stored.State)
 		assert.Equal(t, "U1", stored.DecidedBy)
 		assert.Equal(t, 1, r.metrics.count("approval:approved"))
 		assert.Equal(t, 1, r.w.starts(t), "one session for the whole round trip")
@@ -141,7 +142,7 @@ func TestApprovalDeny(t *testing.T) {
 		}
 		key := engKey("1")
 		cardRef, a := pendingApproval(t, r, key)
-		assert.Equal(t, bridge.ActionResult{Accepted: true}, click(r, a.ID, "U1", bridge.Deny))
+		assert.Equal(t, chat.ActionResult{Accepted: true}, click(r, a.ID, "U1", chat.Deny))
 		settle()
 		assert.Contains(t, r.p.Text(cardRef), "Denied by name-U1")
 		assert.Equal(t, "no, stop", agent.Streams()[1].Query)
@@ -159,11 +160,11 @@ func TestApprovalClicks(t *testing.T) {
 		cardRef, a := pendingApproval(t, r.rig, key)
 
 		// Unknown id.
-		assert.Equal(t, "This approval request is unknown or no longer available.", click(r.rig, "nope", "U1", bridge.Approve).Notice)
+		assert.Equal(t, "This approval request is unknown or no longer available.", click(r.rig, "nope", "U1", chat.Approve).Notice)
 
 		// Foreign click: notice, card untouched, nothing decided.
 		before := len(r.p.Records())
-		res := click(r.rig, a.ID, "U2", bridge.Approve)
+		res := click(r.rig, a.ID, "U2", chat.Approve)
 		assert.False(t, res.Accepted)
 		assert.Contains(t, res.Notice, "not allowed")
 		settle()
@@ -172,15 +173,15 @@ func TestApprovalClicks(t *testing.T) {
 		assert.Equal(t, 1, r.metrics.count("approval:unauthorized"))
 
 		// A click from another platform with the requester's id is foreign too.
-		res, err := r.b.HandleAction(t.Context(), bridge.Action{Platform: "discord", ApprovalID: a.ID, Decision: bridge.Approve, User: bridge.User{ID: "U1"}})
+		res, err := r.b.HandleAction(t.Context(), chat.Action{Platform: "discord", ApprovalID: a.ID, Decision: chat.Approve, User: chat.User{ID: "U1"}})
 		require.NoError(t, err)
 		assert.False(t, res.Accepted)
 
 		// Double click by concurrent clickers: exactly one decides.
 		var wg sync.WaitGroup
-		results := make([]bridge.ActionResult, 8)
+		results := make([]chat.ActionResult, 8)
 		for i := range results {
-			wg.Go(func() { results[i] = click(r.rig, a.ID, "U1", bridge.Approve) })
+			wg.Go(func() { results[i] = click(r.rig, a.ID, "U1", chat.Approve) })
 		}
 		wg.Wait()
 		accepted := 0
@@ -198,8 +199,8 @@ func TestApprovalClicks(t *testing.T) {
 
 		// A replayed click after the continuation ran changes nothing.
 		before = len(r.p.Records())
-		res = click(r.rig, a.ID, "U1", bridge.Deny)
-		assert.Equal(t, bridge.ActionResult{Notice: "Already approved by name-U1"}, res)
+		res = click(r.rig, a.ID, "U1", chat.Deny)
+		assert.Equal(t, chat.ActionResult{Notice: "Already approved by name-U1"}, res)
 		settle()
 		assert.Len(t, r.p.Records(), before)
 		calls := r.streams(t)
@@ -230,7 +231,7 @@ func TestTypedApprovalTextIsNotADecision(t *testing.T) {
 		assert.Contains(t, texts[4], "typed messages are never taken as a decision")
 		stored, err := r.store.GetApproval(t.Context(), a.ID)
 		require.NoError(t, err)
-		assert.Equal(t, bridge.ApprovalPending, stored.State)
+		assert.Equal(t, chat.ApprovalPending, stored.State)
 		assert.Equal(t, 2, r.p.ButtonCount(cardRef))
 
 		// Ordinary follow-ups still reach the agent.
@@ -264,10 +265,10 @@ func TestApprovalPolicies(t *testing.T) {
 				defer r.stop()
 				_, a := pendingApproval(t, r, engKey("1"))
 				for _, u := range tt.refused {
-					assert.Contains(t, click(r, a.ID, u, bridge.Approve).Notice, "not allowed", u)
+					assert.Contains(t, click(r, a.ID, u, chat.Approve).Notice, "not allowed", u)
 				}
 				for _, u := range tt.allowed {
-					assert.True(t, click(r, a.ID, u, bridge.Approve).Accepted, u)
+					assert.True(t, click(r, a.ID, u, chat.Approve).Accepted, u)
 				}
 				settle()
 			})
@@ -286,7 +287,7 @@ func TestApprovalExpiry(t *testing.T) {
 		time.Sleep(31 * time.Minute)
 		settle()
 		card := r.p.Current(cardRef).Approval
-		assert.Equal(t, bridge.ApprovalExpired, card.State)
+		assert.Equal(t, chat.ApprovalExpired, card.State)
 		assert.Zero(t, r.p.ButtonCount(cardRef))
 		assert.Contains(t, r.p.Text(cardRef), "Expired")
 		calls := r.streams(t)
@@ -296,7 +297,7 @@ func TestApprovalExpiry(t *testing.T) {
 		assert.Equal(t, 1, r.metrics.count("approval:expired"))
 
 		// A click on the expired card.
-		assert.Equal(t, "This approval request has expired.", click(r.rig, a.ID, "U1", bridge.Approve).Notice)
+		assert.Equal(t, "This approval request has expired.", click(r.rig, a.ID, "U1", chat.Approve).Notice)
 	})
 }
 
@@ -317,10 +318,10 @@ func TestApprovalExpiredClickBeforeSweep(t *testing.T) {
 		require.NoError(t, err)
 		time.Sleep(time.Until(a.Expires) + 100*time.Millisecond)
 		require.Less(t, time.Since(a.Expires), time.Second)
-		res := click(r, a.ID, "U1", bridge.Approve)
-		assert.Equal(t, bridge.ActionResult{Notice: "This approval request has expired."}, res)
+		res := click(r, a.ID, "U1", chat.Approve)
+		assert.Equal(t, chat.ActionResult{Notice: "This approval request has expired."}, res)
 		settle()
-		assert.Equal(t, bridge.ApprovalExpired, r.p.Current(msgs[1].Ref).Approval.State)
+		assert.Equal(t, chat.ApprovalExpired, r.p.Current(msgs[1].Ref).Approval.State)
 		assert.Equal(t, "deny", agent.Streams()[1].Query)
 		assert.Equal(t, 1, r.metrics.count("approval:expired"))
 	})
@@ -351,16 +352,16 @@ func TestApprovalButtonsSurviveRestart(t *testing.T) {
 		key := engKey("1")
 		cardRef, a := pendingApproval(t, first.rig, key)
 		require.NoError(t, first.b.Shutdown(t.Context()))
-		res := click(first.rig, a.ID, "U1", bridge.Approve)
-		assert.Equal(t, bridge.ActionResult{Notice: "The bridge is restarting; nothing was decided. Please click again in a minute."}, res)
+		res := click(first.rig, a.ID, "U1", chat.Approve)
+		assert.Equal(t, chat.ActionResult{Notice: "The bridge is restarting; nothing was decided. Please click again in a minute."}, res)
 		first.close()
 
 		second := w.start(t, withPlatform(p), withStore(st))
 		defer second.close()
-		assert.True(t, click(second.rig, a.ID, "U1", bridge.Approve).Accepted)
+		assert.True(t, click(second.rig, a.ID, "U1", chat.Approve).Accepted)
 		time.Sleep(2 * time.Second)
 		settle()
-		assert.Equal(t, bridge.ApprovalApproved, p.Current(cardRef).Approval.State)
+		assert.Equal(t, chat.ApprovalApproved, p.Current(cardRef).Approval.State)
 		assert.Equal(t, "Deleted the branch.", second.texts(key)[2])
 		calls := w.streams(t)
 		require.Len(t, calls, 2)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/promptev/promptev-bridge/bridge"
 	"github.com/promptev/promptev-bridge/bridge/bridgetest"
+	"github.com/promptev/promptev-bridge/chat"
 	"github.com/promptev/promptev-bridge/promptev"
 	"github.com/promptev/promptev-bridge/store"
 )
@@ -94,19 +95,19 @@ func (s *genStream) Close() error {
 }
 
 // benchLimits are generous limits: the benchmarks measure the bridge, not the budgets.
-func benchLimits() bridge.Limits {
-	return bridge.Limits{
+func benchLimits() chat.Limits {
+	return chat.Limits{
 		MaxMessageChars: 3900,
 		MinEditInterval: time.Millisecond,
-		EditRate:        bridge.Rate{Count: 1_000_000, Per: time.Second, Burst: 1000},
-		EditScope:       bridge.ScopeChannel,
-		PostRate:        bridge.Rate{Count: 1_000_000, Per: time.Second, Burst: 1000},
-		PostScope:       bridge.ScopeChannel,
+		EditRate:        chat.Rate{Count: 1_000_000, Per: time.Second, Burst: 1000},
+		EditScope:       chat.ScopeChannel,
+		PostRate:        chat.Rate{Count: 1_000_000, Per: time.Second, Burst: 1000},
+		PostScope:       chat.ScopeChannel,
 	}
 }
 
-func benchKey(i int) bridge.ConversationKey {
-	return bridge.ConversationKey{Platform: "slack", Workspace: fmt.Sprint("T", i), Channel: fmt.Sprint("C", i), Thread: "1.0"}
+func benchKey(i int) chat.ConversationKey {
+	return chat.ConversationKey{Platform: "slack", Workspace: fmt.Sprint("T", i), Channel: fmt.Sprint("C", i), Thread: "1.0"}
 }
 
 // BenchmarkAgentEvent measures the bridge's cost per agent event: one

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/promptev/promptev-bridge/chat"
 )
 
 // ErrClosed is returned by HandleMessage once Shutdown has begun or Run has ended.
@@ -26,9 +28,9 @@ type Options struct {
 	// Agent runs the agents (ClientAgent over a *promptev.Client).
 	Agent Agent
 	// Store keeps sessions, approvals, in-flight runs and the dedupe ledger.
-	Store Store
+	Store chat.Store
 	// Platforms are the chat platforms, each with a distinct Name.
-	Platforms []Platform
+	Platforms []chat.Platform
 	// Logger receives the bridge's logs; nil discards them.
 	Logger *slog.Logger
 	// Metrics receives measurements; nil means NopMetrics.
@@ -37,9 +39,9 @@ type Options struct {
 
 // platformState is one platform with its sender and optional abilities.
 type platformState struct {
-	p       Platform
+	p       chat.Platform
 	name    string
-	limits  Limits
+	limits  chat.Limits
 	out     *outbox
 	buttons bool
 }
@@ -49,7 +51,7 @@ type platformState struct {
 type Bridge struct {
 	cfg       Config
 	agent     Agent
-	store     Store
+	store     chat.Store
 	log       *slog.Logger
 	metrics   Metrics
 	platforms map[string]*platformState
@@ -71,14 +73,14 @@ type Bridge struct {
 	posting sync.Map
 
 	mu      sync.Mutex
-	convs   map[ConversationKey]*conversation
+	convs   map[chat.ConversationKey]*conversation
 	closing bool
 	started bool
 	// workers counts the goroutines that run conversations and apply decisions.
 	workers sync.WaitGroup
 }
 
-var _ Handler = (*Bridge)(nil)
+var _ chat.Handler = (*Bridge)(nil)
 
 // New checks the options and builds a Bridge.
 func New(o Options) (*Bridge, error) {
@@ -107,7 +109,7 @@ func New(o Options) (*Bridge, error) {
 		log:       o.Logger.With("component", "bridge"),
 		metrics:   o.Metrics,
 		platforms: make(map[string]*platformState, len(o.Platforms)),
-		convs:     make(map[ConversationKey]*conversation),
+		convs:     make(map[chat.ConversationKey]*conversation),
 		ready:     make(chan struct{}),
 	}
 	for i, p := range o.Platforms {
@@ -126,7 +128,7 @@ func New(o Options) (*Bridge, error) {
 			return nil, fmt.Errorf("bridge: platform %q declares no message size limit", name)
 		}
 		ps := &platformState{p: p, name: name, limits: lim}
-		if bt, ok := p.(Buttons); ok {
+		if bt, ok := p.(chat.Buttons); ok {
 			ps.buttons = bt.ButtonsSupported()
 		}
 		ps.out = newOutbox(p, outboxOptions{

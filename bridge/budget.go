@@ -3,6 +3,8 @@ package bridge
 import (
 	"container/heap"
 	"time"
+
+	"github.com/promptev/promptev-bridge/chat"
 )
 
 // priority orders waiting writes within a budget.
@@ -43,7 +45,7 @@ type gcra struct {
 	tat       time.Time     // theoretical arrival time of the next request
 }
 
-func newGCRA(r Rate) gcra {
+func newGCRA(r chat.Rate) gcra {
 	if r.Count <= 0 || r.Per <= 0 {
 		return gcra{}
 	}
@@ -86,7 +88,7 @@ type waiter struct {
 	// live marks a live edit: the message's pending state is sent when granted.
 	live bool
 	// msg is the state a final or tidy edit sends.
-	msg Message
+	msg chat.Message
 	// grant, for writes the caller performs itself (posts and final edits), is
 	// closed when the write may go. Live and tidy edits have none: the outbox
 	// sends them itself.
@@ -145,7 +147,7 @@ func (o *outbox) budgetFor(key budgetKey) *budget {
 }
 
 // editKey returns the budget that meters edits of ref.
-func (o *outbox) editKey(ref MessageRef) budgetKey {
+func (o *outbox) editKey(ref chat.MessageRef) budgetKey {
 	op := opEdit
 	if o.limits.SharedBudget {
 		op = opWrite
@@ -158,15 +160,15 @@ func (o *outbox) editKey(ref MessageRef) budgetKey {
 }
 
 // postKey returns the budget that meters posts into key.
-func (o *outbox) postKey(key ConversationKey) budgetKey {
+func (o *outbox) postKey(key chat.ConversationKey) budgetKey {
 	if o.limits.SharedBudget {
 		return o.scopedKey(opWrite, o.limits.EditScope, key.Workspace, key.Channel)
 	}
 	return o.scopedKey(opPost, o.limits.PostScope, key.Workspace, key.Channel)
 }
 
-func (o *outbox) scopedKey(op string, scope Scope, workspace, channel string) budgetKey {
-	if scope == ScopeWorkspace {
+func (o *outbox) scopedKey(op string, scope chat.Scope, workspace, channel string) budgetKey {
+	if scope == chat.ScopeWorkspace {
 		channel = ""
 	}
 	return budgetKey{op: op, workspace: workspace, channel: channel}

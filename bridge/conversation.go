@@ -7,22 +7,24 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/promptev/promptev-bridge/chat"
 )
 
 // conversation is the in-memory state of a conversation with work to do: the
 // job being run and the jobs waiting behind it. It exists only while its
 // worker goroutine runs and is guarded by Bridge.mu.
 type conversation struct {
-	key   ConversationKey
+	key   chat.ConversationKey
 	queue []job
 }
 
 // job is one agent turn to run in a conversation.
 type job struct {
-	key ConversationKey
+	key chat.ConversationKey
 	// user is whose turn it is: the author of the message, or the requester
 	// of a decided approval.
-	user User
+	user chat.User
 	// query is the text sent to the agent.
 	query string
 	// inboundID is the platform id of the message (or "approval:<id>").
@@ -30,7 +32,7 @@ type job struct {
 	// received is when the message or decision arrived.
 	received time.Time
 	// decided is set for the continuation of a decided approval.
-	decided *Approval
+	decided *chat.Approval
 }
 
 // HandleMessage dedupes an inbound message and queues it on its
@@ -38,7 +40,7 @@ type job struct {
 // happen on the conversation's worker. A message that is not for the bridge
 // (a non-mention in an unknown thread, or one outside the allow-lists) is
 // ignored and nil is returned.
-func (b *Bridge) HandleMessage(ctx context.Context, msg InboundMessage) error {
+func (b *Bridge) HandleMessage(ctx context.Context, msg chat.InboundMessage) error {
 	ps, ok := b.platform(msg.Key.Platform)
 	if !ok {
 		return fmt.Errorf("bridge: message from unknown platform %q", msg.Key.Platform)
@@ -166,7 +168,7 @@ func (b *Bridge) work(c *conversation, first job) {
 
 // dropQueued tells a conversation that its waiting messages were not run
 // because the bridge is shutting down.
-func (b *Bridge) dropQueued(key ConversationKey, n int) {
+func (b *Bridge) dropQueued(key chat.ConversationKey, n int) {
 	log := b.log.With("platform", key.Platform, "conversation", key.String())
 	log.Info("shutdown: queued messages dropped", "count", n)
 	b.metrics.RunFinished(key.Platform, outcomeInterrupted, 0)
@@ -195,7 +197,7 @@ func (b *Bridge) isClosing() bool {
 
 // knownConversation reports whether the bridge is in the conversation: it has
 // a stored session, or its first run is under way.
-func (b *Bridge) knownConversation(ctx context.Context, key ConversationKey) (bool, error) {
+func (b *Bridge) knownConversation(ctx context.Context, key chat.ConversationKey) (bool, error) {
 	b.mu.Lock()
 	_, active := b.convs[key]
 	b.mu.Unlock()
@@ -206,7 +208,7 @@ func (b *Bridge) knownConversation(ctx context.Context, key ConversationKey) (bo
 	switch {
 	case err == nil:
 		return true, nil
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, chat.ErrNotFound):
 		return false, nil
 	default:
 		return false, fmt.Errorf("bridge: look up conversation: %w", err)
@@ -217,7 +219,7 @@ func (b *Bridge) knownConversation(ctx context.Context, key ConversationKey) (bo
 // in one store call (one transaction): Slack delivers a mention both as
 // app_mention and as message, with different event ids and the same channel
 // and ts.
-func (b *Bridge) seen(ctx context.Context, platform string, msg InboundMessage) (bool, error) {
+func (b *Bridge) seen(ctx context.Context, platform string, msg chat.InboundMessage) (bool, error) {
 	keys := make([]string, 0, 2)
 	if msg.EventID != "" {
 		keys = append(keys, platform+":event:"+msg.EventID)

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/promptev/promptev-bridge/bridge"
+	"github.com/promptev/promptev-bridge/chat"
 	"github.com/promptev/promptev-bridge/promptev"
 )
 
@@ -36,7 +37,7 @@ func TestFirstMessageStartsSessionAndFollowUpReusesIt(t *testing.T) {
 		assert.Equal(t, "tok-1", conv.SessionToken)
 		assert.Equal(t, "slack:T1:U1", conv.Visitor)
 		assert.Equal(t, "agent-1", conv.AgentID)
-		assert.Equal(t, bridge.ModeStream, conv.Mode)
+		assert.Equal(t, chat.ModeStream, conv.Mode)
 		assert.Equal(t, 1, conv.Turns)
 
 		// A follow-up in the known thread needs no mention and reuses the session.
@@ -61,7 +62,7 @@ func TestVisitorPerPlatform(t *testing.T) {
 		p := newDiscord()
 		r := startRig(t, agent, withPlatform(p))
 		defer r.stop()
-		key := bridge.ConversationKey{Platform: bridge.PlatformDiscord, Workspace: "G1", Channel: "TH1"}
+		key := chat.ConversationKey{Platform: chat.PlatformDiscord, Workspace: "G1", Channel: "TH1"}
 		r.send(key, "42", "hi")
 		settle()
 		assert.Equal(t, []promptev.StartOptions{{Visitor: "discord:42", Platform: "discord"}}, agent.Starts())
@@ -136,7 +137,7 @@ func TestTriggerModeRoute(t *testing.T) {
 		r := startRig(t, agent, withConfig(func(c *bridge.Config) {
 			c.Routes.Channels = []bridge.Route{{
 				Platform: "slack", Channel: "C1",
-				RouteTarget: bridge.RouteTarget{Agent: "trig", Mode: bridge.ModeTrigger, Variables: map[string]any{"company": "Acme"}},
+				RouteTarget: bridge.RouteTarget{Agent: "trig", Mode: chat.ModeTrigger, Variables: map[string]any{"company": "Acme"}},
 			}}
 		}))
 		defer r.stop()
@@ -154,7 +155,7 @@ func TestTriggerModeRoute(t *testing.T) {
 		assert.Equal(t, "sid-1", tr[1].SessionID, "the stored session id continues the conversation")
 		conv, err := r.store.GetConversation(context.Background(), key)
 		require.NoError(t, err)
-		assert.Equal(t, bridge.ModeTrigger, conv.Mode)
+		assert.Equal(t, chat.ModeTrigger, conv.Mode)
 		assert.Equal(t, "trig", conv.AgentID)
 		assert.Equal(t, "sid-2", conv.SessionID)
 	})
@@ -169,7 +170,7 @@ func TestDedupe(t *testing.T) {
 
 		// Slack: the non-mention "message" copy arriving first must not shadow the app_mention.
 		key := engKey("10.1")
-		asMessage := bridge.InboundMessage{Key: key, User: bridge.User{ID: "U1"}, Text: "hi", MessageID: "10.1", EventID: "Ev1"}
+		asMessage := chat.InboundMessage{Key: key, User: chat.User{ID: "U1"}, Text: "hi", MessageID: "10.1", EventID: "Ev1"}
 		asMention := asMessage
 		asMention.EventID, asMention.Mentioned = "Ev2", true
 		require.NoError(t, r.b.HandleMessage(ctx, asMessage))
@@ -183,7 +184,7 @@ func TestDedupe(t *testing.T) {
 
 		// Same event id, different message id: still a duplicate.
 		key2 := engKey("11.1")
-		a := bridge.InboundMessage{Key: key2, User: bridge.User{ID: "U1"}, Text: "x", MessageID: "11.1", EventID: "Ev9", Mentioned: true}
+		a := chat.InboundMessage{Key: key2, User: chat.User{ID: "U1"}, Text: "x", MessageID: "11.1", EventID: "Ev9", Mentioned: true}
 		b := a
 		b.MessageID = "11.2"
 		require.NoError(t, r.b.HandleMessage(ctx, a))
@@ -221,7 +222,7 @@ func TestAllowLists(t *testing.T) {
 		}))
 		defer r.stop()
 		r.send(engKey("1"), "U9", "stranger")
-		other := bridge.ConversationKey{Platform: "slack", Workspace: "T1", Channel: "C2", Thread: "2"}
+		other := chat.ConversationKey{Platform: "slack", Workspace: "T1", Channel: "C2", Thread: "2"}
 		r.send(other, "U1", "wrong channel")
 		settle()
 		assert.Empty(t, r.p.Records(), "ignored quietly")
@@ -274,8 +275,8 @@ func TestUnrelatedConversationsRunInParallel(t *testing.T) {
 		defer r.stop()
 		start := time.Now()
 		// Different channels: Slack's post budget is per channel.
-		key := func(i int) bridge.ConversationKey {
-			return bridge.ConversationKey{Platform: "slack", Workspace: "T1", Channel: fmt.Sprint("C", i), Thread: "1.0"}
+		key := func(i int) chat.ConversationKey {
+			return chat.ConversationKey{Platform: "slack", Workspace: "T1", Channel: fmt.Sprint("C", i), Thread: "1.0"}
 		}
 		for i := range 20 {
 			r.send(key(i), "U1", fmt.Sprint(i))
@@ -297,7 +298,7 @@ func TestUnrelatedConversationsRunInParallel(t *testing.T) {
 func TestUnknownPlatformAndClosed(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := startRig(t, newFakeAgent(replyWith("ok")))
-		err := r.b.HandleMessage(context.Background(), bridge.InboundMessage{Key: bridge.ConversationKey{Platform: "irc", Channel: "x"}, Mentioned: true})
+		err := r.b.HandleMessage(context.Background(), chat.InboundMessage{Key: chat.ConversationKey{Platform: "irc", Channel: "x"}, Mentioned: true})
 		require.Error(t, err)
 		assert.True(t, strings.Contains(err.Error(), "irc"))
 		require.NoError(t, r.shutdown(context.Background()))

@@ -5,8 +5,9 @@
 // coalesced live edits of tool status, approval cards with buttons, and the
 // final answer split to the platform's limits.
 //
-// The package declares the small interfaces it consumes: Platform (a chat
-// service, implemented in adapters/...), Agent (the Promptev API, implemented
-// by ClientAgent over *promptev.Client) and Store (durable state, implemented
-// by package store on bbolt). It imports no adapter and no store package.
+// The ports it works through (chat.Platform, chat.Store, chat.Handler) and the
+// words they speak live in package chat; the rate-aware sender is package
+// bridge/outbox. The engine declares only what is its own: Agent (the
+// Promptev API, implemented by ClientAgent over *promptev.Client) and Metrics.
+// It imports no adapter and no store package, and names no platform.
 package bridge

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/promptev/promptev-bridge/chat"
 )
 
 // liveMessage is the coalescing editor of one posted message: it holds at most
@@ -13,14 +15,14 @@ import (
 // Its fields are guarded by the outbox's mutex.
 type liveMessage struct {
 	o       *outbox
-	r       MessageRef
+	r       chat.MessageRef
 	editKey budgetKey
 	// posted is when the message was posted (for MaxEditAge).
 	posted time.Time
 	// lastWrite is when the message was last written (post or edit).
 	lastWrite time.Time
 	// pending is the latest state not yet sent, nil when none.
-	pending *Message
+	pending *chat.Message
 	// queued is the message's live waiter while one is in a budget queue.
 	queued   *waiter
 	inFlight bool
@@ -29,7 +31,7 @@ type liveMessage struct {
 
 // live returns the coalescing editor of one posted message. Call it once per
 // message, right after posting it.
-func (o *outbox) live(ref MessageRef) *liveMessage {
+func (o *outbox) live(ref chat.MessageRef) *liveMessage {
 	now := time.Now()
 	posted := ref.Posted
 	if posted.IsZero() || posted.After(now) {
@@ -39,13 +41,13 @@ func (o *outbox) live(ref MessageRef) *liveMessage {
 }
 
 // ref returns the message's ref.
-func (l *liveMessage) ref() MessageRef { return l.r }
+func (l *liveMessage) ref() chat.MessageRef { return l.r }
 
 // set replaces the pending state (latest wins, never queued); it never blocks.
 // The edit is sent when the message's interval and the scope budget allow;
 // older pending states are dropped and counted as "coalesced" in Metrics.Edit.
 // Calls after finish, or after the outbox stopped, are ignored.
-func (l *liveMessage) set(msg Message) {
+func (l *liveMessage) set(msg chat.Message) {
 	msg = cloneMessage(msg)
 	o := l.o
 	o.mu.Lock()
@@ -75,7 +77,7 @@ func (l *liveMessage) set(msg Message) {
 //
 // Posts are retried after 429s until ctx ends; any other platform error ends
 // finish with that error and the refs posted so far.
-func (l *liveMessage) finish(ctx context.Context, chunks []Message, tidy Message) ([]MessageRef, error) {
+func (l *liveMessage) finish(ctx context.Context, chunks []chat.Message, tidy chat.Message) ([]chat.MessageRef, error) {
 	o := l.o
 	if len(chunks) == 0 {
 		return nil, errors.New("bridge: finish: no chunks")
@@ -111,7 +113,7 @@ func (l *liveMessage) finish(ctx context.Context, chunks []Message, tidy Message
 	}
 	if edited {
 		more, err := o.postAll(ctx, l.r.Key, chunks[1:])
-		return append([]MessageRef{l.r}, more...), err
+		return append([]chat.MessageRef{l.r}, more...), err
 	}
 	refs, err := o.postAll(ctx, l.r.Key, chunks)
 	switch {
@@ -129,7 +131,7 @@ func (l *liveMessage) finish(ctx context.Context, chunks []Message, tidy Message
 // It reports false when the caller must post instead (the budget cannot make
 // it in time, the deadline passed, or the edit failed for a reason other than
 // a 429); an error only when ctx ended or the outbox stopped.
-func (l *liveMessage) finalEdit(ctx context.Context, msg Message) (bool, error) {
+func (l *liveMessage) finalEdit(ctx context.Context, msg chat.Message) (bool, error) {
 	o := l.o
 	deadlineAt := time.Now().Add(o.opts.FinalDeadline)
 	deadline := time.NewTimer(o.opts.FinalDeadline)
@@ -156,7 +158,7 @@ func (l *liveMessage) finalEdit(ctx context.Context, msg Message) (bool, error) 
 		if o.editDone(w, msg, err) {
 			return true, nil
 		}
-		var rl *RateLimitError
+		var rl *chat.RateLimitError
 		if !errors.As(err, &rl) {
 			return false, nil
 		}
@@ -196,7 +198,7 @@ func (o *outbox) finalHopelessLocked(lm *liveMessage, now, deadline time.Time) b
 }
 
 // tidy edits lm to msg at low priority, after its final was posted elsewhere.
-func (o *outbox) tidy(lm *liveMessage, msg Message) {
+func (o *outbox) tidy(lm *liveMessage, msg chat.Message) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.isStopped {
@@ -206,7 +208,7 @@ func (o *outbox) tidy(lm *liveMessage, msg Message) {
 }
 
 // sendEdit sends a live or tidy edit on a goroutine of the outbox.
-func (o *outbox) sendEdit(w *waiter, msg Message) {
+func (o *outbox) sendEdit(w *waiter, msg chat.Message) {
 	defer o.wg.Done()
 	err := o.p.Edit(o.runCtx, w.lm.r, msg)
 	o.editDone(w, msg, err)
@@ -215,12 +217,12 @@ func (o *outbox) sendEdit(w *waiter, msg Message) {
 // editDone records the outcome of an edit of w.lm and reports whether it was
 // sent. After a 429 the budget is paused and an outbox-driven edit is retried
 // (a live one only when no newer state replaced it).
-func (o *outbox) editDone(w *waiter, msg Message, err error) bool {
+func (o *outbox) editDone(w *waiter, msg chat.Message, err error) bool {
 	lm := w.lm
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	lm.inFlight = false
-	var rl *RateLimitError
+	var rl *chat.RateLimitError
 	switch {
 	case err == nil:
 		o.metrics.Edit(o.name, "sent")

@@ -11,8 +11,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/promptev/promptev-bridge/bridge"
 	"github.com/promptev/promptev-bridge/bridge/bridgetest"
+	"github.com/promptev/promptev-bridge/chat"
 	"github.com/promptev/promptev-bridge/promptev"
 )
 
@@ -42,7 +42,7 @@ func maxPerWindow(times []time.Time, w time.Duration) int {
 }
 
 // firstShown returns when text first became visible in key (posted or edited in).
-func firstShown(p *bridgetest.Platform, key bridge.ConversationKey, text string) (time.Time, bool) {
+func firstShown(p *bridgetest.Platform, key chat.ConversationKey, text string) (time.Time, bool) {
 	for _, rec := range p.Records() {
 		if rec.Err == nil && rec.Key == key && (rec.Op == bridgetest.OpPost || rec.Op == bridgetest.OpEdit) &&
 			rec.Message.Body == text {
@@ -61,9 +61,9 @@ func TestFiftyConversationsShareOneWorkspace(t *testing.T) {
 		r := startScenario(t, be, statusFlow(20, 500*time.Millisecond)) // Slack limits, Slack-like server limits (50 edits/min per workspace)
 		defer r.close()
 		start := time.Now()
-		keys := make([]bridge.ConversationKey, 50)
+		keys := make([]chat.ConversationKey, 50)
 		for i := range keys {
-			keys[i] = bridge.ConversationKey{Platform: "slack", Workspace: "T1", Channel: fmt.Sprint("C", i), Thread: "1.0"}
+			keys[i] = chat.ConversationKey{Platform: "slack", Workspace: "T1", Channel: fmt.Sprint("C", i), Thread: "1.0"}
 			r.send(keys[i], "U1", fmt.Sprint("conv", i))
 		}
 		doneAt := start.Add(21 * 500 * time.Millisecond) // the done event of every conversation
@@ -105,9 +105,9 @@ func TestRateLimitStormLosesNoFinal(t *testing.T) {
 				}
 				r := startScenario(t, be, statusFlow(6, 300*time.Millisecond), withPlatform(p))
 				defer r.close()
-				keys := make([]bridge.ConversationKey, 10)
+				keys := make([]chat.ConversationKey, 10)
 				for i := range keys {
-					keys[i] = bridge.ConversationKey{Platform: name, Workspace: "W1", Channel: fmt.Sprint("C", i%3), Thread: fmt.Sprint(i)}
+					keys[i] = chat.ConversationKey{Platform: name, Workspace: "W1", Channel: fmt.Sprint("C", i%3), Thread: fmt.Sprint(i)}
 					r.send(keys[i], "U1", fmt.Sprint("storm", i))
 				}
 				time.Sleep(time.Second)

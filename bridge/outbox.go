@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/promptev/promptev-bridge/chat"
 )
 
 // Outbox errors.
@@ -46,9 +48,9 @@ type outboxOptions struct {
 // on the platform. Posts and final edits are performed by their callers once
 // granted; live and tidy edits are sent by goroutines the outbox owns.
 type outbox struct {
-	p       Platform
+	p       chat.Platform
 	name    string
-	limits  Limits
+	limits  chat.Limits
 	opts    outboxOptions
 	log     *slog.Logger
 	metrics Metrics
@@ -72,7 +74,7 @@ type outbox struct {
 // fair sharing between the live messages of different conversations in one
 // scope (round robin, not FIFO of a busy one), a per-message MinEditInterval,
 // and a pause of the whole budget on *RateLimitError for RetryAfter.
-func newOutbox(p Platform, opts outboxOptions) *outbox {
+func newOutbox(p chat.Platform, opts outboxOptions) *outbox {
 	if opts.FinalDeadline <= 0 {
 		opts.FinalDeadline = defaultFinalDeadline
 	}
@@ -192,9 +194,9 @@ func (o *outbox) dispatch(now time.Time) time.Time {
 // post sends a new message through the post budget (waiting for budget and 429
 // pauses, by priority), retrying only after a 429; returns the platform's ref.
 // Messages longer than the limit are an error (the caller splits first).
-func (o *outbox) post(ctx context.Context, key ConversationKey, msg Message, pri priority) (MessageRef, error) {
+func (o *outbox) post(ctx context.Context, key chat.ConversationKey, msg chat.Message, pri priority) (chat.MessageRef, error) {
 	if err := o.checkLength(msg); err != nil {
-		return MessageRef{}, err
+		return chat.MessageRef{}, err
 	}
 	bk := o.postKey(key)
 	front := false
@@ -204,10 +206,10 @@ func (o *outbox) post(ctx context.Context, key ConversationKey, msg Message, pri
 		o.enqueueLocked(bk, w, front)
 		o.mu.Unlock()
 		if err := o.await(ctx, w, nil); err != nil {
-			return MessageRef{}, fmt.Errorf("bridge: post: %w", err)
+			return chat.MessageRef{}, fmt.Errorf("bridge: post: %w", err)
 		}
 		ref, err := o.p.Post(ctx, key, msg)
-		var rl *RateLimitError
+		var rl *chat.RateLimitError
 		if errors.As(err, &rl) {
 			o.metrics.RateLimited(o.name, "post")
 			o.log.Debug("post rate limited", "conversation", key.String(), "retry_after", rl.RetryAfter)
@@ -218,7 +220,7 @@ func (o *outbox) post(ctx context.Context, key ConversationKey, msg Message, pri
 			continue
 		}
 		if err != nil {
-			return MessageRef{}, fmt.Errorf("bridge: post: %w", err)
+			return chat.MessageRef{}, fmt.Errorf("bridge: post: %w", err)
 		}
 		return ref, nil
 	}
@@ -226,8 +228,8 @@ func (o *outbox) post(ctx context.Context, key ConversationKey, msg Message, pri
 
 // postAll posts msgs in order at high priority and returns the refs of those
 // posted.
-func (o *outbox) postAll(ctx context.Context, key ConversationKey, msgs []Message) ([]MessageRef, error) {
-	refs := make([]MessageRef, 0, len(msgs))
+func (o *outbox) postAll(ctx context.Context, key chat.ConversationKey, msgs []chat.Message) ([]chat.MessageRef, error) {
+	refs := make([]chat.MessageRef, 0, len(msgs))
 	for _, m := range msgs {
 		ref, err := o.post(ctx, key, m, prioHigh)
 		if err != nil {
@@ -264,7 +266,7 @@ func (o *outbox) await(ctx context.Context, w *waiter, deadline <-chan time.Time
 }
 
 // checkLength rejects a message whose Body exceeds Limits.MaxMessageChars.
-func (o *outbox) checkLength(msg Message) error {
+func (o *outbox) checkLength(msg chat.Message) error {
 	if o.limits.MaxMessageChars <= 0 {
 		return nil
 	}
@@ -281,9 +283,9 @@ func (o *outbox) tooOld(lm *liveMessage, now time.Time) bool {
 
 // cloneMessage copies msg so later changes to the caller's slices and cards do
 // not reach a pending state.
-func cloneMessage(m Message) Message {
+func cloneMessage(m chat.Message) chat.Message {
 	if m.Steps != nil {
-		m.Steps = append([]Step(nil), m.Steps...)
+		m.Steps = append([]chat.Step(nil), m.Steps...)
 	}
 	if m.Approval != nil {
 		a := *m.Approval
@@ -293,7 +295,7 @@ func cloneMessage(m Message) Message {
 }
 
 // isZeroMessage reports whether m is the zero Message.
-func isZeroMessage(m Message) bool {
+func isZeroMessage(m chat.Message) bool {
 	return m.Kind == 0 && m.Status == "" && m.Thought == "" && len(m.Steps) == 0 &&
 		m.Body == "" && m.Approval == nil && !m.Final
 }

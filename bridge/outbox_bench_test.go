@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/promptev/promptev-bridge/bridge"
+	"github.com/promptev/promptev-bridge/chat"
 )
 
 // benchPlatform is a platform with no limits whose edits signal a channel.
@@ -17,21 +18,21 @@ type benchPlatform struct {
 	edited chan struct{}
 }
 
-var _ bridge.Platform = (*benchPlatform)(nil)
+var _ chat.Platform = (*benchPlatform)(nil)
 
 func (p *benchPlatform) Name() string { return "bench" }
-func (p *benchPlatform) Limits() bridge.Limits {
-	return bridge.Limits{MaxMessageChars: 4000}
+func (p *benchPlatform) Limits() chat.Limits {
+	return chat.Limits{MaxMessageChars: 4000}
 }
-func (p *benchPlatform) Post(_ context.Context, key bridge.ConversationKey, _ bridge.Message) (bridge.MessageRef, error) {
-	return bridge.MessageRef{Key: key, ID: strconv.FormatInt(p.seq.Add(1), 10), Posted: time.Now()}, nil
+func (p *benchPlatform) Post(_ context.Context, key chat.ConversationKey, _ chat.Message) (chat.MessageRef, error) {
+	return chat.MessageRef{Key: key, ID: strconv.FormatInt(p.seq.Add(1), 10), Posted: time.Now()}, nil
 }
-func (p *benchPlatform) Edit(context.Context, bridge.MessageRef, bridge.Message) error {
+func (p *benchPlatform) Edit(context.Context, chat.MessageRef, chat.Message) error {
 	p.edited <- struct{}{}
 	return nil
 }
 
-func startBenchOutbox(b *testing.B, p bridge.Platform) (*bridge.OutboxForTest, context.Context) {
+func startBenchOutbox(b *testing.B, p chat.Platform) (*bridge.OutboxForTest, context.Context) {
 	o := bridge.NewOutboxForTest(p, 0, bridge.NopMetrics{})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -45,13 +46,13 @@ func startBenchOutbox(b *testing.B, p bridge.Platform) (*bridge.OutboxForTest, c
 func BenchmarkOutboxEditPath(b *testing.B) {
 	p := &benchPlatform{edited: make(chan struct{}, 1)}
 	o, ctx := startBenchOutbox(b, p)
-	ref, err := o.Post(ctx, slackKey("C1"), bridge.Message{Status: "thinking"}, bridge.PrioNormalForTest)
+	ref, err := o.Post(ctx, slackKey("C1"), chat.Message{Status: "thinking"}, bridge.PrioNormalForTest)
 	if err != nil {
 		b.Fatal(err)
 	}
 	lm := o.Live(ref)
-	msg := bridge.Message{Kind: bridge.KindStatus, Status: "Searching Jira...",
-		Steps: []bridge.Step{{Text: "Read the ticket", Done: true}, {Text: "Searching Jira..."}}}
+	msg := chat.Message{Kind: chat.KindStatus, Status: "Searching Jira...",
+		Steps: []chat.Step{{Text: "Read the ticket", Done: true}, {Text: "Searching Jira..."}}}
 	b.ReportAllocs()
 	start := time.Now()
 	for b.Loop() {
@@ -65,15 +66,15 @@ func BenchmarkOutboxEditPath(b *testing.B) {
 // its edit interval: the cost of an agent event that is coalesced.
 func BenchmarkOutboxSetCoalesced(b *testing.B) {
 	o, ctx := startBenchOutbox(b, &intervalPlatform{benchPlatform: benchPlatform{edited: make(chan struct{}, 1)}})
-	ref, err := o.Post(ctx, slackKey("C1"), bridge.Message{Status: "thinking"}, bridge.PrioNormalForTest)
+	ref, err := o.Post(ctx, slackKey("C1"), chat.Message{Status: "thinking"}, bridge.PrioNormalForTest)
 	if err != nil {
 		b.Fatal(err)
 	}
 	lm := o.Live(ref)
-	msgs := make([]bridge.Message, 64)
+	msgs := make([]chat.Message, 64)
 	for i := range msgs {
-		msgs[i] = bridge.Message{Kind: bridge.KindStatus, Status: fmt.Sprintf("step %d", i),
-			Steps: []bridge.Step{{Text: "Read the ticket", Done: true}, {Text: "Searching Jira..."}}}
+		msgs[i] = chat.Message{Kind: chat.KindStatus, Status: fmt.Sprintf("step %d", i),
+			Steps: []chat.Step{{Text: "Read the ticket", Done: true}, {Text: "Searching Jira..."}}}
 	}
 	b.ReportAllocs()
 	i := 0
@@ -86,15 +87,15 @@ func BenchmarkOutboxSetCoalesced(b *testing.B) {
 // intervalPlatform has an hour-long edit interval, so set() only coalesces.
 type intervalPlatform struct{ benchPlatform }
 
-func (p *intervalPlatform) Limits() bridge.Limits {
-	return bridge.Limits{MaxMessageChars: 4000, MinEditInterval: time.Hour}
+func (p *intervalPlatform) Limits() chat.Limits {
+	return chat.Limits{MaxMessageChars: 4000, MinEditInterval: time.Hour}
 }
 
 // BenchmarkOutboxPost measures a post through the post budget (unlimited).
 func BenchmarkOutboxPost(b *testing.B) {
 	o, ctx := startBenchOutbox(b, &benchPlatform{edited: make(chan struct{}, 1)})
 	key := slackKey("C1")
-	msg := bridge.Message{Kind: bridge.KindStatus, Status: "thinking"}
+	msg := chat.Message{Kind: chat.KindStatus, Status: "thinking"}
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := o.Post(ctx, key, msg, bridge.PrioNormalForTest); err != nil {
@@ -107,13 +108,13 @@ func BenchmarkOutboxPost(b *testing.B) {
 // workspace edit budget, so nearly every set only coalesces.
 type slackBenchPlatform struct{ benchPlatform }
 
-func (p *slackBenchPlatform) Limits() bridge.Limits {
-	return bridge.Limits{MaxMessageChars: 3900, MinEditInterval: time.Second,
-		EditRate: bridge.Rate{Count: 40, Per: time.Minute, Burst: 1}, EditScope: bridge.ScopeWorkspace,
-		PostRate: bridge.Rate{Count: 1, Per: time.Second, Burst: 3}, PostScope: bridge.ScopeChannel}
+func (p *slackBenchPlatform) Limits() chat.Limits {
+	return chat.Limits{MaxMessageChars: 3900, MinEditInterval: time.Second,
+		EditRate: chat.Rate{Count: 40, Per: time.Minute, Burst: 1}, EditScope: chat.ScopeWorkspace,
+		PostRate: chat.Rate{Count: 1, Per: time.Second, Burst: 3}, PostScope: chat.ScopeChannel}
 }
 
-func (p *slackBenchPlatform) Edit(context.Context, bridge.MessageRef, bridge.Message) error {
+func (p *slackBenchPlatform) Edit(context.Context, chat.MessageRef, chat.Message) error {
 	return nil
 }
 
@@ -123,14 +124,14 @@ func BenchmarkOutboxSet1000Conversations(b *testing.B) {
 	o, ctx := startBenchOutbox(b, &slackBenchPlatform{})
 	live := make([]*bridge.LiveForTest, 1000)
 	for i := range live {
-		ref, err := o.Post(ctx, slackKey(fmt.Sprintf("C%d", i)), bridge.Message{Status: "thinking"}, bridge.PrioHighForTest)
+		ref, err := o.Post(ctx, slackKey(fmt.Sprintf("C%d", i)), chat.Message{Status: "thinking"}, bridge.PrioHighForTest)
 		if err != nil {
 			b.Fatal(err)
 		}
 		live[i] = o.Live(ref)
 	}
-	msg := bridge.Message{Kind: bridge.KindStatus, Status: "Searching Jira...",
-		Steps: []bridge.Step{{Text: "Read the ticket", Done: true}, {Text: "Searching Jira..."}}}
+	msg := chat.Message{Kind: chat.KindStatus, Status: "Searching Jira...",
+		Steps: []chat.Step{{Text: "Read the ticket", Done: true}, {Text: "Searching Jira..."}}}
 	var next atomic.Int64
 	b.ReportAllocs()
 	b.ResetTimer()

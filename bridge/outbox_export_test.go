@@ -3,6 +3,8 @@ package bridge
 import (
 	"context"
 	"time"
+
+	"github.com/promptev/promptev-bridge/chat"
 )
 
 // This file exposes the unexported outbox to the external test package
@@ -23,7 +25,7 @@ const (
 )
 
 // NewOutboxForTest builds an outbox for p.
-func NewOutboxForTest(p Platform, finalDeadline time.Duration, m Metrics) *OutboxForTest {
+func NewOutboxForTest(p chat.Platform, finalDeadline time.Duration, m Metrics) *OutboxForTest {
 	return &OutboxForTest{o: newOutbox(p, outboxOptions{FinalDeadline: finalDeadline, Metrics: m})}
 }
 
@@ -31,23 +33,23 @@ func NewOutboxForTest(p Platform, finalDeadline time.Duration, m Metrics) *Outbo
 func (t *OutboxForTest) Run(ctx context.Context) { t.o.run(ctx) }
 
 // Post posts msg at priority pri.
-func (t *OutboxForTest) Post(ctx context.Context, key ConversationKey, msg Message, pri int) (MessageRef, error) {
+func (t *OutboxForTest) Post(ctx context.Context, key chat.ConversationKey, msg chat.Message, pri int) (chat.MessageRef, error) {
 	return t.o.post(ctx, key, msg, priority(pri))
 }
 
 // Live returns the live editor of ref.
-func (t *OutboxForTest) Live(ref MessageRef) *LiveForTest { return &LiveForTest{l: t.o.live(ref)} }
+func (t *OutboxForTest) Live(ref chat.MessageRef) *LiveForTest { return &LiveForTest{l: t.o.live(ref)} }
 
 // Set sets the pending state.
-func (l *LiveForTest) Set(msg Message) { l.l.set(msg) }
+func (l *LiveForTest) Set(msg chat.Message) { l.l.set(msg) }
 
 // Finish delivers the final state.
-func (l *LiveForTest) Finish(ctx context.Context, chunks []Message, tidy Message) ([]MessageRef, error) {
+func (l *LiveForTest) Finish(ctx context.Context, chunks []chat.Message, tidy chat.Message) ([]chat.MessageRef, error) {
 	return l.l.finish(ctx, chunks, tidy)
 }
 
 // Ref returns the message's ref.
-func (l *LiveForTest) Ref() MessageRef { return l.l.ref() }
+func (l *LiveForTest) Ref() chat.MessageRef { return l.l.ref() }
 
 // SplitTextForTest exposes splitText to benchmarks in bridge_test.
 func SplitTextForTest(md string, max int) []string { return splitText(md, max) }

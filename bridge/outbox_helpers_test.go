@@ -11,6 +11,7 @@ import (
 
 	"github.com/promptev/promptev-bridge/bridge"
 	"github.com/promptev/promptev-bridge/bridge/bridgetest"
+	"github.com/promptev/promptev-bridge/chat"
 )
 
 // obMetrics counts the outbox's edit and rate-limit measurements.
@@ -83,21 +84,21 @@ func (r *obRig) stop() {
 }
 
 // placeholder posts a status placeholder into key and returns its live editor.
-func (r *obRig) placeholder(key bridge.ConversationKey) *bridge.LiveForTest {
+func (r *obRig) placeholder(key chat.ConversationKey) *bridge.LiveForTest {
 	r.t.Helper()
-	ref, err := r.o.Post(r.ctx, key, bridge.Message{Kind: bridge.KindStatus, Status: "thinking..."}, bridge.PrioNormalForTest)
+	ref, err := r.o.Post(r.ctx, key, chat.Message{Kind: chat.KindStatus, Status: "thinking..."}, bridge.PrioNormalForTest)
 	require.NoError(r.t, err)
 	return r.o.Live(ref)
 }
 
 // slackKey returns a conversation in workspace T1, channel C<n>.
-func slackKey(ch string) bridge.ConversationKey {
-	return bridge.ConversationKey{Platform: bridge.PlatformSlack, Workspace: "T1", Channel: ch, Thread: "1.0"}
+func slackKey(ch string) chat.ConversationKey {
+	return chat.ConversationKey{Platform: chat.PlatformSlack, Workspace: "T1", Channel: ch, Thread: "1.0"}
 }
 
 // discordKey returns a conversation in guild G1, channel ch.
-func discordKey(ch string) bridge.ConversationKey {
-	return bridge.ConversationKey{Platform: bridge.PlatformDiscord, Workspace: "G1", Channel: ch}
+func discordKey(ch string) chat.ConversationKey {
+	return chat.ConversationKey{Platform: chat.PlatformDiscord, Workspace: "G1", Channel: ch}
 }
 
 // maxInWindow returns the most of times that fall in any half-open window
@@ -132,7 +133,7 @@ func recordTimes(p *bridgetest.Platform, ops ...bridgetest.Op) []time.Time {
 }
 
 // editsOf returns the applied edits of ref, in order.
-func editsOf(p *bridgetest.Platform, ref bridge.MessageRef) []bridgetest.Record {
+func editsOf(p *bridgetest.Platform, ref chat.MessageRef) []bridgetest.Record {
 	var out []bridgetest.Record
 	for _, rec := range p.Applied(bridgetest.OpEdit) {
 		if rec.Ref.ID == ref.ID {
@@ -143,6 +144,6 @@ func editsOf(p *bridgetest.Platform, ref bridge.MessageRef) []bridgetest.Record 
 }
 
 // answer is a one-chunk final answer.
-func answer(text string) []bridge.Message {
-	return []bridge.Message{{Kind: bridge.KindAnswer, Body: text, Final: true}}
+func answer(text string) []chat.Message {
+	return []chat.Message{{Kind: chat.KindAnswer, Body: text, Final: true}}
 }

@@ -16,17 +16,18 @@ import (
 
 	"github.com/promptev/promptev-bridge/bridge"
 	"github.com/promptev/promptev-bridge/bridge/bridgetest"
+	"github.com/promptev/promptev-bridge/chat"
 )
 
 func TestOutboxCoalescesLiveEdits(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := bridgetest.NewPlatform(bridge.PlatformSlack, bridgetest.SlackLimits(),
+		p := bridgetest.NewPlatform(chat.PlatformSlack, bridgetest.SlackLimits(),
 			bridgetest.WithServerLimits(bridgetest.SlackServerLimits()...))
 		r := startOutbox(t, p, 0)
 		lm := r.placeholder(slackKey("C1"))
 		start := time.Now()
 		for i := range 100 {
-			lm.Set(bridge.Message{Kind: bridge.KindStatus, Status: fmt.Sprintf("step %d", i)})
+			lm.Set(chat.Message{Kind: chat.KindStatus, Status: fmt.Sprintf("step %d", i)})
 			time.Sleep(10 * time.Millisecond)
 		}
 		time.Sleep(5 * time.Second)
@@ -48,14 +49,14 @@ func TestOutboxCoalescesLiveEdits(t *testing.T) {
 
 func TestOutboxLatestStateWinsOverInFlightEdit(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := bridgetest.NewPlatform(bridge.PlatformSlack, bridgetest.SlackLimits())
+		p := bridgetest.NewPlatform(chat.PlatformSlack, bridgetest.SlackLimits())
 		r := startOutbox(t, p, 0)
 		lm := r.placeholder(slackKey("C1"))
 		p.SetLatency(700 * time.Millisecond)
-		lm.Set(bridge.Message{Status: "a"})
+		lm.Set(chat.Message{Status: "a"})
 		time.Sleep(1200 * time.Millisecond) // the edit of "a" is in flight
-		lm.Set(bridge.Message{Status: "b"})
-		lm.Set(bridge.Message{Status: "c"})
+		lm.Set(chat.Message{Status: "b"})
+		lm.Set(chat.Message{Status: "c"})
 		time.Sleep(5 * time.Second)
 		edits := editsOf(p, lm.Ref())
 		require.Len(t, edits, 2)
@@ -67,7 +68,7 @@ func TestOutboxLatestStateWinsOverInFlightEdit(t *testing.T) {
 
 func TestOutboxFairSharingFiftyConversations(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := bridgetest.NewPlatform(bridge.PlatformSlack, bridgetest.SlackLimits(),
+		p := bridgetest.NewPlatform(chat.PlatformSlack, bridgetest.SlackLimits(),
 			bridgetest.WithServerLimits(bridgetest.SlackServerLimits()...))
 		r := startOutbox(t, p, 2*time.Second)
 		const n = 50
@@ -75,7 +76,7 @@ func TestOutboxFairSharingFiftyConversations(t *testing.T) {
 		var mu sync.Mutex
 		finishTook := make([]time.Duration, n)
 		live := make([]*bridge.LiveForTest, n)
-		finals := make([][]bridge.MessageRef, n)
+		finals := make([][]chat.MessageRef, n)
 		for i := range n {
 			live[i] = r.placeholder(slackKey(fmt.Sprintf("C%02d", i)))
 		}
@@ -83,12 +84,12 @@ func TestOutboxFairSharingFiftyConversations(t *testing.T) {
 			wg.Go(func() {
 				// 20 status events over 10 s, then done.
 				for s := range 20 {
-					live[i].Set(bridge.Message{Kind: bridge.KindStatus, Status: fmt.Sprintf("conv %d step %d", i, s)})
+					live[i].Set(chat.Message{Kind: chat.KindStatus, Status: fmt.Sprintf("conv %d step %d", i, s)})
 					time.Sleep(500 * time.Millisecond)
 				}
 				start := time.Now()
 				refs, err := live[i].Finish(r.ctx, answer(fmt.Sprintf("answer %d", i)),
-					bridge.Message{Kind: bridge.KindStatus, Status: "✓ 20 steps", Final: true})
+					chat.Message{Kind: chat.KindStatus, Status: "✓ 20 steps", Final: true})
 				assert.NoError(t, err)
 				mu.Lock()
 				finishTook[i] = time.Since(start)
@@ -122,8 +123,8 @@ func TestOutboxFairSharingFiftyConversations(t *testing.T) {
 func TestOutboxRoundRobinBetweenConversations(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		limits := bridgetest.SlackLimits()
-		limits.EditRate = bridge.Rate{Count: 12, Per: time.Minute, Burst: 1} // one edit per 5 s
-		p := bridgetest.NewPlatform(bridge.PlatformSlack, limits)
+		limits.EditRate = chat.Rate{Count: 12, Per: time.Minute, Burst: 1} // one edit per 5 s
+		p := bridgetest.NewPlatform(chat.PlatformSlack, limits)
 		r := startOutbox(t, p, 0)
 		const n = 5
 		live := make([]*bridge.LiveForTest, n)
@@ -140,7 +141,7 @@ func TestOutboxRoundRobinBetweenConversations(t *testing.T) {
 			}
 			wg.Go(func() {
 				for s := 0; ctx.Err() == nil; s++ {
-					live[i].Set(bridge.Message{Status: fmt.Sprintf("%d", s)})
+					live[i].Set(chat.Message{Status: fmt.Sprintf("%d", s)})
 					time.Sleep(every)
 				}
 			})
@@ -161,16 +162,16 @@ func TestOutboxRoundRobinBetweenConversations(t *testing.T) {
 
 func TestOutboxFinishEditsThenPostsRest(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := bridgetest.NewPlatform(bridge.PlatformSlack, bridgetest.SlackLimits())
+		p := bridgetest.NewPlatform(chat.PlatformSlack, bridgetest.SlackLimits())
 		r := startOutbox(t, p, 0)
 		key := slackKey("C1")
 		lm := r.placeholder(key)
-		chunks := []bridge.Message{
-			{Kind: bridge.KindAnswer, Body: "part 1", Final: true},
-			{Kind: bridge.KindAnswer, Body: "part 2", Final: true},
-			{Kind: bridge.KindAnswer, Body: "part 3", Final: true},
+		chunks := []chat.Message{
+			{Kind: chat.KindAnswer, Body: "part 1", Final: true},
+			{Kind: chat.KindAnswer, Body: "part 2", Final: true},
+			{Kind: chat.KindAnswer, Body: "part 3", Final: true},
 		}
-		refs, err := lm.Finish(r.ctx, chunks, bridge.Message{})
+		refs, err := lm.Finish(r.ctx, chunks, chat.Message{})
 		require.NoError(t, err)
 		require.Len(t, refs, 3)
 		assert.Equal(t, lm.Ref().ID, refs[0].ID, "chunk 0 replaces the live message")
@@ -180,23 +181,23 @@ func TestOutboxFinishEditsThenPostsRest(t *testing.T) {
 			assert.Equal(t, fmt.Sprintf("part %d", i+1), m.Message.Body, "chunks in order")
 			assert.Equal(t, refs[i].ID, m.Ref.ID)
 		}
-		lm.Set(bridge.Message{Status: "late"})
+		lm.Set(chat.Message{Status: "late"})
 		time.Sleep(10 * time.Second)
 		assert.Equal(t, "part 1", p.Current(lm.Ref()).Body, "set after finish is ignored")
-		_, err = lm.Finish(r.ctx, chunks, bridge.Message{})
+		_, err = lm.Finish(r.ctx, chunks, chat.Message{})
 		assert.Error(t, err, "a second finish is refused")
 	})
 }
 
 func TestOutboxFinishWaitsForInFlightEdit(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := bridgetest.NewPlatform(bridge.PlatformSlack, bridgetest.SlackLimits(), bridgetest.WithLatency(300*time.Millisecond))
+		p := bridgetest.NewPlatform(chat.PlatformSlack, bridgetest.SlackLimits(), bridgetest.WithLatency(300*time.Millisecond))
 		r := startOutbox(t, p, 0)
 		lm := r.placeholder(slackKey("C1"))
 		time.Sleep(2 * time.Second)
-		lm.Set(bridge.Message{Status: "working"})
+		lm.Set(chat.Message{Status: "working"})
 		time.Sleep(100 * time.Millisecond) // the live edit is in flight
-		_, err := lm.Finish(r.ctx, answer("done"), bridge.Message{})
+		_, err := lm.Finish(r.ctx, answer("done"), chat.Message{})
 		require.NoError(t, err)
 		edits := editsOf(p, lm.Ref())
 		require.Len(t, edits, 2)
@@ -207,35 +208,35 @@ func TestOutboxFinishWaitsForInFlightEdit(t *testing.T) {
 }
 
 // exhaustEdits makes the edit budget of limits tiny: one edit per minute.
-func exhaustEdits(limits bridge.Limits) bridge.Limits {
-	limits.EditRate = bridge.Rate{Count: 1, Per: time.Minute, Burst: 1}
+func exhaustEdits(limits chat.Limits) chat.Limits {
+	limits.EditRate = chat.Rate{Count: 1, Per: time.Minute, Burst: 1}
 	return limits
 }
 
 func TestOutboxFinishFallsBackToPostAndTidies(t *testing.T) {
 	tests := []struct {
 		name     string
-		tidy     bridge.Message
+		tidy     chat.Message
 		wantTidy string
 	}{
-		{"summary", bridge.Message{Kind: bridge.KindStatus, Status: "✓ 4 steps", Final: true}, "✓ 4 steps"},
-		{"zero tidy edits to the answer", bridge.Message{}, "the answer"},
+		{"summary", chat.Message{Kind: chat.KindStatus, Status: "✓ 4 steps", Final: true}, "✓ 4 steps"},
+		{"zero tidy edits to the answer", chat.Message{}, "the answer"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				p := bridgetest.NewPlatform(bridge.PlatformSlack, exhaustEdits(bridgetest.SlackLimits()))
+				p := bridgetest.NewPlatform(chat.PlatformSlack, exhaustEdits(bridgetest.SlackLimits()))
 				r := startOutbox(t, p, 2*time.Second)
 				key := slackKey("C1")
 				lm := r.placeholder(key)
-				lm.Set(bridge.Message{Status: "searching"}) // spends the only edit token
+				lm.Set(chat.Message{Status: "searching"}) // spends the only edit token
 				time.Sleep(1500 * time.Millisecond)
 				require.Len(t, editsOf(p, lm.Ref()), 1)
 
 				start := time.Now()
-				chunks := []bridge.Message{
-					{Kind: bridge.KindAnswer, Body: "the answer", Final: true},
-					{Kind: bridge.KindAnswer, Body: "more", Final: true},
+				chunks := []chat.Message{
+					{Kind: chat.KindAnswer, Body: "the answer", Final: true},
+					{Kind: chat.KindAnswer, Body: "more", Final: true},
 				}
 				refs, err := lm.Finish(r.ctx, chunks, tc.tidy)
 				require.NoError(t, err)
@@ -258,15 +259,15 @@ func TestOutboxFinishFallsBackToPostAndTidies(t *testing.T) {
 
 func TestOutboxFinishPostsAfterDeadlineWhenEditIsStuck(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := bridgetest.NewPlatform(bridge.PlatformSlack, bridgetest.SlackLimits())
+		p := bridgetest.NewPlatform(chat.PlatformSlack, bridgetest.SlackLimits())
 		r := startOutbox(t, p, 2*time.Second)
 		key := slackKey("C1")
 		lm := r.placeholder(key)
 		p.SetLatency(5 * time.Second)
-		lm.Set(bridge.Message{Status: "slow edit"})
+		lm.Set(chat.Message{Status: "slow edit"})
 		time.Sleep(1500 * time.Millisecond) // the live edit went at 1 s and takes 5 s
 		start := time.Now()
-		refs, err := lm.Finish(r.ctx, answer("the answer"), bridge.Message{Status: "tidy"})
+		refs, err := lm.Finish(r.ctx, answer("the answer"), chat.Message{Status: "tidy"})
 		require.NoError(t, err)
 		assert.Equal(t, 7*time.Second, time.Since(start), "FinalDeadline, then a post taking 5 s")
 		require.Len(t, refs, 1)
@@ -279,12 +280,12 @@ func TestOutboxFinishPostsAfterDeadlineWhenEditIsStuck(t *testing.T) {
 
 func TestOutboxFinalEditFailureFallsBackToPost(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := bridgetest.NewPlatform(bridge.PlatformSlack, bridgetest.SlackLimits())
+		p := bridgetest.NewPlatform(chat.PlatformSlack, bridgetest.SlackLimits())
 		r := startOutbox(t, p, 0)
 		key := slackKey("C1")
 		lm := r.placeholder(key)
 		p.FailNext(errors.New("cant_update_message"))
-		refs, err := lm.Finish(r.ctx, answer("the answer"), bridge.Message{})
+		refs, err := lm.Finish(r.ctx, answer("the answer"), chat.Message{})
 		require.NoError(t, err)
 		require.Len(t, refs, 1)
 		assert.NotEqual(t, lm.Ref().ID, refs[0].ID)
@@ -295,19 +296,19 @@ func TestOutboxFinalEditFailureFallsBackToPost(t *testing.T) {
 
 func TestOutbox429PausesScopeThenDeliversLatest(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := bridgetest.NewPlatform(bridge.PlatformSlack, bridgetest.SlackLimits())
+		p := bridgetest.NewPlatform(chat.PlatformSlack, bridgetest.SlackLimits())
 		r := startOutbox(t, p, 0)
 		a := r.placeholder(slackKey("C1"))
 		b := r.placeholder(slackKey("C2")) // same workspace: same edit budget
 		time.Sleep(2 * time.Second)
 
 		p.Inject429(1, 10*time.Second)
-		a.Set(bridge.Message{Status: "a1"})
+		a.Set(chat.Message{Status: "a1"})
 		synctest.Wait()
 		limitedAt := time.Now()
 		require.Equal(t, 1, p.RateLimited())
-		a.Set(bridge.Message{Status: "a2"})
-		b.Set(bridge.Message{Status: "b1"})
+		a.Set(chat.Message{Status: "a2"})
+		b.Set(chat.Message{Status: "b1"})
 		time.Sleep(30 * time.Second)
 
 		for _, rec := range p.Applied(bridgetest.OpEdit) {
@@ -322,12 +323,12 @@ func TestOutbox429PausesScopeThenDeliversLatest(t *testing.T) {
 
 func TestOutbox429RetriesLiveStateWhenNothingNewer(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := bridgetest.NewPlatform(bridge.PlatformSlack, bridgetest.SlackLimits())
+		p := bridgetest.NewPlatform(chat.PlatformSlack, bridgetest.SlackLimits())
 		r := startOutbox(t, p, 0)
 		a := r.placeholder(slackKey("C1"))
 		time.Sleep(2 * time.Second)
 		p.Inject429(1, 4*time.Second)
-		a.Set(bridge.Message{Status: "only"})
+		a.Set(chat.Message{Status: "only"})
 		time.Sleep(10 * time.Second)
 		assert.Equal(t, "only", p.Current(a.Ref()).Status)
 	})
@@ -336,7 +337,7 @@ func TestOutbox429RetriesLiveStateWhenNothingNewer(t *testing.T) {
 func TestOutbox429StormNeverLosesFinal(t *testing.T) {
 	tests := []struct {
 		name   string
-		limits bridge.Limits
+		limits chat.Limits
 	}{
 		{"slack", bridgetest.SlackLimits()},
 		{"discord", bridgetest.DiscordLimits()},
@@ -344,18 +345,18 @@ func TestOutbox429StormNeverLosesFinal(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				p := bridgetest.NewPlatform(bridge.PlatformSlack, tc.limits)
+				p := bridgetest.NewPlatform(chat.PlatformSlack, tc.limits)
 				r := startOutbox(t, p, 2*time.Second)
 				key := slackKey("C1")
 				lm := r.placeholder(key)
-				lm.Set(bridge.Message{Status: "working"})
+				lm.Set(chat.Message{Status: "working"})
 				time.Sleep(2 * time.Second)
 				p.Inject429(40, 1500*time.Millisecond)
-				chunks := []bridge.Message{
-					{Kind: bridge.KindAnswer, Body: "final 1", Final: true},
-					{Kind: bridge.KindAnswer, Body: "final 2", Final: true},
+				chunks := []chat.Message{
+					{Kind: chat.KindAnswer, Body: "final 1", Final: true},
+					{Kind: chat.KindAnswer, Body: "final 2", Final: true},
 				}
-				refs, err := lm.Finish(r.ctx, chunks, bridge.Message{})
+				refs, err := lm.Finish(r.ctx, chunks, chat.Message{})
 				require.NoError(t, err)
 				require.Len(t, refs, 2)
 				assert.Equal(t, "final 1", p.Current(refs[0]).Body)
@@ -371,7 +372,7 @@ func TestOutbox429StormNeverLosesFinal(t *testing.T) {
 func TestOutboxPriorityOvertakesLiveEdits(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		// Discord-like: posts and edits share one channel budget.
-		p := bridgetest.NewPlatform(bridge.PlatformDiscord, bridgetest.DiscordLimits())
+		p := bridgetest.NewPlatform(chat.PlatformDiscord, bridgetest.DiscordLimits())
 		r := startOutbox(t, p, 10*time.Second)
 		key := discordKey("C1")
 		var live []*bridge.LiveForTest
@@ -381,22 +382,22 @@ func TestOutboxPriorityOvertakesLiveEdits(t *testing.T) {
 		time.Sleep(10 * time.Second)
 		// Spend the token, then queue live edits of every message.
 		for i, lm := range live {
-			lm.Set(bridge.Message{Status: fmt.Sprintf("live %d", i)})
+			lm.Set(chat.Message{Status: fmt.Sprintf("live %d", i)})
 		}
 		synctest.Wait()
 		before := len(p.Applied(bridgetest.OpEdit))
 		require.Equal(t, 1, before, "one live edit took the token")
 
 		var wg sync.WaitGroup
-		var card bridge.MessageRef
+		var card chat.MessageRef
 		wg.Go(func() {
 			var err error
-			card, err = r.o.Post(r.ctx, key, bridge.Message{Kind: bridge.KindApproval,
-				Approval: &bridge.ApprovalCard{ID: "a1", Description: "approve?", State: bridge.ApprovalPending}}, bridge.PrioHighForTest)
+			card, err = r.o.Post(r.ctx, key, chat.Message{Kind: chat.KindApproval,
+				Approval: &chat.ApprovalCard{ID: "a1", Description: "approve?", State: chat.ApprovalPending}}, bridge.PrioHighForTest)
 			assert.NoError(t, err)
 		})
 		wg.Go(func() {
-			_, err := live[2].Finish(r.ctx, answer("final 2"), bridge.Message{})
+			_, err := live[2].Finish(r.ctx, answer("final 2"), chat.Message{})
 			assert.NoError(t, err)
 		})
 		wg.Wait()
@@ -417,15 +418,15 @@ func TestOutboxPriorityOvertakesLiveEdits(t *testing.T) {
 func TestOutboxTidyYieldsToLiveEdits(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		limits := exhaustEdits(bridgetest.SlackLimits())
-		p := bridgetest.NewPlatform(bridge.PlatformSlack, limits)
+		p := bridgetest.NewPlatform(chat.PlatformSlack, limits)
 		r := startOutbox(t, p, 2*time.Second)
 		a := r.placeholder(slackKey("C1"))
 		b := r.placeholder(slackKey("C2"))
-		a.Set(bridge.Message{Status: "a working"}) // takes the token
+		a.Set(chat.Message{Status: "a working"}) // takes the token
 		time.Sleep(1500 * time.Millisecond)
-		_, err := a.Finish(r.ctx, answer("a done"), bridge.Message{Status: "a tidy"})
+		_, err := a.Finish(r.ctx, answer("a done"), chat.Message{Status: "a tidy"})
 		require.NoError(t, err) // fell back to a post; the tidy waits at low priority
-		b.Set(bridge.Message{Status: "b working"})
+		b.Set(chat.Message{Status: "b working"})
 		time.Sleep(61 * time.Second)
 		assert.Equal(t, "b working", p.Current(b.Ref()).Status, "the live edit went first")
 		assert.Equal(t, "a working", p.Current(a.Ref()).Status)
@@ -436,14 +437,14 @@ func TestOutboxTidyYieldsToLiveEdits(t *testing.T) {
 
 func TestOutboxMaxEditAgePostsInstead(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := bridgetest.NewPlatform(bridge.PlatformDiscord, bridgetest.DiscordLimits())
+		p := bridgetest.NewPlatform(chat.PlatformDiscord, bridgetest.DiscordLimits())
 		r := startOutbox(t, p, 0)
 		key := discordKey("C1")
 		lm := r.placeholder(key)
 		time.Sleep(56 * time.Minute)
-		lm.Set(bridge.Message{Status: "too late"})
+		lm.Set(chat.Message{Status: "too late"})
 		time.Sleep(10 * time.Second)
-		refs, err := lm.Finish(r.ctx, answer("answer"), bridge.Message{})
+		refs, err := lm.Finish(r.ctx, answer("answer"), chat.Message{})
 		require.NoError(t, err)
 		require.Len(t, refs, 1)
 		assert.NotEqual(t, lm.Ref().ID, refs[0].ID)
@@ -456,7 +457,7 @@ func TestOutboxMaxEditAgePostsInstead(t *testing.T) {
 
 func TestOutboxSharedBudgetDiscord(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := bridgetest.NewPlatform(bridge.PlatformDiscord, bridgetest.DiscordLimits(),
+		p := bridgetest.NewPlatform(chat.PlatformDiscord, bridgetest.DiscordLimits(),
 			bridgetest.WithServerLimits(bridgetest.DiscordServerLimits()...))
 		r := startOutbox(t, p, 2*time.Second)
 		key := discordKey("C1")
@@ -465,13 +466,13 @@ func TestOutboxSharedBudgetDiscord(t *testing.T) {
 			wg.Go(func() {
 				lm := r.placeholder(key)
 				for s := range 10 {
-					lm.Set(bridge.Message{Status: fmt.Sprintf("c%d s%d", c, s)})
+					lm.Set(chat.Message{Status: fmt.Sprintf("c%d s%d", c, s)})
 					time.Sleep(300 * time.Millisecond)
 				}
-				_, err := lm.Finish(r.ctx, []bridge.Message{
-					{Kind: bridge.KindAnswer, Body: fmt.Sprintf("c%d answer 1", c)},
-					{Kind: bridge.KindAnswer, Body: fmt.Sprintf("c%d answer 2", c)},
-				}, bridge.Message{})
+				_, err := lm.Finish(r.ctx, []chat.Message{
+					{Kind: chat.KindAnswer, Body: fmt.Sprintf("c%d answer 1", c)},
+					{Kind: chat.KindAnswer, Body: fmt.Sprintf("c%d answer 2", c)},
+				}, chat.Message{})
 				assert.NoError(t, err)
 			})
 		}
@@ -495,27 +496,27 @@ func TestOutboxPostErrors(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		limits := bridgetest.SlackLimits()
 		limits.MaxMessageChars = 10
-		p := bridgetest.NewPlatform(bridge.PlatformSlack, limits)
+		p := bridgetest.NewPlatform(chat.PlatformSlack, limits)
 		r := startOutbox(t, p, 0)
 		key := slackKey("C1")
 
-		_, err := r.o.Post(r.ctx, key, bridge.Message{Body: "ééééééééééé"}, bridge.PrioNormalForTest)
+		_, err := r.o.Post(r.ctx, key, chat.Message{Body: "ééééééééééé"}, bridge.PrioNormalForTest)
 		require.Error(t, err, "11 runes over a 10-rune limit")
-		_, err = r.o.Post(r.ctx, key, bridge.Message{Body: "éééééééééé"}, bridge.PrioNormalForTest)
+		_, err = r.o.Post(r.ctx, key, chat.Message{Body: "éééééééééé"}, bridge.PrioNormalForTest)
 		require.NoError(t, err, "10 runes fit")
 
 		lm := r.placeholder(key)
-		_, err = lm.Finish(r.ctx, []bridge.Message{{Body: "ok"}, {Body: "much too long"}}, bridge.Message{})
+		_, err = lm.Finish(r.ctx, []chat.Message{{Body: "ok"}, {Body: "much too long"}}, chat.Message{})
 		require.Error(t, err, "a chunk over the limit")
 
 		boom := errors.New("channel_not_found")
 		p.FailNext(boom)
-		_, err = r.o.Post(r.ctx, key, bridge.Message{Body: "x"}, bridge.PrioNormalForTest)
+		_, err = r.o.Post(r.ctx, key, chat.Message{Body: "x"}, bridge.PrioNormalForTest)
 		require.ErrorIs(t, err, boom, "a failed post is not retried")
 
 		p.Inject429(2, time.Second)
 		start := time.Now()
-		_, err = r.o.Post(r.ctx, key, bridge.Message{Body: "y"}, bridge.PrioNormalForTest)
+		_, err = r.o.Post(r.ctx, key, chat.Message{Body: "y"}, bridge.PrioNormalForTest)
 		require.NoError(t, err, "a 429 is retried")
 		assert.GreaterOrEqual(t, time.Since(start), 2*time.Second)
 		assert.Equal(t, 2, r.metrics.limited("post"))
@@ -525,15 +526,15 @@ func TestOutboxPostErrors(t *testing.T) {
 func TestOutboxPostWaitingHonoursContext(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		limits := bridgetest.SlackLimits()
-		limits.PostRate = bridge.Rate{Count: 1, Per: time.Hour, Burst: 1}
-		p := bridgetest.NewPlatform(bridge.PlatformSlack, limits)
+		limits.PostRate = chat.Rate{Count: 1, Per: time.Hour, Burst: 1}
+		p := bridgetest.NewPlatform(chat.PlatformSlack, limits)
 		r := startOutbox(t, p, 0)
 		key := slackKey("C1")
-		_, err := r.o.Post(r.ctx, key, bridge.Message{Body: "first"}, bridge.PrioNormalForTest)
+		_, err := r.o.Post(r.ctx, key, chat.Message{Body: "first"}, bridge.PrioNormalForTest)
 		require.NoError(t, err)
 		ctx, cancel := context.WithTimeout(r.ctx, time.Second)
 		defer cancel()
-		_, err = r.o.Post(ctx, key, bridge.Message{Body: "second"}, bridge.PrioNormalForTest)
+		_, err = r.o.Post(ctx, key, chat.Message{Body: "second"}, bridge.PrioNormalForTest)
 		require.ErrorIs(t, err, context.DeadlineExceeded)
 		time.Sleep(2 * time.Hour)
 		assert.Len(t, p.Messages(key), 1, "a withdrawn post is never sent")
@@ -543,26 +544,26 @@ func TestOutboxPostWaitingHonoursContext(t *testing.T) {
 func TestOutboxStopReleasesWaitersAndDropsLive(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		limits := exhaustEdits(bridgetest.SlackLimits())
-		limits.PostRate = bridge.Rate{Count: 1, Per: time.Hour, Burst: 1}
-		p := bridgetest.NewPlatform(bridge.PlatformSlack, limits)
+		limits.PostRate = chat.Rate{Count: 1, Per: time.Hour, Burst: 1}
+		p := bridgetest.NewPlatform(chat.PlatformSlack, limits)
 		r := startOutbox(t, p, time.Hour)
 		key := slackKey("C1")
 		lm := r.placeholder(key)
-		lm.Set(bridge.Message{Status: "one"}) // sent
+		lm.Set(chat.Message{Status: "one"}) // sent
 		synctest.Wait()
-		lm.Set(bridge.Message{Status: "two"}) // waits for budget
+		lm.Set(chat.Message{Status: "two"}) // waits for budget
 
 		errc := make(chan error, 1)
 		go func() {
-			_, err := r.o.Post(context.Background(), key, bridge.Message{Body: "waiting"}, bridge.PrioNormalForTest)
+			_, err := r.o.Post(context.Background(), key, chat.Message{Body: "waiting"}, bridge.PrioNormalForTest)
 			errc <- err
 		}()
 		synctest.Wait()
 		r.stop()
 		require.Error(t, <-errc, "a waiting post fails when the outbox stops")
 		assert.Equal(t, 1, r.metrics.edit("dropped"))
-		lm.Set(bridge.Message{Status: "three"}) // ignored, does not block
-		_, err := r.o.Post(context.Background(), key, bridge.Message{Body: "after"}, bridge.PrioNormalForTest)
+		lm.Set(chat.Message{Status: "three"}) // ignored, does not block
+		_, err := r.o.Post(context.Background(), key, chat.Message{Body: "after"}, bridge.PrioNormalForTest)
 		require.Error(t, err)
 	})
 }
@@ -571,29 +572,29 @@ func TestOutboxRunStopsWithoutLeaks(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	limits := bridgetest.SlackLimits()
 	limits.MinEditInterval = 0
-	p := bridgetest.NewPlatform(bridge.PlatformSlack, limits, bridgetest.WithLatency(time.Millisecond))
+	p := bridgetest.NewPlatform(chat.PlatformSlack, limits, bridgetest.WithLatency(time.Millisecond))
 	r := startOutbox(t, p, 0)
 	lm := r.placeholder(slackKey("C1"))
-	lm.Set(bridge.Message{Status: "working"})
+	lm.Set(chat.Message{Status: "working"})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	require.NoError(t, p.WaitFor(ctx, func() bool { return p.Current(lm.Ref()).Status == "working" }))
-	lm.Set(bridge.Message{Status: "pending at stop"})
+	lm.Set(chat.Message{Status: "pending at stop"})
 	r.stop()
 }
 
 func TestOutboxFinalWaitingForIntervalHoldsLiveEdits(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := bridgetest.NewPlatform(bridge.PlatformDiscord, bridgetest.DiscordLimits()) // a write per 1.25 s, 1.5 s per message
+		p := bridgetest.NewPlatform(chat.PlatformDiscord, bridgetest.DiscordLimits()) // a write per 1.25 s, 1.5 s per message
 		r := startOutbox(t, p, 10*time.Second)
 		key := discordKey("C1")
 		a := r.placeholder(key)
 		b := r.placeholder(key)
 		time.Sleep(10 * time.Second)
-		a.Set(bridge.Message{Status: "a live"})
+		a.Set(chat.Message{Status: "a live"})
 		synctest.Wait() // sent now; a may be edited again 1.5 s later
-		b.Set(bridge.Message{Status: "b live"})
-		_, err := a.Finish(r.ctx, answer("a final"), bridge.Message{})
+		b.Set(chat.Message{Status: "b live"})
+		_, err := a.Finish(r.ctx, answer("a final"), chat.Message{})
 		require.NoError(t, err)
 		time.Sleep(10 * time.Second)
 		edits := p.Applied(bridgetest.OpEdit)
@@ -607,12 +608,12 @@ func TestOutboxFinalWaitingForIntervalHoldsLiveEdits(t *testing.T) {
 
 func TestOutboxFinalEditRetriedAfterShort429(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := bridgetest.NewPlatform(bridge.PlatformSlack, bridgetest.SlackLimits())
+		p := bridgetest.NewPlatform(chat.PlatformSlack, bridgetest.SlackLimits())
 		r := startOutbox(t, p, 2*time.Second)
 		lm := r.placeholder(slackKey("C1"))
 		time.Sleep(2 * time.Second)
 		p.Inject429(1, 500*time.Millisecond)
-		refs, err := lm.Finish(r.ctx, answer("the answer"), bridge.Message{})
+		refs, err := lm.Finish(r.ctx, answer("the answer"), chat.Message{})
 		require.NoError(t, err)
 		require.Len(t, refs, 1)
 		assert.Equal(t, lm.Ref().ID, refs[0].ID, "a pause shorter than FinalDeadline keeps the edit path")
@@ -625,7 +626,7 @@ func TestOutboxFinalEditRetriedAfterShort429(t *testing.T) {
 func TestOutboxConcurrentConversationsUnderInjected429s(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
-		limits bridge.Limits
+		limits chat.Limits
 		server []bridgetest.ServerLimit
 	}{
 		{"slack", bridgetest.SlackLimits(), bridgetest.SlackServerLimits()},
@@ -640,15 +641,15 @@ func TestOutboxConcurrentConversationsUnderInjected429s(t *testing.T) {
 				var wg sync.WaitGroup
 				for i := range n {
 					wg.Go(func() {
-						key := bridge.ConversationKey{Platform: tc.name, Workspace: "W1", Channel: fmt.Sprintf("C%d", i%3), Thread: fmt.Sprint(i)}
+						key := chat.ConversationKey{Platform: tc.name, Workspace: "W1", Channel: fmt.Sprintf("C%d", i%3), Thread: fmt.Sprint(i)}
 						time.Sleep(time.Duration(i) * 700 * time.Millisecond)
 						lm := r.placeholder(key)
 						for s := range 15 + i%7 {
-							lm.Set(bridge.Message{Status: fmt.Sprintf("%d/%d", i, s)})
+							lm.Set(chat.Message{Status: fmt.Sprintf("%d/%d", i, s)})
 							time.Sleep(time.Duration(100+37*((i*s)%11)) * time.Millisecond)
 						}
-						chunks := []bridge.Message{{Body: fmt.Sprintf("answer %d a", i)}, {Body: fmt.Sprintf("answer %d b", i)}}
-						refs, err := lm.Finish(r.ctx, chunks, bridge.Message{Status: fmt.Sprintf("done %d", i)})
+						chunks := []chat.Message{{Body: fmt.Sprintf("answer %d a", i)}, {Body: fmt.Sprintf("answer %d b", i)}}
+						refs, err := lm.Finish(r.ctx, chunks, chat.Message{Status: fmt.Sprintf("done %d", i)})
 						assert.NoError(t, err)
 						if assert.Len(t, refs, 2) {
 							assert.Equal(t, chunks[0].Body, p.Current(refs[0]).Body)

@@ -12,20 +12,21 @@ import (
 
 	"github.com/promptev/promptev-bridge/bridge"
 	"github.com/promptev/promptev-bridge/bridge/bridgetest"
+	"github.com/promptev/promptev-bridge/chat"
 	"github.com/promptev/promptev-bridge/promptev"
 	"github.com/promptev/promptev-bridge/promptev/promptevtest"
 )
 
 // fastLimits are Slack-shaped limits with short intervals, for tests in real
 // time against the loopback promptevtest server.
-func fastLimits() bridge.Limits {
-	return bridge.Limits{
+func fastLimits() chat.Limits {
+	return chat.Limits{
 		MaxMessageChars: 3900,
 		MinEditInterval: 5 * time.Millisecond,
-		EditRate:        bridge.Rate{Count: 1000, Per: time.Second, Burst: 20},
-		EditScope:       bridge.ScopeWorkspace,
-		PostRate:        bridge.Rate{Count: 1000, Per: time.Second, Burst: 20},
-		PostScope:       bridge.ScopeChannel,
+		EditRate:        chat.Rate{Count: 1000, Per: time.Second, Burst: 20},
+		EditScope:       chat.ScopeWorkspace,
+		PostRate:        chat.Rate{Count: 1000, Per: time.Second, Burst: 20},
+		PostScope:       chat.ScopeChannel,
 	}
 }
 
@@ -51,7 +52,7 @@ func startLive(t *testing.T, agents map[string]promptevtest.Agent, opts ...rigOp
 }
 
 // waitTexts waits (up to 10 s of real time) until key shows want.
-func (r *liveRig) waitTexts(t *testing.T, key bridge.ConversationKey, want ...string) {
+func (r *liveRig) waitTexts(t *testing.T, key chat.ConversationKey, want ...string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
@@ -127,8 +128,8 @@ func TestPromptevApprovalRoundTrip(t *testing.T) {
 	assert.Equal(t, "billing.refund", card.Message.Approval.Tool)
 	assert.Contains(t, card.Message.Approval.Arguments, `"order":1234`)
 
-	res, err := r.b.HandleAction(t.Context(), bridge.Action{Platform: "slack", ApprovalID: card.Message.Approval.ID,
-		Decision: bridge.Approve, User: bridge.User{ID: "U1", Name: "Ana"}})
+	res, err := r.b.HandleAction(t.Context(), chat.Action{Platform: "slack", ApprovalID: card.Message.Approval.ID,
+		Decision: chat.Approve, User: chat.User{ID: "U1", Name: "Ana"}})
 	require.NoError(t, err)
 	assert.True(t, res.Accepted)
 	r.waitTexts(t, key, "Waiting for approval", "Approved by Ana", "Refunded.")
@@ -186,7 +187,7 @@ func TestPromptevTriggerMode(t *testing.T) {
 		Script: []promptevtest.Event{{Type: promptevtest.TypeDone, Output: "T: {{query}} after {{history}}"}}}},
 		withConfig(func(c *bridge.Config) {
 			c.Routes.Default.Agent = "trig"
-			c.Routes.Default.Mode = bridge.ModeTrigger
+			c.Routes.Default.Mode = chat.ModeTrigger
 			c.Routes.Default.Variables = map[string]any{"company": "Acme"}
 		}))
 	key := engKey("1")

@@ -1,12 +1,16 @@
 package bridge
 
-import "context"
+import (
+	"context"
+
+	"github.com/promptev/promptev-bridge/chat"
+)
 
 // recover finalises the runs a previous process left in flight: each
 // placeholder is edited to say the run was interrupted, then its record is
 // removed. A record whose conversation has started a new run meanwhile was
 // already replaced by that run's own record and is left alone.
-func (b *Bridge) recover(ctx context.Context, leftovers []InFlightRun) {
+func (b *Bridge) recover(ctx context.Context, leftovers []chat.InFlightRun) {
 	for _, r := range leftovers {
 		if ctx.Err() != nil {
 			return
@@ -18,7 +22,7 @@ func (b *Bridge) recover(ctx context.Context, leftovers []InFlightRun) {
 			continue
 		}
 		if r.Placeholder.ID != "" {
-			_, err := ps.out.live(r.Placeholder).finish(ctx, []Message{noticeMessage(interruptedText)}, Message{})
+			_, err := ps.out.live(r.Placeholder).finish(ctx, []chat.Message{noticeMessage(interruptedText)}, chat.Message{})
 			if err != nil {
 				log.Warn("interrupted run not finalised: record kept for the next start", "err", err)
 				continue

@@ -11,6 +11,7 @@ import (
 
 	"github.com/promptev/promptev-bridge/bridge"
 	"github.com/promptev/promptev-bridge/bridge/bridgetest"
+	"github.com/promptev/promptev-bridge/chat"
 	"github.com/promptev/promptev-bridge/promptev"
 )
 
@@ -70,16 +71,16 @@ func TestRecoveryOfLeftoverRecords(t *testing.T) {
 		p := bridgetest.NewPlatform("slack", bridgetest.SlackLimits())
 		st := bridgetest.NewMemStore()
 		ctx := context.Background()
-		var keys []bridge.ConversationKey
+		var keys []chat.ConversationKey
 		for _, th := range []string{"1", "2", "3"} {
-			key := bridge.ConversationKey{Platform: "slack", Workspace: "T" + th, Channel: "C1", Thread: th}
-			ref, err := p.Post(ctx, key, bridge.Message{Kind: bridge.KindStatus, Status: "Thinking…"})
+			key := chat.ConversationKey{Platform: "slack", Workspace: "T" + th, Channel: "C1", Thread: th}
+			ref, err := p.Post(ctx, key, chat.Message{Kind: chat.KindStatus, Status: "Thinking…"})
 			require.NoError(t, err)
-			require.NoError(t, st.PutRun(ctx, bridge.InFlightRun{Key: key, Placeholder: ref, InboundID: th, Started: time.Now()}))
+			require.NoError(t, st.PutRun(ctx, chat.InFlightRun{Key: key, Placeholder: ref, InboundID: th, Started: time.Now()}))
 			keys = append(keys, key)
 		}
-		gone := bridge.ConversationKey{Platform: "discord", Workspace: "G", Channel: "9"}
-		require.NoError(t, st.PutRun(ctx, bridge.InFlightRun{Key: gone, Placeholder: bridge.MessageRef{Key: gone, ID: "x"}}))
+		gone := chat.ConversationKey{Platform: "discord", Workspace: "G", Channel: "9"}
+		require.NoError(t, st.PutRun(ctx, chat.InFlightRun{Key: gone, Placeholder: chat.MessageRef{Key: gone, ID: "x"}}))
 
 		r := startRig(t, newFakeAgent(replyWith("ok")), withPlatform(p), withStore(st))
 		defer r.stop()
@@ -124,7 +125,7 @@ func TestShutdownInterruptsLongRunsAfterGrace(t *testing.T) {
 		r := startRig(t, newFakeAgent(stall), withConfig(func(c *bridge.Config) { c.Runs.ShutdownGrace = 10 * time.Second }))
 		defer r.stop()
 		for _, th := range []string{"1", "2"} {
-			r.send(bridge.ConversationKey{Platform: "slack", Workspace: "T" + th, Channel: "C1", Thread: th}, "U1", "long")
+			r.send(chat.ConversationKey{Platform: "slack", Workspace: "T" + th, Channel: "C1", Thread: th}, "U1", "long")
 		}
 		settle()
 		start := time.Now()
@@ -133,7 +134,7 @@ func TestShutdownInterruptsLongRunsAfterGrace(t *testing.T) {
 		assert.GreaterOrEqual(t, elapsed, 10*time.Second)
 		assert.Less(t, elapsed, 15*time.Second)
 		for _, th := range []string{"1", "2"} {
-			key := bridge.ConversationKey{Platform: "slack", Workspace: "T" + th, Channel: "C1", Thread: th}
+			key := chat.ConversationKey{Platform: "slack", Workspace: "T" + th, Channel: "C1", Thread: th}
 			assert.Equal(t, []string{"⚠️ This run was interrupted — send your message again."}, r.texts(key))
 		}
 		runs, err := r.store.ListRuns(t.Context())

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/promptev/promptev-bridge/chat"
 )
 
 // Texts the bridge shows. They are plain enough for every platform.
@@ -34,7 +36,7 @@ type liveView struct {
 	thought  string
 	thoughts []string
 	// steps is a window of the most recent steps; total counts all of them.
-	steps []Step
+	steps []chat.Step
 	total int
 }
 
@@ -53,16 +55,16 @@ func (v *liveView) addStep(text string, keep int) {
 		copy(v.steps, v.steps[len(v.steps)-keep+1:])
 		v.steps = v.steps[:keep-1]
 	}
-	v.steps = append(v.steps, Step{Text: TruncateRunes(text, maxStepRunes)})
+	v.steps = append(v.steps, chat.Step{Text: chat.TruncateRunes(text, maxStepRunes)})
 }
 
 // addThought records a thoughts event according to the show_thoughts mode.
 func (v *liveView) addThought(text, mode string) {
 	switch mode {
 	case ThoughtsLatest:
-		v.thought = TruncateRunes(text, maxThoughtRunes)
+		v.thought = chat.TruncateRunes(text, maxThoughtRunes)
 	case ThoughtsAll:
-		v.thoughts = append(v.thoughts, TruncateRunes(text, maxThoughtRunes))
+		v.thoughts = append(v.thoughts, chat.TruncateRunes(text, maxThoughtRunes))
 		joined := strings.Join(v.thoughts, "\n")
 		for len(v.thoughts) > 1 && utf8.RuneCountInString(joined) > maxThoughtsAllRunes {
 			v.thoughts = v.thoughts[1:]
@@ -82,8 +84,8 @@ func (v *liveView) finishSteps() {
 // message renders the live status so that it fits in max runes in all (the
 // oldest steps, then the thought give way). Steps are copied: the outbox may
 // hold the message while the run goes on.
-func (v *liveView) message(max int) Message {
-	m := Message{Kind: KindStatus, Status: v.status, Thought: v.thought}
+func (v *liveView) message(max int) chat.Message {
+	m := chat.Message{Kind: chat.KindStatus, Status: v.status, Thought: v.thought}
 	if m.Status == "" {
 		m.Status = thinkingText
 	}
@@ -100,18 +102,18 @@ func (v *liveView) message(max int) Message {
 			steps = steps[1:]
 		}
 		if over := size() - max; over > 0 {
-			m.Thought = TruncateRunes(m.Thought, utf8.RuneCountInString(m.Thought)-over)
+			m.Thought = chat.TruncateRunes(m.Thought, utf8.RuneCountInString(m.Thought)-over)
 		}
 	}
 	if len(steps) > 0 {
-		m.Steps = append([]Step(nil), steps...)
+		m.Steps = append([]chat.Step(nil), steps...)
 	}
 	return m
 }
 
 // summary is the one-line tidy state of a placeholder whose answer was
 // delivered: "✓ 4 steps".
-func (v *liveView) summary() Message {
+func (v *liveView) summary() chat.Message {
 	s := "✓ Done"
 	switch v.total {
 	case 0:
@@ -120,40 +122,40 @@ func (v *liveView) summary() Message {
 	default:
 		s = fmt.Sprintf("✓ %d steps", v.total)
 	}
-	return Message{Kind: KindStatus, Status: s, Final: true}
+	return chat.Message{Kind: chat.KindStatus, Status: s, Final: true}
 }
 
 // placeholderMessage is the first state of a run's message.
-func placeholderMessage() Message {
-	return Message{Kind: KindStatus, Status: thinkingText}
+func placeholderMessage() chat.Message {
+	return chat.Message{Kind: chat.KindStatus, Status: thinkingText}
 }
 
 // noticeMessage is a short final bridge notice.
-func noticeMessage(text string) Message {
-	return Message{Kind: KindNotice, Body: text, Final: true}
+func noticeMessage(text string) chat.Message {
+	return chat.Message{Kind: chat.KindNotice, Body: text, Final: true}
 }
 
 // answerMessages neutralises and splits an answer into final messages that
 // fit the platform.
-func answerMessages(answer string, max int) []Message {
+func answerMessages(answer string, max int) []chat.Message {
 	answer = strings.TrimSpace(answer)
 	if answer == "" {
-		return []Message{{Kind: KindAnswer, Body: emptyAnswerText, Final: true}}
+		return []chat.Message{{Kind: chat.KindAnswer, Body: emptyAnswerText, Final: true}}
 	}
-	chunks := splitText(neutralizeMentions(answer), max)
-	msgs := make([]Message, 0, len(chunks))
+	chunks := splitText(chat.NeutralizeMentions(answer), max)
+	msgs := make([]chat.Message, 0, len(chunks))
 	for _, c := range chunks {
-		msgs = append(msgs, Message{Kind: KindAnswer, Body: c, Final: true})
+		msgs = append(msgs, chat.Message{Kind: chat.KindAnswer, Body: c, Final: true})
 	}
 	if len(msgs) == 0 {
-		msgs = append(msgs, Message{Kind: KindAnswer, Body: emptyAnswerText, Final: true})
+		msgs = append(msgs, chat.Message{Kind: chat.KindAnswer, Body: emptyAnswerText, Final: true})
 	}
 	return msgs
 }
 
 // agentText makes agent text safe and short for a status line or card field.
 func agentText(s string, max int) string {
-	return TruncateRunes(neutralizeMentions(strings.TrimSpace(s)), max)
+	return chat.TruncateRunes(chat.NeutralizeMentions(strings.TrimSpace(s)), max)
 }
 
 // failureText is the notice for an agent-reported error.

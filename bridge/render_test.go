@@ -14,6 +14,7 @@ import (
 
 	"github.com/promptev/promptev-bridge/bridge"
 	"github.com/promptev/promptev-bridge/bridge/bridgetest"
+	"github.com/promptev/promptev-bridge/chat"
 	"github.com/promptev/promptev-bridge/promptev"
 )
 
@@ -21,14 +22,14 @@ func TestLiveStatusStepsAndThoughts(t *testing.T) {
 	tests := []struct {
 		name     string
 		thoughts string
-		want     bridge.Message
+		want     chat.Message
 	}{
-		{"latest thought", bridge.ThoughtsLatest, bridge.Message{Kind: bridge.KindStatus, Status: "Writing report", Thought: "now write",
-			Steps: []bridge.Step{{Text: "Reading Jira", Done: true}, {Text: "Searching wiki", Done: true}, {Text: "Writing report"}}}},
-		{"thoughts off", bridge.ThoughtsOff, bridge.Message{Kind: bridge.KindStatus, Status: "Writing report",
-			Steps: []bridge.Step{{Text: "Reading Jira", Done: true}, {Text: "Searching wiki", Done: true}, {Text: "Writing report"}}}},
-		{"all thoughts", bridge.ThoughtsAll, bridge.Message{Kind: bridge.KindStatus, Status: "Writing report", Thought: "plan\nnow write",
-			Steps: []bridge.Step{{Text: "Reading Jira", Done: true}, {Text: "Searching wiki", Done: true}, {Text: "Writing report"}}}},
+		{"latest thought", bridge.ThoughtsLatest, chat.Message{Kind: chat.KindStatus, Status: "Writing report", Thought: "now write",
+			Steps: []chat.Step{{Text: "Reading Jira", Done: true}, {Text: "Searching wiki", Done: true}, {Text: "Writing report"}}}},
+		{"thoughts off", bridge.ThoughtsOff, chat.Message{Kind: chat.KindStatus, Status: "Writing report",
+			Steps: []chat.Step{{Text: "Reading Jira", Done: true}, {Text: "Searching wiki", Done: true}, {Text: "Writing report"}}}},
+		{"all thoughts", bridge.ThoughtsAll, chat.Message{Kind: chat.KindStatus, Status: "Writing report", Thought: "plan\nnow write",
+			Steps: []chat.Step{{Text: "Reading Jira", Done: true}, {Text: "Searching wiki", Done: true}, {Text: "Writing report"}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -76,7 +77,7 @@ func TestLongAnswerSplitAndMentionsNeutralised(t *testing.T) {
 		p := newDiscord() // 1,900 runes per message
 		r := startRig(t, agent, withPlatform(p))
 		defer r.stop()
-		key := bridge.ConversationKey{Platform: "discord", Workspace: "G1", Channel: "TH1"}
+		key := chat.ConversationKey{Platform: "discord", Workspace: "G1", Channel: "TH1"}
 		r.send(key, "42", "long please")
 		time.Sleep(30 * time.Second)
 		synctest.Wait()
@@ -89,7 +90,7 @@ func TestLongAnswerSplitAndMentionsNeutralised(t *testing.T) {
 			assert.LessOrEqual(t, utf8.RuneCountInString(body), 1900, "chunk %d fits", i)
 			assert.True(t, utf8.ValidString(body))
 			assert.Equal(t, 0, strings.Count(body, "```")%2, "chunk %d has balanced fences", i)
-			assert.Equal(t, bridge.KindAnswer, m.Message.Kind)
+			assert.Equal(t, chat.KindAnswer, m.Message.Kind)
 			all.WriteString(body)
 		}
 		text := all.String()
@@ -171,7 +172,7 @@ func TestAgentUnavailableNotices(t *testing.T) {
 				require.Len(t, texts, 1)
 				assert.Contains(t, texts[0], tt.notice)
 				_, err := r.store.GetConversation(t.Context(), engKey("1"))
-				assert.ErrorIs(t, err, bridge.ErrNotFound, "no session stored")
+				assert.ErrorIs(t, err, chat.ErrNotFound, "no session stored")
 			})
 		})
 	}

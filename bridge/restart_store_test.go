@@ -12,6 +12,7 @@ import (
 
 	"github.com/promptev/promptev-bridge/bridge"
 	"github.com/promptev/promptev-bridge/bridge/bridgetest"
+	"github.com/promptev/promptev-bridge/chat"
 	"github.com/promptev/promptev-bridge/promptev"
 	"github.com/promptev/promptev-bridge/store"
 )
@@ -29,7 +30,7 @@ func startProcess(t *testing.T, path string, p *bridgetest.Platform, agent bridg
 	t.Helper()
 	st, err := store.Open(path, store.Options{NoSync: true})
 	require.NoError(t, err)
-	b, err := bridge.New(bridge.Options{Config: testConfig(), Agent: agent, Store: st, Platforms: []bridge.Platform{p}})
+	b, err := bridge.New(bridge.Options{Config: testConfig(), Agent: agent, Store: st, Platforms: []chat.Platform{p}})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	proc := &bboltProcess{st: st, b: b, cancel: cancel, done: make(chan error, 1)}
@@ -51,7 +52,7 @@ func (proc *bboltProcess) stop(t *testing.T) func() {
 	}
 }
 
-func waitText(t *testing.T, p *bridgetest.Platform, key bridge.ConversationKey, i int, want string) {
+func waitText(t *testing.T, p *bridgetest.Platform, key chat.ConversationKey, i int, want string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
@@ -70,7 +71,7 @@ func TestBboltCrashBetweenPlaceholderAndFinal(t *testing.T) {
 	key := engKey("1")
 
 	first := startProcess(t, path, p, newFakeAgent(stall))
-	require.NoError(t, first.b.HandleMessage(t.Context(), bridge.InboundMessage{Key: key, User: bridge.User{ID: "U1"}, Text: "long", MessageID: "1", Mentioned: true}))
+	require.NoError(t, first.b.HandleMessage(t.Context(), chat.InboundMessage{Key: key, User: chat.User{ID: "U1"}, Text: "long", MessageID: "1", Mentioned: true}))
 	waitText(t, p, key, 0, "Working")
 	p.SetLatency(time.Hour) // the platform stops answering: nothing is finalised on the way down
 	first.stop(t)()
@@ -86,14 +87,14 @@ func TestBboltCrashBetweenPlaceholderAndFinal(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, runs, "the in-flight record was removed from the file")
 	// The conversation's session survived too: a follow-up streams on it.
-	require.NoError(t, third.b.HandleMessage(t.Context(), bridge.InboundMessage{Key: key, User: bridge.User{ID: "U1"}, Text: "again", MessageID: "2"}))
+	require.NoError(t, third.b.HandleMessage(t.Context(), chat.InboundMessage{Key: key, User: chat.User{ID: "U1"}, Text: "again", MessageID: "2"}))
 	waitText(t, p, key, 1, "ok")
 }
 
 // approvalBeforeRestart runs one process on path until key shows a pending
 // approval card, and stops it. It returns the agent (which answers "approve"
 // with "Done after approval.") and the card as posted.
-func approvalBeforeRestart(t *testing.T, path string, p *bridgetest.Platform, key bridge.ConversationKey) (*fakeAgent, bridgetest.Posted) {
+func approvalBeforeRestart(t *testing.T, path string, p *bridgetest.Platform, key chat.ConversationKey) (*fakeAgent, bridgetest.Posted) {
 	t.Helper()
 	agent := newFakeAgent(func(c streamCall) []step {
 		if c.Query == "approve" {
@@ -102,7 +103,7 @@ func approvalBeforeRestart(t *testing.T, path string, p *bridgetest.Platform, ke
 		return []step{{Type: promptev.EventApprovalRequired, Out: "Delete it?", Tool: "rm"}}
 	})
 	first := startProcess(t, path, p, agent)
-	require.NoError(t, first.b.HandleMessage(t.Context(), bridge.InboundMessage{Key: key, User: bridge.User{ID: "U1"}, Text: "delete", MessageID: "1", Mentioned: true}))
+	require.NoError(t, first.b.HandleMessage(t.Context(), chat.InboundMessage{Key: key, User: chat.User{ID: "U1"}, Text: "delete", MessageID: "1", Mentioned: true}))
 	waitText(t, p, key, 1, "Delete it?")
 	waitText(t, p, key, 0, "Waiting for approval")
 	card := p.Messages(key)[1]
@@ -120,7 +121,7 @@ func TestBboltApprovalAfterRestart(t *testing.T) {
 	id := card.Message.Approval.ID
 
 	second := startProcess(t, path, p, agent)
-	res, err := second.b.HandleAction(t.Context(), bridge.Action{Platform: "slack", ApprovalID: id, Decision: bridge.Approve, User: bridge.User{ID: "U1", Name: "Ana"}})
+	res, err := second.b.HandleAction(t.Context(), chat.Action{Platform: "slack", ApprovalID: id, Decision: chat.Approve, User: chat.User{ID: "U1", Name: "Ana"}})
 	require.NoError(t, err)
 	assert.True(t, res.Accepted)
 	waitText(t, p, key, 1, "Approved by Ana")
@@ -144,13 +145,13 @@ func TestBboltApprovalCardNotRecordedBeforeRestart(t *testing.T) {
 	require.NoError(t, err)
 	a, err := st.GetApproval(t.Context(), id)
 	require.NoError(t, err)
-	a.Card = bridge.MessageRef{}
+	a.Card = chat.MessageRef{}
 	require.NoError(t, st.PutApproval(t.Context(), a))
 	require.NoError(t, st.Close())
 
 	second := startProcess(t, path, p, agent)
-	click := bridge.Action{Platform: "slack", ApprovalID: id, Decision: bridge.Approve, User: bridge.User{ID: "U1", Name: "Ana"},
-		Card: bridge.MessageRef{Key: key, ID: card.ID}}
+	click := chat.Action{Platform: "slack", ApprovalID: id, Decision: chat.Approve, User: chat.User{ID: "U1", Name: "Ana"},
+		Card: chat.MessageRef{Key: key, ID: card.ID}}
 	res, err := second.b.HandleAction(t.Context(), click)
 	require.NoError(t, err)
 	assert.True(t, res.Accepted)
@@ -161,7 +162,7 @@ func TestBboltApprovalCardNotRecordedBeforeRestart(t *testing.T) {
 
 	res, err = second.b.HandleAction(t.Context(), click)
 	require.NoError(t, err)
-	assert.Equal(t, bridge.ActionResult{Notice: "Already approved by Ana"}, res)
+	assert.Equal(t, chat.ActionResult{Notice: "Already approved by Ana"}, res)
 	second.stop(t)()
 	assert.Equal(t, 1, cardEdits(p, card), "the second click edits nothing")
 	assert.Len(t, agent.Streams(), 2, "the agent is answered once")
@@ -174,7 +175,7 @@ func TestBboltDedupeTwin(t *testing.T) {
 	p := bridgetest.NewPlatform("slack", fastLimits())
 	key := engKey("10.1")
 	agent := newFakeAgent(replyWith("ok"))
-	mention := bridge.InboundMessage{Key: key, User: bridge.User{ID: "U1"}, Text: "hi", MessageID: "10.1", EventID: "Ev1", Mentioned: true}
+	mention := chat.InboundMessage{Key: key, User: chat.User{ID: "U1"}, Text: "hi", MessageID: "10.1", EventID: "Ev1", Mentioned: true}
 	twin := mention
 	twin.EventID, twin.Mentioned = "Ev2", false
 
@@ -185,7 +186,7 @@ func TestBboltDedupeTwin(t *testing.T) {
 	first.stop(t)()
 
 	second := startProcess(t, path, p, agent)
-	for _, m := range []bridge.InboundMessage{twin, mention} {
+	for _, m := range []chat.InboundMessage{twin, mention} {
 		require.NoError(t, second.b.HandleMessage(t.Context(), m), "a retry after the restart")
 	}
 	for _, k := range [][]string{{"slack:event:Ev1"}, {"slack:event:Ev2"}, {"slack:msg:C1:10.1"}} {

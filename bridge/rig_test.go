@@ -13,6 +13,7 @@ import (
 
 	"github.com/promptev/promptev-bridge/bridge"
 	"github.com/promptev/promptev-bridge/bridge/bridgetest"
+	"github.com/promptev/promptev-bridge/chat"
 )
 
 // rig is one Bridge running against a fake platform and a memory store.
@@ -34,7 +35,7 @@ type rigConf struct {
 	store    *bridgetest.MemStore
 	// backing, when set, is the Store the Bridge uses instead of store (a
 	// real bbolt store, or a MemStore wrapped with faults).
-	backing bridge.Store
+	backing chat.Store
 	logger  *slog.Logger
 }
 
@@ -57,7 +58,7 @@ func withStore(s *bridgetest.MemStore) rigOption {
 }
 
 // withBackingStore makes the Bridge use s; rig.store is then not the Bridge's store.
-func withBackingStore(s bridge.Store) rigOption {
+func withBackingStore(s chat.Store) rigOption {
 	return func(c *rigConf) { c.backing = s }
 }
 
@@ -75,13 +76,13 @@ func startRig(t testing.TB, agent bridge.Agent, opts ...rigOption) *rig {
 		o(&conf)
 	}
 	if conf.platform == nil {
-		conf.platform = bridgetest.NewPlatform(bridge.PlatformSlack, bridgetest.SlackLimits(),
+		conf.platform = bridgetest.NewPlatform(chat.PlatformSlack, bridgetest.SlackLimits(),
 			bridgetest.WithServerLimits(bridgetest.SlackServerLimits()...))
 	}
 	if conf.store == nil {
 		conf.store = bridgetest.NewMemStore()
 	}
-	var st bridge.Store = conf.store
+	var st chat.Store = conf.store
 	if conf.backing != nil {
 		st = conf.backing
 	}
@@ -90,7 +91,7 @@ func startRig(t testing.TB, agent bridge.Agent, opts ...rigOption) *rig {
 		Config:    conf.cfg,
 		Agent:     agent,
 		Store:     st,
-		Platforms: []bridge.Platform{conf.platform},
+		Platforms: []chat.Platform{conf.platform},
 		Metrics:   m,
 		Logger:    conf.logger,
 	})
@@ -116,16 +117,16 @@ func (r *rig) shutdown(ctx context.Context) error {
 	return err
 }
 
-func engKey(thread string) bridge.ConversationKey {
-	return bridge.ConversationKey{Platform: bridge.PlatformSlack, Workspace: "T1", Channel: "C1", Thread: thread}
+func engKey(thread string) chat.ConversationKey {
+	return chat.ConversationKey{Platform: chat.PlatformSlack, Workspace: "T1", Channel: "C1", Thread: thread}
 }
 
 // msg builds a mention from user in key with a fresh message id.
-func (r *rig) msg(key bridge.ConversationKey, user, text string) bridge.InboundMessage {
+func (r *rig) msg(key chat.ConversationKey, user, text string) chat.InboundMessage {
 	r.msgSeq++
-	return bridge.InboundMessage{
+	return chat.InboundMessage{
 		Key:       key,
-		User:      bridge.User{ID: user, Name: "name-" + user},
+		User:      chat.User{ID: user, Name: "name-" + user},
 		Text:      text,
 		MessageID: fmt.Sprintf("m%d", r.msgSeq),
 		Mentioned: true,
@@ -134,13 +135,13 @@ func (r *rig) msg(key bridge.ConversationKey, user, text string) bridge.InboundM
 }
 
 // send hands a mention to the bridge.
-func (r *rig) send(key bridge.ConversationKey, user, text string) {
+func (r *rig) send(key chat.ConversationKey, user, text string) {
 	r.t.Helper()
 	require.NoError(r.t, r.b.HandleMessage(context.Background(), r.msg(key, user, text)))
 }
 
 // texts returns what users see in key, message by message.
-func (r *rig) texts(key bridge.ConversationKey) []string {
+func (r *rig) texts(key chat.ConversationKey) []string {
 	var out []string
 	for _, m := range r.p.Messages(key) {
 		out = append(out, r.p.Text(m.Ref))
@@ -149,8 +150,8 @@ func (r *rig) texts(key bridge.ConversationKey) []string {
 }
 
 // refs returns the refs of the messages in key, in post order.
-func (r *rig) refs(key bridge.ConversationKey) []bridge.MessageRef {
-	var out []bridge.MessageRef
+func (r *rig) refs(key chat.ConversationKey) []chat.MessageRef {
+	var out []chat.MessageRef
 	for _, m := range r.p.Messages(key) {
 		out = append(out, m.Ref)
 	}
@@ -215,7 +216,7 @@ func (m *countMetrics) Approval(_ string, outcome string, d time.Duration) {
 }
 
 func newDiscord() *bridgetest.Platform {
-	return bridgetest.NewPlatform(bridge.PlatformDiscord, bridgetest.DiscordLimits(),
+	return bridgetest.NewPlatform(chat.PlatformDiscord, bridgetest.DiscordLimits(),
 		bridgetest.WithServerLimits(bridgetest.DiscordServerLimits()...))
 }
 

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/promptev/promptev-bridge/chat"
 	"github.com/promptev/promptev-bridge/promptev"
 )
 
@@ -31,7 +32,7 @@ type run struct {
 
 	started time.Time
 	live    *liveMessage
-	ref     MessageRef
+	ref     chat.MessageRef
 	agentID string
 
 	view    liveView
@@ -90,7 +91,7 @@ func (r *run) execute() result {
 	b.metrics.TimeToPlaceholder(r.ps.name, time.Since(r.job.received))
 	r.ref = ref
 	r.live = r.ps.out.live(ref)
-	if err := b.store.PutRun(b.life, InFlightRun{Key: r.job.key, Placeholder: ref, InboundID: r.job.inboundID, Started: r.started}); err != nil {
+	if err := b.store.PutRun(b.life, chat.InFlightRun{Key: r.job.key, Placeholder: ref, InboundID: r.job.inboundID, Started: r.started}); err != nil {
 		r.log.Warn("in-flight run not recorded", "err", err)
 	}
 
@@ -135,7 +136,7 @@ func (r *run) deliver(res *result) error {
 		}
 		m := r.view.message(r.ps.limits.MaxMessageChars)
 		m.Status, m.Final = waitingApproval, true
-		if _, err := r.live.finish(b.life, []Message{m}, Message{}); err != nil {
+		if _, err := r.live.finish(b.life, []chat.Message{m}, chat.Message{}); err != nil {
 			return fmt.Errorf("finish placeholder: %w", err)
 		}
 	default:
@@ -145,7 +146,7 @@ func (r *run) deliver(res *result) error {
 }
 
 func (r *run) finishNotice(text string) error {
-	if _, err := r.live.finish(r.b.life, []Message{noticeMessage(text)}, Message{}); err != nil {
+	if _, err := r.live.finish(r.b.life, []chat.Message{noticeMessage(text)}, chat.Message{}); err != nil {
 		return fmt.Errorf("deliver notice: %w", err)
 	}
 	return nil
@@ -156,12 +157,12 @@ func (r *run) turn(ctx context.Context) result {
 	b := r.b
 	conv, err := b.store.GetConversation(ctx, r.job.key)
 	switch {
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, chat.ErrNotFound):
 		if r.job.decided != nil {
 			return result{outcome: outcomeError, notice: "⚠️ The agent session of this approval is gone. Please ask again.", err: err}
 		}
 		now := time.Now()
-		conv = Conversation{
+		conv = chat.Conversation{
 			Key:     r.job.key,
 			AgentID: r.rt.agent,
 			Mode:    r.rt.mode,
@@ -173,7 +174,7 @@ func (r *run) turn(ctx context.Context) result {
 	}
 	r.agentID = conv.AgentID
 	var res result
-	if conv.Mode == ModeTrigger {
+	if conv.Mode == chat.ModeTrigger {
 		res = r.trigger(ctx, &conv)
 	} else {
 		res = r.stream(ctx, &conv)
@@ -189,7 +190,7 @@ func (r *run) turn(ctx context.Context) result {
 }
 
 // stream runs a stream-mode turn, starting (or restarting once) the session.
-func (r *run) stream(ctx context.Context, conv *Conversation) result {
+func (r *run) stream(ctx context.Context, conv *chat.Conversation) result {
 	fresh := false
 	if conv.SessionToken == "" {
 		if err := r.start(ctx, conv); err != nil {
@@ -222,7 +223,7 @@ func (r *run) stream(ctx context.Context, conv *Conversation) result {
 }
 
 // start starts a new agent session and stores it.
-func (r *run) start(ctx context.Context, conv *Conversation) error {
+func (r *run) start(ctx context.Context, conv *chat.Conversation) error {
 	sess, err := r.b.agent.Start(ctx, conv.AgentID, promptev.StartOptions{Visitor: conv.Visitor, Platform: r.ps.name})
 	if err != nil {
 		return fmt.Errorf("start session: %w", err)
@@ -238,7 +239,7 @@ func (r *run) start(ctx context.Context, conv *Conversation) error {
 }
 
 // trigger runs a trigger-mode turn: one blocking call.
-func (r *run) trigger(ctx context.Context, conv *Conversation) result {
+func (r *run) trigger(ctx context.Context, conv *chat.Conversation) result {
 	opts := promptev.TriggerOptions{SessionID: conv.SessionID, Variables: r.rt.variables, Visitor: conv.Visitor}
 	res, err := r.b.agent.Trigger(ctx, conv.AgentID, r.job.query, opts)
 	note := ""
@@ -379,8 +380,8 @@ func sessionGone(err error) bool {
 }
 
 // visitorID is the visitor a conversation's session is started with.
-func visitorID(key ConversationKey, u User) string {
-	if key.Platform == PlatformSlack {
+func visitorID(key chat.ConversationKey, u chat.User) string {
+	if key.Platform == chat.PlatformSlack {
 		return key.Platform + ":" + key.Workspace + ":" + u.ID
 	}
 	return key.Platform + ":" + u.ID
@@ -399,7 +400,7 @@ const statusCallTimeout = 5 * time.Second
 // no goroutine waits for the run's whole length; failures are only logged,
 // since the placeholder already shows the run's progress.
 func (r *run) indicate() (stop func()) {
-	ss, ok := r.ps.p.(StatusSetter)
+	ss, ok := r.ps.p.(chat.StatusSetter)
 	if !ok {
 		return func() {}
 	}

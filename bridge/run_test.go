@@ -16,6 +16,7 @@ import (
 
 	"github.com/promptev/promptev-bridge/bridge"
 	"github.com/promptev/promptev-bridge/bridge/bridgetest"
+	"github.com/promptev/promptev-bridge/chat"
 	"github.com/promptev/promptev-bridge/promptev"
 )
 
@@ -105,7 +106,7 @@ func TestApprovalCardPostFailureEndsInNotice(t *testing.T) {
 func TestTriggerSessionGoneRestarts(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		agent := &goneTrigger{}
-		r := startRig(t, agent, withConfig(func(c *bridge.Config) { c.Routes.Default.Mode = bridge.ModeTrigger }))
+		r := startRig(t, agent, withConfig(func(c *bridge.Config) { c.Routes.Default.Mode = chat.ModeTrigger }))
 		defer r.stop()
 		key := engKey("1")
 		r.send(key, "U1", "a")
@@ -151,9 +152,9 @@ func TestMessageBeforeRun(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := bridgetest.NewPlatform("slack", bridgetest.SlackLimits())
 		st := bridgetest.NewMemStore()
-		b, err := bridge.New(bridge.Options{Config: testConfig(), Agent: newFakeAgent(replyWith("ok")), Store: st, Platforms: []bridge.Platform{p}})
+		b, err := bridge.New(bridge.Options{Config: testConfig(), Agent: newFakeAgent(replyWith("ok")), Store: st, Platforms: []chat.Platform{p}})
 		require.NoError(t, err)
-		require.NoError(t, b.HandleMessage(context.Background(), bridge.InboundMessage{Key: engKey("1"), User: bridge.User{ID: "U1"}, Text: "hi", MessageID: "1", Mentioned: true}))
+		require.NoError(t, b.HandleMessage(context.Background(), chat.InboundMessage{Key: engKey("1"), User: chat.User{ID: "U1"}, Text: "hi", MessageID: "1", Mentioned: true}))
 		synctest.Wait()
 		assert.Empty(t, p.Records())
 		ctx, cancel := context.WithCancel(context.Background())
@@ -169,7 +170,7 @@ func TestMessageBeforeRun(t *testing.T) {
 
 func TestNewRejectsBadOptions(t *testing.T) {
 	p := bridgetest.NewPlatform("slack", bridgetest.SlackLimits())
-	good := bridge.Options{Config: testConfig(), Agent: newFakeAgent(replyWith("ok")), Store: bridgetest.NewMemStore(), Platforms: []bridge.Platform{p}}
+	good := bridge.Options{Config: testConfig(), Agent: newFakeAgent(replyWith("ok")), Store: bridgetest.NewMemStore(), Platforms: []chat.Platform{p}}
 	tests := []struct {
 		name string
 		edit func(*bridge.Options)
@@ -179,9 +180,9 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		{"no agent", func(o *bridge.Options) { o.Agent = nil }, "no agent"},
 		{"no store", func(o *bridge.Options) { o.Store = nil }, "no store"},
 		{"no platform", func(o *bridge.Options) { o.Platforms = nil }, "no platform"},
-		{"duplicate platform", func(o *bridge.Options) { o.Platforms = []bridge.Platform{p, p} }, "twice"},
+		{"duplicate platform", func(o *bridge.Options) { o.Platforms = []chat.Platform{p, p} }, "twice"},
 		{"no size limit", func(o *bridge.Options) {
-			o.Platforms = []bridge.Platform{bridgetest.NewPlatform("x", bridge.Limits{})}
+			o.Platforms = []chat.Platform{bridgetest.NewPlatform("x", chat.Limits{})}
 		}, "size limit"},
 	}
 	for _, tt := range tests {

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/promptev/promptev-bridge/chat"
 )
 
 // Config is the bridge's part of the daemon configuration: the routes,
@@ -28,7 +30,7 @@ type RouteTarget struct {
 	// Agent is the Promptev agent id. A channel route without one uses the default agent.
 	Agent string `yaml:"agent"`
 	// Mode is stream (default) or trigger.
-	Mode Mode `yaml:"mode"`
+	Mode chat.Mode `yaml:"mode"`
 	// Variables are passed to the agent in trigger mode.
 	Variables map[string]any `yaml:"variables"`
 	// AllowUsers, when not empty, lists the only users whose messages are
@@ -125,7 +127,7 @@ const (
 // default agent is left empty: an operator must name one.
 func DefaultConfig() Config {
 	return Config{
-		Routes: RoutesConfig{Default: RouteTarget{Mode: ModeStream}},
+		Routes: RoutesConfig{Default: RouteTarget{Mode: chat.ModeStream}},
 		Approvals: ApprovalsConfig{
 			Policy:       PolicyRequester,
 			Timeout:      30 * time.Minute,
@@ -144,8 +146,8 @@ func DefaultConfig() Config {
 }
 
 // Validate reports every problem of the configuration by its YAML path.
-func (c Config) Validate() ConfigProblems {
-	var ps ConfigProblems
+func (c Config) Validate() chat.ConfigProblems {
+	var ps chat.ConfigProblems
 	c.Routes.validate("routes", &ps)
 	c.Approvals.validate("approvals", &ps)
 	r := c.Render
@@ -179,28 +181,28 @@ func (c Config) Validate() ConfigProblems {
 	return ps
 }
 
-func (r RoutesConfig) validate(path string, ps *ConfigProblems) {
-	d := JoinPath(path, "default")
+func (r RoutesConfig) validate(path string, ps *chat.ConfigProblems) {
+	d := chat.JoinPath(path, "default")
 	if strings.TrimSpace(r.Default.Agent) == "" {
-		ps.Add(JoinPath(d, "agent"), "is required (the agent used when no channel route matches)")
+		ps.Add(chat.JoinPath(d, "agent"), "is required (the agent used when no channel route matches)")
 	}
 	r.Default.validate(d, ps)
 	for i, rt := range r.Channels {
 		p := fmt.Sprintf("%s.channels[%d]", path, i)
 		switch rt.Platform {
-		case "", PlatformSlack, PlatformDiscord, PlatformConsole:
+		case "", chat.PlatformSlack, chat.PlatformDiscord, chat.PlatformConsole:
 		default:
-			ps.Add(JoinPath(p, "platform"), "unknown platform %q (slack, discord or console)", rt.Platform)
+			ps.Add(chat.JoinPath(p, "platform"), "unknown platform %q (slack, discord or console)", rt.Platform)
 		}
 		rt.validate(p, ps)
 	}
 }
 
-func (t RouteTarget) validate(path string, ps *ConfigProblems) {
+func (t RouteTarget) validate(path string, ps *chat.ConfigProblems) {
 	switch t.Mode {
-	case "", ModeStream, ModeTrigger:
+	case "", chat.ModeStream, chat.ModeTrigger:
 	default:
-		ps.Add(JoinPath(path, "mode"), "must be stream or trigger, not %q", t.Mode)
+		ps.Add(chat.JoinPath(path, "mode"), "must be stream or trigger, not %q", t.Mode)
 	}
 	for i, u := range t.AllowUsers {
 		if strings.TrimSpace(u) == "" {
@@ -213,32 +215,32 @@ func (t RouteTarget) validate(path string, ps *ConfigProblems) {
 		}
 	}
 	if t.Approvals != nil {
-		validatePolicy(JoinPath(path, "approvals"), t.Approvals.Policy, t.Approvals.Approvers, ps)
+		validatePolicy(chat.JoinPath(path, "approvals"), t.Approvals.Policy, t.Approvals.Approvers, ps)
 	}
 }
 
-func (a ApprovalsConfig) validate(path string, ps *ConfigProblems) {
+func (a ApprovalsConfig) validate(path string, ps *chat.ConfigProblems) {
 	validatePolicy(path, a.Policy, a.Approvers, ps)
 	if a.Timeout <= 0 {
-		ps.Add(JoinPath(path, "timeout"), "must be positive, not %s", a.Timeout)
+		ps.Add(chat.JoinPath(path, "timeout"), "must be positive, not %s", a.Timeout)
 	}
 	if strings.TrimSpace(a.ApproveQuery) == "" {
-		ps.Add(JoinPath(path, "approve_query"), "must not be empty")
+		ps.Add(chat.JoinPath(path, "approve_query"), "must not be empty")
 	}
 	if strings.TrimSpace(a.DenyQuery) == "" {
-		ps.Add(JoinPath(path, "deny_query"), "must not be empty")
+		ps.Add(chat.JoinPath(path, "deny_query"), "must not be empty")
 	}
 }
 
-func validatePolicy(path string, policy ApprovalPolicy, approvers []string, ps *ConfigProblems) {
+func validatePolicy(path string, policy ApprovalPolicy, approvers []string, ps *chat.ConfigProblems) {
 	switch policy {
 	case PolicyRequester, PolicyAnyone:
 	case PolicyApprovers:
 		if len(approvers) == 0 {
-			ps.Add(JoinPath(path, "approvers"), "must list at least one approver when policy is approvers")
+			ps.Add(chat.JoinPath(path, "approvers"), "must list at least one approver when policy is approvers")
 		}
 	default:
-		ps.Add(JoinPath(path, "policy"), "must be requester, approvers or anyone, not %q", policy)
+		ps.Add(chat.JoinPath(path, "policy"), "must be requester, approvers or anyone, not %q", policy)
 	}
 	for i, a := range approvers {
 		platform, id, ok := strings.Cut(a, ":")
@@ -251,7 +253,7 @@ func validatePolicy(path string, policy ApprovalPolicy, approvers []string, ps *
 // route is the resolved route of one conversation.
 type route struct {
 	agent         string
-	mode          Mode
+	mode          chat.Mode
 	variables     map[string]any
 	allowUsers    []string
 	allowChannels []string
@@ -261,7 +263,7 @@ type route struct {
 
 // routeFor resolves the first matching channel route, filling empty fields
 // from the default route and the global approval policy.
-func (c *Config) routeFor(key ConversationKey) route {
+func (c *Config) routeFor(key chat.ConversationKey) route {
 	t := c.Routes.Default
 	for _, rt := range c.Routes.Channels {
 		if matches(rt.Platform, key.Platform) && matches(rt.Workspace, key.Workspace) && matches(rt.Channel, key.Channel) {
@@ -289,7 +291,7 @@ func (c *Config) routeFor(key ConversationKey) route {
 		approvers:     c.Approvals.Approvers,
 	}
 	if r.mode == "" {
-		r.mode = ModeStream
+		r.mode = chat.ModeStream
 	}
 	if t.Approvals != nil {
 		r.policy, r.approvers = t.Approvals.Policy, t.Approvals.Approvers
@@ -300,7 +302,7 @@ func (c *Config) routeFor(key ConversationKey) route {
 func matches(pattern, value string) bool { return pattern == "" || pattern == value }
 
 // allows reports whether the route's allow-lists admit the user in the channel.
-func (r route) allows(key ConversationKey, user User) bool {
+func (r route) allows(key chat.ConversationKey, user chat.User) bool {
 	if len(r.allowChannels) > 0 && !slices.Contains(r.allowChannels, key.Channel) {
 		return false
 	}
@@ -312,7 +314,7 @@ func (r route) allows(key ConversationKey, user User) bool {
 }
 
 // mayDecide reports whether user on platform may decide an approval of this route.
-func (r route) mayDecide(a Approval, platform string, user User) bool {
+func (r route) mayDecide(a chat.Approval, platform string, user chat.User) bool {
 	if platform != a.Key.Platform || user.ID == "" {
 		return false
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/promptev/promptev-bridge/chat"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
@@ -74,7 +75,7 @@ func TestConfigValidate(t *testing.T) {
 
 func TestDefaultConfigValues(t *testing.T) {
 	c := DefaultConfig()
-	assert.Equal(t, ModeStream, c.Routes.Default.Mode)
+	assert.Equal(t, chat.ModeStream, c.Routes.Default.Mode)
 	assert.Equal(t, PolicyRequester, c.Approvals.Policy)
 	assert.Equal(t, 30*time.Minute, c.Approvals.Timeout)
 	assert.Equal(t, "approve", c.Approvals.ApproveQuery)
@@ -111,7 +112,7 @@ runs:
 	require.NoError(t, yaml.Unmarshal([]byte(src), &c))
 	require.Empty(t, c.Validate())
 	assert.Equal(t, "other", c.Routes.Channels[0].Agent)
-	assert.Equal(t, ModeTrigger, c.Routes.Channels[0].Mode)
+	assert.Equal(t, chat.ModeTrigger, c.Routes.Channels[0].Mode)
 	assert.Equal(t, map[string]any{"company": "Acme"}, c.Routes.Channels[0].Variables)
 	assert.Equal(t, []string{"discord:42"}, c.Routes.Channels[1].AllowUsers)
 	assert.Equal(t, 10*time.Minute, c.Approvals.Timeout)
@@ -126,23 +127,23 @@ func TestRouteFor(t *testing.T) {
 	c := validConfig()
 	c.Routes.Default.Variables = map[string]any{"v": 1}
 	c.Routes.Channels = []Route{
-		{Platform: "slack", Workspace: "T1", Channel: "C1", RouteTarget: RouteTarget{Agent: "a1", Mode: ModeTrigger}},
+		{Platform: "slack", Workspace: "T1", Channel: "C1", RouteTarget: RouteTarget{Agent: "a1", Mode: chat.ModeTrigger}},
 		{Platform: "slack", Workspace: "T1", RouteTarget: RouteTarget{Agent: "a2"}},
 		{Platform: "discord", RouteTarget: RouteTarget{Approvals: &RouteApprovals{Policy: PolicyAnyone}}},
 		{Platform: "slack", Channel: "C1", RouteTarget: RouteTarget{Agent: "never"}},
 	}
 	tests := []struct {
 		name   string
-		key    ConversationKey
+		key    chat.ConversationKey
 		agent  string
-		mode   Mode
+		mode   chat.Mode
 		policy ApprovalPolicy
 	}{
-		{"exact channel", ConversationKey{Platform: "slack", Workspace: "T1", Channel: "C1"}, "a1", ModeTrigger, PolicyRequester},
-		{"workspace wide", ConversationKey{Platform: "slack", Workspace: "T1", Channel: "C9"}, "a2", ModeStream, PolicyRequester},
-		{"platform wide, inherits agent", ConversationKey{Platform: "discord", Workspace: "G", Channel: "9"}, "agent-1", ModeStream, PolicyAnyone},
-		{"first match wins", ConversationKey{Platform: "slack", Workspace: "T2", Channel: "C1"}, "never", ModeStream, PolicyRequester},
-		{"default", ConversationKey{Platform: "console", Channel: "tty"}, "agent-1", ModeStream, PolicyRequester},
+		{"exact channel", chat.ConversationKey{Platform: "slack", Workspace: "T1", Channel: "C1"}, "a1", chat.ModeTrigger, PolicyRequester},
+		{"workspace wide", chat.ConversationKey{Platform: "slack", Workspace: "T1", Channel: "C9"}, "a2", chat.ModeStream, PolicyRequester},
+		{"platform wide, inherits agent", chat.ConversationKey{Platform: "discord", Workspace: "G", Channel: "9"}, "agent-1", chat.ModeStream, PolicyAnyone},
+		{"first match wins", chat.ConversationKey{Platform: "slack", Workspace: "T2", Channel: "C1"}, "never", chat.ModeStream, PolicyRequester},
+		{"default", chat.ConversationKey{Platform: "console", Channel: "tty"}, "agent-1", chat.ModeStream, PolicyRequester},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -156,11 +157,11 @@ func TestRouteFor(t *testing.T) {
 }
 
 func TestRouteAllows(t *testing.T) {
-	key := ConversationKey{Platform: "slack", Workspace: "T1", Channel: "C1"}
+	key := chat.ConversationKey{Platform: "slack", Workspace: "T1", Channel: "C1"}
 	tests := []struct {
 		name string
 		r    route
-		key  ConversationKey
+		key  chat.ConversationKey
 		user string
 		want bool
 	}{
@@ -174,13 +175,13 @@ func TestRouteAllows(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			assert.Equal(t, tt.want, tt.r.allows(tt.key, User{ID: tt.user}))
+			assert.Equal(t, tt.want, tt.r.allows(tt.key, chat.User{ID: tt.user}))
 		})
 	}
 }
 
 func TestMayDecide(t *testing.T) {
-	a := Approval{Key: ConversationKey{Platform: "slack", Workspace: "T1", Channel: "C1"}, Requester: "U1"}
+	a := chat.Approval{Key: chat.ConversationKey{Platform: "slack", Workspace: "T1", Channel: "C1"}, Requester: "U1"}
 	tests := []struct {
 		name     string
 		r        route
@@ -200,24 +201,24 @@ func TestMayDecide(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			assert.Equal(t, tt.want, tt.r.mayDecide(a, tt.platform, User{ID: tt.user}))
+			assert.Equal(t, tt.want, tt.r.mayDecide(a, tt.platform, chat.User{ID: tt.user}))
 		})
 	}
 }
 
 func TestLiveView(t *testing.T) {
 	var v liveView
-	assert.Equal(t, Message{Kind: KindStatus, Status: thinkingText}, v.message(0))
+	assert.Equal(t, chat.Message{Kind: chat.KindStatus, Status: thinkingText}, v.message(0))
 	for i := 1; i <= 7; i++ {
 		v.addStep("step "+strings.Repeat("x", i), 3)
 	}
 	m := v.message(0)
 	assert.Equal(t, "step xxxxxxx", m.Status)
 	require.Len(t, m.Steps, 3)
-	assert.Equal(t, []Step{{"step xxxxx", true}, {"step xxxxxx", true}, {"step xxxxxxx", false}}, m.Steps)
+	assert.Equal(t, []chat.Step{{Text: "step xxxxx", Done: true}, {Text: "step xxxxxx", Done: true}, {Text: "step xxxxxxx"}}, m.Steps)
 	m.Steps[0].Text = "mutated"
 	assert.Equal(t, "step xxxxx", v.message(0).Steps[0].Text, "rendered steps are a copy")
-	assert.Equal(t, Message{Kind: KindStatus, Status: "✓ 7 steps", Final: true}, v.summary())
+	assert.Equal(t, chat.Message{Kind: chat.KindStatus, Status: "✓ 7 steps", Final: true}, v.summary())
 	v.finishSteps()
 	assert.True(t, v.message(0).Steps[2].Done)
 
@@ -270,7 +271,7 @@ func TestLiveViewFitsLimit(t *testing.T) {
 }
 
 func TestVisitorID(t *testing.T) {
-	assert.Equal(t, "slack:T1:U1", visitorID(ConversationKey{Platform: "slack", Workspace: "T1", Channel: "C"}, User{ID: "U1"}))
-	assert.Equal(t, "discord:42", visitorID(ConversationKey{Platform: "discord", Workspace: "G", Channel: "C"}, User{ID: "42"}))
-	assert.Equal(t, "console:me", visitorID(ConversationKey{Platform: "console", Channel: "tty"}, User{ID: "me"}))
+	assert.Equal(t, "slack:T1:U1", visitorID(chat.ConversationKey{Platform: "slack", Workspace: "T1", Channel: "C"}, chat.User{ID: "U1"}))
+	assert.Equal(t, "discord:42", visitorID(chat.ConversationKey{Platform: "discord", Workspace: "G", Channel: "C"}, chat.User{ID: "42"}))
+	assert.Equal(t, "console:me", visitorID(chat.ConversationKey{Platform: "console", Channel: "tty"}, chat.User{ID: "me"}))
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/promptev/promptev-bridge/bridge"
+	"github.com/promptev/promptev-bridge/chat"
 	"github.com/promptev/promptev-bridge/promptev"
 )
 
@@ -173,7 +174,7 @@ func (m *Metrics) RateLimited(platform, op string) { m.rateLimited.WithLabelValu
 func (m *Metrics) Approval(platform, outcome string, wait time.Duration) {
 	m.approvals.WithLabelValues(platform, outcome).Inc()
 	switch outcome {
-	case string(bridge.ApprovalApproved), string(bridge.ApprovalDenied), string(bridge.ApprovalExpired):
+	case string(chat.ApprovalApproved), string(chat.ApprovalDenied), string(chat.ApprovalExpired):
 		m.approvalWait.WithLabelValues(platform, outcome).Observe(wait.Seconds())
 	}
 }

@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/promptev/promptev-bridge/bridge"
+	"github.com/promptev/promptev-bridge/chat"
 	"github.com/promptev/promptev-bridge/store"
 )
 
@@ -32,20 +32,20 @@ func filledStore(t *testing.T) *store.Store {
 	t.Cleanup(func() { _ = st.Close() })
 	ctx := context.Background()
 	now := time.Now()
-	keyA := bridge.ConversationKey{Platform: "slack", Workspace: "T1", Channel: "C1", Thread: "1.2"}
-	keyB := bridge.ConversationKey{Platform: "discord", Workspace: "G1", Channel: "42"}
-	for _, k := range []bridge.ConversationKey{keyA, keyB} {
-		require.NoError(t, st.PutConversation(ctx, bridge.Conversation{
-			Key: k, AgentID: "a", Mode: bridge.ModeStream, SessionToken: testSessionToken,
+	keyA := chat.ConversationKey{Platform: "slack", Workspace: "T1", Channel: "C1", Thread: "1.2"}
+	keyB := chat.ConversationKey{Platform: "discord", Workspace: "G1", Channel: "42"}
+	for _, k := range []chat.ConversationKey{keyA, keyB} {
+		require.NoError(t, st.PutConversation(ctx, chat.Conversation{
+			Key: k, AgentID: "a", Mode: chat.ModeStream, SessionToken: testSessionToken,
 			Visitor: "v", Created: now, LastActive: now,
 		}))
 	}
-	require.NoError(t, st.PutApproval(ctx, bridge.Approval{ID: "ap1", Key: keyA, State: bridge.ApprovalPending,
+	require.NoError(t, st.PutApproval(ctx, chat.Approval{ID: "ap1", Key: keyA, State: chat.ApprovalPending,
 		Created: now, Expires: now.Add(time.Hour)}))
-	require.NoError(t, st.PutApproval(ctx, bridge.Approval{ID: "ap2", Key: keyA, State: bridge.ApprovalApproved,
+	require.NoError(t, st.PutApproval(ctx, chat.Approval{ID: "ap2", Key: keyA, State: chat.ApprovalApproved,
 		Created: now, Expires: now.Add(time.Hour)}))
-	require.NoError(t, st.PutRun(ctx, bridge.InFlightRun{Key: keyA,
-		Placeholder: bridge.MessageRef{Key: keyA, ID: "1.3"}, InboundID: "1.2", Started: now.Add(-90 * time.Second)}))
+	require.NoError(t, st.PutRun(ctx, chat.InFlightRun{Key: keyA,
+		Placeholder: chat.MessageRef{Key: keyA, ID: "1.3"}, InboundID: "1.2", Started: now.Add(-90 * time.Second)}))
 	_, err = st.SeenOrMark(ctx, []string{"ev1", "ev2", "ev3"}, 10*time.Minute, now)
 	require.NoError(t, err)
 	return st

@@ -5,15 +5,14 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/promptev/promptev-bridge/chat"
 	"go.etcd.io/bbolt"
-
-	"github.com/promptev/promptev-bridge/bridge"
 )
 
 // validState reports whether st is one of the approval states.
-func validState(st bridge.ApprovalState) bool {
+func validState(st chat.ApprovalState) bool {
 	switch st {
-	case bridge.ApprovalPending, bridge.ApprovalApproved, bridge.ApprovalDenied, bridge.ApprovalExpired:
+	case chat.ApprovalPending, chat.ApprovalApproved, chat.ApprovalDenied, chat.ApprovalExpired:
 		return true
 	}
 	return false
@@ -21,7 +20,7 @@ func validState(st bridge.ApprovalState) bool {
 
 // PutApproval creates or replaces the approval a.ID. Pending approvals are
 // indexed by expiry for ListExpiredApprovals.
-func (s *Store) PutApproval(ctx context.Context, a bridge.Approval) error {
+func (s *Store) PutApproval(ctx context.Context, a chat.Approval) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -39,17 +38,17 @@ func (s *Store) PutApproval(ctx context.Context, a bridge.Approval) error {
 	err = s.update(func(tx *bbolt.Tx) error {
 		b := bucketApprovals.in(tx)
 		if old := b.Get(id); old != nil {
-			var prev bridge.Approval
+			var prev chat.Approval
 			if err := decode(s.schema, kindApprovals, id, old, &prev); err != nil {
 				return err
 			}
-			if prev.State == bridge.ApprovalPending {
+			if prev.State == chat.ApprovalPending {
 				if err := bucketApprovalsExp.in(tx).Delete(indexKey(prev.Expires, id)); err != nil {
 					return err
 				}
 			}
 		}
-		if a.State == bridge.ApprovalPending {
+		if a.State == chat.ApprovalPending {
 			if err := bucketApprovalsExp.in(tx).Put(indexKey(a.Expires, id), nil); err != nil {
 				return err
 			}
@@ -62,22 +61,22 @@ func (s *Store) PutApproval(ctx context.Context, a bridge.Approval) error {
 	return nil
 }
 
-// GetApproval returns the approval id, or an error wrapping bridge.ErrNotFound.
-func (s *Store) GetApproval(ctx context.Context, id string) (bridge.Approval, error) {
+// GetApproval returns the approval id, or an error wrapping chat.ErrNotFound.
+func (s *Store) GetApproval(ctx context.Context, id string) (chat.Approval, error) {
 	if err := ctx.Err(); err != nil {
-		return bridge.Approval{}, err
+		return chat.Approval{}, err
 	}
 	k := []byte(id)
-	var a bridge.Approval
+	var a chat.Approval
 	err := s.view(func(tx *bbolt.Tx) error {
 		raw := bucketApprovals.in(tx).Get(k)
 		if raw == nil {
-			return fmt.Errorf("store: approval %q: %w", id, bridge.ErrNotFound)
+			return fmt.Errorf("store: approval %q: %w", id, chat.ErrNotFound)
 		}
 		return decode(s.schema, kindApprovals, k, raw, &a)
 	})
 	if err != nil {
-		return bridge.Approval{}, err
+		return chat.Approval{}, err
 	}
 	return a, nil
 }
@@ -86,18 +85,18 @@ func (s *Store) GetApproval(ctx context.Context, id string) (bridge.Approval, er
 // returns the record as it now is. It touches nothing else, in one short
 // write transaction: a decision made before it (by DecideApproval) is kept,
 // and the returned record then reports Decided. The expiry index is
-// unchanged. Unknown ids give bridge.ErrNotFound.
-func (s *Store) SetApprovalCard(ctx context.Context, id string, card bridge.MessageRef) (bridge.Approval, error) {
+// unchanged. Unknown ids give chat.ErrNotFound.
+func (s *Store) SetApprovalCard(ctx context.Context, id string, card chat.MessageRef) (chat.Approval, error) {
 	if err := ctx.Err(); err != nil {
-		return bridge.Approval{}, err
+		return chat.Approval{}, err
 	}
 	k := []byte(id)
-	var a bridge.Approval
+	var a chat.Approval
 	err := s.update(func(tx *bbolt.Tx) error {
 		b := bucketApprovals.in(tx)
 		raw := b.Get(k)
 		if raw == nil {
-			return fmt.Errorf("store: approval %q: %w", id, bridge.ErrNotFound)
+			return fmt.Errorf("store: approval %q: %w", id, chat.ErrNotFound)
 		}
 		if err := decode(s.schema, kindApprovals, k, raw, &a); err != nil {
 			return err
@@ -110,7 +109,7 @@ func (s *Store) SetApprovalCard(ctx context.Context, id string, card bridge.Mess
 		return b.Put(k, v)
 	})
 	if err != nil {
-		return bridge.Approval{}, fmt.Errorf("store: set approval card %q: %w", id, err)
+		return chat.Approval{}, fmt.Errorf("store: set approval card %q: %w", id, err)
 	}
 	return a, nil
 }
@@ -118,29 +117,29 @@ func (s *Store) SetApprovalCard(ctx context.Context, id string, card bridge.Mess
 // DecideApproval moves the pending approval id to state (approved, denied or
 // expired), recording who decided and when. It is a compare-and-set in one
 // write transaction: exactly one caller gets ok=true; later callers get
-// ok=false and the record as decided. Unknown ids give bridge.ErrNotFound.
-func (s *Store) DecideApproval(ctx context.Context, id string, state bridge.ApprovalState, by, byName string, at time.Time) (bridge.Approval, bool, error) {
+// ok=false and the record as decided. Unknown ids give chat.ErrNotFound.
+func (s *Store) DecideApproval(ctx context.Context, id string, state chat.ApprovalState, by, byName string, at time.Time) (chat.Approval, bool, error) {
 	if err := ctx.Err(); err != nil {
-		return bridge.Approval{}, false, err
+		return chat.Approval{}, false, err
 	}
-	if state == bridge.ApprovalPending || !validState(state) {
-		return bridge.Approval{}, false, fmt.Errorf("store: decide approval %q: invalid decision %q", id, state)
+	if state == chat.ApprovalPending || !validState(state) {
+		return chat.Approval{}, false, fmt.Errorf("store: decide approval %q: invalid decision %q", id, state)
 	}
 	k := []byte(id)
 	var (
-		a  bridge.Approval
+		a  chat.Approval
 		ok bool
 	)
 	err := s.update(func(tx *bbolt.Tx) error {
 		b := bucketApprovals.in(tx)
 		raw := b.Get(k)
 		if raw == nil {
-			return fmt.Errorf("store: approval %q: %w", id, bridge.ErrNotFound)
+			return fmt.Errorf("store: approval %q: %w", id, chat.ErrNotFound)
 		}
 		if err := decode(s.schema, kindApprovals, k, raw, &a); err != nil {
 			return err
 		}
-		if a.State != bridge.ApprovalPending {
+		if a.State != chat.ApprovalPending {
 			return nil
 		}
 		if err := bucketApprovalsExp.in(tx).Delete(indexKey(a.Expires, k)); err != nil {
@@ -155,7 +154,7 @@ func (s *Store) DecideApproval(ctx context.Context, id string, state bridge.Appr
 		return b.Put(k, v)
 	})
 	if err != nil {
-		return bridge.Approval{}, false, fmt.Errorf("store: decide approval %q: %w", id, err)
+		return chat.Approval{}, false, fmt.Errorf("store: decide approval %q: %w", id, err)
 	}
 	return a, ok, nil
 }
@@ -163,7 +162,7 @@ func (s *Store) DecideApproval(ctx context.Context, id string, state bridge.Appr
 // ListExpiredApprovals returns up to limit pending approvals whose Expires is
 // not after now, soonest-expired first. It reads only the expiry index
 // entries that are due. A limit of zero or less means DefaultBatchLimit.
-func (s *Store) ListExpiredApprovals(ctx context.Context, now time.Time, limit int) ([]bridge.Approval, error) {
+func (s *Store) ListExpiredApprovals(ctx context.Context, now time.Time, limit int) ([]chat.Approval, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -171,7 +170,7 @@ func (s *Store) ListExpiredApprovals(ctx context.Context, now time.Time, limit i
 		limit = DefaultBatchLimit
 	}
 	due := unixNano(now)
-	var out []bridge.Approval
+	var out []chat.Approval
 	err := s.view(func(tx *bbolt.Tx) error {
 		approvals := bucketApprovals.in(tx)
 		c := bucketApprovalsExp.in(tx).Cursor()
@@ -184,11 +183,11 @@ func (s *Store) ListExpiredApprovals(ctx context.Context, now time.Time, limit i
 			if raw == nil {
 				continue // index entry without record; PutApproval never leaves one
 			}
-			var a bridge.Approval
+			var a chat.Approval
 			if err := decode(s.schema, kindApprovals, id, raw, &a); err != nil {
 				return err
 			}
-			if a.State == bridge.ApprovalPending {
+			if a.State == chat.ApprovalPending {
 				out = append(out, a)
 			}
 		}

@@ -7,32 +7,31 @@ import (
 	"testing"
 	"time"
 
+	"github.com/promptev/promptev-bridge/chat"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.etcd.io/bbolt"
-
-	"github.com/promptev/promptev-bridge/bridge"
 )
 
 func TestApprovals_PutGet(t *testing.T) {
 	ctx := context.Background()
 	decided := approval(2, t0)
-	decided.State, decided.DecidedBy, decided.DecidedByName, decided.DecidedAt = bridge.ApprovalDenied, "U9", "Ana", t0
+	decided.State, decided.DecidedBy, decided.DecidedByName, decided.DecidedAt = chat.ApprovalDenied, "U9", "Ana", t0
 
 	tests := []struct {
 		name    string
-		put     []bridge.Approval
+		put     []chat.Approval
 		get     string
-		want    bridge.Approval
+		want    chat.Approval
 		wantErr error
 		putErr  string
 	}{
-		{name: "unknown id", get: "apr_x", wantErr: bridge.ErrNotFound},
-		{name: "pending round trip", put: []bridge.Approval{approval(1, t0)}, get: "apr_00000001", want: approval(1, t0)},
-		{name: "decided round trip", put: []bridge.Approval{decided}, get: decided.ID, want: decided},
-		{name: "empty id", put: []bridge.Approval{{State: bridge.ApprovalPending}}, putErr: "empty id"},
-		{name: "no state", put: []bridge.Approval{{ID: "a"}}, putErr: "invalid state"},
-		{name: "bad state", put: []bridge.Approval{{ID: "a", State: "maybe"}}, putErr: "invalid state"},
+		{name: "unknown id", get: "apr_x", wantErr: chat.ErrNotFound},
+		{name: "pending round trip", put: []chat.Approval{approval(1, t0)}, get: "apr_00000001", want: approval(1, t0)},
+		{name: "decided round trip", put: []chat.Approval{decided}, get: decided.ID, want: decided},
+		{name: "empty id", put: []chat.Approval{{State: chat.ApprovalPending}}, putErr: "empty id"},
+		{name: "no state", put: []chat.Approval{{ID: "a"}}, putErr: "invalid state"},
+		{name: "bad state", put: []chat.Approval{{ID: "a", State: "maybe"}}, putErr: "invalid state"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -62,32 +61,32 @@ func TestApprovals_Decide(t *testing.T) {
 	at := t0.Add(time.Minute)
 	tests := []struct {
 		name      string
-		state     bridge.ApprovalState
-		prior     []bridge.ApprovalState // earlier decisions on the same id
+		state     chat.ApprovalState
+		prior     []chat.ApprovalState // earlier decisions on the same id
 		id        string
 		wantOK    bool
-		wantState bridge.ApprovalState
+		wantState chat.ApprovalState
 		wantBy    string
 		wantErr   error
 		errMsg    string
 	}{
-		{name: "approve", state: bridge.ApprovalApproved, wantOK: true, wantState: bridge.ApprovalApproved, wantBy: "U2"},
-		{name: "deny", state: bridge.ApprovalDenied, wantOK: true, wantState: bridge.ApprovalDenied, wantBy: "U2"},
-		{name: "expire", state: bridge.ApprovalExpired, wantOK: true, wantState: bridge.ApprovalExpired, wantBy: "U2"},
+		{name: "approve", state: chat.ApprovalApproved, wantOK: true, wantState: chat.ApprovalApproved, wantBy: "U2"},
+		{name: "deny", state: chat.ApprovalDenied, wantOK: true, wantState: chat.ApprovalDenied, wantBy: "U2"},
+		{name: "expire", state: chat.ApprovalExpired, wantOK: true, wantState: chat.ApprovalExpired, wantBy: "U2"},
 		{
-			name: "second decision loses", state: bridge.ApprovalDenied, prior: []bridge.ApprovalState{bridge.ApprovalApproved},
-			wantOK: false, wantState: bridge.ApprovalApproved, wantBy: "U1",
+			name: "second decision loses", state: chat.ApprovalDenied, prior: []chat.ApprovalState{chat.ApprovalApproved},
+			wantOK: false, wantState: chat.ApprovalApproved, wantBy: "U1",
 		},
 		{
-			name: "same decision twice", state: bridge.ApprovalApproved, prior: []bridge.ApprovalState{bridge.ApprovalApproved},
-			wantOK: false, wantState: bridge.ApprovalApproved, wantBy: "U1",
+			name: "same decision twice", state: chat.ApprovalApproved, prior: []chat.ApprovalState{chat.ApprovalApproved},
+			wantOK: false, wantState: chat.ApprovalApproved, wantBy: "U1",
 		},
 		{
-			name: "expired cannot be approved", state: bridge.ApprovalApproved, prior: []bridge.ApprovalState{bridge.ApprovalExpired},
-			wantOK: false, wantState: bridge.ApprovalExpired, wantBy: "U1",
+			name: "expired cannot be approved", state: chat.ApprovalApproved, prior: []chat.ApprovalState{chat.ApprovalExpired},
+			wantOK: false, wantState: chat.ApprovalExpired, wantBy: "U1",
 		},
-		{name: "unknown id", state: bridge.ApprovalApproved, id: "nope", wantErr: bridge.ErrNotFound},
-		{name: "pending is not a decision", state: bridge.ApprovalPending, errMsg: "invalid decision"},
+		{name: "unknown id", state: chat.ApprovalApproved, id: "nope", wantErr: chat.ErrNotFound},
+		{name: "pending is not a decision", state: chat.ApprovalPending, errMsg: "invalid decision"},
 		{name: "garbage state", state: "yes", errMsg: "invalid decision"},
 	}
 	for _, tt := range tests {
@@ -113,7 +112,7 @@ func TestApprovals_Decide(t *testing.T) {
 				require.ErrorContains(t, err, tt.errMsg)
 				stored, err := s.GetApproval(ctx, a.ID)
 				require.NoError(t, err)
-				assert.Equal(t, bridge.ApprovalPending, stored.State, "a rejected call changes nothing")
+				assert.Equal(t, chat.ApprovalPending, stored.State, "a rejected call changes nothing")
 				return
 			}
 			require.NoError(t, err)
@@ -140,7 +139,7 @@ func TestApprovals_Decide(t *testing.T) {
 
 func TestApprovals_ListExpired(t *testing.T) {
 	ctx := context.Background()
-	ids := func(as []bridge.Approval) []string {
+	ids := func(as []chat.Approval) []string {
 		out := []string{}
 		for _, a := range as {
 			out = append(out, a.ID)
@@ -153,7 +152,7 @@ func TestApprovals_ListExpired(t *testing.T) {
 		for i := 4; i >= 0; i-- {
 			require.NoError(t, s.PutApproval(ctx, approval(i, t0.Add(time.Duration(i)*time.Minute))))
 		}
-		_, ok, err := s.DecideApproval(ctx, approval(2, t0).ID, bridge.ApprovalApproved, "U1", "", t0)
+		_, ok, err := s.DecideApproval(ctx, approval(2, t0).ID, chat.ApprovalApproved, "U1", "", t0)
 		require.NoError(t, err)
 		require.True(t, ok)
 		return s
@@ -177,7 +176,7 @@ func TestApprovals_ListExpired(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, tt.want, ids(got))
 			for _, a := range got {
-				assert.Equal(t, bridge.ApprovalPending, a.State)
+				assert.Equal(t, chat.ApprovalPending, a.State)
 			}
 		})
 	}
@@ -201,7 +200,7 @@ func TestApprovals_RePutMovesIndex(t *testing.T) {
 	assert.True(t, got[0].Expires.Equal(a.Expires))
 
 	// Putting it back as decided removes it from the index altogether.
-	a.State = bridge.ApprovalDenied
+	a.State = chat.ApprovalDenied
 	require.NoError(t, s.PutApproval(ctx, a))
 	got, err = s.ListExpiredApprovals(ctx, t0.Add(2*time.Hour), 10)
 	require.NoError(t, err)
@@ -231,24 +230,24 @@ func TestApprovals_ListExpiredReadsOnlyDueEntries(t *testing.T) {
 
 func TestApprovals_SetCard(t *testing.T) {
 	ctx := context.Background()
-	card := bridge.MessageRef{Key: convKey(1), ID: "1764331200.000100", Posted: t0.Add(time.Second)}
+	card := chat.MessageRef{Key: convKey(1), ID: "1764331200.000100", Posted: t0.Add(time.Second)}
 	decided := approval(1, t0.Add(time.Hour))
-	decided.State, decided.DecidedBy, decided.DecidedByName, decided.DecidedAt = bridge.ApprovalApproved, "U2", "Ana", t0.Add(time.Minute)
-	withCard := func(a bridge.Approval) bridge.Approval { a.Card = card; return a }
+	decided.State, decided.DecidedBy, decided.DecidedByName, decided.DecidedAt = chat.ApprovalApproved, "U2", "Ana", t0.Add(time.Minute)
+	withCard := func(a chat.Approval) chat.Approval { a.Card = card; return a }
 
 	tests := []struct {
 		name    string
-		put     []bridge.Approval
+		put     []chat.Approval
 		id      string
-		want    bridge.Approval
+		want    chat.Approval
 		wantErr error
 	}{
-		{name: "pending: card recorded, record kept", put: []bridge.Approval{approval(1, t0.Add(time.Hour))},
+		{name: "pending: card recorded, record kept", put: []chat.Approval{approval(1, t0.Add(time.Hour))},
 			id: "apr_00000001", want: withCard(approval(1, t0.Add(time.Hour)))},
-		{name: "decided: decision not overwritten", put: []bridge.Approval{decided},
+		{name: "decided: decision not overwritten", put: []chat.Approval{decided},
 			id: decided.ID, want: withCard(decided)},
-		{name: "unknown id", put: []bridge.Approval{approval(1, t0)}, id: "apr_x", wantErr: bridge.ErrNotFound},
-		{name: "empty store", id: "apr_00000001", wantErr: bridge.ErrNotFound},
+		{name: "unknown id", put: []chat.Approval{approval(1, t0)}, id: "apr_x", wantErr: chat.ErrNotFound},
+		{name: "empty store", id: "apr_00000001", wantErr: chat.ErrNotFound},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -279,7 +278,7 @@ func TestApprovals_SetCardKeepsExpiryIndex(t *testing.T) {
 	s := openTemp(t)
 	a := approval(1, t0.Add(time.Minute))
 	require.NoError(t, s.PutApproval(ctx, a))
-	_, err := s.SetApprovalCard(ctx, a.ID, bridge.MessageRef{Key: a.Key, ID: "card"})
+	_, err := s.SetApprovalCard(ctx, a.ID, chat.MessageRef{Key: a.Key, ID: "card"})
 	require.NoError(t, err)
 	assert.Equal(t, 1, countBucket(t, s, bucketApprovalsExp))
 	due, err := s.ListExpiredApprovals(ctx, t0.Add(time.Hour), 10)
@@ -288,12 +287,12 @@ func TestApprovals_SetCardKeepsExpiryIndex(t *testing.T) {
 	assert.Equal(t, "card", due[0].Card.ID, "the expiry sweep sees the card to edit")
 
 	// Once decided, the card is still recorded and the index entry is gone.
-	_, ok, err := s.DecideApproval(ctx, a.ID, bridge.ApprovalExpired, "", "", t0.Add(time.Hour))
+	_, ok, err := s.DecideApproval(ctx, a.ID, chat.ApprovalExpired, "", "", t0.Add(time.Hour))
 	require.NoError(t, err)
 	require.True(t, ok)
-	got, err := s.SetApprovalCard(ctx, a.ID, bridge.MessageRef{Key: a.Key, ID: "card2"})
+	got, err := s.SetApprovalCard(ctx, a.ID, chat.MessageRef{Key: a.Key, ID: "card2"})
 	require.NoError(t, err)
-	assert.Equal(t, bridge.ApprovalExpired, got.State)
+	assert.Equal(t, chat.ApprovalExpired, got.State)
 	assert.Zero(t, countBucket(t, s, bucketApprovalsExp), "a decided approval is not put back in the index")
 }
 

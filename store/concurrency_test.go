@@ -9,10 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/promptev/promptev-bridge/chat"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/promptev/promptev-bridge/bridge"
 )
 
 // start runs fn in n goroutines released together, and waits for them.
@@ -54,7 +53,7 @@ func TestConcurrent_ConversationReadersAndWriters(t *testing.T) {
 			switch {
 			case err == nil:
 				assert.Equal(t, k, c.Key, "a read never sees another conversation's record")
-			case !assert.ErrorIs(t, err, bridge.ErrNotFound):
+			case !assert.ErrorIs(t, err, chat.ErrNotFound):
 				readErrs.Add(1)
 			}
 		}
@@ -77,19 +76,19 @@ func TestConcurrent_DecideApprovalHasOneWinner(t *testing.T) {
 		a := approval(r, t0.Add(time.Hour))
 		require.NoError(t, s.PutApproval(ctx, a))
 		var wins atomic.Int64
-		winner := make([]bridge.ApprovalState, clickers)
+		winner := make([]chat.ApprovalState, clickers)
 		start(clickers, func(g int) {
-			state := bridge.ApprovalApproved
+			state := chat.ApprovalApproved
 			if g%3 == 1 {
-				state = bridge.ApprovalDenied
+				state = chat.ApprovalDenied
 			} else if g%3 == 2 {
-				state = bridge.ApprovalExpired
+				state = chat.ApprovalExpired
 			}
 			got, ok, err := s.DecideApproval(ctx, a.ID, state, fmt.Sprintf("U%d", g), "", t0)
 			if !assert.NoError(t, err) {
 				return
 			}
-			assert.NotEqual(t, bridge.ApprovalPending, got.State)
+			assert.NotEqual(t, chat.ApprovalPending, got.State)
 			if ok {
 				wins.Add(1)
 				assert.Equal(t, state, got.State)
@@ -114,11 +113,11 @@ func TestConcurrent_SetApprovalCardAndDecide(t *testing.T) {
 	var cardFirst, decisionFirst int
 	for r := range rounds {
 		a := approval(r, t0.Add(time.Hour))
-		a.Card = bridge.MessageRef{} // stored before its card is posted
+		a.Card = chat.MessageRef{} // stored before its card is posted
 		require.NoError(t, s.PutApproval(ctx, a))
-		card := bridge.MessageRef{Key: a.Key, ID: fmt.Sprintf("card-%d", r)}
+		card := chat.MessageRef{Key: a.Key, ID: fmt.Sprintf("card-%d", r)}
 		var (
-			set, decided bridge.Approval
+			set, decided chat.Approval
 			ok           bool
 			setErr, dErr error
 		)
@@ -126,7 +125,7 @@ func TestConcurrent_SetApprovalCardAndDecide(t *testing.T) {
 			if g == 0 {
 				set, setErr = s.SetApprovalCard(ctx, a.ID, card)
 			} else {
-				decided, ok, dErr = s.DecideApproval(ctx, a.ID, bridge.ApprovalApproved, "U1", "Ana", t0)
+				decided, ok, dErr = s.DecideApproval(ctx, a.ID, chat.ApprovalApproved, "U1", "Ana", t0)
 			}
 		})
 		require.NoError(t, setErr)
@@ -142,7 +141,7 @@ func TestConcurrent_SetApprovalCardAndDecide(t *testing.T) {
 		}
 		got, err := s.GetApproval(ctx, a.ID)
 		require.NoError(t, err)
-		assert.Equal(t, bridge.ApprovalApproved, got.State, "the decision is never overwritten")
+		assert.Equal(t, chat.ApprovalApproved, got.State, "the decision is never overwritten")
 		assert.Equal(t, "U1", got.DecidedBy)
 		assert.Equal(t, card, got.Card)
 	}
@@ -271,7 +270,7 @@ func TestConcurrent_CloseWhileInUse(t *testing.T) {
 				assert.ErrorIs(t, err, ErrClosed)
 			}
 			_, err = s.GetConversation(ctx, convKey(g*100+i))
-			if err != nil && !errors.Is(err, bridge.ErrNotFound) {
+			if err != nil && !errors.Is(err, chat.ErrNotFound) {
 				assert.ErrorIs(t, err, ErrClosed)
 			}
 		}

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/promptev/promptev-bridge/bridge"
+	"github.com/promptev/promptev-bridge/chat"
 )
 
 // Config is the `store:` section of the bridge's configuration.
@@ -23,16 +23,16 @@ func DefaultConfig() Config {
 }
 
 // Validate reports the section's problems; path is its YAML prefix ("store").
-func (c Config) Validate(path string) bridge.ConfigProblems {
-	var ps bridge.ConfigProblems
+func (c Config) Validate(path string) chat.ConfigProblems {
+	var ps chat.ConfigProblems
 	switch {
 	case strings.TrimSpace(c.Path) == "":
-		ps.Add(bridge.JoinPath(path, "path"), "must name the store file")
+		ps.Add(chat.JoinPath(path, "path"), "must name the store file")
 	case strings.HasSuffix(c.Path, "/"):
-		ps.Add(bridge.JoinPath(path, "path"), "must name a file, not a directory: %q", c.Path)
+		ps.Add(chat.JoinPath(path, "path"), "must name a file, not a directory: %q", c.Path)
 	}
 	if c.LockTimeout <= 0 {
-		ps.Add(bridge.JoinPath(path, "lock_timeout"),
+		ps.Add(chat.JoinPath(path, "lock_timeout"),
 			"must be positive (for example 2s), got %s", c.LockTimeout)
 	}
 	return ps

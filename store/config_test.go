@@ -5,10 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/promptev/promptev-bridge/chat"
 	"github.com/stretchr/testify/assert"
 	"gopkg.in/yaml.v3"
-
-	"github.com/promptev/promptev-bridge/bridge"
 )
 
 func TestDefaultConfig(t *testing.T) {
@@ -61,5 +60,5 @@ func TestConfig_Options(t *testing.T) {
 	assert.Equal(t, 3*time.Second, o.Timeout)
 	assert.Same(t, log, o.Logger)
 	assert.False(t, o.NoSync, "production options always fsync")
-	var _ bridge.ConfigProblems = Config{}.Validate("")
+	var _ chat.ConfigProblems = Config{}.Validate("")
 }

@@ -4,23 +4,22 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/promptev/promptev-bridge/chat"
 	"go.etcd.io/bbolt"
-
-	"github.com/promptev/promptev-bridge/bridge"
 )
 
 // GetConversation returns the conversation stored under key, or an error
-// wrapping bridge.ErrNotFound.
-func (s *Store) GetConversation(ctx context.Context, key bridge.ConversationKey) (bridge.Conversation, error) {
+// wrapping chat.ErrNotFound.
+func (s *Store) GetConversation(ctx context.Context, key chat.ConversationKey) (chat.Conversation, error) {
 	if err := ctx.Err(); err != nil {
-		return bridge.Conversation{}, err
+		return chat.Conversation{}, err
 	}
 	k := []byte(key.String())
-	var c bridge.Conversation
+	var c chat.Conversation
 	err := s.view(func(tx *bbolt.Tx) error {
 		raw := bucketConversations.in(tx).Get(k)
 		if raw == nil {
-			return fmt.Errorf("store: conversation %s: %w", key, bridge.ErrNotFound)
+			return fmt.Errorf("store: conversation %s: %w", key, chat.ErrNotFound)
 		}
 		if decodeConversationFast(raw, s.schema.version(kindConversations), &c) {
 			return nil
@@ -28,14 +27,14 @@ func (s *Store) GetConversation(ctx context.Context, key bridge.ConversationKey)
 		return decode(s.schema, kindConversations, k, raw, &c)
 	})
 	if err != nil {
-		return bridge.Conversation{}, err
+		return chat.Conversation{}, err
 	}
 	return c, nil
 }
 
 // PutConversation creates or replaces the conversation stored under c.Key.
 // Concurrent calls share fsynced commits (bbolt's Batch).
-func (s *Store) PutConversation(ctx context.Context, c bridge.Conversation) error {
+func (s *Store) PutConversation(ctx context.Context, c chat.Conversation) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -58,7 +57,7 @@ func (s *Store) PutConversation(ctx context.Context, c bridge.Conversation) erro
 
 // DeleteConversation removes the conversation stored under key. Deleting an
 // unknown key is not an error.
-func (s *Store) DeleteConversation(ctx context.Context, key bridge.ConversationKey) error {
+func (s *Store) DeleteConversation(ctx context.Context, key chat.ConversationKey) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}

@@ -5,52 +5,51 @@ import (
 	"testing"
 	"time"
 
+	"github.com/promptev/promptev-bridge/chat"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/promptev/promptev-bridge/bridge"
 )
 
 func TestConversations(t *testing.T) {
 	ctx := context.Background()
 	trigger := conversation(2)
-	trigger.Mode, trigger.SessionToken, trigger.SessionID = bridge.ModeTrigger, "", "sid-42"
+	trigger.Mode, trigger.SessionToken, trigger.SessionID = chat.ModeTrigger, "", "sid-42"
 	odd := conversation(3)
-	odd.Key = bridge.ConversationKey{Platform: "discord", Workspace: "dm", Channel: "a/b%c"} // escaped parts, no thread
+	odd.Key = chat.ConversationKey{Platform: "discord", Workspace: "dm", Channel: "a/b%c"} // escaped parts, no thread
 	updated := conversation(1)
 	updated.Turns, updated.LastActive = 99, t0.Add(time.Hour)
 
 	tests := []struct {
 		name    string
-		puts    []bridge.Conversation
-		deletes []bridge.ConversationKey
-		get     bridge.ConversationKey
-		want    bridge.Conversation
+		puts    []chat.Conversation
+		deletes []chat.ConversationKey
+		get     chat.ConversationKey
+		want    chat.Conversation
 		wantErr error
 		putErr  string
 	}{
-		{name: "unknown key", get: convKey(1), wantErr: bridge.ErrNotFound},
-		{name: "round trip stream", puts: []bridge.Conversation{conversation(1)}, get: convKey(1), want: conversation(1)},
-		{name: "round trip trigger", puts: []bridge.Conversation{trigger}, get: trigger.Key, want: trigger},
-		{name: "escaped key parts", puts: []bridge.Conversation{odd}, get: odd.Key, want: odd},
-		{name: "replace", puts: []bridge.Conversation{conversation(1), updated}, get: convKey(1), want: updated},
-		{name: "other key", puts: []bridge.Conversation{conversation(1)}, get: convKey(2), wantErr: bridge.ErrNotFound},
+		{name: "unknown key", get: convKey(1), wantErr: chat.ErrNotFound},
+		{name: "round trip stream", puts: []chat.Conversation{conversation(1)}, get: convKey(1), want: conversation(1)},
+		{name: "round trip trigger", puts: []chat.Conversation{trigger}, get: trigger.Key, want: trigger},
+		{name: "escaped key parts", puts: []chat.Conversation{odd}, get: odd.Key, want: odd},
+		{name: "replace", puts: []chat.Conversation{conversation(1), updated}, get: convKey(1), want: updated},
+		{name: "other key", puts: []chat.Conversation{conversation(1)}, get: convKey(2), wantErr: chat.ErrNotFound},
 		{
-			name: "thread differs", puts: []bridge.Conversation{conversation(1)},
-			get:     bridge.ConversationKey{Platform: convKey(1).Platform, Workspace: convKey(1).Workspace, Channel: convKey(1).Channel},
-			wantErr: bridge.ErrNotFound,
+			name: "thread differs", puts: []chat.Conversation{conversation(1)},
+			get:     chat.ConversationKey{Platform: convKey(1).Platform, Workspace: convKey(1).Workspace, Channel: convKey(1).Channel},
+			wantErr: chat.ErrNotFound,
 		},
 		{
-			name: "deleted", puts: []bridge.Conversation{conversation(1)}, deletes: []bridge.ConversationKey{convKey(1)},
-			get: convKey(1), wantErr: bridge.ErrNotFound,
+			name: "deleted", puts: []chat.Conversation{conversation(1)}, deletes: []chat.ConversationKey{convKey(1)},
+			get: convKey(1), wantErr: chat.ErrNotFound,
 		},
 		{
-			name: "delete unknown is fine", puts: []bridge.Conversation{conversation(1)}, deletes: []bridge.ConversationKey{convKey(5)},
+			name: "delete unknown is fine", puts: []chat.Conversation{conversation(1)}, deletes: []chat.ConversationKey{convKey(5)},
 			get: convKey(1), want: conversation(1),
 		},
 		{
 			name:   "invalid key",
-			puts:   []bridge.Conversation{{Key: bridge.ConversationKey{Platform: "slack"}}},
+			puts:   []chat.Conversation{{Key: chat.ConversationKey{Platform: "slack"}}},
 			putErr: "invalid key",
 		},
 	}
@@ -72,7 +71,7 @@ func TestConversations(t *testing.T) {
 			if tt.wantErr != nil {
 				require.ErrorIs(t, err, tt.wantErr)
 				assert.Contains(t, err.Error(), tt.get.String())
-				assert.Equal(t, bridge.Conversation{}, got)
+				assert.Equal(t, chat.Conversation{}, got)
 				return
 			}
 			require.NoError(t, err)

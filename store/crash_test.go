@@ -17,11 +17,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/promptev/promptev-bridge/chat"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.etcd.io/bbolt"
-
-	"github.com/promptev/promptev-bridge/bridge"
 )
 
 var (
@@ -38,15 +37,15 @@ const (
 // crashTTL marks dedupe keys long enough to outlive the test (time is t0).
 const crashTTL = 24 * time.Hour
 
-func crashKey(it, g, n int) bridge.ConversationKey {
-	return bridge.ConversationKey{
+func crashKey(it, g, n int) chat.ConversationKey {
+	return chat.ConversationKey{
 		Platform: "crash", Workspace: "it" + strconv.Itoa(it), Channel: "g" + strconv.Itoa(g), Thread: strconv.Itoa(n),
 	}
 }
 
-func crashConversation(it, g, n int) bridge.Conversation {
-	return bridge.Conversation{
-		Key: crashKey(it, g, n), AgentID: fmt.Sprintf("agent-%d", n), Mode: bridge.ModeStream,
+func crashConversation(it, g, n int) chat.Conversation {
+	return chat.Conversation{
+		Key: crashKey(it, g, n), AgentID: fmt.Sprintf("agent-%d", n), Mode: chat.ModeStream,
 		SessionToken: fmt.Sprintf("tok-%d-%d-%d", it, g, n), Visitor: "crash:U1",
 		Created: t0, LastActive: t0, Turns: n,
 	}
@@ -92,7 +91,7 @@ func TestCrashChild(t *testing.T) {
 			}
 			ack("apr-put %s", a.ID)
 			if n%2 == 0 {
-				if _, ok, err := s.DecideApproval(ctx, a.ID, bridge.ApprovalApproved, "crash", "", t0); err != nil || !ok {
+				if _, ok, err := s.DecideApproval(ctx, a.ID, chat.ApprovalApproved, "crash", "", t0); err != nil || !ok {
 					return fmt.Errorf("decide %s: ok=%v: %w", a.ID, ok, err)
 				}
 				ack("apr-dec %s", a.ID)
@@ -100,7 +99,7 @@ func TestCrashChild(t *testing.T) {
 			return nil
 		},
 		func(g, n int) error { // runs: put, and remove every other one
-			if err := s.PutRun(ctx, bridge.InFlightRun{Key: crashKey(it, g, n), InboundID: strconv.Itoa(n), Started: t0}); err != nil {
+			if err := s.PutRun(ctx, chat.InFlightRun{Key: crashKey(it, g, n), InboundID: strconv.Itoa(n), Started: t0}); err != nil {
 				return err
 			}
 			ack("run-put %d %d %d", it, g, n)
@@ -166,11 +165,11 @@ func dedupeWriter(ctx context.Context, s *Store, it, g, n int, ack func(string, 
 
 // acked is everything the children acknowledged, across iterations.
 type acked struct {
-	conv    map[bridge.ConversationKey]int // key → lowest turn count acknowledged
+	conv    map[chat.ConversationKey]int // key → lowest turn count acknowledged
 	aprPut  map[string]bool
 	aprDec  map[string]bool
-	runPut  map[bridge.ConversationKey]bool
-	runDel  map[bridge.ConversationKey]bool
+	runPut  map[chat.ConversationKey]bool
+	runDel  map[chat.ConversationKey]bool
 	marks   map[string]bool
 	perIter []int
 }
@@ -245,15 +244,15 @@ func (a *acked) verify(t *testing.T, path string) {
 			continue
 		}
 		if a.aprDec[id] {
-			assert.Equal(t, bridge.ApprovalApproved, ap.State, id)
+			assert.Equal(t, chat.ApprovalApproved, ap.State, id)
 			assert.Equal(t, "crash", ap.DecidedBy, id)
 		} else {
-			assert.Contains(t, []bridge.ApprovalState{bridge.ApprovalPending, bridge.ApprovalApproved}, ap.State, id)
+			assert.Contains(t, []chat.ApprovalState{chat.ApprovalPending, chat.ApprovalApproved}, ap.State, id)
 		}
 	}
 	runs, err := s.ListRuns(ctx)
 	require.NoError(t, err)
-	have := map[bridge.ConversationKey]bool{}
+	have := map[chat.ConversationKey]bool{}
 	for _, r := range runs {
 		have[r.Key] = true
 	}
@@ -309,8 +308,8 @@ func TestCrash_AcknowledgedWritesSurvive(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	path := filepath.Join(t.TempDir(), "crash.db")
 	a := &acked{
-		conv: map[bridge.ConversationKey]int{}, aprPut: map[string]bool{}, aprDec: map[string]bool{},
-		runPut: map[bridge.ConversationKey]bool{}, runDel: map[bridge.ConversationKey]bool{}, marks: map[string]bool{},
+		conv: map[chat.ConversationKey]int{}, aprPut: map[string]bool{}, aprDec: map[string]bool{},
+		runPut: map[chat.ConversationKey]bool{}, runDel: map[chat.ConversationKey]bool{}, marks: map[string]bool{},
 	}
 	for it := range *crashIterations {
 		// Kill after a random number of acknowledged writes; one time in

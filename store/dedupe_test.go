@@ -10,8 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.etcd.io/bbolt"
 
-	"github.com/promptev/promptev-bridge/bridge"
 	"github.com/promptev/promptev-bridge/bridge/bridgetest"
+	"github.com/promptev/promptev-bridge/chat"
 )
 
 func TestSeenOrMark(t *testing.T) {
@@ -91,9 +91,9 @@ func TestSeenOrMark(t *testing.T) {
 	}
 	// The bbolt store and bridgetest.MemStore (which the bridge's tests run
 	// on) answer alike.
-	impls := map[string]func(t *testing.T) bridge.Store{
-		"bbolt":    func(t *testing.T) bridge.Store { return openTemp(t) },
-		"memstore": func(*testing.T) bridge.Store { return bridgetest.NewMemStore() },
+	impls := map[string]func(t *testing.T) chat.Store{
+		"bbolt":    func(t *testing.T) chat.Store { return openTemp(t) },
+		"memstore": func(*testing.T) chat.Store { return bridgetest.NewMemStore() },
 	}
 	for _, tt := range tests {
 		for impl, open := range impls {

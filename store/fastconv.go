@@ -4,7 +4,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/promptev/promptev-bridge/bridge"
+	"github.com/promptev/promptev-bridge/chat"
 )
 
 // Conversation lookups are on the path of every inbound message, and
@@ -42,7 +42,7 @@ type fastConv struct {
 	span [fcStrings][2]int // start and end in b of each string field's text
 	seen uint32            // bit per field (strings, then the rest below)
 	v    int               // the record's "v"
-	c    bridge.Conversation
+	c    chat.Conversation
 }
 
 // Bits of seen beyond the string fields.
@@ -57,7 +57,7 @@ const (
 // decodeConversationFast decodes raw, a conversation record of version
 // want, into c. It returns false, leaving c unchanged, when raw is not in
 // the form it handles; the caller then decodes it with encoding/json.
-func decodeConversationFast(raw []byte, want int, c *bridge.Conversation) bool {
+func decodeConversationFast(raw []byte, want int, c *chat.Conversation) bool {
 	d := fastConv{b: raw}
 	d.ws()
 	if !d.object(d.topField) || !d.has(fcVersion) || d.v != want {
@@ -69,9 +69,9 @@ func decodeConversationFast(raw []byte, want int, c *bridge.Conversation) bool {
 	}
 	s := string(raw) // the one allocation; the fields are its substrings
 	str := func(f int) string { return s[d.span[f][0]:d.span[f][1]] }
-	d.c.Key = bridge.ConversationKey{Platform: str(fcPlatform), Workspace: str(fcWorkspace), Channel: str(fcChannel), Thread: str(fcThread)}
+	d.c.Key = chat.ConversationKey{Platform: str(fcPlatform), Workspace: str(fcWorkspace), Channel: str(fcChannel), Thread: str(fcThread)}
 	d.c.AgentID = str(fcAgentID)
-	d.c.Mode = bridge.Mode(str(fcMode))
+	d.c.Mode = chat.Mode(str(fcMode))
 	d.c.SessionToken = str(fcSessionToken)
 	d.c.SessionID = str(fcSessionID)
 	d.c.Visitor = str(fcVisitor)

@@ -4,10 +4,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/promptev/promptev-bridge/chat"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/promptev/promptev-bridge/bridge"
 )
 
 // checkFastConversation decodes raw with the fast decoder and, when it
@@ -15,12 +14,12 @@ import (
 // It returns whether the fast decoder accepted.
 func checkFastConversation(t *testing.T, sc schema, raw []byte) bool {
 	t.Helper()
-	var fast bridge.Conversation
+	var fast chat.Conversation
 	if !decodeConversationFast(raw, sc.version(kindConversations), &fast) {
 		assert.Zero(t, fast, "a refused record leaves the destination alone")
 		return false
 	}
-	var slow bridge.Conversation
+	var slow chat.Conversation
 	if err := decode(sc, kindConversations, []byte("key"), raw, &slow); err != nil {
 		t.Fatalf("fast decoder accepted %q, encoding/json refuses it: %v", raw, err)
 	}
@@ -33,12 +32,12 @@ func checkFastConversation(t *testing.T, sc schema, raw []byte) bool {
 func TestDecodeConversationFast(t *testing.T) {
 	sc := defaultSchema()
 	plus2 := time.FixedZone("", 2*3600)
-	written := []bridge.Conversation{
+	written := []chat.Conversation{
 		conversation(1),
-		{Key: bridge.ConversationKey{Platform: "discord", Workspace: "g1", Channel: "c1"}, AgentID: "a", Mode: bridge.ModeTrigger,
+		{Key: chat.ConversationKey{Platform: "discord", Workspace: "g1", Channel: "c1"}, AgentID: "a", Mode: chat.ModeTrigger,
 			SessionID: "s-1", Visitor: "discord:g1:u1", Created: t0.In(plus2), LastActive: t0.Add(time.Nanosecond), Turns: -3},
-		{Key: bridge.ConversationKey{Platform: "slack", Workspace: "T1", Channel: "C1", Thread: "1.2"}, AgentID: "agënt 世界",
-			Mode: bridge.ModeStream, SessionToken: "tok", Visitor: "slack:T1:Ü"},
+		{Key: chat.ConversationKey{Platform: "slack", Workspace: "T1", Channel: "C1", Thread: "1.2"}, AgentID: "agënt 世界",
+			Mode: chat.ModeStream, SessionToken: "tok", Visitor: "slack:T1:Ü"},
 		{},
 	}
 	for _, c := range written {
@@ -92,7 +91,7 @@ func TestDecodeConversationFastAllocations(t *testing.T) {
 	sc := defaultSchema()
 	raw, err := encode(sc, kindConversations, conversation(7))
 	require.NoError(t, err)
-	var c bridge.Conversation
+	var c chat.Conversation
 	allocs := testing.AllocsPerRun(100, func() {
 		if !decodeConversationFast(raw, sc.version(kindConversations), &c) {
 			t.Fatal("fast path refused a written record")

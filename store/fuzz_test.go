@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/promptev/promptev-bridge/bridge"
+	"github.com/promptev/promptev-bridge/chat"
 )
 
 // fuzzSchema is a schema with an upgrade path for conversations (v0 -> v1 ->
@@ -90,9 +90,9 @@ func FuzzStoreDecode(f *testing.F) {
 	for _, rec := range []any{conversation(1), approval(2, t0.Add(time.Hour)), run(3, t0)} {
 		var kind string
 		switch rec.(type) {
-		case bridge.Conversation:
+		case chat.Conversation:
 			kind = kindConversations
-		case bridge.Approval:
+		case chat.Approval:
 			kind = kindApprovals
 		default:
 			kind = kindRuns
@@ -118,9 +118,9 @@ func FuzzStoreDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		for _, sc := range schemas {
 			checkFastConversation(t, sc, raw)
-			checkDecode[bridge.Conversation](t, sc, kindConversations, raw)
-			checkDecode[bridge.Approval](t, sc, kindApprovals, raw)
-			checkDecode[bridge.InFlightRun](t, sc, kindRuns, raw)
+			checkDecode[chat.Conversation](t, sc, kindConversations, raw)
+			checkDecode[chat.Approval](t, sc, kindApprovals, raw)
+			checkDecode[chat.InFlightRun](t, sc, kindRuns, raw)
 		}
 		// Dedupe and index values are 8-byte stamps.
 		if got := stampTime(raw); len(raw) < stampLen && got != 0 {

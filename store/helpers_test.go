@@ -6,10 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/promptev/promptev-bridge/chat"
 	"github.com/stretchr/testify/require"
 	"go.etcd.io/bbolt"
-
-	"github.com/promptev/promptev-bridge/bridge"
 )
 
 // t0 is the fixed "now" of the tests.
@@ -26,9 +25,9 @@ func openTemp(t testing.TB) *Store {
 }
 
 // convKey is a realistic Slack conversation key numbered i.
-func convKey(i int) bridge.ConversationKey {
-	return bridge.ConversationKey{
-		Platform:  bridge.PlatformSlack,
+func convKey(i int) chat.ConversationKey {
+	return chat.ConversationKey{
+		Platform:  chat.PlatformSlack,
 		Workspace: fmt.Sprintf("T%08d", i%37),
 		Channel:   fmt.Sprintf("C%08d", i%1013),
 		Thread:    fmt.Sprintf("%d.%06d", 1764331200+i, i%1000000),
@@ -36,12 +35,12 @@ func convKey(i int) bridge.ConversationKey {
 }
 
 // conversation is a realistic conversation record numbered i.
-func conversation(i int) bridge.Conversation {
+func conversation(i int) chat.Conversation {
 	k := convKey(i)
-	return bridge.Conversation{
+	return chat.Conversation{
 		Key:          k,
 		AgentID:      "agent-support-0001",
-		Mode:         bridge.ModeStream,
+		Mode:         chat.ModeStream,
 		SessionToken: fmt.Sprintf("sess_%032x", i),
 		Visitor:      fmt.Sprintf("slack:%s:U%08d", k.Workspace, i%5000),
 		Created:      t0.Add(time.Duration(i) * time.Second),
@@ -51,9 +50,9 @@ func conversation(i int) bridge.Conversation {
 }
 
 // approval is a pending approval numbered i expiring at exp.
-func approval(i int, exp time.Time) bridge.Approval {
+func approval(i int, exp time.Time) chat.Approval {
 	k := convKey(i)
-	return bridge.Approval{
+	return chat.Approval{
 		ID:              fmt.Sprintf("apr_%08d", i),
 		Key:             k,
 		Requester:       "U1",
@@ -62,19 +61,19 @@ func approval(i int, exp time.Time) bridge.Approval {
 		Description:     "Create a Jira issue",
 		ArgumentsDigest: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
 		Arguments:       `{"project":"OPS"}`,
-		Card:            bridge.MessageRef{Key: k, ID: fmt.Sprintf("1764331300.%06d", i), Posted: t0},
+		Card:            chat.MessageRef{Key: k, ID: fmt.Sprintf("1764331300.%06d", i), Posted: t0},
 		Created:         t0,
 		Expires:         exp,
-		State:           bridge.ApprovalPending,
+		State:           chat.ApprovalPending,
 	}
 }
 
 // run is an in-flight run numbered i started at started.
-func run(i int, started time.Time) bridge.InFlightRun {
+func run(i int, started time.Time) chat.InFlightRun {
 	k := convKey(i)
-	return bridge.InFlightRun{
+	return chat.InFlightRun{
 		Key:         k,
-		Placeholder: bridge.MessageRef{Key: k, ID: fmt.Sprintf("1764331400.%06d", i), Posted: started},
+		Placeholder: chat.MessageRef{Key: k, ID: fmt.Sprintf("1764331400.%06d", i), Posted: started},
 		InboundID:   fmt.Sprintf("1764331399.%06d", i),
 		Started:     started,
 	}

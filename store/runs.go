@@ -5,14 +5,13 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/promptev/promptev-bridge/chat"
 	"go.etcd.io/bbolt"
-
-	"github.com/promptev/promptev-bridge/bridge"
 )
 
 // PutRun records that a run is in flight in r.Key's conversation (one per
 // conversation; a later put replaces it).
-func (s *Store) PutRun(ctx context.Context, r bridge.InFlightRun) error {
+func (s *Store) PutRun(ctx context.Context, r chat.InFlightRun) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -34,7 +33,7 @@ func (s *Store) PutRun(ctx context.Context, r bridge.InFlightRun) error {
 
 // DeleteRun removes the in-flight run of key's conversation. Deleting a run
 // that is not recorded is not an error.
-func (s *Store) DeleteRun(ctx context.Context, key bridge.ConversationKey) error {
+func (s *Store) DeleteRun(ctx context.Context, key chat.ConversationKey) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -48,14 +47,14 @@ func (s *Store) DeleteRun(ctx context.Context, key bridge.ConversationKey) error
 }
 
 // ListRuns returns every in-flight run, oldest first (for recovery at start-up).
-func (s *Store) ListRuns(ctx context.Context) ([]bridge.InFlightRun, error) {
+func (s *Store) ListRuns(ctx context.Context) ([]chat.InFlightRun, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	var out []bridge.InFlightRun
+	var out []chat.InFlightRun
 	err := s.view(func(tx *bbolt.Tx) error {
 		return bucketRuns.in(tx).ForEach(func(k, v []byte) error {
-			var r bridge.InFlightRun
+			var r chat.InFlightRun
 			if err := decode(s.schema, kindRuns, k, v, &r); err != nil {
 				return err
 			}
@@ -71,7 +70,7 @@ func (s *Store) ListRuns(ctx context.Context) ([]bridge.InFlightRun, error) {
 }
 
 // sortRuns orders runs oldest first, then by key.
-func sortRuns(runs []bridge.InFlightRun) {
+func sortRuns(runs []chat.InFlightRun) {
 	sort.Slice(runs, func(i, j int) bool {
 		if !runs[i].Started.Equal(runs[j].Started) {
 			return runs[i].Started.Before(runs[j].Started)

@@ -5,16 +5,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/promptev/promptev-bridge/chat"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/promptev/promptev-bridge/bridge"
 )
 
 func TestRuns(t *testing.T) {
 	ctx := context.Background()
-	keys := func(rs []bridge.InFlightRun) []bridge.ConversationKey {
-		out := []bridge.ConversationKey{}
+	keys := func(rs []chat.InFlightRun) []chat.ConversationKey {
+		out := []chat.ConversationKey{}
 		for _, r := range rs {
 			out = append(out, r.Key)
 		}
@@ -23,35 +22,35 @@ func TestRuns(t *testing.T) {
 	later := run(1, t0.Add(time.Hour))
 	tests := []struct {
 		name    string
-		puts    []bridge.InFlightRun
-		deletes []bridge.ConversationKey
-		want    []bridge.ConversationKey
+		puts    []chat.InFlightRun
+		deletes []chat.ConversationKey
+		want    []chat.ConversationKey
 		putErr  string
 	}{
-		{name: "empty", want: []bridge.ConversationKey{}},
+		{name: "empty", want: []chat.ConversationKey{}},
 		{
 			name: "oldest first",
-			puts: []bridge.InFlightRun{run(1, t0.Add(2*time.Minute)), run(2, t0), run(3, t0.Add(time.Minute))},
-			want: []bridge.ConversationKey{convKey(2), convKey(3), convKey(1)},
+			puts: []chat.InFlightRun{run(1, t0.Add(2*time.Minute)), run(2, t0), run(3, t0.Add(time.Minute))},
+			want: []chat.ConversationKey{convKey(2), convKey(3), convKey(1)},
 		},
 		{
 			name: "one per conversation: a later put replaces",
-			puts: []bridge.InFlightRun{run(1, t0), run(2, t0.Add(time.Minute)), later},
-			want: []bridge.ConversationKey{convKey(2), convKey(1)},
+			puts: []chat.InFlightRun{run(1, t0), run(2, t0.Add(time.Minute)), later},
+			want: []chat.ConversationKey{convKey(2), convKey(1)},
 		},
 		{
 			name:    "removed on completion",
-			puts:    []bridge.InFlightRun{run(1, t0), run(2, t0)},
-			deletes: []bridge.ConversationKey{convKey(1)},
-			want:    []bridge.ConversationKey{convKey(2)},
+			puts:    []chat.InFlightRun{run(1, t0), run(2, t0)},
+			deletes: []chat.ConversationKey{convKey(1)},
+			want:    []chat.ConversationKey{convKey(2)},
 		},
 		{
 			name:    "deleting an unknown run is fine",
-			puts:    []bridge.InFlightRun{run(1, t0)},
-			deletes: []bridge.ConversationKey{convKey(9), convKey(9)},
-			want:    []bridge.ConversationKey{convKey(1)},
+			puts:    []chat.InFlightRun{run(1, t0)},
+			deletes: []chat.ConversationKey{convKey(9), convKey(9)},
+			want:    []chat.ConversationKey{convKey(1)},
 		},
-		{name: "invalid key", puts: []bridge.InFlightRun{{Started: t0}}, putErr: "invalid key"},
+		{name: "invalid key", puts: []chat.InFlightRun{{Started: t0}}, putErr: "invalid key"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -10,11 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/promptev/promptev-bridge/chat"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.etcd.io/bbolt"
-
-	"github.com/promptev/promptev-bridge/bridge"
 )
 
 func TestWithVersion(t *testing.T) {
@@ -81,7 +80,7 @@ func TestEncode_StampsCurrentVersion(t *testing.T) {
 	raw, err := encode(defaultSchema(), kindConversations, conversation(1))
 	require.NoError(t, err)
 	assert.True(t, bytes.HasPrefix(raw, []byte(`{"v":1,"key":{`)), string(raw))
-	var back bridge.Conversation
+	var back chat.Conversation
 	require.NoError(t, decode(defaultSchema(), kindConversations, []byte("k"), raw, &back))
 	assert.Equal(t, conversation(1), back)
 }

@@ -9,9 +9,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/promptev/promptev-bridge/chat"
 	"go.etcd.io/bbolt"
-
-	"github.com/promptev/promptev-bridge/bridge"
 )
 
 // Stats describes what a store file holds, for operators.
@@ -34,7 +33,7 @@ type Stats struct {
 	// Runs is the number of in-flight runs.
 	Runs int
 	// OldestRun is the in-flight run that started first, nil when none.
-	OldestRun *bridge.InFlightRun
+	OldestRun *chat.InFlightRun
 	// DedupeEntries is the number of marks in the dedupe ledger, expired or not.
 	DedupeEntries int
 	// DedupeExpired is how many of them had expired at At (awaiting a sweep).
@@ -72,7 +71,7 @@ func (s *Store) Stats() (Stats, error) {
 			st.DedupeExpired++
 		}
 		return bucketRuns.in(tx).ForEach(func(k, v []byte) error {
-			var r bridge.InFlightRun
+			var r chat.InFlightRun
 			if err := decode(s.schema, kindRuns, k, v, &r); err != nil {
 				return err
 			}

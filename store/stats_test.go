@@ -7,10 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/promptev/promptev-bridge/chat"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/promptev/promptev-bridge/bridge"
 )
 
 func TestStats(t *testing.T) {
@@ -23,10 +22,10 @@ func TestStats(t *testing.T) {
 	}
 	require.NoError(t, s.PutApproval(ctx, approval(1, t0.Add(10*time.Minute))))
 	require.NoError(t, s.PutApproval(ctx, approval(2, t0.Add(5*time.Minute))))
-	_, _, err = s.DecideApproval(ctx, approval(3, t0).ID, bridge.ApprovalApproved, "U", "", t0)
-	require.ErrorIs(t, err, bridge.ErrNotFound)
+	_, _, err = s.DecideApproval(ctx, approval(3, t0).ID, chat.ApprovalApproved, "U", "", t0)
+	require.ErrorIs(t, err, chat.ErrNotFound)
 	require.NoError(t, s.PutApproval(ctx, approval(3, t0)))
-	_, ok, err := s.DecideApproval(ctx, approval(3, t0).ID, bridge.ApprovalApproved, "U", "", t0)
+	_, ok, err := s.DecideApproval(ctx, approval(3, t0).ID, chat.ApprovalApproved, "U", "", t0)
 	require.NoError(t, err)
 	require.True(t, ok)
 	require.NoError(t, s.PutRun(ctx, run(7, t0.Add(time.Minute))))

@@ -11,13 +11,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/promptev/promptev-bridge/chat"
 	"go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
-
-	"github.com/promptev/promptev-bridge/bridge"
 )
 
-var _ bridge.Store = (*Store)(nil)
+var _ chat.Store = (*Store)(nil)
 
 // DefaultLockTimeout is how long Open waits for the file lock when
 // Options.Timeout is zero.
@@ -72,7 +71,7 @@ type Options struct {
 	SkipCheck bool
 }
 
-// Store is the bbolt-backed bridge.Store. It is safe for concurrent use.
+// Store is the bbolt-backed chat.Store. It is safe for concurrent use.
 type Store struct {
 	db       *bbolt.DB
 	path     string

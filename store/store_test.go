@@ -10,11 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/promptev/promptev-bridge/chat"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.etcd.io/bbolt"
-
-	"github.com/promptev/promptev-bridge/bridge"
 )
 
 func TestOpen_CreatesAndReopens(t *testing.T) {
@@ -303,9 +302,9 @@ func storeCalls(s *Store, ctx context.Context) map[string]func() error {
 		"DeleteConversation": func() error { return s.DeleteConversation(ctx, convKey(1)) },
 		"PutApproval":        func() error { return s.PutApproval(ctx, approval(1, t0)) },
 		"GetApproval":        func() error { _, err := s.GetApproval(ctx, "a"); return err },
-		"SetApprovalCard":    func() error { _, err := s.SetApprovalCard(ctx, "a", bridge.MessageRef{ID: "c"}); return err },
+		"SetApprovalCard":    func() error { _, err := s.SetApprovalCard(ctx, "a", chat.MessageRef{ID: "c"}); return err },
 		"DecideApproval": func() error {
-			_, _, err := s.DecideApproval(ctx, "a", bridge.ApprovalApproved, "U1", "", t0)
+			_, _, err := s.DecideApproval(ctx, "a", chat.ApprovalApproved, "U1", "", t0)
 			return err
 		},
 		"ListExpiredApprovals": func() error { _, err := s.ListExpiredApprovals(ctx, t0, 1); return err },
@@ -361,7 +360,7 @@ func TestOpenReadOnly(t *testing.T) {
 		"PutConversation":    func() error { return s.PutConversation(ctx, conversation(9)) },
 		"DeleteConversation": func() error { return s.DeleteConversation(ctx, convKey(1)) },
 		"PutApproval":        func() error { return s.PutApproval(ctx, approval(1, t0)) },
-		"SetApprovalCard":    func() error { _, err := s.SetApprovalCard(ctx, "a", bridge.MessageRef{ID: "c"}); return err },
+		"SetApprovalCard":    func() error { _, err := s.SetApprovalCard(ctx, "a", chat.MessageRef{ID: "c"}); return err },
 		"PutRun":             func() error { return s.PutRun(ctx, run(1, t0)) },
 		"SeenOrMark":         func() error { _, err := s.SeenOrMark(ctx, []string{"k"}, time.Minute, t0); return err },
 		"SweepDedupe":        func() error { _, err := s.SweepDedupe(ctx, t0, 1); return err },

@@ -14,7 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/promptev/promptev-bridge/bridge"
+	"github.com/promptev/promptev-bridge/chat"
 )
 
 // Fixed parts of the console's conversation key.
@@ -41,18 +41,18 @@ type Options struct {
 	// Session is the conversation's thread id; a random one when empty.
 	Session string
 	// User is the person at the terminal; {ID: "local", Name: "you"} when empty.
-	User bridge.User
+	User chat.User
 	// Logger receives diagnostics; nothing is logged when nil.
 	Logger *slog.Logger
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }
 
-// Adapter is the console platform. It implements bridge.Adapter,
-// bridge.Buttons and bridge.Ephemeral.
+// Adapter is the console platform. It implements chat.Adapter,
+// chat.Buttons and chat.Ephemeral.
 type Adapter struct {
 	opts Options
-	key  bridge.ConversationKey
+	key  chat.ConversationKey
 	log  *slog.Logger
 
 	ready     atomic.Bool
@@ -74,13 +74,13 @@ type Adapter struct {
 // answer is a decision queued by AnswerPending.
 type answer struct {
 	id string
-	d  bridge.Decision
+	d  chat.Decision
 }
 
 var (
-	_ bridge.Adapter   = (*Adapter)(nil)
-	_ bridge.Buttons   = (*Adapter)(nil)
-	_ bridge.Ephemeral = (*Adapter)(nil)
+	_ chat.Adapter   = (*Adapter)(nil)
+	_ chat.Buttons   = (*Adapter)(nil)
+	_ chat.Ephemeral = (*Adapter)(nil)
 )
 
 // New creates a console adapter.
@@ -89,7 +89,7 @@ func New(opts Options) *Adapter {
 		opts.Session = randomSession()
 	}
 	if opts.User.ID == "" {
-		opts.User = bridge.User{ID: "local", Name: "you"}
+		opts.User = chat.User{ID: "local", Name: "you"}
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -99,7 +99,7 @@ func New(opts Options) *Adapter {
 	}
 	return &Adapter{
 		opts:      opts,
-		key:       bridge.ConversationKey{Platform: bridge.PlatformConsole, Workspace: Workspace, Channel: Channel, Thread: opts.Session},
+		key:       chat.ConversationKey{Platform: chat.PlatformConsole, Workspace: Workspace, Channel: Channel, Thread: opts.Session},
 		log:       opts.Logger.With("component", "console"),
 		inputDone: make(chan struct{}),
 		wake:      make(chan struct{}, 1),
@@ -114,41 +114,41 @@ func randomSession() string {
 }
 
 // Key returns the conversation key every console message belongs to.
-func (a *Adapter) Key() bridge.ConversationKey { return a.key }
+func (a *Adapter) Key() chat.ConversationKey { return a.key }
 
 // InputDone is closed when the input has ended (EOF, read error or /quit).
 // The adapter keeps rendering until Run's context ends.
 func (a *Adapter) InputDone() <-chan struct{} { return a.inputDone }
 
-// Name implements bridge.Platform.
-func (a *Adapter) Name() string { return bridge.PlatformConsole }
+// Name implements chat.Platform.
+func (a *Adapter) Name() string { return chat.PlatformConsole }
 
-// Limits implements bridge.Platform. A terminal has no rate limit to speak
+// Limits implements chat.Platform. A terminal has no rate limit to speak
 // of; the small edit interval only keeps a fast stream readable.
-func (a *Adapter) Limits() bridge.Limits {
-	fast := bridge.Rate{Count: 50, Per: time.Second, Burst: 50}
-	return bridge.Limits{
+func (a *Adapter) Limits() chat.Limits {
+	fast := chat.Rate{Count: 50, Per: time.Second, Burst: 50}
+	return chat.Limits{
 		MaxMessageChars: 16000,
 		MinEditInterval: 100 * time.Millisecond,
 		EditRate:        fast,
-		EditScope:       bridge.ScopeChannel,
+		EditScope:       chat.ScopeChannel,
 		PostRate:        fast,
-		PostScope:       bridge.ScopeChannel,
+		PostScope:       chat.ScopeChannel,
 	}
 }
 
-// ButtonsSupported implements bridge.Buttons: typed y/n answers are the
+// ButtonsSupported implements chat.Buttons: typed y/n answers are the
 // console's buttons.
 func (a *Adapter) ButtonsSupported() bool { return true }
 
-// Ready implements bridge.Adapter: true while Run is running.
+// Ready implements chat.Adapter: true while Run is running.
 func (a *Adapter) Ready() bool { return a.ready.Load() }
 
-// Run implements bridge.Adapter. It reads lines until the input ends and
+// Run implements chat.Adapter. It reads lines until the input ends and
 // keeps serving (auto-approvals, rendering) until ctx ends; it returns nil
 // then. The goroutine reading the input is owned by Run's caller's reader:
 // it ends when the reader returns EOF or an error.
-func (a *Adapter) Run(ctx context.Context, h bridge.Handler) error {
+func (a *Adapter) Run(ctx context.Context, h chat.Handler) error {
 	a.ready.Store(true)
 	defer a.ready.Store(false)
 
@@ -210,7 +210,7 @@ func (a *Adapter) endInput() {
 // answer once the input has ended. Call it only once the bridge has
 // recorded the approval (after its run finished with outcome "approval"):
 // the card is shown a moment before that.
-func (a *Adapter) AnswerPending(d bridge.Decision) int {
+func (a *Adapter) AnswerPending(d chat.Decision) int {
 	a.mu.Lock()
 	for _, id := range a.pending {
 		a.autoQ = append(a.autoQ, answer{id: id, d: d})
@@ -230,7 +230,7 @@ func (a *Adapter) poke() {
 	}
 }
 
-func (a *Adapter) handleLine(ctx context.Context, h bridge.Handler, line string) {
+func (a *Adapter) handleLine(ctx context.Context, h chat.Handler, line string) {
 	if line == "" {
 		return
 	}
@@ -248,7 +248,7 @@ func (a *Adapter) handleLine(ctx context.Context, h bridge.Handler, line string)
 	id := "in" + strconv.Itoa(a.inSeq)
 	a.mu.Unlock()
 
-	err := h.HandleMessage(ctx, bridge.InboundMessage{
+	err := h.HandleMessage(ctx, chat.InboundMessage{
 		Key:       a.key,
 		User:      a.opts.User,
 		Text:      line,
@@ -262,7 +262,7 @@ func (a *Adapter) handleLine(ctx context.Context, h bridge.Handler, line string)
 	}
 }
 
-func (a *Adapter) drainAuto(ctx context.Context, h bridge.Handler) {
+func (a *Adapter) drainAuto(ctx context.Context, h chat.Handler) {
 	for {
 		a.mu.Lock()
 		if len(a.autoQ) == 0 {
@@ -277,9 +277,9 @@ func (a *Adapter) drainAuto(ctx context.Context, h bridge.Handler) {
 	}
 }
 
-func (a *Adapter) decide(ctx context.Context, h bridge.Handler, id string, d bridge.Decision) {
-	res, err := h.HandleAction(ctx, bridge.Action{
-		Platform:   bridge.PlatformConsole,
+func (a *Adapter) decide(ctx context.Context, h chat.Handler, id string, d chat.Decision) {
+	res, err := h.HandleAction(ctx, chat.Action{
+		Platform:   chat.PlatformConsole,
 		ApprovalID: id,
 		Decision:   d,
 		User:       a.opts.User,
@@ -300,20 +300,20 @@ func (a *Adapter) decide(ctx context.Context, h bridge.Handler, id string, d bri
 	}
 }
 
-func parseDecision(s string) (bridge.Decision, bool) {
+func parseDecision(s string) (chat.Decision, bool) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
 	case "y", "yes", "approve", "approved":
-		return bridge.Approve, true
+		return chat.Approve, true
 	case "n", "no", "deny", "denied":
-		return bridge.Deny, true
+		return chat.Deny, true
 	}
 	return "", false
 }
 
-// Post implements bridge.Platform.
-func (a *Adapter) Post(ctx context.Context, key bridge.ConversationKey, msg bridge.Message) (bridge.MessageRef, error) {
+// Post implements chat.Platform.
+func (a *Adapter) Post(ctx context.Context, key chat.ConversationKey, msg chat.Message) (chat.MessageRef, error) {
 	if err := ctx.Err(); err != nil {
-		return bridge.MessageRef{}, fmt.Errorf("console: post: %w", err)
+		return chat.MessageRef{}, fmt.Errorf("console: post: %w", err)
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -322,13 +322,13 @@ func (a *Adapter) Post(ctx context.Context, key bridge.ConversationKey, msg brid
 	r := &rendered{}
 	a.keepLocked(id, r)
 	if err := a.renderLocked(id, r, msg); err != nil {
-		return bridge.MessageRef{}, err
+		return chat.MessageRef{}, err
 	}
-	return bridge.MessageRef{Key: key, ID: id, Posted: a.opts.Now()}, nil
+	return chat.MessageRef{Key: key, ID: id, Posted: a.opts.Now()}, nil
 }
 
-// Edit implements bridge.Platform.
-func (a *Adapter) Edit(ctx context.Context, ref bridge.MessageRef, msg bridge.Message) error {
+// Edit implements chat.Platform.
+func (a *Adapter) Edit(ctx context.Context, ref chat.MessageRef, msg chat.Message) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("console: edit: %w", err)
 	}
@@ -344,8 +344,8 @@ func (a *Adapter) Edit(ctx context.Context, ref bridge.MessageRef, msg bridge.Me
 	return a.renderLocked(ref.ID, r, msg)
 }
 
-// Ephemeral implements bridge.Ephemeral: the terminal has one reader.
-func (a *Adapter) Ephemeral(ctx context.Context, _ bridge.ConversationKey, _ string, text string) error {
+// Ephemeral implements chat.Ephemeral: the terminal has one reader.
+func (a *Adapter) Ephemeral(ctx context.Context, _ chat.ConversationKey, _ string, text string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("console: ephemeral: %w", err)
 	}

@@ -11,32 +11,32 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/promptev/promptev-bridge/bridge"
 	"github.com/promptev/promptev-bridge/bridge/bridgetest"
+	"github.com/promptev/promptev-bridge/chat"
 )
 
 // fakeHandler records what the adapter hands to the bridge.
 type fakeHandler struct {
-	msgs    chan bridge.InboundMessage
-	actions chan bridge.Action
-	result  bridge.ActionResult
+	msgs    chan chat.InboundMessage
+	actions chan chat.Action
+	result  chat.ActionResult
 	msgErr  error
 }
 
 func newFakeHandler() *fakeHandler {
 	return &fakeHandler{
-		msgs:    make(chan bridge.InboundMessage, 16),
-		actions: make(chan bridge.Action, 16),
-		result:  bridge.ActionResult{Accepted: true},
+		msgs:    make(chan chat.InboundMessage, 16),
+		actions: make(chan chat.Action, 16),
+		result:  chat.ActionResult{Accepted: true},
 	}
 }
 
-func (f *fakeHandler) HandleMessage(_ context.Context, m bridge.InboundMessage) error {
+func (f *fakeHandler) HandleMessage(_ context.Context, m chat.InboundMessage) error {
 	f.msgs <- m
 	return f.msgErr
 }
 
-func (f *fakeHandler) HandleAction(_ context.Context, a bridge.Action) (bridge.ActionResult, error) {
+func (f *fakeHandler) HandleAction(_ context.Context, a chat.Action) (chat.ActionResult, error) {
 	f.actions <- a
 	return f.result, nil
 }
@@ -89,19 +89,19 @@ func (hs *harness) send(t *testing.T, line string) {
 }
 
 func TestLinesBecomeMentionedMessages(t *testing.T) {
-	hs := start(t, Options{User: bridge.User{ID: "ana", Name: "Ana"}})
+	hs := start(t, Options{User: chat.User{ID: "ana", Name: "Ana"}})
 	hs.send(t, "")
 	hs.send(t, "  hello there  ")
 	hs.send(t, "second")
 
 	first := recv(t, hs.h.msgs)
 	second := recv(t, hs.h.msgs)
-	want := bridge.ConversationKey{Platform: "console", Workspace: "local", Channel: "tty", Thread: "s1"}
+	want := chat.ConversationKey{Platform: "console", Workspace: "local", Channel: "tty", Thread: "s1"}
 	assert.Equal(t, want, first.Key)
 	assert.Equal(t, want, hs.a.Key())
 	assert.Equal(t, "hello there", first.Text)
 	assert.True(t, first.Mentioned)
-	assert.Equal(t, bridge.User{ID: "ana", Name: "Ana"}, first.User)
+	assert.Equal(t, chat.User{ID: "ana", Name: "Ana"}, first.User)
 	assert.NotEqual(t, first.MessageID, second.MessageID, "message ids are unique")
 	assert.Equal(t, "second", second.Text)
 	assert.True(t, hs.a.Ready())
@@ -123,11 +123,11 @@ func TestDefaultsAndAbilities(t *testing.T) {
 func TestDecisionWords(t *testing.T) {
 	tests := []struct {
 		in   string
-		want bridge.Decision
+		want chat.Decision
 		ok   bool
 	}{
-		{"y", bridge.Approve, true}, {"YES", bridge.Approve, true}, {"approve", bridge.Approve, true},
-		{"n", bridge.Deny, true}, {"No", bridge.Deny, true}, {" deny ", bridge.Deny, true},
+		{"y", chat.Approve, true}, {"YES", chat.Approve, true}, {"approve", chat.Approve, true},
+		{"n", chat.Deny, true}, {"No", chat.Deny, true}, {" deny ", chat.Deny, true},
 		{"yep", "", false}, {"approve it", "", false}, {"", "", false},
 	}
 	for _, tt := range tests {
@@ -139,8 +139,8 @@ func TestDecisionWords(t *testing.T) {
 	}
 }
 
-func card(id string, state bridge.ApprovalState, by string) bridge.Message {
-	return bridge.Message{Kind: bridge.KindApproval, Approval: &bridge.ApprovalCard{
+func card(id string, state chat.ApprovalState, by string) chat.Message {
+	return chat.Message{Kind: chat.KindApproval, Approval: &chat.ApprovalCard{
 		ID: id, Tool: "create_issue", Description: "Create a Jira issue?", Arguments: `{"project":"REL"}`,
 		State: state, DecidedBy: by,
 	}}
@@ -150,26 +150,26 @@ func TestTypedAnswerDecidesPendingApproval(t *testing.T) {
 	tests := []struct {
 		name string
 		line string
-		want bridge.Decision
+		want chat.Decision
 	}{
-		{"y approves", "y", bridge.Approve},
-		{"approve approves", "approve", bridge.Approve},
-		{"n denies", "n", bridge.Deny},
-		{"deny denies", "deny", bridge.Deny},
+		{"y approves", "y", chat.Approve},
+		{"approve approves", "approve", chat.Approve},
+		{"n denies", "n", chat.Deny},
+		{"deny denies", "deny", chat.Deny},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			hs := start(t, Options{User: bridge.User{ID: "u1"}})
+			hs := start(t, Options{User: chat.User{ID: "u1"}})
 			ctx := context.Background()
-			ref, err := hs.a.Post(ctx, hs.a.Key(), card("ap1", bridge.ApprovalPending, ""))
+			ref, err := hs.a.Post(ctx, hs.a.Key(), card("ap1", chat.ApprovalPending, ""))
 			require.NoError(t, err)
 			hs.send(t, tt.line)
 			act := recv(t, hs.h.actions)
-			assert.Equal(t, bridge.Action{Platform: "console", ApprovalID: "ap1", Decision: tt.want,
-				User: bridge.User{ID: "u1"}, Received: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}, act)
+			assert.Equal(t, chat.Action{Platform: "console", ApprovalID: "ap1", Decision: tt.want,
+				User: chat.User{ID: "u1"}, Received: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}, act)
 
 			// Once decided, the same word is an ordinary message again.
-			require.NoError(t, hs.a.Edit(ctx, ref, card("ap1", bridge.ApprovalApproved, "u1")))
+			require.NoError(t, hs.a.Edit(ctx, ref, card("ap1", chat.ApprovalApproved, "u1")))
 			hs.send(t, tt.line)
 			assert.Equal(t, tt.line, recv(t, hs.h.msgs).Text)
 		})
@@ -185,8 +185,8 @@ func TestAnswerWithoutPendingApprovalIsAMessage(t *testing.T) {
 
 func TestRefusedAnswerShowsNotice(t *testing.T) {
 	hs := start(t, Options{})
-	hs.h.result = bridge.ActionResult{Notice: "Already approved by Ana"}
-	_, err := hs.a.Post(context.Background(), hs.a.Key(), card("ap1", bridge.ApprovalPending, ""))
+	hs.h.result = chat.ActionResult{Notice: "Already approved by Ana"}
+	_, err := hs.a.Post(context.Background(), hs.a.Key(), card("ap1", chat.ApprovalPending, ""))
 	require.NoError(t, err)
 	hs.send(t, "y")
 	recv(t, hs.h.actions)
@@ -198,16 +198,16 @@ func TestRefusedAnswerShowsNotice(t *testing.T) {
 func TestAnswerPending(t *testing.T) {
 	tests := []struct {
 		name string
-		d    bridge.Decision
+		d    chat.Decision
 	}{
-		{"approve", bridge.Approve},
-		{"deny", bridge.Deny},
+		{"approve", chat.Approve},
+		{"deny", chat.Deny},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			hs := start(t, Options{})
 			assert.Equal(t, 0, hs.a.AnswerPending(tt.d), "nothing pending")
-			_, err := hs.a.Post(context.Background(), hs.a.Key(), card("ap9", bridge.ApprovalPending, ""))
+			_, err := hs.a.Post(context.Background(), hs.a.Key(), card("ap9", chat.ApprovalPending, ""))
 			require.NoError(t, err)
 			assert.Equal(t, 1, hs.a.AnswerPending(tt.d))
 			act := recv(t, hs.h.actions)
@@ -225,12 +225,12 @@ func TestAnswerPendingAfterInputEnded(t *testing.T) {
 	hs := start(t, Options{})
 	require.NoError(t, hs.in.Close())
 	recv(t, hs.a.InputDone())
-	_, err := hs.a.Post(context.Background(), hs.a.Key(), card("ap2", bridge.ApprovalPending, ""))
+	_, err := hs.a.Post(context.Background(), hs.a.Key(), card("ap2", chat.ApprovalPending, ""))
 	require.NoError(t, err)
-	hs.a.AnswerPending(bridge.Deny)
+	hs.a.AnswerPending(chat.Deny)
 	act := recv(t, hs.h.actions)
 	assert.Equal(t, "ap2", act.ApprovalID)
-	assert.Equal(t, bridge.Deny, act.Decision)
+	assert.Equal(t, chat.Deny, act.Decision)
 }
 
 func TestQuitEndsInput(t *testing.T) {
@@ -266,9 +266,9 @@ func TestPostAfterCancelFails(t *testing.T) {
 	a := New(Options{In: strings.NewReader(""), Out: io.Discard})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := a.Post(ctx, a.Key(), bridge.Message{Body: "x"})
+	_, err := a.Post(ctx, a.Key(), chat.Message{Body: "x"})
 	require.ErrorIs(t, err, context.Canceled)
-	require.ErrorIs(t, a.Edit(ctx, bridge.MessageRef{ID: "m1"}, bridge.Message{Body: "x"}), context.Canceled)
+	require.ErrorIs(t, a.Edit(ctx, chat.MessageRef{ID: "m1"}, chat.Message{Body: "x"}), context.Canceled)
 	require.ErrorIs(t, a.Ephemeral(ctx, a.Key(), "u", "x"), context.Canceled)
 }
 
@@ -278,7 +278,7 @@ func (failWriter) Write([]byte) (int, error) { return 0, errors.New("closed pipe
 
 func TestWriteErrorIsReturned(t *testing.T) {
 	a := New(Options{In: strings.NewReader(""), Out: failWriter{}})
-	_, err := a.Post(context.Background(), a.Key(), bridge.Message{Kind: bridge.KindAnswer, Body: "x"})
+	_, err := a.Post(context.Background(), a.Key(), chat.Message{Kind: chat.KindAnswer, Body: "x"})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "console: write")
 }

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/promptev/promptev-bridge/bridge"
+	"github.com/promptev/promptev-bridge/chat"
 )
 
 // BenchmarkStatusEdit measures one live status edit rendered to a terminal
@@ -20,13 +20,13 @@ func BenchmarkStatusEdit(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			a := New(Options{In: strings.NewReader(""), Out: io.Discard, TTY: tty})
 			ctx := context.Background()
-			ref, err := a.Post(ctx, a.Key(), bridge.Message{Kind: bridge.KindStatus, Status: "Thinking..."})
+			ref, err := a.Post(ctx, a.Key(), chat.Message{Kind: chat.KindStatus, Status: "Thinking..."})
 			if err != nil {
 				b.Fatal(err)
 			}
-			msgs := []bridge.Message{
-				{Kind: bridge.KindStatus, Status: "Searching Jira...", Thought: "check Jira", Steps: []bridge.Step{{Text: "Searching Jira..."}}},
-				{Kind: bridge.KindStatus, Status: "Reading logs...", Steps: []bridge.Step{{Text: "Searching Jira...", Done: true}, {Text: "Reading logs..."}}},
+			msgs := []chat.Message{
+				{Kind: chat.KindStatus, Status: "Searching Jira...", Thought: "check Jira", Steps: []chat.Step{{Text: "Searching Jira..."}}},
+				{Kind: chat.KindStatus, Status: "Reading logs...", Steps: []chat.Step{{Text: "Searching Jira...", Done: true}, {Text: "Reading logs..."}}},
 			}
 			b.ReportAllocs()
 			for i := 0; b.Loop(); i++ {

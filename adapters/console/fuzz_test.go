@@ -7,24 +7,24 @@ import (
 	"testing"
 	"time"
 
-	"github.com/promptev/promptev-bridge/bridge"
+	"github.com/promptev/promptev-bridge/chat"
 )
 
-// lineHandler is a synchronous bridge.Handler for the fuzz target: it records
+// lineHandler is a synchronous chat.Handler for the fuzz target: it records
 // the last hand-over and accepts every answer.
 type lineHandler struct {
-	msgs []bridge.InboundMessage
-	acts []bridge.Action
+	msgs []chat.InboundMessage
+	acts []chat.Action
 }
 
-func (h *lineHandler) HandleMessage(_ context.Context, m bridge.InboundMessage) error {
+func (h *lineHandler) HandleMessage(_ context.Context, m chat.InboundMessage) error {
 	h.msgs = append(h.msgs, m)
 	return nil
 }
 
-func (h *lineHandler) HandleAction(_ context.Context, a bridge.Action) (bridge.ActionResult, error) {
+func (h *lineHandler) HandleAction(_ context.Context, a chat.Action) (chat.ActionResult, error) {
 	h.acts = append(h.acts, a)
-	return bridge.ActionResult{Accepted: true}, nil
+	return chat.ActionResult{Accepted: true}, nil
 }
 
 // approveWords and denyWords are the answers parseDecision understands.
@@ -48,7 +48,7 @@ func FuzzConsoleLine(f *testing.F) {
 	f.Fuzz(func(t *testing.T, line string, pending bool) {
 		d, ok := parseDecision(line)
 		if ok {
-			if d != bridge.Approve && d != bridge.Deny {
+			if d != chat.Approve && d != chat.Deny {
 				t.Fatalf("parseDecision(%q) = %q", line, d)
 			}
 			// A decision is a single short word, never a sentence.
@@ -57,7 +57,7 @@ func FuzzConsoleLine(f *testing.F) {
 			}
 			// ASCII answers map to the decision they spell.
 			if lw := strings.ToLower(strings.TrimSpace(line)); isASCII(lw) &&
-				((d == bridge.Approve) != approveWords[lw] || (d == bridge.Deny) != denyWords[lw]) {
+				((d == chat.Approve) != approveWords[lw] || (d == chat.Deny) != denyWords[lw]) {
 				t.Fatalf("parseDecision(%q) = %q", line, d)
 			}
 		} else if lw := strings.ToLower(strings.TrimSpace(line)); approveWords[lw] || denyWords[lw] {

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"unicode"
 
-	"github.com/promptev/promptev-bridge/bridge"
+	"github.com/promptev/promptev-bridge/chat"
 )
 
 // ANSI sequences used on a terminal.
@@ -18,18 +18,18 @@ const (
 // rendered remembers what was last shown of one message, so plain output
 // prints only what changed and a terminal knows what to rewrite.
 type rendered struct {
-	kind     bridge.MessageKind
+	kind     chat.MessageKind
 	started  bool
 	status   string
 	thought  string
 	steps    map[string]bool // step text -> shown as done
 	body     string
-	approval bridge.ApprovalState
+	approval chat.ApprovalState
 }
 
 // renderLocked shows msg as the new state of message id. a.mu is held.
-func (a *Adapter) renderLocked(id string, r *rendered, msg bridge.Message) error {
-	if msg.Kind == bridge.KindApproval && msg.Approval != nil {
+func (a *Adapter) renderLocked(id string, r *rendered, msg chat.Message) error {
+	if msg.Kind == chat.KindApproval && msg.Approval != nil {
 		a.trackApprovalLocked(msg.Approval)
 	}
 	if !a.opts.TTY {
@@ -48,8 +48,8 @@ func (a *Adapter) renderLocked(id string, r *rendered, msg bridge.Message) error
 	return nil
 }
 
-func (a *Adapter) trackApprovalLocked(card *bridge.ApprovalCard) {
-	if card.State != bridge.ApprovalPending {
+func (a *Adapter) trackApprovalLocked(card *chat.ApprovalCard) {
+	if card.State != chat.ApprovalPending {
 		a.removePendingLocked(card.ID)
 		return
 	}
@@ -76,10 +76,10 @@ func (a *Adapter) writeLocked(s string) error {
 
 // ttyLocked renders for a terminal: the message's whole block, rewritten in
 // place when it is the last thing on screen.
-func (a *Adapter) ttyLocked(id string, r *rendered, msg bridge.Message) (string, int) {
+func (a *Adapter) ttyLocked(id string, r *rendered, msg chat.Message) (string, int) {
 	block := formatBlock(msg)
-	if r.started && a.tail != id && msg.Kind == bridge.KindApproval && msg.Approval != nil &&
-		msg.Approval.State != bridge.ApprovalPending {
+	if r.started && a.tail != id && msg.Kind == chat.KindApproval && msg.Approval != nil &&
+		msg.Approval.State != chat.ApprovalPending {
 		// The card scrolled away: print only the outcome.
 		block = decidedLine(msg.Approval)
 	}
@@ -133,16 +133,16 @@ func displayWidth(s string) int {
 }
 
 // remember records msg as the shown state.
-func (r *rendered) remember(msg bridge.Message) {
+func (r *rendered) remember(msg chat.Message) {
 	if r.kind != msg.Kind || !r.started {
 		r.steps = make(map[string]bool)
 	}
 	r.started = true
 	r.kind = msg.Kind
-	r.status = bridge.OneLine(msg.Status)
-	r.thought = bridge.OneLine(msg.Thought)
+	r.status = chat.OneLine(msg.Status)
+	r.thought = chat.OneLine(msg.Thought)
 	for _, s := range msg.Steps {
-		r.steps[bridge.OneLine(s.Text)] = r.steps[bridge.OneLine(s.Text)] || s.Done
+		r.steps[chat.OneLine(s.Text)] = r.steps[chat.OneLine(s.Text)] || s.Done
 	}
 	r.body = msg.Body
 	if msg.Approval != nil {
@@ -151,29 +151,29 @@ func (r *rendered) remember(msg bridge.Message) {
 }
 
 // plainDiff renders only what changed since r, one plain line per change.
-func plainDiff(r *rendered, msg bridge.Message) string {
+func plainDiff(r *rendered, msg chat.Message) string {
 	fresh := !r.started || r.kind != msg.Kind
 	var b strings.Builder
 	switch msg.Kind {
-	case bridge.KindStatus:
+	case chat.KindStatus:
 		for _, s := range msg.Steps {
-			text := bridge.OneLine(s.Text)
+			text := chat.OneLine(s.Text)
 			if s.Done && text != "" && (fresh || !r.steps[text]) {
 				fmt.Fprintf(&b, "✓ %s\n", text)
 			}
 		}
-		if t := bridge.OneLine(msg.Thought); t != "" && (fresh || t != r.thought) {
+		if t := chat.OneLine(msg.Thought); t != "" && (fresh || t != r.thought) {
 			fmt.Fprintf(&b, "💭 %s\n", t)
 		}
-		if s := bridge.OneLine(msg.Status); s != "" && (fresh || s != r.status) {
+		if s := chat.OneLine(msg.Status); s != "" && (fresh || s != r.status) {
 			b.WriteString(statusLine(msg, s))
 		}
-	case bridge.KindApproval:
+	case chat.KindApproval:
 		if msg.Approval == nil {
 			return ""
 		}
 		if fresh || msg.Approval.State != r.approval {
-			if msg.Approval.State == bridge.ApprovalPending {
+			if msg.Approval.State == chat.ApprovalPending {
 				b.WriteString(formatCard(msg.Approval))
 			} else {
 				b.WriteString(decidedLine(msg.Approval))
@@ -188,16 +188,16 @@ func plainDiff(r *rendered, msg bridge.Message) string {
 }
 
 // formatBlock renders the whole current state of a message.
-func formatBlock(msg bridge.Message) string {
+func formatBlock(msg chat.Message) string {
 	var b strings.Builder
 	switch msg.Kind {
-	case bridge.KindStatus:
-		status := bridge.OneLine(msg.Status)
+	case chat.KindStatus:
+		status := chat.OneLine(msg.Status)
 		if status == "" {
 			status = "Working..."
 		}
 		b.WriteString(statusLine(msg, status))
-		if t := bridge.OneLine(msg.Thought); t != "" {
+		if t := chat.OneLine(msg.Thought); t != "" {
 			fmt.Fprintf(&b, "  💭 %s\n", t)
 		}
 		for _, s := range msg.Steps {
@@ -205,13 +205,13 @@ func formatBlock(msg bridge.Message) string {
 			if s.Done {
 				mark = "✓"
 			}
-			fmt.Fprintf(&b, "  %s %s\n", mark, bridge.OneLine(s.Text))
+			fmt.Fprintf(&b, "  %s %s\n", mark, chat.OneLine(s.Text))
 		}
-	case bridge.KindApproval:
+	case chat.KindApproval:
 		if msg.Approval == nil {
 			return ""
 		}
-		if msg.Approval.State == bridge.ApprovalPending {
+		if msg.Approval.State == chat.ApprovalPending {
 			return formatCard(msg.Approval)
 		}
 		return formatCard(msg.Approval) + decidedLine(msg.Approval)
@@ -223,18 +223,18 @@ func formatBlock(msg bridge.Message) string {
 
 // statusLine renders the status line: "… " marks work in progress; a final
 // status (the tidied placeholder, "✓ 3 steps") is shown as it is.
-func statusLine(msg bridge.Message, s string) string {
+func statusLine(msg chat.Message, s string) string {
 	if msg.Final {
 		return s + "\n"
 	}
 	return "… " + s + "\n"
 }
 
-func formatCard(c *bridge.ApprovalCard) string {
+func formatCard(c *chat.ApprovalCard) string {
 	var b strings.Builder
 	b.WriteString("? Approval needed")
 	if c.Tool != "" {
-		b.WriteString(": " + bridge.OneLine(c.Tool))
+		b.WriteString(": " + chat.OneLine(c.Tool))
 	}
 	b.WriteString("\n")
 	if d := strings.TrimSpace(c.Description); d != "" {
@@ -243,34 +243,34 @@ func formatCard(c *bridge.ApprovalCard) string {
 	if c.Arguments != "" {
 		b.WriteString(indent("arguments: "+c.Arguments, "  ") + "\n")
 	}
-	if c.State == bridge.ApprovalPending {
+	if c.State == chat.ApprovalPending {
 		b.WriteString("  Type y to approve or n to deny.\n")
 	}
 	return b.String()
 }
 
-func decidedLine(c *bridge.ApprovalCard) string {
+func decidedLine(c *chat.ApprovalCard) string {
 	by := ""
 	if c.DecidedBy != "" {
 		by = " by " + c.DecidedBy
 	}
 	switch c.State {
-	case bridge.ApprovalApproved:
+	case chat.ApprovalApproved:
 		return "✓ Approved" + by + "\n"
-	case bridge.ApprovalDenied:
+	case chat.ApprovalDenied:
 		return "✗ Denied" + by + "\n"
-	case bridge.ApprovalExpired:
+	case chat.ApprovalExpired:
 		return "⌛ Approval expired\n"
 	}
 	return ""
 }
 
-func formatBody(msg bridge.Message) string {
+func formatBody(msg chat.Message) string {
 	body := strings.TrimRight(msg.Body, "\n")
 	if body == "" {
 		return ""
 	}
-	if msg.Kind == bridge.KindNotice {
+	if msg.Kind == chat.KindNotice {
 		return "! " + indent(body, "  ")[2:] + "\n"
 	}
 	return body + "\n"

@@ -10,16 +10,16 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/promptev/promptev-bridge/bridge"
 	"github.com/promptev/promptev-bridge/bridge/bridgetest"
+	"github.com/promptev/promptev-bridge/chat"
 )
 
-func status(s, thought string, steps ...bridge.Step) bridge.Message {
-	return bridge.Message{Kind: bridge.KindStatus, Status: s, Thought: thought, Steps: steps}
+func status(s, thought string, steps ...chat.Step) chat.Message {
+	return chat.Message{Kind: chat.KindStatus, Status: s, Thought: thought, Steps: steps}
 }
 
 // runScript posts the first message and applies the rest as edits of it.
-func runScript(t *testing.T, a *Adapter, msgs ...bridge.Message) {
+func runScript(t *testing.T, a *Adapter, msgs ...chat.Message) {
 	t.Helper()
 	ctx := context.Background()
 	ref, err := a.Post(ctx, a.Key(), msgs[0])
@@ -32,16 +32,16 @@ func runScript(t *testing.T, a *Adapter, msgs ...bridge.Message) {
 func TestPlainRenderingPrintsOnlyChanges(t *testing.T) {
 	tests := []struct {
 		name string
-		msgs []bridge.Message
+		msgs []chat.Message
 		want string
 	}{
 		{
 			name: "status edits",
-			msgs: []bridge.Message{
+			msgs: []chat.Message{
 				status("Thinking...", ""),
 				status("Thinking...", ""), // unchanged: nothing printed
-				status("Searching Jira...", "Check Jira first.", bridge.Step{Text: "Searching Jira..."}),
-				status("Reading logs...", "Check Jira first.", bridge.Step{Text: "Searching Jira...", Done: true}, bridge.Step{Text: "Reading logs..."}),
+				status("Searching Jira...", "Check Jira first.", chat.Step{Text: "Searching Jira..."}),
+				status("Reading logs...", "Check Jira first.", chat.Step{Text: "Searching Jira...", Done: true}, chat.Step{Text: "Reading logs..."}),
 			},
 			want: "… Thinking...\n" +
 				"💭 Check Jira first.\n… Searching Jira...\n" +
@@ -49,43 +49,43 @@ func TestPlainRenderingPrintsOnlyChanges(t *testing.T) {
 		},
 		{
 			name: "placeholder replaced by the answer",
-			msgs: []bridge.Message{
+			msgs: []chat.Message{
 				status("Thinking...", ""),
-				{Kind: bridge.KindAnswer, Body: "# Result\n\n```go\nfmt.Println(1)\n```\n", Final: true},
+				{Kind: chat.KindAnswer, Body: "# Result\n\n```go\nfmt.Println(1)\n```\n", Final: true},
 			},
 			want: "… Thinking...\n# Result\n\n```go\nfmt.Println(1)\n```\n",
 		},
 		{
 			name: "tidied placeholder after the answer was posted separately",
-			msgs: []bridge.Message{
+			msgs: []chat.Message{
 				status("Thinking...", ""),
-				{Kind: bridge.KindStatus, Status: "✓ 3 steps", Final: true},
+				{Kind: chat.KindStatus, Status: "✓ 3 steps", Final: true},
 			},
 			want: "… Thinking...\n✓ 3 steps\n",
 		},
 		{
 			name: "failure notice",
-			msgs: []bridge.Message{
+			msgs: []chat.Message{
 				status("Thinking...", ""),
-				{Kind: bridge.KindNotice, Body: "The agent failed.\nTry again.", Final: true},
+				{Kind: chat.KindNotice, Body: "The agent failed.\nTry again.", Final: true},
 			},
 			want: "… Thinking...\n! The agent failed.\n  Try again.\n",
 		},
 		{
 			name: "approval card and decision",
-			msgs: []bridge.Message{card("ap1", bridge.ApprovalPending, ""), card("ap1", bridge.ApprovalApproved, "Ana")},
+			msgs: []chat.Message{card("ap1", chat.ApprovalPending, ""), card("ap1", chat.ApprovalApproved, "Ana")},
 			want: "? Approval needed: create_issue\n  Create a Jira issue?\n  arguments: {\"project\":\"REL\"}\n" +
 				"  Type y to approve or n to deny.\n✓ Approved by Ana\n",
 		},
 		{
 			name: "denied",
-			msgs: []bridge.Message{card("ap1", bridge.ApprovalPending, ""), card("ap1", bridge.ApprovalDenied, "Bo")},
+			msgs: []chat.Message{card("ap1", chat.ApprovalPending, ""), card("ap1", chat.ApprovalDenied, "Bo")},
 			want: "? Approval needed: create_issue\n  Create a Jira issue?\n  arguments: {\"project\":\"REL\"}\n" +
 				"  Type y to approve or n to deny.\n✗ Denied by Bo\n",
 		},
 		{
 			name: "expired",
-			msgs: []bridge.Message{card("ap1", bridge.ApprovalExpired, "")},
+			msgs: []chat.Message{card("ap1", chat.ApprovalExpired, "")},
 			want: "⌛ Approval expired\n",
 		},
 	}
@@ -105,8 +105,8 @@ func TestTTYRewritesStatusInPlace(t *testing.T) {
 	ctx := context.Background()
 	ref, err := a.Post(ctx, a.Key(), status("Thinking...", ""))
 	require.NoError(t, err)
-	require.NoError(t, a.Edit(ctx, ref, status("Searching Jira...", "hmm", bridge.Step{Text: "Searching Jira..."})))
-	require.NoError(t, a.Edit(ctx, ref, status("Reading logs...", "", bridge.Step{Text: "Searching Jira...", Done: true})))
+	require.NoError(t, a.Edit(ctx, ref, status("Searching Jira...", "hmm", chat.Step{Text: "Searching Jira..."})))
+	require.NoError(t, a.Edit(ctx, ref, status("Reading logs...", "", chat.Step{Text: "Searching Jira...", Done: true})))
 
 	rewrite := func(n int) string { return fmt.Sprintf("\x1b[%dF\x1b[J", n) }
 	want := "… Thinking...\n" +
@@ -116,7 +116,7 @@ func TestTTYRewritesStatusInPlace(t *testing.T) {
 
 	// Once other output follows, the block is printed anew instead of rewritten.
 	require.NoError(t, a.Ephemeral(ctx, a.Key(), "u", "note"))
-	require.NoError(t, a.Edit(ctx, ref, bridge.Message{Kind: bridge.KindAnswer, Body: "Done.", Final: true}))
+	require.NoError(t, a.Edit(ctx, ref, chat.Message{Kind: chat.KindAnswer, Body: "Done.", Final: true}))
 	assert.True(t, strings.HasSuffix(out.String(), "(note)\nDone.\n"), out.String())
 }
 
@@ -124,11 +124,11 @@ func TestTTYApprovalOutcome(t *testing.T) {
 	out := &bridgetest.SyncBuffer{}
 	a := New(Options{In: strings.NewReader(""), Out: out, TTY: true})
 	ctx := context.Background()
-	ref, err := a.Post(ctx, a.Key(), card("ap1", bridge.ApprovalPending, ""))
+	ref, err := a.Post(ctx, a.Key(), card("ap1", chat.ApprovalPending, ""))
 	require.NoError(t, err)
-	_, err = a.Post(ctx, a.Key(), bridge.Message{Kind: bridge.KindNotice, Body: "later"})
+	_, err = a.Post(ctx, a.Key(), chat.Message{Kind: chat.KindNotice, Body: "later"})
 	require.NoError(t, err)
-	require.NoError(t, a.Edit(ctx, ref, card("ap1", bridge.ApprovalApproved, "Ana")))
+	require.NoError(t, a.Edit(ctx, ref, card("ap1", chat.ApprovalApproved, "Ana")))
 	assert.True(t, strings.HasSuffix(out.String(), "! later\n✓ Approved by Ana\n"), out.String())
 }
 
@@ -142,8 +142,8 @@ func TestTTYDoesNotEchoInput(t *testing.T) {
 func TestEditOfUnknownMessageRendersIt(t *testing.T) {
 	out := &bridgetest.SyncBuffer{}
 	a := New(Options{In: strings.NewReader(""), Out: out})
-	require.NoError(t, a.Edit(context.Background(), bridge.MessageRef{ID: "old"},
-		bridge.Message{Kind: bridge.KindNotice, Body: "This run was interrupted.", Final: true}))
+	require.NoError(t, a.Edit(context.Background(), chat.MessageRef{ID: "old"},
+		chat.Message{Kind: chat.KindNotice, Body: "This run was interrupted.", Final: true}))
 	assert.Equal(t, "! This run was interrupted.\n", out.String())
 }
 
@@ -154,7 +154,7 @@ func TestOldMessagesAreForgotten(t *testing.T) {
 	out := &bridgetest.SyncBuffer{}
 	a := New(Options{In: strings.NewReader(""), Out: out})
 	ctx := context.Background()
-	var refs []bridge.MessageRef
+	var refs []chat.MessageRef
 	for i := range keepMessages + 10 {
 		ref, err := a.Post(ctx, a.Key(), status(fmt.Sprintf("Step %d", i), ""))
 		require.NoError(t, err)
@@ -211,10 +211,10 @@ func TestScreenRowsCountsWrappedLines(t *testing.T) {
 func TestTTYRewriteMovesOverWrappedRows(t *testing.T) {
 	var out bytes.Buffer
 	a := New(Options{In: strings.NewReader(""), Out: &out, TTY: true, Width: 20})
-	ref, err := a.Post(context.Background(), a.Key(), bridge.Message{Kind: bridge.KindStatus, Status: strings.Repeat("s", 30)})
+	ref, err := a.Post(context.Background(), a.Key(), chat.Message{Kind: chat.KindStatus, Status: strings.Repeat("s", 30)})
 	require.NoError(t, err)
 	out.Reset()
-	require.NoError(t, a.Edit(context.Background(), ref, bridge.Message{Kind: bridge.KindStatus, Status: "done"}))
+	require.NoError(t, a.Edit(context.Background(), ref, chat.Message{Kind: chat.KindStatus, Status: "done"}))
 	// "… " + 30 characters is 32 columns: two rows at width 20.
 	assert.True(t, strings.HasPrefix(out.String(), "\x1b[2F\x1b[J"), "got %q", out.String())
 }

@@ -13,18 +13,17 @@ import (
 
 	"github.com/bwmarrin/discordgo"
 	"github.com/gorilla/websocket"
+	"github.com/promptev/promptev-bridge/chat"
 	"golang.org/x/sync/singleflight"
-
-	"github.com/promptev/promptev-bridge/bridge"
 )
 
 // Compile-time conformance with the bridge's platform interfaces.
 var (
-	_ bridge.Adapter      = (*Adapter)(nil)
-	_ bridge.Ephemeral    = (*Adapter)(nil)
-	_ bridge.Buttons      = (*Adapter)(nil)
-	_ bridge.StatusSetter = (*Adapter)(nil)
-	_ bridge.Deleter      = (*Adapter)(nil)
+	_ chat.Adapter      = (*Adapter)(nil)
+	_ chat.Ephemeral    = (*Adapter)(nil)
+	_ chat.Buttons      = (*Adapter)(nil)
+	_ chat.StatusSetter = (*Adapter)(nil)
+	_ chat.Deleter      = (*Adapter)(nil)
 )
 
 // Intents are the gateway intents the adapter identifies with. MessageContent
@@ -157,7 +156,7 @@ func New(cfg Config, logger *slog.Logger, opts ...Option) (*Adapter, error) {
 
 	a := &Adapter{
 		cfg:            cfg,
-		log:            logger.With("platform", bridge.PlatformDiscord), // the caller names the component
+		log:            logger.With("platform", chat.PlatformDiscord), // the caller names the component
 		sess:           sess,
 		now:            o.now,
 		reconnectMin:   max(o.reconnectMin, time.Millisecond),
@@ -222,33 +221,33 @@ func (a *Adapter) configureSession(d *websocket.Dialer) {
 	s.Dialer = &dialer
 }
 
-// Name implements bridge.Platform.
-func (a *Adapter) Name() string { return bridge.PlatformDiscord }
+// Name implements chat.Platform.
+func (a *Adapter) Name() string { return chat.PlatformDiscord }
 
-// Limits implements bridge.Platform: 1,900 characters per message, one
+// Limits implements chat.Platform: 1,900 characters per message, one
 // per-channel budget shared by posts and edits, 1.5 s between edits of a
 // message, and no edits of messages older than 55 minutes.
-func (a *Adapter) Limits() bridge.Limits {
+func (a *Adapter) Limits() chat.Limits {
 	// Burst 1: with a refill of Writes per Per, no window of Per holds more
 	// than Writes+1 writes, within Discord's ~5 per 5 s per channel.
-	rate := bridge.Rate{Count: a.cfg.EditBudget.Writes, Per: a.cfg.EditBudget.Per, Burst: 1}
-	return bridge.Limits{
+	rate := chat.Rate{Count: a.cfg.EditBudget.Writes, Per: a.cfg.EditBudget.Per, Burst: 1}
+	return chat.Limits{
 		MaxMessageChars: MaxMessageChars,
 		MinEditInterval: a.cfg.EditInterval,
 		EditRate:        rate,
-		EditScope:       bridge.ScopeChannel,
+		EditScope:       chat.ScopeChannel,
 		PostRate:        rate,
-		PostScope:       bridge.ScopeChannel,
+		PostScope:       chat.ScopeChannel,
 		SharedBudget:    true,
 		MaxEditAge:      a.cfg.MaxEditAge,
 	}
 }
 
-// ButtonsSupported implements bridge.Buttons: approval cards get Approve and
+// ButtonsSupported implements chat.Buttons: approval cards get Approve and
 // Deny buttons.
 func (a *Adapter) ButtonsSupported() bool { return true }
 
-// Ready implements bridge.Adapter: true while the gateway session is up.
+// Ready implements chat.Adapter: true while the gateway session is up.
 func (a *Adapter) Ready() bool { return a.ready.Load() }
 
 // BotUserID returns the bot's user id once the gateway said READY.

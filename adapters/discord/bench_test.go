@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/promptev/promptev-bridge/adapters/discord/discordfake"
-	"github.com/promptev/promptev-bridge/bridge"
+	"github.com/promptev/promptev-bridge/chat"
 )
 
 // countingHandler signals when it has seen want messages.
@@ -20,15 +20,15 @@ type countingHandler struct {
 	done chan struct{}
 }
 
-func (h *countingHandler) HandleMessage(context.Context, bridge.InboundMessage) error {
+func (h *countingHandler) HandleMessage(context.Context, chat.InboundMessage) error {
 	if h.n.Add(1) == h.want {
 		close(h.done)
 	}
 	return nil
 }
 
-func (h *countingHandler) HandleAction(context.Context, bridge.Action) (bridge.ActionResult, error) {
-	return bridge.ActionResult{}, nil
+func (h *countingHandler) HandleAction(context.Context, chat.Action) (chat.ActionResult, error) {
+	return chat.ActionResult{}, nil
 }
 
 // BenchmarkGatewayMessageCreate measures MESSAGE_CREATE dispatches from the

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/promptev/promptev-bridge/bridge"
+	"github.com/promptev/promptev-bridge/chat"
 )
 
 // DefaultAPIURL is Discord's REST base URL; discordgo's endpoints are built on it.
@@ -87,16 +87,16 @@ var (
 
 // Validate reports problems by YAML path under path (normally "discord"). A
 // disabled section is not checked. The token is never echoed.
-func (c Config) Validate(path string) bridge.ConfigProblems {
+func (c Config) Validate(path string) chat.ConfigProblems {
 	if !c.Enabled {
 		return nil
 	}
 	return c.validate(path)
 }
 
-func (c Config) validate(path string) bridge.ConfigProblems {
-	var ps bridge.ConfigProblems
-	p := func(name string) string { return bridge.JoinPath(path, name) }
+func (c Config) validate(path string) chat.ConfigProblems {
+	var ps chat.ConfigProblems
+	p := func(name string) string { return chat.JoinPath(path, name) }
 
 	tok := botToken(c.Token)
 	switch {

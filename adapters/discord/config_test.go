@@ -11,11 +11,10 @@ import (
 	"time"
 
 	"github.com/bwmarrin/discordgo"
+	"github.com/promptev/promptev-bridge/chat"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
-
-	"github.com/promptev/promptev-bridge/bridge"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -105,13 +104,13 @@ func TestLimits(t *testing.T) {
 	t.Parallel()
 	a, err := New(testConfig(), slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
-	assert.Equal(t, bridge.Limits{
+	assert.Equal(t, chat.Limits{
 		MaxMessageChars: 1900,
 		MinEditInterval: 1500 * time.Millisecond,
-		EditRate:        bridge.Rate{Count: 4, Per: 5 * time.Second, Burst: 1},
-		EditScope:       bridge.ScopeChannel,
-		PostRate:        bridge.Rate{Count: 4, Per: 5 * time.Second, Burst: 1},
-		PostScope:       bridge.ScopeChannel,
+		EditRate:        chat.Rate{Count: 4, Per: 5 * time.Second, Burst: 1},
+		EditScope:       chat.ScopeChannel,
+		PostRate:        chat.Rate{Count: 4, Per: 5 * time.Second, Burst: 1},
+		PostScope:       chat.ScopeChannel,
 		SharedBudget:    true,
 		MaxEditAge:      55 * time.Minute,
 	}, a.Limits())
@@ -172,7 +171,7 @@ func TestTransportRewritesAndNormalises429(t *testing.T) {
 	sess, _ := discordgo.New("Bot x")
 	sess.Client = client
 	_, err = sess.Request("GET", discordgo.EndpointAPI+"limited", nil, discordgo.WithRetryOnRatelimit(false))
-	var rl *bridge.RateLimitError
+	var rl *chat.RateLimitError
 	require.ErrorAs(t, mapErr(err), &rl)
 	assert.Equal(t, 2*time.Second, rl.RetryAfter)
 

@@ -5,8 +5,8 @@ import (
 	"time"
 
 	"github.com/promptev/promptev-bridge/adapters/discord/discordfake"
-	"github.com/promptev/promptev-bridge/bridge"
 	"github.com/promptev/promptev-bridge/bridge/bridgetest"
+	"github.com/promptev/promptev-bridge/chat"
 )
 
 func TestPlatformConformance(t *testing.T) {
@@ -24,16 +24,16 @@ func TestPlatformConformance(t *testing.T) {
 		a := newAdapter(t, fake, testConfig(), &bridgetest.SyncBuffer{})
 		return bridgetest.Harness{
 			Platform: a,
-			Key:      bridge.ConversationKey{Platform: bridge.PlatformDiscord, Workspace: testGuild, Channel: testChannel, Thread: mention},
+			Key:      chat.ConversationKey{Platform: chat.PlatformDiscord, Workspace: testGuild, Channel: testChannel, Thread: mention},
 			Inject429: func(retryAfter time.Duration) {
 				fake.RateLimitEdits(1, retryAfter)
 				fake.RateLimitPosts(1, retryAfter)
 			},
-			Observed: func(ref bridge.MessageRef) (string, bool) {
+			Observed: func(ref chat.MessageRef) (string, bool) {
 				m, ok := fake.Snapshot().Message(ref.ID)
 				return m.Content, ok && !m.Deleted
 			},
-			ObservedButtons: func(ref bridge.MessageRef) int {
+			ObservedButtons: func(ref chat.MessageRef) int {
 				m, _ := fake.Snapshot().Message(ref.ID)
 				return len(m.Buttons())
 			},

@@ -17,6 +17,7 @@ import (
 	"github.com/promptev/promptev-bridge/adapters/discord/discordfake"
 	"github.com/promptev/promptev-bridge/bridge"
 	"github.com/promptev/promptev-bridge/bridge/bridgetest"
+	"github.com/promptev/promptev-bridge/chat"
 	"github.com/promptev/promptev-bridge/promptev"
 	"github.com/promptev/promptev-bridge/promptev/promptevtest"
 	"github.com/promptev/promptev-bridge/store"
@@ -67,7 +68,7 @@ func startE2E(t *testing.T, agent promptevtest.Agent) *e2e {
 		Config:    bcfg,
 		Agent:     bridge.ClientAgent(client),
 		Store:     bridgetest.NewMemStore(),
-		Platforms: []bridge.Platform{a},
+		Platforms: []chat.Platform{a},
 		Logger:    slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Metrics:   metrics,
 	})
@@ -378,7 +379,7 @@ func startE2EProcess(t *testing.T, path string, fake *discordfake.Server, pv *pr
 		Config:    bcfg,
 		Agent:     bridge.ClientAgent(client),
 		Store:     st,
-		Platforms: []bridge.Platform{p.a},
+		Platforms: []chat.Platform{p.a},
 		Logger:    slog.New(slog.NewTextHandler(p.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	require.NoError(t, err)
@@ -464,7 +465,7 @@ func testApprovalClickAfterRestart(t *testing.T, forgetCard bool) {
 		a, err := st.GetApproval(t.Context(), id)
 		require.NoError(t, err)
 		require.Equal(t, card.ID, a.Card.ID)
-		a.Card = bridge.MessageRef{}
+		a.Card = chat.MessageRef{}
 		require.NoError(t, st.PutApproval(t.Context(), a))
 		require.NoError(t, st.Close())
 	}

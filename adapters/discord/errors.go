@@ -8,8 +8,7 @@ import (
 
 	"github.com/bwmarrin/discordgo"
 	"github.com/gorilla/websocket"
-
-	"github.com/promptev/promptev-bridge/bridge"
+	"github.com/promptev/promptev-bridge/chat"
 )
 
 // Gateway close codes after which reconnecting cannot help.
@@ -69,7 +68,7 @@ func fatalHint(code int) (hint string, ok bool) {
 }
 
 // mapErr turns a discordgo error into the form the bridge expects: a 429
-// becomes *bridge.RateLimitError; request URLs (which carry interaction
+// becomes *chat.RateLimitError; request URLs (which carry interaction
 // tokens) are removed from transport errors.
 func mapErr(err error) error {
 	if err == nil {
@@ -81,7 +80,7 @@ func mapErr(err error) error {
 		if rl.Bucket != "" {
 			scope = "bucket " + rl.Bucket
 		}
-		return &bridge.RateLimitError{RetryAfter: rl.RetryAfter, Scope: scope}
+		return &chat.RateLimitError{RetryAfter: rl.RetryAfter, Scope: scope}
 	}
 	var ue *url.Error
 	if errors.As(err, &ue) {

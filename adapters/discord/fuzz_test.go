@@ -8,8 +8,7 @@ import (
 	"time"
 
 	"github.com/bwmarrin/discordgo"
-
-	"github.com/promptev/promptev-bridge/bridge"
+	"github.com/promptev/promptev-bridge/chat"
 )
 
 // Fuzz targets for what the Discord adapter parses from the gateway: button
@@ -45,9 +44,9 @@ func FuzzDiscordCustomID(f *testing.F) {
 		}
 		if ok {
 			prefix := customIDApprove
-			if d == bridge.Deny {
+			if d == chat.Deny {
 				prefix = customIDDeny
-			} else if d != bridge.Approve {
+			} else if d != chat.Approve {
 				t.Fatalf("parseCustomID(%q): decision %q", s, d)
 			}
 			if id == "" || prefix+id != s {
@@ -65,7 +64,7 @@ func FuzzDiscordCustomID(f *testing.F) {
 			}
 			return
 		}
-		want := []bridge.Decision{bridge.Approve, bridge.Deny}
+		want := []chat.Decision{chat.Approve, chat.Deny}
 		if len(row.Components) != len(want) {
 			t.Fatalf("approvalButtons(%q): %d components", s, len(row.Components))
 		}
@@ -178,7 +177,7 @@ func FuzzDiscordInbound(f *testing.F) {
 			if botMentioned(in.Text) || in.Text != strings.TrimSpace(in.Text) || in.Text == "" {
 				t.Fatalf("text %q handed over for content %q", in.Text, content)
 			}
-			if !in.Key.Valid() || in.Key.Platform != bridge.PlatformDiscord {
+			if !in.Key.Valid() || in.Key.Platform != chat.PlatformDiscord {
 				t.Fatalf("invalid key %+v", in.Key)
 			}
 			if in.Mentioned != (mentioned || m.GuildID == "") {

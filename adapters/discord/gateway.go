@@ -8,8 +8,7 @@ import (
 	"time"
 
 	"github.com/bwmarrin/discordgo"
-
-	"github.com/promptev/promptev-bridge/bridge"
+	"github.com/promptev/promptev-bridge/chat"
 )
 
 // messageQueueSize bounds the gateway messages waiting for the handler.
@@ -24,13 +23,13 @@ type queuedMessage struct {
 	received time.Time
 }
 
-// Run implements bridge.Adapter. It connects to the gateway and hands
+// Run implements chat.Adapter. It connects to the gateway and hands
 // messages (in gateway order, on one goroutine) and interactions (each on its
 // own goroutine, to meet the 3 s deadline) to h. Disconnects are resumed with
 // backoff. Run returns nil when ctx ends, and a *GatewayCloseError when
 // Discord refuses the connection for good (bad token, disallowed intents,
 // invalid shard).
-func (a *Adapter) Run(ctx context.Context, h bridge.Handler) error {
+func (a *Adapter) Run(ctx context.Context, h chat.Handler) error {
 	if h == nil {
 		return errors.New("discord: run: nil handler")
 	}
@@ -123,7 +122,7 @@ func (a *Adapter) Run(ctx context.Context, h bridge.Handler) error {
 		a.ready.Store(false)
 	}
 
-	backoff := bridge.Backoff{Min: a.reconnectMin, Max: a.reconnectMax}
+	backoff := chat.Backoff{Min: a.reconnectMin, Max: a.reconnectMax}
 	for {
 		select { // a signal left over from a closed connection is stale
 		case <-disconnected:
@@ -142,7 +141,7 @@ func (a *Adapter) Run(ctx context.Context, h bridge.Handler) error {
 		if err != nil && !errors.Is(err, discordgo.ErrWSAlreadyOpen) {
 			wait := backoff.Next()
 			a.log.Warn("gateway connect failed; retrying", "err", mapErr(err), "retry_in", wait)
-			if !bridge.SleepContext(ctx, wait) {
+			if !chat.SleepContext(ctx, wait) {
 				shutdown()
 				return nil
 			}
@@ -160,7 +159,7 @@ func (a *Adapter) Run(ctx context.Context, h bridge.Handler) error {
 		}
 		wait := backoff.Next()
 		a.log.Warn("gateway disconnected; resuming", "retry_in", wait)
-		if !bridge.SleepContext(ctx, wait) {
+		if !chat.SleepContext(ctx, wait) {
 			shutdown()
 			return nil
 		}
@@ -241,7 +240,7 @@ func (a *Adapter) announce(ctx context.Context, spawn func(func())) {
 }
 
 // dispatch hands one gateway message to the bridge.
-func (a *Adapter) dispatch(ctx context.Context, h bridge.Handler, q queuedMessage) {
+func (a *Adapter) dispatch(ctx context.Context, h chat.Handler, q queuedMessage) {
 	in, ok := a.inbound(ctx, q.msg, q.received)
 	if !ok {
 		return

@@ -15,8 +15,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/promptev/promptev-bridge/adapters/discord/discordfake"
-	"github.com/promptev/promptev-bridge/bridge"
 	"github.com/promptev/promptev-bridge/bridge/bridgetest"
+	"github.com/promptev/promptev-bridge/chat"
 )
 
 func TestGatewayHandshake(t *testing.T) {
@@ -180,7 +180,7 @@ func TestFatalCloseClassification(t *testing.T) {
 	for _, code := range []int{4004, 4010, 4011, 4012, 4013, 4014} {
 		require.NotNil(t, fatalClose(&websocket.CloseError{Code: code}), "code %d is fatal", code)
 	}
-	var _ bridge.Adapter = (*Adapter)(nil)
+	var _ chat.Adapter = (*Adapter)(nil)
 }
 
 func TestRunStopsDuringStalledGatewayDiscovery(t *testing.T) {

@@ -10,8 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/promptev/promptev-bridge/adapters/discord/discordfake"
-	"github.com/promptev/promptev-bridge/bridge"
 	"github.com/promptev/promptev-bridge/bridge/bridgetest"
+	"github.com/promptev/promptev-bridge/chat"
 )
 
 // Identities used across the tests.
@@ -28,61 +28,61 @@ const (
 const waitTimeout = 10 * time.Second
 
 // dmKey is the conversation of the test user's DM with the bot.
-var dmKey = bridge.ConversationKey{Platform: "discord", Workspace: "dm", Channel: testDM}
+var dmKey = chat.ConversationKey{Platform: "discord", Workspace: "dm", Channel: testDM}
 
-// recordingHandler is a bridge.Handler that records what the adapter hands over.
+// recordingHandler is a chat.Handler that records what the adapter hands over.
 type recordingHandler struct {
-	msgs chan bridge.InboundMessage
-	acts chan bridge.Action
+	msgs chan chat.InboundMessage
+	acts chan chat.Action
 
 	mu     sync.Mutex
-	result bridge.ActionResult
+	result chat.ActionResult
 	err    error
 }
 
-var _ bridge.Handler = (*recordingHandler)(nil)
+var _ chat.Handler = (*recordingHandler)(nil)
 
 func newRecordingHandler() *recordingHandler {
-	return &recordingHandler{msgs: make(chan bridge.InboundMessage, 100), acts: make(chan bridge.Action, 100)}
+	return &recordingHandler{msgs: make(chan chat.InboundMessage, 100), acts: make(chan chat.Action, 100)}
 }
 
-func (h *recordingHandler) HandleMessage(_ context.Context, m bridge.InboundMessage) error {
+func (h *recordingHandler) HandleMessage(_ context.Context, m chat.InboundMessage) error {
 	h.msgs <- m
 	return nil
 }
 
-func (h *recordingHandler) HandleAction(_ context.Context, a bridge.Action) (bridge.ActionResult, error) {
+func (h *recordingHandler) HandleAction(_ context.Context, a chat.Action) (chat.ActionResult, error) {
 	h.acts <- a
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.result, h.err
 }
 
-func (h *recordingHandler) setResult(r bridge.ActionResult, err error) {
+func (h *recordingHandler) setResult(r chat.ActionResult, err error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.result, h.err = r, err
 }
 
-func (h *recordingHandler) nextMessage(t *testing.T) bridge.InboundMessage {
+func (h *recordingHandler) nextMessage(t *testing.T) chat.InboundMessage {
 	t.Helper()
 	select {
 	case m := <-h.msgs:
 		return m
 	case <-time.After(waitTimeout):
 		t.Fatal("no message reached the handler")
-		return bridge.InboundMessage{}
+		return chat.InboundMessage{}
 	}
 }
 
-func (h *recordingHandler) nextAction(t *testing.T) bridge.Action {
+func (h *recordingHandler) nextAction(t *testing.T) chat.Action {
 	t.Helper()
 	select {
 	case a := <-h.acts:
 		return a
 	case <-time.After(waitTimeout):
 		t.Fatal("no action reached the handler")
-		return bridge.Action{}
+		return chat.Action{}
 	}
 }
 
@@ -160,7 +160,7 @@ func (r *rig) waitFor(t *testing.T, cond func(discordfake.Snapshot) bool) discor
 }
 
 // mention sends "@bot text" in the test channel and returns what the handler got.
-func (r *rig) mention(t *testing.T, text string) bridge.InboundMessage {
+func (r *rig) mention(t *testing.T, text string) chat.InboundMessage {
 	t.Helper()
 	_, err := r.fake.SendMessage(discordfake.UserMessage{GuildID: testGuild, ChannelID: testChannel,
 		AuthorID: testUser, AuthorName: "ana", Content: text, MentionBot: true})

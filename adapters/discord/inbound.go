@@ -6,8 +6,7 @@ import (
 	"time"
 
 	"github.com/bwmarrin/discordgo"
-
-	"github.com/promptev/promptev-bridge/bridge"
+	"github.com/promptev/promptev-bridge/chat"
 )
 
 // workspaceDM is ConversationKey.Workspace for direct messages.
@@ -27,41 +26,41 @@ const lookupTimeout = 5 * time.Second
 //   - in a text channel only mentions count: with auto_thread the key's
 //     Thread is the message id (the thread created on a message has the
 //     message's id), otherwise the channel itself is the conversation.
-func (a *Adapter) inbound(ctx context.Context, m *discordgo.Message, received time.Time) (bridge.InboundMessage, bool) {
+func (a *Adapter) inbound(ctx context.Context, m *discordgo.Message, received time.Time) (chat.InboundMessage, bool) {
 	botID := a.BotUserID()
 	if m == nil || m.Author == nil || m.Author.Bot || m.Author.System || m.Author.ID == botID || m.WebhookID != "" {
-		return bridge.InboundMessage{}, false
+		return chat.InboundMessage{}, false
 	}
 	if m.Type != discordgo.MessageTypeDefault && m.Type != discordgo.MessageTypeReply {
-		return bridge.InboundMessage{}, false
+		return chat.InboundMessage{}, false
 	}
 	mentioned := mentionsUser(m, botID)
-	in := bridge.InboundMessage{
-		User:      bridge.User{ID: m.Author.ID, Name: displayName(m.Author, m.Member)},
+	in := chat.InboundMessage{
+		User:      chat.User{ID: m.Author.ID, Name: displayName(m.Author, m.Member)},
 		Text:      stripMention(m.Content, botID),
 		MessageID: m.ID,
 		Mentioned: mentioned,
 		Received:  received,
 	}
 	if m.GuildID == "" {
-		in.Key = bridge.ConversationKey{Platform: bridge.PlatformDiscord, Workspace: workspaceDM, Channel: m.ChannelID}
+		in.Key = chat.ConversationKey{Platform: chat.PlatformDiscord, Workspace: workspaceDM, Channel: m.ChannelID}
 		in.Mentioned = true
 	} else if parent, isThread := a.threadParent(ctx, m.ChannelID); isThread {
-		in.Key = bridge.ConversationKey{Platform: bridge.PlatformDiscord, Workspace: m.GuildID, Channel: parent, Thread: m.ChannelID}
+		in.Key = chat.ConversationKey{Platform: chat.PlatformDiscord, Workspace: m.GuildID, Channel: parent, Thread: m.ChannelID}
 	} else if !mentioned {
-		return bridge.InboundMessage{}, false
+		return chat.InboundMessage{}, false
 	} else if a.cfg.AutoThread {
-		in.Key = bridge.ConversationKey{Platform: bridge.PlatformDiscord, Workspace: m.GuildID, Channel: m.ChannelID, Thread: m.ID}
+		in.Key = chat.ConversationKey{Platform: chat.PlatformDiscord, Workspace: m.GuildID, Channel: m.ChannelID, Thread: m.ID}
 		a.names.Put(m.ID, threadName(in.Text))
 	} else {
-		in.Key = bridge.ConversationKey{Platform: bridge.PlatformDiscord, Workspace: m.GuildID, Channel: m.ChannelID}
+		in.Key = chat.ConversationKey{Platform: chat.PlatformDiscord, Workspace: m.GuildID, Channel: m.ChannelID}
 	}
 	if strings.TrimSpace(in.Text) == "" && len(m.Attachments) == 0 {
 		if !in.Mentioned && a.warnedContent.CompareAndSwap(false, true) {
 			a.log.WarnContext(ctx, "a thread message arrived without content: is the Message Content intent enabled in the Developer Portal?",
 				"conversation", in.Key.String())
 		}
-		return bridge.InboundMessage{}, false
+		return chat.InboundMessage{}, false
 	}
 	return in, true
 }

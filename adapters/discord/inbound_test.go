@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/promptev/promptev-bridge/adapters/discord/discordfake"
-	"github.com/promptev/promptev-bridge/bridge"
+	"github.com/promptev/promptev-bridge/chat"
 )
 
 // sentinel is a DM sent after a message that should be dropped: messages are
@@ -28,16 +28,16 @@ func TestInboundMapping(t *testing.T) {
 		autoThread bool
 		msg        discordfake.UserMessage
 		// want is the expected message; nil means the message is dropped.
-		want func(id string) *bridge.InboundMessage
+		want func(id string) *chat.InboundMessage
 	}{
 		{
 			name: "mention in a text channel keys a new thread on the message", autoThread: true,
 			msg: discordfake.UserMessage{GuildID: testGuild, ChannelID: testChannel, AuthorID: testUser, AuthorName: "ana",
 				Nick: "Ana N", Content: "what is our **uptime**?", MentionBot: true},
-			want: func(id string) *bridge.InboundMessage {
-				return &bridge.InboundMessage{
-					Key:  bridge.ConversationKey{Platform: "discord", Workspace: testGuild, Channel: testChannel, Thread: id},
-					User: bridge.User{ID: testUser, Name: "Ana N"}, Text: "what is our **uptime**?", MessageID: id, Mentioned: true,
+			want: func(id string) *chat.InboundMessage {
+				return &chat.InboundMessage{
+					Key:  chat.ConversationKey{Platform: "discord", Workspace: testGuild, Channel: testChannel, Thread: id},
+					User: chat.User{ID: testUser, Name: "Ana N"}, Text: "what is our **uptime**?", MessageID: id, Mentioned: true,
 				}
 			},
 		},
@@ -45,30 +45,30 @@ func TestInboundMapping(t *testing.T) {
 			name: "mention with auto_thread off keys the channel", autoThread: false,
 			msg: discordfake.UserMessage{GuildID: testGuild, ChannelID: testChannel, AuthorID: testUser, AuthorName: "ana",
 				Content: "hi", MentionBot: true},
-			want: func(id string) *bridge.InboundMessage {
-				return &bridge.InboundMessage{
-					Key:  bridge.ConversationKey{Platform: "discord", Workspace: testGuild, Channel: testChannel},
-					User: bridge.User{ID: testUser, Name: "ana"}, Text: "hi", MessageID: id, Mentioned: true,
+			want: func(id string) *chat.InboundMessage {
+				return &chat.InboundMessage{
+					Key:  chat.ConversationKey{Platform: "discord", Workspace: testGuild, Channel: testChannel},
+					User: chat.User{ID: testUser, Name: "ana"}, Text: "hi", MessageID: id, Mentioned: true,
 				}
 			},
 		},
 		{
 			name: "DM replies inline and always addresses the bot", autoThread: true,
 			msg: discordfake.UserMessage{ChannelID: "1300000000000000077", AuthorID: testUser, AuthorName: "ana", Content: "hello there"},
-			want: func(id string) *bridge.InboundMessage {
-				return &bridge.InboundMessage{
-					Key:  bridge.ConversationKey{Platform: "discord", Workspace: "dm", Channel: "1300000000000000077"},
-					User: bridge.User{ID: testUser, Name: "ana"}, Text: "hello there", MessageID: id, Mentioned: true,
+			want: func(id string) *chat.InboundMessage {
+				return &chat.InboundMessage{
+					Key:  chat.ConversationKey{Platform: "discord", Workspace: "dm", Channel: "1300000000000000077"},
+					User: chat.User{ID: testUser, Name: "ana"}, Text: "hello there", MessageID: id, Mentioned: true,
 				}
 			},
 		},
 		{
 			name: "message in a thread continues without a mention", autoThread: true,
 			msg: discordfake.UserMessage{GuildID: testGuild, ChannelID: thread, AuthorID: testUser, AuthorName: "ana", Content: "and then?"},
-			want: func(id string) *bridge.InboundMessage {
-				return &bridge.InboundMessage{
-					Key:  bridge.ConversationKey{Platform: "discord", Workspace: testGuild, Channel: testChannel, Thread: thread},
-					User: bridge.User{ID: testUser, Name: "ana"}, Text: "and then?", MessageID: id,
+			want: func(id string) *chat.InboundMessage {
+				return &chat.InboundMessage{
+					Key:  chat.ConversationKey{Platform: "discord", Workspace: testGuild, Channel: testChannel, Thread: thread},
+					User: chat.User{ID: testUser, Name: "ana"}, Text: "and then?", MessageID: id,
 				}
 			},
 		},
@@ -76,10 +76,10 @@ func TestInboundMapping(t *testing.T) {
 			name: "legacy nickname mention is stripped", autoThread: true,
 			msg: discordfake.UserMessage{GuildID: testGuild, ChannelID: thread, AuthorID: testUser, AuthorName: "ana",
 				Content: "<@!" + discordfake.BotID + "> status?"},
-			want: func(id string) *bridge.InboundMessage {
-				return &bridge.InboundMessage{
-					Key:  bridge.ConversationKey{Platform: "discord", Workspace: testGuild, Channel: testChannel, Thread: thread},
-					User: bridge.User{ID: testUser, Name: "ana"}, Text: "status?", MessageID: id, Mentioned: true,
+			want: func(id string) *chat.InboundMessage {
+				return &chat.InboundMessage{
+					Key:  chat.ConversationKey{Platform: "discord", Workspace: testGuild, Channel: testChannel, Thread: thread},
+					User: chat.User{ID: testUser, Name: "ana"}, Text: "status?", MessageID: id, Mentioned: true,
 				}
 			},
 		},
@@ -142,7 +142,7 @@ func TestThreadFoundByREST(t *testing.T) {
 			AuthorName: "ana", Content: "x"})
 		require.NoError(t, err)
 		got := r.h.nextMessage(t)
-		assert.Equal(t, bridge.ConversationKey{Platform: "discord", Workspace: testGuild, Channel: testChannel, Thread: thread}, got.Key)
+		assert.Equal(t, chat.ConversationKey{Platform: "discord", Workspace: testGuild, Channel: testChannel, Thread: thread}, got.Key)
 	}
 	parent, ok := r.a.threads.Get(thread)
 	assert.True(t, ok)

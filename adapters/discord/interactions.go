@@ -6,8 +6,7 @@ import (
 	"time"
 
 	"github.com/bwmarrin/discordgo"
-
-	"github.com/promptev/promptev-bridge/bridge"
+	"github.com/promptev/promptev-bridge/chat"
 )
 
 // Texts shown to users by the adapter itself.
@@ -19,7 +18,7 @@ const (
 // onInteraction handles one interaction. Discord requires an answer within
 // 3 seconds; HandleAction does no network I/O, so it runs first and its
 // result goes into the answer itself.
-func (a *Adapter) onInteraction(ctx context.Context, h bridge.Handler, i *discordgo.Interaction, received time.Time) {
+func (a *Adapter) onInteraction(ctx context.Context, h chat.Handler, i *discordgo.Interaction, received time.Time) {
 	switch i.Type {
 	case discordgo.InteractionMessageComponent:
 		a.onComponent(ctx, h, i, received)
@@ -31,7 +30,7 @@ func (a *Adapter) onInteraction(ctx context.Context, h bridge.Handler, i *discor
 // onComponent answers a button click: an ephemeral notice when the bridge
 // has one for the clicker (not allowed, already decided), otherwise a
 // deferred update; the bridge then edits the card through Edit.
-func (a *Adapter) onComponent(ctx context.Context, h bridge.Handler, i *discordgo.Interaction, received time.Time) {
+func (a *Adapter) onComponent(ctx context.Context, h chat.Handler, i *discordgo.Interaction, received time.Time) {
 	data := i.MessageComponentData()
 	decision, id, ok := parseCustomID(data.CustomID)
 	if !ok {
@@ -40,8 +39,8 @@ func (a *Adapter) onComponent(ctx context.Context, h bridge.Handler, i *discordg
 	}
 	user := interactionUser(i)
 	a.rememberInteraction(i, user.ID)
-	act := bridge.Action{
-		Platform:   bridge.PlatformDiscord,
+	act := chat.Action{
+		Platform:   chat.PlatformDiscord,
 		ApprovalID: id,
 		Decision:   decision,
 		User:       user,
@@ -54,7 +53,7 @@ func (a *Adapter) onComponent(ctx context.Context, h bridge.Handler, i *discordg
 		if ch == "" {
 			ch = i.ChannelID
 		}
-		act.Card = bridge.MessageRef{ID: m.ID, Channel: ch, Posted: m.Timestamp}
+		act.Card = chat.MessageRef{ID: m.ID, Channel: ch, Posted: m.Timestamp}
 	}
 	res, err := h.HandleAction(ctx, act)
 	switch {
@@ -76,7 +75,7 @@ func (a *Adapter) onComponent(ctx context.Context, h bridge.Handler, i *discordg
 // onCommand handles the /ask slash command: the question is shown as the
 // interaction's answer, and the conversation starts on that message (in a
 // thread created on it, with auto_thread).
-func (a *Adapter) onCommand(ctx context.Context, h bridge.Handler, i *discordgo.Interaction, received time.Time) {
+func (a *Adapter) onCommand(ctx context.Context, h chat.Handler, i *discordgo.Interaction, received time.Time) {
 	data := i.ApplicationCommandData()
 	if !a.cfg.SlashCommand.Enabled || data.Name != a.cfg.SlashCommand.Name {
 		return
@@ -93,7 +92,7 @@ func (a *Adapter) onCommand(ctx context.Context, h bridge.Handler, i *discordgo.
 		a.respond(ctx, i, ephemeralResponse(noticeEmptyQuestion))
 		return
 	}
-	content := fitContent("**" + escapeMarkdown(user.Display()) + "** asked: " + bridge.TruncateRunes(question, MaxMessageChars))
+	content := fitContent("**" + escapeMarkdown(user.Display()) + "** asked: " + chat.TruncateRunes(question, MaxMessageChars))
 	if !a.respond(ctx, i, &discordgo.InteractionResponse{
 		Type: discordgo.InteractionResponseChannelMessageWithSource,
 		Data: &discordgo.InteractionResponseData{
@@ -119,7 +118,7 @@ func (a *Adapter) onCommand(ctx context.Context, h bridge.Handler, i *discordgo.
 		a.log.ErrorContext(ctx, "slash command: cannot read the answer message", "err", mapErr(err))
 		return
 	}
-	in := bridge.InboundMessage{
+	in := chat.InboundMessage{
 		User:      user,
 		Text:      question,
 		MessageID: msg.ID,
@@ -127,14 +126,14 @@ func (a *Adapter) onCommand(ctx context.Context, h bridge.Handler, i *discordgo.
 		Received:  received,
 	}
 	if i.GuildID == "" {
-		in.Key = bridge.ConversationKey{Platform: bridge.PlatformDiscord, Workspace: workspaceDM, Channel: i.ChannelID}
+		in.Key = chat.ConversationKey{Platform: chat.PlatformDiscord, Workspace: workspaceDM, Channel: i.ChannelID}
 	} else if parent, isThread := a.threadParent(ctx, i.ChannelID); isThread {
-		in.Key = bridge.ConversationKey{Platform: bridge.PlatformDiscord, Workspace: i.GuildID, Channel: parent, Thread: i.ChannelID}
+		in.Key = chat.ConversationKey{Platform: chat.PlatformDiscord, Workspace: i.GuildID, Channel: parent, Thread: i.ChannelID}
 	} else if a.cfg.AutoThread {
-		in.Key = bridge.ConversationKey{Platform: bridge.PlatformDiscord, Workspace: i.GuildID, Channel: i.ChannelID, Thread: msg.ID}
+		in.Key = chat.ConversationKey{Platform: chat.PlatformDiscord, Workspace: i.GuildID, Channel: i.ChannelID, Thread: msg.ID}
 		a.names.Put(msg.ID, threadName(question))
 	} else {
-		in.Key = bridge.ConversationKey{Platform: bridge.PlatformDiscord, Workspace: i.GuildID, Channel: i.ChannelID}
+		in.Key = chat.ConversationKey{Platform: chat.PlatformDiscord, Workspace: i.GuildID, Channel: i.ChannelID}
 	}
 	if err := h.HandleMessage(ctx, in); err != nil {
 		a.log.ErrorContext(ctx, "handle slash command failed", "conversation", in.Key.String(), "err", err)
@@ -171,12 +170,12 @@ func ephemeralResponse(text string) *discordgo.InteractionResponse {
 
 // interactionUser is the person behind an interaction: Member.User in
 // guilds, User in DMs.
-func interactionUser(i *discordgo.Interaction) bridge.User {
+func interactionUser(i *discordgo.Interaction) chat.User {
 	if i.Member != nil && i.Member.User != nil {
-		return bridge.User{ID: i.Member.User.ID, Name: displayName(i.Member.User, i.Member)}
+		return chat.User{ID: i.Member.User.ID, Name: displayName(i.Member.User, i.Member)}
 	}
 	if i.User != nil {
-		return bridge.User{ID: i.User.ID, Name: displayName(i.User, nil)}
+		return chat.User{ID: i.User.ID, Name: displayName(i.User, nil)}
 	}
-	return bridge.User{}
+	return chat.User{}
 }

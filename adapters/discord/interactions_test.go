@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/promptev/promptev-bridge/adapters/discord/discordfake"
-	"github.com/promptev/promptev-bridge/bridge"
+	"github.com/promptev/promptev-bridge/chat"
 )
 
 func TestButtonClicks(t *testing.T) {
@@ -17,27 +17,27 @@ func TestButtonClicks(t *testing.T) {
 		name     string
 		customID string
 		dm       bool
-		result   bridge.ActionResult
+		result   chat.ActionResult
 		err      error
 		// wantAction is false when the click must not reach the bridge.
 		wantAction   bool
-		wantDecision bridge.Decision
+		wantDecision chat.Decision
 		wantType     int
 		wantNotice   string
 		wantFollowup string
 	}{
-		{name: "accepted approve is a deferred update", customID: "pvb:a:apr1", result: bridge.ActionResult{Accepted: true},
-			wantAction: true, wantDecision: bridge.Approve, wantType: discordfake.ResponseDeferredUpdate},
-		{name: "accepted deny in a DM", customID: "pvb:d:apr1", dm: true, result: bridge.ActionResult{Accepted: true},
-			wantAction: true, wantDecision: bridge.Deny, wantType: discordfake.ResponseDeferredUpdate},
+		{name: "accepted approve is a deferred update", customID: "pvb:a:apr1", result: chat.ActionResult{Accepted: true},
+			wantAction: true, wantDecision: chat.Approve, wantType: discordfake.ResponseDeferredUpdate},
+		{name: "accepted deny in a DM", customID: "pvb:d:apr1", dm: true, result: chat.ActionResult{Accepted: true},
+			wantAction: true, wantDecision: chat.Deny, wantType: discordfake.ResponseDeferredUpdate},
 		{name: "unauthorised clicker gets an ephemeral notice", customID: "pvb:a:apr1",
-			result:     bridge.ActionResult{Notice: "Only Ana can decide this."},
-			wantAction: true, wantDecision: bridge.Approve, wantType: discordfake.ResponseChannelMessage, wantNotice: "Only Ana can decide this."},
+			result:     chat.ActionResult{Notice: "Only Ana can decide this."},
+			wantAction: true, wantDecision: chat.Approve, wantType: discordfake.ResponseChannelMessage, wantNotice: "Only Ana can decide this."},
 		{name: "accepted with a notice adds an ephemeral follow-up", customID: "pvb:d:apr1",
-			result:     bridge.ActionResult{Accepted: true, Notice: "Denied. The agent was told."},
-			wantAction: true, wantDecision: bridge.Deny, wantType: discordfake.ResponseDeferredUpdate, wantFollowup: "Denied. The agent was told."},
+			result:     chat.ActionResult{Accepted: true, Notice: "Denied. The agent was told."},
+			wantAction: true, wantDecision: chat.Deny, wantType: discordfake.ResponseDeferredUpdate, wantFollowup: "Denied. The agent was told."},
 		{name: "bridge error gets a generic ephemeral notice", customID: "pvb:a:apr1", err: errors.New("store down"),
-			wantAction: true, wantDecision: bridge.Approve, wantType: discordfake.ResponseChannelMessage, wantNotice: noticeFailed},
+			wantAction: true, wantDecision: chat.Approve, wantType: discordfake.ResponseChannelMessage, wantNotice: noticeFailed},
 		{name: "foreign button is only acknowledged", customID: "other:thing",
 			wantType: discordfake.ResponseDeferredUpdate},
 	}
@@ -55,9 +55,9 @@ func TestButtonClicks(t *testing.T) {
 			require.NoError(t, err)
 			if tt.wantAction {
 				act := r.h.nextAction(t)
-				assert.Equal(t, bridge.Action{Platform: "discord", ApprovalID: "apr1", Decision: tt.wantDecision,
-					User: bridge.User{ID: otherUser, Name: "bob"}, Received: act.Received,
-					Card: bridge.MessageRef{ID: "1300000000000000060", Channel: click.ChannelID, Posted: act.Card.Posted}}, act)
+				assert.Equal(t, chat.Action{Platform: "discord", ApprovalID: "apr1", Decision: tt.wantDecision,
+					User: chat.User{ID: otherUser, Name: "bob"}, Received: act.Received,
+					Card: chat.MessageRef{ID: "1300000000000000060", Channel: click.ChannelID, Posted: act.Card.Posted}}, act)
 				assert.False(t, act.Card.Posted.IsZero(), "the card's post time comes from the message")
 				assert.False(t, act.Received.IsZero())
 			}
@@ -102,13 +102,13 @@ func TestSlashAskStartsConversationInThread(t *testing.T) {
 	assert.False(t, resp.Ephemeral())
 	assert.Equal(t, "**ana** asked: How many open incidents?", resp.Content)
 	orig := s.BotMessages()[0]
-	assert.Equal(t, bridge.InboundMessage{
-		Key:  bridge.ConversationKey{Platform: "discord", Workspace: testGuild, Channel: testChannel, Thread: orig.ID},
-		User: bridge.User{ID: testUser, Name: "ana"}, Text: "How many open incidents?", MessageID: orig.ID,
+	assert.Equal(t, chat.InboundMessage{
+		Key:  chat.ConversationKey{Platform: "discord", Workspace: testGuild, Channel: testChannel, Thread: orig.ID},
+		User: chat.User{ID: testUser, Name: "ana"}, Text: "How many open incidents?", MessageID: orig.ID,
 		Mentioned: true, Received: in.Received,
 	}, in)
 
-	ref, err := r.a.Post(ctxT(t), in.Key, bridge.Message{Kind: bridge.KindStatus})
+	ref, err := r.a.Post(ctxT(t), in.Key, chat.Message{Kind: chat.KindStatus})
 	require.NoError(t, err)
 	s = r.fake.Snapshot()
 	require.Len(t, s.Threads, 1)

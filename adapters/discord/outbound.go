@@ -8,32 +8,31 @@ import (
 	"time"
 
 	"github.com/bwmarrin/discordgo"
-
-	"github.com/promptev/promptev-bridge/bridge"
+	"github.com/promptev/promptev-bridge/chat"
 )
 
 // defaultThreadName names a thread when the question is not known (for
 // example after a restart).
 const defaultThreadName = "Promptev"
 
-// Post implements bridge.Platform. For a key whose Thread is a message id in
+// Post implements chat.Platform. For a key whose Thread is a message id in
 // a text channel, the first post creates the thread on that message.
-func (a *Adapter) Post(ctx context.Context, key bridge.ConversationKey, msg bridge.Message) (bridge.MessageRef, error) {
+func (a *Adapter) Post(ctx context.Context, key chat.ConversationKey, msg chat.Message) (chat.MessageRef, error) {
 	if err := checkKey(key); err != nil {
-		return bridge.MessageRef{}, err
+		return chat.MessageRef{}, err
 	}
 	r, err := render(msg)
 	if err != nil {
-		return bridge.MessageRef{}, fmt.Errorf("discord: render: %w", err)
+		return chat.MessageRef{}, fmt.Errorf("discord: render: %w", err)
 	}
 	return a.send(ctx, key, r)
 }
 
 // send posts rendered content in the conversation's channel.
-func (a *Adapter) send(ctx context.Context, key bridge.ConversationKey, r rendered) (bridge.MessageRef, error) {
+func (a *Adapter) send(ctx context.Context, key chat.ConversationKey, r rendered) (chat.MessageRef, error) {
 	ch, ref, err := a.replyChannel(ctx, key)
 	if err != nil {
-		return bridge.MessageRef{}, err
+		return chat.MessageRef{}, err
 	}
 	send := &discordgo.MessageSend{
 		Content:         r.content,
@@ -44,14 +43,14 @@ func (a *Adapter) send(ctx context.Context, key bridge.ConversationKey, r render
 	}
 	m, err := a.sess.ChannelMessageSendComplex(ch, send, reqOpts(ctx)...)
 	if err != nil {
-		return bridge.MessageRef{}, fmt.Errorf("discord: post message: %w", mapErr(err))
+		return chat.MessageRef{}, fmt.Errorf("discord: post message: %w", mapErr(err))
 	}
-	return bridge.MessageRef{Key: key, ID: m.ID, Channel: ch, Posted: a.now()}, nil
+	return chat.MessageRef{Key: key, ID: m.ID, Channel: ch, Posted: a.now()}, nil
 }
 
-// Edit implements bridge.Platform. Components are always sent, so a decided
+// Edit implements chat.Platform. Components are always sent, so a decided
 // approval card loses its buttons.
-func (a *Adapter) Edit(ctx context.Context, ref bridge.MessageRef, msg bridge.Message) error {
+func (a *Adapter) Edit(ctx context.Context, ref chat.MessageRef, msg chat.Message) error {
 	if ref.ID == "" {
 		return errors.New("discord: edit: message ref has no id")
 	}
@@ -77,8 +76,8 @@ func (a *Adapter) Edit(ctx context.Context, ref bridge.MessageRef, msg bridge.Me
 	return nil
 }
 
-// Delete implements bridge.Deleter.
-func (a *Adapter) Delete(ctx context.Context, ref bridge.MessageRef) error {
+// Delete implements chat.Deleter.
+func (a *Adapter) Delete(ctx context.Context, ref chat.MessageRef) error {
 	ch := ref.Channel
 	if ch == "" {
 		ch = keyChannel(ref.Key)
@@ -89,16 +88,16 @@ func (a *Adapter) Delete(ctx context.Context, ref bridge.MessageRef) error {
 	return nil
 }
 
-// Ephemeral implements bridge.Ephemeral. Discord shows a message to one user
+// Ephemeral implements chat.Ephemeral. Discord shows a message to one user
 // only as an answer to that user's interaction: when the user clicked or
 // used the slash command in this conversation within the last 14 minutes,
 // the notice is an ephemeral follow-up; otherwise it is posted in the
 // conversation, addressed to the user without pinging.
-func (a *Adapter) Ephemeral(ctx context.Context, key bridge.ConversationKey, userID, text string) error {
+func (a *Adapter) Ephemeral(ctx context.Context, key chat.ConversationKey, userID, text string) error {
 	if err := checkKey(key); err != nil {
 		return err
 	}
-	text = fitContent(bridge.NeutralizeMentions(text))
+	text = fitContent(chat.NeutralizeMentions(text))
 	if tok, ok := a.tokens.Get(tokenKey(a.existingChannel(key), userID)); ok && a.now().Before(tok.expires) {
 		err := a.followup(ctx, tok, text)
 		if err == nil {
@@ -130,11 +129,11 @@ func (a *Adapter) followup(ctx context.Context, tok interactionToken, text strin
 	return nil
 }
 
-// SetStatus implements bridge.StatusSetter with the typing indicator, which
+// SetStatus implements chat.StatusSetter with the typing indicator, which
 // Discord shows for about 10 s; it is refreshed at most every 8 s per channel.
 // Status "" is a no-op (the next message clears the indicator). Nothing is
 // shown in a thread that does not exist yet.
-func (a *Adapter) SetStatus(ctx context.Context, key bridge.ConversationKey, status string) error {
+func (a *Adapter) SetStatus(ctx context.Context, key chat.ConversationKey, status string) error {
 	if status == "" {
 		return nil
 	}
@@ -160,7 +159,7 @@ func (a *Adapter) SetStatus(ctx context.Context, key bridge.ConversationKey, sta
 // on the key's message first when needed. ref, when not nil, makes the post a
 // reply to the triggering message (the inline fallback when a thread cannot
 // be created).
-func (a *Adapter) replyChannel(ctx context.Context, key bridge.ConversationKey) (string, *discordgo.MessageReference, error) {
+func (a *Adapter) replyChannel(ctx context.Context, key chat.ConversationKey) (string, *discordgo.MessageReference, error) {
 	if key.Thread == "" || key.Workspace == workspaceDM {
 		return key.Channel, nil, nil
 	}
@@ -185,7 +184,7 @@ func (a *Adapter) replyChannel(ctx context.Context, key bridge.ConversationKey) 
 // startThread creates the thread on message key.Thread in key.Channel and
 // returns its id. It returns "" when the bot may not create threads there
 // (the conversation then continues inline).
-func (a *Adapter) startThread(ctx context.Context, key bridge.ConversationKey) (string, error) {
+func (a *Adapter) startThread(ctx context.Context, key chat.ConversationKey) (string, error) {
 	name, ok := a.names.Get(key.Thread)
 	if !ok {
 		name = defaultThreadName
@@ -211,7 +210,7 @@ func (a *Adapter) startThread(ctx context.Context, key bridge.ConversationKey) (
 
 // existingChannel is the channel a conversation's messages are in, or ""
 // when its thread has not been created yet.
-func (a *Adapter) existingChannel(key bridge.ConversationKey) string {
+func (a *Adapter) existingChannel(key chat.ConversationKey) string {
 	if key.Thread == "" || key.Workspace == workspaceDM {
 		return key.Channel
 	}
@@ -231,15 +230,15 @@ func (a *Adapter) isKnownThread(id string) bool {
 }
 
 // keyChannel is where a key's messages are when nothing else is known.
-func keyChannel(key bridge.ConversationKey) string {
+func keyChannel(key chat.ConversationKey) string {
 	if key.Thread != "" && key.Workspace != workspaceDM {
 		return key.Thread
 	}
 	return key.Channel
 }
 
-func checkKey(key bridge.ConversationKey) error {
-	if key.Platform != bridge.PlatformDiscord || key.Channel == "" {
+func checkKey(key chat.ConversationKey) error {
+	if key.Platform != chat.PlatformDiscord || key.Channel == "" {
 		return fmt.Errorf("discord: not a discord conversation key: %q", key.String())
 	}
 	return nil

@@ -10,8 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/promptev/promptev-bridge/adapters/discord/discordfake"
-	"github.com/promptev/promptev-bridge/bridge"
 	"github.com/promptev/promptev-bridge/bridge/bridgetest"
+	"github.com/promptev/promptev-bridge/chat"
 )
 
 func TestFirstPostCreatesThreadAndLaterMessagesStayThere(t *testing.T) {
@@ -20,7 +20,7 @@ func TestFirstPostCreatesThreadAndLaterMessagesStayThere(t *testing.T) {
 	in := r.mention(t, "Why did the nightly build fail on the `main` branch yesterday evening around nine? Please look at the logs")
 	ctx := ctxT(t)
 
-	placeholder, err := r.a.Post(ctx, in.Key, bridge.Message{Kind: bridge.KindStatus, Status: "Thinking..."})
+	placeholder, err := r.a.Post(ctx, in.Key, chat.Message{Kind: chat.KindStatus, Status: "Thinking..."})
 	require.NoError(t, err)
 	assert.Equal(t, in.MessageID, placeholder.Channel, "posted in the thread created on the mention")
 	assert.Equal(t, in.Key, placeholder.Key)
@@ -43,7 +43,7 @@ func TestFirstPostCreatesThreadAndLaterMessagesStayThere(t *testing.T) {
 	assert.Contains(t, msg.Content, "Thinking...")
 
 	// Second post: no second thread.
-	_, err = r.a.Post(ctx, in.Key, bridge.Message{Kind: bridge.KindAnswer, Body: "done"})
+	_, err = r.a.Post(ctx, in.Key, chat.Message{Kind: chat.KindAnswer, Body: "done"})
 	require.NoError(t, err)
 	assert.Len(t, r.fake.Snapshot().Threads, 1)
 
@@ -64,11 +64,11 @@ func TestPostWhenThreadAlreadyExists(t *testing.T) {
 	r := startRig(t, nil)
 	in := r.mention(t, "first")
 	ctx := ctxT(t)
-	_, err := r.a.Post(ctx, in.Key, bridge.Message{Kind: bridge.KindStatus})
+	_, err := r.a.Post(ctx, in.Key, chat.Message{Kind: chat.KindStatus})
 	require.NoError(t, err)
 
 	b := newAdapter(t, r.fake, testConfig(), r.logs)
-	ref, err := b.Post(ctx, in.Key, bridge.Message{Kind: bridge.KindNotice, Body: "The run was interrupted."})
+	ref, err := b.Post(ctx, in.Key, chat.Message{Kind: chat.KindNotice, Body: "The run was interrupted."})
 	require.NoError(t, err)
 	assert.Equal(t, in.MessageID, ref.Channel)
 	assert.Len(t, r.fake.Snapshot().Threads, 1)
@@ -82,7 +82,7 @@ func TestConcurrentFirstPostsCreateOneThread(t *testing.T) {
 	errs := make(chan error, 4)
 	for range 4 {
 		go func() {
-			_, err := r.a.Post(ctx, in.Key, bridge.Message{Kind: bridge.KindStatus})
+			_, err := r.a.Post(ctx, in.Key, chat.Message{Kind: chat.KindStatus})
 			errs <- err
 		}()
 	}
@@ -98,16 +98,16 @@ func TestInlinePosts(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name    string
-		key     bridge.ConversationKey
+		key     chat.ConversationKey
 		channel string
 	}{
 		{"DM", dmKey, testDM},
-		{"auto_thread off", bridge.ConversationKey{Platform: "discord", Workspace: testGuild, Channel: testChannel}, testChannel},
+		{"auto_thread off", chat.ConversationKey{Platform: "discord", Workspace: testGuild, Channel: testChannel}, testChannel},
 	}
 	r := startRig(t, nil)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ref, err := r.a.Post(ctxT(t), tt.key, bridge.Message{Kind: bridge.KindAnswer, Body: "hello"})
+			ref, err := r.a.Post(ctxT(t), tt.key, chat.Message{Kind: chat.KindAnswer, Body: "hello"})
 			require.NoError(t, err)
 			assert.Equal(t, tt.channel, ref.Channel)
 			m, ok := r.fake.Snapshot().Message(ref.ID)
@@ -124,9 +124,9 @@ func TestApprovalCardButtonsAndDecision(t *testing.T) {
 	r := startRig(t, nil)
 	in := r.mention(t, "deploy it")
 	ctx := ctxT(t)
-	card := &bridge.ApprovalCard{ID: "apr_0123456789", Tool: "deploy", Description: "Deploy *prod* now?",
-		Arguments: `{"env":"prod"}`, State: bridge.ApprovalPending}
-	ref, err := r.a.Post(ctx, in.Key, bridge.Message{Kind: bridge.KindApproval, Approval: card})
+	card := &chat.ApprovalCard{ID: "apr_0123456789", Tool: "deploy", Description: "Deploy *prod* now?",
+		Arguments: `{"env":"prod"}`, State: chat.ApprovalPending}
+	ref, err := r.a.Post(ctx, in.Key, chat.Message{Kind: chat.KindApproval, Approval: card})
 	require.NoError(t, err)
 
 	m, _ := r.fake.Snapshot().Message(ref.ID)
@@ -139,8 +139,8 @@ func TestApprovalCardButtonsAndDecision(t *testing.T) {
 	assert.Contains(t, m.Content, "```\n{\"env\":\"prod\"}\n```")
 
 	decided := *card
-	decided.State, decided.DecidedBy = bridge.ApprovalApproved, "Ana"
-	require.NoError(t, r.a.Edit(ctx, ref, bridge.Message{Kind: bridge.KindApproval, Approval: &decided, Final: true}))
+	decided.State, decided.DecidedBy = chat.ApprovalApproved, "Ana"
+	require.NoError(t, r.a.Edit(ctx, ref, chat.Message{Kind: chat.KindApproval, Approval: &decided, Final: true}))
 	s := r.fake.Snapshot()
 	m, _ = s.Message(ref.ID)
 	assert.Empty(t, m.Buttons(), "buttons removed")
@@ -156,10 +156,10 @@ func TestEditStatusRendering(t *testing.T) {
 	r := startRig(t, nil)
 	ctx := ctxT(t)
 	key := dmKey
-	ref, err := r.a.Post(ctx, key, bridge.Message{Kind: bridge.KindStatus})
+	ref, err := r.a.Post(ctx, key, chat.Message{Kind: chat.KindStatus})
 	require.NoError(t, err)
-	err = r.a.Edit(ctx, ref, bridge.Message{Kind: bridge.KindStatus, Status: "Searching Jira...",
-		Thought: "the user wants\nopen bugs", Steps: []bridge.Step{{Text: "Read the ticket", Done: true}, {Text: "Search Jira"}}})
+	err = r.a.Edit(ctx, ref, chat.Message{Kind: chat.KindStatus, Status: "Searching Jira...",
+		Thought: "the user wants\nopen bugs", Steps: []chat.Step{{Text: "Read the ticket", Done: true}, {Text: "Search Jira"}}})
 	require.NoError(t, err)
 	m, _ := r.fake.Snapshot().Message(ref.ID)
 	assert.Equal(t, "⏳ **Searching Jira...**\n-# 💭 the user wants open bugs\n✓ Read the ticket\n▸ Search Jira", m.Content)
@@ -174,7 +174,7 @@ func TestLongAnswerChunksFitDiscord(t *testing.T) {
 	// The bridge splits to Limits().MaxMessageChars; a chunk of exactly that
 	// many (multi-byte) runes is sent unchanged.
 	body := strings.Repeat("é", MaxMessageChars)
-	ref, err := r.a.Post(ctx, key, bridge.Message{Kind: bridge.KindAnswer, Body: body})
+	ref, err := r.a.Post(ctx, key, chat.Message{Kind: chat.KindAnswer, Body: body})
 	require.NoError(t, err)
 	m, _ := r.fake.Snapshot().Message(ref.ID)
 	assert.Equal(t, body, m.Content)
@@ -185,22 +185,22 @@ func TestRateLimitMapping(t *testing.T) {
 	r := startRig(t, nil)
 	ctx := ctxT(t)
 	key := dmKey
-	ref, err := r.a.Post(ctx, key, bridge.Message{Kind: bridge.KindStatus})
+	ref, err := r.a.Post(ctx, key, chat.Message{Kind: chat.KindStatus})
 	require.NoError(t, err)
 
 	r.fake.RateLimitEdits(1, 250*time.Millisecond)
-	err = r.a.Edit(ctx, ref, bridge.Message{Kind: bridge.KindStatus, Status: "one"})
-	var rl *bridge.RateLimitError
+	err = r.a.Edit(ctx, ref, chat.Message{Kind: chat.KindStatus, Status: "one"})
+	var rl *chat.RateLimitError
 	require.ErrorAs(t, err, &rl)
 	assert.Equal(t, 250*time.Millisecond, rl.RetryAfter)
 	assert.Equal(t, 1, r.fake.Snapshot().RateLimited, "no retry inside the call")
 
-	require.NoError(t, r.a.Edit(ctx, ref, bridge.Message{Kind: bridge.KindAnswer, Body: "final", Final: true}))
+	require.NoError(t, r.a.Edit(ctx, ref, chat.Message{Kind: chat.KindAnswer, Body: "final", Final: true}))
 	m, _ := r.fake.Snapshot().Message(ref.ID)
 	assert.Equal(t, "final", m.Content)
 
 	r.fake.RateLimitPosts(1, 1500*time.Millisecond)
-	_, err = r.a.Post(ctx, key, bridge.Message{Kind: bridge.KindAnswer, Body: "x"})
+	_, err = r.a.Post(ctx, key, chat.Message{Kind: chat.KindAnswer, Body: "x"})
 	require.ErrorAs(t, err, &rl)
 	assert.Equal(t, 1500*time.Millisecond, rl.RetryAfter)
 }
@@ -210,7 +210,7 @@ func TestEphemeral(t *testing.T) {
 	r := startRig(t, nil)
 	ctx := ctxT(t)
 	in := r.mention(t, "question")
-	ref, err := r.a.Post(ctx, in.Key, bridge.Message{Kind: bridge.KindStatus})
+	ref, err := r.a.Post(ctx, in.Key, chat.Message{Kind: chat.KindStatus})
 	require.NoError(t, err)
 
 	// No recent interaction: posted in the conversation, addressed, no ping.
@@ -222,7 +222,7 @@ func TestEphemeral(t *testing.T) {
 	assert.True(t, last.AllowedMentions.None())
 
 	// After a click in the thread, the notice is an ephemeral follow-up.
-	r.h.setResult(bridge.ActionResult{}, nil)
+	r.h.setResult(chat.ActionResult{}, nil)
 	_, err = r.fake.Click(discordfake.Click{GuildID: testGuild, ChannelID: ref.Channel, MessageID: ref.ID,
 		CustomID: "pvb:a:x1", UserID: otherUser, UserName: "bob"})
 	require.NoError(t, err)
@@ -243,7 +243,7 @@ func TestSetStatusTyping(t *testing.T) {
 	r := startRig(t, nil, WithClock(now.get))
 	ctx := ctxT(t)
 	dm := dmKey
-	pending := bridge.ConversationKey{Platform: "discord", Workspace: testGuild, Channel: testChannel, Thread: "1300000000000000050"}
+	pending := chat.ConversationKey{Platform: "discord", Workspace: testGuild, Channel: testChannel, Thread: "1300000000000000050"}
 
 	require.NoError(t, r.a.SetStatus(ctx, pending, "Searching"), "no thread yet: nothing to do")
 	require.NoError(t, r.a.SetStatus(ctx, dm, ""), "clearing is a no-op")
@@ -259,7 +259,7 @@ func TestDelete(t *testing.T) {
 	r := startRig(t, nil)
 	ctx := ctxT(t)
 	key := dmKey
-	ref, err := r.a.Post(ctx, key, bridge.Message{Kind: bridge.KindStatus})
+	ref, err := r.a.Post(ctx, key, chat.Message{Kind: chat.KindStatus})
 	require.NoError(t, err)
 	require.NoError(t, r.a.Delete(ctx, ref))
 	m, _ := r.fake.Snapshot().Message(ref.ID)
@@ -273,11 +273,11 @@ func TestWrongKeys(t *testing.T) {
 	t.Cleanup(fake.Close)
 	a := newAdapter(t, fake, testConfig(), &bridgetest.SyncBuffer{})
 	ctx := ctxT(t)
-	_, err := a.Post(ctx, bridge.ConversationKey{Platform: "slack", Channel: "C1"}, bridge.Message{})
+	_, err := a.Post(ctx, chat.ConversationKey{Platform: "slack", Channel: "C1"}, chat.Message{})
 	assert.Error(t, err)
-	assert.Error(t, a.Edit(ctx, bridge.MessageRef{}, bridge.Message{}))
-	_, err = a.Post(ctx, bridge.ConversationKey{Platform: "discord", Workspace: "dm", Channel: "1"},
-		bridge.Message{Kind: bridge.KindApproval})
+	assert.Error(t, a.Edit(ctx, chat.MessageRef{}, chat.Message{}))
+	_, err = a.Post(ctx, chat.ConversationKey{Platform: "discord", Workspace: "dm", Channel: "1"},
+		chat.Message{Kind: chat.KindApproval})
 	assert.ErrorContains(t, err, "approval")
 }
 
@@ -287,9 +287,9 @@ func TestThreadPermissionMissingRepliesInline(t *testing.T) {
 	r.fake.ForbidThreads(true)
 	in := r.mention(t, "question")
 	ctx := ctxT(t)
-	first, err := r.a.Post(ctx, in.Key, bridge.Message{Kind: bridge.KindStatus})
+	first, err := r.a.Post(ctx, in.Key, chat.Message{Kind: chat.KindStatus})
 	require.NoError(t, err)
-	second, err := r.a.Post(ctx, in.Key, bridge.Message{Kind: bridge.KindAnswer, Body: "answer"})
+	second, err := r.a.Post(ctx, in.Key, chat.Message{Kind: chat.KindAnswer, Body: "answer"})
 	require.NoError(t, err)
 
 	s := r.fake.Snapshot()
@@ -300,14 +300,14 @@ func TestThreadPermissionMissingRepliesInline(t *testing.T) {
 	assert.Equal(t, in.MessageID, m1.ReplyTo, "the first reply answers the mention")
 	assert.Equal(t, testChannel, m2.ChannelID)
 	assert.Contains(t, r.logs.String(), "Create Public Threads")
-	require.NoError(t, r.a.Edit(ctx, first, bridge.Message{Kind: bridge.KindAnswer, Body: "edited"}))
+	require.NoError(t, r.a.Edit(ctx, first, chat.Message{Kind: chat.KindAnswer, Body: "edited"}))
 }
 
 func TestDeletedThreadIsForgotten(t *testing.T) {
 	t.Parallel()
 	r := startRig(t, nil)
 	in := r.mention(t, "question")
-	_, err := r.a.Post(ctxT(t), in.Key, bridge.Message{Kind: bridge.KindStatus})
+	_, err := r.a.Post(ctxT(t), in.Key, chat.Message{Kind: chat.KindStatus})
 	require.NoError(t, err)
 	require.True(t, r.a.isKnownThread(in.MessageID))
 

@@ -7,8 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/bwmarrin/discordgo"
-
-	"github.com/promptev/promptev-bridge/bridge"
+	"github.com/promptev/promptev-bridge/chat"
 )
 
 // Message size limits.
@@ -43,17 +42,17 @@ func noMentions() *discordgo.MessageAllowedMentions {
 }
 
 // render turns a bridge message into content and components.
-func render(msg bridge.Message) (rendered, error) {
+func render(msg chat.Message) (rendered, error) {
 	r := rendered{components: []discordgo.MessageComponent{}}
 	switch msg.Kind {
-	case bridge.KindStatus:
+	case chat.KindStatus:
 		r.content = renderStatus(msg)
-	case bridge.KindApproval:
+	case chat.KindApproval:
 		if msg.Approval == nil {
 			return r, errors.New("approval message without approval card")
 		}
 		r.content = renderApproval(*msg.Approval)
-		if msg.Approval.State == bridge.ApprovalPending || msg.Approval.State == "" {
+		if msg.Approval.State == chat.ApprovalPending || msg.Approval.State == "" {
 			row, err := approvalButtons(msg.Approval.ID)
 			if err != nil {
 				return r, err
@@ -65,14 +64,14 @@ func render(msg bridge.Message) (rendered, error) {
 	}
 	// The bridge neutralises agent text already; doing it again here keeps
 	// every path (notices, cards, status) unable to ping, whatever the caller.
-	r.content = fitContent(bridge.NeutralizeMentions(r.content))
+	r.content = fitContent(chat.NeutralizeMentions(r.content))
 	return r, nil
 }
 
 // renderStatus renders the placeholder / live status: a status line, the
 // latest thought as muted subtext, the recent steps with ✓ for finished ones,
 // and any body text.
-func renderStatus(msg bridge.Message) string {
+func renderStatus(msg chat.Message) string {
 	var b strings.Builder
 	line := func(s string) {
 		if b.Len() > 0 {
@@ -114,25 +113,25 @@ func renderStatus(msg bridge.Message) string {
 }
 
 // renderApproval renders an approval card's text; buttons are separate.
-func renderApproval(c bridge.ApprovalCard) string {
+func renderApproval(c chat.ApprovalCard) string {
 	var b strings.Builder
 	b.WriteString("🔐 **Approval needed**")
 	if tool := oneLine(c.Tool, 80); tool != "" {
 		b.WriteString(" · `" + strings.ReplaceAll(tool, "`", "'") + "`")
 	}
 	if d := strings.TrimSpace(c.Description); d != "" {
-		b.WriteString("\n" + escapeMarkdown(bridge.TruncateRunes(d, 1000)))
+		b.WriteString("\n" + escapeMarkdown(chat.TruncateRunes(d, 1000)))
 	}
 	if args := strings.TrimSpace(c.Arguments); args != "" {
-		b.WriteString("\n```\n" + strings.ReplaceAll(bridge.TruncateRunes(args, 500), "```", "`\u200b``") + "\n```")
+		b.WriteString("\n```\n" + strings.ReplaceAll(chat.TruncateRunes(args, 500), "```", "`\u200b``") + "\n```")
 	}
 	by := escapeMarkdown(oneLine(c.DecidedBy, 80))
 	switch c.State {
-	case bridge.ApprovalApproved:
+	case chat.ApprovalApproved:
 		b.WriteString("\n✅ Approved" + suffixBy(by))
-	case bridge.ApprovalDenied:
+	case chat.ApprovalDenied:
 		b.WriteString("\n❌ Denied" + suffixBy(by))
-	case bridge.ApprovalExpired:
+	case chat.ApprovalExpired:
 		b.WriteString("\n⌛ Expired: no decision was made in time.")
 	}
 	return b.String()
@@ -161,14 +160,14 @@ func approvalButtons(id string) (discordgo.ActionsRow, error) {
 
 // parseCustomID reads an approval button's custom id. Only what
 // approvalButtons can produce is accepted (at most maxCustomID bytes).
-func parseCustomID(s string) (bridge.Decision, string, bool) {
+func parseCustomID(s string) (chat.Decision, string, bool) {
 	switch {
 	case len(s) > maxCustomID:
 		return "", "", false
 	case strings.HasPrefix(s, customIDApprove) && len(s) > len(customIDApprove):
-		return bridge.Approve, s[len(customIDApprove):], true
+		return chat.Approve, s[len(customIDApprove):], true
 	case strings.HasPrefix(s, customIDDeny) && len(s) > len(customIDDeny):
-		return bridge.Deny, s[len(customIDDeny):], true
+		return chat.Deny, s[len(customIDDeny):], true
 	}
 	return "", "", false
 }
@@ -183,7 +182,7 @@ func fitContent(s string) string {
 	if utf8.RuneCountInString(s) <= hardContentLimit {
 		return s
 	}
-	cut := bridge.TruncateRunes(s, hardContentLimit-5)
+	cut := chat.TruncateRunes(s, hardContentLimit-5)
 	if strings.Count(cut, "```")%2 == 1 {
 		return cut + "\n```"
 	}
@@ -192,7 +191,7 @@ func fitContent(s string) string {
 
 // oneLine collapses whitespace (including line breaks) and truncates.
 func oneLine(s string, n int) string {
-	return bridge.TruncateRunes(bridge.OneLine(s), n)
+	return chat.TruncateRunes(chat.OneLine(s), n)
 }
 
 // inlineEscaper escapes Discord Markdown that works anywhere in a line; "<"

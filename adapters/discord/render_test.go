@@ -6,10 +6,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/bwmarrin/discordgo"
+	"github.com/promptev/promptev-bridge/chat"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/promptev/promptev-bridge/bridge"
 )
 
 func TestRender(t *testing.T) {
@@ -17,46 +16,46 @@ func TestRender(t *testing.T) {
 	long := strings.Repeat("word ", 600)
 	tests := []struct {
 		name        string
-		msg         bridge.Message
+		msg         chat.Message
 		wantContent string
 		wantButtons int
 		wantErr     string
 	}{
-		{name: "empty status is a placeholder", msg: bridge.Message{Kind: bridge.KindStatus}, wantContent: "⏳ Thinking…"},
-		{name: "empty final status never says thinking", msg: bridge.Message{Kind: bridge.KindStatus, Final: true},
+		{name: "empty status is a placeholder", msg: chat.Message{Kind: chat.KindStatus}, wantContent: "⏳ Thinking…"},
+		{name: "empty final status never says thinking", msg: chat.Message{Kind: chat.KindStatus, Final: true},
 			wantContent: "…"},
-		{name: "final status has no hourglass", msg: bridge.Message{Kind: bridge.KindStatus, Status: "Done", Final: true},
+		{name: "final status has no hourglass", msg: chat.Message{Kind: chat.KindStatus, Status: "Done", Final: true},
 			wantContent: "**Done**"},
 		{name: "status escapes markdown and mentions",
-			msg:         bridge.Message{Kind: bridge.KindStatus, Status: "Query *all* <@123>", Steps: []bridge.Step{{Text: "# big"}}},
+			msg:         chat.Message{Kind: chat.KindStatus, Status: "Query *all* <@123>", Steps: []chat.Step{{Text: "# big"}}},
 			wantContent: "⏳ **Query \\*all\\* \\<\u200b@123>**\n▸ \\# big"},
-		{name: "answer body passes through", msg: bridge.Message{Kind: bridge.KindAnswer, Body: "**bold** `code`"},
+		{name: "answer body passes through", msg: chat.Message{Kind: chat.KindAnswer, Body: "**bold** `code`"},
 			wantContent: "**bold** `code`"},
-		{name: "notice body", msg: bridge.Message{Kind: bridge.KindNotice, Body: "Something went wrong."},
+		{name: "notice body", msg: chat.Message{Kind: chat.KindNotice, Body: "Something went wrong."},
 			wantContent: "Something went wrong."},
-		{name: "empty answer is never sent empty", msg: bridge.Message{Kind: bridge.KindAnswer}, wantContent: "…"},
+		{name: "empty answer is never sent empty", msg: chat.Message{Kind: chat.KindAnswer}, wantContent: "…"},
 		{name: "pending card has buttons",
-			msg: bridge.Message{Kind: bridge.KindApproval, Approval: &bridge.ApprovalCard{ID: "a1", Description: "Run it?",
-				State: bridge.ApprovalPending}},
+			msg: chat.Message{Kind: chat.KindApproval, Approval: &chat.ApprovalCard{ID: "a1", Description: "Run it?",
+				State: chat.ApprovalPending}},
 			wantContent: "🔐 **Approval needed**\nRun it?", wantButtons: 2},
 		{name: "denied card has none",
-			msg: bridge.Message{Kind: bridge.KindApproval, Approval: &bridge.ApprovalCard{ID: "a1", Tool: "sh`ell",
-				State: bridge.ApprovalDenied, DecidedBy: "Bo_b"}},
+			msg: chat.Message{Kind: chat.KindApproval, Approval: &chat.ApprovalCard{ID: "a1", Tool: "sh`ell",
+				State: chat.ApprovalDenied, DecidedBy: "Bo_b"}},
 			wantContent: "🔐 **Approval needed** · `sh'ell`\n❌ Denied by **Bo\\_b**."},
 		{name: "expired card",
-			msg:         bridge.Message{Kind: bridge.KindApproval, Approval: &bridge.ApprovalCard{ID: "a1", State: bridge.ApprovalExpired}},
+			msg:         chat.Message{Kind: chat.KindApproval, Approval: &chat.ApprovalCard{ID: "a1", State: chat.ApprovalExpired}},
 			wantContent: "🔐 **Approval needed**\n⌛ Expired: no decision was made in time."},
 		{name: "arguments cannot close the fence",
-			msg: bridge.Message{Kind: bridge.KindApproval, Approval: &bridge.ApprovalCard{ID: "a1", Arguments: "a```b",
-				State: bridge.ApprovalApproved}},
+			msg: chat.Message{Kind: chat.KindApproval, Approval: &chat.ApprovalCard{ID: "a1", Arguments: "a```b",
+				State: chat.ApprovalApproved}},
 			wantContent: "🔐 **Approval needed**\n```\na`\u200b``b\n```\n✅ Approved."},
-		{name: "card without approval", msg: bridge.Message{Kind: bridge.KindApproval}, wantErr: "without approval card"},
+		{name: "card without approval", msg: chat.Message{Kind: chat.KindApproval}, wantErr: "without approval card"},
 		{name: "approval id too long for custom_id",
-			msg: bridge.Message{Kind: bridge.KindApproval, Approval: &bridge.ApprovalCard{ID: strings.Repeat("x", 95),
-				State: bridge.ApprovalPending}},
+			msg: chat.Message{Kind: chat.KindApproval, Approval: &chat.ApprovalCard{ID: strings.Repeat("x", 95),
+				State: chat.ApprovalPending}},
 			wantErr: "custom_id"},
 		{name: "oversized status is cut to Discord's limit",
-			msg: bridge.Message{Kind: bridge.KindStatus, Status: "s", Body: "```\n" + long},
+			msg: chat.Message{Kind: chat.KindStatus, Status: "s", Body: "```\n" + long},
 		},
 	}
 	for _, tt := range tests {
@@ -100,12 +99,12 @@ func TestCustomIDRoundTrip(t *testing.T) {
 
 	tests := []struct {
 		in   string
-		dec  bridge.Decision
+		dec  chat.Decision
 		id   string
 		isOK bool
 	}{
-		{approve.CustomID, bridge.Approve, "abc", true},
-		{deny.CustomID, bridge.Deny, "abc", true},
+		{approve.CustomID, chat.Approve, "abc", true},
+		{deny.CustomID, chat.Deny, "abc", true},
 		{"pvb:a:", "", "", false},
 		{"pvb:x:abc", "", "", false},
 		{"", "", "", false},

@@ -10,18 +10,17 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/promptev/promptev-bridge/chat"
 	"github.com/slack-go/slack"
-
-	"github.com/promptev/promptev-bridge/bridge"
 )
 
 // Compile-time conformance.
 var (
-	_ bridge.Adapter      = (*Adapter)(nil)
-	_ bridge.Ephemeral    = (*Adapter)(nil)
-	_ bridge.Buttons      = (*Adapter)(nil)
-	_ bridge.StatusSetter = (*Adapter)(nil)
-	_ bridge.Deleter      = (*Adapter)(nil)
+	_ chat.Adapter      = (*Adapter)(nil)
+	_ chat.Ephemeral    = (*Adapter)(nil)
+	_ chat.Buttons      = (*Adapter)(nil)
+	_ chat.StatusSetter = (*Adapter)(nil)
+	_ chat.Deleter      = (*Adapter)(nil)
 )
 
 // webAPITimeout bounds one Web API call.
@@ -77,7 +76,7 @@ type Adapter struct {
 
 // New validates cfg and returns an Adapter using slack-go's Web API client
 // pointed at cfg.APIURL. slack-go's automatic retry stays off: 429s go back to
-// the bridge as *bridge.RateLimitError. The logger gets a platform=slack
+// the bridge as *chat.RateLimitError. The logger gets a platform=slack
 // attribute (the caller names the component); nil discards the logs.
 func New(cfg Config, logger *slog.Logger) (*Adapter, error) {
 	enabled := cfg
@@ -105,7 +104,7 @@ func newAdapter(cfg Config, api webAPI, logger *slog.Logger) *Adapter {
 	}
 	return &Adapter{
 		cfg:       cfg.withDefaults(),
-		log:       logger.With("platform", bridge.PlatformSlack), // the caller names the component
+		log:       logger.With("platform", chat.PlatformSlack), // the caller names the component
 		api:       api,
 		now:       time.Now,
 		listening: make(chan struct{}),
@@ -113,19 +112,19 @@ func newAdapter(cfg Config, api webAPI, logger *slog.Logger) *Adapter {
 }
 
 // Name returns "slack".
-func (a *Adapter) Name() string { return bridge.PlatformSlack }
+func (a *Adapter) Name() string { return chat.PlatformSlack }
 
 // Limits returns Slack's limits: 3,900 characters a message, one edit a
 // second per message, the configured chat.update budget per workspace and
 // the configured post budget per channel.
-func (a *Adapter) Limits() bridge.Limits {
-	return bridge.Limits{
+func (a *Adapter) Limits() chat.Limits {
+	return chat.Limits{
 		MaxMessageChars: maxTextChars,
 		MinEditInterval: time.Second,
-		EditRate:        bridge.Rate{Count: a.cfg.EditBudgetPerMin, Per: time.Minute, Burst: a.cfg.EditBurst},
-		EditScope:       bridge.ScopeWorkspace,
-		PostRate:        bridge.Rate{Count: a.cfg.PostPerSec, Per: time.Second, Burst: a.cfg.PostBurst},
-		PostScope:       bridge.ScopeChannel,
+		EditRate:        chat.Rate{Count: a.cfg.EditBudgetPerMin, Per: time.Minute, Burst: a.cfg.EditBurst},
+		EditScope:       chat.ScopeWorkspace,
+		PostRate:        chat.Rate{Count: a.cfg.PostPerSec, Per: time.Second, Burst: a.cfg.PostBurst},
+		PostScope:       chat.ScopeChannel,
 	}
 }
 

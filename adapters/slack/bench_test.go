@@ -15,6 +15,7 @@ import (
 	"github.com/promptev/promptev-bridge/adapters/slack/slackfake"
 	"github.com/promptev/promptev-bridge/bridge"
 	"github.com/promptev/promptev-bridge/bridge/bridgetest"
+	"github.com/promptev/promptev-bridge/chat"
 	"github.com/promptev/promptev-bridge/promptev"
 	"github.com/promptev/promptev-bridge/promptev/promptevtest"
 )
@@ -29,7 +30,7 @@ type dedupeHandler struct {
 	want  int64
 }
 
-func (h *dedupeHandler) HandleMessage(ctx context.Context, m bridge.InboundMessage) error {
+func (h *dedupeHandler) HandleMessage(ctx context.Context, m chat.InboundMessage) error {
 	now := time.Now()
 	seen, err := h.store.SeenOrMark(ctx, []string{"slack:ev:" + m.EventID, "slack:ts:" + m.Key.Channel + ":" + m.MessageID}, 15*time.Minute, now)
 	if err != nil {
@@ -44,8 +45,8 @@ func (h *dedupeHandler) HandleMessage(ctx context.Context, m bridge.InboundMessa
 	return nil
 }
 
-func (h *dedupeHandler) HandleAction(context.Context, bridge.Action) (bridge.ActionResult, error) {
-	return bridge.ActionResult{}, nil
+func (h *dedupeHandler) HandleAction(context.Context, chat.Action) (chat.ActionResult, error) {
+	return chat.ActionResult{}, nil
 }
 
 // envelopes pre-builds n Socket Mode envelopes: distinct mentions, each
@@ -70,7 +71,7 @@ func envelopes(fake *slackfake.Server, n int) [][]byte {
 	return out
 }
 
-func runSocketAdapter(b *testing.B, fake *slackfake.Server, h bridge.Handler) func() {
+func runSocketAdapter(b *testing.B, fake *slackfake.Server, h chat.Handler) func() {
 	cfg := slack.DefaultConfig()
 	cfg.Enabled = true
 	cfg.BotToken, cfg.AppToken, cfg.APIURL = slackfake.BotToken, slackfake.AppToken, fake.APIURL()
@@ -155,7 +156,7 @@ func BenchmarkSocketModeEventsBridge(b *testing.B) {
 	bcfg := bridge.DefaultConfig()
 	bcfg.Routes.Default.Agent = agentID
 	br, err := bridge.New(bridge.Options{Config: bcfg, Agent: bridge.ClientAgent(client), Store: bridgetest.NewMemStore(),
-		Platforms: []bridge.Platform{a}, Metrics: metrics})
+		Platforms: []chat.Platform{a}, Metrics: metrics})
 	require.NoError(b, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	bDone, aDone := make(chan error, 1), make(chan error, 1)

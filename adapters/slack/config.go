@@ -5,7 +5,7 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/promptev/promptev-bridge/bridge"
+	"github.com/promptev/promptev-bridge/chat"
 )
 
 // Transport modes.
@@ -117,13 +117,13 @@ func (c Config) withDefaults() Config {
 // Validate checks the section and names each problem by its YAML path under
 // path (normally "slack"). A disabled section is not checked. Secret values
 // never appear in the messages.
-func (c Config) Validate(path string) bridge.ConfigProblems {
-	var ps bridge.ConfigProblems
+func (c Config) Validate(path string) chat.ConfigProblems {
+	var ps chat.ConfigProblems
 	if !c.Enabled {
 		return nil
 	}
 	c = c.withDefaults()
-	p := func(name string) string { return bridge.JoinPath(path, name) }
+	p := func(name string) string { return chat.JoinPath(path, name) }
 
 	if c.BotToken == "" {
 		ps.Add(p("bot_token"), "is required")

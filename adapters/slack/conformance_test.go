@@ -7,8 +7,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/promptev/promptev-bridge/adapters/slack/slackfake"
-	"github.com/promptev/promptev-bridge/bridge"
 	"github.com/promptev/promptev-bridge/bridge/bridgetest"
+	"github.com/promptev/promptev-bridge/chat"
 )
 
 // TestPlatformConformance runs the bridge's platform suite against the
@@ -17,7 +17,7 @@ func TestPlatformConformance(t *testing.T) {
 	bridgetest.RunPlatformConformance(t, func(t *testing.T) bridgetest.Harness {
 		fake := slackfake.New(t)
 		a := newFakeAdapter(t, fake, func(c *Config) { c.AssistantStatus = true })
-		key := bridge.ConversationKey{Platform: bridge.PlatformSlack, Workspace: slackfake.TeamID, Channel: "C0CONF", Thread: fake.NextTS()}
+		key := chat.ConversationKey{Platform: chat.PlatformSlack, Workspace: slackfake.TeamID, Channel: "C0CONF", Thread: fake.NextTS()}
 		return bridgetest.Harness{
 			Platform: a,
 			Key:      key,
@@ -26,14 +26,14 @@ func TestPlatformConformance(t *testing.T) {
 				fake.RateLimit("chat.update", 1, secs)
 				fake.RateLimit("chat.postMessage", 1, secs)
 			},
-			Observed: func(ref bridge.MessageRef) (string, bool) {
+			Observed: func(ref chat.MessageRef) (string, bool) {
 				m, ok := fake.Message(refChannel(ref), ref.ID)
 				if !ok || m.Deleted {
 					return "", false
 				}
 				return m.BlockText(), true
 			},
-			ObservedButtons: func(ref bridge.MessageRef) int {
+			ObservedButtons: func(ref chat.MessageRef) int {
 				m, ok := fake.Message(refChannel(ref), ref.ID)
 				require.True(t, ok)
 				n := 0

@@ -18,6 +18,7 @@ import (
 	"github.com/promptev/promptev-bridge/adapters/slack/slackfake"
 	"github.com/promptev/promptev-bridge/bridge"
 	"github.com/promptev/promptev-bridge/bridge/bridgetest"
+	"github.com/promptev/promptev-bridge/chat"
 	"github.com/promptev/promptev-bridge/promptev"
 	"github.com/promptev/promptev-bridge/promptev/promptevtest"
 )
@@ -74,7 +75,7 @@ func newRigWith(t *testing.T, agent promptevtest.Agent, edit func(*slack.Config)
 	}
 	b, err := bridge.New(bridge.Options{
 		Config: bcfg, Agent: ag, Store: bridgetest.NewMemStore(),
-		Platforms: []bridge.Platform{adapter}, Logger: log,
+		Platforms: []chat.Platform{adapter}, Logger: log,
 	})
 	require.NoError(t, err)
 
@@ -525,7 +526,7 @@ func TestE2EFatalAuthStopsAdapter(t *testing.T) {
 // bridgetestHandler is a do-nothing handler.
 type bridgetestHandler struct{}
 
-func (bridgetestHandler) HandleMessage(context.Context, bridge.InboundMessage) error { return nil }
-func (bridgetestHandler) HandleAction(context.Context, bridge.Action) (bridge.ActionResult, error) {
-	return bridge.ActionResult{}, nil
+func (bridgetestHandler) HandleMessage(context.Context, chat.InboundMessage) error { return nil }
+func (bridgetestHandler) HandleAction(context.Context, chat.Action) (chat.ActionResult, error) {
+	return chat.ActionResult{}, nil
 }

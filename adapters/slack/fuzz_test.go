@@ -18,7 +18,7 @@ import (
 	"github.com/slack-go/slack/slackevents"
 
 	"github.com/promptev/promptev-bridge/adapters/slack/slackfake"
-	"github.com/promptev/promptev-bridge/bridge"
+	"github.com/promptev/promptev-bridge/chat"
 )
 
 // Fuzz targets for everything the Slack adapter parses from the network:
@@ -84,12 +84,12 @@ func addEventSeeds(f *testing.F) {
 }
 
 // checkInbound fails when msg is not something the bridge may be handed.
-func checkInbound(t *testing.T, self *identity, msg bridge.InboundMessage) {
+func checkInbound(t *testing.T, self *identity, msg chat.InboundMessage) {
 	t.Helper()
-	if !msg.Key.Valid() || msg.Key.Platform != bridge.PlatformSlack {
+	if !msg.Key.Valid() || msg.Key.Platform != chat.PlatformSlack {
 		t.Fatalf("invalid conversation key %+v", msg.Key)
 	}
-	if got, err := bridge.ParseConversationKey(msg.Key.String()); err != nil || got != msg.Key {
+	if got, err := chat.ParseConversationKey(msg.Key.String()); err != nil || got != msg.Key {
 		t.Fatalf("key %+v does not survive the store's string form: %+v, %v", msg.Key, got, err)
 	}
 	if msg.User.ID == "" {
@@ -109,7 +109,7 @@ func checkInbound(t *testing.T, self *identity, msg bridge.InboundMessage) {
 }
 
 // FuzzSlackInboundEvent feeds raw Events API bodies through slackevents.ParseEvent
-// (as serveEvent does) and the adapter's mapping to bridge.InboundMessage.
+// (as serveEvent does) and the adapter's mapping to chat.InboundMessage.
 func FuzzSlackInboundEvent(f *testing.F) {
 	addEventSeeds(f)
 	self := fuzzIdentity()
@@ -121,7 +121,7 @@ func FuzzSlackInboundEvent(f *testing.F) {
 		for _, id := range []*identity{self, nil} {
 			msg, ok := inboundFromEvent(id, ev, fuzzNow)
 			if !ok {
-				if msg != (bridge.InboundMessage{}) {
+				if msg != (chat.InboundMessage{}) {
 					t.Fatalf("dropped event returned a message: %+v", msg)
 				}
 				continue
@@ -134,7 +134,7 @@ func FuzzSlackInboundEvent(f *testing.F) {
 	})
 }
 
-// fuzzHandler is a bridge.Handler for the HTTP fuzz targets: it checks every
+// fuzzHandler is a chat.Handler for the HTTP fuzz targets: it checks every
 // hand-over and answers clicks with an empty result (no notice, so no Web
 // API call follows).
 type fuzzHandler struct {
@@ -142,7 +142,7 @@ type fuzzHandler struct {
 	self *identity
 	mu   sync.Mutex
 	msgs int
-	acts []bridge.Action
+	acts []chat.Action
 }
 
 func (h *fuzzHandler) reset(t *testing.T) {
@@ -151,7 +151,7 @@ func (h *fuzzHandler) reset(t *testing.T) {
 	h.t, h.msgs, h.acts = t, 0, nil
 }
 
-func (h *fuzzHandler) HandleMessage(_ context.Context, m bridge.InboundMessage) error {
+func (h *fuzzHandler) HandleMessage(_ context.Context, m chat.InboundMessage) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.msgs++
@@ -159,11 +159,11 @@ func (h *fuzzHandler) HandleMessage(_ context.Context, m bridge.InboundMessage) 
 	return nil
 }
 
-func (h *fuzzHandler) HandleAction(_ context.Context, a bridge.Action) (bridge.ActionResult, error) {
+func (h *fuzzHandler) HandleAction(_ context.Context, a chat.Action) (chat.ActionResult, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.acts = append(h.acts, a)
-	return bridge.ActionResult{}, nil
+	return chat.ActionResult{}, nil
 }
 
 // fuzzHTTPAdapter is an HTTP-mode adapter that knows its identity, served
@@ -258,7 +258,7 @@ func addClickSeeds(f *testing.F) {
 
 // checkActions fails unless every action comes from an approval button of
 // the callback's block_actions, with the decision its action id stands for.
-func checkActions(t *testing.T, cb slack.InteractionCallback, acts []bridge.Action) {
+func checkActions(t *testing.T, cb slack.InteractionCallback, acts []chat.Action) {
 	t.Helper()
 	if len(acts) > 0 && cb.Type != slack.InteractionTypeBlockActions {
 		t.Fatalf("%q interaction produced actions %+v", cb.Type, acts)
@@ -267,14 +267,14 @@ func checkActions(t *testing.T, cb slack.InteractionCallback, acts []bridge.Acti
 		t.Fatalf("%d actions from %d block actions", len(acts), len(cb.ActionCallback.BlockActions))
 	}
 	for _, act := range acts {
-		if act.Platform != bridge.PlatformSlack || act.ApprovalID == "" {
+		if act.Platform != chat.PlatformSlack || act.ApprovalID == "" {
 			t.Fatalf("bad action %+v", act)
 		}
 		want := ""
 		switch act.Decision {
-		case bridge.Approve:
+		case chat.Approve:
 			want = ActionApprove
-		case bridge.Deny:
+		case chat.Deny:
 			want = ActionDeny
 		default:
 			t.Fatalf("unknown decision in %+v", act)

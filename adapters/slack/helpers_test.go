@@ -11,24 +11,24 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/promptev/promptev-bridge/adapters/slack/slackfake"
-	"github.com/promptev/promptev-bridge/bridge"
+	"github.com/promptev/promptev-bridge/chat"
 )
 
-// recorder is a bridge.Handler that records what the adapter hands over.
+// recorder is a chat.Handler that records what the adapter hands over.
 type recorder struct {
 	mu      sync.Mutex
 	changed chan struct{}
-	msgs    []bridge.InboundMessage
-	acts    []bridge.Action
-	result  bridge.ActionResult
+	msgs    []chat.InboundMessage
+	acts    []chat.Action
+	result  chat.ActionResult
 	err     error
 }
 
-var _ bridge.Handler = (*recorder)(nil)
+var _ chat.Handler = (*recorder)(nil)
 
 func newRecorder() *recorder { return &recorder{changed: make(chan struct{})} }
 
-func (r *recorder) HandleMessage(_ context.Context, m bridge.InboundMessage) error {
+func (r *recorder) HandleMessage(_ context.Context, m chat.InboundMessage) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.msgs = append(r.msgs, m)
@@ -37,7 +37,7 @@ func (r *recorder) HandleMessage(_ context.Context, m bridge.InboundMessage) err
 	return r.err
 }
 
-func (r *recorder) HandleAction(_ context.Context, a bridge.Action) (bridge.ActionResult, error) {
+func (r *recorder) HandleAction(_ context.Context, a chat.Action) (chat.ActionResult, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.acts = append(r.acts, a)
@@ -46,26 +46,26 @@ func (r *recorder) HandleAction(_ context.Context, a bridge.Action) (bridge.Acti
 	return r.result, r.err
 }
 
-func (r *recorder) messages() []bridge.InboundMessage {
+func (r *recorder) messages() []chat.InboundMessage {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]bridge.InboundMessage(nil), r.msgs...)
+	return append([]chat.InboundMessage(nil), r.msgs...)
 }
 
-func (r *recorder) actions() []bridge.Action {
+func (r *recorder) actions() []chat.Action {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]bridge.Action(nil), r.acts...)
+	return append([]chat.Action(nil), r.acts...)
 }
 
 // waitMessages waits until at least n messages were handed over.
-func (r *recorder) waitMessages(t *testing.T, n int) []bridge.InboundMessage {
+func (r *recorder) waitMessages(t *testing.T, n int) []chat.InboundMessage {
 	t.Helper()
 	r.wait(t, func() bool { return len(r.msgs) >= n })
 	return r.messages()
 }
 
-func (r *recorder) waitActions(t *testing.T, n int) []bridge.Action {
+func (r *recorder) waitActions(t *testing.T, n int) []chat.Action {
 	t.Helper()
 	r.wait(t, func() bool { return len(r.acts) >= n })
 	return r.actions()
@@ -118,7 +118,7 @@ type running struct {
 }
 
 // start runs an adapter for cfg; the test ends it and checks Run returned nil.
-func start(t *testing.T, cfg Config, h bridge.Handler, log io.Writer) *running {
+func start(t *testing.T, cfg Config, h chat.Handler, log io.Writer) *running {
 	t.Helper()
 	a, err := New(cfg, testLogger(t, log))
 	require.NoError(t, err)
@@ -133,7 +133,7 @@ func start(t *testing.T, cfg Config, h bridge.Handler, log io.Writer) *running {
 }
 
 // startSocket runs a socket-mode adapter against fake and waits for the connection.
-func startSocket(t *testing.T, fake *slackfake.Server, h bridge.Handler) *running {
+func startSocket(t *testing.T, fake *slackfake.Server, h chat.Handler) *running {
 	t.Helper()
 	r := start(t, fakeConfig(fake, ModeSocket), h, nil)
 	fake.Await(t, "socket connection", fake.Connected)
@@ -141,7 +141,7 @@ func startSocket(t *testing.T, fake *slackfake.Server, h bridge.Handler) *runnin
 }
 
 // startHTTP runs an http-mode adapter against fake and returns its base URL.
-func startHTTP(t *testing.T, fake *slackfake.Server, h bridge.Handler, log io.Writer) (*running, string) {
+func startHTTP(t *testing.T, fake *slackfake.Server, h chat.Handler, log io.Writer) (*running, string) {
 	t.Helper()
 	r := start(t, fakeConfig(fake, ModeHTTP), h, log)
 	deadline := time.NewTimer(10 * time.Second)

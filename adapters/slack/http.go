@@ -11,17 +11,16 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/promptev/promptev-bridge/chat"
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/slackevents"
-
-	"github.com/promptev/promptev-bridge/bridge"
 )
 
 // maxRequestBody caps an HTTP-mode request body; Slack's are far smaller.
 const maxRequestBody = 1 << 20
 
 // runHTTP serves the Events API and interactivity endpoints until ctx ends.
-func (a *Adapter) runHTTP(ctx context.Context, h bridge.Handler) error {
+func (a *Adapter) runHTTP(ctx context.Context, h chat.Handler) error {
 	ln, err := net.Listen("tcp", a.cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("slack: http mode: listen on %s: %w", a.cfg.Listen, err)
@@ -61,7 +60,7 @@ func (a *Adapter) runHTTP(ctx context.Context, h bridge.Handler) error {
 
 // httpHandler routes the two Slack request URLs. Handlers use ctx (the Run
 // context) for the bridge calls made after the acknowledgement.
-func (a *Adapter) httpHandler(ctx context.Context, h bridge.Handler) http.Handler {
+func (a *Adapter) httpHandler(ctx context.Context, h chat.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+a.cfg.EventsPath, func(w http.ResponseWriter, r *http.Request) {
 		a.serveEvent(ctx, h, w, r)
@@ -108,7 +107,7 @@ func (a *Adapter) readVerified(w http.ResponseWriter, r *http.Request) ([]byte, 
 // serveEvent answers an Events API request: the url_verification challenge,
 // or a 200 acknowledgement followed by the hand-over to the bridge. Retries
 // (X-Slack-Retry-Num) are handed over too: the bridge dedupes them.
-func (a *Adapter) serveEvent(ctx context.Context, h bridge.Handler, w http.ResponseWriter, r *http.Request) {
+func (a *Adapter) serveEvent(ctx context.Context, h chat.Handler, w http.ResponseWriter, r *http.Request) {
 	body, ok := a.readVerified(w, r)
 	if !ok {
 		return
@@ -147,7 +146,7 @@ func (a *Adapter) serveEvent(ctx context.Context, h bridge.Handler, w http.Respo
 // serveInteraction acknowledges a verified interactivity request with an
 // empty 200 at once, then applies its approval clicks (applyClick), so the
 // bridge's store work never delays the acknowledgement.
-func (a *Adapter) serveInteraction(ctx context.Context, h bridge.Handler, w http.ResponseWriter, r *http.Request) {
+func (a *Adapter) serveInteraction(ctx context.Context, h chat.Handler, w http.ResponseWriter, r *http.Request) {
 	body, ok := a.readVerified(w, r)
 	if !ok {
 		return

@@ -13,8 +13,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/promptev/promptev-bridge/adapters/slack/slackfake"
-	"github.com/promptev/promptev-bridge/bridge"
 	"github.com/promptev/promptev-bridge/bridge/bridgetest"
+	"github.com/promptev/promptev-bridge/chat"
 )
 
 func readAll(t *testing.T, resp *http.Response) string {
@@ -131,7 +131,7 @@ func TestHTTPEventsAndRetries(t *testing.T) {
 	require.Len(t, msgs, 6, "4 deliveries + the twin + the reply; the bridge dedupes")
 	for _, m := range msgs[:5] {
 		assert.Equal(t, mention.TS, m.MessageID)
-		assert.Equal(t, bridge.ConversationKey{Platform: "slack", Workspace: slackfake.TeamID, Channel: "C1", Thread: mention.TS}, m.Key)
+		assert.Equal(t, chat.ConversationKey{Platform: "slack", Workspace: slackfake.TeamID, Channel: "C1", Thread: mention.TS}, m.Key)
 	}
 	assert.Equal(t, reply.EventID, msgs[5].EventID)
 	assert.False(t, msgs[5].Mentioned)
@@ -176,7 +176,7 @@ func TestHTTPOddRequests(t *testing.T) {
 func TestHTTPClick(t *testing.T) {
 	fake := slackfake.New(t)
 	rec := newRecorder()
-	rec.result = bridge.ActionResult{Notice: "Already approved by ana"}
+	rec.result = chat.ActionResult{Notice: "Already approved by ana"}
 	_, base := startHTTP(t, fake, rec, nil)
 
 	click := slackfake.Click{Channel: "C1", MessageTS: "1700000000.000010", ThreadTS: "1700000000.000001",
@@ -186,9 +186,9 @@ func TestHTTPClick(t *testing.T) {
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	readAll(t, resp)
 	acts := rec.waitActions(t, 1)
-	assert.Equal(t, bridge.Action{Platform: "slack", ApprovalID: "ap-7", Decision: bridge.Deny,
-		User: bridge.User{ID: "U8", Name: "bo"}, Received: acts[0].Received,
-		Card: bridge.MessageRef{Key: bridge.ConversationKey{Platform: "slack", Workspace: slackfake.TeamID, Channel: "C1", Thread: click.ThreadTS},
+	assert.Equal(t, chat.Action{Platform: "slack", ApprovalID: "ap-7", Decision: chat.Deny,
+		User: chat.User{ID: "U8", Name: "bo"}, Received: acts[0].Received,
+		Card: chat.MessageRef{Key: chat.ConversationKey{Platform: "slack", Workspace: slackfake.TeamID, Channel: "C1", Thread: click.ThreadTS},
 			ID: click.MessageTS, Channel: "C1"}}, acts[0])
 	fake.Await(t, "ephemeral notice", func() bool { return len(fake.Calls("chat.postEphemeral")) == 1 })
 	eph := fake.Calls("chat.postEphemeral")[0]
@@ -204,7 +204,7 @@ type blockingClickHandler struct {
 	release chan struct{}
 }
 
-func (h *blockingClickHandler) HandleAction(ctx context.Context, act bridge.Action) (bridge.ActionResult, error) {
+func (h *blockingClickHandler) HandleAction(ctx context.Context, act chat.Action) (chat.ActionResult, error) {
 	select {
 	case <-h.release:
 	case <-time.After(5 * time.Second):
@@ -215,7 +215,7 @@ func (h *blockingClickHandler) HandleAction(ctx context.Context, act bridge.Acti
 func TestHTTPClickAckBeforeHandler(t *testing.T) {
 	fake := slackfake.New(t)
 	h := &blockingClickHandler{recorder: newRecorder(), release: make(chan struct{})}
-	h.result = bridge.ActionResult{Notice: "You are not allowed to approve this."}
+	h.result = chat.ActionResult{Notice: "You are not allowed to approve this."}
 	_, base := startHTTP(t, fake, h, nil)
 
 	click := slackfake.Click{Channel: "C1", MessageTS: "1700000000.000010", ThreadTS: "1700000000.000001",
@@ -255,7 +255,7 @@ type blockingHandler struct {
 	release chan struct{}
 }
 
-func (h *blockingHandler) HandleMessage(ctx context.Context, m bridge.InboundMessage) error {
+func (h *blockingHandler) HandleMessage(ctx context.Context, m chat.InboundMessage) error {
 	select {
 	case <-h.release:
 	case <-time.After(10 * time.Second):

@@ -5,10 +5,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/promptev/promptev-bridge/chat"
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/slackevents"
-
-	"github.com/promptev/promptev-bridge/bridge"
 )
 
 // mentionMatcher finds the bot's own mention (<@U123> or <@U123|name>) in text.
@@ -42,10 +41,10 @@ var userSubtypes = map[string]bool{
 // inboundFromEvent translates an Events API callback into the message the
 // bridge should see; ok is false when the event is not for the bridge (own or
 // bot messages, subtypes, top-level channel chatter, other event types).
-func inboundFromEvent(self *identity, ev slackevents.EventsAPIEvent, received time.Time) (bridge.InboundMessage, bool) {
+func inboundFromEvent(self *identity, ev slackevents.EventsAPIEvent, received time.Time) (chat.InboundMessage, bool) {
 	cb, ok := ev.Data.(*slackevents.EventsAPICallbackEvent)
 	if !ok || ev.Type != slackevents.CallbackEvent {
-		return bridge.InboundMessage{}, false
+		return chat.InboundMessage{}, false
 	}
 	team := ev.TeamID
 	if team == "" {
@@ -59,16 +58,16 @@ func inboundFromEvent(self *identity, ev slackevents.EventsAPIEvent, received ti
 	if self != nil {
 		mm, selfUser = self.mentionRE, self.UserID
 	}
-	msg := bridge.InboundMessage{EventID: cb.EventID, Received: received}
+	msg := chat.InboundMessage{EventID: cb.EventID, Received: received}
 
 	switch in := ev.InnerEvent.Data.(type) {
 	case *slackevents.AppMentionEvent:
 		// No channel, no conversation key: nothing to answer (a malformed event).
 		if in.BotID != "" || in.User == "" || in.User == selfUser || in.Edited != nil || in.Channel == "" {
-			return bridge.InboundMessage{}, false
+			return chat.InboundMessage{}, false
 		}
 		msg.Key = key(team, in.Channel, firstNonEmpty(in.ThreadTimeStamp, in.TimeStamp))
-		msg.User = bridge.User{ID: in.User}
+		msg.User = chat.User{ID: in.User}
 		msg.Text = mm.strip(in.Text)
 		msg.MessageID = in.TimeStamp
 		msg.Mentioned = true
@@ -76,12 +75,12 @@ func inboundFromEvent(self *identity, ev slackevents.EventsAPIEvent, received ti
 
 	case *slackevents.MessageEvent:
 		if in.SubType != "" && !userSubtypes[in.SubType] {
-			return bridge.InboundMessage{}, false
+			return chat.InboundMessage{}, false
 		}
 		if in.BotID != "" || in.User == "" || in.User == selfUser || in.Channel == "" {
-			return bridge.InboundMessage{}, false
+			return chat.InboundMessage{}, false
 		}
-		msg.User = bridge.User{ID: in.User}
+		msg.User = chat.User{ID: in.User}
 		msg.Text = mm.strip(in.Text)
 		msg.MessageID = in.TimeStamp
 		switch {
@@ -98,45 +97,45 @@ func inboundFromEvent(self *identity, ev slackevents.EventsAPIEvent, received ti
 			// A reply without mention: the bridge keeps it only in threads it knows.
 			msg.Key = key(team, in.Channel, in.ThreadTimeStamp)
 		default:
-			return bridge.InboundMessage{}, false
+			return chat.InboundMessage{}, false
 		}
 		return msg, true
 	}
-	return bridge.InboundMessage{}, false
+	return chat.InboundMessage{}, false
 }
 
 // actionsFromCallback translates approval button clicks of a block_actions
 // interaction. Other interactions and action ids yield nothing.
-func actionsFromCallback(cb slack.InteractionCallback, received time.Time) []bridge.Action {
+func actionsFromCallback(cb slack.InteractionCallback, received time.Time) []chat.Action {
 	if cb.Type != slack.InteractionTypeBlockActions {
 		return nil
 	}
-	var out []bridge.Action
+	var out []chat.Action
 	// The message the buttons are on: the bridge closes it when the card's
 	// ref was never recorded.
-	var card bridge.MessageRef
+	var card chat.MessageRef
 	if ts := firstNonEmpty(cb.Container.MessageTs, cb.Message.Timestamp); ts != "" {
 		k := callbackKey(cb)
-		card = bridge.MessageRef{Key: k, ID: ts, Channel: k.Channel}
+		card = chat.MessageRef{Key: k, ID: ts, Channel: k.Channel}
 	}
 	for _, ba := range cb.ActionCallback.BlockActions {
 		if ba == nil || ba.Value == "" {
 			continue
 		}
-		var d bridge.Decision
+		var d chat.Decision
 		switch ba.ActionID {
 		case ActionApprove:
-			d = bridge.Approve
+			d = chat.Approve
 		case ActionDeny:
-			d = bridge.Deny
+			d = chat.Deny
 		default:
 			continue
 		}
-		out = append(out, bridge.Action{
-			Platform:   bridge.PlatformSlack,
+		out = append(out, chat.Action{
+			Platform:   chat.PlatformSlack,
 			ApprovalID: ba.Value,
 			Decision:   d,
-			User:       bridge.User{ID: cb.User.ID, Name: firstNonEmpty(cb.User.Name, cb.User.RealName)},
+			User:       chat.User{ID: cb.User.ID, Name: firstNonEmpty(cb.User.Name, cb.User.RealName)},
 			Received:   received,
 			Card:       card,
 		})
@@ -145,15 +144,15 @@ func actionsFromCallback(cb slack.InteractionCallback, received time.Time) []bri
 }
 
 // callbackKey is the conversation a click happened in, for the ephemeral answer.
-func callbackKey(cb slack.InteractionCallback) bridge.ConversationKey {
+func callbackKey(cb slack.InteractionCallback) chat.ConversationKey {
 	team := firstNonEmpty(cb.Team.ID, cb.User.TeamID)
 	channel := firstNonEmpty(cb.Container.ChannelID, cb.Channel.ID)
 	thread := firstNonEmpty(cb.Container.ThreadTs, cb.Message.ThreadTimestamp)
 	return key(team, channel, thread)
 }
 
-func key(team, channel, thread string) bridge.ConversationKey {
-	return bridge.ConversationKey{Platform: bridge.PlatformSlack, Workspace: team, Channel: channel, Thread: thread}
+func key(team, channel, thread string) chat.ConversationKey {
+	return chat.ConversationKey{Platform: chat.PlatformSlack, Workspace: team, Channel: channel, Thread: thread}
 }
 
 func firstNonEmpty(vals ...string) string {

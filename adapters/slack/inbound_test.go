@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/promptev/promptev-bridge/adapters/slack/slackfake"
-	"github.com/promptev/promptev-bridge/bridge"
+	"github.com/promptev/promptev-bridge/chat"
 )
 
 func TestMentionMatcher(t *testing.T) {
@@ -60,40 +60,40 @@ func TestInboundFromEvent(t *testing.T) {
 	botMention.BotID = "BOTHER"
 	group := fake.Mention("G1", "U1", "private channel")
 
-	key := func(ch, th string) bridge.ConversationKey {
-		return bridge.ConversationKey{Platform: "slack", Workspace: slackfake.TeamID, Channel: ch, Thread: th}
+	key := func(ch, th string) chat.ConversationKey {
+		return chat.ConversationKey{Platform: "slack", Workspace: slackfake.TeamID, Channel: ch, Thread: th}
 	}
 	tests := []struct {
 		name string
 		ev   slackfake.Event
-		want *bridge.InboundMessage
+		want *chat.InboundMessage
 	}{
-		{"top-level mention roots the thread at itself", mention, &bridge.InboundMessage{
-			Key: key("C1", mention.TS), User: bridge.User{ID: "U1"}, Text: "what is up?",
+		{"top-level mention roots the thread at itself", mention, &chat.InboundMessage{
+			Key: key("C1", mention.TS), User: chat.User{ID: "U1"}, Text: "what is up?",
 			MessageID: mention.TS, EventID: mention.EventID, Mentioned: true}},
-		{"mention inside a thread uses the thread", threadMention, &bridge.InboundMessage{
-			Key: key("C1", "1699999999.000001"), User: bridge.User{ID: "U1"}, Text: "what is up?",
+		{"mention inside a thread uses the thread", threadMention, &chat.InboundMessage{
+			Key: key("C1", "1699999999.000001"), User: chat.User{ID: "U1"}, Text: "what is up?",
 			MessageID: mention.TS, EventID: mention.EventID, Mentioned: true}},
-		{"message twin of a mention has the same key and ts", twin, &bridge.InboundMessage{
-			Key: key("C1", mention.TS), User: bridge.User{ID: "U1"}, Text: "what is up?",
+		{"message twin of a mention has the same key and ts", twin, &chat.InboundMessage{
+			Key: key("C1", mention.TS), User: chat.User{ID: "U1"}, Text: "what is up?",
 			MessageID: mention.TS, EventID: twin.EventID, Mentioned: true}},
-		{"thread reply without mention is passed, not mentioned", reply, &bridge.InboundMessage{
-			Key: key("C1", mention.TS), User: bridge.User{ID: "U2"}, Text: "and then?",
+		{"thread reply without mention is passed, not mentioned", reply, &chat.InboundMessage{
+			Key: key("C1", mention.TS), User: chat.User{ID: "U2"}, Text: "and then?",
 			MessageID: reply.TS, EventID: reply.EventID}},
-		{"thread reply with mention", replyMention, &bridge.InboundMessage{
-			Key: key("C1", mention.TS), User: bridge.User{ID: "U2"}, Text: "and then?",
+		{"thread reply with mention", replyMention, &chat.InboundMessage{
+			Key: key("C1", mention.TS), User: chat.User{ID: "U2"}, Text: "and then?",
 			MessageID: replyMention.TS, EventID: replyMention.EventID, Mentioned: true}},
-		{"dm is inline and mentioned", dm, &bridge.InboundMessage{
-			Key: key("D1", ""), User: bridge.User{ID: "U1"}, Text: "private question",
+		{"dm is inline and mentioned", dm, &chat.InboundMessage{
+			Key: key("D1", ""), User: chat.User{ID: "U1"}, Text: "private question",
 			MessageID: dm.TS, EventID: dm.EventID, Mentioned: true}},
-		{"dm thread keeps its thread", dmThread, &bridge.InboundMessage{
-			Key: key("D1", "1699999999.000002"), User: bridge.User{ID: "U1"}, Text: "in a dm thread",
+		{"dm thread keeps its thread", dmThread, &chat.InboundMessage{
+			Key: key("D1", "1699999999.000002"), User: chat.User{ID: "U1"}, Text: "in a dm thread",
 			MessageID: dmThread.TS, EventID: dmThread.EventID, Mentioned: true}},
-		{"thread broadcast is a user reply", broadcast, &bridge.InboundMessage{
-			Key: key("C1", mention.TS), User: bridge.User{ID: "U2"}, Text: "also to channel",
+		{"thread broadcast is a user reply", broadcast, &chat.InboundMessage{
+			Key: key("C1", mention.TS), User: chat.User{ID: "U2"}, Text: "also to channel",
 			MessageID: broadcast.TS, EventID: broadcast.EventID}},
-		{"private channel mention", group, &bridge.InboundMessage{
-			Key: key("G1", group.TS), User: bridge.User{ID: "U1"}, Text: "private channel",
+		{"private channel mention", group, &chat.InboundMessage{
+			Key: key("G1", group.TS), User: chat.User{ID: "U1"}, Text: "private channel",
 			MessageID: group.TS, EventID: group.EventID, Mentioned: true}},
 		{"top-level chatter is ignored", top, nil},
 		{"own message is ignored", ownMsg, nil},
@@ -139,16 +139,16 @@ func TestActionsFromCallback(t *testing.T) {
 	}
 	click := slackfake.Click{Channel: "C1", MessageTS: "1.5", ThreadTS: "1.1", User: "U7", UserName: "ana", ActionID: ActionApprove, Value: "ap-123"}
 	cb := parse(click)
-	wantKey := bridge.ConversationKey{Platform: "slack", Workspace: slackfake.TeamID, Channel: "C1", Thread: "1.1"}
-	assert.Equal(t, []bridge.Action{{Platform: "slack", ApprovalID: "ap-123", Decision: bridge.Approve,
-		User: bridge.User{ID: "U7", Name: "ana"}, Received: now,
-		Card: bridge.MessageRef{Key: wantKey, ID: "1.5", Channel: "C1"}}}, actionsFromCallback(cb, now))
+	wantKey := chat.ConversationKey{Platform: "slack", Workspace: slackfake.TeamID, Channel: "C1", Thread: "1.1"}
+	assert.Equal(t, []chat.Action{{Platform: "slack", ApprovalID: "ap-123", Decision: chat.Approve,
+		User: chat.User{ID: "U7", Name: "ana"}, Received: now,
+		Card: chat.MessageRef{Key: wantKey, ID: "1.5", Channel: "C1"}}}, actionsFromCallback(cb, now))
 	assert.Equal(t, wantKey, callbackKey(cb))
 
 	click.ActionID = ActionDeny
 	acts := actionsFromCallback(parse(click), now)
 	require.Len(t, acts, 1)
-	assert.Equal(t, bridge.Deny, acts[0].Decision)
+	assert.Equal(t, chat.Deny, acts[0].Decision)
 
 	click.ActionID = "someone_elses_button"
 	assert.Empty(t, actionsFromCallback(parse(click), now))

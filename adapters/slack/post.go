@@ -7,14 +7,13 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/promptev/promptev-bridge/chat"
 	"github.com/slack-go/slack"
-
-	"github.com/promptev/promptev-bridge/bridge"
 )
 
 // Post posts msg in the conversation's thread (inline for a DM without a
 // thread), with link and media unfurls off.
-func (a *Adapter) Post(ctx context.Context, key bridge.ConversationKey, msg bridge.Message) (bridge.MessageRef, error) {
+func (a *Adapter) Post(ctx context.Context, key chat.ConversationKey, msg chat.Message) (chat.MessageRef, error) {
 	r := render(msg)
 	opts := append(r.msgOptions(), slack.MsgOptionDisableLinkUnfurl(), slack.MsgOptionDisableMediaUnfurl())
 	if key.Thread != "" {
@@ -22,9 +21,9 @@ func (a *Adapter) Post(ctx context.Context, key bridge.ConversationKey, msg brid
 	}
 	channel, ts, err := a.api.PostMessageContext(ctx, key.Channel, opts...)
 	if err != nil {
-		return bridge.MessageRef{}, mapError("chat.postMessage", err)
+		return chat.MessageRef{}, mapError("chat.postMessage", err)
 	}
-	ref := bridge.MessageRef{Key: key, ID: ts, Posted: a.now()}
+	ref := chat.MessageRef{Key: key, ID: ts, Posted: a.now()}
 	if channel != "" && channel != key.Channel {
 		ref.Channel = channel
 	}
@@ -32,7 +31,7 @@ func (a *Adapter) Post(ctx context.Context, key bridge.ConversationKey, msg brid
 }
 
 // Edit replaces the message's text and blocks (blocks are always resent).
-func (a *Adapter) Edit(ctx context.Context, ref bridge.MessageRef, msg bridge.Message) error {
+func (a *Adapter) Edit(ctx context.Context, ref chat.MessageRef, msg chat.Message) error {
 	r := render(msg)
 	if _, _, _, err := a.api.UpdateMessageContext(ctx, refChannel(ref), ref.ID, r.msgOptions()...); err != nil {
 		return mapError("chat.update", err)
@@ -41,7 +40,7 @@ func (a *Adapter) Edit(ctx context.Context, ref bridge.MessageRef, msg bridge.Me
 }
 
 // Delete deletes a message the bridge posted.
-func (a *Adapter) Delete(ctx context.Context, ref bridge.MessageRef) error {
+func (a *Adapter) Delete(ctx context.Context, ref chat.MessageRef) error {
 	if _, _, err := a.api.DeleteMessageContext(ctx, refChannel(ref), ref.ID); err != nil {
 		return mapError("chat.delete", err)
 	}
@@ -49,8 +48,8 @@ func (a *Adapter) Delete(ctx context.Context, ref bridge.MessageRef) error {
 }
 
 // Ephemeral shows text to userID only, in the conversation's thread.
-func (a *Adapter) Ephemeral(ctx context.Context, key bridge.ConversationKey, userID, text string) error {
-	opts := []slack.MsgOption{slack.MsgOptionText(plainFallback(bridge.NeutralizeMentions(text)), false)}
+func (a *Adapter) Ephemeral(ctx context.Context, key chat.ConversationKey, userID, text string) error {
+	opts := []slack.MsgOption{slack.MsgOptionText(plainFallback(chat.NeutralizeMentions(text)), false)}
 	if key.Thread != "" {
 		opts = append(opts, slack.MsgOptionTS(key.Thread))
 	}
@@ -63,14 +62,14 @@ func (a *Adapter) Ephemeral(ctx context.Context, key bridge.ConversationKey, use
 // SetStatus sets the assistant thread status ("is working on it...") when
 // assistant_status is enabled in the config; otherwise it does nothing.
 // Status "" clears it. Threadless conversations have no status.
-func (a *Adapter) SetStatus(ctx context.Context, key bridge.ConversationKey, status string) error {
+func (a *Adapter) SetStatus(ctx context.Context, key chat.ConversationKey, status string) error {
 	if !a.cfg.AssistantStatus || key.Thread == "" {
 		return nil
 	}
 	err := a.api.SetAssistantThreadsStatusContext(ctx, slack.AssistantThreadsSetStatusParameters{
 		ChannelID: key.Channel,
 		ThreadTS:  key.Thread,
-		Status:    bridge.TruncateRunes(bridge.OneLine(status), 200),
+		Status:    chat.TruncateRunes(chat.OneLine(status), 200),
 	})
 	if err != nil {
 		return mapError("assistant.threads.setStatus", err)
@@ -78,21 +77,21 @@ func (a *Adapter) SetStatus(ctx context.Context, key bridge.ConversationKey, sta
 	return nil
 }
 
-func refChannel(ref bridge.MessageRef) string {
+func refChannel(ref chat.MessageRef) string {
 	if ref.Channel != "" {
 		return ref.Channel
 	}
 	return ref.Key.Channel
 }
 
-// mapError turns slack-go's 429 errors into *bridge.RateLimitError and wraps
+// mapError turns slack-go's 429 errors into *chat.RateLimitError and wraps
 // the rest with the method name. slack-go's error texts carry no token.
 func mapError(method string, err error) error {
 	if rl, ok := errors.AsType[*slack.RateLimitedError](err); ok {
-		return &bridge.RateLimitError{RetryAfter: max(rl.RetryAfter, time.Second), Scope: method}
+		return &chat.RateLimitError{RetryAfter: max(rl.RetryAfter, time.Second), Scope: method}
 	}
 	if sc, ok := errors.AsType[slack.StatusCodeError](err); ok && sc.Code == http.StatusTooManyRequests {
-		return &bridge.RateLimitError{RetryAfter: time.Second, Scope: method}
+		return &chat.RateLimitError{RetryAfter: time.Second, Scope: method}
 	}
 	return fmt.Errorf("slack: %s: %w", method, err)
 }

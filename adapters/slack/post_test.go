@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/promptev/promptev-bridge/adapters/slack/slackfake"
-	"github.com/promptev/promptev-bridge/bridge"
+	"github.com/promptev/promptev-bridge/chat"
 )
 
 func newFakeAdapter(t *testing.T, fake *slackfake.Server, edit func(*Config)) *Adapter {
@@ -32,17 +32,17 @@ func TestPostAndEdit(t *testing.T) {
 	fake := slackfake.New(t)
 	a := newFakeAdapter(t, fake, nil)
 	ctx := context.Background()
-	key := bridge.ConversationKey{Platform: "slack", Workspace: slackfake.TeamID, Channel: "C1", Thread: "1700000000.000001"}
+	key := chat.ConversationKey{Platform: "slack", Workspace: slackfake.TeamID, Channel: "C1", Thread: "1700000000.000001"}
 
-	ref, err := a.Post(ctx, key, bridge.Message{Kind: bridge.KindStatus, Status: "Thinking..."})
+	ref, err := a.Post(ctx, key, chat.Message{Kind: chat.KindStatus, Status: "Thinking..."})
 	require.NoError(t, err)
 	assert.Equal(t, key, ref.Key)
 	assert.NotEmpty(t, ref.ID)
 	assert.Empty(t, ref.Channel)
 	assert.False(t, ref.Posted.IsZero())
 
-	require.NoError(t, a.Edit(ctx, ref, bridge.Message{Kind: bridge.KindStatus, Status: "Searching Jira..."}))
-	require.NoError(t, a.Edit(ctx, ref, bridge.Message{Kind: bridge.KindAnswer, Body: "**Done**", Final: true}))
+	require.NoError(t, a.Edit(ctx, ref, chat.Message{Kind: chat.KindStatus, Status: "Searching Jira..."}))
+	require.NoError(t, a.Edit(ctx, ref, chat.Message{Kind: chat.KindAnswer, Body: "**Done**", Final: true}))
 
 	calls := fake.Calls()
 	require.Len(t, calls, 3)
@@ -66,14 +66,14 @@ func TestPostAndEdit(t *testing.T) {
 	assert.Contains(t, m.BlockText(), "**Done**")
 
 	// A DM conversation has no thread: the message goes inline.
-	dm := bridge.ConversationKey{Platform: "slack", Workspace: slackfake.TeamID, Channel: "D1"}
-	_, err = a.Post(ctx, dm, bridge.Message{Kind: bridge.KindNotice, Body: "hi"})
+	dm := chat.ConversationKey{Platform: "slack", Workspace: slackfake.TeamID, Channel: "D1"}
+	_, err = a.Post(ctx, dm, chat.Message{Kind: chat.KindNotice, Body: "hi"})
 	require.NoError(t, err)
 	last := fake.Calls("chat.postMessage")
 	assert.Empty(t, last[len(last)-1].ThreadTS)
 
 	// Deleting removes it.
-	var d bridge.Deleter = a
+	var d chat.Deleter = a
 	require.NoError(t, d.Delete(ctx, ref))
 	m, ok = fake.Message("C1", ref.ID)
 	require.True(t, ok)
@@ -85,18 +85,18 @@ func TestEditUsesRefChannel(t *testing.T) {
 	fake := slackfake.New(t)
 	a := newFakeAdapter(t, fake, nil)
 	ctx := context.Background()
-	ref, err := a.Post(ctx, bridge.ConversationKey{Platform: "slack", Channel: "C2"}, bridge.Message{Kind: bridge.KindStatus})
+	ref, err := a.Post(ctx, chat.ConversationKey{Platform: "slack", Channel: "C2"}, chat.Message{Kind: chat.KindStatus})
 	require.NoError(t, err)
 	ref.Key.Channel = "CWRONG"
 	ref.Channel = "C2"
-	require.NoError(t, a.Edit(ctx, ref, bridge.Message{Kind: bridge.KindStatus, Status: "x"}))
+	require.NoError(t, a.Edit(ctx, ref, chat.Message{Kind: chat.KindStatus, Status: "x"}))
 }
 
 func TestEditErrors(t *testing.T) {
 	fake := slackfake.New(t)
 	a := newFakeAdapter(t, fake, nil)
-	err := a.Edit(context.Background(), bridge.MessageRef{Key: bridge.ConversationKey{Platform: "slack", Channel: "C1"}, ID: "9.9"},
-		bridge.Message{Kind: bridge.KindStatus})
+	err := a.Edit(context.Background(), chat.MessageRef{Key: chat.ConversationKey{Platform: "slack", Channel: "C1"}, ID: "9.9"},
+		chat.Message{Kind: chat.KindStatus})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "chat.update")
 	assert.Contains(t, err.Error(), "message_not_found")
@@ -107,26 +107,26 @@ func TestRateLimitMapping(t *testing.T) {
 	fake := slackfake.New(t)
 	a := newFakeAdapter(t, fake, nil)
 	ctx := context.Background()
-	key := bridge.ConversationKey{Platform: "slack", Workspace: slackfake.TeamID, Channel: "C1", Thread: "1.1"}
-	ref, err := a.Post(ctx, key, bridge.Message{Kind: bridge.KindStatus})
+	key := chat.ConversationKey{Platform: "slack", Workspace: slackfake.TeamID, Channel: "C1", Thread: "1.1"}
+	ref, err := a.Post(ctx, key, chat.Message{Kind: chat.KindStatus})
 	require.NoError(t, err)
 
 	fake.RateLimit("chat.update", 2, 7)
 	for range 2 {
-		err = a.Edit(ctx, ref, bridge.Message{Kind: bridge.KindStatus, Status: "x"})
-		rl, ok := errors.AsType[*bridge.RateLimitError](err)
+		err = a.Edit(ctx, ref, chat.Message{Kind: chat.KindStatus, Status: "x"})
+		rl, ok := errors.AsType[*chat.RateLimitError](err)
 		require.True(t, ok, "got %v", err)
 		assert.Equal(t, 7*time.Second, rl.RetryAfter)
 		assert.Equal(t, "chat.update", rl.Scope)
 	}
-	require.NoError(t, a.Edit(ctx, ref, bridge.Message{Kind: bridge.KindAnswer, Body: "final"}))
+	require.NoError(t, a.Edit(ctx, ref, chat.Message{Kind: chat.KindAnswer, Body: "final"}))
 	updates := fake.Calls("chat.update")
 	require.Len(t, updates, 3, "slack-go did not retry on its own")
 	assert.Equal(t, "ratelimited", updates[0].Error)
 
 	fake.RateLimit("chat.postMessage", 1, 1)
-	_, err = a.Post(ctx, key, bridge.Message{Kind: bridge.KindNotice, Body: "x"})
-	rl, ok := errors.AsType[*bridge.RateLimitError](err)
+	_, err = a.Post(ctx, key, chat.Message{Kind: chat.KindNotice, Body: "x"})
+	rl, ok := errors.AsType[*chat.RateLimitError](err)
 	require.True(t, ok)
 	assert.Equal(t, time.Second, rl.RetryAfter)
 }
@@ -147,7 +147,7 @@ func TestMapError(t *testing.T) {
 	for _, tt := range tests {
 		err := mapError("chat.update", tt.err)
 		if tt.retry > 0 {
-			rl, ok := errors.AsType[*bridge.RateLimitError](err)
+			rl, ok := errors.AsType[*chat.RateLimitError](err)
 			require.True(t, ok)
 			assert.Equal(t, tt.retry, rl.RetryAfter)
 			continue
@@ -160,7 +160,7 @@ func TestMapError(t *testing.T) {
 func TestEphemeral(t *testing.T) {
 	fake := slackfake.New(t)
 	a := newFakeAdapter(t, fake, nil)
-	key := bridge.ConversationKey{Platform: "slack", Workspace: slackfake.TeamID, Channel: "C1", Thread: "1.1"}
+	key := chat.ConversationKey{Platform: "slack", Workspace: slackfake.TeamID, Channel: "C1", Thread: "1.1"}
 	require.NoError(t, a.Ephemeral(context.Background(), key, "U5", "You are not allowed to approve <this>"))
 	calls := fake.Calls("chat.postEphemeral")
 	require.Len(t, calls, 1)
@@ -172,7 +172,7 @@ func TestEphemeral(t *testing.T) {
 
 func TestSetStatus(t *testing.T) {
 	fake := slackfake.New(t)
-	key := bridge.ConversationKey{Platform: "slack", Workspace: slackfake.TeamID, Channel: "C1", Thread: "1.1"}
+	key := chat.ConversationKey{Platform: "slack", Workspace: slackfake.TeamID, Channel: "C1", Thread: "1.1"}
 	off := newFakeAdapter(t, fake, nil)
 	require.NoError(t, off.SetStatus(context.Background(), key, "is searching..."))
 	assert.Empty(t, fake.Calls("assistant.threads.setStatus"), "off by default")
@@ -180,7 +180,7 @@ func TestSetStatus(t *testing.T) {
 	on := newFakeAdapter(t, fake, func(c *Config) { c.AssistantStatus = true })
 	require.NoError(t, on.SetStatus(context.Background(), key, "is searching..."))
 	require.NoError(t, on.SetStatus(context.Background(), key, ""))
-	require.NoError(t, on.SetStatus(context.Background(), bridge.ConversationKey{Platform: "slack", Channel: "D1"}, "x"))
+	require.NoError(t, on.SetStatus(context.Background(), chat.ConversationKey{Platform: "slack", Channel: "D1"}, "x"))
 	calls := fake.Calls("assistant.threads.setStatus")
 	require.Len(t, calls, 2, "threadless conversations have no status")
 	assert.Equal(t, "is searching...", calls[0].Status)
@@ -192,8 +192,8 @@ func TestBlocksArePlainJSON(t *testing.T) {
 	// The recorded blocks are what Slack would store; they parse as a JSON array.
 	fake := slackfake.New(t)
 	a := newFakeAdapter(t, fake, nil)
-	_, err := a.Post(context.Background(), bridge.ConversationKey{Platform: "slack", Channel: "C1"},
-		bridge.Message{Kind: bridge.KindApproval, Approval: &bridge.ApprovalCard{ID: "ap-9", Tool: "x"}})
+	_, err := a.Post(context.Background(), chat.ConversationKey{Platform: "slack", Channel: "C1"},
+		chat.Message{Kind: chat.KindApproval, Approval: &chat.ApprovalCard{ID: "ap-9", Tool: "x"}})
 	require.NoError(t, err)
 	var blocks []json.RawMessage
 	require.NoError(t, json.Unmarshal(fake.Calls()[0].Blocks, &blocks))

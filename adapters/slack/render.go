@@ -4,9 +4,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/promptev/promptev-bridge/chat"
 	"github.com/slack-go/slack"
-
-	"github.com/promptev/promptev-bridge/bridge"
 )
 
 // Slack's documented size limits, enforced here before sending.
@@ -30,7 +29,7 @@ const (
 	ActionDeny    = "pvb_deny"
 )
 
-// rendered is a bridge.Message in Slack's form: blocks plus the plain-text
+// rendered is a chat.Message in Slack's form: blocks plus the plain-text
 // fallback used for notifications and clients without Block Kit.
 type rendered struct {
 	Blocks []slack.Block
@@ -40,12 +39,12 @@ type rendered struct {
 // render turns a bridge message into Block Kit. Every text object is cut to
 // Slack's limits, so what it returns never triggers msg_too_long or
 // invalid_blocks.
-func render(m bridge.Message) rendered {
+func render(m chat.Message) rendered {
 	m = neutralize(m)
 	switch m.Kind {
-	case bridge.KindApproval:
+	case chat.KindApproval:
 		return renderApproval(m)
-	case bridge.KindAnswer, bridge.KindNotice:
+	case chat.KindAnswer, chat.KindNotice:
 		return renderMarkdown(m)
 	default:
 		return renderStatus(m)
@@ -56,7 +55,7 @@ func render(m bridge.Message) rendered {
 // (with an hourglass while the run works; none once the status is final, such
 // as the "✓ 3 steps" summary a placeholder is tidied to), the latest thought
 // and the recent steps.
-func renderStatus(m bridge.Message) rendered {
+func renderStatus(m chat.Message) rendered {
 	status := strings.TrimSpace(m.Status)
 	switch {
 	case status != "":
@@ -73,7 +72,7 @@ func renderStatus(m bridge.Message) rendered {
 	blocks = append(blocks, slack.NewContextBlock("pvb_status", mrkdwn(line)))
 	if t := strings.TrimSpace(m.Thought); t != "" {
 		blocks = append(blocks, slack.NewContextBlock("pvb_thought",
-			mrkdwn("_"+escape(bridge.OneLine(t), maxSectionChars-10)+"_")))
+			mrkdwn("_"+escape(chat.OneLine(t), maxSectionChars-10)+"_")))
 	}
 	if len(m.Steps) > 0 {
 		steps := m.Steps
@@ -87,21 +86,21 @@ func renderStatus(m bridge.Message) rendered {
 			if s.Done {
 				mark = ":white_check_mark:"
 			}
-			lines = append(lines, mark+" "+escape(bridge.OneLine(s.Text), per-len(mark)-2))
+			lines = append(lines, mark+" "+escape(chat.OneLine(s.Text), per-len(mark)-2))
 		}
 		blocks = append(blocks, slack.NewContextBlock("pvb_steps", mrkdwn(strings.Join(lines, "\n"))))
 	}
 	return rendered{Blocks: blocks, Text: plainFallback(status)}
 }
 
-func renderApproval(m bridge.Message) rendered {
+func renderApproval(m chat.Message) rendered {
 	card := m.Approval
 	if card == nil {
-		card = &bridge.ApprovalCard{}
+		card = &chat.ApprovalCard{}
 	}
 	head := ":raised_hand: *Approval needed*"
 	if card.Tool != "" {
-		head += ": `" + escape(bridge.OneLine(card.Tool), 200) + "`"
+		head += ": `" + escape(chat.OneLine(card.Tool), 200) + "`"
 	}
 	var blocks []slack.Block
 	text := head
@@ -116,7 +115,7 @@ func renderApproval(m bridge.Message) rendered {
 			slack.SectionBlockOptionBlockID("pvb_arguments")))
 	}
 	switch card.State {
-	case bridge.ApprovalPending, "":
+	case chat.ApprovalPending, "":
 		approve := slack.NewButtonBlockElement(ActionApprove, card.ID, plain("Approve")).WithStyle(slack.StylePrimary)
 		deny := slack.NewButtonBlockElement(ActionDeny, card.ID, plain("Deny")).WithStyle(slack.StyleDanger)
 		blocks = append(blocks, slack.NewActionBlock("pvb_decide", approve, deny))
@@ -125,42 +124,42 @@ func renderApproval(m bridge.Message) rendered {
 	}
 	fallback := "Approval needed"
 	if card.Tool != "" {
-		fallback += ": " + bridge.OneLine(card.Tool)
+		fallback += ": " + chat.OneLine(card.Tool)
 	}
-	if card.State != bridge.ApprovalPending && card.State != "" {
+	if card.State != chat.ApprovalPending && card.State != "" {
 		fallback += " (" + decidedText(card) + ")"
 	}
 	return rendered{Blocks: blocks, Text: plainFallback(fallback)}
 }
 
-func decidedText(card *bridge.ApprovalCard) string {
-	by := bridge.OneLine(card.DecidedBy)
+func decidedText(card *chat.ApprovalCard) string {
+	by := chat.OneLine(card.DecidedBy)
 	switch card.State {
-	case bridge.ApprovalApproved:
+	case chat.ApprovalApproved:
 		if by == "" {
 			return "Approved"
 		}
 		return "Approved by " + by
-	case bridge.ApprovalDenied:
+	case chat.ApprovalDenied:
 		if by == "" {
 			return "Denied"
 		}
 		return "Denied by " + by
-	case bridge.ApprovalExpired:
+	case chat.ApprovalExpired:
 		return "Expired"
 	default:
 		return string(card.State)
 	}
 }
 
-func decidedLine(card *bridge.ApprovalCard) string {
+func decidedLine(card *chat.ApprovalCard) string {
 	mark := ":grey_question:"
 	switch card.State {
-	case bridge.ApprovalApproved:
+	case chat.ApprovalApproved:
 		mark = ":white_check_mark:"
-	case bridge.ApprovalDenied:
+	case chat.ApprovalDenied:
 		mark = ":no_entry_sign:"
-	case bridge.ApprovalExpired:
+	case chat.ApprovalExpired:
 		mark = ":hourglass:"
 	}
 	return mark + " " + escape(decidedText(card), 500)
@@ -168,14 +167,14 @@ func decidedLine(card *bridge.ApprovalCard) string {
 
 // renderMarkdown renders an answer chunk or a notice as a markdown block, which
 // Slack renders as standard Markdown, with a plain-text fallback.
-func renderMarkdown(m bridge.Message) rendered {
+func renderMarkdown(m chat.Message) rendered {
 	body := m.Body
 	if strings.TrimSpace(body) == "" {
 		body = "(empty answer)"
 	}
 	// The bridge keeps Body within maxTextChars; the markdown block itself
 	// allows maxMarkdownChars, which leaves room for neutralised mentions.
-	body = bridge.TruncateRunes(body, maxMarkdownChars)
+	body = chat.TruncateRunes(body, maxMarkdownChars)
 	return rendered{
 		Blocks: []slack.Block{slack.NewMarkdownBlock("pvb_body", body)},
 		Text:   plainFallback(body),
@@ -184,23 +183,23 @@ func renderMarkdown(m bridge.Message) rendered {
 
 // neutralize makes every text of m unable to ping (mentions, @channel),
 // whatever the caller did before.
-func neutralize(m bridge.Message) bridge.Message {
-	m.Status = bridge.NeutralizeMentions(m.Status)
-	m.Thought = bridge.NeutralizeMentions(m.Thought)
-	m.Body = bridge.NeutralizeMentions(m.Body)
+func neutralize(m chat.Message) chat.Message {
+	m.Status = chat.NeutralizeMentions(m.Status)
+	m.Thought = chat.NeutralizeMentions(m.Thought)
+	m.Body = chat.NeutralizeMentions(m.Body)
 	if len(m.Steps) > 0 {
-		steps := make([]bridge.Step, len(m.Steps))
+		steps := make([]chat.Step, len(m.Steps))
 		for i, st := range m.Steps {
-			steps[i] = bridge.Step{Text: bridge.NeutralizeMentions(st.Text), Done: st.Done}
+			steps[i] = chat.Step{Text: chat.NeutralizeMentions(st.Text), Done: st.Done}
 		}
 		m.Steps = steps
 	}
 	if m.Approval != nil {
 		card := *m.Approval
-		card.Tool = bridge.NeutralizeMentions(card.Tool)
-		card.Description = bridge.NeutralizeMentions(card.Description)
-		card.Arguments = bridge.NeutralizeMentions(card.Arguments)
-		card.DecidedBy = bridge.NeutralizeMentions(card.DecidedBy)
+		card.Tool = chat.NeutralizeMentions(card.Tool)
+		card.Description = chat.NeutralizeMentions(card.Description)
+		card.Arguments = chat.NeutralizeMentions(card.Arguments)
+		card.DecidedBy = chat.NeutralizeMentions(card.DecidedBy)
 		m.Approval = &card
 	}
 	return m

@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/promptev/promptev-bridge/adapters/slack/slackfake"
-	"github.com/promptev/promptev-bridge/bridge"
+	"github.com/promptev/promptev-bridge/chat"
 )
 
 func TestEscape(t *testing.T) {
@@ -49,13 +49,13 @@ func blockJSON(t *testing.T, r rendered) []map[string]any {
 }
 
 func TestRender(t *testing.T) {
-	longSteps := make([]bridge.Step, 14)
+	longSteps := make([]chat.Step, 14)
 	for i := range longSteps {
-		longSteps[i] = bridge.Step{Text: strings.Repeat("step <x> ", 200), Done: i%2 == 0}
+		longSteps[i] = chat.Step{Text: strings.Repeat("step <x> ", 200), Done: i%2 == 0}
 	}
 	tests := []struct {
 		name       string
-		msg        bridge.Message
+		msg        chat.Message
 		types      []string
 		contains   []string
 		absent     []string
@@ -63,21 +63,21 @@ func TestRender(t *testing.T) {
 	}{
 		{
 			name:       "placeholder",
-			msg:        bridge.Message{Kind: bridge.KindStatus},
+			msg:        chat.Message{Kind: chat.KindStatus},
 			types:      []string{"context"},
 			contains:   []string{"Working..."},
 			fallbackIn: "Working...",
 		},
 		{
 			name:       "working status shows the hourglass",
-			msg:        bridge.Message{Kind: bridge.KindStatus, Status: "Searching Jira..."},
+			msg:        chat.Message{Kind: chat.KindStatus, Status: "Searching Jira..."},
 			types:      []string{"context"},
 			contains:   []string{":hourglass_flowing_sand: Searching Jira..."},
 			fallbackIn: "Searching Jira...",
 		},
 		{
 			name:       "final summary has no hourglass",
-			msg:        bridge.Message{Kind: bridge.KindStatus, Status: "✓ 3 steps", Final: true},
+			msg:        chat.Message{Kind: chat.KindStatus, Status: "✓ 3 steps", Final: true},
 			types:      []string{"context"},
 			contains:   []string{"✓ 3 steps"},
 			absent:     []string{"hourglass", "Working"},
@@ -85,15 +85,15 @@ func TestRender(t *testing.T) {
 		},
 		{
 			name:     "empty final status never says working",
-			msg:      bridge.Message{Kind: bridge.KindStatus, Final: true},
+			msg:      chat.Message{Kind: chat.KindStatus, Final: true},
 			types:    []string{"context"},
 			contains: []string{"Done"},
 			absent:   []string{"hourglass", "Working"},
 		},
 		{
 			name: "status with thought and steps",
-			msg: bridge.Message{Kind: bridge.KindStatus, Status: "Searching Jira...", Thought: "look for <bugs>\nfirst",
-				Steps: []bridge.Step{{Text: "Read docs", Done: true}, {Text: "Query Jira"}}},
+			msg: chat.Message{Kind: chat.KindStatus, Status: "Searching Jira...", Thought: "look for <bugs>\nfirst",
+				Steps: []chat.Step{{Text: "Read docs", Done: true}, {Text: "Query Jira"}}},
 			types:      []string{"context", "context", "context"},
 			contains:   []string{"Searching Jira...", "_look for &lt;bugs&gt; first_", ":white_check_mark: Read docs", ":small_blue_diamond: Query Jira"},
 			absent:     []string{"<bugs>"},
@@ -101,21 +101,21 @@ func TestRender(t *testing.T) {
 		},
 		{
 			name:  "many long steps stay within context limits",
-			msg:   bridge.Message{Kind: bridge.KindStatus, Status: strings.Repeat("s", 5000), Thought: strings.Repeat("t", 5000), Steps: longSteps},
+			msg:   chat.Message{Kind: chat.KindStatus, Status: strings.Repeat("s", 5000), Thought: strings.Repeat("t", 5000), Steps: longSteps},
 			types: []string{"context", "context", "context"},
 		},
 		{
 			name: "pending approval",
-			msg: bridge.Message{Kind: bridge.KindApproval, Approval: &bridge.ApprovalCard{ID: "ap-1", Tool: "jira.create",
-				Description: "Create <issue> & assign", Arguments: `{"title":"x"}`, State: bridge.ApprovalPending}},
+			msg: chat.Message{Kind: chat.KindApproval, Approval: &chat.ApprovalCard{ID: "ap-1", Tool: "jira.create",
+				Description: "Create <issue> & assign", Arguments: `{"title":"x"}`, State: chat.ApprovalPending}},
 			types:      []string{"section", "section", "actions"},
 			contains:   []string{"*Approval needed*: `jira.create`", "Create &lt;issue&gt; &amp; assign", "```{\"title\":\"x\"}```", `"action_id":"pvb_approve"`, `"action_id":"pvb_deny"`, `"style":"primary"`, `"style":"danger"`, `"value":"ap-1"`},
 			fallbackIn: "Approval needed: jira.create",
 		},
 		{
 			name: "approved card shows who and no buttons",
-			msg: bridge.Message{Kind: bridge.KindApproval, Approval: &bridge.ApprovalCard{ID: "ap-1", Tool: "jira.create",
-				Description: "Create issue", State: bridge.ApprovalApproved, DecidedBy: "Ana <admin>"}},
+			msg: chat.Message{Kind: chat.KindApproval, Approval: &chat.ApprovalCard{ID: "ap-1", Tool: "jira.create",
+				Description: "Create issue", State: chat.ApprovalApproved, DecidedBy: "Ana <admin>"}},
 			types:      []string{"section", "context"},
 			contains:   []string{"Approved by Ana &lt;admin&gt;"},
 			absent:     []string{"pvb_approve", "ap-1"},
@@ -123,43 +123,43 @@ func TestRender(t *testing.T) {
 		},
 		{
 			name:     "denied card",
-			msg:      bridge.Message{Kind: bridge.KindApproval, Approval: &bridge.ApprovalCard{ID: "ap-2", State: bridge.ApprovalDenied, DecidedBy: "Bo"}},
+			msg:      chat.Message{Kind: chat.KindApproval, Approval: &chat.ApprovalCard{ID: "ap-2", State: chat.ApprovalDenied, DecidedBy: "Bo"}},
 			types:    []string{"section", "context"},
 			contains: []string{"Denied by Bo"},
 		},
 		{
 			name:     "expired card",
-			msg:      bridge.Message{Kind: bridge.KindApproval, Approval: &bridge.ApprovalCard{ID: "ap-3", State: bridge.ApprovalExpired}},
+			msg:      chat.Message{Kind: chat.KindApproval, Approval: &chat.ApprovalCard{ID: "ap-3", State: chat.ApprovalExpired}},
 			types:    []string{"section", "context"},
 			contains: []string{"Expired"},
 		},
 		{
 			name: "huge approval stays within section limits",
-			msg: bridge.Message{Kind: bridge.KindApproval, Approval: &bridge.ApprovalCard{ID: "ap-4", Tool: strings.Repeat("t", 400),
-				Description: strings.Repeat("<&>", 3000), Arguments: strings.Repeat("```<>", 1000), State: bridge.ApprovalPending}},
+			msg: chat.Message{Kind: chat.KindApproval, Approval: &chat.ApprovalCard{ID: "ap-4", Tool: strings.Repeat("t", 400),
+				Description: strings.Repeat("<&>", 3000), Arguments: strings.Repeat("```<>", 1000), State: chat.ApprovalPending}},
 			types: []string{"section", "section", "actions"},
 		},
 		{
 			name:       "answer is a markdown block",
-			msg:        bridge.Message{Kind: bridge.KindAnswer, Body: "# Title\n\n**bold** and `code` <b>", Final: true},
+			msg:        chat.Message{Kind: chat.KindAnswer, Body: "# Title\n\n**bold** and `code` <b>", Final: true},
 			types:      []string{"markdown"},
 			contains:   []string{"# Title\n\n**bold** and `code` <b>"},
 			fallbackIn: "# Title\n\n**bold** and `code` &lt;b&gt;",
 		},
 		{
 			name:  "notice",
-			msg:   bridge.Message{Kind: bridge.KindNotice, Body: "The agent failed: timeout"},
+			msg:   chat.Message{Kind: chat.KindNotice, Body: "The agent failed: timeout"},
 			types: []string{"markdown"},
 		},
 		{
 			name:     "empty answer still renders",
-			msg:      bridge.Message{Kind: bridge.KindAnswer, Body: "  "},
+			msg:      chat.Message{Kind: chat.KindAnswer, Body: "  "},
 			types:    []string{"markdown"},
 			contains: []string{"(empty answer)"},
 		},
 		{
 			name:  "3900 characters of escapable text keep the fallback within limits",
-			msg:   bridge.Message{Kind: bridge.KindAnswer, Body: strings.Repeat("<&>", 1300)},
+			msg:   chat.Message{Kind: chat.KindAnswer, Body: strings.Repeat("<&>", 1300)},
 			types: []string{"markdown"},
 		},
 	}
@@ -260,15 +260,15 @@ func TestRenderAcceptedBySlackLimits(t *testing.T) {
 	a, err := New(fakeConfig(fake, ModeSocket), testLogger(t, nil))
 	require.NoError(t, err)
 	ctx := context.Background()
-	key := bridge.ConversationKey{Platform: "slack", Workspace: slackfake.TeamID, Channel: "C1", Thread: "1.1"}
+	key := chat.ConversationKey{Platform: "slack", Workspace: slackfake.TeamID, Channel: "C1", Thread: "1.1"}
 	big := strings.Repeat("word & <tag> ", 400)[:3900]
-	msgs := []bridge.Message{
-		{Kind: bridge.KindStatus, Status: big, Thought: big, Steps: []bridge.Step{{Text: big}, {Text: big, Done: true}}},
-		{Kind: bridge.KindApproval, Approval: &bridge.ApprovalCard{ID: strings.Repeat("i", 64), Tool: big, Description: big, Arguments: big}},
-		{Kind: bridge.KindApproval, Approval: &bridge.ApprovalCard{ID: "x", State: bridge.ApprovalApproved, DecidedBy: big}},
-		{Kind: bridge.KindAnswer, Body: big},
-		{Kind: bridge.KindAnswer, Body: strings.Repeat("é", 3900)},
-		{Kind: bridge.KindNotice, Body: strings.Repeat("<", 3900)},
+	msgs := []chat.Message{
+		{Kind: chat.KindStatus, Status: big, Thought: big, Steps: []chat.Step{{Text: big}, {Text: big, Done: true}}},
+		{Kind: chat.KindApproval, Approval: &chat.ApprovalCard{ID: strings.Repeat("i", 64), Tool: big, Description: big, Arguments: big}},
+		{Kind: chat.KindApproval, Approval: &chat.ApprovalCard{ID: "x", State: chat.ApprovalApproved, DecidedBy: big}},
+		{Kind: chat.KindAnswer, Body: big},
+		{Kind: chat.KindAnswer, Body: strings.Repeat("é", 3900)},
+		{Kind: chat.KindNotice, Body: strings.Repeat("<", 3900)},
 	}
 	for i, m := range msgs {
 		ref, err := a.Post(ctx, key, m)

@@ -6,16 +6,15 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/promptev/promptev-bridge/chat"
 	"github.com/slack-go/slack"
-
-	"github.com/promptev/promptev-bridge/bridge"
 )
 
 // Run checks the bot token with auth.test, then receives events over Socket
 // Mode or HTTP (per Config.Mode) and hands them to h until ctx ends (it then
 // returns nil) or a fatal error happens. A token Slack refuses ends Run with
 // an error matching ErrAuth, naming the setting to fix.
-func (a *Adapter) Run(ctx context.Context, h bridge.Handler) error {
+func (a *Adapter) Run(ctx context.Context, h chat.Handler) error {
 	if h == nil {
 		return errors.New("slack: run: nil handler")
 	}
@@ -39,7 +38,7 @@ func (a *Adapter) Run(ctx context.Context, h bridge.Handler) error {
 // identify learns the bot's team and user id from auth.test, retrying
 // transient failures with backoff and failing at once on auth errors.
 func (a *Adapter) identify(ctx context.Context) error {
-	backoff := bridge.Backoff{Min: time.Second, Max: 30 * time.Second}
+	backoff := chat.Backoff{Min: time.Second, Max: 30 * time.Second}
 	for {
 		res, err := a.api.AuthTestContext(ctx)
 		if err == nil {
@@ -57,14 +56,14 @@ func (a *Adapter) identify(ctx context.Context) error {
 		}
 		wait := backoff.Next()
 		a.log.Warn("slack auth.test failed, retrying", errAttr(err), "backoff", wait)
-		if !bridge.SleepContext(ctx, wait) {
+		if !chat.SleepContext(ctx, wait) {
 			return fmt.Errorf("slack: auth.test: %w", ctx.Err())
 		}
 	}
 }
 
 // handleMessage hands an inbound message to the bridge and logs a failure.
-func (a *Adapter) handleMessage(ctx context.Context, h bridge.Handler, msg bridge.InboundMessage) {
+func (a *Adapter) handleMessage(ctx context.Context, h chat.Handler, msg chat.InboundMessage) {
 	if err := h.HandleMessage(ctx, msg); err != nil && ctx.Err() == nil {
 		a.log.Error("bridge refused slack message", "conversation", msg.Key.String(), "event_id", msg.EventID, errAttr(err))
 	}
@@ -74,7 +73,7 @@ func (a *Adapter) handleMessage(ctx context.Context, h bridge.Handler, msg bridg
 // been acknowledged: it calls the bridge's HandleAction for each, then posts
 // any notices to the clicker (chat.postEphemeral) on the background group, so
 // the caller (the Socket Mode event loop) is not held by the Web API call.
-func (a *Adapter) applyClick(ctx context.Context, h bridge.Handler, cb slack.InteractionCallback) {
+func (a *Adapter) applyClick(ctx context.Context, h chat.Handler, cb slack.InteractionCallback) {
 	notices := a.handleActions(ctx, h, actionsFromCallback(cb, a.now()))
 	if len(notices) == 0 {
 		return
@@ -110,7 +109,7 @@ func (a *Adapter) waitBackground() {
 
 // handleActions applies clicks synchronously and returns the notices to show
 // to the clicker; callers acknowledge the click before calling it.
-func (a *Adapter) handleActions(ctx context.Context, h bridge.Handler, acts []bridge.Action) []string {
+func (a *Adapter) handleActions(ctx context.Context, h chat.Handler, acts []chat.Action) []string {
 	var notices []string
 	for _, act := range acts {
 		res, err := h.HandleAction(ctx, act)
@@ -127,7 +126,7 @@ func (a *Adapter) handleActions(ctx context.Context, h bridge.Handler, acts []br
 }
 
 // sendNotices posts the click notices as ephemeral messages to the clicker.
-func (a *Adapter) sendNotices(ctx context.Context, key bridge.ConversationKey, userID string, notices []string) {
+func (a *Adapter) sendNotices(ctx context.Context, key chat.ConversationKey, userID string, notices []string) {
 	for _, n := range notices {
 		if err := a.Ephemeral(ctx, key, userID, n); err != nil && ctx.Err() == nil {
 			a.log.Warn("slack ephemeral notice failed", "conversation", key.String(), errAttr(err))

@@ -5,15 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 
+	"github.com/promptev/promptev-bridge/chat"
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/slackevents"
 	"github.com/slack-go/slack/socketmode"
-
-	"github.com/promptev/promptev-bridge/bridge"
 )
 
 // runSocket runs a Socket Mode connection until ctx ends or a fatal error.
-func (a *Adapter) runSocket(ctx context.Context, h bridge.Handler) error {
+func (a *Adapter) runSocket(ctx context.Context, h chat.Handler) error {
 	if a.client == nil {
 		return errors.New("slack: socket mode needs a client made by New")
 	}
@@ -48,7 +47,7 @@ func (a *Adapter) runSocket(ctx context.Context, h bridge.Handler) error {
 
 // socketEvent handles one Socket Mode event; it returns a fatal error when
 // the connection cannot succeed (refused token).
-func (a *Adapter) socketEvent(ctx context.Context, smc *socketmode.Client, h bridge.Handler, evt socketmode.Event) error {
+func (a *Adapter) socketEvent(ctx context.Context, smc *socketmode.Client, h chat.Handler, evt socketmode.Event) error {
 	switch evt.Type {
 	case socketmode.EventTypeConnecting:
 		a.ready.Store(false)

@@ -12,8 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/promptev/promptev-bridge/adapters/slack/slackfake"
-	"github.com/promptev/promptev-bridge/bridge"
 	"github.com/promptev/promptev-bridge/bridge/bridgetest"
+	"github.com/promptev/promptev-bridge/chat"
 )
 
 func TestSocketHelloPingReady(t *testing.T) {
@@ -47,12 +47,12 @@ func (h *ackFirstHandler) waitAck(ctx context.Context, id string) {
 	}
 }
 
-func (h *ackFirstHandler) HandleMessage(ctx context.Context, m bridge.InboundMessage) error {
+func (h *ackFirstHandler) HandleMessage(ctx context.Context, m chat.InboundMessage) error {
 	h.waitAck(ctx, m.EventID)
 	return h.recorder.HandleMessage(ctx, m)
 }
 
-func (h *ackFirstHandler) HandleAction(ctx context.Context, act bridge.Action) (bridge.ActionResult, error) {
+func (h *ackFirstHandler) HandleAction(ctx context.Context, act chat.Action) (chat.ActionResult, error) {
 	h.waitAck(ctx, act.ApprovalID)
 	return h.recorder.HandleAction(ctx, act)
 }
@@ -69,9 +69,9 @@ func TestSocketAckBeforeHandler(t *testing.T) {
 	h.mu.Lock()
 	assert.Empty(t, h.unacked, "the handler ran before the ack")
 	h.mu.Unlock()
-	assert.Equal(t, bridge.InboundMessage{
-		Key:       bridge.ConversationKey{Platform: "slack", Workspace: slackfake.TeamID, Channel: "C1", Thread: ev.TS},
-		User:      bridge.User{ID: "U1"},
+	assert.Equal(t, chat.InboundMessage{
+		Key:       chat.ConversationKey{Platform: "slack", Workspace: slackfake.TeamID, Channel: "C1", Thread: ev.TS},
+		User:      chat.User{ID: "U1"},
 		Text:      "hello there",
 		MessageID: ev.TS,
 		EventID:   ev.EventID,
@@ -84,7 +84,7 @@ func TestSocketAckBeforeHandler(t *testing.T) {
 func TestSocketClickAckBeforeHandler(t *testing.T) {
 	fake := slackfake.New(t)
 	h := &ackFirstHandler{recorder: newRecorder(), fake: fake}
-	h.result = bridge.ActionResult{Notice: "Already approved by ana"}
+	h.result = chat.ActionResult{Notice: "Already approved by ana"}
 	startSocket(t, fake, h)
 
 	click := slackfake.Click{Channel: "C1", MessageTS: "1700000000.000010", ThreadTS: "1700000000.000001",
@@ -179,7 +179,7 @@ func TestSocketBadEnvelopesAreAcked(t *testing.T) {
 func TestSocketClick(t *testing.T) {
 	fake := slackfake.New(t)
 	rec := newRecorder()
-	rec.result = bridge.ActionResult{Notice: "You are not allowed to approve this."}
+	rec.result = chat.ActionResult{Notice: "You are not allowed to approve this."}
 	startSocket(t, fake, rec)
 
 	click := slackfake.Click{Channel: "C1", MessageTS: "1700000000.000010", ThreadTS: "1700000000.000001",
@@ -188,8 +188,8 @@ func TestSocketClick(t *testing.T) {
 	require.NoError(t, err)
 	acts := rec.waitActions(t, 1)
 	assert.Equal(t, "ap-42", acts[0].ApprovalID)
-	assert.Equal(t, bridge.Approve, acts[0].Decision)
-	assert.Equal(t, bridge.User{ID: "U7", Name: "mallory"}, acts[0].User)
+	assert.Equal(t, chat.Approve, acts[0].Decision)
+	assert.Equal(t, chat.User{ID: "U7", Name: "mallory"}, acts[0].User)
 	assert.Equal(t, "slack", acts[0].Platform)
 	fake.Await(t, "ack and ephemeral", func() bool {
 		return fake.Acked(env) && len(fake.Calls("chat.postEphemeral")) == 1
@@ -202,14 +202,14 @@ func TestSocketClick(t *testing.T) {
 
 	// An accepted click gets no notice.
 	rec.mu.Lock()
-	rec.result = bridge.ActionResult{Accepted: true}
+	rec.result = chat.ActionResult{Accepted: true}
 	rec.mu.Unlock()
 	click.User, click.ActionID = "U1", ActionDeny
 	env, err = fake.SendClick(click)
 	require.NoError(t, err)
 	fake.Await(t, "ack", func() bool { return fake.Acked(env) })
 	acts = rec.waitActions(t, 2)
-	assert.Equal(t, bridge.Deny, acts[1].Decision)
+	assert.Equal(t, chat.Deny, acts[1].Decision)
 	assert.Len(t, fake.Calls("chat.postEphemeral"), 1)
 }
 

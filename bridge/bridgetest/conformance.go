@@ -8,27 +8,26 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/promptev/promptev-bridge/chat"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/promptev/promptev-bridge/bridge"
 )
 
 // Harness is what an adapter hands the conformance suite: the platform under
 // test, wired to the adapter's own fake server.
 type Harness struct {
 	// Platform is the platform under test.
-	Platform bridge.Platform
+	Platform chat.Platform
 	// Key is a conversation the platform can post into.
-	Key bridge.ConversationKey
+	Key chat.ConversationKey
 	// Inject429 makes the NEXT platform write answer 429 with retryAfter.
 	Inject429 func(retryAfter time.Duration)
 	// Observed returns what the fake server now shows for ref, as plain text
 	// (how the adapter's native message reads), and whether ref exists.
-	Observed func(ref bridge.MessageRef) (text string, ok bool)
+	Observed func(ref chat.MessageRef) (text string, ok bool)
 	// ObservedButtons, when set, returns how many buttons the fake server now
 	// shows on ref. Without it the button checks are skipped.
-	ObservedButtons func(ref bridge.MessageRef) int
+	ObservedButtons func(ref chat.MessageRef) int
 	// ObservedEphemeral, when set, returns the ephemeral notices userID has
 	// received in the conversation, oldest first. Without it the Ephemeral
 	// check only requires success.
@@ -75,23 +74,23 @@ func confContext(t *testing.T) context.Context {
 func confPost(t *testing.T, h Harness) {
 	ctx := confContext(t)
 	assert.NotEmpty(t, h.Platform.Name())
-	ref, err := h.Platform.Post(ctx, h.Key, bridge.Message{Kind: bridge.KindStatus, Status: "Working on it"})
+	ref, err := h.Platform.Post(ctx, h.Key, chat.Message{Kind: chat.KindStatus, Status: "Working on it"})
 	require.NoError(t, err)
 	assert.NotEmpty(t, ref.ID, "ref.ID")
 	got, ok := h.Observed(ref)
 	require.True(t, ok, "posted message must be observable")
 	assert.Contains(t, got, "Working on it")
 
-	ref2, err := h.Platform.Post(ctx, h.Key, bridge.Message{Kind: bridge.KindAnswer, Body: "second message"})
+	ref2, err := h.Platform.Post(ctx, h.Key, chat.Message{Kind: chat.KindAnswer, Body: "second message"})
 	require.NoError(t, err)
 	assert.NotEqual(t, ref.ID, ref2.ID, "each post gets its own ref")
 }
 
 func confEdit(t *testing.T, h Harness) {
 	ctx := confContext(t)
-	ref, err := h.Platform.Post(ctx, h.Key, bridge.Message{Kind: bridge.KindStatus, Status: "Searching Jira..."})
+	ref, err := h.Platform.Post(ctx, h.Key, chat.Message{Kind: chat.KindStatus, Status: "Searching Jira..."})
 	require.NoError(t, err)
-	require.NoError(t, h.Platform.Edit(ctx, ref, bridge.Message{Kind: bridge.KindAnswer, Body: "Found 3 issues.", Final: true}))
+	require.NoError(t, h.Platform.Edit(ctx, ref, chat.Message{Kind: chat.KindAnswer, Body: "Found 3 issues.", Final: true}))
 	got, ok := h.Observed(ref)
 	require.True(t, ok)
 	assert.Contains(t, got, "Found 3 issues.")
@@ -119,16 +118,16 @@ func confFullLength(t *testing.T, h Harness) {
 	require.Positive(t, n, "Limits.MaxMessageChars")
 	body, payload := fullLengthBody(n)
 	require.Equal(t, n, utf8.RuneCountInString(body))
-	ref, err := h.Platform.Post(ctx, h.Key, bridge.Message{Kind: bridge.KindAnswer, Body: body, Final: true})
+	ref, err := h.Platform.Post(ctx, h.Key, chat.Message{Kind: chat.KindAnswer, Body: body, Final: true})
 	require.NoError(t, err, "a body of exactly MaxMessageChars runes is accepted")
 	got, ok := h.Observed(ref)
 	require.True(t, ok)
 	assert.True(t, strings.Contains(got, payload), "the whole body is observed unchanged")
 
 	// The same body as an edit.
-	ref2, err := h.Platform.Post(ctx, h.Key, bridge.Message{Kind: bridge.KindStatus, Status: "Working"})
+	ref2, err := h.Platform.Post(ctx, h.Key, chat.Message{Kind: chat.KindStatus, Status: "Working"})
 	require.NoError(t, err)
-	require.NoError(t, h.Platform.Edit(ctx, ref2, bridge.Message{Kind: bridge.KindAnswer, Body: body, Final: true}))
+	require.NoError(t, h.Platform.Edit(ctx, ref2, chat.Message{Kind: chat.KindAnswer, Body: body, Final: true}))
 	got, ok = h.Observed(ref2)
 	require.True(t, ok)
 	assert.True(t, strings.Contains(got, payload), "the whole edited body is observed unchanged")
@@ -136,20 +135,20 @@ func confFullLength(t *testing.T, h Harness) {
 
 func confApprovalCard(t *testing.T, h Harness) {
 	ctx := confContext(t)
-	card := &bridge.ApprovalCard{
+	card := &chat.ApprovalCard{
 		ID:          "appr-conformance-1",
 		Tool:        "jira.create_issue",
 		Description: "Create a Jira issue titled Outage report",
 		Arguments:   `{"title":"Outage report"}`,
-		State:       bridge.ApprovalPending,
+		State:       chat.ApprovalPending,
 	}
-	ref, err := h.Platform.Post(ctx, h.Key, bridge.Message{Kind: bridge.KindApproval, Approval: card})
+	ref, err := h.Platform.Post(ctx, h.Key, chat.Message{Kind: chat.KindApproval, Approval: card})
 	require.NoError(t, err)
 	got, ok := h.Observed(ref)
 	require.True(t, ok)
 	assert.Contains(t, got, "Create a Jira issue titled Outage report")
 
-	b, hasButtons := h.Platform.(bridge.Buttons)
+	b, hasButtons := h.Platform.(chat.Buttons)
 	buttons := hasButtons && b.ButtonsSupported()
 	if h.ObservedButtons != nil {
 		if buttons {
@@ -160,9 +159,9 @@ func confApprovalCard(t *testing.T, h Harness) {
 	}
 
 	decided := *card
-	decided.State = bridge.ApprovalApproved
+	decided.State = chat.ApprovalApproved
 	decided.DecidedBy = "Ana Conformance"
-	require.NoError(t, h.Platform.Edit(ctx, ref, bridge.Message{Kind: bridge.KindApproval, Approval: &decided, Final: true}))
+	require.NoError(t, h.Platform.Edit(ctx, ref, chat.Message{Kind: chat.KindApproval, Approval: &decided, Final: true}))
 	got, ok = h.Observed(ref)
 	require.True(t, ok)
 	assert.Contains(t, got, "Ana Conformance", "the decided card names who decided")
@@ -174,25 +173,25 @@ func confApprovalCard(t *testing.T, h Harness) {
 func confRateLimit(t *testing.T, h Harness) {
 	require.NotNil(t, h.Inject429, "harness Inject429")
 	ctx := confContext(t)
-	ref, err := h.Platform.Post(ctx, h.Key, bridge.Message{Kind: bridge.KindStatus, Status: "Working"})
+	ref, err := h.Platform.Post(ctx, h.Key, chat.Message{Kind: chat.KindStatus, Status: "Working"})
 	require.NoError(t, err)
 
 	h.Inject429(3 * time.Second)
-	err = h.Platform.Edit(ctx, ref, bridge.Message{Kind: bridge.KindStatus, Status: "Still working"})
-	var rl *bridge.RateLimitError
-	require.True(t, errors.As(err, &rl), "edit 429 must be a *bridge.RateLimitError, got %v", err)
+	err = h.Platform.Edit(ctx, ref, chat.Message{Kind: chat.KindStatus, Status: "Still working"})
+	var rl *chat.RateLimitError
+	require.True(t, errors.As(err, &rl), "edit 429 must be a *chat.RateLimitError, got %v", err)
 	assert.Positive(t, rl.RetryAfter, "RetryAfter")
 
 	h.Inject429(2 * time.Second)
-	_, err = h.Platform.Post(ctx, h.Key, bridge.Message{Kind: bridge.KindAnswer, Body: "hello"})
-	require.True(t, errors.As(err, &rl), "post 429 must be a *bridge.RateLimitError, got %v", err)
+	_, err = h.Platform.Post(ctx, h.Key, chat.Message{Kind: chat.KindAnswer, Body: "hello"})
+	require.True(t, errors.As(err, &rl), "post 429 must be a *chat.RateLimitError, got %v", err)
 	assert.Positive(t, rl.RetryAfter, "RetryAfter")
 }
 
 func confMentions(t *testing.T, h Harness) {
 	ctx := confContext(t)
 	body := "Heads up " + strings.Join(pings, " ") + " done"
-	ref, err := h.Platform.Post(ctx, h.Key, bridge.Message{Kind: bridge.KindAnswer, Body: body, Final: true})
+	ref, err := h.Platform.Post(ctx, h.Key, chat.Message{Kind: chat.KindAnswer, Body: body, Final: true})
 	require.NoError(t, err)
 	got, ok := h.Observed(ref)
 	require.True(t, ok)
@@ -201,9 +200,9 @@ func confMentions(t *testing.T, h Harness) {
 		assert.NotContains(t, got, p, "mention %q must not reach the server live", p)
 	}
 
-	ref2, err := h.Platform.Post(ctx, h.Key, bridge.Message{Kind: bridge.KindStatus, Status: "Working"})
+	ref2, err := h.Platform.Post(ctx, h.Key, chat.Message{Kind: chat.KindStatus, Status: "Working"})
 	require.NoError(t, err)
-	require.NoError(t, h.Platform.Edit(ctx, ref2, bridge.Message{Kind: bridge.KindAnswer, Body: body, Final: true}))
+	require.NoError(t, h.Platform.Edit(ctx, ref2, chat.Message{Kind: chat.KindAnswer, Body: body, Final: true}))
 	got, ok = h.Observed(ref2)
 	require.True(t, ok)
 	for _, p := range pings {
@@ -212,9 +211,9 @@ func confMentions(t *testing.T, h Harness) {
 }
 
 func confEphemeral(t *testing.T, h Harness) {
-	e, ok := h.Platform.(bridge.Ephemeral)
+	e, ok := h.Platform.(chat.Ephemeral)
 	if !ok {
-		t.Skip("platform does not implement bridge.Ephemeral")
+		t.Skip("platform does not implement chat.Ephemeral")
 	}
 	ctx := confContext(t)
 	require.NoError(t, e.Ephemeral(ctx, h.Key, "U0CLICKER", "You are not allowed to approve this"))
@@ -224,9 +223,9 @@ func confEphemeral(t *testing.T, h Harness) {
 }
 
 func confStatus(t *testing.T, h Harness) {
-	s, ok := h.Platform.(bridge.StatusSetter)
+	s, ok := h.Platform.(chat.StatusSetter)
 	if !ok {
-		t.Skip("platform does not implement bridge.StatusSetter")
+		t.Skip("platform does not implement chat.StatusSetter")
 	}
 	ctx := confContext(t)
 	require.NoError(t, s.SetStatus(ctx, h.Key, "is thinking..."))

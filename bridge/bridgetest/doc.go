@@ -2,7 +2,7 @@
 // in-memory chat platform that behaves like a real one (message length limits,
 // server-side rate limits answered with 429, injected latency, 429s and
 // failures, every write recorded with its time); MemStore, an in-memory
-// bridge.Store with the exact Store semantics; and RunPlatformConformance, the
+// chat.Store with the exact Store semantics; and RunPlatformConformance, the
 // suite every adapter runs against its own fake server.
 //
 // Tests of package bridge itself that need these doubles live in the external

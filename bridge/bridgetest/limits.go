@@ -3,7 +3,7 @@ package bridgetest
 import (
 	"time"
 
-	"github.com/promptev/promptev-bridge/bridge"
+	"github.com/promptev/promptev-bridge/chat"
 )
 
 // SlackLimits returns Slack's figures from DESIGN §5 as the bridge budgets
@@ -11,14 +11,14 @@ import (
 // (evenly spaced: burst 1, so no 60 s window holds more than 40), at least 1 s
 // between edits of one message, and posts about 1 per second per channel with
 // short bursts.
-func SlackLimits() bridge.Limits {
-	return bridge.Limits{
+func SlackLimits() chat.Limits {
+	return chat.Limits{
 		MaxMessageChars: 3900,
 		MinEditInterval: time.Second,
-		EditRate:        bridge.Rate{Count: 40, Per: time.Minute, Burst: 1},
-		EditScope:       bridge.ScopeWorkspace,
-		PostRate:        bridge.Rate{Count: 1, Per: time.Second, Burst: 3},
-		PostScope:       bridge.ScopeChannel,
+		EditRate:        chat.Rate{Count: 40, Per: time.Minute, Burst: 1},
+		EditScope:       chat.ScopeWorkspace,
+		PostRate:        chat.Rate{Count: 1, Per: time.Second, Burst: 3},
+		PostScope:       chat.ScopeChannel,
 	}
 }
 
@@ -27,12 +27,12 @@ func SlackLimits() bridge.Limits {
 // and edits of 4 writes per 5 s (burst 1, so no 5 s window holds more than 4),
 // at least 1.5 s between edits of one message, and no edits of messages older
 // than 55 minutes.
-func DiscordLimits() bridge.Limits {
-	return bridge.Limits{
+func DiscordLimits() chat.Limits {
+	return chat.Limits{
 		MaxMessageChars: 1900,
 		MinEditInterval: 1500 * time.Millisecond,
-		EditRate:        bridge.Rate{Count: 4, Per: 5 * time.Second, Burst: 1},
-		EditScope:       bridge.ScopeChannel,
+		EditRate:        chat.Rate{Count: 4, Per: 5 * time.Second, Burst: 1},
+		EditScope:       chat.ScopeChannel,
 		SharedBudget:    true,
 		MaxEditAge:      55 * time.Minute,
 	}
@@ -42,8 +42,8 @@ func DiscordLimits() bridge.Limits {
 // chat.update per minute per workspace and 10 posts per 5 s per channel.
 func SlackServerLimits() []ServerLimit {
 	return []ServerLimit{
-		{Op: OpEdit, Scope: bridge.ScopeWorkspace, Max: 50, Window: time.Minute},
-		{Op: OpPost, Scope: bridge.ScopeChannel, Max: 10, Window: 5 * time.Second},
+		{Op: OpEdit, Scope: chat.ScopeWorkspace, Max: 50, Window: time.Minute},
+		{Op: OpPost, Scope: chat.ScopeChannel, Max: 10, Window: 5 * time.Second},
 	}
 }
 
@@ -51,6 +51,6 @@ func SlackServerLimits() []ServerLimit {
 // writes (posts and edits together) per 5 s per channel.
 func DiscordServerLimits() []ServerLimit {
 	return []ServerLimit{
-		{Op: OpWrite, Scope: bridge.ScopeChannel, Max: 5, Window: 5 * time.Second},
+		{Op: OpWrite, Scope: chat.ScopeChannel, Max: 5, Window: 5 * time.Second},
 	}
 }

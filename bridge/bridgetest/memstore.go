@@ -9,28 +9,28 @@ import (
 	"sync"
 	"time"
 
-	"github.com/promptev/promptev-bridge/bridge"
+	"github.com/promptev/promptev-bridge/chat"
 )
 
-// MemStore is an in-memory bridge.Store with the exact Store semantics
+// MemStore is an in-memory chat.Store with the exact Store semantics
 // (ErrNotFound, the DecideApproval compare-and-set, dedupe expiry). It is safe
 // for concurrent use. Records are copied in and out.
 type MemStore struct {
 	mu            sync.Mutex
-	conversations map[bridge.ConversationKey]bridge.Conversation
-	approvals     map[string]bridge.Approval
-	runs          map[bridge.ConversationKey]bridge.InFlightRun
+	conversations map[chat.ConversationKey]chat.Conversation
+	approvals     map[string]chat.Approval
+	runs          map[chat.ConversationKey]chat.InFlightRun
 	dedupe        map[string]time.Time // key -> expiry
 }
 
-var _ bridge.Store = (*MemStore)(nil)
+var _ chat.Store = (*MemStore)(nil)
 
 // NewMemStore returns an empty store.
 func NewMemStore() *MemStore {
 	return &MemStore{
-		conversations: make(map[bridge.ConversationKey]bridge.Conversation),
-		approvals:     make(map[string]bridge.Approval),
-		runs:          make(map[bridge.ConversationKey]bridge.InFlightRun),
+		conversations: make(map[chat.ConversationKey]chat.Conversation),
+		approvals:     make(map[string]chat.Approval),
+		runs:          make(map[chat.ConversationKey]chat.InFlightRun),
 		dedupe:        make(map[string]time.Time),
 	}
 }
@@ -44,30 +44,30 @@ func (s *MemStore) lock(ctx context.Context) error {
 	return nil
 }
 
-// approvalLocked returns the approval id, or bridge.ErrNotFound. s.mu is held.
-func (s *MemStore) approvalLocked(id string) (bridge.Approval, error) {
+// approvalLocked returns the approval id, or chat.ErrNotFound. s.mu is held.
+func (s *MemStore) approvalLocked(id string) (chat.Approval, error) {
 	a, ok := s.approvals[id]
 	if !ok {
-		return bridge.Approval{}, fmt.Errorf("approval %s: %w", id, bridge.ErrNotFound)
+		return chat.Approval{}, fmt.Errorf("approval %s: %w", id, chat.ErrNotFound)
 	}
 	return a, nil
 }
 
-// GetConversation returns the conversation of key, or bridge.ErrNotFound.
-func (s *MemStore) GetConversation(ctx context.Context, key bridge.ConversationKey) (bridge.Conversation, error) {
+// GetConversation returns the conversation of key, or chat.ErrNotFound.
+func (s *MemStore) GetConversation(ctx context.Context, key chat.ConversationKey) (chat.Conversation, error) {
 	if err := s.lock(ctx); err != nil {
-		return bridge.Conversation{}, err
+		return chat.Conversation{}, err
 	}
 	defer s.mu.Unlock()
 	c, ok := s.conversations[key]
 	if !ok {
-		return bridge.Conversation{}, fmt.Errorf("conversation %s: %w", key, bridge.ErrNotFound)
+		return chat.Conversation{}, fmt.Errorf("conversation %s: %w", key, chat.ErrNotFound)
 	}
 	return c, nil
 }
 
 // PutConversation stores c under c.Key.
-func (s *MemStore) PutConversation(ctx context.Context, c bridge.Conversation) error {
+func (s *MemStore) PutConversation(ctx context.Context, c chat.Conversation) error {
 	if !c.Key.Valid() {
 		return fmt.Errorf("bridgetest: put conversation: invalid key %q", c.Key.String())
 	}
@@ -80,7 +80,7 @@ func (s *MemStore) PutConversation(ctx context.Context, c bridge.Conversation) e
 }
 
 // DeleteConversation removes the conversation of key (no error when absent).
-func (s *MemStore) DeleteConversation(ctx context.Context, key bridge.ConversationKey) error {
+func (s *MemStore) DeleteConversation(ctx context.Context, key chat.ConversationKey) error {
 	if err := s.lock(ctx); err != nil {
 		return err
 	}
@@ -90,7 +90,7 @@ func (s *MemStore) DeleteConversation(ctx context.Context, key bridge.Conversati
 }
 
 // PutApproval stores a under a.ID.
-func (s *MemStore) PutApproval(ctx context.Context, a bridge.Approval) error {
+func (s *MemStore) PutApproval(ctx context.Context, a chat.Approval) error {
 	if a.ID == "" {
 		return fmt.Errorf("bridgetest: put approval: empty id")
 	}
@@ -102,49 +102,49 @@ func (s *MemStore) PutApproval(ctx context.Context, a bridge.Approval) error {
 	return nil
 }
 
-// GetApproval returns the approval id, or bridge.ErrNotFound.
-func (s *MemStore) GetApproval(ctx context.Context, id string) (bridge.Approval, error) {
+// GetApproval returns the approval id, or chat.ErrNotFound.
+func (s *MemStore) GetApproval(ctx context.Context, id string) (chat.Approval, error) {
 	if err := s.lock(ctx); err != nil {
-		return bridge.Approval{}, err
+		return chat.Approval{}, err
 	}
 	defer s.mu.Unlock()
 	a, err := s.approvalLocked(id)
 	if err != nil {
-		return bridge.Approval{}, err
+		return chat.Approval{}, err
 	}
 	return a, nil
 }
 
 // SetApprovalCard records card on the approval id and returns the record as it
-// now is, decision untouched; see bridge.Store.
-func (s *MemStore) SetApprovalCard(ctx context.Context, id string, card bridge.MessageRef) (bridge.Approval, error) {
+// now is, decision untouched; see chat.Store.
+func (s *MemStore) SetApprovalCard(ctx context.Context, id string, card chat.MessageRef) (chat.Approval, error) {
 	if err := s.lock(ctx); err != nil {
-		return bridge.Approval{}, err
+		return chat.Approval{}, err
 	}
 	defer s.mu.Unlock()
 	a, err := s.approvalLocked(id)
 	if err != nil {
-		return bridge.Approval{}, err
+		return chat.Approval{}, err
 	}
 	a.Card = card
 	s.approvals[id] = a
 	return a, nil
 }
 
-// DecideApproval moves a pending approval to state exactly once; see bridge.Store.
-func (s *MemStore) DecideApproval(ctx context.Context, id string, state bridge.ApprovalState, by, byName string, at time.Time) (bridge.Approval, bool, error) {
+// DecideApproval moves a pending approval to state exactly once; see chat.Store.
+func (s *MemStore) DecideApproval(ctx context.Context, id string, state chat.ApprovalState, by, byName string, at time.Time) (chat.Approval, bool, error) {
 	switch state {
-	case bridge.ApprovalApproved, bridge.ApprovalDenied, bridge.ApprovalExpired:
+	case chat.ApprovalApproved, chat.ApprovalDenied, chat.ApprovalExpired:
 	default:
-		return bridge.Approval{}, false, fmt.Errorf("bridgetest: decide approval %s: invalid state %q", id, state)
+		return chat.Approval{}, false, fmt.Errorf("bridgetest: decide approval %s: invalid state %q", id, state)
 	}
 	if err := s.lock(ctx); err != nil {
-		return bridge.Approval{}, false, err
+		return chat.Approval{}, false, err
 	}
 	defer s.mu.Unlock()
 	a, err := s.approvalLocked(id)
 	if err != nil {
-		return bridge.Approval{}, false, err
+		return chat.Approval{}, false, err
 	}
 	if a.Decided() {
 		return a, false, nil
@@ -159,14 +159,14 @@ func (s *MemStore) DecideApproval(ctx context.Context, id string, state bridge.A
 
 // ListExpiredApprovals returns up to limit pending approvals whose Expires is
 // not after now, soonest expiry first.
-func (s *MemStore) ListExpiredApprovals(ctx context.Context, now time.Time, limit int) ([]bridge.Approval, error) {
+func (s *MemStore) ListExpiredApprovals(ctx context.Context, now time.Time, limit int) ([]chat.Approval, error) {
 	if err := s.lock(ctx); err != nil {
 		return nil, err
 	}
 	defer s.mu.Unlock()
-	var out []bridge.Approval
+	var out []chat.Approval
 	for _, a := range s.approvals {
-		if a.State == bridge.ApprovalPending && !a.Expires.After(now) {
+		if a.State == chat.ApprovalPending && !a.Expires.After(now) {
 			out = append(out, a)
 		}
 	}
@@ -183,7 +183,7 @@ func (s *MemStore) ListExpiredApprovals(ctx context.Context, now time.Time, limi
 }
 
 // PutRun records an in-flight run of r.Key (replacing an earlier one).
-func (s *MemStore) PutRun(ctx context.Context, r bridge.InFlightRun) error {
+func (s *MemStore) PutRun(ctx context.Context, r chat.InFlightRun) error {
 	if err := s.lock(ctx); err != nil {
 		return err
 	}
@@ -193,7 +193,7 @@ func (s *MemStore) PutRun(ctx context.Context, r bridge.InFlightRun) error {
 }
 
 // DeleteRun forgets the in-flight run of key (no error when absent).
-func (s *MemStore) DeleteRun(ctx context.Context, key bridge.ConversationKey) error {
+func (s *MemStore) DeleteRun(ctx context.Context, key chat.ConversationKey) error {
 	if err := s.lock(ctx); err != nil {
 		return err
 	}
@@ -203,12 +203,12 @@ func (s *MemStore) DeleteRun(ctx context.Context, key bridge.ConversationKey) er
 }
 
 // ListRuns returns every in-flight run, oldest first.
-func (s *MemStore) ListRuns(ctx context.Context) ([]bridge.InFlightRun, error) {
+func (s *MemStore) ListRuns(ctx context.Context) ([]chat.InFlightRun, error) {
 	if err := s.lock(ctx); err != nil {
 		return nil, err
 	}
 	defer s.mu.Unlock()
-	out := make([]bridge.InFlightRun, 0, len(s.runs))
+	out := make([]chat.InFlightRun, 0, len(s.runs))
 	for _, r := range s.runs {
 		out = append(out, r)
 	}
@@ -222,7 +222,7 @@ func (s *MemStore) ListRuns(ctx context.Context) ([]bridge.InFlightRun, error) {
 }
 
 // SeenOrMark atomically checks and marks the dedupe keys of one message; see
-// bridge.Store.
+// chat.Store.
 func (s *MemStore) SeenOrMark(ctx context.Context, keys []string, ttl time.Duration, now time.Time) (bool, error) {
 	switch {
 	case len(keys) == 0:

@@ -10,17 +10,17 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/promptev/promptev-bridge/bridge"
 	"github.com/promptev/promptev-bridge/bridge/bridgetest"
+	"github.com/promptev/promptev-bridge/chat"
 )
 
 func TestMemStoreConversations(t *testing.T) {
 	ctx := context.Background()
 	s := bridgetest.NewMemStore()
 	_, err := s.GetConversation(ctx, testKey)
-	require.ErrorIs(t, err, bridge.ErrNotFound)
+	require.ErrorIs(t, err, chat.ErrNotFound)
 
-	c := bridge.Conversation{Key: testKey, AgentID: "a1", Mode: bridge.ModeStream, SessionToken: "tok", Visitor: "slack:T1:U1", Turns: 1}
+	c := chat.Conversation{Key: testKey, AgentID: "a1", Mode: chat.ModeStream, SessionToken: "tok", Visitor: "slack:T1:U1", Turns: 1}
 	require.NoError(t, s.PutConversation(ctx, c))
 	got, err := s.GetConversation(ctx, testKey)
 	require.NoError(t, err)
@@ -32,11 +32,11 @@ func TestMemStoreConversations(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 2, got.Turns)
 
-	require.Error(t, s.PutConversation(ctx, bridge.Conversation{}), "invalid key")
+	require.Error(t, s.PutConversation(ctx, chat.Conversation{}), "invalid key")
 	require.NoError(t, s.DeleteConversation(ctx, testKey))
 	require.NoError(t, s.DeleteConversation(ctx, testKey), "deleting a missing one is fine")
 	_, err = s.GetConversation(ctx, testKey)
-	require.ErrorIs(t, err, bridge.ErrNotFound)
+	require.ErrorIs(t, err, chat.ErrNotFound)
 }
 
 func TestMemStoreApprovals(t *testing.T) {
@@ -44,13 +44,13 @@ func TestMemStoreApprovals(t *testing.T) {
 	s := bridgetest.NewMemStore()
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	_, err := s.GetApproval(ctx, "x")
-	require.ErrorIs(t, err, bridge.ErrNotFound)
-	_, _, err = s.DecideApproval(ctx, "x", bridge.ApprovalApproved, "U1", "Ana", now)
-	require.ErrorIs(t, err, bridge.ErrNotFound)
+	require.ErrorIs(t, err, chat.ErrNotFound)
+	_, _, err = s.DecideApproval(ctx, "x", chat.ApprovalApproved, "U1", "Ana", now)
+	require.ErrorIs(t, err, chat.ErrNotFound)
 
 	for i, exp := range []time.Duration{-time.Minute, -2 * time.Minute, 0, time.Minute} {
-		require.NoError(t, s.PutApproval(ctx, bridge.Approval{
-			ID: fmt.Sprintf("a%d", i), Key: testKey, State: bridge.ApprovalPending, Expires: now.Add(exp),
+		require.NoError(t, s.PutApproval(ctx, chat.Approval{
+			ID: fmt.Sprintf("a%d", i), Key: testKey, State: chat.ApprovalPending, Expires: now.Add(exp),
 		}))
 	}
 	expired, err := s.ListExpiredApprovals(ctx, now, 10)
@@ -64,20 +64,20 @@ func TestMemStoreApprovals(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, expired, 1)
 
-	a, ok, err := s.DecideApproval(ctx, "a0", bridge.ApprovalApproved, "U1", "Ana", now)
+	a, ok, err := s.DecideApproval(ctx, "a0", chat.ApprovalApproved, "U1", "Ana", now)
 	require.NoError(t, err)
 	require.True(t, ok)
-	assert.Equal(t, bridge.ApprovalApproved, a.State)
+	assert.Equal(t, chat.ApprovalApproved, a.State)
 	assert.Equal(t, "Ana", a.DecidedByName)
 	assert.Equal(t, now, a.DecidedAt)
 
-	a, ok, err = s.DecideApproval(ctx, "a0", bridge.ApprovalDenied, "U2", "Bo", now)
+	a, ok, err = s.DecideApproval(ctx, "a0", chat.ApprovalDenied, "U2", "Bo", now)
 	require.NoError(t, err)
 	assert.False(t, ok, "second decision loses")
-	assert.Equal(t, bridge.ApprovalApproved, a.State, "and sees the first")
+	assert.Equal(t, chat.ApprovalApproved, a.State, "and sees the first")
 	assert.Equal(t, "U1", a.DecidedBy)
 
-	_, _, err = s.DecideApproval(ctx, "a1", bridge.ApprovalPending, "U1", "Ana", now)
+	_, _, err = s.DecideApproval(ctx, "a1", chat.ApprovalPending, "U1", "Ana", now)
 	require.Error(t, err, "pending is not a decision")
 
 	expired, err = s.ListExpiredApprovals(ctx, now, 10)
@@ -88,13 +88,13 @@ func TestMemStoreApprovals(t *testing.T) {
 func TestMemStoreDecideExactlyOnceConcurrently(t *testing.T) {
 	ctx := context.Background()
 	s := bridgetest.NewMemStore()
-	require.NoError(t, s.PutApproval(ctx, bridge.Approval{ID: "a", State: bridge.ApprovalPending}))
+	require.NoError(t, s.PutApproval(ctx, chat.Approval{ID: "a", State: chat.ApprovalPending}))
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	wins := 0
 	for i := range 20 {
 		wg.Go(func() {
-			_, ok, err := s.DecideApproval(ctx, "a", bridge.ApprovalApproved, fmt.Sprint(i), "", time.Now())
+			_, ok, err := s.DecideApproval(ctx, "a", chat.ApprovalApproved, fmt.Sprint(i), "", time.Now())
 			assert.NoError(t, err)
 			if ok {
 				mu.Lock()
@@ -113,8 +113,8 @@ func TestMemStoreRuns(t *testing.T) {
 	now := time.Now()
 	k2 := testKey
 	k2.Thread = "2.0"
-	require.NoError(t, s.PutRun(ctx, bridge.InFlightRun{Key: k2, Started: now.Add(time.Second)}))
-	require.NoError(t, s.PutRun(ctx, bridge.InFlightRun{Key: testKey, Started: now}))
+	require.NoError(t, s.PutRun(ctx, chat.InFlightRun{Key: k2, Started: now.Add(time.Second)}))
+	require.NoError(t, s.PutRun(ctx, chat.InFlightRun{Key: testKey, Started: now}))
 	runs, err := s.ListRuns(ctx)
 	require.NoError(t, err)
 	require.Len(t, runs, 2)
@@ -177,21 +177,21 @@ func TestMemStoreDedupe(t *testing.T) {
 func TestMemStoreSetApprovalCard(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	card := bridge.MessageRef{Key: testKey, ID: "card-1", Posted: now}
-	pending := bridge.Approval{ID: "a", Key: testKey, Tool: "git.push", State: bridge.ApprovalPending, Expires: now.Add(time.Hour)}
+	card := chat.MessageRef{Key: testKey, ID: "card-1", Posted: now}
+	pending := chat.Approval{ID: "a", Key: testKey, Tool: "git.push", State: chat.ApprovalPending, Expires: now.Add(time.Hour)}
 	decided := pending
-	decided.State, decided.DecidedBy, decided.DecidedByName, decided.DecidedAt = bridge.ApprovalDenied, "U2", "Bo", now
-	withCard := func(a bridge.Approval) bridge.Approval { a.Card = card; return a }
+	decided.State, decided.DecidedBy, decided.DecidedByName, decided.DecidedAt = chat.ApprovalDenied, "U2", "Bo", now
+	withCard := func(a chat.Approval) chat.Approval { a.Card = card; return a }
 	tests := []struct {
 		name    string
-		put     *bridge.Approval
+		put     *chat.Approval
 		id      string
-		want    bridge.Approval
+		want    chat.Approval
 		wantErr error
 	}{
 		{name: "pending: card recorded", put: &pending, id: "a", want: withCard(pending)},
 		{name: "decided: decision kept", put: &decided, id: "a", want: withCard(decided)},
-		{name: "unknown id", put: &pending, id: "b", wantErr: bridge.ErrNotFound},
+		{name: "unknown id", put: &pending, id: "b", wantErr: chat.ErrNotFound},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -216,27 +216,27 @@ func TestMemStoreSetApprovalCardRacesDecide(t *testing.T) {
 	ctx := context.Background()
 	for i := range 50 {
 		s := bridgetest.NewMemStore()
-		require.NoError(t, s.PutApproval(ctx, bridge.Approval{ID: "a", State: bridge.ApprovalPending}))
+		require.NoError(t, s.PutApproval(ctx, chat.Approval{ID: "a", State: chat.ApprovalPending}))
 		var (
 			wg      sync.WaitGroup
-			set     bridge.Approval
-			decided bridge.Approval
+			set     chat.Approval
+			decided chat.Approval
 		)
 		wg.Go(func() {
 			var err error
-			set, err = s.SetApprovalCard(ctx, "a", bridge.MessageRef{ID: "card"})
+			set, err = s.SetApprovalCard(ctx, "a", chat.MessageRef{ID: "card"})
 			assert.NoError(t, err)
 		})
 		wg.Go(func() {
 			var err error
-			decided, _, err = s.DecideApproval(ctx, "a", bridge.ApprovalApproved, "U1", "", time.Now())
+			decided, _, err = s.DecideApproval(ctx, "a", chat.ApprovalApproved, "U1", "", time.Now())
 			assert.NoError(t, err)
 		})
 		wg.Wait()
 		require.NotEqual(t, decided.Card.ID != "", set.Decided(), "round %d", i)
 		got, err := s.GetApproval(ctx, "a")
 		require.NoError(t, err)
-		assert.Equal(t, bridge.ApprovalApproved, got.State)
+		assert.Equal(t, chat.ApprovalApproved, got.State)
 		assert.Equal(t, "card", got.Card.ID)
 	}
 }

@@ -9,7 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/promptev/promptev-bridge/bridge"
+	"github.com/promptev/promptev-bridge/chat"
 )
 
 // Op names a platform operation in a Record or a ServerLimit.
@@ -36,11 +36,11 @@ var (
 
 // ServerLimit is a rate limit the fake server enforces on its own: at most Max
 // requests of Op within any Window, per workspace or per channel. A request
-// over it is answered with *bridge.RateLimitError whose RetryAfter is when
+// over it is answered with *chat.RateLimitError whose RetryAfter is when
 // the window frees up.
 type ServerLimit struct {
 	Op     Op
-	Scope  bridge.Scope
+	Scope  chat.Scope
 	Max    int
 	Window time.Duration
 }
@@ -49,11 +49,11 @@ type ServerLimit struct {
 type Record struct {
 	Op   Op
 	Time time.Time
-	Key  bridge.ConversationKey
+	Key  chat.ConversationKey
 	// Ref is the posted message's ref (post) or the target (edit, delete).
-	Ref bridge.MessageRef
+	Ref chat.MessageRef
 	// Message is the message sent (post, edit).
-	Message bridge.Message
+	Message chat.Message
 	// User and Text are the recipient and text of an ephemeral notice, or the
 	// status text (OpStatus).
 	User string
@@ -66,8 +66,8 @@ type Record struct {
 
 // Posted is a message as the platform now holds it.
 type Posted struct {
-	Ref     bridge.MessageRef
-	Message bridge.Message
+	Ref     chat.MessageRef
+	Message chat.Message
 	// Edits is how many edits the message received.
 	Edits   int
 	Deleted bool
@@ -118,22 +118,22 @@ const (
 // outside the platform's lock, so it may call the platform's other methods
 // (FailNext, SetLatency) or the bridge (HandleAction: a click that arrives
 // while a card is being posted).
-type PostHook func(stage PostStage, key bridge.ConversationKey, msg bridge.Message, ref bridge.MessageRef)
+type PostHook func(stage PostStage, key chat.ConversationKey, msg chat.Message, ref chat.MessageRef)
 
 // WithPostHook makes every Post call fn at BeforePost and AfterPost.
 func WithPostHook(fn PostHook) PlatformOption {
 	return func(p *Platform) { p.postHook = fn }
 }
 
-// Platform is an in-memory bridge.Platform that behaves like a real one. It
+// Platform is an in-memory chat.Platform that behaves like a real one. It
 // records every request with its time, rejects messages over
 // Limits.MaxMessageChars, enforces its own server-side rate limits by answering
-// *bridge.RateLimitError, and can inject 429s, latency and failures. It
+// *chat.RateLimitError, and can inject 429s, latency and failures. It
 // implements the optional Ephemeral, StatusSetter, Buttons and Deleter
 // abilities. It is safe for concurrent use.
 type Platform struct {
 	name      string
-	limits    bridge.Limits
+	limits    chat.Limits
 	server    []ServerLimit
 	noButtons bool
 	noRecords bool
@@ -148,7 +148,7 @@ type Platform struct {
 	seq         int
 	records     []Record
 	messages    map[string]*Posted // by message id
-	order       map[bridge.ConversationKey][]string
+	order       map[chat.ConversationKey][]string
 	history     map[string][]time.Time // server-limit bucket -> request times
 	rateLimited int
 	serverLimit int
@@ -156,21 +156,21 @@ type Platform struct {
 }
 
 var (
-	_ bridge.Platform     = (*Platform)(nil)
-	_ bridge.Ephemeral    = (*Platform)(nil)
-	_ bridge.StatusSetter = (*Platform)(nil)
-	_ bridge.Buttons      = (*Platform)(nil)
-	_ bridge.Deleter      = (*Platform)(nil)
+	_ chat.Platform     = (*Platform)(nil)
+	_ chat.Ephemeral    = (*Platform)(nil)
+	_ chat.StatusSetter = (*Platform)(nil)
+	_ chat.Buttons      = (*Platform)(nil)
+	_ chat.Deleter      = (*Platform)(nil)
 )
 
 // NewPlatform returns a platform named name (the ConversationKey.Platform it
 // serves) with the given limits.
-func NewPlatform(name string, limits bridge.Limits, opts ...PlatformOption) *Platform {
+func NewPlatform(name string, limits chat.Limits, opts ...PlatformOption) *Platform {
 	p := &Platform{
 		name:     name,
 		limits:   limits,
 		messages: make(map[string]*Posted),
-		order:    make(map[bridge.ConversationKey][]string),
+		order:    make(map[chat.ConversationKey][]string),
 		history:  make(map[string][]time.Time),
 		changed:  make(chan struct{}),
 	}
@@ -184,7 +184,7 @@ func NewPlatform(name string, limits bridge.Limits, opts ...PlatformOption) *Pla
 func (p *Platform) Name() string { return p.name }
 
 // Limits returns the limits the platform was built with.
-func (p *Platform) Limits() bridge.Limits { return p.limits }
+func (p *Platform) Limits() chat.Limits { return p.limits }
 
 // ButtonsSupported reports whether approval cards get buttons (true unless
 // WithoutButtons was given).
@@ -224,9 +224,9 @@ func (p *Platform) LoseNextPostResponse(err error) {
 }
 
 // Post posts msg into the conversation key.
-func (p *Platform) Post(ctx context.Context, key bridge.ConversationKey, msg bridge.Message) (bridge.MessageRef, error) {
+func (p *Platform) Post(ctx context.Context, key chat.ConversationKey, msg chat.Message) (chat.MessageRef, error) {
 	if p.postHook != nil {
-		p.postHook(BeforePost, key, cloneMessage(msg), bridge.MessageRef{})
+		p.postHook(BeforePost, key, cloneMessage(msg), chat.MessageRef{})
 	}
 	ref, err := p.post(ctx, key, msg)
 	if err != nil {
@@ -240,24 +240,24 @@ func (p *Platform) Post(ctx context.Context, key bridge.ConversationKey, msg bri
 	if len(p.loseNext) > 0 {
 		err = p.loseNext[0]
 		p.loseNext = p.loseNext[1:]
-		return bridge.MessageRef{}, err
+		return chat.MessageRef{}, err
 	}
 	return ref, nil
 }
 
-func (p *Platform) post(ctx context.Context, key bridge.ConversationKey, msg bridge.Message) (bridge.MessageRef, error) {
+func (p *Platform) post(ctx context.Context, key chat.ConversationKey, msg chat.Message) (chat.MessageRef, error) {
 	if err := p.wait(ctx); err != nil {
-		return bridge.MessageRef{}, err
+		return chat.MessageRef{}, err
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := time.Now()
 	rec := Record{Op: OpPost, Time: now, Key: key, Message: cloneMessage(msg)}
 	if err := p.admitLocked(&rec, key, now); err != nil {
-		return bridge.MessageRef{}, err
+		return chat.MessageRef{}, err
 	}
 	p.seq++
-	ref := bridge.MessageRef{Key: key, ID: fmt.Sprintf("%s-%d", p.name, p.seq), Posted: now}
+	ref := chat.MessageRef{Key: key, ID: fmt.Sprintf("%s-%d", p.name, p.seq), Posted: now}
 	rec.Ref = ref
 	p.messages[ref.ID] = &Posted{Ref: ref, Message: cloneMessage(msg)}
 	p.order[key] = append(p.order[key], ref.ID)
@@ -266,7 +266,7 @@ func (p *Platform) post(ctx context.Context, key bridge.ConversationKey, msg bri
 }
 
 // Edit replaces the message ref with msg.
-func (p *Platform) Edit(ctx context.Context, ref bridge.MessageRef, msg bridge.Message) error {
+func (p *Platform) Edit(ctx context.Context, ref chat.MessageRef, msg chat.Message) error {
 	if err := p.wait(ctx); err != nil {
 		return err
 	}
@@ -290,7 +290,7 @@ func (p *Platform) Edit(ctx context.Context, ref bridge.MessageRef, msg bridge.M
 }
 
 // Delete deletes the message ref.
-func (p *Platform) Delete(ctx context.Context, ref bridge.MessageRef) error {
+func (p *Platform) Delete(ctx context.Context, ref chat.MessageRef) error {
 	if err := p.wait(ctx); err != nil {
 		return err
 	}
@@ -309,7 +309,7 @@ func (p *Platform) Delete(ctx context.Context, ref bridge.MessageRef) error {
 }
 
 // Ephemeral records a notice shown only to userID.
-func (p *Platform) Ephemeral(ctx context.Context, key bridge.ConversationKey, userID, text string) error {
+func (p *Platform) Ephemeral(ctx context.Context, key chat.ConversationKey, userID, text string) error {
 	if err := p.wait(ctx); err != nil {
 		return err
 	}
@@ -320,7 +320,7 @@ func (p *Platform) Ephemeral(ctx context.Context, key bridge.ConversationKey, us
 }
 
 // SetStatus records the conversation's "working" status ("" clears it).
-func (p *Platform) SetStatus(ctx context.Context, key bridge.ConversationKey, status string) error {
+func (p *Platform) SetStatus(ctx context.Context, key chat.ConversationKey, status string) error {
 	if err := p.wait(ctx); err != nil {
 		return err
 	}
@@ -354,7 +354,7 @@ func (p *Platform) wait(ctx context.Context) error {
 // admitLocked applies injected failures, injected 429s, the length limit and
 // the server limits to a write; a refused write is recorded and its error
 // returned.
-func (p *Platform) admitLocked(rec *Record, key bridge.ConversationKey, now time.Time) error {
+func (p *Platform) admitLocked(rec *Record, key chat.ConversationKey, now time.Time) error {
 	var err error
 	switch {
 	case len(p.failNext) > 0:
@@ -362,13 +362,13 @@ func (p *Platform) admitLocked(rec *Record, key bridge.ConversationKey, now time
 		p.failNext = p.failNext[1:]
 	case p.inject429 > 0:
 		p.inject429--
-		err = &bridge.RateLimitError{RetryAfter: p.retryAfter, Scope: "injected"}
+		err = &chat.RateLimitError{RetryAfter: p.retryAfter, Scope: "injected"}
 	case p.limits.MaxMessageChars > 0 && utf8.RuneCountInString(rec.Message.Body) > p.limits.MaxMessageChars:
 		err = fmt.Errorf("%w: %d runes, limit %d", ErrTooLong,
 			utf8.RuneCountInString(rec.Message.Body), p.limits.MaxMessageChars)
 	default:
 		if ra, limited := p.serverLimitedLocked(rec.Op, key, now); limited {
-			err = &bridge.RateLimitError{RetryAfter: ra, Scope: "server"}
+			err = &chat.RateLimitError{RetryAfter: ra, Scope: "server"}
 			rec.ServerLimited = true
 			p.serverLimit++
 		}
@@ -376,7 +376,7 @@ func (p *Platform) admitLocked(rec *Record, key bridge.ConversationKey, now time
 	if err == nil {
 		return nil
 	}
-	var rl *bridge.RateLimitError
+	var rl *chat.RateLimitError
 	if errors.As(err, &rl) {
 		p.rateLimited++
 	}
@@ -387,7 +387,7 @@ func (p *Platform) admitLocked(rec *Record, key bridge.ConversationKey, now time
 
 // serverLimitedLocked checks and, when allowed, counts a write against every
 // matching server limit.
-func (p *Platform) serverLimitedLocked(op Op, key bridge.ConversationKey, now time.Time) (time.Duration, bool) {
+func (p *Platform) serverLimitedLocked(op Op, key chat.ConversationKey, now time.Time) (time.Duration, bool) {
 	var keys []string
 	var retry time.Duration
 	for i, l := range p.server {
@@ -395,7 +395,7 @@ func (p *Platform) serverLimitedLocked(op Op, key bridge.ConversationKey, now ti
 			continue
 		}
 		bucket := fmt.Sprintf("%d/%s", i, key.Workspace)
-		if l.Scope == bridge.ScopeChannel {
+		if l.Scope == chat.ScopeChannel {
 			bucket += "/" + key.Channel
 		}
 		times := p.history[bucket]
@@ -464,7 +464,7 @@ func (p *Platform) ServerRateLimited() int {
 }
 
 // Messages returns the messages posted into key, in post order, as they are now.
-func (p *Platform) Messages(key bridge.ConversationKey) []Posted {
+func (p *Platform) Messages(key chat.ConversationKey) []Posted {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	ids := p.order[key]
@@ -478,7 +478,7 @@ func (p *Platform) Messages(key bridge.ConversationKey) []Posted {
 }
 
 // Lookup returns the message ref as it is now, as received (not neutralised).
-func (p *Platform) Lookup(ref bridge.MessageRef) (Posted, bool) {
+func (p *Platform) Lookup(ref chat.MessageRef) (Posted, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	m, ok := p.messages[ref.ID]
@@ -492,14 +492,14 @@ func (p *Platform) Lookup(ref bridge.MessageRef) (Posted, bool) {
 
 // Current returns the message ref as it is now, as received; the zero Message
 // when it is unknown.
-func (p *Platform) Current(ref bridge.MessageRef) bridge.Message {
+func (p *Platform) Current(ref chat.MessageRef) chat.Message {
 	m, _ := p.Lookup(ref)
 	return m.Message
 }
 
 // Text returns what a user now sees for ref (Render of its current state);
 // "" when it is unknown or deleted.
-func (p *Platform) Text(ref bridge.MessageRef) string {
+func (p *Platform) Text(ref chat.MessageRef) string {
 	m, ok := p.Lookup(ref)
 	if !ok || m.Deleted {
 		return ""
@@ -509,22 +509,22 @@ func (p *Platform) Text(ref bridge.MessageRef) string {
 
 // ButtonCount returns how many buttons ref now shows: two on a pending
 // approval card when buttons are supported, else none.
-func (p *Platform) ButtonCount(ref bridge.MessageRef) int {
+func (p *Platform) ButtonCount(ref chat.MessageRef) int {
 	m, ok := p.Lookup(ref)
 	if !ok || m.Deleted || p.noButtons {
 		return 0
 	}
-	if a := m.Message.Approval; a != nil && a.State == bridge.ApprovalPending {
+	if a := m.Message.Approval; a != nil && a.State == chat.ApprovalPending {
 		return 2
 	}
 	return 0
 }
 
 // Keys returns the conversations that have messages, sorted by their String form.
-func (p *Platform) Keys() []bridge.ConversationKey {
+func (p *Platform) Keys() []chat.ConversationKey {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	keys := make([]bridge.ConversationKey, 0, len(p.order))
+	keys := make([]chat.ConversationKey, 0, len(p.order))
 	for k := range p.order {
 		keys = append(keys, k)
 	}
@@ -553,9 +553,9 @@ func (p *Platform) WaitFor(ctx context.Context, cond func() bool) error {
 }
 
 // cloneMessage deep-copies msg.
-func cloneMessage(m bridge.Message) bridge.Message {
+func cloneMessage(m chat.Message) chat.Message {
 	if m.Steps != nil {
-		m.Steps = append([]bridge.Step(nil), m.Steps...)
+		m.Steps = append([]chat.Step(nil), m.Steps...)
 	}
 	if m.Approval != nil {
 		a := *m.Approval

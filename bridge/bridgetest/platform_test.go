@@ -11,16 +11,16 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/promptev/promptev-bridge/bridge"
 	"github.com/promptev/promptev-bridge/bridge/bridgetest"
+	"github.com/promptev/promptev-bridge/chat"
 )
 
-var testKey = bridge.ConversationKey{Platform: bridge.PlatformSlack, Workspace: "T1", Channel: "C1", Thread: "1.0"}
+var testKey = chat.ConversationKey{Platform: chat.PlatformSlack, Workspace: "T1", Channel: "C1", Thread: "1.0"}
 
 func TestPlatformConformance(t *testing.T) {
 	tests := []struct {
 		name   string
-		limits bridge.Limits
+		limits chat.Limits
 		opts   []bridgetest.PlatformOption
 	}{
 		{"slack-like", bridgetest.SlackLimits(), []bridgetest.PlatformOption{bridgetest.WithServerLimits(bridgetest.SlackServerLimits()...)}},
@@ -30,12 +30,12 @@ func TestPlatformConformance(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			bridgetest.RunPlatformConformance(t, func(t *testing.T) bridgetest.Harness {
-				p := bridgetest.NewPlatform(bridge.PlatformSlack, tc.limits, tc.opts...)
+				p := bridgetest.NewPlatform(chat.PlatformSlack, tc.limits, tc.opts...)
 				return bridgetest.Harness{
 					Platform:  p,
 					Key:       testKey,
 					Inject429: func(d time.Duration) { p.Inject429(1, d) },
-					Observed: func(ref bridge.MessageRef) (string, bool) {
+					Observed: func(ref chat.MessageRef) (string, bool) {
 						_, ok := p.Lookup(ref)
 						return p.Text(ref), ok
 					},
@@ -51,22 +51,22 @@ func TestPlatformRecordsAndRejects(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		limits := bridgetest.SlackLimits()
 		limits.MaxMessageChars = 5
-		p := bridgetest.NewPlatform(bridge.PlatformSlack, limits)
+		p := bridgetest.NewPlatform(chat.PlatformSlack, limits)
 		ctx := context.Background()
 
 		t0 := time.Now()
-		ref, err := p.Post(ctx, testKey, bridge.Message{Body: "héllo"})
+		ref, err := p.Post(ctx, testKey, chat.Message{Body: "héllo"})
 		require.NoError(t, err, "5 runes fit a 5-rune limit")
 		assert.Equal(t, t0, ref.Posted)
 		assert.Equal(t, testKey, ref.Key)
 
-		_, err = p.Post(ctx, testKey, bridge.Message{Body: "héllo!"})
+		_, err = p.Post(ctx, testKey, chat.Message{Body: "héllo!"})
 		require.ErrorIs(t, err, bridgetest.ErrTooLong)
-		require.ErrorIs(t, p.Edit(ctx, ref, bridge.Message{Body: "toolong"}), bridgetest.ErrTooLong)
+		require.ErrorIs(t, p.Edit(ctx, ref, chat.Message{Body: "toolong"}), bridgetest.ErrTooLong)
 
 		time.Sleep(time.Second)
-		require.NoError(t, p.Edit(ctx, ref, bridge.Message{Body: "bye"}))
-		require.ErrorIs(t, p.Edit(ctx, bridge.MessageRef{Key: testKey, ID: "nope"}, bridge.Message{}), bridgetest.ErrMessageNotFound)
+		require.NoError(t, p.Edit(ctx, ref, chat.Message{Body: "bye"}))
+		require.ErrorIs(t, p.Edit(ctx, chat.MessageRef{Key: testKey, ID: "nope"}, chat.Message{}), bridgetest.ErrMessageNotFound)
 
 		recs := p.Records()
 		require.Len(t, recs, 5)
@@ -81,7 +81,7 @@ func TestPlatformRecordsAndRejects(t *testing.T) {
 		assert.Equal(t, 1, posted.Edits)
 		assert.Len(t, p.Applied(bridgetest.OpEdit), 1)
 		assert.Len(t, p.Messages(testKey), 1)
-		assert.Equal(t, []bridge.ConversationKey{testKey}, p.Keys())
+		assert.Equal(t, []chat.ConversationKey{testKey}, p.Keys())
 
 		require.NoError(t, p.Delete(ctx, ref))
 		assert.Empty(t, p.Text(ref))
@@ -91,17 +91,17 @@ func TestPlatformRecordsAndRejects(t *testing.T) {
 
 // LoseNextPostResponse posts the message but answers the error, once.
 func TestPlatformLoseNextPostResponse(t *testing.T) {
-	p := bridgetest.NewPlatform(bridge.PlatformSlack, bridgetest.SlackLimits())
+	p := bridgetest.NewPlatform(chat.PlatformSlack, bridgetest.SlackLimits())
 	ctx := context.Background()
 	lost := errors.New("timeout")
 	p.LoseNextPostResponse(lost)
-	ref, err := p.Post(ctx, testKey, bridge.Message{Body: "shown"})
+	ref, err := p.Post(ctx, testKey, chat.Message{Body: "shown"})
 	require.ErrorIs(t, err, lost)
 	assert.Zero(t, ref)
 	msgs := p.Messages(testKey)
 	require.Len(t, msgs, 1, "the message was posted all the same")
 	assert.Equal(t, "shown", p.Text(msgs[0].Ref))
-	ref, err = p.Post(ctx, testKey, bridge.Message{Body: "next"})
+	ref, err = p.Post(ctx, testKey, chat.Message{Body: "next"})
 	require.NoError(t, err)
 	assert.Equal(t, "next", p.Text(ref))
 }
@@ -109,14 +109,14 @@ func TestPlatformLoseNextPostResponse(t *testing.T) {
 // WithoutRecords keeps the messages and the server limits, not the log.
 func TestPlatformWithoutRecords(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := bridgetest.NewPlatform(bridge.PlatformSlack, bridgetest.SlackLimits(),
+		p := bridgetest.NewPlatform(chat.PlatformSlack, bridgetest.SlackLimits(),
 			bridgetest.WithoutRecords(), bridgetest.WithServerLimits(bridgetest.ServerLimit{Op: bridgetest.OpEdit, Max: 1, Window: time.Minute}))
 		ctx := context.Background()
-		ref, err := p.Post(ctx, testKey, bridge.Message{Body: "hello"})
+		ref, err := p.Post(ctx, testKey, chat.Message{Body: "hello"})
 		require.NoError(t, err)
-		require.NoError(t, p.Edit(ctx, ref, bridge.Message{Body: "bye"}))
-		var rl *bridge.RateLimitError
-		require.ErrorAs(t, p.Edit(ctx, ref, bridge.Message{Body: "again"}), &rl, "the server limit still holds")
+		require.NoError(t, p.Edit(ctx, ref, chat.Message{Body: "bye"}))
+		var rl *chat.RateLimitError
+		require.ErrorAs(t, p.Edit(ctx, ref, chat.Message{Body: "again"}), &rl, "the server limit still holds")
 		assert.Equal(t, "bye", p.Text(ref))
 		posted, ok := p.Lookup(ref)
 		require.True(t, ok)
@@ -129,87 +129,87 @@ func TestPlatformWithoutRecords(t *testing.T) {
 
 func TestPlatformInjection(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := bridgetest.NewPlatform(bridge.PlatformSlack, bridgetest.SlackLimits())
+		p := bridgetest.NewPlatform(chat.PlatformSlack, bridgetest.SlackLimits())
 		ctx := context.Background()
 
 		p.Inject429(2, 3*time.Second)
 		for range 2 {
-			_, err := p.Post(ctx, testKey, bridge.Message{Body: "x"})
-			var rl *bridge.RateLimitError
+			_, err := p.Post(ctx, testKey, chat.Message{Body: "x"})
+			var rl *chat.RateLimitError
 			require.True(t, errors.As(err, &rl))
 			assert.Equal(t, 3*time.Second, rl.RetryAfter)
 		}
-		ref, err := p.Post(ctx, testKey, bridge.Message{Body: "x"})
+		ref, err := p.Post(ctx, testKey, chat.Message{Body: "x"})
 		require.NoError(t, err, "only n requests are refused")
 		assert.Equal(t, 2, p.RateLimited())
 		assert.Zero(t, p.ServerRateLimited(), "injected 429s are not server limits")
 
 		boom := errors.New("boom")
 		p.FailNext(boom)
-		require.ErrorIs(t, p.Edit(ctx, ref, bridge.Message{Body: "y"}), boom)
-		require.NoError(t, p.Edit(ctx, ref, bridge.Message{Body: "y"}))
+		require.ErrorIs(t, p.Edit(ctx, ref, chat.Message{Body: "y"}), boom)
+		require.NoError(t, p.Edit(ctx, ref, chat.Message{Body: "y"}))
 
 		p.SetLatency(2 * time.Second)
 		start := time.Now()
-		require.NoError(t, p.Edit(ctx, ref, bridge.Message{Body: "z"}))
+		require.NoError(t, p.Edit(ctx, ref, chat.Message{Body: "z"}))
 		assert.Equal(t, 2*time.Second, time.Since(start), "latency is applied")
 
 		short, cancel := context.WithTimeout(ctx, time.Second)
 		defer cancel()
-		require.ErrorIs(t, p.Edit(short, ref, bridge.Message{Body: "w"}), context.DeadlineExceeded)
+		require.ErrorIs(t, p.Edit(short, ref, chat.Message{Body: "w"}), context.DeadlineExceeded)
 		assert.Equal(t, "z", p.Current(ref).Body, "a cancelled request is not applied")
 	})
 }
 
 func TestPlatformServerLimits(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := bridgetest.NewPlatform(bridge.PlatformDiscord, bridgetest.DiscordLimits(),
+		p := bridgetest.NewPlatform(chat.PlatformDiscord, bridgetest.DiscordLimits(),
 			bridgetest.WithServerLimits(bridgetest.DiscordServerLimits()...))
 		ctx := context.Background()
 		other := testKey
 		other.Channel = "C2"
 		start := time.Now()
-		var refs []bridge.MessageRef
+		var refs []chat.MessageRef
 		for range 3 {
-			ref, err := p.Post(ctx, testKey, bridge.Message{Body: "x"})
+			ref, err := p.Post(ctx, testKey, chat.Message{Body: "x"})
 			require.NoError(t, err)
 			refs = append(refs, ref)
 		}
 		time.Sleep(time.Second)
-		require.NoError(t, p.Edit(ctx, refs[0], bridge.Message{Body: "y"}))
-		require.NoError(t, p.Edit(ctx, refs[1], bridge.Message{Body: "y"}))
-		err := p.Edit(ctx, refs[2], bridge.Message{Body: "y"})
-		var rl *bridge.RateLimitError
+		require.NoError(t, p.Edit(ctx, refs[0], chat.Message{Body: "y"}))
+		require.NoError(t, p.Edit(ctx, refs[1], chat.Message{Body: "y"}))
+		err := p.Edit(ctx, refs[2], chat.Message{Body: "y"})
+		var rl *chat.RateLimitError
 		require.True(t, errors.As(err, &rl), "6th write in 5 s on one channel: %v", err)
 		assert.Equal(t, time.Until(start.Add(5*time.Second)), rl.RetryAfter, "retry when the window frees")
-		_, err = p.Post(ctx, other, bridge.Message{Body: "x"})
+		_, err = p.Post(ctx, other, chat.Message{Body: "x"})
 		require.NoError(t, err, "another channel has its own limit")
 		assert.Equal(t, 1, p.ServerRateLimited())
 		assert.True(t, p.Records()[5].ServerLimited)
 
 		time.Sleep(rl.RetryAfter)
-		require.NoError(t, p.Edit(ctx, refs[2], bridge.Message{Body: "y"}), "allowed after Retry-After")
+		require.NoError(t, p.Edit(ctx, refs[2], chat.Message{Body: "y"}), "allowed after Retry-After")
 	})
 }
 
 func TestPlatformSlackServerLimitPerWorkspace(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := bridgetest.NewPlatform(bridge.PlatformSlack, bridgetest.SlackLimits(),
+		p := bridgetest.NewPlatform(chat.PlatformSlack, bridgetest.SlackLimits(),
 			bridgetest.WithServerLimits(bridgetest.SlackServerLimits()...))
 		ctx := context.Background()
-		var refs []bridge.MessageRef
+		var refs []chat.MessageRef
 		for i := range 10 {
 			k := testKey
 			k.Channel = "C" + strings.Repeat("x", i)
-			ref, err := p.Post(ctx, k, bridge.Message{Body: "x"})
+			ref, err := p.Post(ctx, k, chat.Message{Body: "x"})
 			require.NoError(t, err)
 			refs = append(refs, ref)
 		}
 		for i := range 50 {
-			require.NoError(t, p.Edit(ctx, refs[i%10], bridge.Message{Body: "y"}), "edit %d", i)
+			require.NoError(t, p.Edit(ctx, refs[i%10], chat.Message{Body: "y"}), "edit %d", i)
 		}
-		err := p.Edit(ctx, refs[0], bridge.Message{Body: "z"})
-		var rl *bridge.RateLimitError
+		err := p.Edit(ctx, refs[0], chat.Message{Body: "z"})
+		var rl *chat.RateLimitError
 		require.True(t, errors.As(err, &rl), "51st edit in a minute across channels of one workspace")
 		assert.Equal(t, time.Minute, rl.RetryAfter)
 	})
@@ -217,9 +217,9 @@ func TestPlatformSlackServerLimitPerWorkspace(t *testing.T) {
 
 func TestPlatformAbilitiesAndWaitFor(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := bridgetest.NewPlatform(bridge.PlatformSlack, bridgetest.SlackLimits())
+		p := bridgetest.NewPlatform(chat.PlatformSlack, bridgetest.SlackLimits())
 		assert.True(t, p.ButtonsSupported())
-		assert.False(t, bridgetest.NewPlatform("x", bridge.Limits{}, bridgetest.WithoutButtons()).ButtonsSupported())
+		assert.False(t, bridgetest.NewPlatform("x", chat.Limits{}, bridgetest.WithoutButtons()).ButtonsSupported())
 		ctx := context.Background()
 		require.NoError(t, p.Ephemeral(ctx, testKey, "U1", "not allowed"))
 		require.NoError(t, p.SetStatus(ctx, testKey, "is thinking..."))
@@ -233,10 +233,10 @@ func TestPlatformAbilitiesAndWaitFor(t *testing.T) {
 			done <- p.WaitFor(wctx, func() bool { return len(p.Messages(testKey)) == 2 })
 		}()
 		time.Sleep(time.Second)
-		_, err := p.Post(ctx, testKey, bridge.Message{Body: "one"})
+		_, err := p.Post(ctx, testKey, chat.Message{Body: "one"})
 		require.NoError(t, err)
 		time.Sleep(time.Second)
-		_, err = p.Post(ctx, testKey, bridge.Message{Body: "two"})
+		_, err = p.Post(ctx, testKey, chat.Message{Body: "two"})
 		require.NoError(t, err)
 		require.NoError(t, <-done)
 
@@ -249,17 +249,17 @@ func TestPlatformAbilitiesAndWaitFor(t *testing.T) {
 func TestRender(t *testing.T) {
 	tests := []struct {
 		name string
-		msg  bridge.Message
+		msg  chat.Message
 		want string
 	}{
-		{"status and steps", bridge.Message{Status: "Searching", Thought: "hmm", Steps: []bridge.Step{{Text: "a", Done: true}, {Text: "b"}}},
+		{"status and steps", chat.Message{Status: "Searching", Thought: "hmm", Steps: []chat.Step{{Text: "a", Done: true}, {Text: "b"}}},
 			"Searching\n_hmm_\n✓ a\n… b"},
-		{"body with ping", bridge.Message{Body: "hi @everyone"}, "hi @\u200beveryone"},
-		{"pending card", bridge.Message{Approval: &bridge.ApprovalCard{Tool: "t", Description: "d", State: bridge.ApprovalPending}},
+		{"body with ping", chat.Message{Body: "hi @everyone"}, "hi @\u200beveryone"},
+		{"pending card", chat.Message{Approval: &chat.ApprovalCard{Tool: "t", Description: "d", State: chat.ApprovalPending}},
 			"Tool: t\nd\n[Approve] [Deny]"},
-		{"denied card", bridge.Message{Approval: &bridge.ApprovalCard{Description: "d", State: bridge.ApprovalDenied, DecidedBy: "Ana"}},
+		{"denied card", chat.Message{Approval: &chat.ApprovalCard{Description: "d", State: chat.ApprovalDenied, DecidedBy: "Ana"}},
 			"d\nDenied by Ana"},
-		{"expired card", bridge.Message{Approval: &bridge.ApprovalCard{Description: "d", State: bridge.ApprovalExpired}}, "d\nExpired"},
+		{"expired card", chat.Message{Approval: &chat.ApprovalCard{Description: "d", State: chat.ApprovalExpired}}, "d\nExpired"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -280,17 +280,17 @@ func TestPlatformPostHook(t *testing.T) {
 		p     *bridgetest.Platform
 	)
 	failed := errors.New("boom")
-	p = bridgetest.NewPlatform(bridge.PlatformSlack, bridgetest.SlackLimits(), bridgetest.WithPostHook(
-		func(stage bridgetest.PostStage, key bridge.ConversationKey, msg bridge.Message, ref bridge.MessageRef) {
+	p = bridgetest.NewPlatform(chat.PlatformSlack, bridgetest.SlackLimits(), bridgetest.WithPostHook(
+		func(stage bridgetest.PostStage, key chat.ConversationKey, msg chat.Message, ref chat.MessageRef) {
 			calls = append(calls, call{stage: stage, body: msg.Body, ref: ref.ID, visible: len(p.Messages(key))})
 			if stage == bridgetest.BeforePost && msg.Body == "fail" {
 				p.FailNext(failed) // the hook runs before the failures are applied
 			}
 		}))
 	ctx := context.Background()
-	ref, err := p.Post(ctx, testKey, bridge.Message{Body: "one"})
+	ref, err := p.Post(ctx, testKey, chat.Message{Body: "one"})
 	require.NoError(t, err)
-	_, err = p.Post(ctx, testKey, bridge.Message{Body: "fail"})
+	_, err = p.Post(ctx, testKey, chat.Message{Body: "fail"})
 	require.ErrorIs(t, err, failed)
 	assert.Equal(t, []call{
 		{stage: bridgetest.BeforePost, body: "one", visible: 0},

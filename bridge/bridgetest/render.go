@@ -3,14 +3,14 @@ package bridgetest
 import (
 	"strings"
 
-	"github.com/promptev/promptev-bridge/bridge"
+	"github.com/promptev/promptev-bridge/chat"
 )
 
 // Render returns the plain text a user of the fake platform sees for msg: the
 // status line, the thought, the steps (✓ for finished ones, … for running
 // ones), the body and the approval card, one part per line. Like a careful
 // adapter, it neutralises mentions, so Render never shows a live ping.
-func Render(msg bridge.Message) string {
+func Render(msg chat.Message) string {
 	var parts []string
 	if msg.Status != "" {
 		parts = append(parts, msg.Status)
@@ -39,15 +39,15 @@ func Render(msg bridge.Message) string {
 			parts = append(parts, "Arguments: "+a.Arguments)
 		}
 		switch a.State {
-		case bridge.ApprovalApproved:
+		case chat.ApprovalApproved:
 			parts = append(parts, "Approved by "+a.DecidedBy)
-		case bridge.ApprovalDenied:
+		case chat.ApprovalDenied:
 			parts = append(parts, "Denied by "+a.DecidedBy)
-		case bridge.ApprovalExpired:
+		case chat.ApprovalExpired:
 			parts = append(parts, "Expired")
 		default:
 			parts = append(parts, "[Approve] [Deny]")
 		}
 	}
-	return bridge.NeutralizeMentions(strings.Join(parts, "\n"))
+	return chat.NeutralizeMentions(strings.Join(parts, "\n"))
 }
