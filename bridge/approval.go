@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/promptev/promptev-bridge/bridge/outbox"
 	"github.com/promptev/promptev-bridge/chat"
 	"github.com/promptev/promptev-bridge/promptev"
 )
@@ -25,7 +26,7 @@ const (
 )
 
 // requestApproval records an approval_required event as a pending approval
-// and posts its card with priority. The record is stored before the card is
+// and posts its card with Priority. The record is stored before the card is
 // posted, so a click on the card always finds it; the card's ref is recorded
 // once the post returns (SetApprovalCard, which keeps any decision).
 //
@@ -66,7 +67,7 @@ func (r *run) requestApproval(ev promptev.AgentEvent) error {
 	}
 	r.log.Info("approval requested", "approval", a.ID, "tool", a.Tool, "requester", a.Requester,
 		"arguments_digest", a.ArgumentsDigest, "expires", a.Expires)
-	ref, err := r.ps.out.post(b.life, a.Key, cardMessage(a, r.ps.buttons), prioHigh)
+	ref, err := r.ps.out.Post(b.life, a.Key, cardMessage(a, r.ps.buttons), outbox.PrioHigh)
 	if err != nil {
 		// No card to click: withdraw the request rather than leave it
 		// pending until it expires.
@@ -152,7 +153,7 @@ func (r *run) withdrawApproval(a chat.Approval) (chat.Approval, bool) {
 
 // closeCard edits the approval card ref to the decided state of a (no buttons).
 func (r *run) closeCard(ref chat.MessageRef, a chat.Approval) {
-	if _, err := r.ps.out.live(ref).finish(r.b.life, []chat.Message{cardMessage(a, false)}, chat.Message{}); err != nil {
+	if _, err := r.ps.out.Live(ref).Finish(r.b.life, []chat.Message{cardMessage(a, false)}, chat.Message{}); err != nil {
 		r.log.Warn("approval card not updated", "approval", a.ID, "state", a.State, "err", err)
 	}
 }
@@ -293,7 +294,7 @@ func (b *Bridge) afterDecision(a chat.Approval) {
 	}
 	started := b.spawn(func() {
 		if a.Card.ID != "" {
-			if _, err := ps.out.live(a.Card).finish(b.life, []chat.Message{cardMessage(a, false)}, chat.Message{}); err != nil {
+			if _, err := ps.out.Live(a.Card).Finish(b.life, []chat.Message{cardMessage(a, false)}, chat.Message{}); err != nil {
 				b.log.Warn("approval card not updated", "approval", a.ID, "err", err)
 			}
 		}

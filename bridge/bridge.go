@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/promptev/promptev-bridge/bridge/outbox"
 	"github.com/promptev/promptev-bridge/chat"
 )
 
@@ -42,7 +43,7 @@ type platformState struct {
 	p       chat.Platform
 	name    string
 	limits  chat.Limits
-	out     *outbox
+	out     *outbox.Outbox
 	buttons bool
 }
 
@@ -131,7 +132,7 @@ func New(o Options) (*Bridge, error) {
 		if bt, ok := p.(chat.Buttons); ok {
 			ps.buttons = bt.ButtonsSupported()
 		}
-		ps.out = newOutbox(p, outboxOptions{
+		ps.out = outbox.New(p, outbox.Options{
 			FinalDeadline: o.Config.Render.FinalDeadline,
 			Logger:        b.log,
 			Metrics:       o.Metrics,
@@ -166,7 +167,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 
 	var bg sync.WaitGroup
 	for _, ps := range b.platforms {
-		bg.Go(func() { ps.out.run(b.life) })
+		bg.Go(func() { ps.out.Run(b.life) })
 	}
 	bg.Go(func() { b.recover(b.life, leftovers) })
 	bg.Go(func() { b.sweepLoop(b.life, expirySweepInterval, b.sweepExpired) })

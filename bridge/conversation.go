@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/promptev/promptev-bridge/bridge/outbox"
 	"github.com/promptev/promptev-bridge/chat"
 )
 
@@ -86,7 +87,7 @@ func (b *Bridge) HandleMessage(ctx context.Context, msg chat.InboundMessage) err
 		l := log()
 		l.Info("typed approval text not sent to the agent", "user", msg.User.ID)
 		b.spawn(func() {
-			if _, err := ps.out.post(b.life, msg.Key, noticeMessage(typedDecisionText), prioNormal); err != nil {
+			if _, err := ps.out.Post(b.life, msg.Key, noticeMessage(typedDecisionText), outbox.PrioNormal); err != nil {
 				l.Warn("typed-decision notice not posted", "err", err)
 			}
 		})
@@ -105,7 +106,7 @@ func (b *Bridge) HandleMessage(ctx context.Context, msg chat.InboundMessage) err
 		l := log()
 		l.Info("conversation busy: message refused", "queue_size", b.cfg.Runs.QueueSize)
 		b.spawn(func() {
-			_, err := ps.out.post(b.life, msg.Key, noticeMessage(busyText), prioNormal)
+			_, err := ps.out.Post(b.life, msg.Key, noticeMessage(busyText), outbox.PrioNormal)
 			if err != nil {
 				l.Warn("busy notice not posted", "err", err)
 			}
@@ -176,7 +177,7 @@ func (b *Bridge) dropQueued(key chat.ConversationKey, n int) {
 	if !ok {
 		return
 	}
-	if _, err := ps.out.post(b.life, key, noticeMessage(droppedText), prioNormal); err != nil {
+	if _, err := ps.out.Post(b.life, key, noticeMessage(droppedText), outbox.PrioNormal); err != nil {
 		log.Warn("dropped-messages notice not posted", "err", err)
 	}
 }

@@ -1,11 +1,17 @@
 package bridge
 
-import "time"
+import (
+	"time"
+
+	"github.com/promptev/promptev-bridge/bridge/outbox"
+)
 
 // Metrics receives the bridge's measurements. The operator's implementation
 // (package metrics) exports them to Prometheus; NopMetrics discards them.
 // Implementations must be safe for concurrent use and must not block.
 type Metrics interface {
+	// Edit and RateLimited are the outbox's measurements.
+	outbox.Metrics
 	// MessageReceived counts an inbound message handed to the bridge.
 	MessageReceived(platform string)
 	// DedupeHit counts an inbound message dropped as a duplicate delivery.
@@ -15,11 +21,6 @@ type Metrics interface {
 	// RunFinished counts a finished run by outcome ("done", "error",
 	// "approval", "interrupted", "busy") and observes its duration.
 	RunFinished(platform, outcome string, d time.Duration)
-	// Edit counts a live edit by result: "sent", "coalesced" (replaced by a
-	// newer state before sending), "dropped" (abandoned), "failed".
-	Edit(platform, result string)
-	// RateLimited counts a 429 from the platform ("post" or "edit").
-	RateLimited(platform, op string)
 	// Approval counts a decided approval by outcome ("approved", "denied",
 	// "expired", "unauthorized", "duplicate") and observes the wait.
 	Approval(platform, outcome string, wait time.Duration)

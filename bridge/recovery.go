@@ -22,7 +22,7 @@ func (b *Bridge) recover(ctx context.Context, leftovers []chat.InFlightRun) {
 			continue
 		}
 		if r.Placeholder.ID != "" {
-			_, err := ps.out.live(r.Placeholder).finish(ctx, []chat.Message{noticeMessage(interruptedText)}, chat.Message{})
+			_, err := ps.out.Live(r.Placeholder).Finish(ctx, []chat.Message{noticeMessage(interruptedText)}, chat.Message{})
 			if err != nil {
 				log.Warn("interrupted run not finalised: record kept for the next start", "err", err)
 				continue

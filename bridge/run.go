@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/promptev/promptev-bridge/bridge/outbox"
 	"github.com/promptev/promptev-bridge/chat"
 	"github.com/promptev/promptev-bridge/promptev"
 )
@@ -31,7 +32,7 @@ type run struct {
 	log *slog.Logger
 
 	started time.Time
-	live    *liveMessage
+	live    *outbox.LiveMessage
 	ref     chat.MessageRef
 	agentID string
 
@@ -84,13 +85,13 @@ func (b *Bridge) runJob(j job) {
 // execute posts the placeholder, runs the agent turn and delivers its end.
 func (r *run) execute() result {
 	b := r.b
-	ref, err := r.ps.out.post(b.life, r.job.key, placeholderMessage(), prioHigh)
+	ref, err := r.ps.out.Post(b.life, r.job.key, placeholderMessage(), outbox.PrioHigh)
 	if err != nil {
 		return result{outcome: outcomeError, err: fmt.Errorf("post placeholder: %w", err)}
 	}
 	b.metrics.TimeToPlaceholder(r.ps.name, time.Since(r.job.received))
 	r.ref = ref
-	r.live = r.ps.out.live(ref)
+	r.live = r.ps.out.Live(ref)
 	if err := b.store.PutRun(b.life, chat.InFlightRun{Key: r.job.key, Placeholder: ref, InboundID: r.job.inboundID, Started: r.started}); err != nil {
 		r.log.Warn("in-flight run not recorded", "err", err)
 	}
@@ -101,7 +102,7 @@ func (r *run) execute() result {
 	cancel()
 	stopIndicator()
 	if res.note != "" {
-		if _, err := r.ps.out.post(b.life, r.job.key, noticeMessage(res.note), prioNormal); err != nil {
+		if _, err := r.ps.out.Post(b.life, r.job.key, noticeMessage(res.note), outbox.PrioNormal); err != nil {
 			r.log.Warn("note not posted", "err", err)
 		}
 	}
@@ -125,7 +126,7 @@ func (r *run) deliver(res *result) error {
 	switch res.outcome {
 	case outcomeDone:
 		chunks := answerMessages(res.answer, r.ps.limits.MaxMessageChars)
-		if _, err := r.live.finish(b.life, chunks, r.view.summary()); err != nil {
+		if _, err := r.live.Finish(b.life, chunks, r.view.summary()); err != nil {
 			return fmt.Errorf("deliver answer: %w", err)
 		}
 	case outcomeApproval:
@@ -136,7 +137,7 @@ func (r *run) deliver(res *result) error {
 		}
 		m := r.view.message(r.ps.limits.MaxMessageChars)
 		m.Status, m.Final = waitingApproval, true
-		if _, err := r.live.finish(b.life, []chat.Message{m}, chat.Message{}); err != nil {
+		if _, err := r.live.Finish(b.life, []chat.Message{m}, chat.Message{}); err != nil {
 			return fmt.Errorf("finish placeholder: %w", err)
 		}
 	default:
@@ -146,7 +147,7 @@ func (r *run) deliver(res *result) error {
 }
 
 func (r *run) finishNotice(text string) error {
-	if _, err := r.live.finish(r.b.life, []chat.Message{noticeMessage(text)}, chat.Message{}); err != nil {
+	if _, err := r.live.Finish(r.b.life, []chat.Message{noticeMessage(text)}, chat.Message{}); err != nil {
 		return fmt.Errorf("deliver notice: %w", err)
 	}
 	return nil
@@ -333,7 +334,7 @@ func (r *run) onEvent(ev promptev.AgentEvent) (result, bool) {
 // update hands the current live state to the coalescing editor.
 func (r *run) update() {
 	r.updates++
-	r.live.set(r.view.message(r.ps.limits.MaxMessageChars))
+	r.live.Set(r.view.message(r.ps.limits.MaxMessageChars))
 }
 
 // failure turns an error into the user-facing end of the turn.

@@ -1,4 +1,4 @@
-package bridge
+package outbox
 
 import (
 	"container/heap"
@@ -16,20 +16,20 @@ import (
 // Outbox errors.
 var (
 	// errOutboxStopped is returned for writes waiting when the outbox's run ended.
-	errOutboxStopped = errors.New("bridge: outbox stopped")
+	errOutboxStopped = errors.New("outbox: outbox stopped")
 	// errMessageTooLong is returned for a message whose Body exceeds the platform limit.
-	errMessageTooLong = errors.New("bridge: message body over the platform limit")
+	errMessageTooLong = errors.New("outbox: message body over the platform limit")
 	// errFinished is returned by a second finish of one live message.
-	errFinished = errors.New("bridge: live message already finished")
+	errFinished = errors.New("outbox: live message already finished")
 	// errFinalDeadline is the internal signal that a final edit found no budget in time.
-	errFinalDeadline = errors.New("bridge: final edit deadline passed")
+	errFinalDeadline = errors.New("outbox: final edit deadline passed")
 )
 
 // defaultFinalDeadline is how long a final edit may wait for edit budget.
 const defaultFinalDeadline = 2 * time.Second
 
-// outboxOptions configures an outbox.
-type outboxOptions struct {
+// Options configures an outbox.
+type Options struct {
 	// FinalDeadline (default 2s) is how long a final edit may wait for edit
 	// budget before the answer is posted as new replies instead.
 	FinalDeadline time.Duration
@@ -47,11 +47,11 @@ type outboxOptions struct {
 // One dispatcher goroutine (run) decides which write goes next; it never waits
 // on the platform. Posts and final edits are performed by their callers once
 // granted; live and tidy edits are sent by goroutines the outbox owns.
-type outbox struct {
+type Outbox struct {
 	p       chat.Platform
 	name    string
 	limits  chat.Limits
-	opts    outboxOptions
+	opts    Options
 	log     *slog.Logger
 	metrics Metrics
 
@@ -69,12 +69,12 @@ type outbox struct {
 	wg        sync.WaitGroup // edits sent by the outbox's own goroutines
 }
 
-// newOutbox builds the sender for one platform: token-bucket budgets per scope
+// New builds the sender for one platform: token-bucket budgets per scope
 // from p.Limits() (edit scope: workspace or channel; post scope; SharedBudget),
 // fair sharing between the live messages of different conversations in one
 // scope (round robin, not FIFO of a busy one), a per-message MinEditInterval,
 // and a pause of the whole budget on *RateLimitError for RetryAfter.
-func newOutbox(p chat.Platform, opts outboxOptions) *outbox {
+func New(p chat.Platform, opts Options) *Outbox {
 	if opts.FinalDeadline <= 0 {
 		opts.FinalDeadline = defaultFinalDeadline
 	}
@@ -82,9 +82,9 @@ func newOutbox(p chat.Platform, opts outboxOptions) *outbox {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.Metrics == nil {
-		opts.Metrics = NopMetrics{}
+		opts.Metrics = nopMetrics{}
 	}
-	return &outbox{
+	return &Outbox{
 		p:       p,
 		name:    p.Name(),
 		limits:  p.Limits(),
@@ -100,7 +100,7 @@ func newOutbox(p chat.Platform, opts outboxOptions) *outbox {
 // run owns the outbox's goroutines; it returns after ctx ends and its
 // goroutines have exited. Writes still waiting then fail with an error, and
 // live states not yet sent are dropped. run may be called once.
-func (o *outbox) run(ctx context.Context) {
+func (o *Outbox) Run(ctx context.Context) {
 	o.mu.Lock()
 	if o.started {
 		o.mu.Unlock()
@@ -133,7 +133,7 @@ func (o *outbox) run(ctx context.Context) {
 
 // stop ends the outbox: waiting callers are released with errOutboxStopped,
 // pending live states are dropped, and the outbox's own sends are awaited.
-func (o *outbox) stop() {
+func (o *Outbox) stop() {
 	o.mu.Lock()
 	o.isStopped = true
 	close(o.stopped)
@@ -159,7 +159,7 @@ func (o *outbox) stop() {
 
 // dispatch processes the budgets that changed or whose timer is due, and
 // returns when it must run next (zero: only when woken).
-func (o *outbox) dispatch(now time.Time) time.Time {
+func (o *Outbox) dispatch(now time.Time) time.Time {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	for len(o.timers) > 0 && !o.timers[0].at.After(now) {
@@ -192,9 +192,9 @@ func (o *outbox) dispatch(now time.Time) time.Time {
 }
 
 // post sends a new message through the post budget (waiting for budget and 429
-// pauses, by priority), retrying only after a 429; returns the platform's ref.
+// pauses, by Priority), retrying only after a 429; returns the platform's ref.
 // Messages longer than the limit are an error (the caller splits first).
-func (o *outbox) post(ctx context.Context, key chat.ConversationKey, msg chat.Message, pri priority) (chat.MessageRef, error) {
+func (o *Outbox) Post(ctx context.Context, key chat.ConversationKey, msg chat.Message, pri Priority) (chat.MessageRef, error) {
 	if err := o.checkLength(msg); err != nil {
 		return chat.MessageRef{}, err
 	}
@@ -206,7 +206,7 @@ func (o *outbox) post(ctx context.Context, key chat.ConversationKey, msg chat.Me
 		o.enqueueLocked(bk, w, front)
 		o.mu.Unlock()
 		if err := o.await(ctx, w, nil); err != nil {
-			return chat.MessageRef{}, fmt.Errorf("bridge: post: %w", err)
+			return chat.MessageRef{}, fmt.Errorf("outbox: post: %w", err)
 		}
 		ref, err := o.p.Post(ctx, key, msg)
 		var rl *chat.RateLimitError
@@ -220,18 +220,18 @@ func (o *outbox) post(ctx context.Context, key chat.ConversationKey, msg chat.Me
 			continue
 		}
 		if err != nil {
-			return chat.MessageRef{}, fmt.Errorf("bridge: post: %w", err)
+			return chat.MessageRef{}, fmt.Errorf("outbox: post: %w", err)
 		}
 		return ref, nil
 	}
 }
 
-// postAll posts msgs in order at high priority and returns the refs of those
+// postAll posts msgs in order at high Priority and returns the refs of those
 // posted.
-func (o *outbox) postAll(ctx context.Context, key chat.ConversationKey, msgs []chat.Message) ([]chat.MessageRef, error) {
+func (o *Outbox) postAll(ctx context.Context, key chat.ConversationKey, msgs []chat.Message) ([]chat.MessageRef, error) {
 	refs := make([]chat.MessageRef, 0, len(msgs))
 	for _, m := range msgs {
-		ref, err := o.post(ctx, key, m, prioHigh)
+		ref, err := o.Post(ctx, key, m, PrioHigh)
 		if err != nil {
 			return refs, err
 		}
@@ -244,7 +244,7 @@ func (o *outbox) postAll(ctx context.Context, key chat.ConversationKey, msgs []c
 // outbox stops or deadline fires first; w is then withdrawn. A write granted
 // at the same moment is reported as granted, so a grant is never wasted
 // silently.
-func (o *outbox) await(ctx context.Context, w *waiter, deadline <-chan time.Time) error {
+func (o *Outbox) await(ctx context.Context, w *waiter, deadline <-chan time.Time) error {
 	var err error
 	select {
 	case <-w.grant:
@@ -266,7 +266,7 @@ func (o *outbox) await(ctx context.Context, w *waiter, deadline <-chan time.Time
 }
 
 // checkLength rejects a message whose Body exceeds Limits.MaxMessageChars.
-func (o *outbox) checkLength(msg chat.Message) error {
+func (o *Outbox) checkLength(msg chat.Message) error {
 	if o.limits.MaxMessageChars <= 0 {
 		return nil
 	}
@@ -277,7 +277,7 @@ func (o *outbox) checkLength(msg chat.Message) error {
 }
 
 // tooOld reports whether lm is past the platform's edit age.
-func (o *outbox) tooOld(lm *liveMessage, now time.Time) bool {
+func (o *Outbox) tooOld(lm *LiveMessage, now time.Time) bool {
 	return o.limits.MaxEditAge > 0 && now.Sub(lm.posted) >= o.limits.MaxEditAge
 }
 

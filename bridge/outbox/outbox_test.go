@@ -1,4 +1,4 @@
-package bridge_test
+package outbox_test
 
 import (
 	"context"
@@ -14,8 +14,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
-	"github.com/promptev/promptev-bridge/bridge"
 	"github.com/promptev/promptev-bridge/bridge/bridgetest"
+	"github.com/promptev/promptev-bridge/bridge/outbox"
 	"github.com/promptev/promptev-bridge/chat"
 )
 
@@ -75,7 +75,7 @@ func TestOutboxFairSharingFiftyConversations(t *testing.T) {
 		var wg sync.WaitGroup
 		var mu sync.Mutex
 		finishTook := make([]time.Duration, n)
-		live := make([]*bridge.LiveForTest, n)
+		live := make([]*outbox.LiveMessage, n)
 		finals := make([][]chat.MessageRef, n)
 		for i := range n {
 			live[i] = r.placeholder(slackKey(fmt.Sprintf("C%02d", i)))
@@ -127,7 +127,7 @@ func TestOutboxRoundRobinBetweenConversations(t *testing.T) {
 		p := bridgetest.NewPlatform(chat.PlatformSlack, limits)
 		r := startOutbox(t, p, 0)
 		const n = 5
-		live := make([]*bridge.LiveForTest, n)
+		live := make([]*outbox.LiveMessage, n)
 		for i := range n {
 			live[i] = r.placeholder(slackKey(fmt.Sprintf("C%d", i)))
 		}
@@ -375,7 +375,7 @@ func TestOutboxPriorityOvertakesLiveEdits(t *testing.T) {
 		p := bridgetest.NewPlatform(chat.PlatformDiscord, bridgetest.DiscordLimits())
 		r := startOutbox(t, p, 10*time.Second)
 		key := discordKey("C1")
-		var live []*bridge.LiveForTest
+		var live []*outbox.LiveMessage
 		for range 3 {
 			live = append(live, r.placeholder(key))
 		}
@@ -393,7 +393,7 @@ func TestOutboxPriorityOvertakesLiveEdits(t *testing.T) {
 		wg.Go(func() {
 			var err error
 			card, err = r.o.Post(r.ctx, key, chat.Message{Kind: chat.KindApproval,
-				Approval: &chat.ApprovalCard{ID: "a1", Description: "approve?", State: chat.ApprovalPending}}, bridge.PrioHighForTest)
+				Approval: &chat.ApprovalCard{ID: "a1", Description: "approve?", State: chat.ApprovalPending}}, outbox.PrioHigh)
 			assert.NoError(t, err)
 		})
 		wg.Go(func() {
@@ -500,9 +500,9 @@ func TestOutboxPostErrors(t *testing.T) {
 		r := startOutbox(t, p, 0)
 		key := slackKey("C1")
 
-		_, err := r.o.Post(r.ctx, key, chat.Message{Body: "ééééééééééé"}, bridge.PrioNormalForTest)
+		_, err := r.o.Post(r.ctx, key, chat.Message{Body: "ééééééééééé"}, outbox.PrioNormal)
 		require.Error(t, err, "11 runes over a 10-rune limit")
-		_, err = r.o.Post(r.ctx, key, chat.Message{Body: "éééééééééé"}, bridge.PrioNormalForTest)
+		_, err = r.o.Post(r.ctx, key, chat.Message{Body: "éééééééééé"}, outbox.PrioNormal)
 		require.NoError(t, err, "10 runes fit")
 
 		lm := r.placeholder(key)
@@ -511,12 +511,12 @@ func TestOutboxPostErrors(t *testing.T) {
 
 		boom := errors.New("channel_not_found")
 		p.FailNext(boom)
-		_, err = r.o.Post(r.ctx, key, chat.Message{Body: "x"}, bridge.PrioNormalForTest)
+		_, err = r.o.Post(r.ctx, key, chat.Message{Body: "x"}, outbox.PrioNormal)
 		require.ErrorIs(t, err, boom, "a failed post is not retried")
 
 		p.Inject429(2, time.Second)
 		start := time.Now()
-		_, err = r.o.Post(r.ctx, key, chat.Message{Body: "y"}, bridge.PrioNormalForTest)
+		_, err = r.o.Post(r.ctx, key, chat.Message{Body: "y"}, outbox.PrioNormal)
 		require.NoError(t, err, "a 429 is retried")
 		assert.GreaterOrEqual(t, time.Since(start), 2*time.Second)
 		assert.Equal(t, 2, r.metrics.limited("post"))
@@ -530,11 +530,11 @@ func TestOutboxPostWaitingHonoursContext(t *testing.T) {
 		p := bridgetest.NewPlatform(chat.PlatformSlack, limits)
 		r := startOutbox(t, p, 0)
 		key := slackKey("C1")
-		_, err := r.o.Post(r.ctx, key, chat.Message{Body: "first"}, bridge.PrioNormalForTest)
+		_, err := r.o.Post(r.ctx, key, chat.Message{Body: "first"}, outbox.PrioNormal)
 		require.NoError(t, err)
 		ctx, cancel := context.WithTimeout(r.ctx, time.Second)
 		defer cancel()
-		_, err = r.o.Post(ctx, key, chat.Message{Body: "second"}, bridge.PrioNormalForTest)
+		_, err = r.o.Post(ctx, key, chat.Message{Body: "second"}, outbox.PrioNormal)
 		require.ErrorIs(t, err, context.DeadlineExceeded)
 		time.Sleep(2 * time.Hour)
 		assert.Len(t, p.Messages(key), 1, "a withdrawn post is never sent")
@@ -555,7 +555,7 @@ func TestOutboxStopReleasesWaitersAndDropsLive(t *testing.T) {
 
 		errc := make(chan error, 1)
 		go func() {
-			_, err := r.o.Post(context.Background(), key, chat.Message{Body: "waiting"}, bridge.PrioNormalForTest)
+			_, err := r.o.Post(context.Background(), key, chat.Message{Body: "waiting"}, outbox.PrioNormal)
 			errc <- err
 		}()
 		synctest.Wait()
@@ -563,7 +563,7 @@ func TestOutboxStopReleasesWaitersAndDropsLive(t *testing.T) {
 		require.Error(t, <-errc, "a waiting post fails when the outbox stops")
 		assert.Equal(t, 1, r.metrics.edit("dropped"))
 		lm.Set(chat.Message{Status: "three"}) // ignored, does not block
-		_, err := r.o.Post(context.Background(), key, chat.Message{Body: "after"}, bridge.PrioNormalForTest)
+		_, err := r.o.Post(context.Background(), key, chat.Message{Body: "after"}, outbox.PrioNormal)
 		require.Error(t, err)
 	})
 }

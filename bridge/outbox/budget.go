@@ -1,4 +1,4 @@
-package bridge
+package outbox
 
 import (
 	"container/heap"
@@ -7,19 +7,19 @@ import (
 	"github.com/promptev/promptev-bridge/chat"
 )
 
-// priority orders waiting writes within a budget.
-type priority int
+// Priority orders waiting writes within a budget.
+type Priority int
 
 // Priorities, lowest first: tidy-ups of superseded placeholders, live status
 // edits and ordinary posts, then final edits and approval cards.
 const (
-	prioLow priority = iota
-	prioNormal
-	prioHigh
+	PrioLow Priority = iota
+	PrioNormal
+	PrioHigh
 )
 
-// numPriorities is the number of priority classes.
-const numPriorities = int(prioHigh) + 1
+// numPriorities is the number of Priority classes.
+const numPriorities = int(PrioHigh) + 1
 
 // Budget operations: which writes a budget meters.
 const (
@@ -82,9 +82,9 @@ func (g *gcra) fullAt() time.Time { return g.tat }
 
 // waiter is one write waiting for budget.
 type waiter struct {
-	pri priority
+	pri Priority
 	// lm is the message an edit is for; nil for posts.
-	lm *liveMessage
+	lm *LiveMessage
 	// live marks a live edit: the message's pending state is sent when granted.
 	live bool
 	// msg is the state a final or tidy edit sends.
@@ -98,7 +98,7 @@ type waiter struct {
 	cancelled bool
 }
 
-// budget is one rate budget with its waiting writes, one queue per priority.
+// budget is one rate budget with its waiting writes, one queue per Priority.
 type budget struct {
 	key         budgetKey
 	rate        gcra
@@ -133,7 +133,7 @@ func (h *wakeHeap) Pop() any {
 }
 
 // budgetFor returns the budget named by key, creating it. Guarded by o.mu.
-func (o *outbox) budgetFor(key budgetKey) *budget {
+func (o *Outbox) budgetFor(key budgetKey) *budget {
 	if b, ok := o.budgets[key]; ok {
 		return b
 	}
@@ -147,7 +147,7 @@ func (o *outbox) budgetFor(key budgetKey) *budget {
 }
 
 // editKey returns the budget that meters edits of ref.
-func (o *outbox) editKey(ref chat.MessageRef) budgetKey {
+func (o *Outbox) editKey(ref chat.MessageRef) budgetKey {
 	op := opEdit
 	if o.limits.SharedBudget {
 		op = opWrite
@@ -160,14 +160,14 @@ func (o *outbox) editKey(ref chat.MessageRef) budgetKey {
 }
 
 // postKey returns the budget that meters posts into key.
-func (o *outbox) postKey(key chat.ConversationKey) budgetKey {
+func (o *Outbox) postKey(key chat.ConversationKey) budgetKey {
 	if o.limits.SharedBudget {
 		return o.scopedKey(opWrite, o.limits.EditScope, key.Workspace, key.Channel)
 	}
 	return o.scopedKey(opPost, o.limits.PostScope, key.Workspace, key.Channel)
 }
 
-func (o *outbox) scopedKey(op string, scope chat.Scope, workspace, channel string) budgetKey {
+func (o *Outbox) scopedKey(op string, scope chat.Scope, workspace, channel string) budgetKey {
 	if scope == chat.ScopeWorkspace {
 		channel = ""
 	}
@@ -176,7 +176,7 @@ func (o *outbox) scopedKey(op string, scope chat.Scope, workspace, channel strin
 
 // enqueueLocked adds w to the budget named by key (at the front of its class
 // when front is set, for a retry after a 429) and wakes the dispatcher.
-func (o *outbox) enqueueLocked(key budgetKey, w *waiter, front bool) {
+func (o *Outbox) enqueueLocked(key budgetKey, w *waiter, front bool) {
 	b := o.budgetFor(key)
 	q := b.queues[w.pri]
 	if front {
@@ -192,7 +192,7 @@ func (o *outbox) enqueueLocked(key budgetKey, w *waiter, front bool) {
 }
 
 // markDirtyLocked asks the dispatcher to look at b again.
-func (o *outbox) markDirtyLocked(b *budget) {
+func (o *Outbox) markDirtyLocked(b *budget) {
 	if !b.dirty {
 		b.dirty = true
 		o.dirty = append(o.dirty, b)
@@ -204,14 +204,14 @@ func (o *outbox) markDirtyLocked(b *budget) {
 }
 
 // markKeyDirtyLocked marks the budget named by key, if it exists.
-func (o *outbox) markKeyDirtyLocked(key budgetKey) {
+func (o *Outbox) markKeyDirtyLocked(key budgetKey) {
 	if b, ok := o.budgets[key]; ok {
 		o.markDirtyLocked(b)
 	}
 }
 
 // pauseLocked pauses the budget named by key for d after a 429.
-func (o *outbox) pauseLocked(key budgetKey, d time.Duration, now time.Time) {
+func (o *Outbox) pauseLocked(key budgetKey, d time.Duration, now time.Time) {
 	if d <= 0 {
 		d = time.Second
 	}
@@ -223,7 +223,7 @@ func (o *outbox) pauseLocked(key budgetKey, d time.Duration, now time.Time) {
 }
 
 // scheduleLocked makes the dispatcher process b again at (or after) at.
-func (o *outbox) scheduleLocked(b *budget, at time.Time) {
+func (o *Outbox) scheduleLocked(b *budget, at time.Time) {
 	if b.wakeAt.IsZero() || at.Before(b.wakeAt) {
 		b.wakeAt = at
 		heap.Push(&o.timers, wakeEntry{at: at, b: b})
@@ -232,7 +232,7 @@ func (o *outbox) scheduleLocked(b *budget, at time.Time) {
 
 // processLocked grants as many waiting writes of b as its budget allows now and
 // schedules the next look.
-func (o *outbox) processLocked(b *budget, now time.Time) {
+func (o *Outbox) processLocked(b *budget, now time.Time) {
 	for b.waiting > 0 {
 		if now.Before(b.pausedUntil) {
 			o.scheduleLocked(b, b.pausedUntil)
@@ -268,7 +268,7 @@ func (o *outbox) processLocked(b *budget, now time.Time) {
 // one of the highest class. A class whose writes all wait for their message's
 // edit interval holds back the lower classes (so a final is not overtaken by
 // a live edit while it waits a moment); hold is then when to look again.
-func (o *outbox) pickLocked(b *budget, now time.Time) (w *waiter, hold time.Time) {
+func (o *Outbox) pickLocked(b *budget, now time.Time) (w *waiter, hold time.Time) {
 	for p := numPriorities - 1; p >= 0; p-- {
 		q := b.queues[p]
 		for i := 0; i < len(q); {
@@ -297,7 +297,7 @@ func (o *outbox) pickLocked(b *budget, now time.Time) (w *waiter, hold time.Time
 
 // eligibleLocked reports whether w may be granted now; when it must wait for
 // its message's edit interval, at is when it may go; drop means w is obsolete.
-func (o *outbox) eligibleLocked(w *waiter, now time.Time) (ok bool, at time.Time, drop bool) {
+func (o *Outbox) eligibleLocked(w *waiter, now time.Time) (ok bool, at time.Time, drop bool) {
 	if w.cancelled {
 		return false, time.Time{}, true
 	}
@@ -333,7 +333,7 @@ func (o *outbox) eligibleLocked(w *waiter, now time.Time) (ok bool, at time.Time
 
 // grantLocked lets w go: a caller-driven write is signalled, a live or tidy
 // edit is sent on a goroutine of the outbox.
-func (o *outbox) grantLocked(w *waiter, now time.Time) {
+func (o *Outbox) grantLocked(w *waiter, now time.Time) {
 	w.granted = true
 	if lm := w.lm; lm != nil {
 		lm.inFlight = true

@@ -1,4 +1,4 @@
-package bridge
+package outbox
 
 import (
 	"context"
@@ -9,12 +9,12 @@ import (
 	"github.com/promptev/promptev-bridge/chat"
 )
 
-// liveMessage is the coalescing editor of one posted message: it holds at most
+// LiveMessage is the coalescing editor of one posted message: it holds at most
 // one pending state (the latest), sends it when the message's edit interval
-// and the scope's budget allow, and delivers the final state with priority.
+// and the scope's budget allow, and delivers the final state with Priority.
 // Its fields are guarded by the outbox's mutex.
-type liveMessage struct {
-	o       *outbox
+type LiveMessage struct {
+	o       *Outbox
 	r       chat.MessageRef
 	editKey budgetKey
 	// posted is when the message was posted (for MaxEditAge).
@@ -31,23 +31,23 @@ type liveMessage struct {
 
 // live returns the coalescing editor of one posted message. Call it once per
 // message, right after posting it.
-func (o *outbox) live(ref chat.MessageRef) *liveMessage {
+func (o *Outbox) Live(ref chat.MessageRef) *LiveMessage {
 	now := time.Now()
 	posted := ref.Posted
 	if posted.IsZero() || posted.After(now) {
 		posted = now
 	}
-	return &liveMessage{o: o, r: ref, editKey: o.editKey(ref), posted: posted, lastWrite: posted}
+	return &LiveMessage{o: o, r: ref, editKey: o.editKey(ref), posted: posted, lastWrite: posted}
 }
 
 // ref returns the message's ref.
-func (l *liveMessage) ref() chat.MessageRef { return l.r }
+func (l *LiveMessage) Ref() chat.MessageRef { return l.r }
 
 // set replaces the pending state (latest wins, never queued); it never blocks.
 // The edit is sent when the message's interval and the scope budget allow;
 // older pending states are dropped and counted as "coalesced" in Metrics.Edit.
 // Calls after finish, or after the outbox stopped, are ignored.
-func (l *liveMessage) set(msg chat.Message) {
+func (l *LiveMessage) Set(msg chat.Message) {
 	msg = cloneMessage(msg)
 	o := l.o
 	o.mu.Lock()
@@ -60,31 +60,31 @@ func (l *liveMessage) set(msg chat.Message) {
 	}
 	l.pending = &msg
 	if l.queued == nil && !l.inFlight {
-		l.queued = &waiter{pri: prioNormal, lm: l, live: true}
+		l.queued = &waiter{pri: PrioNormal, lm: l, live: true}
 		o.enqueueLocked(l.editKey, l.queued, false)
 	}
 }
 
-// finish delivers the final state with priority and is never lost: chunks[0]
+// finish delivers the final state with Priority and is never lost: chunks[0]
 // replaces the live message, chunks[1:] are posted in order. If chunks[0]
 // cannot be sent as an edit within FinalDeadline (budget exhausted, 429
 // pause), all chunks are posted as new replies instead and the live message is
-// edited to tidy later at low priority (if tidy is the zero Message, it is
+// edited to tidy later at low Priority (if tidy is the zero Message, it is
 // edited to chunks[0]). Messages older than Limits.MaxEditAge are never
 // edited: chunks are posted. Returns the refs of the messages that now hold the
 // chunks (refs[0] is the live message's ref when the edit path was used).
-// After finish the liveMessage accepts no more set calls.
+// After finish the LiveMessage accepts no more set calls.
 //
 // Posts are retried after 429s until ctx ends; any other platform error ends
 // finish with that error and the refs posted so far.
-func (l *liveMessage) finish(ctx context.Context, chunks []chat.Message, tidy chat.Message) ([]chat.MessageRef, error) {
+func (l *LiveMessage) Finish(ctx context.Context, chunks []chat.Message, tidy chat.Message) ([]chat.MessageRef, error) {
 	o := l.o
 	if len(chunks) == 0 {
-		return nil, errors.New("bridge: finish: no chunks")
+		return nil, errors.New("outbox: finish: no chunks")
 	}
 	for i, c := range chunks {
 		if err := o.checkLength(c); err != nil {
-			return nil, fmt.Errorf("bridge: finish: chunk %d: %w", i, err)
+			return nil, fmt.Errorf("outbox: finish: chunk %d: %w", i, err)
 		}
 	}
 	o.mu.Lock()
@@ -131,14 +131,14 @@ func (l *liveMessage) finish(ctx context.Context, chunks []chat.Message, tidy ch
 // It reports false when the caller must post instead (the budget cannot make
 // it in time, the deadline passed, or the edit failed for a reason other than
 // a 429); an error only when ctx ended or the outbox stopped.
-func (l *liveMessage) finalEdit(ctx context.Context, msg chat.Message) (bool, error) {
+func (l *LiveMessage) finalEdit(ctx context.Context, msg chat.Message) (bool, error) {
 	o := l.o
 	deadlineAt := time.Now().Add(o.opts.FinalDeadline)
 	deadline := time.NewTimer(o.opts.FinalDeadline)
 	defer deadline.Stop()
 	front := false
 	for {
-		w := &waiter{pri: prioHigh, lm: l, msg: msg, grant: make(chan struct{})}
+		w := &waiter{pri: PrioHigh, lm: l, msg: msg, grant: make(chan struct{})}
 		o.mu.Lock()
 		if o.finalHopelessLocked(l, time.Now(), deadlineAt) {
 			o.mu.Unlock()
@@ -152,7 +152,7 @@ func (l *liveMessage) finalEdit(ctx context.Context, msg chat.Message) (bool, er
 				o.log.Debug("final edit found no budget in time; posting instead", "conversation", l.r.Key.String())
 				return false, nil
 			}
-			return false, fmt.Errorf("bridge: final edit: %w", err)
+			return false, fmt.Errorf("outbox: final edit: %w", err)
 		}
 		err := o.p.Edit(ctx, l.r, msg)
 		if o.editDone(w, msg, err) {
@@ -166,13 +166,13 @@ func (l *liveMessage) finalEdit(ctx context.Context, msg chat.Message) (bool, er
 	}
 }
 
-// finalHopelessLocked reports whether a high-priority edit of lm, queued now,
+// finalHopelessLocked reports whether a high-Priority edit of lm, queued now,
 // certainly cannot be granted by deadline: the budget is paused past it, or
-// its tokens (after the high-priority writes already waiting) come later, or
+// its tokens (after the high-Priority writes already waiting) come later, or
 // the message's own edit interval ends later. The final is then posted at
 // once instead of waiting for the deadline. An edit of lm still in flight is
 // not counted: its end is unknown.
-func (o *outbox) finalHopelessLocked(lm *liveMessage, now, deadline time.Time) bool {
+func (o *Outbox) finalHopelessLocked(lm *LiveMessage, now, deadline time.Time) bool {
 	at := lm.lastWrite.Add(o.limits.MinEditInterval)
 	if b, ok := o.budgets[lm.editKey]; ok {
 		if b.pausedUntil.After(at) {
@@ -180,7 +180,7 @@ func (o *outbox) finalHopelessLocked(lm *liveMessage, now, deadline time.Time) b
 		}
 		if g := b.rate; g.interval > 0 {
 			ahead := 0
-			for _, w := range b.queues[prioHigh] {
+			for _, w := range b.queues[PrioHigh] {
 				if !w.cancelled {
 					ahead++
 				}
@@ -197,18 +197,18 @@ func (o *outbox) finalHopelessLocked(lm *liveMessage, now, deadline time.Time) b
 	return at.After(deadline)
 }
 
-// tidy edits lm to msg at low priority, after its final was posted elsewhere.
-func (o *outbox) tidy(lm *liveMessage, msg chat.Message) {
+// tidy edits lm to msg at low Priority, after its final was posted elsewhere.
+func (o *Outbox) tidy(lm *LiveMessage, msg chat.Message) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.isStopped {
 		return
 	}
-	o.enqueueLocked(lm.editKey, &waiter{pri: prioLow, lm: lm, msg: cloneMessage(msg)}, false)
+	o.enqueueLocked(lm.editKey, &waiter{pri: PrioLow, lm: lm, msg: cloneMessage(msg)}, false)
 }
 
 // sendEdit sends a live or tidy edit on a goroutine of the outbox.
-func (o *outbox) sendEdit(w *waiter, msg chat.Message) {
+func (o *Outbox) sendEdit(w *waiter, msg chat.Message) {
 	defer o.wg.Done()
 	err := o.p.Edit(o.runCtx, w.lm.r, msg)
 	o.editDone(w, msg, err)
@@ -217,7 +217,7 @@ func (o *outbox) sendEdit(w *waiter, msg chat.Message) {
 // editDone records the outcome of an edit of w.lm and reports whether it was
 // sent. After a 429 the budget is paused and an outbox-driven edit is retried
 // (a live one only when no newer state replaced it).
-func (o *outbox) editDone(w *waiter, msg chat.Message, err error) bool {
+func (o *Outbox) editDone(w *waiter, msg chat.Message, err error) bool {
 	lm := w.lm
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -245,7 +245,7 @@ func (o *outbox) editDone(w *waiter, msg chat.Message, err error) bool {
 		o.log.Warn("edit failed", "conversation", lm.r.Key.String(), "error", err)
 	}
 	if w.live && lm.pending != nil && !lm.finished && lm.queued == nil && !o.isStopped {
-		lm.queued = &waiter{pri: prioNormal, lm: lm, live: true}
+		lm.queued = &waiter{pri: PrioNormal, lm: lm, live: true}
 		o.enqueueLocked(lm.editKey, lm.queued, err != nil)
 	}
 	o.markKeyDirtyLocked(lm.editKey)

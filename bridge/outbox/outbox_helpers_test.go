@@ -1,4 +1,4 @@
-package bridge_test
+package outbox_test
 
 import (
 	"context"
@@ -9,14 +9,13 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/promptev/promptev-bridge/bridge"
 	"github.com/promptev/promptev-bridge/bridge/bridgetest"
+	"github.com/promptev/promptev-bridge/bridge/outbox"
 	"github.com/promptev/promptev-bridge/chat"
 )
 
 // obMetrics counts the outbox's edit and rate-limit measurements.
 type obMetrics struct {
-	bridge.NopMetrics
 	mu          sync.Mutex
 	edits       map[string]int
 	rateLimited map[string]int
@@ -55,7 +54,7 @@ func (m *obMetrics) limited(op string) int {
 type obRig struct {
 	t       *testing.T
 	p       *bridgetest.Platform
-	o       *bridge.OutboxForTest
+	o       *outbox.Outbox
 	metrics *obMetrics
 	ctx     context.Context
 	cancel  context.CancelFunc
@@ -67,7 +66,7 @@ type obRig struct {
 func startOutbox(t *testing.T, p *bridgetest.Platform, finalDeadline time.Duration) *obRig {
 	t.Helper()
 	m := newOBMetrics()
-	r := &obRig{t: t, p: p, o: bridge.NewOutboxForTest(p, finalDeadline, m), metrics: m, done: make(chan struct{})}
+	r := &obRig{t: t, p: p, o: outbox.New(p, outbox.Options{FinalDeadline: finalDeadline, Metrics: m}), metrics: m, done: make(chan struct{})}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	go func() {
 		defer close(r.done)
@@ -84,9 +83,9 @@ func (r *obRig) stop() {
 }
 
 // placeholder posts a status placeholder into key and returns its live editor.
-func (r *obRig) placeholder(key chat.ConversationKey) *bridge.LiveForTest {
+func (r *obRig) placeholder(key chat.ConversationKey) *outbox.LiveMessage {
 	r.t.Helper()
-	ref, err := r.o.Post(r.ctx, key, chat.Message{Kind: chat.KindStatus, Status: "thinking..."}, bridge.PrioNormalForTest)
+	ref, err := r.o.Post(r.ctx, key, chat.Message{Kind: chat.KindStatus, Status: "thinking..."}, outbox.PrioNormal)
 	require.NoError(r.t, err)
 	return r.o.Live(ref)
 }

@@ -1,4 +1,4 @@
-package bridge_test
+package outbox_test
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/promptev/promptev-bridge/bridge"
+	"github.com/promptev/promptev-bridge/bridge/outbox"
 	"github.com/promptev/promptev-bridge/chat"
 )
 
@@ -32,8 +32,8 @@ func (p *benchPlatform) Edit(context.Context, chat.MessageRef, chat.Message) err
 	return nil
 }
 
-func startBenchOutbox(b *testing.B, p chat.Platform) (*bridge.OutboxForTest, context.Context) {
-	o := bridge.NewOutboxForTest(p, 0, bridge.NopMetrics{})
+func startBenchOutbox(b *testing.B, p chat.Platform) (*outbox.Outbox, context.Context) {
+	o := outbox.New(p, outbox.Options{FinalDeadline: 0})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); o.Run(ctx) }()
@@ -46,7 +46,7 @@ func startBenchOutbox(b *testing.B, p chat.Platform) (*bridge.OutboxForTest, con
 func BenchmarkOutboxEditPath(b *testing.B) {
 	p := &benchPlatform{edited: make(chan struct{}, 1)}
 	o, ctx := startBenchOutbox(b, p)
-	ref, err := o.Post(ctx, slackKey("C1"), chat.Message{Status: "thinking"}, bridge.PrioNormalForTest)
+	ref, err := o.Post(ctx, slackKey("C1"), chat.Message{Status: "thinking"}, outbox.PrioNormal)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -66,7 +66,7 @@ func BenchmarkOutboxEditPath(b *testing.B) {
 // its edit interval: the cost of an agent event that is coalesced.
 func BenchmarkOutboxSetCoalesced(b *testing.B) {
 	o, ctx := startBenchOutbox(b, &intervalPlatform{benchPlatform: benchPlatform{edited: make(chan struct{}, 1)}})
-	ref, err := o.Post(ctx, slackKey("C1"), chat.Message{Status: "thinking"}, bridge.PrioNormalForTest)
+	ref, err := o.Post(ctx, slackKey("C1"), chat.Message{Status: "thinking"}, outbox.PrioNormal)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func BenchmarkOutboxPost(b *testing.B) {
 	msg := chat.Message{Kind: chat.KindStatus, Status: "thinking"}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := o.Post(ctx, key, msg, bridge.PrioNormalForTest); err != nil {
+		if _, err := o.Post(ctx, key, msg, outbox.PrioNormal); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -122,9 +122,9 @@ func (p *slackBenchPlatform) Edit(context.Context, chat.MessageRef, chat.Message
 // messages in one Slack workspace (one shared edit budget), from 2 goroutines.
 func BenchmarkOutboxSet1000Conversations(b *testing.B) {
 	o, ctx := startBenchOutbox(b, &slackBenchPlatform{})
-	live := make([]*bridge.LiveForTest, 1000)
+	live := make([]*outbox.LiveMessage, 1000)
 	for i := range live {
-		ref, err := o.Post(ctx, slackKey(fmt.Sprintf("C%d", i)), chat.Message{Status: "thinking"}, bridge.PrioHighForTest)
+		ref, err := o.Post(ctx, slackKey(fmt.Sprintf("C%d", i)), chat.Message{Status: "thinking"}, outbox.PrioHigh)
 		if err != nil {
 			b.Fatal(err)
 		}

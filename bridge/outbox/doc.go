@@ -1,0 +1,15 @@
+// Package outbox is the rate-aware sender of one chat platform: it posts new
+// messages and edits live ones within the platform's budgets (chat.Limits).
+//
+// Every write waits for a token of the budget of its scope (a workspace, a
+// channel); posts, final edits and approval cards (PrioHigh) go before live
+// status edits (PrioNormal), which go before tidy edits (PrioLow). A live
+// message (LiveMessage) holds at most one pending state: the latest wins and
+// older states are dropped, never queued. Live messages of different
+// conversations share an edit budget fairly (round robin). A 429 pauses the
+// budget it hit for its Retry-After. A final state never waits longer than
+// Options.FinalDeadline for edit budget: it is then posted as new replies and
+// the live message is tidied later.
+//
+// The scheduling rules are described once, in docs/ARCHITECTURE.md.
+package outbox
