@@ -15,7 +15,7 @@ import (
 
 	"github.com/promptev/promptev-bridge/chat"
 	"github.com/promptev/promptev-bridge/metrics"
-	"github.com/promptev/promptev-bridge/store"
+	"github.com/promptev/promptev-bridge/store/bolt"
 )
 
 // storeStatsSynopsis is the usage line of `store stats`.
@@ -87,10 +87,10 @@ func cmdStore(ctx context.Context, e *env, args []string) int {
 
 // storeStatsFile prints the statistics of a store file opened read-only.
 func storeStatsFile(e *env, path string, timeout time.Duration, asJSON bool) int {
-	st, err := store.OpenReadOnly(path, store.Options{Timeout: timeout, Logger: slog.New(slog.DiscardHandler)})
+	st, err := bolt.OpenReadOnly(path, bolt.Options{Timeout: timeout, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		fmt.Fprintf(e.stderr, "promptev-bridge store stats: %v\n", err)
-		if errors.Is(err, store.ErrLocked) {
+		if errors.Is(err, bolt.ErrLocked) {
 			fmt.Fprintf(e.stderr, "A running bridge holds this file. Ask it over its side port instead:\n"+
 				"  promptev-bridge store stats --addr HOST:PORT   (the bridge's http.listen, default %s)\n"+
 				"  promptev-bridge store stats --config FILE      (takes http.listen from the bridge's config)\n",
@@ -107,7 +107,7 @@ func storeStatsFile(e *env, path string, timeout time.Duration, asJSON bool) int
 	if asJSON {
 		err = metrics.WriteStoreStatsJSON(e.stdout, stats)
 	} else {
-		err = store.WriteStats(e.stdout, stats)
+		err = bolt.WriteStats(e.stdout, stats)
 	}
 	if err != nil {
 		fmt.Fprintf(e.stderr, "promptev-bridge store stats: %v\n", err)

@@ -18,7 +18,7 @@ import (
 	"github.com/promptev/promptev-bridge/chat"
 	"github.com/promptev/promptev-bridge/metrics"
 	"github.com/promptev/promptev-bridge/promptev/promptevtest"
-	"github.com/promptev/promptev-bridge/store"
+	"github.com/promptev/promptev-bridge/store/bolt"
 )
 
 // TestStoreStatsOfRunningBridge boots the daemon in-process, leaves a run in
@@ -128,7 +128,7 @@ http: {listen: 127.0.0.1:0}
 // unspecified host is asked on loopback, and problems outside the http
 // section (an unset secret) do not matter.
 func TestStoreStatsConfigAddr(t *testing.T) {
-	st, err := store.Open(filepath.Join(t.TempDir(), "s.db"), store.Options{NoSync: true})
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "s.db"), bolt.Options{NoSync: true})
 	require.NoError(t, err)
 	defer st.Close()
 	require.NoError(t, st.PutConversation(context.Background(), chat.Conversation{
@@ -212,7 +212,7 @@ func TestDialAddr(t *testing.T) {
 // TestStoreStatsDBJSON prints a stopped bridge's file as JSON.
 func TestStoreStatsDBJSON(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "s.db")
-	st, err := store.Open(path, store.Options{NoSync: true})
+	st, err := bolt.Open(path, bolt.Options{NoSync: true})
 	require.NoError(t, err)
 	require.NoError(t, st.Close())
 	code, stdout, stderr := runProgram(t, "", "store", "stats", "--db", path, "--json")

@@ -13,7 +13,7 @@ import (
 	"github.com/promptev/promptev-bridge/bridge"
 	"github.com/promptev/promptev-bridge/chat"
 	"github.com/promptev/promptev-bridge/promptev"
-	"github.com/promptev/promptev-bridge/store"
+	"github.com/promptev/promptev-bridge/store/bolt"
 )
 
 // Config is the whole configuration file. Each package owns its section, its
@@ -22,7 +22,7 @@ type Config struct {
 	Promptev PromptevConfig `yaml:"promptev"`
 	// Bridge holds the routes, approvals, render and runs sections.
 	Bridge  bridge.Config  `yaml:",inline"`
-	Store   store.Config   `yaml:"store"`
+	Store   bolt.Config   `yaml:"store"`
 	Slack   slack.Config   `yaml:"slack"`
 	Discord discord.Config `yaml:"discord"`
 	Console ConsoleConfig  `yaml:"console"`
@@ -111,7 +111,7 @@ func DefaultConfig() Config {
 			IdleTimeout: defaultIdleTimeout,
 		},
 		Bridge:  bridge.DefaultConfig(),
-		Store:   store.DefaultConfig(),
+		Store:   bolt.DefaultConfig(),
 		Slack:   slack.DefaultConfig(),
 		Discord: discord.DefaultConfig(),
 		HTTP:    HTTPConfig{Listen: defaultListen},

@@ -19,7 +19,7 @@ import (
 	"github.com/promptev/promptev-bridge/bridge/bridgetest"
 	"github.com/promptev/promptev-bridge/chat"
 	"github.com/promptev/promptev-bridge/promptev"
-	"github.com/promptev/promptev-bridge/store"
+	"github.com/promptev/promptev-bridge/store/bolt"
 )
 
 // genAgent is an in-memory Agent for benchmarks: every stream sends n
@@ -235,13 +235,13 @@ func poll(b *testing.B, limit time.Duration, cond func() bool) {
 
 // BenchmarkInboundToPlaceholderBolt measures the bridge-side time from an
 // inbound Slack message to its placeholder post with the real bbolt store
-// (store.Open in b.TempDir(), fsync on), so the dedupe ledger's commits are in
+// (bolt.Open in b.TempDir(), fsync on), so the dedupe ledger's commits are in
 // the path. Each message is a new conversation carrying both Slack dedupe keys
 // (event id and channel+ts); the next message is sent once the previous
 // placeholder is out, and the agent answers at once, so the run's own store
 // writes (in-flight record, session) overlap the next message's dedupe.
 func BenchmarkInboundToPlaceholderBolt(b *testing.B) {
-	st, err := store.Open(filepath.Join(b.TempDir(), "bridge.db"), store.Options{}) // fsync on
+	st, err := bolt.Open(filepath.Join(b.TempDir(), "bridge.db"), bolt.Options{}) // fsync on
 	require.NoError(b, err)
 	defer func() { require.NoError(b, st.Close()) }()
 	p := bridgetest.NewPlatform("slack", benchLimits())

@@ -14,13 +14,13 @@ import (
 	"github.com/promptev/promptev-bridge/bridge/bridgetest"
 	"github.com/promptev/promptev-bridge/chat"
 	"github.com/promptev/promptev-bridge/promptev"
-	"github.com/promptev/promptev-bridge/store"
+	"github.com/promptev/promptev-bridge/store/bolt"
 )
 
 // bboltProcess is one "process" of the bridge on a bbolt file: its own store
 // handle and Bridge, on a platform that outlives it.
 type bboltProcess struct {
-	st     *store.Store
+	st     *bolt.Store
 	b      *bridge.Bridge
 	cancel context.CancelFunc
 	done   chan error
@@ -28,7 +28,7 @@ type bboltProcess struct {
 
 func startProcess(t *testing.T, path string, p *bridgetest.Platform, agent bridge.Agent) *bboltProcess {
 	t.Helper()
-	st, err := store.Open(path, store.Options{NoSync: true})
+	st, err := bolt.Open(path, bolt.Options{NoSync: true})
 	require.NoError(t, err)
 	b, err := bridge.New(bridge.Options{Config: testConfig(), Agent: agent, Store: st, Platforms: []chat.Platform{p}})
 	require.NoError(t, err)
@@ -141,7 +141,7 @@ func TestBboltApprovalCardNotRecordedBeforeRestart(t *testing.T) {
 	card, id := posted.Ref, posted.Message.Approval.ID
 
 	// The file as the crash left it: the approval without its card.
-	st, err := store.Open(path, store.Options{NoSync: true})
+	st, err := bolt.Open(path, bolt.Options{NoSync: true})
 	require.NoError(t, err)
 	a, err := st.GetApproval(t.Context(), id)
 	require.NoError(t, err)

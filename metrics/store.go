@@ -12,11 +12,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/promptev/promptev-bridge/store"
+	"github.com/promptev/promptev-bridge/store/bolt"
 )
 
-// StoreStatsFunc returns what the open store holds; (*store.Store).Stats is one.
-type StoreStatsFunc func() (store.Stats, error)
+// StoreStatsFunc returns what the open store holds; (*bolt.Store).Stats is one.
+type StoreStatsFunc func() (bolt.Stats, error)
 
 // DefaultStoreStatsMaxAge is how long the store gauges reuse one walk of the
 // store (RegisterStore): Stats walks every bucket (about 3 ms warm, 30 ms
@@ -54,7 +54,7 @@ type storeCollector struct {
 	conversations, pendingApprovals, runs, dedupe, oldestRunAge, fileSize *prometheus.Desc
 
 	mu      sync.Mutex
-	cached  store.Stats
+	cached  bolt.Stats
 	err     error
 	fetched time.Time // zero: nothing cached
 }
@@ -104,7 +104,7 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 
 // get returns the cached statistics, refreshing them when older than maxAge.
 // Concurrent scrapes wait for one walk instead of each walking the store.
-func (c *storeCollector) get() (store.Stats, error) {
+func (c *storeCollector) get() (bolt.Stats, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := c.now()
@@ -113,15 +113,15 @@ func (c *storeCollector) get() (store.Stats, error) {
 	}
 	c.cached, c.err = c.stats()
 	c.fetched = now
-	if c.err != nil && !errors.Is(c.err, store.ErrClosed) {
+	if c.err != nil && !errors.Is(c.err, bolt.ErrClosed) {
 		c.log.Warn("store gauges left out of the scrape", "err", c.err)
 	}
 	return c.cached, c.err
 }
 
-// StoreStatsJSON is the JSON form of store.Stats served by
+// StoreStatsJSON is the JSON form of bolt.Stats served by
 // /debug/store?format=json and printed by `store stats --json`. Like
-// store.WriteStats it carries counts, times and conversation keys only: never
+// bolt.WriteStats it carries counts, times and conversation keys only: never
 // a session token or a message text.
 type StoreStatsJSON struct {
 	Path               string         `json:"path"`
@@ -150,7 +150,7 @@ type OldestRunJSON struct {
 }
 
 // NewStoreStatsJSON converts st to its JSON form.
-func NewStoreStatsJSON(st store.Stats) StoreStatsJSON {
+func NewStoreStatsJSON(st bolt.Stats) StoreStatsJSON {
 	out := StoreStatsJSON{
 		Path: st.Path, FileSizeBytes: st.FileSize, At: st.At.UTC(),
 		Conversations: st.Conversations, Approvals: st.Approvals, PendingApprovals: st.PendingApprovals,
@@ -175,7 +175,7 @@ func NewStoreStatsJSON(st store.Stats) StoreStatsJSON {
 }
 
 // WriteStoreStatsJSON writes st as indented JSON (StoreStatsJSON).
-func WriteStoreStatsJSON(w io.Writer, st store.Stats) error {
+func WriteStoreStatsJSON(w io.Writer, st bolt.Stats) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(NewStoreStatsJSON(st)); err != nil {
@@ -185,7 +185,7 @@ func WriteStoreStatsJSON(w io.Writer, st store.Stats) error {
 }
 
 // debugStore serves GET /debug/store: the open store's statistics, fresh on
-// every request, as text (store.WriteStats) or, with ?format=json, as JSON.
+// every request, as text (bolt.WriteStats) or, with ?format=json, as JSON.
 func (s *Server) debugStore(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	format := r.URL.Query().Get("format")
@@ -196,7 +196,7 @@ func (s *Server) debugStore(w http.ResponseWriter, r *http.Request) {
 	st, err := s.opts.StoreStats()
 	if err != nil {
 		code := http.StatusInternalServerError
-		if errors.Is(err, store.ErrClosed) {
+		if errors.Is(err, bolt.ErrClosed) {
 			code = http.StatusServiceUnavailable
 		} else {
 			s.opts.Logger.Warn("store stats failed", "err", err)
@@ -210,5 +210,5 @@ func (s *Server) debugStore(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	_ = store.WriteStats(w, st)
+	_ = bolt.WriteStats(w, st)
 }

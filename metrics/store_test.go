@@ -17,7 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/promptev/promptev-bridge/chat"
-	"github.com/promptev/promptev-bridge/store"
+	"github.com/promptev/promptev-bridge/store/bolt"
 )
 
 const testSessionToken = "sess-tok-must-never-show"
@@ -25,9 +25,9 @@ const testSessionToken = "sess-tok-must-never-show"
 // filledStore opens a store in a temp dir holding two conversations, one
 // pending and one decided approval, one in-flight run started 90 s ago and
 // three dedupe marks.
-func filledStore(t *testing.T) *store.Store {
+func filledStore(t *testing.T) *bolt.Store {
 	t.Helper()
-	st, err := store.Open(filepath.Join(t.TempDir(), "s.db"), store.Options{NoSync: true})
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "s.db"), bolt.Options{NoSync: true})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = st.Close() })
 	ctx := context.Background()
@@ -76,7 +76,7 @@ func TestStoreGauges(t *testing.T) {
 }
 
 func TestStoreGaugesEmptyStoreHasZeroRunAge(t *testing.T) {
-	st, err := store.Open(filepath.Join(t.TempDir(), "s.db"), store.Options{NoSync: true})
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "s.db"), bolt.Options{NoSync: true})
 	require.NoError(t, err)
 	defer st.Close()
 	m := New(Options{NoRuntimeCollectors: true})
@@ -89,14 +89,14 @@ func TestStoreGaugesCacheStats(t *testing.T) {
 	var mu sync.Mutex
 	calls, conversations := 0, 1
 	fail := false
-	stats := func() (store.Stats, error) {
+	stats := func() (bolt.Stats, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		calls++
 		if fail {
-			return store.Stats{}, errors.New("boom")
+			return bolt.Stats{}, errors.New("boom")
 		}
-		return store.Stats{Conversations: conversations}, nil
+		return bolt.Stats{Conversations: conversations}, nil
 	}
 	m := New(Options{NoRuntimeCollectors: true})
 	c := newStoreCollector(stats, 5*time.Second, slog.New(slog.DiscardHandler))
@@ -139,7 +139,7 @@ func TestStoreGaugesAfterClose(t *testing.T) {
 
 func TestRegisterStoreTwiceFails(t *testing.T) {
 	m := New(Options{NoRuntimeCollectors: true})
-	stats := func() (store.Stats, error) { return store.Stats{}, nil }
+	stats := func() (bolt.Stats, error) { return bolt.Stats{}, nil }
 	require.NoError(t, m.RegisterStore(stats, 0, nil))
 	assert.Error(t, m.RegisterStore(stats, 0, nil))
 }
@@ -204,7 +204,7 @@ func TestDebugStoreOffWithoutStats(t *testing.T) {
 }
 
 func TestStoreStatsJSONNoRun(t *testing.T) {
-	got := NewStoreStatsJSON(store.Stats{Path: "x.db"})
+	got := NewStoreStatsJSON(bolt.Stats{Path: "x.db"})
 	b, err := json.Marshal(got)
 	require.NoError(t, err)
 	assert.Contains(t, string(b), `"oldest_run":null`)

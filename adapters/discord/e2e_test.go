@@ -20,7 +20,7 @@ import (
 	"github.com/promptev/promptev-bridge/chat"
 	"github.com/promptev/promptev-bridge/promptev"
 	"github.com/promptev/promptev-bridge/promptev/promptevtest"
-	"github.com/promptev/promptev-bridge/store"
+	"github.com/promptev/promptev-bridge/store/bolt"
 )
 
 // e2e is the whole bridge (engine, memory store, promptev client) running
@@ -351,7 +351,7 @@ func TestE2EReplayedMessageRunsOnce(t *testing.T) {
 // e2eProcess is one "process" of the bridge: its own store handle, Bridge and
 // Adapter, on a store file and a fake Discord that outlive it.
 type e2eProcess struct {
-	st          *store.Store
+	st          *bolt.Store
 	b           *bridge.Bridge
 	a           *Adapter
 	logs        *bridgetest.SyncBuffer
@@ -364,7 +364,7 @@ type e2eProcess struct {
 // on it against fake and pv, until stop (also run when the test ends).
 func startE2EProcess(t *testing.T, path string, fake *discordfake.Server, pv *promptevtest.Server) *e2eProcess {
 	t.Helper()
-	st, err := store.Open(path, store.Options{NoSync: true})
+	st, err := bolt.Open(path, bolt.Options{NoSync: true})
 	require.NoError(t, err)
 	client, err := promptev.New("pk_test", promptev.WithBaseURL(pv.URL))
 	require.NoError(t, err)
@@ -459,7 +459,7 @@ func testApprovalClickAfterRestart(t *testing.T, forgetCard bool) {
 	pending, _ := before.Message(card.ID)
 	require.Len(t, pending.Buttons(), 2, "the card is still pending after the first process stopped")
 	if forgetCard {
-		st, err := store.Open(path, store.Options{NoSync: true})
+		st, err := bolt.Open(path, bolt.Options{NoSync: true})
 		require.NoError(t, err)
 		id := strings.TrimPrefix(approve, "pvb:a:")
 		a, err := st.GetApproval(t.Context(), id)

@@ -1,4 +1,4 @@
-// Package store keeps the bridge's durable state in a single bbolt file:
+// Package bolt keeps the bridge's durable state in a single bbolt file:
 // conversations and their agent sessions, approvals, in-flight runs and the
 // dedupe ledger. It implements chat.Store.
 //
@@ -20,4 +20,4 @@
 //
 // The two *_exp buckets are expiry indexes, so listing expired approvals and
 // sweeping the dedupe ledger touch only what has expired.
-package store
+package bolt
