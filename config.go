@@ -22,7 +22,7 @@ type Config struct {
 	Promptev PromptevConfig `yaml:"promptev"`
 	// Bridge holds the routes, approvals, render and runs sections.
 	Bridge  bridge.Config  `yaml:",inline"`
-	Store   bolt.Config   `yaml:"store"`
+	Store   bolt.Config    `yaml:"store"`
 	Slack   slack.Config   `yaml:"slack"`
 	Discord discord.Config `yaml:"discord"`
 	Console ConsoleConfig  `yaml:"console"`
