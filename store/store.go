@@ -1,0 +1,119 @@
+// Package store is the one list of store backends behind the `store:` section
+// of the configuration: it validates the section and opens the chosen
+// backend. Each backend lives in its own package (store/bolt) and implements
+// chat.Store; adding one is a package and a line in backends.
+package store
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/promptev/promptev-bridge/chat"
+	"github.com/promptev/promptev-bridge/store/bolt"
+)
+
+// Config is the `store:` section of the configuration.
+type Config struct {
+	// Backend names the store backend: bbolt (the default).
+	Backend string `yaml:"backend"`
+	// Path is the bbolt file.
+	Path string `yaml:"path"`
+	// LockTimeout is how long start-up waits for another process to release
+	// the bbolt file before failing.
+	LockTimeout time.Duration `yaml:"lock_timeout"`
+}
+
+// DefaultBackend is the backend used when the section names none.
+const DefaultBackend = "bbolt"
+
+// DefaultConfig returns the defaults: a bbolt file ./promptev-bridge.db with a
+// 2 s lock timeout.
+func DefaultConfig() Config {
+	return Config{Backend: DefaultBackend, Path: "./promptev-bridge.db", LockTimeout: bolt.DefaultLockTimeout}
+}
+
+// Store is an open store: the chat.Store port and what an operator needs
+// around it.
+type Store interface {
+	chat.Store
+	// Close releases the store; it is safe to call more than once.
+	Close() error
+}
+
+// OpenOptions tune Open.
+type OpenOptions struct {
+	// ReadOnly opens an existing store for inspection; writes fail.
+	ReadOnly bool
+	// Logger receives the store's few log lines; nil discards them.
+	Logger *slog.Logger
+}
+
+// backend is one entry of the list of store backends.
+type backend struct {
+	name     string
+	validate func(c Config, path string) chat.ConfigProblems
+	open     func(ctx context.Context, c Config, o OpenOptions) (Store, error)
+}
+
+// backends is the one list of store backends.
+func backends() []backend {
+	return []backend{
+		{name: "bbolt", validate: validateBolt, open: openBolt},
+	}
+}
+
+func find(name string) (backend, bool) {
+	for _, b := range backends() {
+		if b.name == name {
+			return b, true
+		}
+	}
+	return backend{}, false
+}
+
+// Names lists the backends, in the order of the list.
+func Names() []string {
+	var names []string
+	for _, b := range backends() {
+		names = append(names, b.name)
+	}
+	return names
+}
+
+// Validate reports the section's problems; path is its YAML prefix ("store").
+func (c Config) Validate(path string) chat.ConfigProblems {
+	b, ok := find(c.Backend)
+	if !ok {
+		var ps chat.ConfigProblems
+		ps.Add(chat.JoinPath(path, "backend"), "must be one of %s, not %q", strings.Join(Names(), ", "), c.Backend)
+		return ps
+	}
+	return b.validate(c, path)
+}
+
+// Open opens the configured backend.
+func Open(ctx context.Context, c Config, o OpenOptions) (Store, error) {
+	b, ok := find(c.Backend)
+	if !ok {
+		return nil, fmt.Errorf("store: unknown backend %q", c.Backend)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return b.open(ctx, c, o)
+}
+
+func validateBolt(c Config, path string) chat.ConfigProblems {
+	return bolt.Config{Path: c.Path, LockTimeout: c.LockTimeout}.Validate(path)
+}
+
+func openBolt(_ context.Context, c Config, o OpenOptions) (Store, error) {
+	opts := bolt.Options{Timeout: c.LockTimeout, Logger: o.Logger}
+	if o.ReadOnly {
+		return bolt.OpenReadOnly(c.Path, opts)
+	}
+	return bolt.Open(c.Path, opts)
+}
