@@ -292,7 +292,7 @@ func (b *Bridge) afterDecision(a chat.Approval) {
 		received:  a.DecidedAt,
 		decided:   &a,
 	}
-	started := b.spawn(func() {
+	started := b.workers.Go(func() {
 		if a.Card.ID != "" {
 			if _, err := ps.out.Live(a.Card).Finish(b.life, []chat.Message{cardMessage(a, false)}, chat.Message{}); err != nil {
 				b.log.Warn("approval card not updated", "approval", a.ID, "err", err)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/promptev/promptev-bridge/bridge/outbox"
 	"github.com/promptev/promptev-bridge/chat"
+	"github.com/promptev/promptev-bridge/internal/workgroup"
 )
 
 // ErrClosed is returned by HandleMessage once Shutdown has begun or Run has ended.
@@ -75,10 +76,11 @@ type Bridge struct {
 
 	mu      sync.Mutex
 	convs   map[chat.ConversationKey]*conversation
-	closing bool
 	started bool
-	// workers counts the goroutines that run conversations and apply decisions.
-	workers sync.WaitGroup
+	// workers runs the goroutines that run conversations and apply
+	// decisions. It is closed once Shutdown has begun or Run has ended: the
+	// bridge is then closing and starts no more work.
+	workers workgroup.Group
 }
 
 var _ chat.Handler = (*Bridge)(nil)
@@ -177,9 +179,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 	case <-ctx.Done():
 	case <-b.life.Done():
 	}
-	b.mu.Lock()
-	b.closing = true
-	b.mu.Unlock()
+	b.workers.Close()
 	b.endLife()
 	b.workers.Wait()
 	bg.Wait()
@@ -195,9 +195,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 // their conversation. Run keeps the platform senders going until its own
 // context ends, so call Shutdown first.
 func (b *Bridge) Shutdown(ctx context.Context) error {
-	b.mu.Lock()
-	b.closing = true
-	b.mu.Unlock()
+	b.workers.Close()
 	done := make(chan struct{})
 	go func() {
 		b.workers.Wait()
@@ -222,18 +220,6 @@ func (b *Bridge) Shutdown(ctx context.Context) error {
 	case <-finalise.C:
 		return fmt.Errorf("bridge: shutdown: interrupted runs not finalised within %s", bound)
 	}
-}
-
-// spawn runs f on a worker goroutine counted by Shutdown and Run. It reports
-// false, without running f, once the bridge is closing.
-func (b *Bridge) spawn(f func()) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.closing {
-		return false
-	}
-	b.workers.Go(f)
-	return true
 }
 
 // sweepLoop calls sweep every interval until ctx ends.

@@ -414,7 +414,7 @@ func (r *run) indicate() (stop func()) {
 		}
 	}
 	set := make(chan struct{})
-	if !b.spawn(func() {
+	if !b.workers.Go(func() {
 		defer close(set)
 		call(b.life, workingStatus)
 	}) {
@@ -426,7 +426,7 @@ func (r *run) indicate() (stop func()) {
 			<-set
 			call(context.WithoutCancel(b.life), "")
 		}
-		if !b.spawn(clear) {
+		if !b.workers.Go(clear) {
 			clear()
 		}
 	}
