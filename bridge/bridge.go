@@ -69,6 +69,10 @@ type Bridge struct {
 	// in flight; new runs wait for it so recovery never confuses them.
 	ready chan struct{}
 
+	// actions holds the handler of each button kind; it is filled in New
+	// and only read afterwards.
+	actions map[chat.ActionKind]actionHandler
+
 	// posting maps the id of each approval whose card this process is
 	// posting and recording to its *postingCard (requestApproval closes
 	// those cards itself).
@@ -114,7 +118,9 @@ func New(o Options) (*Bridge, error) {
 		platforms: make(map[string]*platformState, len(o.Platforms)),
 		convs:     make(map[chat.ConversationKey]*conversation),
 		ready:     make(chan struct{}),
+		actions:   make(map[chat.ActionKind]actionHandler),
 	}
+	b.registerApprovals()
 	for i, p := range o.Platforms {
 		if p == nil {
 			return nil, fmt.Errorf("bridge: platform %d is nil", i)

@@ -69,7 +69,7 @@ func (a *Adapter) handleMessage(ctx context.Context, h chat.Handler, msg chat.In
 	}
 }
 
-// applyClick applies the approval clicks of an interaction that has already
+// applyClick applies the button clicks of an interaction that has already
 // been acknowledged: it calls the bridge's HandleAction for each, then posts
 // any notices to the clicker (chat.postEphemeral) on the background group, so
 // the caller (the Socket Mode event loop) is not held by the Web API call.
@@ -108,7 +108,7 @@ func (a *Adapter) handleActions(ctx context.Context, h chat.Handler, acts []chat
 	for _, act := range acts {
 		res, err := h.HandleAction(ctx, act)
 		if err != nil {
-			a.log.Error("bridge refused slack click", "approval", act.ApprovalID, "user", act.User.ID, errAttr(err))
+			a.log.Error("bridge refused slack click", "action", act.Kind, "target", act.Target, "user", act.User.ID, errAttr(err))
 			notices = append(notices, "Sorry, that click could not be processed. Please try again.")
 			continue
 		}
