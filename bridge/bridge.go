@@ -73,6 +73,10 @@ type Bridge struct {
 	// and only read afterwards.
 	actions map[chat.ActionKind]actionHandler
 
+	// active holds the cancel handle of every run whose agent turn is under
+	// way, by run id and by conversation.
+	active activeRuns
+
 	// posting maps the id of each approval whose card this process is
 	// posting and recording to its *postingCard (requestApproval closes
 	// those cards itself).
