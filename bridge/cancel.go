@@ -28,6 +28,16 @@ type runHandle struct {
 	cancelled atomic.Bool
 }
 
+// cancelCause returns the cause the run was cancelled with through its
+// handle, or nil when it was not (a shutdown's interruption is not a
+// cancellation through the handle).
+func (h *runHandle) cancelCause() error {
+	if !h.cancelled.Load() {
+		return nil
+	}
+	return context.Cause(h.ctx)
+}
+
 // activeRuns indexes the runs whose agent turn is under way. A
 // conversation runs one turn at a time, so each key has at most one.
 type activeRuns struct {

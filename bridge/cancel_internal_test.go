@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -27,8 +28,28 @@ type cancelRig struct {
 	store  *bridgetest.MemStore
 	srv    *promptevtest.Server
 	client *promptev.Client
+	runs   *outcomes
 	seq    int
 	stop   func()
+}
+
+// outcomes records the outcomes of finished runs.
+type outcomes struct {
+	NopMetrics
+	mu   sync.Mutex
+	list []string
+}
+
+func (o *outcomes) RunFinished(_, outcome string, _ time.Duration) {
+	o.mu.Lock()
+	o.list = append(o.list, outcome)
+	o.mu.Unlock()
+}
+
+func (o *outcomes) get() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]string(nil), o.list...)
 }
 
 // startCancelRig answers each query with a status, then (a minute later) done.
@@ -45,12 +66,13 @@ func startCancelRig(t *testing.T) *cancelRig {
 	cfg.Routes.Default.Agent = "agent-1"
 	p := bridgetest.NewPlatform(chat.PlatformSlack, bridgetest.SlackLimits())
 	store := bridgetest.NewMemStore()
-	b, err := New(Options{Config: cfg, Agent: ClientAgent(client), Store: store, Platforms: []chat.Platform{p}})
+	runs := &outcomes{}
+	b, err := New(Options{Config: cfg, Agent: ClientAgent(client), Store: store, Platforms: []chat.Platform{p}, Metrics: runs})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- b.Run(ctx) }()
-	r := &cancelRig{b: b, p: p, store: store, srv: srv, client: client}
+	r := &cancelRig{b: b, p: p, store: store, srv: srv, client: client, runs: runs}
 	r.stop = func() {
 		cancel()
 		require.NoError(t, <-done)
@@ -152,6 +174,7 @@ func TestCancelRun(t *testing.T) {
 					}
 				}
 				assert.Equal(t, 1, starts, "no new session after a cancel")
+				assert.Equal(t, []string{outcomeCancelled, outcomeDone}, r.runs.get())
 				assert.Equal(t, 1, r.srv.StreamsClosedByClient())
 				assertNoActiveRuns(t, r.b)
 			})
@@ -244,4 +267,25 @@ func TestOnActionRefusesBadRegistrations(t *testing.T) {
 	b.onAction("stop", h)
 	assert.Panics(t, func() { b.onAction("stop", h) }, "registered twice")
 	assert.Panics(t, func() { b.onAction("Stop!", h) }, "invalid kind")
+}
+
+// TestShutdownIsNotACancel: a run cut by Shutdown ends as interrupted (not
+// cancelled), its handle is gone, and cancelling it afterwards is a no-op.
+func TestShutdownIsNotACancel(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := startCancelRig(t)
+		defer r.stop()
+		key := cancelKey("1")
+		r.send(t, key, "go")
+		settle()
+		h, ok := r.b.active.byConversation(key)
+		require.True(t, ok)
+		require.NoError(t, r.b.Shutdown(t.Context()))
+		settle()
+		assert.Equal(t, []string{outcomeInterrupted}, r.runs.get())
+		assert.Contains(t, r.texts(key)[0], interruptedText)
+		assert.Nil(t, h.cancelCause())
+		assert.False(t, r.b.cancelRun(h.id, nil))
+		assertNoActiveRuns(t, r.b)
+	})
 }

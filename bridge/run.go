@@ -355,8 +355,8 @@ func (r *run) failure(ctx context.Context, err error) result {
 	switch {
 	case r.b.runs.Err() != nil:
 		return result{outcome: outcomeInterrupted, notice: interruptedText, err: err}
-	case r.handle.ctx.Err() != nil:
-		return result{outcome: outcomeCancelled, notice: cancelledText, err: errors.Join(context.Cause(r.handle.ctx), err)}
+	case r.handle.cancelCause() != nil:
+		return result{outcome: outcomeCancelled, notice: cancelledText, err: errors.Join(r.handle.cancelCause(), err)}
 	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil:
 		return result{outcome: outcomeError, notice: fmt.Sprintf("⚠️ The agent took longer than %s; the run was stopped.", r.b.cfg.Runs.RunTimeout), err: err}
 	case errors.Is(err, io.EOF), errors.Is(err, promptev.ErrIncompleteStream):
