@@ -81,7 +81,7 @@ func isTerminal(e *env) bool {
 
 // answerer answers the approvals the console shows as pending.
 type answerer interface {
-	AnswerPending(d chat.Decision) int
+	AnswerPending(kind chat.ActionKind) int
 }
 
 // idleTracker closes stop once the input has ended and every accepted

@@ -158,17 +158,30 @@ func (r *run) closeCard(ref chat.MessageRef, a chat.Approval) {
 	}
 }
 
-// HandleAction applies a click on an approval card. It only reads and writes
-// the store: the card edit and the agent's continuation happen on a worker.
-// Unknown ids, clickers the policy does not allow, expired requests and
-// clicks on decided requests get a Notice and change nothing.
-func (b *Bridge) HandleAction(ctx context.Context, act chat.Action) (chat.ActionResult, error) {
+// registerApprovals makes approvals a user of the action registry: the
+// approve and deny buttons of a card decide its request.
+func (b *Bridge) registerApprovals() {
+	b.onAction(chat.Approve, func(ctx context.Context, act chat.Action) (chat.ActionResult, error) {
+		return b.decideApproval(ctx, act, chat.ApprovalApproved)
+	})
+	b.onAction(chat.Deny, func(ctx context.Context, act chat.Action) (chat.ActionResult, error) {
+		return b.decideApproval(ctx, act, chat.ApprovalDenied)
+	})
+}
+
+// decideApproval applies a click on an approval card's button: act.Target
+// is the approval id and state the decision the button stands for. It only
+// reads and writes the store: the card edit and the agent's continuation
+// happen on a worker. Unknown ids, clickers the policy does not allow,
+// expired requests and clicks on decided requests get a Notice and change
+// nothing.
+func (b *Bridge) decideApproval(ctx context.Context, act chat.Action, state chat.ApprovalState) (chat.ActionResult, error) {
 	if b.isClosing() {
 		// A decision now could not be carried out (card edit, agent answer):
 		// leave the request pending for the next process.
 		return chat.ActionResult{Notice: noticeRestarting}, nil
 	}
-	a, err := b.store.GetApproval(ctx, act.ApprovalID)
+	a, err := b.store.GetApproval(ctx, act.Target)
 	switch {
 	case errors.Is(err, chat.ErrNotFound):
 		b.log.Info("approval click on an unknown id", "platform", act.Platform, "user", act.User.ID)
@@ -177,15 +190,6 @@ func (b *Bridge) HandleAction(ctx context.Context, act chat.Action) (chat.Action
 		return chat.ActionResult{}, fmt.Errorf("bridge: load approval: %w", err)
 	}
 	log := b.log.With("platform", a.Key.Platform, "conversation", a.Key.String(), "approval", a.ID)
-	var state chat.ApprovalState
-	switch act.Decision {
-	case chat.Approve:
-		state = chat.ApprovalApproved
-	case chat.Deny:
-		state = chat.ApprovalDenied
-	default:
-		return chat.ActionResult{}, fmt.Errorf("bridge: unknown decision %q", act.Decision)
-	}
 	if !b.cfg.routeFor(a.Key).mayDecide(a, act.Platform, act.User) {
 		b.metrics.Approval(a.Key.Platform, "unauthorized", 0)
 		log.Info("approval click refused: not allowed", "user", act.User.ID, "from_platform", act.Platform)
@@ -292,7 +296,7 @@ func (b *Bridge) afterDecision(a chat.Approval) {
 		received:  a.DecidedAt,
 		decided:   &a,
 	}
-	started := b.spawn(func() {
+	started := b.workers.Go(func() {
 		if a.Card.ID != "" {
 			if _, err := ps.out.Live(a.Card).Finish(b.life, []chat.Message{cardMessage(a, false)}, chat.Message{}); err != nil {
 				b.log.Warn("approval card not updated", "approval", a.ID, "err", err)

@@ -55,7 +55,7 @@ func (s *faultStore) dedupeCalls() [][]string {
 // being stored and the card's ref being recorded.
 type cardClicker struct {
 	stage    bridgetest.PostStage
-	decision chat.Decision
+	decision chat.ActionKind
 	failPost error // when set, the card's post fails with it
 	// loseResponse, when set, is what the card's post answers once the card
 	// is posted (the response was lost).
@@ -88,7 +88,7 @@ func (c *cardClicker) hook(stage bridgetest.PostStage, _ chat.ConversationKey, m
 	// After the post the click names its card, as a platform's click does:
 	// the card is still closed once, by the path that is posting it.
 	res, err := c.b.HandleAction(context.Background(), chat.Action{
-		Platform: chat.PlatformSlack, ApprovalID: msg.Approval.ID, Decision: c.decision,
+		Platform: chat.PlatformSlack, Kind: c.decision, Target: msg.Approval.ID,
 		User: chat.User{ID: "U1", Name: "name-U1"}, Card: ref,
 	})
 	if err != nil {
@@ -148,7 +148,7 @@ func TestApprovalClickWhileCardIsPosted(t *testing.T) {
 	tests := []struct {
 		name      string
 		stage     bridgetest.PostStage
-		decision  chat.Decision
+		decision  chat.ActionKind
 		wantState chat.ApprovalState
 		wantText  string
 		wantQuery string
@@ -190,7 +190,7 @@ func TestApprovalClickWhileCardIsPosted(t *testing.T) {
 
 				// A second click changes nothing.
 				before := len(r.p.Records())
-				assert.Equal(t, chat.ActionResult{Notice: "Already " + map[chat.Decision]string{chat.Approve: "approved", chat.Deny: "denied"}[tt.decision] + " by name-U1"},
+				assert.Equal(t, chat.ActionResult{Notice: "Already " + map[chat.ActionKind]string{chat.Approve: "approved", chat.Deny: "denied"}[tt.decision] + " by name-U1"},
 					click(r, c.approvalID(), "U1", chat.Approve))
 				settle()
 				assert.Len(t, r.p.Records(), before)
@@ -259,7 +259,7 @@ func TestApprovalCardPostFails(t *testing.T) {
 func TestApprovalCardNotRecorded(t *testing.T) {
 	tests := []struct {
 		name      string
-		decision  chat.Decision
+		decision  chat.ActionKind
 		wantState chat.ApprovalState
 		wantText  string
 		wantRuns  int
@@ -303,7 +303,7 @@ func TestApprovalCardNotRecorded(t *testing.T) {
 func TestApprovalCardPostResponseLost(t *testing.T) {
 	tests := []struct {
 		name       string
-		decision   chat.Decision
+		decision   chat.ActionKind
 		wantState  chat.ApprovalState
 		wantText   string
 		wantEdits  int

@@ -50,9 +50,9 @@ func pendingApproval(t *testing.T, r *rig, key chat.ConversationKey) (chat.Messa
 	return card.Ref, a
 }
 
-func click(r *rig, id, user string, d chat.Decision) chat.ActionResult {
+func click(r *rig, id, user string, d chat.ActionKind) chat.ActionResult {
 	res, err := r.b.HandleAction(context.Background(), chat.Action{
-		Platform: chat.PlatformSlack, ApprovalID: id, Decision: d, User: chat.User{ID: user, Name: "name-" + user},
+		Platform: chat.PlatformSlack, Kind: d, Target: id, User: chat.User{ID: user, Name: "name-" + user},
 	})
 	require.NoError(r.t, err)
 	return res
@@ -173,7 +173,7 @@ func TestApprovalClicks(t *testing.T) {
 		assert.Equal(t, 1, r.metrics.count("approval:unauthorized"))
 
 		// A click from another platform with the requester's id is foreign too.
-		res, err := r.b.HandleAction(t.Context(), chat.Action{Platform: "discord", ApprovalID: a.ID, Decision: chat.Approve, User: chat.User{ID: "U1"}})
+		res, err := r.b.HandleAction(t.Context(), chat.Action{Platform: "discord", Kind: chat.Approve, Target: a.ID, User: chat.User{ID: "U1"}})
 		require.NoError(t, err)
 		assert.False(t, res.Accepted)
 

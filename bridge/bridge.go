@@ -10,6 +10,7 @@ import (
 
 	"github.com/promptev/promptev-bridge/bridge/outbox"
 	"github.com/promptev/promptev-bridge/chat"
+	"github.com/promptev/promptev-bridge/internal/workgroup"
 )
 
 // ErrClosed is returned by HandleMessage once Shutdown has begun or Run has ended.
@@ -68,6 +69,14 @@ type Bridge struct {
 	// in flight; new runs wait for it so recovery never confuses them.
 	ready chan struct{}
 
+	// actions holds the handler of each button kind; it is filled in New
+	// and only read afterwards.
+	actions map[chat.ActionKind]actionHandler
+
+	// active holds the cancel handle of every run whose agent turn is under
+	// way, by run id and by conversation.
+	active activeRuns
+
 	// posting maps the id of each approval whose card this process is
 	// posting and recording to its *postingCard (requestApproval closes
 	// those cards itself).
@@ -75,10 +84,11 @@ type Bridge struct {
 
 	mu      sync.Mutex
 	convs   map[chat.ConversationKey]*conversation
-	closing bool
 	started bool
-	// workers counts the goroutines that run conversations and apply decisions.
-	workers sync.WaitGroup
+	// workers runs the goroutines that run conversations and apply
+	// decisions. It is closed once Shutdown has begun or Run has ended: the
+	// bridge is then closing and starts no more work.
+	workers workgroup.Group
 }
 
 var _ chat.Handler = (*Bridge)(nil)
@@ -112,7 +122,9 @@ func New(o Options) (*Bridge, error) {
 		platforms: make(map[string]*platformState, len(o.Platforms)),
 		convs:     make(map[chat.ConversationKey]*conversation),
 		ready:     make(chan struct{}),
+		actions:   make(map[chat.ActionKind]actionHandler),
 	}
+	b.registerApprovals()
 	for i, p := range o.Platforms {
 		if p == nil {
 			return nil, fmt.Errorf("bridge: platform %d is nil", i)
@@ -177,9 +189,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 	case <-ctx.Done():
 	case <-b.life.Done():
 	}
-	b.mu.Lock()
-	b.closing = true
-	b.mu.Unlock()
+	b.workers.Close()
 	b.endLife()
 	b.workers.Wait()
 	bg.Wait()
@@ -195,9 +205,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 // their conversation. Run keeps the platform senders going until its own
 // context ends, so call Shutdown first.
 func (b *Bridge) Shutdown(ctx context.Context) error {
-	b.mu.Lock()
-	b.closing = true
-	b.mu.Unlock()
+	b.workers.Close()
 	done := make(chan struct{})
 	go func() {
 		b.workers.Wait()
@@ -222,18 +230,6 @@ func (b *Bridge) Shutdown(ctx context.Context) error {
 	case <-finalise.C:
 		return fmt.Errorf("bridge: shutdown: interrupted runs not finalised within %s", bound)
 	}
-}
-
-// spawn runs f on a worker goroutine counted by Shutdown and Run. It reports
-// false, without running f, once the bridge is closing.
-func (b *Bridge) spawn(f func()) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.closing {
-		return false
-	}
-	b.workers.Go(f)
-	return true
 }
 
 // sweepLoop calls sweep every interval until ctx ends.

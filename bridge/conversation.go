@@ -86,7 +86,7 @@ func (b *Bridge) HandleMessage(ctx context.Context, msg chat.InboundMessage) err
 		// bypassing the card's policy: typed text never decides.
 		l := log()
 		l.Info("typed approval text not sent to the agent", "user", msg.User.ID)
-		b.spawn(func() {
+		b.workers.Go(func() {
 			if _, err := ps.out.Post(b.life, msg.Key, noticeMessage(typedDecisionText), outbox.PrioNormal); err != nil {
 				l.Warn("typed-decision notice not posted", "err", err)
 			}
@@ -105,7 +105,7 @@ func (b *Bridge) HandleMessage(ctx context.Context, msg chat.InboundMessage) err
 		b.metrics.RunFinished(ps.name, "busy", 0)
 		l := log()
 		l.Info("conversation busy: message refused", "queue_size", b.cfg.Runs.QueueSize)
-		b.spawn(func() {
+		b.workers.Go(func() {
 			_, err := ps.out.Post(b.life, msg.Key, noticeMessage(busyText), outbox.PrioNormal)
 			if err != nil {
 				l.Warn("busy notice not posted", "err", err)
@@ -126,7 +126,7 @@ var errBusy = errors.New("bridge: conversation queue full")
 func (b *Bridge) enqueue(j job, force bool) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.closing {
+	if b.isClosing() {
 		return ErrClosed
 	}
 	c, active := b.convs[j.key]
@@ -138,8 +138,12 @@ func (b *Bridge) enqueue(j job, force bool) error {
 		return nil
 	}
 	c = &conversation{key: j.key}
+	// The worker removes c under b.mu, which is held here: it cannot do so
+	// before c is added.
+	if !b.workers.Go(func() { b.work(c, j) }) {
+		return ErrClosed
+	}
 	b.convs[j.key] = c
-	b.workers.Go(func() { b.work(c, j) })
 	return nil
 }
 
@@ -151,7 +155,7 @@ func (b *Bridge) work(c *conversation, first job) {
 	for {
 		b.runJob(j)
 		b.mu.Lock()
-		if len(c.queue) == 0 || b.closing {
+		if len(c.queue) == 0 || b.isClosing() {
 			dropped := len(c.queue)
 			delete(b.convs, c.key)
 			b.mu.Unlock()
@@ -190,10 +194,9 @@ func (b *Bridge) isDecisionText(text string) bool {
 		strings.EqualFold(t, strings.TrimSpace(b.cfg.Approvals.DenyQuery))
 }
 
+// isClosing reports whether Shutdown has begun or Run has ended.
 func (b *Bridge) isClosing() bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.closing
+	return b.workers.Closed()
 }
 
 // knownConversation reports whether the bridge is in the conversation: it has

@@ -19,7 +19,8 @@ type Metrics interface {
 	// AgentEvent counts one agent event by type.
 	AgentEvent(platform, eventType string)
 	// RunFinished counts a finished run by outcome ("done", "error",
-	// "approval", "interrupted", "busy") and observes its duration.
+	// "approval", "interrupted", "cancelled", "busy") and observes its
+	// duration.
 	RunFinished(platform, outcome string, d time.Duration)
 	// Approval counts a decided approval by outcome ("approved", "denied",
 	// "expired", "unauthorized", "duplicate") and observes the wait.

@@ -128,8 +128,8 @@ func TestPromptevApprovalRoundTrip(t *testing.T) {
 	assert.Equal(t, "billing.refund", card.Message.Approval.Tool)
 	assert.Contains(t, card.Message.Approval.Arguments, `"order":1234`)
 
-	res, err := r.b.HandleAction(t.Context(), chat.Action{Platform: "slack", ApprovalID: card.Message.Approval.ID,
-		Decision: chat.Approve, User: chat.User{ID: "U1", Name: "Ana"}})
+	res, err := r.b.HandleAction(t.Context(), chat.Action{Platform: "slack", Kind: chat.Approve,
+		Target: card.Message.Approval.ID, User: chat.User{ID: "U1", Name: "Ana"}})
 	require.NoError(t, err)
 	assert.True(t, res.Accepted)
 	r.waitTexts(t, key, "Waiting for approval", "Approved by Ana", "Refunded.")

@@ -13,6 +13,7 @@ const (
 	thinkingText      = "Thinking…"
 	busyText          = "⏳ I'm still working on earlier messages in this conversation. Please wait for them to finish and send this one again."
 	interruptedText   = "⚠️ This run was interrupted — send your message again."
+	cancelledText     = "⏹ This run was cancelled."
 	droppedText       = "⚠️ The bridge is restarting, so your waiting messages were not answered — send them again."
 	typedDecisionText = "ℹ️ Approval requests are decided with the buttons on their card; typed messages are never taken as a decision."
 	restartNoteText   = "ℹ️ The previous agent session was no longer available, so I started a new one. Earlier context may be lost."

@@ -121,7 +121,7 @@ func TestBboltApprovalAfterRestart(t *testing.T) {
 	id := card.Message.Approval.ID
 
 	second := startProcess(t, path, p, agent)
-	res, err := second.b.HandleAction(t.Context(), chat.Action{Platform: "slack", ApprovalID: id, Decision: chat.Approve, User: chat.User{ID: "U1", Name: "Ana"}})
+	res, err := second.b.HandleAction(t.Context(), chat.Action{Platform: "slack", Kind: chat.Approve, Target: id, User: chat.User{ID: "U1", Name: "Ana"}})
 	require.NoError(t, err)
 	assert.True(t, res.Accepted)
 	waitText(t, p, key, 1, "Approved by Ana")
@@ -150,7 +150,7 @@ func TestBboltApprovalCardNotRecordedBeforeRestart(t *testing.T) {
 	require.NoError(t, st.Close())
 
 	second := startProcess(t, path, p, agent)
-	click := chat.Action{Platform: "slack", ApprovalID: id, Decision: chat.Approve, User: chat.User{ID: "U1", Name: "Ana"},
+	click := chat.Action{Platform: "slack", Kind: chat.Approve, Target: id, User: chat.User{ID: "U1", Name: "Ana"},
 		Card: chat.MessageRef{Key: key, ID: card.ID}}
 	res, err := second.b.HandleAction(t.Context(), click)
 	require.NoError(t, err)

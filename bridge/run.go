@@ -21,6 +21,7 @@ const (
 	outcomeError       = "error"
 	outcomeApproval    = "approval"
 	outcomeInterrupted = "interrupted"
+	outcomeCancelled   = "cancelled"
 )
 
 // run is one agent turn of a conversation, from placeholder to final state.
@@ -30,6 +31,11 @@ type run struct {
 	job job
 	rt  route
 	log *slog.Logger
+	// handle is the run's id and cancel handle; endTurn makes it
+	// unreachable once the agent turn is over (cancelling could no longer
+	// change the outcome).
+	handle  *runHandle
+	endTurn func()
 
 	started time.Time
 	live    *outbox.LiveMessage
@@ -64,18 +70,22 @@ func (b *Bridge) runJob(j job) {
 		return
 	}
 	ps := b.platforms[j.key.Platform]
+	handle, endTurn := b.active.start(b.runs, j.key)
 	r := &run{
 		b:       b,
 		ps:      ps,
 		job:     j,
 		rt:      b.cfg.routeFor(j.key),
 		log:     b.log.With("platform", ps.name, "conversation", j.key.String()),
+		handle:  handle,
+		endTurn: endTurn,
 		started: time.Now(),
 	}
 	res := r.execute()
+	endTurn()
 	d := time.Since(r.started)
 	b.metrics.RunFinished(ps.name, res.outcome, d)
-	attrs := []any{"agent", r.agentID, "duration", d, "events", r.events, "edits", r.updates, "outcome", res.outcome}
+	attrs := []any{"run", handle.id, "agent", r.agentID, "duration", d, "events", r.events, "edits", r.updates, "outcome", res.outcome}
 	if res.err != nil {
 		attrs = append(attrs, "err", res.err)
 	}
@@ -97,9 +107,10 @@ func (r *run) execute() result {
 	}
 
 	stopIndicator := r.indicate()
-	ctx, cancel := context.WithTimeout(b.runs, b.cfg.Runs.RunTimeout)
+	ctx, cancel := context.WithTimeout(r.handle.ctx, b.cfg.Runs.RunTimeout)
 	res := r.turn(ctx)
 	cancel()
+	r.endTurn()
 	stopIndicator()
 	if res.note != "" {
 		if _, err := r.ps.out.Post(b.life, r.job.key, noticeMessage(res.note), outbox.PrioNormal); err != nil {
@@ -337,11 +348,15 @@ func (r *run) update() {
 	r.live.Set(r.view.message(r.ps.limits.MaxMessageChars))
 }
 
-// failure turns an error into the user-facing end of the turn.
+// failure turns an error into the user-facing end of the turn. A run
+// cancelled through its handle ends with the cancellation's notice, whatever
+// error the cancellation caused.
 func (r *run) failure(ctx context.Context, err error) result {
 	switch {
 	case r.b.runs.Err() != nil:
 		return result{outcome: outcomeInterrupted, notice: interruptedText, err: err}
+	case r.handle.cancelCause() != nil:
+		return result{outcome: outcomeCancelled, notice: cancelledText, err: errors.Join(r.handle.cancelCause(), err)}
 	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil:
 		return result{outcome: outcomeError, notice: fmt.Sprintf("⚠️ The agent took longer than %s; the run was stopped.", r.b.cfg.Runs.RunTimeout), err: err}
 	case errors.Is(err, io.EOF), errors.Is(err, promptev.ErrIncompleteStream):
@@ -414,7 +429,7 @@ func (r *run) indicate() (stop func()) {
 		}
 	}
 	set := make(chan struct{})
-	if !b.spawn(func() {
+	if !b.workers.Go(func() {
 		defer close(set)
 		call(b.life, workingStatus)
 	}) {
@@ -426,7 +441,7 @@ func (r *run) indicate() (stop func()) {
 			<-set
 			call(context.WithoutCancel(b.life), "")
 		}
-		if !b.spawn(clear) {
+		if !b.workers.Go(clear) {
 			clear()
 		}
 	}

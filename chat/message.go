@@ -27,31 +27,59 @@ type InboundMessage struct {
 	Received time.Time
 }
 
-// Decision is the answer to an approval request.
-type Decision string
+// ActionKind says what a button does. It is a short lowercase word (see
+// Valid); adapters carry it in their button ids, so a kind, once used, is
+// part of the wire format of every button already posted.
+type ActionKind string
 
-// Decisions.
+// Action kinds.
 const (
-	Approve Decision = "approve"
-	Deny    Decision = "deny"
+	// Approve approves the approval request named by Action.Target.
+	Approve ActionKind = "approve"
+	// Deny denies the approval request named by Action.Target.
+	Deny ActionKind = "deny"
 )
 
-// Action is a button click (or an equivalent console answer) on an approval card.
+// maxActionKind bounds the length of an ActionKind.
+const maxActionKind = 32
+
+// Valid reports whether k can be carried in a button id: 1 to 32 characters,
+// each a lowercase ASCII letter, a digit or an underscore, starting with a
+// letter. Adapters drop clicks whose kind is not valid (they are not the
+// bridge's buttons) and hand every valid kind to the bridge, which answers
+// the kinds it does not know with a notice.
+func (k ActionKind) Valid() bool {
+	if len(k) == 0 || len(k) > maxActionKind || k[0] < 'a' || k[0] > 'z' {
+		return false
+	}
+	for i := 1; i < len(k); i++ {
+		c := k[i]
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '_' {
+			return false
+		}
+	}
+	return true
+}
+
+// Action is a button press (or an equivalent console answer) handed to the
+// bridge: Kind says what the button does and Target is the opaque id it
+// carried (for approvals, the approval id).
 type Action struct {
 	// Platform is the platform the click came from.
 	Platform string
-	// ApprovalID is the opaque id the button carried.
-	ApprovalID string
-	// Decision is approve or deny.
-	Decision Decision
+	// Kind is what the button does.
+	Kind ActionKind
+	// Target is the opaque id the button carried.
+	Target string
 	// User is the person who clicked.
 	User User
 	// Received is when the adapter received the click.
 	Received time.Time
 	// Card is the message the clicked button is on, when the platform says
-	// (ID empty otherwise). The bridge edits it when the approval has no
-	// recorded card: a process that stopped between posting the card and
-	// recording it, or a card post that failed after the card was shown.
+	// (ID empty otherwise). The bridge may edit it, for example to close an
+	// approval card whose ref was never recorded: a process that stopped
+	// between posting the card and recording it, or a card post that failed
+	// after the card was shown.
 	Card MessageRef
 }
 
@@ -61,11 +89,13 @@ type Action struct {
 // interaction response does), or acknowledge first and send the notice after
 // (Slack's ack carries no message).
 type ActionResult struct {
-	// Accepted is true when this click decided the approval. The card is then
-	// edited by the bridge (through Platform.Edit).
+	// Accepted is true when this click was applied (for approvals: it decided
+	// the request). The messages it changes are edited by the bridge
+	// (through Platform.Edit).
 	Accepted bool
 	// Notice, when not empty, is a short text to show only to the clicker
-	// ("You are not allowed to approve this", "Already approved by Ana").
+	// ("You are not allowed to decide this approval request", "Already
+	// approved by Ana").
 	Notice string
 }
 

@@ -70,7 +70,7 @@ func New(opts Options) *Metrics {
 			"Agent stream events, by platform and event type (unknown types are counted as \"other\").",
 			"platform", "type"),
 		runs: counter("runs_total",
-			"Finished agent runs, by platform and outcome (done, error, approval, interrupted, busy).",
+			"Finished agent runs, by platform and outcome (done, error, approval, interrupted, cancelled, busy).",
 			"platform", "outcome"),
 		runDuration: histogram("run_duration_seconds",
 			"Duration of agent runs, from the inbound message to the end of the run, by platform and outcome.",

@@ -71,10 +71,10 @@ type Adapter struct {
 	autoQ   []answer
 }
 
-// answer is a decision queued by AnswerPending.
+// answer is an answer to a pending approval card queued by AnswerPending.
 type answer struct {
-	id string
-	d  chat.Decision
+	id   string
+	kind chat.ActionKind
 }
 
 var (
@@ -204,16 +204,17 @@ func (a *Adapter) endInput() {
 	a.endOnce.Do(func() { close(a.inputDone) })
 }
 
-// AnswerPending answers every approval card shown as pending with d, as if
+// AnswerPending answers every approval card shown as pending with kind
+// (chat.Approve or chat.Deny), as if
 // the user had typed it; Run sends the answers. It returns how many it
 // queued. Callers use it for --auto-approve, or to deny what nobody can
 // answer once the input has ended. Call it only once the bridge has
 // recorded the approval (after its run finished with outcome "approval"):
 // the card is shown a moment before that.
-func (a *Adapter) AnswerPending(d chat.Decision) int {
+func (a *Adapter) AnswerPending(kind chat.ActionKind) int {
 	a.mu.Lock()
 	for _, id := range a.pending {
-		a.autoQ = append(a.autoQ, answer{id: id, d: d})
+		a.autoQ = append(a.autoQ, answer{id: id, kind: kind})
 	}
 	n := len(a.pending)
 	a.mu.Unlock()
@@ -238,10 +239,10 @@ func (a *Adapter) handleLine(ctx context.Context, h chat.Handler, line string) {
 	if !a.opts.TTY {
 		a.writeLocked("> " + line + "\n")
 	}
-	if d, ok := parseDecision(line); ok && len(a.pending) > 0 {
+	if kind, ok := parseAnswer(line); ok && len(a.pending) > 0 {
 		id := a.pending[0]
 		a.mu.Unlock()
-		a.decide(ctx, h, id, d)
+		a.decide(ctx, h, kind, id)
 		return
 	}
 	a.inSeq++
@@ -272,18 +273,20 @@ func (a *Adapter) drainAuto(ctx context.Context, h chat.Handler) {
 		ans := a.autoQ[0]
 		a.autoQ = a.autoQ[1:]
 		a.mu.Unlock()
-		a.printf("> %s (automatic)\n", ans.d)
-		a.decide(ctx, h, ans.id, ans.d)
+		a.printf("> %s (automatic)\n", ans.kind)
+		a.decide(ctx, h, ans.kind, ans.id)
 	}
 }
 
-func (a *Adapter) decide(ctx context.Context, h chat.Handler, id string, d chat.Decision) {
+// decide hands the answer kind to the approval card id to the bridge: the
+// console's equivalent of a click on the card's button.
+func (a *Adapter) decide(ctx context.Context, h chat.Handler, kind chat.ActionKind, id string) {
 	res, err := h.HandleAction(ctx, chat.Action{
-		Platform:   chat.PlatformConsole,
-		ApprovalID: id,
-		Decision:   d,
-		User:       a.opts.User,
-		Received:   a.opts.Now(),
+		Platform: chat.PlatformConsole,
+		Kind:     kind,
+		Target:   id,
+		User:     a.opts.User,
+		Received: a.opts.Now(),
 	})
 	if err != nil {
 		a.log.Warn("approval answer not accepted", "err", err)
@@ -300,7 +303,9 @@ func (a *Adapter) decide(ctx context.Context, h chat.Handler, id string, d chat.
 	}
 }
 
-func parseDecision(s string) (chat.Decision, bool) {
+// parseAnswer reads a typed answer to the oldest pending approval card: the
+// kind of the card's button it stands for.
+func parseAnswer(s string) (chat.ActionKind, bool) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
 	case "y", "yes", "approve", "approved":
 		return chat.Approve, true

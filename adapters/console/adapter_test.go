@@ -123,7 +123,7 @@ func TestDefaultsAndAbilities(t *testing.T) {
 func TestDecisionWords(t *testing.T) {
 	tests := []struct {
 		in   string
-		want chat.Decision
+		want chat.ActionKind
 		ok   bool
 	}{
 		{"y", chat.Approve, true}, {"YES", chat.Approve, true}, {"approve", chat.Approve, true},
@@ -132,7 +132,7 @@ func TestDecisionWords(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			d, ok := parseDecision(tt.in)
+			d, ok := parseAnswer(tt.in)
 			assert.Equal(t, tt.ok, ok)
 			assert.Equal(t, tt.want, d)
 		})
@@ -150,7 +150,7 @@ func TestTypedAnswerDecidesPendingApproval(t *testing.T) {
 	tests := []struct {
 		name string
 		line string
-		want chat.Decision
+		want chat.ActionKind
 	}{
 		{"y approves", "y", chat.Approve},
 		{"approve approves", "approve", chat.Approve},
@@ -165,7 +165,7 @@ func TestTypedAnswerDecidesPendingApproval(t *testing.T) {
 			require.NoError(t, err)
 			hs.send(t, tt.line)
 			act := recv(t, hs.h.actions)
-			assert.Equal(t, chat.Action{Platform: "console", ApprovalID: "ap1", Decision: tt.want,
+			assert.Equal(t, chat.Action{Platform: "console", Kind: tt.want, Target: "ap1",
 				User: chat.User{ID: "u1"}, Received: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}, act)
 
 			// Once decided, the same word is an ordinary message again.
@@ -198,7 +198,7 @@ func TestRefusedAnswerShowsNotice(t *testing.T) {
 func TestAnswerPending(t *testing.T) {
 	tests := []struct {
 		name string
-		d    chat.Decision
+		d    chat.ActionKind
 	}{
 		{"approve", chat.Approve},
 		{"deny", chat.Deny},
@@ -211,8 +211,8 @@ func TestAnswerPending(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, 1, hs.a.AnswerPending(tt.d))
 			act := recv(t, hs.h.actions)
-			assert.Equal(t, "ap9", act.ApprovalID)
-			assert.Equal(t, tt.d, act.Decision)
+			assert.Equal(t, "ap9", act.Target)
+			assert.Equal(t, tt.d, act.Kind)
 			hs.send(t, "after") // ordered after the answer
 			recv(t, hs.h.msgs)
 			assert.Contains(t, hs.out.String(), "> "+string(tt.d)+" (automatic)\n")
@@ -229,8 +229,8 @@ func TestAnswerPendingAfterInputEnded(t *testing.T) {
 	require.NoError(t, err)
 	hs.a.AnswerPending(chat.Deny)
 	act := recv(t, hs.h.actions)
-	assert.Equal(t, "ap2", act.ApprovalID)
-	assert.Equal(t, chat.Deny, act.Decision)
+	assert.Equal(t, "ap2", act.Target)
+	assert.Equal(t, chat.Deny, act.Kind)
 }
 
 func TestQuitEndsInput(t *testing.T) {

@@ -27,7 +27,7 @@ func (h *lineHandler) HandleAction(_ context.Context, a chat.Action) (chat.Actio
 	return chat.ActionResult{Accepted: true}, nil
 }
 
-// approveWords and denyWords are the answers parseDecision understands.
+// approveWords and denyWords are the answers parseAnswer understands.
 var (
 	approveWords = map[string]bool{"y": true, "yes": true, "approve": true, "approved": true}
 	denyWords    = map[string]bool{"n": true, "no": true, "deny": true, "denied": true}
@@ -46,22 +46,22 @@ func FuzzConsoleLine(f *testing.F) {
 		f.Add(s, true)
 	}
 	f.Fuzz(func(t *testing.T, line string, pending bool) {
-		d, ok := parseDecision(line)
+		d, ok := parseAnswer(line)
 		if ok {
 			if d != chat.Approve && d != chat.Deny {
-				t.Fatalf("parseDecision(%q) = %q", line, d)
+				t.Fatalf("parseAnswer(%q) = %q", line, d)
 			}
 			// A decision is a single short word, never a sentence.
 			if w := strings.TrimSpace(line); len(w) > 16 || strings.ContainsAny(w, " \t\n") {
-				t.Fatalf("parseDecision(%q) took a message for an answer", line)
+				t.Fatalf("parseAnswer(%q) took a message for an answer", line)
 			}
 			// ASCII answers map to the decision they spell.
 			if lw := strings.ToLower(strings.TrimSpace(line)); isASCII(lw) &&
 				((d == chat.Approve) != approveWords[lw] || (d == chat.Deny) != denyWords[lw]) {
-				t.Fatalf("parseDecision(%q) = %q", line, d)
+				t.Fatalf("parseAnswer(%q) = %q", line, d)
 			}
 		} else if lw := strings.ToLower(strings.TrimSpace(line)); approveWords[lw] || denyWords[lw] {
-			t.Fatalf("parseDecision(%q) refused an answer", line)
+			t.Fatalf("parseAnswer(%q) refused an answer", line)
 		}
 
 		// The adapter trims lines before handleLine (read does).
@@ -79,7 +79,7 @@ func FuzzConsoleLine(f *testing.F) {
 				t.Fatalf("empty line handed over: %+v %+v", h.msgs, h.acts)
 			}
 		case ok && pending:
-			if len(h.msgs) != 0 || len(h.acts) != 1 || h.acts[0].ApprovalID != "apr_1" || h.acts[0].Decision != d {
+			if len(h.msgs) != 0 || len(h.acts) != 1 || h.acts[0].Target != "apr_1" || h.acts[0].Kind != d {
 				t.Fatalf("answer %q: messages %+v, actions %+v", line, h.msgs, h.acts)
 			}
 			if len(a.pending) != 1 || a.pending[0] != "apr_2" {

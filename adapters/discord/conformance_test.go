@@ -37,6 +37,16 @@ func TestPlatformConformance(t *testing.T) {
 				m, _ := fake.Snapshot().Message(ref.ID)
 				return len(m.Buttons())
 			},
+			ButtonActions: func(ref chat.MessageRef) []chat.Action {
+				m, _ := fake.Snapshot().Message(ref.ID)
+				var out []chat.Action
+				for _, b := range m.Buttons() {
+					if kind, target, ok := parseCustomID(b.CustomID); ok {
+						out = append(out, chat.Action{Platform: chat.PlatformDiscord, Kind: kind, Target: target})
+					}
+				}
+				return out
+			},
 		}
 	})
 }

@@ -184,7 +184,7 @@ func TestE2EMentionThreadEditsApprovalFinal(t *testing.T) {
 	assert.True(t, containsAny(statuses, "Searching Jira") || containsAny(statuses, "Reading PROJ-7"),
 		"a tool status was shown: %q", statuses)
 	assert.Contains(t, card.Content, "Create a Jira issue titled Outage?")
-	assert.Equal(t, "pvb:a:", card.Buttons()[0].CustomID[:6])
+	assert.Equal(t, "pvb:approve:", card.Buttons()[0].CustomID[:12])
 
 	// The requester approves.
 	_, err := e.fake.Click(discordfake.Click{GuildID: testGuild, ChannelID: thread, MessageID: card.ID,
@@ -425,17 +425,22 @@ func (p *e2eProcess) stop(t *testing.T) {
 // buttons, and the continuation's answer is posted. It does so also when the
 // first process stopped before recording the card's ref (the store is edited
 // to that state): the click names its card, which is closed all the same.
+// And it does so when the click carries the custom_id form of the buttons
+// posted by earlier versions ("pvb:a:<approval id>").
 func TestE2EApprovalClickAfterRestart(t *testing.T) {
 	t.Parallel()
-	for _, forgetCard := range []bool{false, true} {
-		t.Run(fmt.Sprintf("card_recorded=%t", !forgetCard), func(t *testing.T) {
+	tests := []struct {
+		forgetCard, legacyClick bool
+	}{{false, false}, {true, false}, {false, true}}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("card_recorded=%t/legacy_click=%t", !tt.forgetCard, tt.legacyClick), func(t *testing.T) {
 			t.Parallel()
-			testApprovalClickAfterRestart(t, forgetCard)
+			testApprovalClickAfterRestart(t, tt.forgetCard, tt.legacyClick)
 		})
 	}
 }
 
-func testApprovalClickAfterRestart(t *testing.T, forgetCard bool) {
+func testApprovalClickAfterRestart(t *testing.T, forgetCard, legacyClick bool) {
 	pv := promptevtest.NewServer("pk_test")
 	t.Cleanup(pv.Close)
 	pv.AddAgent(e2eAgent, approvalAgent())
@@ -451,7 +456,8 @@ func testApprovalClickAfterRestart(t *testing.T, forgetCard bool) {
 	card := e.waitForCard(t, thread)
 	require.Len(t, card.Buttons(), 2)
 	approve := card.Buttons()[0].CustomID
-	require.True(t, strings.HasPrefix(approve, "pvb:a:"), "first button approves: %q", approve)
+	require.True(t, strings.HasPrefix(approve, "pvb:approve:"), "first button approves: %q", approve)
+	id := strings.TrimPrefix(approve, "pvb:approve:")
 	first.stop(t)
 	e.waitFor(t, func(s discordfake.Snapshot) bool { return s.Connections == 0 })
 	before := e.fake.Snapshot()
@@ -461,7 +467,6 @@ func testApprovalClickAfterRestart(t *testing.T, forgetCard bool) {
 	if forgetCard {
 		st, err := bolt.Open(path, bolt.Options{NoSync: true})
 		require.NoError(t, err)
-		id := strings.TrimPrefix(approve, "pvb:a:")
 		a, err := st.GetApproval(t.Context(), id)
 		require.NoError(t, err)
 		require.Equal(t, card.ID, a.Card.ID)
@@ -473,6 +478,9 @@ func testApprovalClickAfterRestart(t *testing.T, forgetCard bool) {
 	second := startE2EProcess(t, path, fake, pv)
 	e.waitFor(t, func(s discordfake.Snapshot) bool { return s.Connections == 1 && s.Readies == 2 })
 	require.Eventually(t, second.a.Ready, waitTimeout, time.Millisecond)
+	if legacyClick {
+		approve = "pvb:a:" + id
+	}
 	_, err := e.fake.Click(discordfake.Click{GuildID: testGuild, ChannelID: thread, MessageID: card.ID,
 		CustomID: approve, UserID: testUser, UserName: "ana"})
 	require.NoError(t, err)

@@ -22,49 +22,52 @@ const (
 	fuzzDM      = "1300000000000000004"
 )
 
-// FuzzDiscordCustomID checks parseCustomID against its encoder,
-// approvalButtons: every id the encoder accepts round-trips, and a random
-// custom_id is accepted only when it is exactly what the encoder produces.
+// FuzzDiscordCustomID checks parseCustomID against its encoder, customID:
+// every kind and target the encoder accepts round-trips, and a random
+// custom_id is accepted only when it is what the encoder produces, or a
+// legacy approval button ("pvb:a:<id>", "pvb:d:<id>").
 func FuzzDiscordCustomID(f *testing.F) {
 	for _, s := range []string{
 		"pvb:a:apr_00000001", "pvb:d:apr_00000001", "pvb:a:", "pvb:d:", "pvb:x:apr_1", "pvb:a",
-		"PVB:A:apr_1", "pvb:a:pvb:d:x", "pvb:a:" + strings.Repeat("x", maxCustomID-len(customIDApprove)),
+		"pvb:approve:apr_00000001", "pvb:deny:apr_00000001", "pvb:stop:run_1", "pvb:approve:", "pvb::x",
+		"pvb:Approve:x", "pvb:9lives:x", "pvb:deny:a:b", "pvb:" + strings.Repeat("k", 33) + ":x",
+		"PVB:A:apr_1", "pvb:a:pvb:d:x", "pvb:a:" + strings.Repeat("x", maxCustomID-len("pvb:a:")),
 		"pvb:a:" + strings.Repeat("x", maxCustomID), "", "other_button", "pvb:a:\x00\xff", "pvb:d:ü/%2F",
 	} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		// s as a custom_id received from Discord.
-		d, id, ok := parseCustomID(s)
-		wellFormed := len(s) <= maxCustomID &&
-			((strings.HasPrefix(s, customIDApprove) && len(s) > len(customIDApprove)) ||
-				(strings.HasPrefix(s, customIDDeny) && len(s) > len(customIDDeny)))
+		kind, target, ok := parseCustomID(s)
+		k, rest, cut := strings.Cut(strings.TrimPrefix(s, "pvb:"), ":")
+		legacyKind, legacy := legacyKinds[k]
+		wellFormed := len(s) <= maxCustomID && strings.HasPrefix(s, "pvb:") && cut && rest != "" &&
+			(legacy || chat.ActionKind(k).Valid())
 		if ok != wellFormed {
 			t.Fatalf("parseCustomID(%q) ok=%v, want %v", s, ok, wellFormed)
 		}
-		if ok {
-			prefix := customIDApprove
-			if d == chat.Deny {
-				prefix = customIDDeny
-			} else if d != chat.Approve {
-				t.Fatalf("parseCustomID(%q): decision %q", s, d)
+		switch {
+		case ok && legacy:
+			if kind != legacyKind || target != rest {
+				t.Fatalf("legacy parseCustomID(%q) = %q, %q", s, kind, target)
 			}
-			if id == "" || prefix+id != s {
-				t.Fatalf("parseCustomID(%q) = %q, %q", s, d, id)
+		case ok:
+			if id, err := customID(kind, target); err != nil || id != s {
+				t.Fatalf("parseCustomID(%q) = %q, %q, which encodes as %q, %v", s, kind, target, id, err)
 			}
-		} else if d != "" || id != "" {
-			t.Fatalf("rejected %q but returned %q, %q", s, d, id)
+		case kind != "" || target != "":
+			t.Fatalf("rejected %q but returned %q, %q", s, kind, target)
 		}
 
 		// s as an approval id to encode.
 		row, err := approvalButtons(s)
 		if err != nil {
-			if s != "" && len(customIDApprove)+len(s) <= maxCustomID {
+			if s != "" && len("pvb:approve:")+len(s) <= maxCustomID {
 				t.Fatalf("approvalButtons(%q): %v", s, err)
 			}
 			return
 		}
-		want := []chat.Decision{chat.Approve, chat.Deny}
+		want := []chat.ActionKind{chat.Approve, chat.Deny}
 		if len(row.Components) != len(want) {
 			t.Fatalf("approvalButtons(%q): %d components", s, len(row.Components))
 		}
@@ -76,9 +79,9 @@ func FuzzDiscordCustomID(f *testing.F) {
 			if len(b.CustomID) > maxCustomID {
 				t.Fatalf("custom_id of %d bytes", len(b.CustomID))
 			}
-			d, id, ok := parseCustomID(b.CustomID)
-			if !ok || d != want[i] || id != s {
-				t.Fatalf("round trip of %q through %q: %q, %q, %v", s, b.CustomID, d, id, ok)
+			kind, id, ok := parseCustomID(b.CustomID)
+			if !ok || kind != want[i] || id != s {
+				t.Fatalf("round trip of %q through %q: %q, %q, %v", s, b.CustomID, kind, id, ok)
 			}
 		}
 	})

@@ -9,6 +9,7 @@ import (
 
 	"github.com/bwmarrin/discordgo"
 	"github.com/promptev/promptev-bridge/chat"
+	"github.com/promptev/promptev-bridge/internal/workgroup"
 )
 
 // messageQueueSize bounds the gateway messages waiting for the handler.
@@ -43,19 +44,12 @@ func (a *Adapter) Run(ctx context.Context, h chat.Handler) error {
 	a.life.Store(&ctx)
 	defer a.life.Store(nil)
 
+	// work runs the handler goroutines; it is closed once Run is stopping.
 	var (
-		wg       sync.WaitGroup
-		spawnMu  sync.Mutex
-		stopping bool
-		once     sync.Once
+		work workgroup.Group
+		once sync.Once
 	)
-	spawn := func(f func()) {
-		spawnMu.Lock()
-		defer spawnMu.Unlock()
-		if !stopping {
-			wg.Go(f)
-		}
-	}
+	spawn := func(f func()) { work.Go(f) }
 	queue := make(chan queuedMessage, messageQueueSize)
 	disconnected := make(chan struct{}, 1)
 
@@ -112,13 +106,11 @@ func (a *Adapter) Run(ctx context.Context, h chat.Handler) error {
 		if err := a.sess.Close(); err != nil {
 			a.log.Warn("gateway close failed", "err", err)
 		}
-		spawnMu.Lock()
-		stopping = true
-		spawnMu.Unlock()
+		work.Close()
 		for _, r := range remove {
 			r()
 		}
-		wg.Wait()
+		work.Wait()
 		a.ready.Store(false)
 	}
 

@@ -27,12 +27,13 @@ func (a *Adapter) onInteraction(ctx context.Context, h chat.Handler, i *discordg
 	}
 }
 
-// onComponent answers a button click: an ephemeral notice when the bridge
-// has one for the clicker (not allowed, already decided), otherwise a
-// deferred update; the bridge then edits the card through Edit.
+// onComponent answers a click on a bridge button: an ephemeral notice when
+// the bridge has one for the clicker (not allowed, already decided, unknown
+// action), otherwise a deferred update; the bridge then edits the message
+// through Edit. Other buttons get a deferred update and nothing else.
 func (a *Adapter) onComponent(ctx context.Context, h chat.Handler, i *discordgo.Interaction, received time.Time) {
 	data := i.MessageComponentData()
-	decision, id, ok := parseCustomID(data.CustomID)
+	kind, target, ok := parseCustomID(data.CustomID)
 	if !ok {
 		a.respond(ctx, i, &discordgo.InteractionResponse{Type: discordgo.InteractionResponseDeferredMessageUpdate})
 		return
@@ -40,11 +41,11 @@ func (a *Adapter) onComponent(ctx context.Context, h chat.Handler, i *discordgo.
 	user := interactionUser(i)
 	a.rememberInteraction(i, user.ID)
 	act := chat.Action{
-		Platform:   chat.PlatformDiscord,
-		ApprovalID: id,
-		Decision:   decision,
-		User:       user,
-		Received:   received,
+		Platform: chat.PlatformDiscord,
+		Kind:     kind,
+		Target:   target,
+		User:     user,
+		Received: received,
 	}
 	if m := i.Message; m != nil && m.ID != "" {
 		// The card the button is on: the bridge closes it when the card's
@@ -58,7 +59,7 @@ func (a *Adapter) onComponent(ctx context.Context, h chat.Handler, i *discordgo.
 	res, err := h.HandleAction(ctx, act)
 	switch {
 	case err != nil:
-		a.log.ErrorContext(ctx, "handle action failed", "approval", id, "user", user.ID, "err", err)
+		a.log.ErrorContext(ctx, "handle action failed", "action", kind, "target", target, "user", user.ID, "err", err)
 		a.respond(ctx, i, ephemeralResponse(noticeFailed))
 	case res.Notice != "" && !res.Accepted:
 		a.respond(ctx, i, ephemeralResponse(res.Notice))
@@ -66,7 +67,7 @@ func (a *Adapter) onComponent(ctx context.Context, h chat.Handler, i *discordgo.
 		if a.respond(ctx, i, &discordgo.InteractionResponse{Type: discordgo.InteractionResponseDeferredMessageUpdate}) && res.Notice != "" {
 			tok := interactionToken{appID: i.AppID, token: i.Token}
 			if err := a.followup(ctx, tok, fitContent(res.Notice)); err != nil {
-				a.log.WarnContext(ctx, "notice follow-up failed", "approval", id, "err", err)
+				a.log.WarnContext(ctx, "notice follow-up failed", "action", kind, "target", target, "err", err)
 			}
 		}
 	}

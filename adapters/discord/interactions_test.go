@@ -21,13 +21,20 @@ func TestButtonClicks(t *testing.T) {
 		err      error
 		// wantAction is false when the click must not reach the bridge.
 		wantAction   bool
-		wantDecision chat.Decision
+		wantDecision chat.ActionKind
 		wantType     int
 		wantNotice   string
 		wantFollowup string
 	}{
-		{name: "accepted approve is a deferred update", customID: "pvb:a:apr1", result: chat.ActionResult{Accepted: true},
+		{name: "accepted approve is a deferred update", customID: "pvb:approve:apr1", result: chat.ActionResult{Accepted: true},
 			wantAction: true, wantDecision: chat.Approve, wantType: discordfake.ResponseDeferredUpdate},
+		{name: "accepted deny is a deferred update", customID: "pvb:deny:apr1", result: chat.ActionResult{Accepted: true},
+			wantAction: true, wantDecision: chat.Deny, wantType: discordfake.ResponseDeferredUpdate},
+		{name: "legacy approve button of an earlier version", customID: "pvb:a:apr1", result: chat.ActionResult{Accepted: true},
+			wantAction: true, wantDecision: chat.Approve, wantType: discordfake.ResponseDeferredUpdate},
+		{name: "unknown kind reaches the bridge, whose notice is shown", customID: "pvb:stop:apr1",
+			result:     chat.ActionResult{Notice: "This button is not supported."},
+			wantAction: true, wantDecision: "stop", wantType: discordfake.ResponseChannelMessage, wantNotice: "This button is not supported."},
 		{name: "accepted deny in a DM", customID: "pvb:d:apr1", dm: true, result: chat.ActionResult{Accepted: true},
 			wantAction: true, wantDecision: chat.Deny, wantType: discordfake.ResponseDeferredUpdate},
 		{name: "unauthorised clicker gets an ephemeral notice", customID: "pvb:a:apr1",
@@ -55,7 +62,7 @@ func TestButtonClicks(t *testing.T) {
 			require.NoError(t, err)
 			if tt.wantAction {
 				act := r.h.nextAction(t)
-				assert.Equal(t, chat.Action{Platform: "discord", ApprovalID: "apr1", Decision: tt.wantDecision,
+				assert.Equal(t, chat.Action{Platform: "discord", Kind: tt.wantDecision, Target: "apr1",
 					User: chat.User{ID: otherUser, Name: "bob"}, Received: act.Received,
 					Card: chat.MessageRef{ID: "1300000000000000060", Channel: click.ChannelID, Posted: act.Card.Posted}}, act)
 				assert.False(t, act.Card.Posted.IsZero(), "the card's post time comes from the message")

@@ -131,8 +131,8 @@ func TestApprovalCardButtonsAndDecision(t *testing.T) {
 
 	m, _ := r.fake.Snapshot().Message(ref.ID)
 	assert.Equal(t, []discordfake.Button{
-		{CustomID: "pvb:a:apr_0123456789", Label: "Approve", Style: 3},
-		{CustomID: "pvb:d:apr_0123456789", Label: "Deny", Style: 4},
+		{CustomID: "pvb:approve:apr_0123456789", Label: "Approve", Style: 3},
+		{CustomID: "pvb:deny:apr_0123456789", Label: "Deny", Style: 4},
 	}, m.Buttons())
 	assert.Contains(t, m.Content, "`deploy`")
 	assert.Contains(t, m.Content, `Deploy \*prod\* now?`)

@@ -21,13 +21,16 @@ const (
 	maxCustomID = 100
 )
 
-// Custom id prefixes of the approval buttons: "pvb:a:<approval id>" and
-// "pvb:d:<approval id>". They carry nothing but the opaque approval id, so a
-// click still works after a restart.
-const (
-	customIDApprove = "pvb:a:"
-	customIDDeny    = "pvb:d:"
-)
+// customIDPrefix starts the custom id of every bridge button:
+// "pvb:<kind>:<target>", for example "pvb:approve:<approval id>". It
+// carries nothing but the chat.ActionKind and the opaque target, so a click
+// still works after a restart.
+const customIDPrefix = "pvb:"
+
+// legacyKinds are the one-letter kinds of the buttons posted before actions
+// had names ("pvb:a:<approval id>" approves, "pvb:d:<approval id>" denies);
+// pending cards survive restarts, so their clicks still decode.
+var legacyKinds = map[string]chat.ActionKind{"a": chat.Approve, "d": chat.Deny}
 
 // rendered is a Message in Discord's terms.
 type rendered struct {
@@ -149,27 +152,53 @@ func approvalButtons(id string) (discordgo.ActionsRow, error) {
 	if id == "" {
 		return discordgo.ActionsRow{}, errors.New("approval card without id")
 	}
-	if len(customIDApprove)+len(id) > maxCustomID {
-		return discordgo.ActionsRow{}, fmt.Errorf("approval id of %d bytes does not fit a %d-byte custom_id", len(id), maxCustomID)
+	approve, err := customID(chat.Approve, id)
+	if err != nil {
+		return discordgo.ActionsRow{}, err
+	}
+	deny, err := customID(chat.Deny, id)
+	if err != nil {
+		return discordgo.ActionsRow{}, err
 	}
 	return discordgo.ActionsRow{Components: []discordgo.MessageComponent{
-		discordgo.Button{Label: "Approve", Style: discordgo.SuccessButton, CustomID: customIDApprove + id},
-		discordgo.Button{Label: "Deny", Style: discordgo.DangerButton, CustomID: customIDDeny + id},
+		discordgo.Button{Label: "Approve", Style: discordgo.SuccessButton, CustomID: approve},
+		discordgo.Button{Label: "Deny", Style: discordgo.DangerButton, CustomID: deny},
 	}}, nil
 }
 
-// parseCustomID reads an approval button's custom id. Only what
-// approvalButtons can produce is accepted (at most maxCustomID bytes).
-func parseCustomID(s string) (chat.Decision, string, bool) {
-	switch {
-	case len(s) > maxCustomID:
-		return "", "", false
-	case strings.HasPrefix(s, customIDApprove) && len(s) > len(customIDApprove):
-		return chat.Approve, s[len(customIDApprove):], true
-	case strings.HasPrefix(s, customIDDeny) && len(s) > len(customIDDeny):
-		return chat.Deny, s[len(customIDDeny):], true
+// customID is the custom id of a button of the given kind and target; it
+// fails when they do not fit Discord's limit.
+func customID(kind chat.ActionKind, target string) (string, error) {
+	if _, legacy := legacyKinds[string(kind)]; legacy || !kind.Valid() {
+		return "", fmt.Errorf("action kind %q cannot be carried in a custom_id", kind)
 	}
-	return "", "", false
+	id := customIDPrefix + string(kind) + ":" + target
+	if len(id) > maxCustomID {
+		return "", fmt.Errorf("%s target of %d bytes does not fit a %d-byte custom_id", kind, len(target), maxCustomID)
+	}
+	return id, nil
+}
+
+// parseCustomID reads the kind and target of a bridge button's custom id, in
+// today's form or the legacy one. Anything else (another app's button, an
+// invalid kind, an empty target, more than maxCustomID bytes) is refused.
+func parseCustomID(s string) (chat.ActionKind, string, bool) {
+	rest, ok := strings.CutPrefix(s, customIDPrefix)
+	if !ok || len(s) > maxCustomID {
+		return "", "", false
+	}
+	k, target, ok := strings.Cut(rest, ":")
+	if !ok || target == "" {
+		return "", "", false
+	}
+	kind, legacy := legacyKinds[k]
+	if !legacy {
+		kind = chat.ActionKind(k)
+	}
+	if !kind.Valid() {
+		return "", "", false
+	}
+	return kind, target, true
 }
 
 // fitContent keeps content within Discord's hard limit (the bridge already

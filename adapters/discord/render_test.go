@@ -97,16 +97,28 @@ func TestCustomIDRoundTrip(t *testing.T) {
 	assert.Equal(t, discordgo.SuccessButton, approve.Style)
 	assert.Equal(t, discordgo.DangerButton, deny.Style)
 
+	assert.Equal(t, "pvb:approve:abc", approve.CustomID)
+	assert.Equal(t, "pvb:deny:abc", deny.CustomID)
+
 	tests := []struct {
 		in   string
-		dec  chat.Decision
+		dec  chat.ActionKind
 		id   string
 		isOK bool
 	}{
 		{approve.CustomID, chat.Approve, "abc", true},
 		{deny.CustomID, chat.Deny, "abc", true},
+		// Buttons posted by earlier versions (pending cards survive restarts).
+		{"pvb:a:abc", chat.Approve, "abc", true},
+		{"pvb:d:abc", chat.Deny, "abc", true},
+		// A kind this version has no handler for still reaches the bridge,
+		// which answers it with a notice.
+		{"pvb:stop:run1", "stop", "run1", true},
 		{"pvb:a:", "", "", false},
-		{"pvb:x:abc", "", "", false},
+		{"pvb:approve:", "", "", false},
+		{"pvb:Approve:abc", "", "", false},
+		{"pvb:approve", "", "", false},
+		{"other:approve:abc", "", "", false},
 		{"", "", "", false},
 	}
 	for _, tt := range tests {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/promptev/promptev-bridge/chat"
+	"github.com/promptev/promptev-bridge/internal/workgroup"
 	"github.com/slack-go/slack"
 )
 
@@ -66,12 +67,10 @@ type Adapter struct {
 	listening     chan struct{}
 	listeningOnce sync.Once
 
-	// bg tracks work started after an acknowledgement (ephemeral notices);
-	// start it with goBackground. bgClosed (guarded by bgMu) is set once Run
-	// waits for bg, after which no work is added.
-	bg       sync.WaitGroup
-	bgMu     sync.Mutex
-	bgClosed bool
+	// bg runs work started after an acknowledgement (ephemeral notices);
+	// start it with goBackground. Each Run gives it a new group and closes
+	// it before waiting for it, after which no work is added.
+	bg atomic.Pointer[workgroup.Group]
 }
 
 // New validates cfg and returns an Adapter using slack-go's Web API client

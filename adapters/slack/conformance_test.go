@@ -1,6 +1,7 @@
 package slack
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/promptev/promptev-bridge/adapters/slack/slackfake"
 	"github.com/promptev/promptev-bridge/bridge/bridgetest"
 	"github.com/promptev/promptev-bridge/chat"
+	"github.com/slack-go/slack"
 )
 
 // TestPlatformConformance runs the bridge's platform suite against the
@@ -43,6 +45,18 @@ func TestPlatformConformance(t *testing.T) {
 					}
 				}
 				return n
+			},
+			ButtonActions: func(ref chat.MessageRef) []chat.Action {
+				m, ok := fake.Message(refChannel(ref), ref.ID)
+				require.True(t, ok)
+				var out []chat.Action
+				for _, b := range m.Buttons() {
+					click := slackfake.ClickOn(m, "U0CONF", b.ActionID)
+					var cb slack.InteractionCallback
+					require.NoError(t, json.Unmarshal(fake.ClickBody(click), &cb))
+					out = append(out, actionsFromCallback(cb, time.Now())...)
+				}
+				return out
 			},
 			ObservedEphemeral: func(userID string) []string {
 				var out []string

@@ -244,6 +244,10 @@ func addClickSeeds(f *testing.F) {
 	f.Add(click(ActionDeny, "apr_00000001", nil))
 	f.Add(click(ActionApprove, "", nil))
 	f.Add(click("pvb_maybe", "apr_00000001", nil))
+	f.Add(click("pvb_stop", "run_1", nil))
+	f.Add(click("pvb_", "apr_00000001", nil))
+	f.Add(click("pvb_Approve", "apr_00000001", nil))
+	f.Add(click("pvb_9", "apr_00000001", nil))
 	f.Add(click("PVB_APPROVE", "apr_00000001", nil))
 	f.Add(click(ActionApprove, "apr_00000001", func(b map[string]any) { b["type"] = "view_submission" }))
 	f.Add(click(ActionApprove, "apr_1", func(b map[string]any) {
@@ -256,38 +260,34 @@ func addClickSeeds(f *testing.F) {
 	f.Add([]byte(`garbage`))
 }
 
-// checkActions fails unless every action comes from an approval button of
-// the callback's block_actions, with the decision its action id stands for.
+// checkActions fails unless the actions are exactly the callback's
+// block_actions on bridge buttons ("pvb_" and a valid kind, with a value),
+// in order, each with the kind its action id names and the button's value
+// as its target.
 func checkActions(t *testing.T, cb slack.InteractionCallback, acts []chat.Action) {
 	t.Helper()
 	if len(acts) > 0 && cb.Type != slack.InteractionTypeBlockActions {
 		t.Fatalf("%q interaction produced actions %+v", cb.Type, acts)
 	}
-	if len(acts) > len(cb.ActionCallback.BlockActions) {
-		t.Fatalf("%d actions from %d block actions", len(acts), len(cb.ActionCallback.BlockActions))
-	}
-	for _, act := range acts {
-		if act.Platform != chat.PlatformSlack || act.ApprovalID == "" {
-			t.Fatalf("bad action %+v", act)
-		}
-		want := ""
-		switch act.Decision {
-		case chat.Approve:
-			want = ActionApprove
-		case chat.Deny:
-			want = ActionDeny
-		default:
-			t.Fatalf("unknown decision in %+v", act)
-		}
-		found := false
+	var want []chat.Action
+	if cb.Type == slack.InteractionTypeBlockActions {
 		for _, ba := range cb.ActionCallback.BlockActions {
-			if ba != nil && ba.ActionID == want && ba.Value == act.ApprovalID {
-				found = true
-				break
+			if ba == nil || ba.Value == "" {
+				continue
 			}
+			kind := chat.ActionKind(strings.TrimPrefix(ba.ActionID, "pvb_"))
+			if !strings.HasPrefix(ba.ActionID, "pvb_") || !kind.Valid() {
+				continue
+			}
+			want = append(want, chat.Action{Kind: kind, Target: ba.Value})
 		}
-		if !found {
-			t.Fatalf("action %+v matches no %s button of the payload", act, want)
+	}
+	if len(acts) != len(want) {
+		t.Fatalf("%d actions %+v, want %d %+v", len(acts), acts, len(want), want)
+	}
+	for i, act := range acts {
+		if act.Platform != chat.PlatformSlack || act.Kind != want[i].Kind || act.Target != want[i].Target {
+			t.Fatalf("action %d is %+v, want kind %q target %q", i, act, want[i].Kind, want[i].Target)
 		}
 		if act.User.ID != cb.User.ID {
 			t.Fatalf("action user %q, clicker %q", act.User.ID, cb.User.ID)
@@ -295,9 +295,9 @@ func checkActions(t *testing.T, cb slack.InteractionCallback, acts []chat.Action
 	}
 }
 
-// FuzzSlackInteraction parses block_actions payloads into bridge.Actions,
-// directly and through the signed HTTP-mode interactions endpoint: only
-// pvb_approve / pvb_deny buttons with a value become actions.
+// FuzzSlackInteraction parses block_actions payloads into chat.Actions,
+// directly and through the signed HTTP-mode interactions endpoint: exactly
+// the bridge's buttons ("pvb_<kind>") with a value become actions.
 func FuzzSlackInteraction(f *testing.F) {
 	addClickSeeds(f)
 	a, h, srv := fuzzHTTPAdapter()

@@ -186,7 +186,7 @@ func TestHTTPClick(t *testing.T) {
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	readAll(t, resp)
 	acts := rec.waitActions(t, 1)
-	assert.Equal(t, chat.Action{Platform: "slack", ApprovalID: "ap-7", Decision: chat.Deny,
+	assert.Equal(t, chat.Action{Platform: "slack", Kind: chat.Deny, Target: "ap-7",
 		User: chat.User{ID: "U8", Name: "bo"}, Received: acts[0].Received,
 		Card: chat.MessageRef{Key: chat.ConversationKey{Platform: "slack", Workspace: slackfake.TeamID, Channel: "C1", Thread: click.ThreadTS},
 			ID: click.MessageTS, Channel: "C1"}}, acts[0])
@@ -230,7 +230,7 @@ func TestHTTPClickAckBeforeHandler(t *testing.T) {
 
 	close(h.release)
 	acts := h.waitActions(t, 1)
-	assert.Equal(t, "ap-9", acts[0].ApprovalID)
+	assert.Equal(t, "ap-9", acts[0].Target)
 	fake.Await(t, "ephemeral notice", func() bool { return len(fake.Calls("chat.postEphemeral")) == 1 })
 	eph := fake.Calls("chat.postEphemeral")[0]
 	assert.Equal(t, "U8", eph.User)

@@ -104,8 +104,10 @@ func inboundFromEvent(self *identity, ev slackevents.EventsAPIEvent, received ti
 	return chat.InboundMessage{}, false
 }
 
-// actionsFromCallback translates approval button clicks of a block_actions
-// interaction. Other interactions and action ids yield nothing.
+// actionsFromCallback translates the bridge's button clicks of a
+// block_actions interaction into actions (see parseActionID). Other
+// interactions, other apps' action ids and buttons without a value yield
+// nothing.
 func actionsFromCallback(cb slack.InteractionCallback, received time.Time) []chat.Action {
 	if cb.Type != slack.InteractionTypeBlockActions {
 		return nil
@@ -122,22 +124,17 @@ func actionsFromCallback(cb slack.InteractionCallback, received time.Time) []cha
 		if ba == nil || ba.Value == "" {
 			continue
 		}
-		var d chat.Decision
-		switch ba.ActionID {
-		case ActionApprove:
-			d = chat.Approve
-		case ActionDeny:
-			d = chat.Deny
-		default:
+		kind, ok := parseActionID(ba.ActionID)
+		if !ok {
 			continue
 		}
 		out = append(out, chat.Action{
-			Platform:   chat.PlatformSlack,
-			ApprovalID: ba.Value,
-			Decision:   d,
-			User:       chat.User{ID: cb.User.ID, Name: firstNonEmpty(cb.User.Name, cb.User.RealName)},
-			Received:   received,
-			Card:       card,
+			Platform: chat.PlatformSlack,
+			Kind:     kind,
+			Target:   ba.Value,
+			User:     chat.User{ID: cb.User.ID, Name: firstNonEmpty(cb.User.Name, cb.User.RealName)},
+			Received: received,
+			Card:     card,
 		})
 	}
 	return out

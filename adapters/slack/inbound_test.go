@@ -140,7 +140,7 @@ func TestActionsFromCallback(t *testing.T) {
 	click := slackfake.Click{Channel: "C1", MessageTS: "1.5", ThreadTS: "1.1", User: "U7", UserName: "ana", ActionID: ActionApprove, Value: "ap-123"}
 	cb := parse(click)
 	wantKey := chat.ConversationKey{Platform: "slack", Workspace: slackfake.TeamID, Channel: "C1", Thread: "1.1"}
-	assert.Equal(t, []chat.Action{{Platform: "slack", ApprovalID: "ap-123", Decision: chat.Approve,
+	assert.Equal(t, []chat.Action{{Platform: "slack", Kind: chat.Approve, Target: "ap-123",
 		User: chat.User{ID: "U7", Name: "ana"}, Received: now,
 		Card: chat.MessageRef{Key: wantKey, ID: "1.5", Channel: "C1"}}}, actionsFromCallback(cb, now))
 	assert.Equal(t, wantKey, callbackKey(cb))
@@ -148,11 +148,40 @@ func TestActionsFromCallback(t *testing.T) {
 	click.ActionID = ActionDeny
 	acts := actionsFromCallback(parse(click), now)
 	require.Len(t, acts, 1)
-	assert.Equal(t, chat.Deny, acts[0].Decision)
+	assert.Equal(t, chat.Deny, acts[0].Kind)
 
-	click.ActionID = "someone_elses_button"
-	assert.Empty(t, actionsFromCallback(parse(click), now))
+	// A kind this version has no handler for still reaches the bridge,
+	// which answers it with a notice.
+	click.ActionID = "pvb_stop"
+	acts = actionsFromCallback(parse(click), now)
+	require.Len(t, acts, 1)
+	assert.Equal(t, chat.ActionKind("stop"), acts[0].Kind)
+	assert.Equal(t, "ap-123", acts[0].Target)
+
+	for _, id := range []string{"someone_elses_button", "pvb_", "pvb_Approve", "pvb_approve!"} {
+		click.ActionID = id
+		assert.Empty(t, actionsFromCallback(parse(click), now), id)
+	}
 	click.ActionID, click.Value = ActionApprove, ""
 	assert.Empty(t, actionsFromCallback(parse(click), now))
 	assert.Empty(t, actionsFromCallback(slack.InteractionCallback{Type: slack.InteractionTypeViewSubmission}, now))
+}
+
+// TestActionsFromOldCard feeds a click on a card posted by an earlier
+// version, as Slack delivers it (pending cards survive restarts): the
+// buttons' action ids and values are still what the adapter decodes.
+func TestActionsFromOldCard(t *testing.T) {
+	payload := `{"type":"block_actions","team":{"id":"T1","domain":"acme"},` +
+		`"user":{"id":"U7","username":"ana","name":"ana","team_id":"T1"},` +
+		`"container":{"type":"message","message_ts":"1700000000.000200","channel_id":"C1","thread_ts":"1700000000.000100"},` +
+		`"channel":{"id":"C1","name":"general"},"message":{"type":"message","ts":"1700000000.000200","thread_ts":"1700000000.000100"},` +
+		`"actions":[{"action_id":"pvb_deny","block_id":"pvb_decide","value":"0f3c2a9e","type":"button",` +
+		`"text":{"type":"plain_text","text":"Deny"},"action_ts":"1700000001.000001"}]}`
+	var cb slack.InteractionCallback
+	require.NoError(t, json.Unmarshal([]byte(payload), &cb))
+	now := time.Unix(1700000001, 0)
+	key := chat.ConversationKey{Platform: "slack", Workspace: "T1", Channel: "C1", Thread: "1700000000.000100"}
+	assert.Equal(t, []chat.Action{{Platform: "slack", Kind: chat.Deny, Target: "0f3c2a9e",
+		User: chat.User{ID: "U7", Name: "ana"}, Received: now,
+		Card: chat.MessageRef{Key: key, ID: "1700000000.000200", Channel: "C1"}}}, actionsFromCallback(cb, now))
 }

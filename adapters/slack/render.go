@@ -23,11 +23,29 @@ const (
 	maxStatusSteps = 10
 )
 
-// Button action ids. The button value is only the approval id.
+// actionIDPrefix starts the action id of every bridge button. A button's
+// action id is the prefix and its chat.ActionKind, and its value is the
+// action's target (the approval id of a card's buttons): "pvb_approve" with
+// value "<approval id>". Buttons posted before actions had kinds used the
+// same form, so their clicks still decode.
+const actionIDPrefix = "pvb_"
+
+// Action ids of the approval card's buttons.
 const (
-	ActionApprove = "pvb_approve"
-	ActionDeny    = "pvb_deny"
+	ActionApprove = actionIDPrefix + string(chat.Approve)
+	ActionDeny    = actionIDPrefix + string(chat.Deny)
 )
+
+// actionID is the action id of a button of the given kind.
+func actionID(kind chat.ActionKind) string { return actionIDPrefix + string(kind) }
+
+// parseActionID reads the kind of a bridge button from its action id; ok is
+// false for buttons that are not the bridge's.
+func parseActionID(id string) (kind chat.ActionKind, ok bool) {
+	rest, found := strings.CutPrefix(id, actionIDPrefix)
+	kind = chat.ActionKind(rest)
+	return kind, found && kind.Valid()
+}
 
 // rendered is a chat.Message in Slack's form: blocks plus the plain-text
 // fallback used for notifications and clients without Block Kit.
@@ -116,8 +134,8 @@ func renderApproval(m chat.Message) rendered {
 	}
 	switch card.State {
 	case chat.ApprovalPending, "":
-		approve := slack.NewButtonBlockElement(ActionApprove, card.ID, plain("Approve")).WithStyle(slack.StylePrimary)
-		deny := slack.NewButtonBlockElement(ActionDeny, card.ID, plain("Deny")).WithStyle(slack.StyleDanger)
+		approve := slack.NewButtonBlockElement(actionID(chat.Approve), card.ID, plain("Approve")).WithStyle(slack.StylePrimary)
+		deny := slack.NewButtonBlockElement(actionID(chat.Deny), card.ID, plain("Deny")).WithStyle(slack.StyleDanger)
 		blocks = append(blocks, slack.NewActionBlock("pvb_decide", approve, deny))
 	default:
 		blocks = append(blocks, slack.NewContextBlock("pvb_decided", mrkdwn(decidedLine(card))))

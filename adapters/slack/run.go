@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/promptev/promptev-bridge/chat"
+	"github.com/promptev/promptev-bridge/internal/workgroup"
 	"github.com/slack-go/slack"
 )
 
@@ -18,10 +19,9 @@ func (a *Adapter) Run(ctx context.Context, h chat.Handler) error {
 	if h == nil {
 		return errors.New("slack: run: nil handler")
 	}
-	a.bgMu.Lock()
-	a.bgClosed = false
-	a.bgMu.Unlock()
-	defer a.waitBackground()
+	bg := new(workgroup.Group)
+	a.bg.Store(bg)
+	defer waitBackground(bg)
 	defer a.ready.Store(false)
 	if err := a.identify(ctx); err != nil {
 		if ctx.Err() != nil {
@@ -69,7 +69,7 @@ func (a *Adapter) handleMessage(ctx context.Context, h chat.Handler, msg chat.In
 	}
 }
 
-// applyClick applies the approval clicks of an interaction that has already
+// applyClick applies the button clicks of an interaction that has already
 // been acknowledged: it calls the bridge's HandleAction for each, then posts
 // any notices to the clicker (chat.postEphemeral) on the background group, so
 // the caller (the Socket Mode event loop) is not held by the Web API call.
@@ -84,27 +84,21 @@ func (a *Adapter) applyClick(ctx context.Context, h chat.Handler, cb slack.Inter
 	}
 }
 
-// goBackground runs fn on the background group, which Run waits for before
-// it returns. Once Run has started waiting, fn is not run and goBackground
-// reports false: a late HTTP handler (one that outlived the server's
-// shutdown grace) cannot add to a group already being waited for.
+// goBackground runs fn on the background group of the current Run, which
+// Run waits for before it returns. Once Run has started waiting (or before
+// any Run), fn is not run and goBackground reports false: a late HTTP
+// handler (one that outlived the server's shutdown grace) cannot add to a
+// group already being waited for.
 func (a *Adapter) goBackground(fn func()) bool {
-	a.bgMu.Lock()
-	defer a.bgMu.Unlock()
-	if a.bgClosed {
-		return false
-	}
-	a.bg.Go(fn)
-	return true
+	bg := a.bg.Load()
+	return bg != nil && bg.Go(fn)
 }
 
-// waitBackground stops goBackground from starting more work and waits for
-// the work already started.
-func (a *Adapter) waitBackground() {
-	a.bgMu.Lock()
-	a.bgClosed = true
-	a.bgMu.Unlock()
-	a.bg.Wait()
+// waitBackground stops bg from starting more work and waits for the work
+// already started.
+func waitBackground(bg *workgroup.Group) {
+	bg.Close()
+	bg.Wait()
 }
 
 // handleActions applies clicks synchronously and returns the notices to show
@@ -114,7 +108,7 @@ func (a *Adapter) handleActions(ctx context.Context, h chat.Handler, acts []chat
 	for _, act := range acts {
 		res, err := h.HandleAction(ctx, act)
 		if err != nil {
-			a.log.Error("bridge refused slack click", "approval", act.ApprovalID, "user", act.User.ID, errAttr(err))
+			a.log.Error("bridge refused slack click", "action", act.Kind, "target", act.Target, "user", act.User.ID, errAttr(err))
 			notices = append(notices, "Sorry, that click could not be processed. Please try again.")
 			continue
 		}

@@ -53,7 +53,7 @@ func (h *ackFirstHandler) HandleMessage(ctx context.Context, m chat.InboundMessa
 }
 
 func (h *ackFirstHandler) HandleAction(ctx context.Context, act chat.Action) (chat.ActionResult, error) {
-	h.waitAck(ctx, act.ApprovalID)
+	h.waitAck(ctx, act.Target)
 	return h.recorder.HandleAction(ctx, act)
 }
 
@@ -96,7 +96,7 @@ func TestSocketClickAckBeforeHandler(t *testing.T) {
 	h.mu.Lock()
 	assert.Empty(t, h.unacked, "HandleAction ran before the click was acked")
 	h.mu.Unlock()
-	assert.Equal(t, "ap-42", acts[0].ApprovalID)
+	assert.Equal(t, "ap-42", acts[0].Target)
 
 	// The notice follows the click's processing, as an ephemeral message.
 	fake.Await(t, "ephemeral notice", func() bool { return len(fake.Calls("chat.postEphemeral")) == 1 })
@@ -187,8 +187,8 @@ func TestSocketClick(t *testing.T) {
 	env, err := fake.SendClick(click)
 	require.NoError(t, err)
 	acts := rec.waitActions(t, 1)
-	assert.Equal(t, "ap-42", acts[0].ApprovalID)
-	assert.Equal(t, chat.Approve, acts[0].Decision)
+	assert.Equal(t, "ap-42", acts[0].Target)
+	assert.Equal(t, chat.Approve, acts[0].Kind)
 	assert.Equal(t, chat.User{ID: "U7", Name: "mallory"}, acts[0].User)
 	assert.Equal(t, "slack", acts[0].Platform)
 	fake.Await(t, "ack and ephemeral", func() bool {
@@ -209,7 +209,7 @@ func TestSocketClick(t *testing.T) {
 	require.NoError(t, err)
 	fake.Await(t, "ack", func() bool { return fake.Acked(env) })
 	acts = rec.waitActions(t, 2)
-	assert.Equal(t, chat.Deny, acts[1].Decision)
+	assert.Equal(t, chat.Deny, acts[1].Kind)
 	assert.Len(t, fake.Calls("chat.postEphemeral"), 1)
 }
 

@@ -28,6 +28,11 @@ type Harness struct {
 	// ObservedButtons, when set, returns how many buttons the fake server now
 	// shows on ref. Without it the button checks are skipped.
 	ObservedButtons func(ref chat.MessageRef) int
+	// ButtonActions, when set, returns for each button the fake server now
+	// shows on ref the Action the adapter hands to the bridge when that
+	// button is clicked (the adapter's own click parser applied to the
+	// button's id). Without it the round-trip check is skipped.
+	ButtonActions func(ref chat.MessageRef) []chat.Action
 	// ObservedEphemeral, when set, returns the ephemeral notices userID has
 	// received in the conversation, oldest first. Without it the Ephemeral
 	// check only requires success.
@@ -158,6 +163,15 @@ func confApprovalCard(t *testing.T, h Harness) {
 		}
 	}
 
+	if h.ButtonActions != nil && buttons {
+		var got []chat.Action
+		for _, act := range h.ButtonActions(ref) {
+			got = append(got, chat.Action{Kind: act.Kind, Target: act.Target})
+		}
+		assert.ElementsMatch(t, []chat.Action{{Kind: chat.Approve, Target: card.ID}, {Kind: chat.Deny, Target: card.ID}}, got,
+			"a click on each button of a pending card decodes to its kind and the approval id")
+	}
+
 	decided := *card
 	decided.State = chat.ApprovalApproved
 	decided.DecidedBy = "Ana Conformance"
@@ -167,6 +181,9 @@ func confApprovalCard(t *testing.T, h Harness) {
 	assert.Contains(t, got, "Ana Conformance", "the decided card names who decided")
 	if h.ObservedButtons != nil {
 		assert.Zero(t, h.ObservedButtons(ref), "a decided card has no buttons")
+	}
+	if h.ButtonActions != nil {
+		assert.Empty(t, h.ButtonActions(ref), "a decided card has nothing to click")
 	}
 }
 

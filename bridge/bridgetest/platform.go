@@ -507,17 +507,27 @@ func (p *Platform) Text(ref chat.MessageRef) string {
 	return Render(m.Message)
 }
 
-// ButtonCount returns how many buttons ref now shows: two on a pending
-// approval card when buttons are supported, else none.
-func (p *Platform) ButtonCount(ref chat.MessageRef) int {
+// Buttons returns the buttons ref now shows, each as the Action a click on
+// it hands to the bridge (Platform, Kind, Target and Card set; the test
+// fills in User and Received): approve and deny on a pending approval card
+// when buttons are supported, else none.
+func (p *Platform) Buttons(ref chat.MessageRef) []chat.Action {
 	m, ok := p.Lookup(ref)
 	if !ok || m.Deleted || p.noButtons {
-		return 0
+		return nil
 	}
+	var out []chat.Action
 	if a := m.Message.Approval; a != nil && a.State == chat.ApprovalPending {
-		return 2
+		for _, kind := range []chat.ActionKind{chat.Approve, chat.Deny} {
+			out = append(out, chat.Action{Platform: p.name, Kind: kind, Target: a.ID, Card: m.Ref})
+		}
 	}
-	return 0
+	return out
+}
+
+// ButtonCount returns how many buttons ref now shows (see Buttons).
+func (p *Platform) ButtonCount(ref chat.MessageRef) int {
+	return len(p.Buttons(ref))
 }
 
 // Keys returns the conversations that have messages, sorted by their String form.

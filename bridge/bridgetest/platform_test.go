@@ -40,6 +40,7 @@ func TestPlatformConformance(t *testing.T) {
 						return p.Text(ref), ok
 					},
 					ObservedButtons:   p.ButtonCount,
+					ButtonActions:     p.Buttons,
 					ObservedEphemeral: p.Ephemerals,
 				}
 			})

@@ -48,6 +48,9 @@ type Server struct {
 	endpoints Endpoints
 	approveQ  string
 	denyQ     string
+	// clientClosed counts the streams whose client went away before the
+	// server had written them to their end.
+	clientClosed int
 }
 
 // session is one started conversation (or a trigger session).
@@ -203,6 +206,30 @@ func (s *Server) SessionCount() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.sessions)
+}
+
+// StreamsClosedByClient returns how many stream responses ended because the
+// client went away (it closed the connection or cancelled the request)
+// before the server had written the whole stream, terminal event included.
+// Streams cut by the server (Close, FaultDisconnect) are not counted. In
+// memory, call it after synctest.Wait to see a cancellation's effect.
+func (s *Server) StreamsClosedByClient() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.clientClosed
+}
+
+// noteStreamCut records a stream response that ended early: it was the
+// client's doing unless the server is closing.
+func (s *Server) noteStreamCut() {
+	select {
+	case <-s.quit:
+		return
+	default:
+	}
+	s.mu.Lock()
+	s.clientClosed++
+	s.mu.Unlock()
 }
 
 // Requests returns a copy of every request received so far, in order.

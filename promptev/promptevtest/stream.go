@@ -120,8 +120,16 @@ func makePlan(evs []Event, faults []Fault) plan {
 }
 
 // writeStream writes evs as an SSE response, misbehaving as the faults say.
+// A stream that ends before the plan is written (the client went away, or
+// the server is closing) is noted by noteStreamCut.
 func (s *Server) writeStream(w http.ResponseWriter, r *http.Request, evs []Event, faults []Fault) {
 	p := makePlan(evs, faults)
+	written := false // the whole plan was written, or cut by a fault
+	defer func() {
+		if !written {
+			s.noteStreamCut()
+		}
+	}()
 	rc := http.NewResponseController(w)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
@@ -144,9 +152,11 @@ func (s *Server) writeStream(w http.ResponseWriter, r *http.Request, evs []Event
 				_, _ = w.Write(d[:len(d)/2])
 			}
 			_ = rc.Flush()
+			written = true
 			panic(http.ErrAbortHandler)
 		}
 		if i >= len(p.chunks) {
+			written = true
 			break
 		}
 		c := p.chunks[i]

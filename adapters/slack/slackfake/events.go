@@ -207,6 +207,34 @@ func (m Message) ButtonValue(actionID string) string {
 	return ""
 }
 
+// Button is a button found in a message's blocks.
+type Button struct {
+	ActionID string `json:"action_id"`
+	Value    string `json:"value"`
+}
+
+// Buttons returns the buttons in the message's blocks, in order.
+func (m Message) Buttons() []Button {
+	var blocks []struct {
+		Elements []struct {
+			Type string `json:"type"`
+			Button
+		} `json:"elements"`
+	}
+	if json.Unmarshal(m.Blocks, &blocks) != nil {
+		return nil
+	}
+	var out []Button
+	for _, b := range blocks {
+		for _, e := range b.Elements {
+			if e.Type == "button" {
+				out = append(out, e.Button)
+			}
+		}
+	}
+	return out
+}
+
 // BlockText returns the texts of the message's blocks joined by newlines
 // (markdown, section, context and button texts), as a user would read them.
 func (m Message) BlockText() string {
