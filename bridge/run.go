@@ -89,7 +89,11 @@ func (b *Bridge) runJob(j job) {
 	if res.err != nil {
 		attrs = append(attrs, "err", res.err)
 	}
-	r.log.Info("run finished", attrs...)
+	level := slog.LevelInfo
+	if res.outcome == outcomeError {
+		level = slog.LevelError
+	}
+	r.log.Log(context.Background(), level, "run finished", attrs...)
 }
 
 // execute posts the placeholder, runs the agent turn and delivers its end.

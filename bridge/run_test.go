@@ -223,3 +223,34 @@ func TestLogLinesHaveNoDuplicateKeys(t *testing.T) {
 		}
 	})
 }
+
+// TestRunFinishedLogLevel checks that a failed run is logged at ERROR (an
+// operator grepping level=ERROR finds it) and a good one at INFO.
+func TestRunFinishedLogLevel(t *testing.T) {
+	tests := []struct {
+		name    string
+		last    step
+		outcome string
+		level   string
+	}{
+		{"done", step{Type: promptev.EventDone, Out: "ok"}, "done", "INFO"},
+		{"agent error", step{Type: promptev.EventError, Out: "boom"}, "error", "ERROR"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var logs bridgetest.SyncBuffer
+				logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+				agent := newFakeAgent(func(streamCall) []step { return []step{tc.last} })
+				r := startRig(t, agent, withLogger(logger))
+				defer r.stop()
+				r.send(engKey("1"), "U1", "go")
+				settle()
+				lines := logLines(t, &logs, "run finished")
+				require.Len(t, lines, 1)
+				assert.Equal(t, tc.outcome, lines[0]["outcome"])
+				assert.Equal(t, tc.level, lines[0]["level"])
+			})
+		})
+	}
+}

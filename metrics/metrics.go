@@ -136,6 +136,39 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
 }
 
+// The label values the bridge counts, pre-created at zero by AddPlatform so
+// that a dashboard or an alert sees 0, not "no data", before the first event.
+var (
+	eventTypes       = []string{promptev.EventThoughts, promptev.EventProcessing, promptev.EventApprovalRequired, promptev.EventDone, promptev.EventError, "other"}
+	runOutcomes      = []string{"done", "error", "approval", "interrupted", "busy"}
+	editResults      = []string{"sent", "coalesced", "dropped", "failed"}
+	rateLimitedOps   = []string{"post", "edit"}
+	approvalOutcomes = []string{"approved", "denied", "expired", "unauthorized", "duplicate", "unknown"}
+)
+
+// AddPlatform creates every counter series of platform at zero (and marks
+// its adapter not ready), so each known label set is exported from the start.
+func (m *Metrics) AddPlatform(platform string) {
+	m.messages.WithLabelValues(platform)
+	m.dedupe.WithLabelValues(platform)
+	for _, t := range eventTypes {
+		m.events.WithLabelValues(platform, t)
+	}
+	for _, o := range runOutcomes {
+		m.runs.WithLabelValues(platform, o)
+	}
+	for _, r := range editResults {
+		m.edits.WithLabelValues(platform, r)
+	}
+	for _, op := range rateLimitedOps {
+		m.rateLimited.WithLabelValues(platform, op)
+	}
+	for _, o := range approvalOutcomes {
+		m.approvals.WithLabelValues(platform, o)
+	}
+	m.adapterReady.WithLabelValues(platform)
+}
+
 // SetAdapterReady records whether a platform's adapter is connected.
 func (m *Metrics) SetAdapterReady(platform string, ready bool) {
 	v := 0.0

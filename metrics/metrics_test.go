@@ -136,3 +136,32 @@ func gather(t *testing.T, m *Metrics, name string) string {
 	}
 	return b.String()
 }
+
+// TestAddPlatformPrecreatesSeries checks that every counter a dashboard or
+// alert reads exists at zero before its first event.
+func TestAddPlatformPrecreatesSeries(t *testing.T) {
+	m := New(Options{NoRuntimeCollectors: true})
+	m.AddPlatform("chat")
+	tests := []struct {
+		series string
+		want   []string
+	}{
+		{"promptev_bridge_messages_received_total", []string{`{platform="chat"} 0`}},
+		{"promptev_bridge_rate_limited_total", []string{`{op="edit",platform="chat"} 0`, `{op="post",platform="chat"} 0`}},
+		{"promptev_bridge_approvals_total", []string{`{outcome="approved",platform="chat"} 0`, `{outcome="unauthorized",platform="chat"} 0`, `{outcome="unknown",platform="chat"} 0`}},
+		{"promptev_bridge_runs_total", []string{`{outcome="error",platform="chat"} 0`, `{outcome="busy",platform="chat"} 0`}},
+		{"promptev_bridge_edits_total", []string{`{platform="chat",result="failed"} 0`}},
+		{"promptev_bridge_agent_events_total", []string{`{platform="chat",type="other"} 0`}},
+		{"promptev_bridge_adapter_ready", []string{`{platform="chat"} 0`}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.series, func(t *testing.T) {
+			text := gather(t, m, tc.series)
+			for _, w := range tc.want {
+				assert.Contains(t, text, tc.series+w)
+			}
+		})
+	}
+	m.RateLimited("chat", "post")
+	assert.Equal(t, 1.0, testutil.ToFloat64(m.rateLimited.WithLabelValues("chat", "post")), "a pre-created series counts on")
+}

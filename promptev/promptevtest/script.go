@@ -4,6 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -54,7 +58,7 @@ func LoadScript(r io.Reader) (Agent, error) {
 		if errors.Is(err, io.EOF) {
 			return Agent{}, errors.New("promptevtest: empty script")
 		}
-		return Agent{}, fmt.Errorf("promptevtest: parse script: %w", err)
+		return Agent{}, fmt.Errorf("promptevtest: parse script: %w", scriptError(err))
 	}
 	a := Agent{Name: f.Name, MemoryEnabled: f.MemoryEnabled}
 	var err error
@@ -70,12 +74,52 @@ func LoadScript(r io.Reader) (Agent, error) {
 	return a, nil
 }
 
+// eventTypes are the event types a script may name.
+var eventTypes = []string{TypeThoughts, TypeProcessing, TypeApprovalRequired, TypeDone, TypeError}
+
+// unknownField matches yaml.v3's message for a key KnownFields refused.
+var unknownField = regexp.MustCompile(`^line (\d+): field (\S+) not found in type promptevtest\.(\w+)$`)
+
+// scriptError rewrites yaml.v3's unknown-key errors in the script's own words:
+// the key, its line and the keys allowed there, with no Go type names.
+func scriptError(err error) error {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return err
+	}
+	msgs := make([]string, len(te.Errors))
+	for i, m := range te.Errors {
+		msgs[i] = m
+		if sm := unknownField.FindStringSubmatch(m); sm != nil {
+			known := yamlKeys(reflect.TypeFor[scriptEvent]())
+			if sm[3] == "scriptFile" {
+				known = yamlKeys(reflect.TypeFor[scriptFile]())
+			}
+			msgs[i] = fmt.Sprintf("line %s: unknown key %q (known: %s)", sm[1], sm[2], known)
+		}
+	}
+	return errors.New(strings.Join(msgs, "; "))
+}
+
+// yamlKeys lists the YAML keys of a struct type, in field order.
+func yamlKeys(t reflect.Type) string {
+	keys := make([]string, t.NumField())
+	for i := range keys {
+		keys[i] = t.Field(i).Tag.Get("yaml")
+	}
+	return strings.Join(keys, ", ")
+}
+
 func convertEvents(field string, in []scriptEvent) ([]Event, error) {
 	out := make([]Event, 0, len(in))
 	for i, se := range in {
 		e := Event{Type: se.Type, Output: se.Output, Tool: se.Tool, Arguments: se.Arguments, ApprovalID: se.ApprovalID, Raw: se.Raw}
 		if se.Type == "" && se.Raw == "" {
 			return nil, fmt.Errorf("promptevtest: %s[%d]: type or raw is required", field, i)
+		}
+		if se.Type != "" && !slices.Contains(eventTypes, se.Type) {
+			return nil, fmt.Errorf("promptevtest: %s[%d].type: unknown event type %q (known: %s; use raw: for any other event)",
+				field, i, se.Type, strings.Join(eventTypes, ", "))
 		}
 		if se.Delay != "" {
 			d, err := time.ParseDuration(se.Delay)

@@ -396,3 +396,29 @@ func TestLoadScript(t *testing.T) {
 		assert.Error(t, err, name)
 	}
 }
+
+// TestLoadScriptErrors checks that a script mistake is named by its place and
+// says what would be right, in the script's own words (no Go type names).
+func TestLoadScriptErrors(t *testing.T) {
+	tests := []struct {
+		name, src string
+		want      []string
+	}{
+		{"unknown event type", "script:\n  - {type: procesing, output: x}\n",
+			[]string{`script[0].type: unknown event type "procesing"`, "thoughts, processing, approval_required, done, error", "raw"}},
+		{"unknown top-level key", "name: x\nscirpt: []\n",
+			[]string{`line 2: unknown key "scirpt"`, "name, memory_enabled, script, on_approve, on_deny"}},
+		{"unknown event key", "script:\n  - {type: done, outptu: x}\n",
+			[]string{`line 2: unknown key "outptu"`, "type, output, tool, arguments, approval_id, delay, raw"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := LoadScript(strings.NewReader(tc.src))
+			require.Error(t, err)
+			for _, w := range tc.want {
+				assert.Contains(t, err.Error(), w)
+			}
+			assert.NotContains(t, err.Error(), "promptevtest.script", "no Go type names")
+		})
+	}
+}

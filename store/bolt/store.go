@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -170,8 +171,12 @@ func openError(path string, timeout time.Duration, err error) error {
 		return fmt.Errorf("%w: %s: not a bbolt database or its header is damaged: %w", ErrCorrupt, path, err)
 	case errors.Is(err, berrors.ErrVersionMismatch):
 		return fmt.Errorf("%w: %s: bbolt file format version mismatch: %w", ErrCorrupt, path, err)
-	case errors.Is(err, fs.ErrNotExist), errors.Is(err, fs.ErrPermission):
-		return fmt.Errorf("store: open %s: %w", path, err)
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("store: cannot create %s: the directory %s does not exist (%w): create the directory or point store.path into an existing one",
+			filepath.Base(path), filepath.Dir(path), fs.ErrNotExist)
+	case errors.Is(err, fs.ErrPermission):
+		return fmt.Errorf("store: cannot open %s (%w): give the user running the bridge write access to it and its directory, or change store.path",
+			path, fs.ErrPermission)
 	default:
 		// bbolt reports short files as "file size too small" without a sentinel.
 		return fmt.Errorf("%w: open %s: %w", ErrCorrupt, path, err)

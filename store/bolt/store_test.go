@@ -55,7 +55,7 @@ func TestOpen_Errors(t *testing.T) {
 			name:    "missing directory",
 			path:    func(t *testing.T) string { return filepath.Join(t.TempDir(), "nope", "bridge.db") },
 			want:    os.ErrNotExist,
-			wantMsg: "nope",
+			wantMsg: "nope does not exist (file does not exist): create the directory or point store.path into an existing one",
 		},
 		{
 			name:    "directory",
