@@ -185,6 +185,7 @@ func (b *Bridge) decideApproval(ctx context.Context, act chat.Action, state chat
 	switch {
 	case errors.Is(err, chat.ErrNotFound):
 		b.log.Info("approval click on an unknown id", "platform", act.Platform, "user", act.User.ID)
+		b.metrics.Approval(act.Platform, "unknown", 0)
 		return chat.ActionResult{Notice: noticeUnknownApproval}, nil
 	case err != nil:
 		return chat.ActionResult{}, fmt.Errorf("bridge: load approval: %w", err)

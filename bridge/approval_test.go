@@ -161,6 +161,7 @@ func TestApprovalClicks(t *testing.T) {
 
 		// Unknown id.
 		assert.Equal(t, "This approval request is unknown or no longer available.", click(r.rig, "nope", "U1", chat.Approve).Notice)
+		assert.Equal(t, 1, r.metrics.count("approval:unknown"), "counted as the README's outcome unknown")
 
 		// Foreign click: notice, card untouched, nothing decided.
 		before := len(r.p.Records())
