@@ -25,7 +25,7 @@ func TestActionUnknownKind(t *testing.T) {
 		records := len(r.p.Records())
 		streams := len(r.streams(t))
 
-		for _, kind := range []chat.ActionKind{"stop", "retry", ""} {
+		for _, kind := range []chat.ActionKind{"snooze", "escalate", ""} {
 			res, err := r.b.HandleAction(context.Background(), chat.Action{Platform: chat.PlatformSlack, Kind: kind,
 				Target: a.ID, User: chat.User{ID: "U1", Name: "name-U1"}, Card: cardRef})
 			require.NoError(t, err, kind)

@@ -56,6 +56,9 @@ func (r *run) requestApproval(ev promptev.AgentEvent) error {
 		Expires:         now.Add(b.cfg.Approvals.Timeout),
 		State:           chat.ApprovalPending,
 	}
+	if r.tracked {
+		a.Run = r.handle.id
+	}
 	if a.Description == "" {
 		a.Description = "The agent asks for approval to continue."
 	}
@@ -67,6 +70,13 @@ func (r *run) requestApproval(ev promptev.AgentEvent) error {
 	}
 	r.log.Info("approval requested", "approval", a.ID, "tool", a.Tool, "requester", a.Requester,
 		"arguments_digest", a.ArgumentsDigest, "expires", a.Expires)
+	if !r.beginWait(a) {
+		// Stopped before the card was shown: no card, the request is closed.
+		if _, _, err := r.b.store.DecideApproval(context.WithoutCancel(b.life), a.ID, chat.ApprovalStopped, "", "", time.Now()); err != nil {
+			r.log.Warn("approval of a stopped run not closed", "approval", a.ID, "err", err)
+		}
+		return errStopped
+	}
 	ref, err := r.ps.out.Post(b.life, a.Key, cardMessage(a, r.ps.buttons), outbox.PrioHigh)
 	if err != nil {
 		// No card to click: withdraw the request rather than leave it
@@ -312,6 +322,47 @@ func (b *Bridge) afterDecision(a chat.Approval) {
 	}
 }
 
+// endWait ends the run that waited for the decided request a: its record
+// becomes finished and its live message loses its Stop button. The
+// request's compare-and-set already ordered this decision against the
+// run's Stop, so the move only fails when the record is gone.
+func (b *Bridge) endWait(ps *platformState, a chat.Approval) {
+	if a.Run == "" {
+		return
+	}
+	rec, ok, err := b.store.MoveRun(context.WithoutCancel(b.life), a.Run, []chat.RunState{chat.RunWaiting},
+		chat.RunMove{To: chat.RunFinished})
+	if err != nil || !ok {
+		b.log.Warn("waiting run not ended", "run", a.Run, "approval", a.ID, "err", err)
+		return
+	}
+	if rec.Live.ID == "" {
+		return
+	}
+	// A plain edit: the decision's continuation posts its own message, so
+	// this one must never turn into a new post.
+	m := chat.Message{Kind: chat.KindStatus, Status: waitEndedText(a), Steps: rec.Steps, Final: true}
+	ps.out.Live(rec.Live).Set(m)
+}
+
+// waitEndedText is the status of a waiting run's message once its request
+// is decided.
+func waitEndedText(a chat.Approval) string {
+	by := a.DecidedByName
+	if by == "" {
+		by = a.DecidedBy
+	}
+	switch a.State {
+	case chat.ApprovalApproved:
+		return "✓ Approved by " + agentText(by, 80)
+	case chat.ApprovalDenied:
+		return "✗ Denied by " + agentText(by, 80)
+	case chat.ApprovalExpired:
+		return "⌛ The approval request expired"
+	}
+	return string(a.State)
+}
+
 // cardMessage renders an approval card. Without working buttons the body says
 // how to decide; a decided card shows its state and who decided (the adapter
 // renders "Approved by X" from the card).
@@ -347,6 +398,8 @@ func alreadyText(a chat.Approval) string {
 		return "Already denied by " + by
 	case chat.ApprovalExpired:
 		return noticeExpired
+	case chat.ApprovalStopped:
+		return "Already stopped by " + by
 	}
 	return noticeUnknownApproval
 }

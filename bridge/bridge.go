@@ -125,6 +125,7 @@ func New(o Options) (*Bridge, error) {
 		actions:   make(map[chat.ActionKind]actionHandler),
 	}
 	b.registerApprovals()
+	b.registerRuns()
 	for i, p := range o.Platforms {
 		if p == nil {
 			return nil, fmt.Errorf("bridge: platform %d is nil", i)
@@ -184,6 +185,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 	bg.Go(func() { b.recover(b.life, leftovers) })
 	bg.Go(func() { b.sweepLoop(b.life, expirySweepInterval, b.sweepExpired) })
 	bg.Go(func() { b.sweepLoop(b.life, dedupeSweepInterval, b.sweepDedupe) })
+	bg.Go(func() { b.sweepLoop(b.life, dedupeSweepInterval, b.sweepRunRecords) })
 
 	select {
 	case <-ctx.Done():

@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"errors"
 
 	"github.com/promptev/promptev-bridge/chat"
 )
@@ -22,7 +23,7 @@ func (b *Bridge) recover(ctx context.Context, leftovers []chat.InFlightRun) {
 			continue
 		}
 		if r.Placeholder.ID != "" {
-			_, err := ps.out.Live(r.Placeholder).Finish(ctx, []chat.Message{noticeMessage(interruptedText)}, chat.Message{})
+			_, err := ps.out.Live(r.Placeholder).Finish(ctx, []chat.Message{b.interruptedMessage(ctx, r)}, chat.Message{})
 			if err != nil {
 				log.Warn("interrupted run not finalised: record kept for the next start", "err", err)
 				continue
@@ -39,4 +40,28 @@ func (b *Bridge) recover(ctx context.Context, leftovers []chat.InFlightRun) {
 		b.mu.Unlock()
 		log.Info("interrupted run finalised", "placeholder", r.Placeholder.ID, "started", r.Started)
 	}
+}
+
+// interruptedMessage is the last state of a run a previous process left in
+// flight: the interrupted notice with a Retry button, or "Stopped by X"
+// when a Stop was pressed on it before this start-up finalised it. The run
+// record moves to failed first, so the Retry works once.
+func (b *Bridge) interruptedMessage(ctx context.Context, r chat.InFlightRun) chat.Message {
+	if r.RunID == "" {
+		return noticeMessage(interruptedText)
+	}
+	rec, ok, err := b.store.MoveRun(context.WithoutCancel(ctx), r.RunID, []chat.RunState{chat.RunRunning},
+		chat.RunMove{To: chat.RunFailed, Notice: interruptedText})
+	switch {
+	case errors.Is(err, chat.ErrNotFound):
+		return noticeMessage(interruptedText)
+	case err != nil:
+		b.log.Warn("interrupted run record not settled", "run", r.RunID, "err", err)
+		return noticeMessage(interruptedText)
+	case ok || rec.State == chat.RunFailed:
+		return failureMessage(interruptedText, r.RunID)
+	case rec.State == chat.RunStopped:
+		return stoppedMessage(nil, rec.DecidedByName, rec.DecidedBy)
+	}
+	return noticeMessage(interruptedText)
 }

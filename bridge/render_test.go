@@ -56,7 +56,11 @@ func TestLiveStatusStepsAndThoughts(t *testing.T) {
 				synctest.Wait()
 				refs := r.refs(key)
 				require.Len(t, refs, 1)
-				assert.Equal(t, tt.want, r.p.Current(refs[0]))
+				got := r.p.Current(refs[0])
+				require.Len(t, got.Buttons, 1, "the live status carries its run's Stop")
+				assert.Equal(t, chat.Stop, got.Buttons[0].Kind)
+				got.Buttons = nil
+				assert.Equal(t, tt.want, got)
 				assert.Equal(t, 1, r.metrics.count("first_status"))
 
 				time.Sleep(20 * time.Second)

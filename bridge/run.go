@@ -22,6 +22,7 @@ const (
 	outcomeApproval    = "approval"
 	outcomeInterrupted = "interrupted"
 	outcomeCancelled   = "cancelled"
+	outcomeStopped     = "stopped"
 )
 
 // run is one agent turn of a conversation, from placeholder to final state.
@@ -36,6 +37,13 @@ type run struct {
 	// change the outcome).
 	handle  *runHandle
 	endTurn func()
+
+	// tracked is true when the run has a RunRecord: its messages then
+	// carry its Stop and Retry buttons.
+	tracked bool
+	// liveDone is true once r.live was finished; later edits of the
+	// placeholder go through a new editor.
+	liveDone bool
 
 	started time.Time
 	live    *outbox.LiveMessage
@@ -60,6 +68,8 @@ type result struct {
 	note string
 	// err is the cause of a failure, for the log.
 	err error
+	// stoppedBy is who pressed Stop (outcomeStopped).
+	stoppedBy string
 }
 
 // runJob runs one job and logs it.
@@ -81,6 +91,13 @@ func (b *Bridge) runJob(j job) {
 		endTurn: endTurn,
 		started: time.Now(),
 	}
+	if j.decided != nil {
+		// The run that waited for this decision ended before this job
+		// started (a conversation runs one job at a time): its message
+		// is tidied after its own last edit.
+		b.endWait(ps, *j.decided)
+	}
+	r.record()
 	res := r.execute()
 	endTurn()
 	d := time.Since(r.started)
@@ -99,14 +116,20 @@ func (b *Bridge) runJob(j job) {
 // execute posts the placeholder, runs the agent turn and delivers its end.
 func (r *run) execute() result {
 	b := r.b
-	ref, err := r.ps.out.Post(b.life, r.job.key, placeholderMessage(), outbox.PrioHigh)
+	ref, err := r.ps.out.Post(b.life, r.job.key, r.withStop(placeholderMessage()), outbox.PrioHigh)
 	if err != nil {
+		r.settle(&result{outcome: outcomeError, notice: "placeholder not posted"})
 		return result{outcome: outcomeError, err: fmt.Errorf("post placeholder: %w", err)}
 	}
 	b.metrics.TimeToPlaceholder(r.ps.name, time.Since(r.job.received))
 	r.ref = ref
 	r.live = r.ps.out.Live(ref)
-	if err := b.store.PutRun(b.life, chat.InFlightRun{Key: r.job.key, Placeholder: ref, InboundID: r.job.inboundID, Started: r.started}); err != nil {
+	r.recordLive(ref)
+	inflight := chat.InFlightRun{Key: r.job.key, Placeholder: ref, InboundID: r.job.inboundID, Started: r.started}
+	if r.tracked {
+		inflight.RunID = r.handle.id
+	}
+	if err := b.store.PutRun(b.life, inflight); err != nil {
 		r.log.Warn("in-flight run not recorded", "err", err)
 	}
 
@@ -116,7 +139,8 @@ func (r *run) execute() result {
 	cancel()
 	r.endTurn()
 	stopIndicator()
-	if res.note != "" {
+	r.settle(&res)
+	if res.note != "" && res.outcome != outcomeStopped {
 		if _, err := r.ps.out.Post(b.life, r.job.key, noticeMessage(res.note), outbox.PrioNormal); err != nil {
 			r.log.Warn("note not posted", "err", err)
 		}
@@ -145,25 +169,60 @@ func (r *run) deliver(res *result) error {
 			return fmt.Errorf("deliver answer: %w", err)
 		}
 	case outcomeApproval:
-		if err := r.requestApproval(res.approval); err != nil {
+		err := r.requestApproval(res.approval)
+		switch {
+		case errors.Is(err, errStopped):
+			res.outcome, res.stoppedBy = outcomeStopped, r.stoppedBy(res.stoppedBy)
+			return r.finishStopped(res.stoppedBy)
+		case err != nil:
 			res.outcome = outcomeError
+			res.notice = "⚠️ The agent asked for an approval, but the request could not be shown. Please try again."
 			res.err = errors.Join(res.err, err)
-			return r.finishNotice("⚠️ The agent asked for an approval, but the request could not be shown. Please try again.")
+			r.settle(res)
+			if res.outcome == outcomeStopped {
+				return r.finishStopped(res.stoppedBy)
+			}
+			return r.finishNotice(res.notice)
 		}
-		m := r.view.message(r.ps.limits.MaxMessageChars)
-		m.Status, m.Final = waitingApproval, true
-		if _, err := r.live.Finish(b.life, []chat.Message{m}, chat.Message{}); err != nil {
-			return fmt.Errorf("finish placeholder: %w", err)
-		}
+		return r.showWaiting()
+	case outcomeStopped:
+		return r.finishStopped(res.stoppedBy)
 	default:
 		return r.finishNotice(res.notice)
 	}
 	return nil
 }
 
+// finish delivers msg as the last state of the run's live message.
+func (r *run) finish(msg chat.Message) error {
+	l := r.live
+	if r.liveDone {
+		l = r.ps.out.Live(r.ref)
+	}
+	r.liveDone = true
+	if _, err := l.Finish(r.b.life, []chat.Message{msg}, chat.Message{}); err != nil {
+		return err
+	}
+	return nil
+}
+
+// finishNotice ends the live message with a failure notice; a failed run's
+// notice carries its Retry button.
 func (r *run) finishNotice(text string) error {
-	if _, err := r.live.Finish(r.b.life, []chat.Message{noticeMessage(text)}, chat.Message{}); err != nil {
+	id := ""
+	if r.tracked {
+		id = r.handle.id
+	}
+	if err := r.finish(failureMessage(text, id)); err != nil {
 		return fmt.Errorf("deliver notice: %w", err)
+	}
+	return nil
+}
+
+// finishStopped ends the live message with "Stopped by X" and the steps seen.
+func (r *run) finishStopped(by string) error {
+	if err := r.finish(stoppedMessage(r.view.message(r.ps.limits.MaxMessageChars).Steps, by, "")); err != nil {
+		return fmt.Errorf("deliver stop: %w", err)
 	}
 	return nil
 }
@@ -349,7 +408,7 @@ func (r *run) onEvent(ev promptev.AgentEvent) (result, bool) {
 // update hands the current live state to the coalescing editor.
 func (r *run) update() {
 	r.updates++
-	r.live.Set(r.view.message(r.ps.limits.MaxMessageChars))
+	r.live.Set(r.withStop(r.view.message(r.ps.limits.MaxMessageChars)))
 }
 
 // failure turns an error into the user-facing end of the turn. A run
@@ -359,6 +418,8 @@ func (r *run) failure(ctx context.Context, err error) result {
 	switch {
 	case r.b.runs.Err() != nil:
 		return result{outcome: outcomeInterrupted, notice: interruptedText, err: err}
+	case errors.Is(r.handle.cancelCause(), errStopped):
+		return result{outcome: outcomeStopped, err: r.handle.cancelCause()}
 	case r.handle.cancelCause() != nil:
 		return result{outcome: outcomeCancelled, notice: cancelledText, err: errors.Join(r.handle.cancelCause(), err)}
 	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil:

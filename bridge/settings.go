@@ -114,6 +114,9 @@ type RunsConfig struct {
 	RunTimeout time.Duration `yaml:"run_timeout"`
 	// IdleTimeout fails a run whose stream sends no event for this long.
 	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// StopPolicy says who may press a run's Stop button: requester (the
+	// default), approvers (the route's approval approvers) or anyone.
+	StopPolicy ApprovalPolicy `yaml:"stop_policy"`
 }
 
 // Defaults and bounds.
@@ -141,6 +144,7 @@ func DefaultConfig() Config {
 			DedupeTTL:     15 * time.Minute,
 			RunTimeout:    15 * time.Minute,
 			IdleTimeout:   2 * time.Minute,
+			StopPolicy:    PolicyRequester,
 		},
 	}
 }
@@ -177,6 +181,15 @@ func (c Config) Validate() chat.ConfigProblems {
 	}
 	if u.IdleTimeout <= 0 {
 		ps.Add("runs.idle_timeout", "must be positive, not %s", u.IdleTimeout)
+	}
+	switch u.StopPolicy {
+	case PolicyRequester, PolicyAnyone:
+	case PolicyApprovers:
+		if len(c.Approvals.Approvers) == 0 {
+			ps.Add("runs.stop_policy", "is approvers, so approvals.approvers must list at least one approver (or use requester or anyone)")
+		}
+	default:
+		ps.Add("runs.stop_policy", "must be requester, approvers or anyone, not %q", u.StopPolicy)
 	}
 	return ps
 }
@@ -311,6 +324,22 @@ func (r route) allows(key chat.ConversationKey, user chat.User) bool {
 		return false
 	}
 	return true
+}
+
+// mayStop reports whether user on platform may stop (or, with
+// PolicyRequester, retry) a run of this route, under policy.
+func (r route) mayStop(policy ApprovalPolicy, rec chat.RunRecord, platform string, user chat.User) bool {
+	if platform != rec.Key.Platform || user.ID == "" {
+		return false
+	}
+	switch policy {
+	case PolicyAnyone:
+		return true
+	case PolicyApprovers:
+		return slices.Contains(r.approvers, platform+":"+user.ID)
+	default:
+		return user.ID == rec.Requester
+	}
 }
 
 // mayDecide reports whether user on platform may decide an approval of this route.

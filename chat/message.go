@@ -38,6 +38,10 @@ const (
 	Approve ActionKind = "approve"
 	// Deny denies the approval request named by Action.Target.
 	Deny ActionKind = "deny"
+	// Stop stops the run named by Action.Target.
+	Stop ActionKind = "stop"
+	// Retry runs the failed turn of the run named by Action.Target again.
+	Retry ActionKind = "retry"
 )
 
 // maxActionKind bounds the length of an ActionKind.
@@ -142,6 +146,9 @@ const (
 	ApprovalApproved ApprovalState = "approved"
 	ApprovalDenied   ApprovalState = "denied"
 	ApprovalExpired  ApprovalState = "expired"
+	// ApprovalStopped is the state of a request whose run was stopped
+	// before anyone decided it.
+	ApprovalStopped ApprovalState = "stopped"
 )
 
 // ApprovalCard is what an approval message shows.
@@ -178,4 +185,17 @@ type Message struct {
 	Approval *ApprovalCard
 	// Final is true for the last state of a message (no more edits follow).
 	Final bool
+	// Buttons are extra buttons the message carries (a run's Stop, a failure
+	// notice's Retry), rendered after any approval buttons. An edit without
+	// them removes them.
+	Buttons []Button
+}
+
+// Button is a button of a message: a click on it comes back as an Action of
+// Kind with Target.
+type Button struct {
+	Kind   ActionKind
+	Target string
+	// Label is the button's text ("Stop", "Retry").
+	Label string
 }

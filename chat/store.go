@@ -51,6 +51,8 @@ type Approval struct {
 	ArgumentsDigest string `json:"arguments_digest,omitempty"`
 	// Arguments is the truncated rendering shown on the card.
 	Arguments string `json:"arguments,omitempty"`
+	// Run is the id of the run that asked (its RunRecord), when it has one.
+	Run string `json:"run,omitempty"`
 	// Card is the approval card's message. The approval is stored before the
 	// card is posted, so Card is empty until SetApprovalCard records it.
 	Card      MessageRef    `json:"card"`
@@ -72,8 +74,77 @@ type InFlightRun struct {
 	Key         ConversationKey `json:"key"`
 	Placeholder MessageRef      `json:"placeholder"`
 	// InboundID is the platform id of the message that started the run.
-	InboundID string    `json:"inbound_id"`
-	Started   time.Time `json:"started"`
+	InboundID string `json:"inbound_id"`
+	// RunID is the id of the run's RunRecord (empty in records written
+	// before runs had one).
+	RunID   string    `json:"run_id,omitempty"`
+	Started time.Time `json:"started"`
+}
+
+// RunState is the state of a run as its buttons see it.
+type RunState string
+
+// Run states. A run starts running; it is waiting while an approval it
+// asked for is pending; it ends finished, stopped or failed; a failed run
+// whose Retry was pressed is retried.
+const (
+	RunRunning  RunState = "running"
+	RunWaiting  RunState = "waiting"
+	RunFinished RunState = "finished"
+	RunStopped  RunState = "stopped"
+	RunFailed   RunState = "failed"
+	RunRetried  RunState = "retried"
+)
+
+// Valid reports whether s is one of the run states.
+func (s RunState) Valid() bool {
+	switch s {
+	case RunRunning, RunWaiting, RunFinished, RunStopped, RunFailed, RunRetried:
+		return true
+	}
+	return false
+}
+
+// RunRecord is the durable record of one run (one agent turn), for the
+// buttons that act on it: Stop while it is running or waiting, Retry once
+// it failed. Buttons carry only its ID.
+type RunRecord struct {
+	// ID is random and opaque.
+	ID  string          `json:"id"`
+	Key ConversationKey `json:"key"`
+	// Requester is the platform user id whose message (or approval) the
+	// run answers.
+	Requester string `json:"requester"`
+	// Query is the text the run sent to the agent (what Retry sends again).
+	Query string `json:"query"`
+	// Live is the run's live message (its placeholder), once posted.
+	Live MessageRef `json:"live"`
+	// Approval is the id of the approval request a waiting run asked for.
+	Approval string `json:"approval,omitempty"`
+	// Steps are the steps the live message showed when the run began to
+	// wait, so a later edit (Stopped, approved) keeps them.
+	Steps []Step   `json:"steps,omitempty"`
+	State RunState `json:"state"`
+	// Notice is the failure notice of a failed run.
+	Notice string `json:"notice,omitempty"`
+	// DecidedBy and DecidedByName are who stopped or retried the run.
+	DecidedBy     string    `json:"decided_by,omitempty"`
+	DecidedByName string    `json:"decided_by_name,omitempty"`
+	DecidedAt     time.Time `json:"decided_at,omitzero"`
+	Created       time.Time `json:"created"`
+}
+
+// RunMove is a state change of a RunRecord (see Store.MoveRun). Fields
+// other than To are written only when not empty.
+type RunMove struct {
+	To       RunState
+	By       string
+	ByName   string
+	At       time.Time
+	Live     MessageRef
+	Approval string
+	Notice   string
+	Steps    []Step
 }
 
 // Store is the bridge's durable state. Implementations must be safe for
@@ -93,13 +164,29 @@ type Store interface {
 	// record tells whether a decision was made before the card was recorded
 	// (Decided reports true). ErrNotFound when the id is unknown.
 	SetApprovalCard(ctx context.Context, id string, card MessageRef) (Approval, error)
-	// DecideApproval moves a pending approval to state (approved, denied or
-	// expired), recording by and at. It succeeds for exactly one caller:
+	// DecideApproval moves a pending approval to state (approved, denied,
+	// expired or stopped), recording by and at. It succeeds for exactly one caller:
 	// ok is false (and the current record is returned) when the approval had
 	// already left the pending state. ErrNotFound when the id is unknown.
 	DecideApproval(ctx context.Context, id string, state ApprovalState, by, byName string, at time.Time) (a Approval, ok bool, err error)
 	// ListExpiredApprovals returns up to limit pending approvals whose Expires is not after now.
 	ListExpiredApprovals(ctx context.Context, now time.Time, limit int) ([]Approval, error)
+
+	// PutRunRecord creates or replaces the run record r.ID.
+	PutRunRecord(ctx context.Context, r RunRecord) error
+	// GetRunRecord returns ErrNotFound when the id is unknown.
+	GetRunRecord(ctx context.Context, id string) (RunRecord, error)
+	// MoveRun is the run records' compare-and-set: when the run's state is
+	// one of from, it applies m (state m.To, and every non-empty field of
+	// m) and returns the new record with ok true. Otherwise it changes
+	// nothing and returns the current record with ok false, so of two
+	// concurrent moves out of one state exactly one succeeds. ErrNotFound
+	// when the id is unknown.
+	MoveRun(ctx context.Context, id string, from []RunState, m RunMove) (r RunRecord, ok bool, err error)
+	// SweepRunRecords deletes up to limit records of runs that ended
+	// (finished, stopped, retried, failed) and were created before
+	// before, and returns how many.
+	SweepRunRecords(ctx context.Context, before time.Time, limit int) (int, error)
 
 	PutRun(ctx context.Context, r InFlightRun) error
 	DeleteRun(ctx context.Context, key ConversationKey) error
@@ -116,4 +203,37 @@ type Store interface {
 	SeenOrMark(ctx context.Context, keys []string, ttl time.Duration, now time.Time) (seen bool, err error)
 	// SweepDedupe deletes up to limit expired dedupe entries and returns how many.
 	SweepDedupe(ctx context.Context, now time.Time, limit int) (int, error)
+}
+
+// ApplyRunMove returns r changed by m: state m.To and every non-empty field
+// of m. Stores use it so that every backend moves runs alike.
+func ApplyRunMove(r RunRecord, m RunMove) RunRecord {
+	r.State = m.To
+	if m.By != "" {
+		r.DecidedBy = m.By
+	}
+	if m.ByName != "" {
+		r.DecidedByName = m.ByName
+	}
+	if !m.At.IsZero() {
+		r.DecidedAt = m.At
+	}
+	if m.Live.ID != "" {
+		r.Live = m.Live
+	}
+	if m.Approval != "" {
+		r.Approval = m.Approval
+	}
+	if m.Notice != "" {
+		r.Notice = m.Notice
+	}
+	if len(m.Steps) > 0 {
+		r.Steps = append([]Step(nil), m.Steps...)
+	}
+	return r
+}
+
+// RunEnded reports whether a run in state s has ended (no Stop applies).
+func RunEnded(s RunState) bool {
+	return s != RunRunning && s != RunWaiting
 }

@@ -20,6 +20,7 @@ type MemStore struct {
 	conversations map[chat.ConversationKey]chat.Conversation
 	approvals     map[string]chat.Approval
 	runs          map[chat.ConversationKey]chat.InFlightRun
+	runRecords    map[string]chat.RunRecord
 	dedupe        map[string]time.Time // key -> expiry
 }
 
@@ -31,6 +32,7 @@ func NewMemStore() *MemStore {
 		conversations: make(map[chat.ConversationKey]chat.Conversation),
 		approvals:     make(map[string]chat.Approval),
 		runs:          make(map[chat.ConversationKey]chat.InFlightRun),
+		runRecords:    make(map[string]chat.RunRecord),
 		dedupe:        make(map[string]time.Time),
 	}
 }
@@ -134,7 +136,7 @@ func (s *MemStore) SetApprovalCard(ctx context.Context, id string, card chat.Mes
 // DecideApproval moves a pending approval to state exactly once; see chat.Store.
 func (s *MemStore) DecideApproval(ctx context.Context, id string, state chat.ApprovalState, by, byName string, at time.Time) (chat.Approval, bool, error) {
 	switch state {
-	case chat.ApprovalApproved, chat.ApprovalDenied, chat.ApprovalExpired:
+	case chat.ApprovalApproved, chat.ApprovalDenied, chat.ApprovalExpired, chat.ApprovalStopped:
 	default:
 		return chat.Approval{}, false, fmt.Errorf("bridgetest: decide approval %s: invalid state %q", id, state)
 	}

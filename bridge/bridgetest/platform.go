@@ -509,8 +509,9 @@ func (p *Platform) Text(ref chat.MessageRef) string {
 
 // Buttons returns the buttons ref now shows, each as the Action a click on
 // it hands to the bridge (Platform, Kind, Target and Card set; the test
-// fills in User and Received): approve and deny on a pending approval card
-// when buttons are supported, else none.
+// fills in User and Received): approve and deny on a pending approval card,
+// then the message's own Buttons (Stop, Retry), when buttons are supported;
+// else none.
 func (p *Platform) Buttons(ref chat.MessageRef) []chat.Action {
 	m, ok := p.Lookup(ref)
 	if !ok || m.Deleted || p.noButtons {
@@ -521,6 +522,9 @@ func (p *Platform) Buttons(ref chat.MessageRef) []chat.Action {
 		for _, kind := range []chat.ActionKind{chat.Approve, chat.Deny} {
 			out = append(out, chat.Action{Platform: p.name, Kind: kind, Target: a.ID, Card: m.Ref})
 		}
+	}
+	for _, b := range m.Message.Buttons {
+		out = append(out, chat.Action{Platform: p.name, Kind: b.Kind, Target: b.Target, Card: m.Ref})
 	}
 	return out
 }
@@ -570,6 +574,9 @@ func cloneMessage(m chat.Message) chat.Message {
 	if m.Approval != nil {
 		a := *m.Approval
 		m.Approval = &a
+	}
+	if m.Buttons != nil {
+		m.Buttons = append([]chat.Button(nil), m.Buttons...)
 	}
 	return m
 }

@@ -291,11 +291,14 @@ func cloneMessage(m chat.Message) chat.Message {
 		a := *m.Approval
 		m.Approval = &a
 	}
+	if m.Buttons != nil {
+		m.Buttons = append([]chat.Button(nil), m.Buttons...)
+	}
 	return m
 }
 
 // isZeroMessage reports whether m is the zero Message.
 func isZeroMessage(m chat.Message) bool {
 	return m.Kind == 0 && m.Status == "" && m.Thought == "" && len(m.Steps) == 0 &&
-		m.Body == "" && m.Approval == nil && !m.Final
+		m.Body == "" && m.Approval == nil && !m.Final && len(m.Buttons) == 0
 }

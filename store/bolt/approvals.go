@@ -12,7 +12,7 @@ import (
 // validState reports whether st is one of the approval states.
 func validState(st chat.ApprovalState) bool {
 	switch st {
-	case chat.ApprovalPending, chat.ApprovalApproved, chat.ApprovalDenied, chat.ApprovalExpired:
+	case chat.ApprovalPending, chat.ApprovalApproved, chat.ApprovalDenied, chat.ApprovalExpired, chat.ApprovalStopped:
 		return true
 	}
 	return false
@@ -114,8 +114,8 @@ func (s *Store) SetApprovalCard(ctx context.Context, id string, card chat.Messag
 	return a, nil
 }
 
-// DecideApproval moves the pending approval id to state (approved, denied or
-// expired), recording who decided and when. It is a compare-and-set in one
+// DecideApproval moves the pending approval id to state (approved, denied,
+// expired or stopped), recording who decided and when. It is a compare-and-set in one
 // write transaction: exactly one caller gets ok=true; later callers get
 // ok=false and the record as decided. Unknown ids give chat.ErrNotFound.
 func (s *Store) DecideApproval(ctx context.Context, id string, state chat.ApprovalState, by, byName string, at time.Time) (chat.Approval, bool, error) {

@@ -1,0 +1,37 @@
+package bolt
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/promptev/promptev-bridge/bridge/bridgetest"
+	"github.com/promptev/promptev-bridge/chat"
+)
+
+func TestRunRecordContract(t *testing.T) {
+	bridgetest.RunRunRecordContract(t, func(t *testing.T) chat.Store { return openTemp(t) })
+}
+
+// A stop or retry decided before a restart is still decided after it.
+func TestRunRecordSurvivesReopen(t *testing.T) {
+	path := t.TempDir() + "/state.db"
+	s, err := Open(path, Options{NoSync: true})
+	require.NoError(t, err)
+	ctx := context.Background()
+	require.NoError(t, s.PutRunRecord(ctx, chat.RunRecord{ID: "r1", State: chat.RunFailed, Query: "q", Created: time.Now()}))
+	_, ok, err := s.MoveRun(ctx, "r1", []chat.RunState{chat.RunFailed}, chat.RunMove{To: chat.RunRetried, By: "U1"})
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.NoError(t, s.Close())
+
+	s, err = Open(path, Options{NoSync: true})
+	require.NoError(t, err)
+	defer s.Close()
+	r, ok, err := s.MoveRun(ctx, "r1", []chat.RunState{chat.RunFailed}, chat.RunMove{To: chat.RunRetried, By: "U2"})
+	require.NoError(t, err)
+	require.False(t, ok)
+	require.Equal(t, "U1", r.DecidedBy)
+}
