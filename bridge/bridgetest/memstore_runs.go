@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/promptev/promptev-bridge/chat"
@@ -77,4 +78,21 @@ func (s *MemStore) SweepRunRecords(ctx context.Context, before time.Time, limit 
 		}
 	}
 	return n, nil
+}
+
+// RunRecords returns every run record, oldest first (for tests).
+func (s *MemStore) RunRecords() []chat.RunRecord {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]chat.RunRecord, 0, len(s.runRecords))
+	for _, r := range s.runRecords {
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b chat.RunRecord) int {
+		if c := a.Created.Compare(b.Created); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return out
 }
