@@ -65,6 +65,13 @@ func render(msg chat.Message) (rendered, error) {
 	default: // KindAnswer, KindNotice
 		r.content = msg.Body
 	}
+	row, err := messageButtons(msg.Buttons)
+	if err != nil {
+		return r, err
+	}
+	if row != nil {
+		r.components = append(r.components, *row)
+	}
 	// The bridge neutralises agent text already; doing it again here keeps
 	// every path (notices, cards, status) unable to ping, whatever the caller.
 	r.content = fitContent(chat.NeutralizeMentions(r.content))
@@ -136,6 +143,8 @@ func renderApproval(c chat.ApprovalCard) string {
 		b.WriteString("\n❌ Denied" + suffixBy(by))
 	case chat.ApprovalExpired:
 		b.WriteString("\n⌛ Expired: no decision was made in time.")
+	case chat.ApprovalStopped:
+		b.WriteString("\n⏹ Stopped" + suffixBy(by))
 	}
 	return b.String()
 }
@@ -164,6 +173,38 @@ func approvalButtons(id string) (discordgo.ActionsRow, error) {
 		discordgo.Button{Label: "Approve", Style: discordgo.SuccessButton, CustomID: approve},
 		discordgo.Button{Label: "Deny", Style: discordgo.DangerButton, CustomID: deny},
 	}}, nil
+}
+
+// maxRowButtons is Discord's limit of buttons in one action row.
+const maxRowButtons = 5
+
+// messageButtons renders a message's own buttons (a run's Stop, a failure
+// notice's Retry) as one action row; nil when there are none. An edit
+// without them sends an empty component list, which removes them: no
+// disabled button is left behind.
+func messageButtons(buttons []chat.Button) (*discordgo.ActionsRow, error) {
+	if len(buttons) == 0 {
+		return nil, nil
+	}
+	if len(buttons) > maxRowButtons {
+		return nil, fmt.Errorf("%d buttons do not fit an action row of %d", len(buttons), maxRowButtons)
+	}
+	row := discordgo.ActionsRow{}
+	for _, b := range buttons {
+		id, err := customID(b.Kind, b.Target)
+		if err != nil {
+			return nil, err
+		}
+		style := discordgo.SecondaryButton
+		switch b.Kind {
+		case chat.Stop:
+			style = discordgo.DangerButton
+		case chat.Retry:
+			style = discordgo.PrimaryButton
+		}
+		row.Components = append(row.Components, discordgo.Button{Label: oneLine(b.Label, 80), Style: style, CustomID: id})
+	}
+	return &row, nil
 }
 
 // customID is the custom id of a button of the given kind and target; it

@@ -59,15 +59,50 @@ type rendered struct {
 // invalid_blocks.
 func render(m chat.Message) rendered {
 	m = neutralize(m)
+	var r rendered
 	switch m.Kind {
 	case chat.KindApproval:
-		return renderApproval(m)
+		r = renderApproval(m)
 	case chat.KindAnswer, chat.KindNotice:
-		return renderMarkdown(m)
+		r = renderMarkdown(m)
 	default:
-		return renderStatus(m)
+		r = renderStatus(m)
 	}
+	if row := messageButtons(m.Buttons); row != nil {
+		r.Blocks = append(r.Blocks, row)
+	}
+	return r
 }
+
+// messageButtons renders a message's own buttons (a run's Stop, a failure
+// notice's Retry) as one actions block; nil when there are none. Each
+// button's action id is the prefix and its kind, its value the target.
+func messageButtons(buttons []chat.Button) slack.Block {
+	if len(buttons) == 0 {
+		return nil
+	}
+	elems := make([]slack.BlockElement, 0, len(buttons))
+	for _, b := range buttons {
+		if !b.Kind.Valid() || b.Target == "" {
+			continue
+		}
+		btn := slack.NewButtonBlockElement(actionID(b.Kind), b.Target, plain(chat.TruncateRunes(b.Label, maxButtonLabel)))
+		switch b.Kind {
+		case chat.Stop:
+			btn = btn.WithStyle(slack.StyleDanger)
+		case chat.Retry:
+			btn = btn.WithStyle(slack.StylePrimary)
+		}
+		elems = append(elems, btn)
+	}
+	if len(elems) == 0 {
+		return nil
+	}
+	return slack.NewActionBlock("pvb_buttons", elems...)
+}
+
+// maxButtonLabel is Slack's limit on a button's text.
+const maxButtonLabel = 75
 
 // renderStatus renders the placeholder and its live status: the status line
 // (with an hourglass while the run works; none once the status is final, such
@@ -165,6 +200,11 @@ func decidedText(card *chat.ApprovalCard) string {
 		return "Denied by " + by
 	case chat.ApprovalExpired:
 		return "Expired"
+	case chat.ApprovalStopped:
+		if by == "" {
+			return "Stopped"
+		}
+		return "Stopped by " + by
 	default:
 		return string(card.State)
 	}
@@ -179,6 +219,8 @@ func decidedLine(card *chat.ApprovalCard) string {
 		mark = ":no_entry_sign:"
 	case chat.ApprovalExpired:
 		mark = ":hourglass:"
+	case chat.ApprovalStopped:
+		mark = ":black_square_for_stop:"
 	}
 	return mark + " " + escape(decidedText(card), 500)
 }
