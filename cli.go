@@ -30,6 +30,9 @@ type env struct {
 	onSidePort func(net.Addr)
 	// stdoutTTY forces terminal rendering on (true) or off (false); nil detects it.
 	stdoutTTY *bool
+	// interrupt, when set, lets a terminal conversation take Ctrl-C to stop
+	// its run under way (main sets it; in-process runs have none).
+	interrupt *interruptHook
 }
 
 // command is one subcommand.

@@ -35,6 +35,10 @@ func runConsole(ctx context.Context, e *env, o consoleOptions) error {
 		User:   consoleUser(e),
 		Logger: o.log,
 	})
+	if e.interrupt != nil {
+		// Ctrl-C during a run stops the run; at the prompt it exits.
+		defer e.interrupt.set(adapter.Interrupt)()
+	}
 	tr := newIdleTracker(adapter, o.autoApprove)
 	watchDone := make(chan struct{})
 	defer close(watchDone)

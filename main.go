@@ -11,29 +11,72 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 )
 
 func main() {
-	ctx, stop := signalContext(os.Stderr)
-	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	intr := &interruptHook{}
+	ctx, stop := signalContext(os.Stderr, intr)
+	code := runWith(ctx, os.Args[1:], &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr,
+		lookup: os.LookupEnv, interrupt: intr})
 	stop()
 	os.Exit(code)
 }
 
-// signalContext returns a context cancelled by the first SIGINT or SIGTERM;
-// a second signal exits the process at once.
-func signalContext(stderr io.Writer) (context.Context, func()) {
+// interruptHook lets a terminal conversation take a Ctrl-C for itself: while
+// a run is under way, the first Ctrl-C stops that run instead of the
+// program. It is safe for concurrent use.
+type interruptHook struct {
+	mu sync.Mutex
+	fn func() bool
+}
+
+// set makes fn take SIGINTs (fn reports whether it used one) until the
+// returned function is called.
+func (h *interruptHook) set(fn func() bool) (unset func()) {
+	h.mu.Lock()
+	h.fn = fn
+	h.mu.Unlock()
+	return func() {
+		h.mu.Lock()
+		h.fn = nil
+		h.mu.Unlock()
+	}
+}
+
+// take offers a SIGINT to the hook and reports whether it was used.
+func (h *interruptHook) take() bool {
+	if h == nil {
+		return false
+	}
+	h.mu.Lock()
+	fn := h.fn
+	h.mu.Unlock()
+	return fn != nil && fn()
+}
+
+// signalContext returns a context cancelled by the first SIGINT or SIGTERM
+// that intr does not take (a Ctrl-C that stops a terminal run); a second
+// signal exits the process at once.
+func signalContext(stderr io.Writer, intr *interruptHook) (context.Context, func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	done := make(chan struct{})
 	go func() {
-		select {
-		case <-sigs:
-			cancel()
-		case <-done:
-			return
+	first:
+		for {
+			select {
+			case s := <-sigs:
+				if s == syscall.SIGINT && intr.take() {
+					continue // the run was stopped; the program goes on
+				}
+				cancel()
+				break first
+			case <-done:
+				return
+			}
 		}
 		select {
 		case s := <-sigs:

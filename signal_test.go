@@ -90,10 +90,24 @@ func TestSignalGracefulShutdownLetsTheRunFinish(t *testing.T) {
 
 func TestSecondSignalExitsAtOnce(t *testing.T) {
 	cmd, stdout, stderr := child(t)
-	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
 	stderr.waitFor(t, "shutting down") // the first signal was taken: graceful shutdown began
 	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
 	assert.Equal(t, 130, exitCode(t, cmd))
 	assert.Contains(t, stderr.String(), "second signal (interrupt): exiting now")
+	assert.NotContains(t, stdout.String(), "Slow answer.")
+}
+
+// TestCtrlCStopsTheRunThenExits: in a terminal conversation the first
+// Ctrl-C during a run stops that run (the program goes on), and a Ctrl-C at
+// the prompt exits.
+func TestCtrlCStopsTheRunThenExits(t *testing.T) {
+	cmd, stdout, stderr := child(t)
+	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
+	stdout.waitFor(t, "Stopped by")
+	assert.NotContains(t, stderr.String(), "shutting down", "the first Ctrl-C stopped the run, not the program")
+	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
+	assert.Equal(t, exitOK, exitCode(t, cmd))
+	assert.Contains(t, stderr.String(), "shutting down")
 	assert.NotContains(t, stdout.String(), "Slow answer.")
 }

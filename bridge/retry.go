@@ -65,7 +65,6 @@ func (b *Bridge) retryRun(ctx context.Context, act chat.Action) (chat.ActionResu
 		return chat.ActionResult{Notice: retryLateText(got)}, nil
 	}
 	log.Info("failed run retried", "by", act.User.ID)
-	b.metrics.RunFinished(rec.Key.Platform, "retried", 0)
 	ps, known := b.platform(rec.Key.Platform)
 	if !known {
 		return chat.ActionResult{Accepted: true}, nil

@@ -64,7 +64,6 @@ func (b *Bridge) stopRun(ctx context.Context, act chat.Action) (chat.ActionResul
 	log := b.log.With("platform", rec.Key.Platform, "conversation", rec.Key.String(), "run", rec.ID)
 	if !b.cfg.routeFor(rec.Key).mayStop(b.cfg.Runs.StopPolicy, rec, act.Platform, act.User) {
 		log.Info("stop refused: not allowed", "user", act.User.ID, "from_platform", act.Platform)
-		b.metrics.RunFinished(rec.Key.Platform, "stop_refused", 0)
 		return chat.ActionResult{Notice: noticeStopNotAllowed}, nil
 	}
 	now := time.Now()
@@ -126,7 +125,9 @@ func (b *Bridge) stopWaiting(ctx context.Context, act chat.Action, rec chat.RunR
 		log.Warn("waiting run left its state before its stop was recorded", "state", got.State)
 	}
 	b.metrics.Approval(a.Key.Platform, string(chat.ApprovalStopped), move.At.Sub(a.Created))
-	b.metrics.RunFinished(rec.Key.Platform, outcomeStopped, 0)
+	// The run reported outcome "approval" when it began to wait; its
+	// continuation, which would have ended it, never comes.
+	b.metrics.RunFinished(rec.Key.Platform, outcomeStopped, move.At.Sub(rec.Created))
 	log.Info("waiting run stopped", "approval", a.ID, "by", move.By, "by_name", move.ByName)
 	b.afterStop(got, a)
 	return chat.ActionResult{Accepted: true}, nil

@@ -69,9 +69,15 @@ type Adapter struct {
 	tailN   int      // lines of that block
 	pending []string
 	autoQ   []answer
+	// stops maps each message showing a Stop button to its run id.
+	stops map[string]string
+	// retry is the run id of the latest failure notice's Retry, shown in
+	// message retryMsg.
+	retry, retryMsg string
 }
 
-// answer is an answer to a pending approval card queued by AnswerPending.
+// answer is a button press queued for Run: an answer to a pending approval
+// card (AnswerPending) or a run's Stop (Interrupt).
 type answer struct {
 	id   string
 	kind chat.ActionKind
@@ -104,6 +110,7 @@ func New(opts Options) *Adapter {
 		inputDone: make(chan struct{}),
 		wake:      make(chan struct{}, 1),
 		msgs:      make(map[string]*rendered),
+		stops:     make(map[string]string),
 	}
 }
 
@@ -224,6 +231,27 @@ func (a *Adapter) AnswerPending(kind chat.ActionKind) int {
 	return n
 }
 
+// Interrupt presses the Stop button of the run under way, as the console's
+// Ctrl-C does: it reports true when a run was showing its Stop (Run then
+// sends the press) and false when none is, so the caller can treat the
+// interrupt as a request to exit.
+func (a *Adapter) Interrupt() bool {
+	a.mu.Lock()
+	var target string
+	for i := len(a.order) - 1; i >= 0 && target == ""; i-- {
+		target = a.stops[a.order[i]]
+	}
+	if target != "" {
+		a.autoQ = append(a.autoQ, answer{id: target, kind: chat.Stop})
+	}
+	a.mu.Unlock()
+	if target == "" {
+		return false
+	}
+	a.poke()
+	return true
+}
+
 func (a *Adapter) poke() {
 	select {
 	case a.wake <- struct{}{}:
@@ -243,6 +271,12 @@ func (a *Adapter) handleLine(ctx context.Context, h chat.Handler, line string) {
 		id := a.pending[0]
 		a.mu.Unlock()
 		a.decide(ctx, h, kind, id)
+		return
+	}
+	if strings.EqualFold(line, "retry") && a.retry != "" {
+		id := a.retry
+		a.mu.Unlock()
+		a.decide(ctx, h, chat.Retry, id)
 		return
 	}
 	a.inSeq++
@@ -273,7 +307,11 @@ func (a *Adapter) drainAuto(ctx context.Context, h chat.Handler) {
 		ans := a.autoQ[0]
 		a.autoQ = a.autoQ[1:]
 		a.mu.Unlock()
-		a.printf("> %s (automatic)\n", ans.kind)
+		if ans.kind == chat.Stop {
+			a.printf("^C stop\n")
+		} else {
+			a.printf("> %s (automatic)\n", ans.kind)
+		}
 		a.decide(ctx, h, ans.kind, ans.id)
 	}
 }

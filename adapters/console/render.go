@@ -32,6 +32,7 @@ func (a *Adapter) renderLocked(id string, r *rendered, msg chat.Message) error {
 	if msg.Kind == chat.KindApproval && msg.Approval != nil {
 		a.trackApprovalLocked(msg.Approval)
 	}
+	a.trackButtonsLocked(id, msg.Buttons)
 	if !a.opts.TTY {
 		out := plainDiff(r, msg)
 		r.remember(msg)
@@ -59,6 +60,34 @@ func (a *Adapter) trackApprovalLocked(card *chat.ApprovalCard) {
 		}
 	}
 	a.pending = append(a.pending, card.ID)
+}
+
+// trackButtonsLocked remembers the run buttons message id shows: its Stop
+// (Ctrl-C presses it) and its Retry (typing retry presses it). A message
+// rendered without them no longer offers them.
+func (a *Adapter) trackButtonsLocked(id string, buttons []chat.Button) {
+	var stop, retry string
+	for _, b := range buttons {
+		switch b.Kind {
+		case chat.Stop:
+			stop = b.Target
+		case chat.Retry:
+			retry = b.Target
+		}
+	}
+	if stop != "" {
+		a.stops[id] = stop
+	} else {
+		delete(a.stops, id)
+	}
+	if retry != "" {
+		a.retry = retry
+	} else if a.retryMsg == id {
+		a.retry = ""
+	}
+	if retry != "" {
+		a.retryMsg = id
+	}
 }
 
 func (a *Adapter) writeLocked(s string) error {
@@ -261,6 +290,8 @@ func decidedLine(c *chat.ApprovalCard) string {
 		return "✗ Denied" + by + "\n"
 	case chat.ApprovalExpired:
 		return "⌛ Approval expired\n"
+	case chat.ApprovalStopped:
+		return "⏹ Stopped" + by + "\n"
 	}
 	return ""
 }
@@ -271,7 +302,13 @@ func formatBody(msg chat.Message) string {
 		return ""
 	}
 	if msg.Kind == chat.KindNotice {
-		return "! " + indent(body, "  ")[2:] + "\n"
+		out := "! " + indent(body, "  ")[2:] + "\n"
+		for _, b := range msg.Buttons {
+			if b.Kind == chat.Retry {
+				out += "  Type retry to run it again.\n"
+			}
+		}
+		return out
 	}
 	return body + "\n"
 }

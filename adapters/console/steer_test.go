@@ -1,0 +1,57 @@
+package console
+
+import (
+	"context"
+	"io"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/promptev/promptev-bridge/chat"
+)
+
+// TestInterruptStopsTheLiveRun: Interrupt (the console's Ctrl-C) presses
+// the Stop of the run under way, and reports false once no message shows
+// a Stop (Ctrl-C at the prompt then exits).
+func TestInterruptStopsTheLiveRun(t *testing.T) {
+	hs := start(t, Options{})
+	ctx := context.Background()
+	assert.False(t, hs.a.Interrupt(), "no run: nothing to stop")
+
+	ref, err := hs.a.Post(ctx, hs.a.Key(), chat.Message{Kind: chat.KindStatus, Status: "Thinking…",
+		Buttons: []chat.Button{{Kind: chat.Stop, Target: "RUN1", Label: "Stop"}}})
+	require.NoError(t, err)
+	require.True(t, hs.a.Interrupt())
+	act := recv(t, hs.h.actions)
+	assert.Equal(t, chat.Stop, act.Kind)
+	assert.Equal(t, "RUN1", act.Target)
+	assert.Equal(t, chat.PlatformConsole, act.Platform)
+	assert.Equal(t, "you", act.User.Name)
+
+	require.NoError(t, hs.a.Edit(ctx, ref, chat.Message{Kind: chat.KindStatus, Status: "⏹ Stopped by you", Final: true}))
+	assert.False(t, hs.a.Interrupt(), "the run ended: Ctrl-C is for the prompt again")
+	assert.Contains(t, hs.out.String(), "⏹ Stopped by you")
+}
+
+// TestTypedRetry: typing retry presses the latest failure notice's Retry;
+// once the notice has lost it, retry is an ordinary message.
+func TestTypedRetry(t *testing.T) {
+	hs := start(t, Options{})
+	ctx := context.Background()
+	ref, err := hs.a.Post(ctx, hs.a.Key(), chat.Message{Kind: chat.KindNotice, Body: "⚠️ failed", Final: true,
+		Buttons: []chat.Button{{Kind: chat.Retry, Target: "RUN2", Label: "Retry"}}})
+	require.NoError(t, err)
+	assert.Contains(t, hs.out.String(), "Type retry to run it again.")
+	_, err = io.WriteString(hs.in, "retry\n")
+	require.NoError(t, err)
+	act := recv(t, hs.h.actions)
+	assert.Equal(t, chat.Retry, act.Kind)
+	assert.Equal(t, "RUN2", act.Target)
+
+	require.NoError(t, hs.a.Edit(ctx, ref, chat.Message{Kind: chat.KindNotice, Body: "⚠️ failed\n↻ Retried by you", Final: true}))
+	_, err = io.WriteString(hs.in, "retry\n")
+	require.NoError(t, err)
+	msg := recv(t, hs.h.msgs)
+	assert.Equal(t, "retry", msg.Text)
+}
