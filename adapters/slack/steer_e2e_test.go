@@ -25,8 +25,8 @@ const (
 func buttonLabel(m slackfake.Message, actionID string) string {
 	var blocks []struct {
 		Elements []struct {
-			Type     string `json:"type"`
-			ActionID string `json:"action_id"`
+			Type     string          `json:"type"`
+			ActionID string          `json:"action_id"`
 			Text     json.RawMessage `json:"text"`
 		} `json:"elements"`
 	}
