@@ -43,7 +43,7 @@ func TestActionUnknownKind(t *testing.T) {
 
 		// The card's own buttons, as the platform shows them, still work.
 		buttons := r.p.Buttons(cardRef)
-		require.Len(t, buttons, 2)
+		require.Len(t, buttons, 3)
 		deny := buttons[1]
 		require.Equal(t, chat.Deny, deny.Kind)
 		assert.Equal(t, chat.Action{Platform: chat.PlatformSlack, Kind: chat.Deny, Target: a.ID, Card: cardRef}, deny)

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -177,6 +178,77 @@ func (b *Bridge) registerApprovals() {
 	b.onAction(chat.Deny, func(ctx context.Context, act chat.Action) (chat.ActionResult, error) {
 		return b.decideApproval(ctx, act, chat.ApprovalDenied)
 	})
+	b.onAction(chat.DenyWithReason, b.askDenyReason)
+}
+
+// maxReasonRunes bounds a denial's reason.
+const maxReasonRunes = 500
+
+// askDenyReason answers a click on "Deny with reason…": when the clicker
+// may still deny the request, it asks for the reason (a Prompt whose answer
+// comes back as a Deny with the reason as its Text). Nothing is decided
+// yet: the answer goes through the same compare-and-set as a click.
+func (b *Bridge) askDenyReason(ctx context.Context, act chat.Action) (chat.ActionResult, error) {
+	a, res, ok, err := b.decidable(ctx, act)
+	if !ok || err != nil {
+		return res, err
+	}
+	return chat.ActionResult{Prompt: &chat.Prompt{
+		Kind:     chat.Deny,
+		Target:   a.ID,
+		Title:    "Deny with reason",
+		Label:    "Why is this denied? The agent is told.",
+		MaxChars: maxReasonRunes,
+	}}, nil
+}
+
+// reasonText makes a typed reason safe for the card and the agent: trimmed,
+// mentions neutralised, at most maxReasonRunes.
+func reasonText(s string) string {
+	return chat.TruncateRunes(chat.NeutralizeMentions(strings.TrimSpace(s)), maxReasonRunes)
+}
+
+// decidable loads the approval a click names and checks that the clicker
+// may decide it now. When ok is false, res is the answer for the clicker.
+func (b *Bridge) decidable(ctx context.Context, act chat.Action) (a chat.Approval, res chat.ActionResult, ok bool, err error) {
+	if b.isClosing() {
+		// A decision now could not be carried out (card edit, agent answer):
+		// leave the request pending for the next process.
+		return a, chat.ActionResult{Notice: noticeRestarting}, false, nil
+	}
+	a, err = b.store.GetApproval(ctx, act.Target)
+	switch {
+	case errors.Is(err, chat.ErrNotFound):
+		b.log.Info("approval click on an unknown id", "platform", act.Platform, "user", act.User.ID)
+		b.metrics.Approval(act.Platform, "unknown", 0)
+		return a, chat.ActionResult{Notice: noticeUnknownApproval}, false, nil
+	case err != nil:
+		return a, chat.ActionResult{}, false, fmt.Errorf("bridge: load approval: %w", err)
+	}
+	if !b.cfg.routeFor(a.Key).mayDecide(a, act.Platform, act.User) {
+		b.metrics.Approval(a.Key.Platform, "unauthorized", 0)
+		b.log.Info("approval click refused: not allowed", "platform", a.Key.Platform, "conversation", a.Key.String(),
+			"approval", a.ID, "user", act.User.ID, "from_platform", act.Platform)
+		return a, chat.ActionResult{Notice: noticeNotAllowed}, false, nil
+	}
+	if a.Decided() {
+		b.metrics.Approval(a.Key.Platform, "duplicate", 0)
+		return a, chat.ActionResult{Notice: lateText(a, act)}, false, nil
+	}
+	if now := time.Now(); !now.Before(a.Expires) {
+		b.expire(ctx, a, now)
+		return a, chat.ActionResult{Notice: noticeExpired}, false, nil
+	}
+	return a, chat.ActionResult{}, true, nil
+}
+
+// lateText tells a clicker (or the submitter of a reason) that the request
+// was decided by someone else first.
+func lateText(a chat.Approval, act chat.Action) string {
+	if act.Text != "" {
+		return alreadyText(a) + "; your reason was not sent."
+	}
+	return alreadyText(a)
 }
 
 // decideApproval applies a click on an approval card's button: act.Target
@@ -186,34 +258,15 @@ func (b *Bridge) registerApprovals() {
 // expired requests and clicks on decided requests get a Notice and change
 // nothing.
 func (b *Bridge) decideApproval(ctx context.Context, act chat.Action, state chat.ApprovalState) (chat.ActionResult, error) {
-	if b.isClosing() {
-		// A decision now could not be carried out (card edit, agent answer):
-		// leave the request pending for the next process.
-		return chat.ActionResult{Notice: noticeRestarting}, nil
-	}
-	a, err := b.store.GetApproval(ctx, act.Target)
-	switch {
-	case errors.Is(err, chat.ErrNotFound):
-		b.log.Info("approval click on an unknown id", "platform", act.Platform, "user", act.User.ID)
-		b.metrics.Approval(act.Platform, "unknown", 0)
-		return chat.ActionResult{Notice: noticeUnknownApproval}, nil
-	case err != nil:
-		return chat.ActionResult{}, fmt.Errorf("bridge: load approval: %w", err)
+	a, res, ok, err := b.decidable(ctx, act)
+	if !ok || err != nil {
+		return res, err
 	}
 	log := b.log.With("platform", a.Key.Platform, "conversation", a.Key.String(), "approval", a.ID)
-	if !b.cfg.routeFor(a.Key).mayDecide(a, act.Platform, act.User) {
-		b.metrics.Approval(a.Key.Platform, "unauthorized", 0)
-		log.Info("approval click refused: not allowed", "user", act.User.ID, "from_platform", act.Platform)
-		return chat.ActionResult{Notice: noticeNotAllowed}, nil
-	}
-	if a.Decided() {
-		b.metrics.Approval(a.Key.Platform, "duplicate", 0)
-		return chat.ActionResult{Notice: alreadyText(a)}, nil
-	}
 	now := time.Now()
-	if !now.Before(a.Expires) {
-		b.expire(ctx, a, now)
-		return chat.ActionResult{Notice: noticeExpired}, nil
+	reason := ""
+	if state == chat.ApprovalDenied {
+		reason = reasonText(act.Text)
 	}
 	// The card the click names, and whether this process is posting it. Both
 	// are read before deciding: a failed post that then finds the decision
@@ -226,13 +279,14 @@ func (b *Bridge) decideApproval(ctx context.Context, act chat.Action, state chat
 	if named && posting {
 		slot.(*postingCard).offer(card)
 	}
-	decided, ok, err := b.store.DecideApproval(ctx, a.ID, state, act.User.ID, act.User.Display(), now)
+	decided, ok, err := b.store.DecideApprovalWith(ctx, a.ID, chat.ApprovalDecision{
+		State: state, By: act.User.ID, ByName: act.User.Display(), At: now, Reason: reason})
 	if err != nil {
 		return chat.ActionResult{}, fmt.Errorf("bridge: decide approval: %w", err)
 	}
 	if !ok {
 		b.metrics.Approval(a.Key.Platform, "duplicate", 0)
-		return chat.ActionResult{Notice: alreadyText(decided)}, nil
+		return chat.ActionResult{Notice: lateText(decided, act)}, nil
 	}
 	if decided.Card.ID == "" && named && !posting {
 		// No card was recorded and none is being posted here: a previous
@@ -244,7 +298,7 @@ func (b *Bridge) decideApproval(ctx context.Context, act chat.Action, state chat
 	wait := now.Sub(decided.Created)
 	b.metrics.Approval(a.Key.Platform, string(state), wait)
 	log.Info("approval decided", "decision", state, "by", act.User.ID, "by_name", act.User.Display(),
-		"tool", decided.Tool, "arguments_digest", decided.ArgumentsDigest, "wait", wait)
+		"tool", decided.Tool, "arguments_digest", decided.ArgumentsDigest, "wait", wait, "with_reason", reason != "")
 	b.afterDecision(decided)
 	return chat.ActionResult{Accepted: true}, nil
 }
@@ -295,10 +349,7 @@ func (b *Bridge) afterDecision(a chat.Approval) {
 		b.log.Warn("decided approval of an unknown platform", "approval", a.ID, "platform", a.Key.Platform)
 		return
 	}
-	query := b.cfg.Approvals.DenyQuery
-	if a.State == chat.ApprovalApproved {
-		query = b.cfg.Approvals.ApproveQuery
-	}
+	query := b.decisionQuery(a)
 	j := job{
 		key:       a.Key,
 		user:      chat.User{ID: a.Requester},
@@ -320,6 +371,24 @@ func (b *Bridge) afterDecision(a chat.Approval) {
 	if !started {
 		b.log.Warn("shutting down: decided approval not continued", "approval", a.ID, "state", a.State)
 	}
+}
+
+// decisionQuery is what the agent is told of decision a: the approve
+// query, the deny query, or a denial's reason through
+// approvals.deny_with_reason_query.
+func (b *Bridge) decisionQuery(a chat.Approval) string {
+	switch {
+	case a.State == chat.ApprovalApproved:
+		return b.cfg.Approvals.ApproveQuery
+	case a.State == chat.ApprovalDenied && a.Reason != "" && b.denyReason != nil:
+		var out strings.Builder
+		err := b.denyReason.Execute(&out, denyReasonData{Reason: a.Reason})
+		if err == nil {
+			return out.String()
+		}
+		b.log.Warn("deny_with_reason_query failed: plain deny sent", "approval", a.ID, "err", err)
+	}
+	return b.cfg.Approvals.DenyQuery
 }
 
 // endWait ends the run that waited for the decided request a: its record
@@ -374,10 +443,12 @@ func cardMessage(a chat.Approval, buttons bool) chat.Message {
 		Arguments:   a.Arguments,
 		State:       a.State,
 		DecidedBy:   a.DecidedByName,
+		Reason:      a.Reason,
 	}
 	if card.DecidedBy == "" {
 		card.DecidedBy = a.DecidedBy
 	}
+	card.DenyWithReason = buttons && a.State == chat.ApprovalPending
 	m := chat.Message{Kind: chat.KindApproval, Approval: card, Final: a.Decided()}
 	if a.State == chat.ApprovalPending && !buttons {
 		m.Body = fmt.Sprintf("Approval id `%s`: decide with this platform's approve or deny command. Messages typed in the thread are not taken as a decision.", a.ID)

@@ -73,7 +73,7 @@ func TestApprovalCardAndApprove(t *testing.T) {
 		assert.NotContains(t, card.Description, "<!channel>", "mentions neutralised")
 		assert.Equal(t, `{"branch":"old-feature","force":true}`, card.Arguments)
 		assert.Equal(t, chat.ApprovalPending, card.State)
-		assert.Equal(t, 2, r.p.ButtonCount(cardRef))
+		assert.Equal(t, 3, r.p.ButtonCount(cardRef), "approve, deny, deny with reason")
 		assert.Len(t, a.ID, 32)
 		assert.Equal(t, a.ID, card.ID)
 		assert.Equal(t, "U1", a.Requester)
@@ -170,7 +170,7 @@ func TestApprovalClicks(t *testing.T) {
 		assert.Contains(t, res.Notice, "not allowed")
 		settle()
 		assert.Len(t, r.p.Records(), before, "card untouched")
-		assert.Equal(t, 2, r.p.ButtonCount(cardRef))
+		assert.Equal(t, 3, r.p.ButtonCount(cardRef), "approve, deny, deny with reason")
 		assert.Equal(t, 1, r.metrics.count("approval:unauthorized"))
 
 		// A click from another platform with the requester's id is foreign too.
@@ -233,7 +233,7 @@ func TestTypedApprovalTextIsNotADecision(t *testing.T) {
 		stored, err := r.store.GetApproval(t.Context(), a.ID)
 		require.NoError(t, err)
 		assert.Equal(t, chat.ApprovalPending, stored.State)
-		assert.Equal(t, 2, r.p.ButtonCount(cardRef))
+		assert.Equal(t, 3, r.p.ButtonCount(cardRef), "approve, deny, deny with reason")
 
 		// Ordinary follow-ups still reach the agent.
 		r.send(key, "U1", "approve it only if safe")

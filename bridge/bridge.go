@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"text/template"
 	"time"
 
 	"github.com/promptev/promptev-bridge/bridge/outbox"
@@ -69,6 +70,9 @@ type Bridge struct {
 	// in flight; new runs wait for it so recovery never confuses them.
 	ready chan struct{}
 
+	// denyReason is approvals.deny_with_reason_query, parsed.
+	denyReason *template.Template
+
 	// actions holds the handler of each button kind; it is filled in New
 	// and only read afterwards.
 	actions map[chat.ActionKind]actionHandler
@@ -124,6 +128,7 @@ func New(o Options) (*Bridge, error) {
 		ready:     make(chan struct{}),
 		actions:   make(map[chat.ActionKind]actionHandler),
 	}
+	b.denyReason, _ = denyReasonTemplate(o.Config.Approvals.DenyWithReasonQuery) // checked by Validate
 	b.registerApprovals()
 	b.registerRuns()
 	for i, p := range o.Platforms {

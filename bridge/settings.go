@@ -1,9 +1,11 @@
 package bridge
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"text/template"
 	"time"
 
 	"github.com/promptev/promptev-bridge/chat"
@@ -81,6 +83,10 @@ type ApprovalsConfig struct {
 	// ApproveQuery and DenyQuery are sent to the agent to answer a request.
 	ApproveQuery string `yaml:"approve_query"`
 	DenyQuery    string `yaml:"deny_query"`
+	// DenyWithReasonQuery is the text/template of the query sent to the
+	// agent when a request is denied with a reason; {{.Reason}} is the
+	// reason (cut to 500 characters, mentions neutralised).
+	DenyWithReasonQuery string `yaml:"deny_with_reason_query"`
 }
 
 // Thought display modes.
@@ -132,10 +138,11 @@ func DefaultConfig() Config {
 	return Config{
 		Routes: RoutesConfig{Default: RouteTarget{Mode: chat.ModeStream}},
 		Approvals: ApprovalsConfig{
-			Policy:       PolicyRequester,
-			Timeout:      30 * time.Minute,
-			ApproveQuery: "approve",
-			DenyQuery:    "deny",
+			Policy:              PolicyRequester,
+			Timeout:             30 * time.Minute,
+			ApproveQuery:        "approve",
+			DenyQuery:           "deny",
+			DenyWithReasonQuery: "deny: {{.Reason}}",
 		},
 		Render: RenderConfig{ShowThoughts: ThoughtsLatest, Steps: 5, FinalDeadline: 2 * time.Second},
 		Runs: RunsConfig{
@@ -243,6 +250,37 @@ func (a ApprovalsConfig) validate(path string, ps *chat.ConfigProblems) {
 	if strings.TrimSpace(a.DenyQuery) == "" {
 		ps.Add(chat.JoinPath(path, "deny_query"), "must not be empty")
 	}
+	if _, err := denyReasonTemplate(a.DenyWithReasonQuery); err != nil {
+		ps.Add(chat.JoinPath(path, "deny_with_reason_query"), "%v", err)
+	}
+}
+
+// denyReasonData is what approvals.deny_with_reason_query is executed with.
+type denyReasonData struct {
+	// Reason is the denier's reason.
+	Reason string
+}
+
+// denyReasonTemplate parses approvals.deny_with_reason_query and checks it
+// by running it on a sample reason: it must mention {{.Reason}} and give a
+// non-empty query.
+func denyReasonTemplate(text string) (*template.Template, error) {
+	if strings.TrimSpace(text) == "" {
+		return nil, errors.New(`must not be empty (for example "deny: {{.Reason}}")`)
+	}
+	tpl, err := template.New("deny_with_reason_query").Option("missingkey=error").Parse(text)
+	if err != nil {
+		return nil, fmt.Errorf("is not a valid template (fix its {{ }} parts): %w", err)
+	}
+	const sample = "sample reason"
+	var out strings.Builder
+	if err := tpl.Execute(&out, denyReasonData{Reason: sample}); err != nil {
+		return nil, fmt.Errorf("cannot be run (only {{.Reason}} is known): %w", err)
+	}
+	if !strings.Contains(out.String(), sample) {
+		return nil, errors.New(`must contain {{.Reason}}, or the agent never hears the reason`)
+	}
+	return tpl, nil
 }
 
 func validatePolicy(path string, policy ApprovalPolicy, approvers []string, ps *chat.ConfigProblems) {

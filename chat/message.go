@@ -42,6 +42,9 @@ const (
 	Stop ActionKind = "stop"
 	// Retry runs the failed turn of the run named by Action.Target again.
 	Retry ActionKind = "retry"
+	// DenyWithReason asks the clicker for a reason (ActionResult.Prompt);
+	// the reason then comes back as a Deny with Action.Text.
+	DenyWithReason ActionKind = "deny_reason"
 )
 
 // maxActionKind bounds the length of an ActionKind.
@@ -85,6 +88,23 @@ type Action struct {
 	// between posting the card and recording it, or a card post that failed
 	// after the card was shown.
 	Card MessageRef
+	// Text is what the user typed into a Prompt (a deny reason); empty for
+	// a plain click.
+	Text string
+}
+
+// Prompt asks the clicker for a line of text (a modal on Slack and
+// Discord, a question on the console); the answer comes back as an Action
+// of Kind with Target and Text.
+type Prompt struct {
+	Kind   ActionKind
+	Target string
+	// Title heads the form ("Deny with reason").
+	Title string
+	// Label names the text field ("Reason").
+	Label string
+	// MaxChars bounds the answer.
+	MaxChars int
 }
 
 // ActionResult tells the adapter how to answer a click. It is computed without
@@ -101,6 +121,10 @@ type ActionResult struct {
 	// ("You are not allowed to decide this approval request", "Already
 	// approved by Ana").
 	Notice string
+	// Prompt, when set, asks the clicker for text: the adapter shows the
+	// form (Slack views.open with the click's trigger_id, a Discord MODAL
+	// response, a console question) and hands the answer back as an Action.
+	Prompt *Prompt
 }
 
 // MessageRef addresses a message the bridge posted.
@@ -165,6 +189,10 @@ type ApprovalCard struct {
 	State ApprovalState
 	// DecidedBy is who decided, once decided.
 	DecidedBy string
+	// Reason is the reason given with a denial ("Denied by X: <reason>").
+	Reason string
+	// DenyWithReason shows the "Deny with reason…" button while pending.
+	DenyWithReason bool
 }
 
 // Message is a platform-neutral rendered message. Adapters turn it into their

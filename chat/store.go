@@ -61,8 +61,21 @@ type Approval struct {
 	State     ApprovalState `json:"state"`
 	DecidedBy string        `json:"decided_by,omitempty"`
 	// DecidedByName is the display name of DecidedBy, for "Approved by X".
-	DecidedByName string    `json:"decided_by_name,omitempty"`
-	DecidedAt     time.Time `json:"decided_at,omitzero"`
+	DecidedByName string `json:"decided_by_name,omitempty"`
+	// Reason is the reason given with a denial, neutralised and cut.
+	Reason    string    `json:"reason,omitempty"`
+	DecidedAt time.Time `json:"decided_at,omitzero"`
+}
+
+// ApprovalDecision is how a pending approval is decided (see
+// Store.DecideApprovalWith).
+type ApprovalDecision struct {
+	State  ApprovalState
+	By     string
+	ByName string
+	At     time.Time
+	// Reason is recorded with the decision (a denial's reason).
+	Reason string
 }
 
 // Decided reports whether the approval has left the pending state.
@@ -169,6 +182,9 @@ type Store interface {
 	// ok is false (and the current record is returned) when the approval had
 	// already left the pending state. ErrNotFound when the id is unknown.
 	DecideApproval(ctx context.Context, id string, state ApprovalState, by, byName string, at time.Time) (a Approval, ok bool, err error)
+	// DecideApprovalWith is DecideApproval recording d, the reason of a
+	// denial included, in the same compare-and-set.
+	DecideApprovalWith(ctx context.Context, id string, d ApprovalDecision) (a Approval, ok bool, err error)
 	// ListExpiredApprovals returns up to limit pending approvals whose Expires is not after now.
 	ListExpiredApprovals(ctx context.Context, now time.Time, limit int) ([]Approval, error)
 

@@ -135,10 +135,16 @@ func (s *MemStore) SetApprovalCard(ctx context.Context, id string, card chat.Mes
 
 // DecideApproval moves a pending approval to state exactly once; see chat.Store.
 func (s *MemStore) DecideApproval(ctx context.Context, id string, state chat.ApprovalState, by, byName string, at time.Time) (chat.Approval, bool, error) {
-	switch state {
+	return s.DecideApprovalWith(ctx, id, chat.ApprovalDecision{State: state, By: by, ByName: byName, At: at})
+}
+
+// DecideApprovalWith moves a pending approval to d.State exactly once,
+// recording d; see chat.Store.
+func (s *MemStore) DecideApprovalWith(ctx context.Context, id string, d chat.ApprovalDecision) (chat.Approval, bool, error) {
+	switch d.State {
 	case chat.ApprovalApproved, chat.ApprovalDenied, chat.ApprovalExpired, chat.ApprovalStopped:
 	default:
-		return chat.Approval{}, false, fmt.Errorf("bridgetest: decide approval %s: invalid state %q", id, state)
+		return chat.Approval{}, false, fmt.Errorf("bridgetest: decide approval %s: invalid state %q", id, d.State)
 	}
 	if err := s.lock(ctx); err != nil {
 		return chat.Approval{}, false, err
@@ -151,10 +157,11 @@ func (s *MemStore) DecideApproval(ctx context.Context, id string, state chat.App
 	if a.Decided() {
 		return a, false, nil
 	}
-	a.State = state
-	a.DecidedBy = by
-	a.DecidedByName = byName
-	a.DecidedAt = at
+	a.State = d.State
+	a.DecidedBy = d.By
+	a.DecidedByName = d.ByName
+	a.DecidedAt = d.At
+	a.Reason = d.Reason
 	s.approvals[id] = a
 	return a, true, nil
 }

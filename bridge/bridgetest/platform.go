@@ -509,7 +509,8 @@ func (p *Platform) Text(ref chat.MessageRef) string {
 
 // Buttons returns the buttons ref now shows, each as the Action a click on
 // it hands to the bridge (Platform, Kind, Target and Card set; the test
-// fills in User and Received): approve and deny on a pending approval card,
+// fills in User and Received): approve, deny (and deny with a reason, when
+// the card offers it) on a pending approval card,
 // then the message's own Buttons (Stop, Retry), when buttons are supported;
 // else none.
 func (p *Platform) Buttons(ref chat.MessageRef) []chat.Action {
@@ -519,7 +520,11 @@ func (p *Platform) Buttons(ref chat.MessageRef) []chat.Action {
 	}
 	var out []chat.Action
 	if a := m.Message.Approval; a != nil && a.State == chat.ApprovalPending {
-		for _, kind := range []chat.ActionKind{chat.Approve, chat.Deny} {
+		kinds := []chat.ActionKind{chat.Approve, chat.Deny}
+		if a.DenyWithReason {
+			kinds = append(kinds, chat.DenyWithReason)
+		}
+		for _, kind := range kinds {
 			out = append(out, chat.Action{Platform: p.name, Kind: kind, Target: a.ID, Card: m.Ref})
 		}
 	}

@@ -42,11 +42,21 @@ func Render(msg chat.Message) string {
 		case chat.ApprovalApproved:
 			parts = append(parts, "Approved by "+a.DecidedBy)
 		case chat.ApprovalDenied:
-			parts = append(parts, "Denied by "+a.DecidedBy)
+			if a.Reason != "" {
+				parts = append(parts, "Denied by "+a.DecidedBy+": "+a.Reason)
+			} else {
+				parts = append(parts, "Denied by "+a.DecidedBy)
+			}
 		case chat.ApprovalExpired:
 			parts = append(parts, "Expired")
+		case chat.ApprovalStopped:
+			parts = append(parts, "Stopped by "+a.DecidedBy)
 		default:
-			parts = append(parts, "[Approve] [Deny]")
+			if a.DenyWithReason {
+				parts = append(parts, "[Approve] [Deny] [Deny with reason…]")
+			} else {
+				parts = append(parts, "[Approve] [Deny]")
+			}
 		}
 	}
 	return chat.NeutralizeMentions(strings.Join(parts, "\n"))

@@ -13,11 +13,14 @@ import (
 	"github.com/promptev/promptev-bridge/chat"
 )
 
-// RunRunRecordContract checks a store's run records and stopped approvals
+// RunRunRecordContract checks a store's run records, stopped approvals and
+// denials with a reason
 // against the chat.Store contract: PutRunRecord and GetRunRecord round-trip,
 // MoveRun is a compare-and-set (one winner among concurrent moves, a loser
 // sees the winner's record), SweepRunRecords removes only old ended runs,
-// and DecideApproval accepts the stopped state exactly once. newStore is
+// DecideApproval accepts the stopped state exactly once, and
+// DecideApprovalWith keeps a denial's reason (a later decision neither wins
+// nor changes it). newStore is
 // called once per check and must return an empty store.
 func RunRunRecordContract(t *testing.T, newStore func(t *testing.T) chat.Store) {
 	t.Helper()
@@ -31,6 +34,7 @@ func RunRunRecordContract(t *testing.T, newStore func(t *testing.T) chat.Store) 
 		{"Sweep", contractRunSweep},
 		{"InvalidInput", contractRunInvalid},
 		{"ApprovalStopped", contractApprovalStopped},
+		{"ApprovalDeniedWithReason", contractApprovalReason},
 	}
 	for _, c := range checks {
 		t.Run(c.name, func(t *testing.T) { c.run(t, newStore(t)) })
@@ -179,4 +183,25 @@ func contractApprovalStopped(t *testing.T, s chat.Store) {
 	expired, err := s.ListExpiredApprovals(ctx, now.Add(2*time.Hour), 10)
 	require.NoError(t, err)
 	assert.Empty(t, expired, "a stopped request never expires")
+}
+
+func contractApprovalReason(t *testing.T, s chat.Store) {
+	ctx := context.Background()
+	now := time.Now()
+	a := chat.Approval{ID: "a1", Key: contractKey, Requester: "U1", State: chat.ApprovalPending, Created: now, Expires: now.Add(time.Hour)}
+	require.NoError(t, s.PutApproval(ctx, a))
+	got, ok, err := s.DecideApprovalWith(ctx, "a1", chat.ApprovalDecision{State: chat.ApprovalDenied, By: "U1", ByName: "Ana", At: now, Reason: "wrong project"})
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.Equal(t, "wrong project", got.Reason)
+	got, ok, err = s.DecideApprovalWith(ctx, "a1", chat.ApprovalDecision{State: chat.ApprovalDenied, By: "U2", Reason: "other"})
+	require.NoError(t, err)
+	assert.False(t, ok)
+	assert.Equal(t, "wrong project", got.Reason)
+	assert.Equal(t, "U1", got.DecidedBy)
+	stored, err := s.GetApproval(ctx, "a1")
+	require.NoError(t, err)
+	assert.Equal(t, "wrong project", stored.Reason)
+	_, _, err = s.DecideApprovalWith(ctx, "a1", chat.ApprovalDecision{State: chat.ApprovalPending})
+	assert.Error(t, err, "pending is not a decision")
 }

@@ -119,6 +119,13 @@ func (s *Store) SetApprovalCard(ctx context.Context, id string, card chat.Messag
 // write transaction: exactly one caller gets ok=true; later callers get
 // ok=false and the record as decided. Unknown ids give chat.ErrNotFound.
 func (s *Store) DecideApproval(ctx context.Context, id string, state chat.ApprovalState, by, byName string, at time.Time) (chat.Approval, bool, error) {
+	return s.DecideApprovalWith(ctx, id, chat.ApprovalDecision{State: state, By: by, ByName: byName, At: at})
+}
+
+// DecideApprovalWith is DecideApproval recording d, a denial's reason
+// included, in the same write transaction.
+func (s *Store) DecideApprovalWith(ctx context.Context, id string, d chat.ApprovalDecision) (chat.Approval, bool, error) {
+	state := d.State
 	if err := ctx.Err(); err != nil {
 		return chat.Approval{}, false, err
 	}
@@ -145,7 +152,7 @@ func (s *Store) DecideApproval(ctx context.Context, id string, state chat.Approv
 		if err := bucketApprovalsExp.in(tx).Delete(indexKey(a.Expires, k)); err != nil {
 			return err
 		}
-		a.State, a.DecidedBy, a.DecidedByName, a.DecidedAt = state, by, byName, at
+		a.State, a.DecidedBy, a.DecidedByName, a.DecidedAt, a.Reason = state, d.By, d.ByName, d.At, d.Reason
 		v, err := encode(s.schema, kindApprovals, a)
 		if err != nil {
 			return err
