@@ -36,6 +36,7 @@ type webAPI interface {
 	PostEphemeralContext(ctx context.Context, channelID, userID string, options ...slack.MsgOption) (string, error)
 	DeleteMessageContext(ctx context.Context, channel, messageTimestamp string) (string, string, error)
 	SetAssistantThreadsStatusContext(ctx context.Context, params slack.AssistantThreadsSetStatusParameters) error
+	OpenViewContext(ctx context.Context, triggerID string, view slack.ModalViewRequest) (*slack.ViewResponse, error)
 }
 
 var _ webAPI = (*slack.Client)(nil)

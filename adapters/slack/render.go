@@ -171,7 +171,11 @@ func renderApproval(m chat.Message) rendered {
 	case chat.ApprovalPending, "":
 		approve := slack.NewButtonBlockElement(actionID(chat.Approve), card.ID, plain("Approve")).WithStyle(slack.StylePrimary)
 		deny := slack.NewButtonBlockElement(actionID(chat.Deny), card.ID, plain("Deny")).WithStyle(slack.StyleDanger)
-		blocks = append(blocks, slack.NewActionBlock("pvb_decide", approve, deny))
+		elems := []slack.BlockElement{approve, deny}
+		if card.DenyWithReason {
+			elems = append(elems, slack.NewButtonBlockElement(actionID(chat.DenyWithReason), card.ID, plain("Deny with reason…")))
+		}
+		blocks = append(blocks, slack.NewActionBlock("pvb_decide", elems...))
 	default:
 		blocks = append(blocks, slack.NewContextBlock("pvb_decided", mrkdwn(decidedLine(card))))
 	}
@@ -194,10 +198,14 @@ func decidedText(card *chat.ApprovalCard) string {
 		}
 		return "Approved by " + by
 	case chat.ApprovalDenied:
-		if by == "" {
-			return "Denied"
+		out := "Denied"
+		if by != "" {
+			out += " by " + by
 		}
-		return "Denied by " + by
+		if r := chat.OneLine(card.Reason); r != "" {
+			out += ": " + r
+		}
+		return out
 	case chat.ApprovalExpired:
 		return "Expired"
 	case chat.ApprovalStopped:
@@ -222,7 +230,7 @@ func decidedLine(card *chat.ApprovalCard) string {
 	case chat.ApprovalStopped:
 		mark = ":black_square_for_stop:"
 	}
-	return mark + " " + escape(decidedText(card), 500)
+	return mark + " " + escape(decidedText(card), 800)
 }
 
 // renderMarkdown renders an answer chunk or a notice as a markdown block, which
@@ -260,6 +268,7 @@ func neutralize(m chat.Message) chat.Message {
 		card.Description = chat.NeutralizeMentions(card.Description)
 		card.Arguments = chat.NeutralizeMentions(card.Arguments)
 		card.DecidedBy = chat.NeutralizeMentions(card.DecidedBy)
+		card.Reason = chat.NeutralizeMentions(card.Reason)
 		m.Approval = &card
 	}
 	return m

@@ -71,14 +71,33 @@ func (a *Adapter) handleMessage(ctx context.Context, h chat.Handler, msg chat.In
 
 // applyClick applies the button clicks of an interaction that has already
 // been acknowledged: it calls the bridge's HandleAction for each, then posts
-// any notices to the clicker (chat.postEphemeral) on the background group, so
-// the caller (the Socket Mode event loop) is not held by the Web API call.
+// any notices to the clicker (chat.postEphemeral) and opens any form the
+// bridge asks for (views.open with the click's trigger_id) on the
+// background group, so the caller (the Socket Mode event loop) is not held
+// by the Web API calls. A submitted form (view_submission) is handed to the
+// bridge as the action it answers.
 func (a *Adapter) applyClick(ctx context.Context, h chat.Handler, cb slack.InteractionCallback) {
-	notices := a.handleActions(ctx, h, actionsFromCallback(cb, a.now()))
+	if act, where, ok := submittedPrompt(cb); ok {
+		act.Received = a.now()
+		notices, _ := a.handleActions(ctx, h, []chat.Action{act})
+		a.noticeLater(ctx, where, cb.User.ID, notices)
+		return
+	}
+	notices, prompts := a.handleActions(ctx, h, actionsFromCallback(cb, a.now()))
+	key, user := callbackKey(cb), cb.User.ID
+	for _, p := range prompts {
+		if !a.goBackground(func() { a.openPrompt(ctx, cb.TriggerID, p, key, user) }) {
+			a.log.Debug("slack prompt dropped: adapter stopping", "conversation", key.String())
+		}
+	}
+	a.noticeLater(ctx, key, user, notices)
+}
+
+// noticeLater posts notices to user on the background group.
+func (a *Adapter) noticeLater(ctx context.Context, key chat.ConversationKey, user string, notices []string) {
 	if len(notices) == 0 {
 		return
 	}
-	key, user := callbackKey(cb), cb.User.ID
 	if !a.goBackground(func() { a.sendNotices(ctx, key, user, notices) }) {
 		a.log.Debug("slack click notice dropped: adapter stopping", "conversation", key.String())
 	}
@@ -102,9 +121,9 @@ func waitBackground(bg *workgroup.Group) {
 }
 
 // handleActions applies clicks synchronously and returns the notices to show
-// to the clicker; callers acknowledge the click before calling it.
-func (a *Adapter) handleActions(ctx context.Context, h chat.Handler, acts []chat.Action) []string {
-	var notices []string
+// to the clicker and the forms to open for them; callers acknowledge the
+// click before calling it.
+func (a *Adapter) handleActions(ctx context.Context, h chat.Handler, acts []chat.Action) (notices []string, prompts []chat.Prompt) {
 	for _, act := range acts {
 		res, err := h.HandleAction(ctx, act)
 		if err != nil {
@@ -115,8 +134,11 @@ func (a *Adapter) handleActions(ctx context.Context, h chat.Handler, acts []chat
 		if res.Notice != "" {
 			notices = append(notices, res.Notice)
 		}
+		if res.Prompt != nil {
+			prompts = append(prompts, *res.Prompt)
+		}
 	}
-	return notices
+	return notices, prompts
 }
 
 // sendNotices posts the click notices as ephemeral messages to the clicker.

@@ -2,6 +2,8 @@ package slack_test
 
 import (
 	"encoding/json"
+	"fmt"
+	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -146,4 +148,115 @@ func TestE2ERetryButton(t *testing.T) {
 	r.threadShows(t, "C1", ev.TS, "Retried by")
 	assert.Equal(t, 2, r.streams())
 	r.assertNoRejectedCalls(t)
+}
+
+// reasonAgent asks for approval on an ordinary turn and echoes a deny
+// query with a reason.
+func reasonAgent() promptevtest.Agent {
+	return promptevtest.Agent{Respond: func(turn promptevtest.Turn) []promptevtest.Event {
+		if strings.HasPrefix(turn.Query, "deny:") {
+			return []promptevtest.Event{{Type: promptevtest.TypeDone, Output: "Agent heard: {{query}}"}}
+		}
+		return []promptevtest.Event{
+			{Type: promptevtest.TypeProcessing, Output: "Searching Jira..."},
+			{Type: promptevtest.TypeApprovalRequired, Output: "Create issue 'Printer on fire'?", Tool: "jira.create_issue"},
+		}
+	}}
+}
+
+// TestE2EDenyWithReason: the card's third button opens a modal through
+// views.open with the click's trigger_id; the reason arrives as
+// view_submission; the card shows "Denied by X: <reason>" and the agent
+// gets the deny_with_reason_query. A second modal submitted after the
+// decision changes nothing and tells its submitter.
+func TestE2EDenyWithReason(t *testing.T) {
+	for _, mode := range []string{slack.ModeSocket, slack.ModeHTTP} {
+		t.Run(mode, func(t *testing.T) {
+			r := newRig(t, reasonAgent(), func(c *slack.Config) { c.Mode = mode })
+			ev := r.fake.Mention("C1", "U1", "file a ticket")
+			require.NoError(t, r.send(ev))
+			var card slackfake.Message
+			r.fake.Await(t, "approval card", func() bool {
+				for _, m := range r.fake.Thread("C1", ev.TS) {
+					if m.ButtonValue("pvb_deny_reason") != "" {
+						card = m
+						return true
+					}
+				}
+				return false
+			})
+			assert.Equal(t, "deny with reason", bareLabel(buttonLabel(card, "pvb_deny_reason")))
+
+			// Two forms opened by the requester; the first one decides.
+			for range 2 {
+				require.NoError(t, r.click(slackfake.ClickOn(card, "U1", "pvb_deny_reason")))
+			}
+			r.fake.Await(t, "two modals", func() bool { return len(r.fake.Views()) == 2 })
+			views := r.fake.Views()
+			assert.Equal(t, "pvb_prompt", views[0].CallbackID)
+			assert.Equal(t, "Deny with reason", views[0].Title)
+			for _, c := range r.fake.Calls("views.open") {
+				assert.Empty(t, c.Error, "views.open answered with the click's fresh trigger_id")
+			}
+			_, still := r.fake.Message("C1", card.TS)
+			require.True(t, still)
+			assert.NotEmpty(t, card.ButtonValue("pvb_approve"), "opening the form decides nothing")
+
+			require.NoError(t, r.submit(views[0].ID, "U1", "wrong project <!here>"))
+			r.fake.Await(t, "denied card", func() bool {
+				m, _ := r.fake.Message("C1", card.TS)
+				return strings.Contains(m.BlockText(), "Denied by U1: wrong project")
+			})
+			decided, _ := r.fake.Message("C1", card.TS)
+			assert.Empty(t, decided.Buttons())
+			assert.NotContains(t, decided.BlockText(), "<!here>")
+			r.threadShows(t, "C1", ev.TS, "Agent heard: deny: wrong project")
+
+			require.NoError(t, r.submit(views[1].ID, "U1", "another reason"))
+			r.fake.Await(t, "late-submission notice", func() bool { return len(r.ephemeralsTo("U1")) == 1 })
+			assert.Contains(t, r.ephemeralsTo("U1")[0], "your reason was not sent")
+			assert.Equal(t, 2, r.streams(), "the run and one continuation")
+			r.assertNoRejectedCalls(t)
+		})
+	}
+}
+
+// send delivers ev over the rig's connection mode (Socket Mode or signed HTTP).
+func (r *rig) send(ev slackfake.Event) error {
+	if r.eventsURL == "" {
+		_, err := r.fake.SendEvent(ev, 0)
+		return err
+	}
+	return okResponse(r.fake.PostEvent(r.eventsURL, ev, slackfake.PostOptions{}))
+}
+
+// click delivers a block_actions click over the rig's connection mode.
+func (r *rig) click(c slackfake.Click) error {
+	if r.clicksURL == "" {
+		_, err := r.fake.SendClick(c)
+		return err
+	}
+	return okResponse(r.fake.PostClick(r.clicksURL, c, slackfake.PostOptions{}))
+}
+
+// submit delivers the view_submission of view id with text in the prompt's
+// field over the rig's connection mode.
+func (r *rig) submit(id, user, text string) error {
+	values := map[string]map[string]string{"pvb_prompt_text": {"text": text}}
+	if r.clicksURL == "" {
+		_, err := r.fake.SubmitView(id, user, values)
+		return err
+	}
+	return okResponse(r.fake.PostViewSubmission(r.clicksURL, id, user, values, slackfake.PostOptions{}))
+}
+
+func okResponse(resp *http.Response, err error) error {
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("status %d", resp.StatusCode)
+	}
+	return nil
 }

@@ -156,6 +156,7 @@ func (s *Server) ClickBody(c Click) json.RawMessage {
 	}
 	s.mu.Lock()
 	trigger := s.nextIDLocked("trig-")
+	s.issueTriggerLocked(trigger)
 	actionTS := s.nextTSLocked()
 	s.mu.Unlock()
 	container := map[string]any{"type": "message", "message_ts": c.MessageTS, "channel_id": c.Channel, "is_ephemeral": false}

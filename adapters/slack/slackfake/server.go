@@ -86,6 +86,7 @@ type Server struct {
 	rateLimited map[string]rateRule
 	authErr     map[string]string
 	socket      socketState
+	views       viewState
 	wg          sync.WaitGroup
 }
 
@@ -115,6 +116,7 @@ func New(tb testing.TB, opts ...Option) *Server {
 	mux.HandleFunc("/api/chat.delete", s.chat)
 	mux.HandleFunc("/api/chat.postEphemeral", s.chat)
 	mux.HandleFunc("/api/assistant.threads.setStatus", s.chat)
+	mux.HandleFunc("/api/views.open", s.viewsOpen)
 	mux.HandleFunc("/ws", s.serveSocket)
 	s.srv = httptest.NewServer(mux)
 	if tb != nil {
