@@ -146,13 +146,14 @@ func (e *e2e) waitForCard(t *testing.T, thread string) discordfake.Message {
 	s := e.waitFor(t, func(s discordfake.Snapshot) bool {
 		card, waiting := false, false
 		for _, m := range botMessagesIn(s, thread) {
-			card = card || len(m.Buttons()) == 2
+			_, isCard := buttonWithPrefix(m, "pvb:approve:")
+			card = card || isCard
 			waiting = waiting || strings.Contains(m.Content, "Waiting for approval")
 		}
 		return card && waiting
 	})
 	for _, m := range botMessagesIn(s, thread) {
-		if len(m.Buttons()) == 2 {
+		if _, isCard := buttonWithPrefix(m, "pvb:approve:"); isCard {
 			return m
 		}
 	}
@@ -230,7 +231,7 @@ func TestE2EUnauthorisedClick(t *testing.T) {
 	assert.True(t, resp.Ephemeral(), "only the clicker sees the notice")
 	assert.NotEmpty(t, resp.Content)
 	after, _ := s.Message(card.ID)
-	assert.Len(t, after.Buttons(), 2, "the card is untouched")
+	assert.Len(t, after.Buttons(), 3, "the card is untouched")
 	assert.Equal(t, card.Content, after.Content)
 
 	// The requester can still decide.
@@ -454,7 +455,7 @@ func testApprovalClickAfterRestart(t *testing.T, forgetCard, legacyClick bool) {
 	e.waitFor(t, func(s discordfake.Snapshot) bool { return s.Connections == 1 })
 	thread := e.ask(t, testUser, "open an outage ticket")
 	card := e.waitForCard(t, thread)
-	require.Len(t, card.Buttons(), 2)
+	require.Len(t, card.Buttons(), 3)
 	approve := card.Buttons()[0].CustomID
 	require.True(t, strings.HasPrefix(approve, "pvb:approve:"), "first button approves: %q", approve)
 	id := strings.TrimPrefix(approve, "pvb:approve:")
@@ -463,7 +464,7 @@ func testApprovalClickAfterRestart(t *testing.T, forgetCard, legacyClick bool) {
 	before := e.fake.Snapshot()
 	require.Empty(t, before.InteractionResponses)
 	pending, _ := before.Message(card.ID)
-	require.Len(t, pending.Buttons(), 2, "the card is still pending after the first process stopped")
+	require.Len(t, pending.Buttons(), 3, "the card is still pending after the first process stopped")
 	if forgetCard {
 		st, err := bolt.Open(path, bolt.Options{NoSync: true})
 		require.NoError(t, err)

@@ -60,7 +60,7 @@ func FuzzDiscordCustomID(f *testing.F) {
 		}
 
 		// s as an approval id to encode.
-		row, err := approvalButtons(s)
+		row, err := approvalButtons(s, false)
 		if err != nil {
 			if s != "" && len("pvb:approve:")+len(s) <= maxCustomID {
 				t.Fatalf("approvalButtons(%q): %v", s, err)

@@ -24,6 +24,8 @@ func (a *Adapter) onInteraction(ctx context.Context, h chat.Handler, i *discordg
 		a.onComponent(ctx, h, i, received)
 	case discordgo.InteractionApplicationCommand:
 		a.onCommand(ctx, h, i, received)
+	case discordgo.InteractionModalSubmit:
+		a.onModalSubmit(ctx, h, i, received)
 	}
 }
 
@@ -61,6 +63,8 @@ func (a *Adapter) onComponent(ctx context.Context, h chat.Handler, i *discordgo.
 	case err != nil:
 		a.log.ErrorContext(ctx, "handle action failed", "action", kind, "target", target, "user", user.ID, "err", err)
 		a.respond(ctx, i, ephemeralResponse(noticeFailed))
+	case res.Prompt != nil:
+		a.respond(ctx, i, modalResponse(*res.Prompt))
 	case res.Notice != "" && !res.Accepted:
 		a.respond(ctx, i, ephemeralResponse(res.Notice))
 	default:
@@ -179,4 +183,97 @@ func interactionUser(i *discordgo.Interaction) chat.User {
 		return chat.User{ID: i.User.ID, Name: displayName(i.User, nil)}
 	}
 	return chat.User{}
+}
+
+// Discord's limits on a modal: a title of at most 45 characters, a text
+// input label of at most 45, a text input of at most 4,000 characters.
+const (
+	maxModalTitle  = 45
+	maxInputLabel  = 45
+	maxInputLength = 4000
+	// modalInputID is the custom id of a prompt modal's text input.
+	modalInputID = "text"
+)
+
+// modalResponse answers a click with a modal (interaction response type
+// MODAL, 9) asking for p's text. The modal's custom id is the action its
+// answer is handed to the bridge as ("pvb:<kind>:<target>"), so the
+// MODAL_SUBMIT interaction carries all the bridge needs.
+func modalResponse(p chat.Prompt) *discordgo.InteractionResponse {
+	id, err := customID(p.Kind, p.Target)
+	if err != nil {
+		return ephemeralResponse(noticeFailed)
+	}
+	title := oneLine(p.Title, maxModalTitle)
+	if title == "" {
+		title = "Tell the bridge"
+	}
+	label := oneLine(p.Label, maxInputLabel)
+	if label == "" {
+		label = "Text"
+	}
+	maxLen := maxInputLength
+	if p.MaxChars > 0 {
+		maxLen = min(p.MaxChars, maxInputLength)
+	}
+	return &discordgo.InteractionResponse{
+		Type: discordgo.InteractionResponseModal,
+		Data: &discordgo.InteractionResponseData{
+			CustomID: id,
+			Title:    title,
+			Components: []discordgo.MessageComponent{discordgo.ActionsRow{Components: []discordgo.MessageComponent{
+				discordgo.TextInput{CustomID: modalInputID, Label: label, Style: discordgo.TextInputParagraph,
+					Required: true, MaxLength: maxLen},
+			}}},
+		},
+	}
+}
+
+// onModalSubmit hands a submitted prompt modal (MODAL_SUBMIT, type 5) to
+// the bridge as the action its custom id names, with the typed text, and
+// answers like a click: an ephemeral notice when the bridge has one (the
+// request was decided meanwhile), otherwise a deferred update.
+func (a *Adapter) onModalSubmit(ctx context.Context, h chat.Handler, i *discordgo.Interaction, received time.Time) {
+	data := i.ModalSubmitData()
+	kind, target, ok := parseCustomID(data.CustomID)
+	if !ok {
+		a.respond(ctx, i, &discordgo.InteractionResponse{Type: discordgo.InteractionResponseDeferredMessageUpdate})
+		return
+	}
+	user := interactionUser(i)
+	a.rememberInteraction(i, user.ID)
+	act := chat.Action{
+		Platform: chat.PlatformDiscord,
+		Kind:     kind,
+		Target:   target,
+		User:     user,
+		Received: received,
+		Text:     modalText(data.Components),
+	}
+	res, err := h.HandleAction(ctx, act)
+	switch {
+	case err != nil:
+		a.log.ErrorContext(ctx, "handle modal submit failed", "action", kind, "target", target, "user", user.ID, "err", err)
+		a.respond(ctx, i, ephemeralResponse(noticeFailed))
+	case res.Notice != "":
+		a.respond(ctx, i, ephemeralResponse(res.Notice))
+	default:
+		a.respond(ctx, i, &discordgo.InteractionResponse{Type: discordgo.InteractionResponseDeferredMessageUpdate})
+	}
+}
+
+// modalText returns the value of a prompt modal's text input.
+func modalText(components []discordgo.MessageComponent) string {
+	for _, c := range components {
+		row, ok := c.(*discordgo.ActionsRow)
+		if !ok {
+			continue
+		}
+		for _, inner := range row.Components {
+			if in, ok := inner.(*discordgo.TextInput); ok && in.CustomID == modalInputID {
+				return in.Value
+			}
+		}
+	}
+	return ""
 }

@@ -56,7 +56,7 @@ func render(msg chat.Message) (rendered, error) {
 		}
 		r.content = renderApproval(*msg.Approval)
 		if msg.Approval.State == chat.ApprovalPending || msg.Approval.State == "" {
-			row, err := approvalButtons(msg.Approval.ID)
+			row, err := approvalButtons(msg.Approval.ID, msg.Approval.DenyWithReason)
 			if err != nil {
 				return r, err
 			}
@@ -140,7 +140,11 @@ func renderApproval(c chat.ApprovalCard) string {
 	case chat.ApprovalApproved:
 		b.WriteString("\n✅ Approved" + suffixBy(by))
 	case chat.ApprovalDenied:
-		b.WriteString("\n❌ Denied" + suffixBy(by))
+		if r := strings.TrimSpace(c.Reason); r != "" {
+			b.WriteString("\n❌ Denied" + strings.TrimSuffix(suffixBy(by), ".") + ": " + escapeMarkdown(oneLine(r, 500)))
+		} else {
+			b.WriteString("\n❌ Denied" + suffixBy(by))
+		}
 	case chat.ApprovalExpired:
 		b.WriteString("\n⌛ Expired: no decision was made in time.")
 	case chat.ApprovalStopped:
@@ -156,8 +160,9 @@ func suffixBy(by string) string {
 	return " by **" + by + "**."
 }
 
-// approvalButtons is the Approve (success) / Deny (danger) row of a pending card.
-func approvalButtons(id string) (discordgo.ActionsRow, error) {
+// approvalButtons is the Approve (success) / Deny (danger) row of a pending
+// card, with "Deny with reason…" (secondary) when the card offers it.
+func approvalButtons(id string, withReason bool) (discordgo.ActionsRow, error) {
 	if id == "" {
 		return discordgo.ActionsRow{}, errors.New("approval card without id")
 	}
@@ -169,10 +174,19 @@ func approvalButtons(id string) (discordgo.ActionsRow, error) {
 	if err != nil {
 		return discordgo.ActionsRow{}, err
 	}
-	return discordgo.ActionsRow{Components: []discordgo.MessageComponent{
+	row := discordgo.ActionsRow{Components: []discordgo.MessageComponent{
 		discordgo.Button{Label: "Approve", Style: discordgo.SuccessButton, CustomID: approve},
 		discordgo.Button{Label: "Deny", Style: discordgo.DangerButton, CustomID: deny},
-	}}, nil
+	}}
+	if withReason {
+		reason, err := customID(chat.DenyWithReason, id)
+		if err != nil {
+			return discordgo.ActionsRow{}, err
+		}
+		row.Components = append(row.Components,
+			discordgo.Button{Label: "Deny with reason…", Style: discordgo.SecondaryButton, CustomID: reason})
+	}
+	return row, nil
 }
 
 // maxRowButtons is Discord's limit of buttons in one action row.

@@ -90,7 +90,7 @@ func TestRender(t *testing.T) {
 
 func TestCustomIDRoundTrip(t *testing.T) {
 	t.Parallel()
-	row, err := approvalButtons("abc")
+	row, err := approvalButtons("abc", false)
 	require.NoError(t, err)
 	approve := row.Components[0].(discordgo.Button)
 	deny := row.Components[1].(discordgo.Button)
@@ -127,7 +127,7 @@ func TestCustomIDRoundTrip(t *testing.T) {
 		assert.Equal(t, tt.dec, dec, tt.in)
 		assert.Equal(t, tt.id, id, tt.in)
 	}
-	_, err = approvalButtons("")
+	_, err = approvalButtons("", false)
 	assert.Error(t, err)
 }
 

@@ -17,6 +17,7 @@ const (
 	ResponseChannelMessage = 4
 	ResponseDeferredUpdate = 6
 	ResponseUpdateMessage  = 7
+	ResponseModal          = 9
 )
 
 // Message flags the fake understands.
@@ -107,6 +108,8 @@ type Thread struct {
 type InteractionResponse struct {
 	InteractionID string
 	Type          int
+	// Modal is the modal of a MODAL (9) response.
+	Modal *Modal
 	Content       string
 	Flags         int
 	// AllowedMentions is that of the response data, if any.

@@ -287,12 +287,33 @@ func (s *Server) postTyping(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) postCallback(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		Type int       `json:"type"`
-		Data *sendBody `json:"data"`
+	var raw struct {
+		Type int             `json:"type"`
+		Data json.RawMessage `json:"data"`
 	}
-	if !decodeBody(w, r, &body) {
+	if !decodeBody(w, r, &raw) {
 		return
+	}
+	var body struct {
+		Type int
+		Data *sendBody
+	}
+	body.Type = raw.Type
+	var modal *Modal
+	switch {
+	case raw.Type == ResponseModal:
+		m, code, msg := parseModal(raw.Data)
+		if code != 0 {
+			writeError(w, http.StatusBadRequest, code, msg)
+			return
+		}
+		modal = &m
+	case len(raw.Data) > 0 && string(raw.Data) != "null":
+		body.Data = &sendBody{}
+		if err := json.Unmarshal(raw.Data, body.Data); err != nil {
+			writeError(w, http.StatusBadRequest, codeInvalidFormBody, "Invalid Form Body")
+			return
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -301,7 +322,12 @@ func (s *Server) postCallback(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, codeUnknownInteraction, "Unknown interaction")
 		return
 	}
-	resp := InteractionResponse{InteractionID: in.id, Type: body.Type, At: time.Now()}
+	if modal != nil && in.kind == interactionModalSubmit {
+		// Discord: a modal cannot answer a modal submission.
+		writeError(w, http.StatusBadRequest, codeInvalidFormBody, "Invalid Form Body")
+		return
+	}
+	resp := InteractionResponse{InteractionID: in.id, Type: body.Type, At: time.Now(), Modal: modal}
 	if body.Data != nil {
 		if code, msg := body.Data.validate(body.Type == ResponseChannelMessage); code != 0 {
 			writeError(w, http.StatusBadRequest, code, msg)
