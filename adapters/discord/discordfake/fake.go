@@ -61,7 +61,7 @@ type Server struct {
 
 type interaction struct {
 	id, token, channelID, guildID string
-	kind                          int // the interaction type (3 component, 5 modal submit, ...)
+	kind                          int    // the interaction type (3 component, 5 modal submit, ...)
 	original                      string // message id of a type-4 answer
 }
 

@@ -109,9 +109,9 @@ type InteractionResponse struct {
 	InteractionID string
 	Type          int
 	// Modal is the modal of a MODAL (9) response.
-	Modal *Modal
-	Content       string
-	Flags         int
+	Modal   *Modal
+	Content string
+	Flags   int
 	// AllowedMentions is that of the response data, if any.
 	AllowedMentions *AllowedMentions
 	At              time.Time
