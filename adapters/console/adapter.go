@@ -74,6 +74,9 @@ type Adapter struct {
 	// retry is the run id of the latest failure notice's Retry, shown in
 	// message retryMsg.
 	retry, retryMsg string
+	// prompt is the question the bridge asked (a deny reason): the next
+	// line typed is its answer.
+	prompt *chat.Prompt
 }
 
 // answer is a button press queued for Run: an answer to a pending approval
@@ -267,6 +270,12 @@ func (a *Adapter) handleLine(ctx context.Context, h chat.Handler, line string) {
 	if !a.opts.TTY {
 		a.writeLocked("> " + line + "\n")
 	}
+	if p := a.prompt; p != nil {
+		a.prompt = nil
+		a.mu.Unlock()
+		a.answerPrompt(ctx, h, *p, line)
+		return
+	}
 	if kind, ok := parseAnswer(line); ok && len(a.pending) > 0 {
 		id := a.pending[0]
 		a.mu.Unlock()
@@ -334,9 +343,41 @@ func (a *Adapter) decide(ctx context.Context, h chat.Handler, kind chat.ActionKi
 	if res.Notice != "" {
 		a.printf("(%s)\n", res.Notice)
 	}
+	if p := res.Prompt; p != nil {
+		a.mu.Lock()
+		a.prompt = p
+		a.writeLocked(p.Label + " ")
+		a.mu.Unlock()
+	}
 	if res.Accepted {
 		a.mu.Lock()
 		a.removePendingLocked(id)
+		a.mu.Unlock()
+	}
+}
+
+// answerPrompt hands the line typed after a prompt to the bridge as the
+// action the prompt asked for.
+func (a *Adapter) answerPrompt(ctx context.Context, h chat.Handler, p chat.Prompt, text string) {
+	res, err := h.HandleAction(ctx, chat.Action{
+		Platform: chat.PlatformConsole,
+		Kind:     p.Kind,
+		Target:   p.Target,
+		User:     a.opts.User,
+		Received: a.opts.Now(),
+		Text:     text,
+	})
+	if err != nil {
+		a.log.Warn("answer not accepted", "err", err)
+		a.printf("! %v\n", err)
+		return
+	}
+	if res.Notice != "" {
+		a.printf("(%s)\n", res.Notice)
+	}
+	if res.Accepted {
+		a.mu.Lock()
+		a.removePendingLocked(p.Target)
 		a.mu.Unlock()
 	}
 }
@@ -349,6 +390,8 @@ func parseAnswer(s string) (chat.ActionKind, bool) {
 		return chat.Approve, true
 	case "n", "no", "deny", "denied":
 		return chat.Deny, true
+	case "r", "reason", "deny with reason":
+		return chat.DenyWithReason, true
 	}
 	return "", false
 }

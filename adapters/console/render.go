@@ -273,7 +273,11 @@ func formatCard(c *chat.ApprovalCard) string {
 		b.WriteString(indent("arguments: "+c.Arguments, "  ") + "\n")
 	}
 	if c.State == chat.ApprovalPending {
-		b.WriteString("  Type y to approve or n to deny.\n")
+		if c.DenyWithReason {
+			b.WriteString("  Type y to approve, n to deny, or r to deny with a reason.\n")
+		} else {
+			b.WriteString("  Type y to approve or n to deny.\n")
+		}
 	}
 	return b.String()
 }
@@ -287,6 +291,9 @@ func decidedLine(c *chat.ApprovalCard) string {
 	case chat.ApprovalApproved:
 		return "✓ Approved" + by + "\n"
 	case chat.ApprovalDenied:
+		if r := chat.OneLine(c.Reason); r != "" {
+			return "✗ Denied" + by + ": " + r + "\n"
+		}
 		return "✗ Denied" + by + "\n"
 	case chat.ApprovalExpired:
 		return "⌛ Approval expired\n"

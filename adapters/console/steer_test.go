@@ -55,3 +55,25 @@ func TestTypedRetry(t *testing.T) {
 	msg := recv(t, hs.h.msgs)
 	assert.Equal(t, "retry", msg.Text)
 }
+
+// TestTypedDenyWithReason: r asks the bridge for the reason form; the
+// console prints its label and hands the next line back as the answer.
+func TestTypedDenyWithReason(t *testing.T) {
+	hs := start(t, Options{})
+	ctx := context.Background()
+	_, err := hs.a.Post(ctx, hs.a.Key(), chat.Message{Kind: chat.KindApproval,
+		Approval: &chat.ApprovalCard{ID: "A1", Tool: "git.push", State: chat.ApprovalPending, DenyWithReason: true}})
+	require.NoError(t, err)
+	assert.Contains(t, hs.out.String(), "r to deny with a reason")
+	hs.h.result = chat.ActionResult{Prompt: &chat.Prompt{Kind: chat.Deny, Target: "A1", Label: "Reason:"}}
+	hs.send(t, "r")
+	act := recv(t, hs.h.actions)
+	assert.Equal(t, chat.DenyWithReason, act.Kind)
+	assert.Equal(t, "A1", act.Target)
+	hs.send(t, "wrong branch")
+	act = recv(t, hs.h.actions)
+	assert.Equal(t, chat.Deny, act.Kind)
+	assert.Equal(t, "A1", act.Target)
+	assert.Equal(t, "wrong branch", act.Text)
+	assert.Contains(t, hs.out.String(), "Reason: ")
+}
