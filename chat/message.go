@@ -45,6 +45,9 @@ const (
 	// DenyWithReason asks the clicker for a reason (ActionResult.Prompt);
 	// the reason then comes back as a Deny with Action.Text.
 	DenyWithReason ActionKind = "deny_reason"
+	// ApproveConversation approves the request named by Action.Target and
+	// grants its tool for the rest of the conversation.
+	ApproveConversation ActionKind = "approve_all"
 )
 
 // maxActionKind bounds the length of an ActionKind.
@@ -193,6 +196,10 @@ type ApprovalCard struct {
 	Reason string
 	// DenyWithReason shows the "Deny with reason…" button while pending.
 	DenyWithReason bool
+	// GrantTool shows the "Approve all <Tool> here" button while pending.
+	GrantTool bool
+	// Granted is set on a card approved for the whole conversation.
+	Granted bool
 }
 
 // Message is a platform-neutral rendered message. Adapters turn it into their

@@ -63,7 +63,10 @@ type Approval struct {
 	// DecidedByName is the display name of DecidedBy, for "Approved by X".
 	DecidedByName string `json:"decided_by_name,omitempty"`
 	// Reason is the reason given with a denial, neutralised and cut.
-	Reason    string    `json:"reason,omitempty"`
+	Reason string `json:"reason,omitempty"`
+	// Granted is true when the approval also granted Tool for the rest of
+	// the conversation (or was approved automatically by such a grant).
+	Granted   bool      `json:"granted,omitempty"`
 	DecidedAt time.Time `json:"decided_at,omitzero"`
 }
 
@@ -76,6 +79,22 @@ type ApprovalDecision struct {
 	At     time.Time
 	// Reason is recorded with the decision (a denial's reason).
 	Reason string
+	// Grant, with State approved, also stores a Grant of the approval's
+	// tool in its conversation, in the same transaction as the decision.
+	Grant bool
+}
+
+// Grant lets every later request for Tool in the conversation Key be
+// approved without a card. Grants never cross conversations.
+type Grant struct {
+	Key  ConversationKey `json:"key"`
+	Tool string          `json:"tool"`
+	// By and ByName are who granted it; Approval is the request whose
+	// "Approve all" button did.
+	By       string    `json:"by"`
+	ByName   string    `json:"by_name,omitempty"`
+	Approval string    `json:"approval,omitempty"`
+	Created  time.Time `json:"created"`
 }
 
 // Decided reports whether the approval has left the pending state.
@@ -183,7 +202,10 @@ type Store interface {
 	// already left the pending state. ErrNotFound when the id is unknown.
 	DecideApproval(ctx context.Context, id string, state ApprovalState, by, byName string, at time.Time) (a Approval, ok bool, err error)
 	// DecideApprovalWith is DecideApproval recording d, the reason of a
-	// denial included, in the same compare-and-set.
+	// denial included, in the same compare-and-set. With d.Grant (and
+	// state approved) the winner also stores the Grant of the approval's
+	// tool in its conversation, in the same transaction, and the record's
+	// Granted is set.
 	DecideApprovalWith(ctx context.Context, id string, d ApprovalDecision) (a Approval, ok bool, err error)
 	// ListExpiredApprovals returns up to limit pending approvals whose Expires is not after now.
 	ListExpiredApprovals(ctx context.Context, now time.Time, limit int) ([]Approval, error)
@@ -203,6 +225,15 @@ type Store interface {
 	// (finished, stopped, retried, failed) and were created before
 	// before, and returns how many.
 	SweepRunRecords(ctx context.Context, before time.Time, limit int) (int, error)
+
+	// GetGrant returns the grant of tool in the conversation key, or
+	// ErrNotFound.
+	GetGrant(ctx context.Context, key ConversationKey, tool string) (Grant, error)
+	// ListGrants returns every grant, by conversation then tool.
+	ListGrants(ctx context.Context) ([]Grant, error)
+	// DeleteGrant revokes the grant of tool in key; ErrNotFound when there
+	// is none.
+	DeleteGrant(ctx context.Context, key ConversationKey, tool string) error
 
 	PutRun(ctx context.Context, r InFlightRun) error
 	DeleteRun(ctx context.Context, key ConversationKey) error

@@ -21,6 +21,7 @@ type MemStore struct {
 	approvals     map[string]chat.Approval
 	runs          map[chat.ConversationKey]chat.InFlightRun
 	runRecords    map[string]chat.RunRecord
+	grants        map[grantKey]chat.Grant
 	dedupe        map[string]time.Time // key -> expiry
 }
 
@@ -33,6 +34,7 @@ func NewMemStore() *MemStore {
 		approvals:     make(map[string]chat.Approval),
 		runs:          make(map[chat.ConversationKey]chat.InFlightRun),
 		runRecords:    make(map[string]chat.RunRecord),
+		grants:        make(map[grantKey]chat.Grant),
 		dedupe:        make(map[string]time.Time),
 	}
 }
@@ -162,6 +164,10 @@ func (s *MemStore) DecideApprovalWith(ctx context.Context, id string, d chat.App
 	a.DecidedByName = d.ByName
 	a.DecidedAt = d.At
 	a.Reason = d.Reason
+	if d.Grant && d.State == chat.ApprovalApproved && a.Tool != "" {
+		a.Granted = true
+		s.grants[grantKey{a.Key, a.Tool}] = chat.Grant{Key: a.Key, Tool: a.Tool, By: d.By, ByName: d.ByName, Approval: a.ID, Created: d.At}
+	}
 	s.approvals[id] = a
 	return a, true, nil
 }

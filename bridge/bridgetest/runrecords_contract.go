@@ -20,7 +20,8 @@ import (
 // sees the winner's record), SweepRunRecords removes only old ended runs,
 // DecideApproval accepts the stopped state exactly once, and
 // DecideApprovalWith keeps a denial's reason (a later decision neither wins
-// nor changes it). newStore is
+// nor changes it), and an approval decided with a grant stores the grant in
+// its conversation only, listable and revocable. newStore is
 // called once per check and must return an empty store.
 func RunRunRecordContract(t *testing.T, newStore func(t *testing.T) chat.Store) {
 	t.Helper()
@@ -35,6 +36,7 @@ func RunRunRecordContract(t *testing.T, newStore func(t *testing.T) chat.Store) 
 		{"InvalidInput", contractRunInvalid},
 		{"ApprovalStopped", contractApprovalStopped},
 		{"ApprovalDeniedWithReason", contractApprovalReason},
+		{"Grants", contractGrants},
 	}
 	for _, c := range checks {
 		t.Run(c.name, func(t *testing.T) { c.run(t, newStore(t)) })
@@ -204,4 +206,57 @@ func contractApprovalReason(t *testing.T, s chat.Store) {
 	assert.Equal(t, "wrong project", stored.Reason)
 	_, _, err = s.DecideApprovalWith(ctx, "a1", chat.ApprovalDecision{State: chat.ApprovalPending})
 	assert.Error(t, err, "pending is not a decision")
+}
+
+func contractGrants(t *testing.T, s chat.Store) {
+	ctx := context.Background()
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	other := chat.ConversationKey{Platform: "slack", Workspace: "T1", Channel: "C1", Thread: "2.0"}
+	put := func(id string, key chat.ConversationKey, tool string) {
+		require.NoError(t, s.PutApproval(ctx, chat.Approval{ID: id, Key: key, Tool: tool, Requester: "U1",
+			State: chat.ApprovalPending, Created: now, Expires: now.Add(time.Hour)}))
+	}
+	put("a1", contractKey, "jira.create_issue")
+	put("a2", contractKey, "git.push")
+	put("a3", other, "jira.create_issue")
+
+	_, err := s.GetGrant(ctx, contractKey, "jira.create_issue")
+	require.ErrorIs(t, err, chat.ErrNotFound)
+	got, ok, err := s.DecideApprovalWith(ctx, "a1", chat.ApprovalDecision{State: chat.ApprovalApproved, By: "U1", ByName: "Ana", At: now, Grant: true})
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.True(t, got.Granted)
+	g, err := s.GetGrant(ctx, contractKey, "jira.create_issue")
+	require.NoError(t, err)
+	assert.Equal(t, chat.Grant{Key: contractKey, Tool: "jira.create_issue", By: "U1", ByName: "Ana", Approval: "a1", Created: now}, g)
+	_, err = s.GetGrant(ctx, other, "jira.create_issue")
+	assert.ErrorIs(t, err, chat.ErrNotFound, "a grant never crosses conversations")
+
+	// A losing grant press stores nothing; a denial never grants.
+	_, ok, err = s.DecideApprovalWith(ctx, "a1", chat.ApprovalDecision{State: chat.ApprovalApproved, By: "U2", Grant: true, At: now})
+	require.NoError(t, err)
+	assert.False(t, ok)
+	g, err = s.GetGrant(ctx, contractKey, "jira.create_issue")
+	require.NoError(t, err)
+	assert.Equal(t, "U1", g.By)
+	_, ok, err = s.DecideApprovalWith(ctx, "a2", chat.ApprovalDecision{State: chat.ApprovalDenied, By: "U1", Grant: true, At: now})
+	require.NoError(t, err)
+	require.True(t, ok)
+	_, err = s.GetGrant(ctx, contractKey, "git.push")
+	assert.ErrorIs(t, err, chat.ErrNotFound)
+
+	_, _, err = s.DecideApprovalWith(ctx, "a3", chat.ApprovalDecision{State: chat.ApprovalApproved, By: "U1", Grant: true, At: now})
+	require.NoError(t, err)
+	list, err := s.ListGrants(ctx)
+	require.NoError(t, err)
+	require.Len(t, list, 2)
+	assert.Equal(t, contractKey, list[0].Key, "by conversation")
+	assert.Equal(t, other, list[1].Key)
+
+	require.NoError(t, s.DeleteGrant(ctx, contractKey, "jira.create_issue"))
+	assert.ErrorIs(t, s.DeleteGrant(ctx, contractKey, "jira.create_issue"), chat.ErrNotFound)
+	_, err = s.GetGrant(ctx, contractKey, "jira.create_issue")
+	assert.ErrorIs(t, err, chat.ErrNotFound)
+	_, err = s.GetGrant(ctx, other, "jira.create_issue")
+	assert.NoError(t, err, "revoking one conversation's grant leaves the other's")
 }

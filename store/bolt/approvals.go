@@ -153,6 +153,13 @@ func (s *Store) DecideApprovalWith(ctx context.Context, id string, d chat.Approv
 			return err
 		}
 		a.State, a.DecidedBy, a.DecidedByName, a.DecidedAt, a.Reason = state, d.By, d.ByName, d.At, d.Reason
+		if d.Grant && state == chat.ApprovalApproved && a.Tool != "" {
+			a.Granted = true
+			g := chat.Grant{Key: a.Key, Tool: a.Tool, By: d.By, ByName: d.ByName, Approval: a.ID, Created: d.At}
+			if err := putGrant(tx, s.schema, g); err != nil {
+				return err
+			}
+		}
 		v, err := encode(s.schema, kindApprovals, a)
 		if err != nil {
 			return err

@@ -35,3 +35,26 @@ func TestRunRecordSurvivesReopen(t *testing.T) {
 	require.False(t, ok)
 	require.Equal(t, "U1", r.DecidedBy)
 }
+
+// A grant survives a restart.
+func TestGrantSurvivesReopen(t *testing.T) {
+	path := t.TempDir() + "/state.db"
+	s, err := Open(path, Options{NoSync: true})
+	require.NoError(t, err)
+	ctx := context.Background()
+	key := chat.ConversationKey{Platform: "slack", Workspace: "T1", Channel: "C1", Thread: "1.0"}
+	now := time.Now()
+	require.NoError(t, s.PutApproval(ctx, chat.Approval{ID: "a1", Key: key, Tool: "jira.create_issue",
+		State: chat.ApprovalPending, Created: now, Expires: now.Add(time.Hour)}))
+	_, ok, err := s.DecideApprovalWith(ctx, "a1", chat.ApprovalDecision{State: chat.ApprovalApproved, By: "U1", At: now, Grant: true})
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.NoError(t, s.Close())
+
+	s, err = Open(path, Options{NoSync: true})
+	require.NoError(t, err)
+	defer s.Close()
+	g, err := s.GetGrant(ctx, key, "jira.create_issue")
+	require.NoError(t, err)
+	require.Equal(t, "U1", g.By)
+}

@@ -18,6 +18,7 @@ const (
 	kindRuns          = "runs"
 	kindDedupe        = "dedupe"
 	kindRunRecords    = "run_records"
+	kindGrants        = "grants"
 )
 
 // bucketName names a bbolt bucket.
@@ -33,6 +34,7 @@ const (
 	bucketDedupe        bucketName = kindDedupe
 	bucketDedupeExp     bucketName = "dedupe_exp"
 	bucketRunRecords    bucketName = kindRunRecords
+	bucketGrants        bucketName = kindGrants
 )
 
 // allBuckets lists every bucket of a store file.
@@ -40,6 +42,7 @@ func allBuckets() []bucketName {
 	return []bucketName{
 		bucketMeta, bucketConversations, bucketApprovals, bucketApprovalsExp,
 		bucketRuns, bucketDedupe, bucketDedupeExp, bucketRunRecords,
+		bucketGrants,
 	}
 }
 
@@ -76,6 +79,7 @@ func defaultSchema() schema {
 			kindRuns:          1,
 			kindDedupe:        1,
 			kindRunRecords:    1,
+			kindGrants:        1,
 		},
 		up: map[string]map[int]migration{},
 	}
