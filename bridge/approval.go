@@ -78,7 +78,7 @@ func (r *run) requestApproval(ev promptev.AgentEvent) error {
 		}
 		return errStopped
 	}
-	ref, err := r.ps.out.Post(b.life, a.Key, cardMessage(a, r.ps.buttons), outbox.PrioHigh)
+	ref, err := r.ps.out.Post(b.life, a.Key, b.cardMessage(a, r.ps.buttons), outbox.PrioHigh)
 	if err != nil {
 		// No card to click: withdraw the request rather than leave it
 		// pending until it expires.
@@ -179,6 +179,20 @@ func (b *Bridge) registerApprovals() {
 		return b.decideApproval(ctx, act, chat.ApprovalDenied)
 	})
 	b.onAction(chat.DenyWithReason, b.askDenyReason)
+	b.onAction(chat.ApproveConversation, b.grantConversation)
+}
+
+// noticeGrantsOff answers an "Approve all" press when grants are off.
+const noticeGrantsOff = "Approving a tool for the whole conversation is turned off; nothing was changed."
+
+// grantConversation applies "Approve all <tool> here": it approves the
+// request like Approve and, in the same compare-and-set, grants its tool
+// for the rest of the conversation.
+func (b *Bridge) grantConversation(ctx context.Context, act chat.Action) (chat.ActionResult, error) {
+	if !b.cfg.Approvals.AllowConversationGrants {
+		return chat.ActionResult{Notice: noticeGrantsOff}, nil
+	}
+	return b.decide(ctx, act, chat.ApprovalApproved, true)
 }
 
 // maxReasonRunes bounds a denial's reason.
@@ -258,6 +272,12 @@ func lateText(a chat.Approval, act chat.Action) string {
 // expired requests and clicks on decided requests get a Notice and change
 // nothing.
 func (b *Bridge) decideApproval(ctx context.Context, act chat.Action, state chat.ApprovalState) (chat.ActionResult, error) {
+	return b.decide(ctx, act, state, false)
+}
+
+// decide is decideApproval, granting the request's tool for the
+// conversation when grant is set.
+func (b *Bridge) decide(ctx context.Context, act chat.Action, state chat.ApprovalState, grant bool) (chat.ActionResult, error) {
 	a, res, ok, err := b.decidable(ctx, act)
 	if !ok || err != nil {
 		return res, err
@@ -280,7 +300,7 @@ func (b *Bridge) decideApproval(ctx context.Context, act chat.Action, state chat
 		slot.(*postingCard).offer(card)
 	}
 	decided, ok, err := b.store.DecideApprovalWith(ctx, a.ID, chat.ApprovalDecision{
-		State: state, By: act.User.ID, ByName: act.User.Display(), At: now, Reason: reason})
+		State: state, By: act.User.ID, ByName: act.User.Display(), At: now, Reason: reason, Grant: grant && a.Tool != ""})
 	if err != nil {
 		return chat.ActionResult{}, fmt.Errorf("bridge: decide approval: %w", err)
 	}
@@ -298,7 +318,8 @@ func (b *Bridge) decideApproval(ctx context.Context, act chat.Action, state chat
 	wait := now.Sub(decided.Created)
 	b.metrics.Approval(a.Key.Platform, string(state), wait)
 	log.Info("approval decided", "decision", state, "by", act.User.ID, "by_name", act.User.Display(),
-		"tool", decided.Tool, "arguments_digest", decided.ArgumentsDigest, "wait", wait, "with_reason", reason != "")
+		"tool", decided.Tool, "arguments_digest", decided.ArgumentsDigest, "wait", wait, "with_reason", reason != "",
+		"granted", decided.Granted)
 	b.afterDecision(decided)
 	return chat.ActionResult{Accepted: true}, nil
 }
@@ -432,6 +453,14 @@ func waitEndedText(a chat.Approval) string {
 	return string(a.State)
 }
 
+// cardMessage renders an approval card; with grants allowed, a pending
+// card of a named tool offers "Approve all <tool> here".
+func (b *Bridge) cardMessage(a chat.Approval, buttons bool) chat.Message {
+	m := cardMessage(a, buttons)
+	m.Approval.GrantTool = buttons && b.cfg.Approvals.AllowConversationGrants && a.Tool != "" && a.State == chat.ApprovalPending
+	return m
+}
+
 // cardMessage renders an approval card. Without working buttons the body says
 // how to decide; a decided card shows its state and who decided (the adapter
 // renders "Approved by X" from the card).
@@ -449,6 +478,7 @@ func cardMessage(a chat.Approval, buttons bool) chat.Message {
 		card.DecidedBy = a.DecidedBy
 	}
 	card.DenyWithReason = buttons && a.State == chat.ApprovalPending
+	card.Granted = a.Granted
 	m := chat.Message{Kind: chat.KindApproval, Approval: card, Final: a.Decided()}
 	if a.State == chat.ApprovalPending && !buttons {
 		m.Body = fmt.Sprintf("Approval id `%s`: decide with this platform's approve or deny command. Messages typed in the thread are not taken as a decision.", a.ID)

@@ -169,6 +169,21 @@ func (r *run) deliver(res *result) error {
 			return fmt.Errorf("deliver answer: %w", err)
 		}
 	case outcomeApproval:
+		if g, ok := r.grantFor(res.approval); ok {
+			err := r.autoApprove(res.approval, g)
+			if errors.Is(err, errStopped) {
+				res.outcome, res.stoppedBy = outcomeStopped, r.stoppedBy("")
+				return r.finishStopped(res.stoppedBy)
+			}
+			if err != nil {
+				res.outcome = outcomeError
+				res.notice = "⚠️ The agent's request was approved by a grant, but could not be continued. Please try again."
+				res.err = errors.Join(res.err, err)
+				r.settle(res)
+				return r.finishNotice(res.notice)
+			}
+			return nil
+		}
 		err := r.requestApproval(res.approval)
 		switch {
 		case errors.Is(err, errStopped):

@@ -87,6 +87,10 @@ type ApprovalsConfig struct {
 	// agent when a request is denied with a reason; {{.Reason}} is the
 	// reason (cut to 500 characters, mentions neutralised).
 	DenyWithReasonQuery string `yaml:"deny_with_reason_query"`
+	// AllowConversationGrants adds "Approve all <tool> here" to cards: once
+	// pressed, later requests for that tool in that conversation are
+	// approved without a card. Off by default.
+	AllowConversationGrants bool `yaml:"allow_conversation_grants"`
 }
 
 // Thought display modes.

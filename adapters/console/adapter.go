@@ -392,6 +392,8 @@ func parseAnswer(s string) (chat.ActionKind, bool) {
 		return chat.Deny, true
 	case "r", "reason", "deny with reason":
 		return chat.DenyWithReason, true
+	case "a", "all", "approve all":
+		return chat.ApproveConversation, true
 	}
 	return "", false
 }

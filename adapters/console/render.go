@@ -273,9 +273,12 @@ func formatCard(c *chat.ApprovalCard) string {
 		b.WriteString(indent("arguments: "+c.Arguments, "  ") + "\n")
 	}
 	if c.State == chat.ApprovalPending {
-		if c.DenyWithReason {
+		switch {
+		case c.DenyWithReason && c.GrantTool:
+			b.WriteString("  Type y to approve, a to approve all " + chat.OneLine(c.Tool) + " here, n to deny, or r to deny with a reason.\n")
+		case c.DenyWithReason:
 			b.WriteString("  Type y to approve, n to deny, or r to deny with a reason.\n")
-		} else {
+		default:
 			b.WriteString("  Type y to approve or n to deny.\n")
 		}
 	}
@@ -289,6 +292,9 @@ func decidedLine(c *chat.ApprovalCard) string {
 	}
 	switch c.State {
 	case chat.ApprovalApproved:
+		if c.Granted {
+			return "✓ Approved for this conversation" + by + "\n"
+		}
 		return "✓ Approved" + by + "\n"
 	case chat.ApprovalDenied:
 		if r := chat.OneLine(c.Reason); r != "" {

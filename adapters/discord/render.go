@@ -57,6 +57,9 @@ func render(msg chat.Message) (rendered, error) {
 		r.content = renderApproval(*msg.Approval)
 		if msg.Approval.State == chat.ApprovalPending || msg.Approval.State == "" {
 			row, err := approvalButtons(msg.Approval.ID, msg.Approval.DenyWithReason)
+			if err == nil && msg.Approval.GrantTool && msg.Approval.Tool != "" {
+				err = addGrantButton(&row, msg.Approval.ID, msg.Approval.Tool)
+			}
 			if err != nil {
 				return r, err
 			}
@@ -138,7 +141,11 @@ func renderApproval(c chat.ApprovalCard) string {
 	by := escapeMarkdown(oneLine(c.DecidedBy, 80))
 	switch c.State {
 	case chat.ApprovalApproved:
-		b.WriteString("\n✅ Approved" + suffixBy(by))
+		if c.Granted {
+			b.WriteString("\n✅ Approved for this conversation" + suffixBy(by))
+		} else {
+			b.WriteString("\n✅ Approved" + suffixBy(by))
+		}
 	case chat.ApprovalDenied:
 		if r := strings.TrimSpace(c.Reason); r != "" {
 			b.WriteString("\n❌ Denied" + strings.TrimSuffix(suffixBy(by), ".") + ": " + escapeMarkdown(oneLine(r, 500)))
@@ -187,6 +194,17 @@ func approvalButtons(id string, withReason bool) (discordgo.ActionsRow, error) {
 			discordgo.Button{Label: "Deny with reason…", Style: discordgo.SecondaryButton, CustomID: reason})
 	}
 	return row, nil
+}
+
+// addGrantButton adds "Approve all <tool> here" to a card's row.
+func addGrantButton(row *discordgo.ActionsRow, id, tool string) error {
+	cid, err := customID(chat.ApproveConversation, id)
+	if err != nil {
+		return err
+	}
+	label := "Approve all " + oneLine(tool, 80-17) + " here"
+	row.Components = append(row.Components, discordgo.Button{Label: label, Style: discordgo.SecondaryButton, CustomID: cid})
+	return nil
 }
 
 // maxRowButtons is Discord's limit of buttons in one action row.

@@ -62,3 +62,23 @@ func TestRenderStoppedCard(t *testing.T) {
 	assert.Contains(t, r.content, "⏹ Stopped by **Ana**.")
 	assert.Empty(t, r.components)
 }
+
+func TestRenderGrantButton(t *testing.T) {
+	r, err := render(chat.Message{Kind: chat.KindApproval,
+		Approval: &chat.ApprovalCard{ID: "a1", Tool: "jira.create_issue", State: chat.ApprovalPending, DenyWithReason: true, GrantTool: true}})
+	require.NoError(t, err)
+	require.Len(t, r.components, 1)
+	row := r.components[0].(discordgo.ActionsRow)
+	require.Len(t, row.Components, 4)
+	grant := row.Components[3].(discordgo.Button)
+	assert.Equal(t, "Approve all jira.create_issue here", grant.Label)
+	kind, target, ok := parseCustomID(grant.CustomID)
+	require.True(t, ok)
+	assert.Equal(t, chat.ApproveConversation, kind)
+	assert.Equal(t, "a1", target)
+
+	r, err = render(chat.Message{Kind: chat.KindApproval, Final: true,
+		Approval: &chat.ApprovalCard{ID: "a1", Tool: "jira.create_issue", State: chat.ApprovalApproved, DecidedBy: "Ana", Granted: true}})
+	require.NoError(t, err)
+	assert.Contains(t, r.content, "✅ Approved for this conversation by **Ana**.")
+}

@@ -175,6 +175,10 @@ func renderApproval(m chat.Message) rendered {
 		if card.DenyWithReason {
 			elems = append(elems, slack.NewButtonBlockElement(actionID(chat.DenyWithReason), card.ID, plain("Deny with reason…")))
 		}
+		if card.GrantTool && card.Tool != "" {
+			label := "Approve all " + chat.TruncateRunes(chat.OneLine(card.Tool), maxButtonLabel-17) + " here"
+			elems = append(elems, slack.NewButtonBlockElement(actionID(chat.ApproveConversation), card.ID, plain(label)))
+		}
 		blocks = append(blocks, slack.NewActionBlock("pvb_decide", elems...))
 	default:
 		blocks = append(blocks, slack.NewContextBlock("pvb_decided", mrkdwn(decidedLine(card))))
@@ -193,10 +197,14 @@ func decidedText(card *chat.ApprovalCard) string {
 	by := chat.OneLine(card.DecidedBy)
 	switch card.State {
 	case chat.ApprovalApproved:
-		if by == "" {
-			return "Approved"
+		out := "Approved"
+		if card.Granted {
+			out += " for this conversation"
 		}
-		return "Approved by " + by
+		if by != "" {
+			out += " by " + by
+		}
+		return out
 	case chat.ApprovalDenied:
 		out := "Denied"
 		if by != "" {

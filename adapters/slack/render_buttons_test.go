@@ -68,3 +68,15 @@ func TestRenderStoppedCard(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotContains(t, string(raw), `"button"`)
 }
+
+func TestRenderGrantButton(t *testing.T) {
+	r := render(chat.Message{Kind: chat.KindApproval,
+		Approval: &chat.ApprovalCard{ID: "a1", Tool: "jira.create_issue", State: chat.ApprovalPending, DenyWithReason: true, GrantTool: true}})
+	raw, err := json.Marshal(r.Blocks)
+	require.NoError(t, err)
+	assert.Contains(t, string(raw), `"action_id":"pvb_approve_all","value":"a1"`)
+	assert.Contains(t, string(raw), `"text":"Approve all jira.create_issue here"`)
+	r = render(chat.Message{Kind: chat.KindApproval, Final: true,
+		Approval: &chat.ApprovalCard{ID: "a1", Tool: "jira.create_issue", State: chat.ApprovalApproved, DecidedBy: "Ana", Granted: true}})
+	assert.Contains(t, r.Text, "Approved for this conversation by Ana")
+}

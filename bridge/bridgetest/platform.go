@@ -509,8 +509,9 @@ func (p *Platform) Text(ref chat.MessageRef) string {
 
 // Buttons returns the buttons ref now shows, each as the Action a click on
 // it hands to the bridge (Platform, Kind, Target and Card set; the test
-// fills in User and Received): approve, deny (and deny with a reason, when
-// the card offers it) on a pending approval card,
+// fills in User and Received): approve, deny (and deny with a reason and
+// approve for the conversation, when the card offers them) on a pending
+// approval card,
 // then the message's own Buttons (Stop, Retry), when buttons are supported;
 // else none.
 func (p *Platform) Buttons(ref chat.MessageRef) []chat.Action {
@@ -523,6 +524,9 @@ func (p *Platform) Buttons(ref chat.MessageRef) []chat.Action {
 		kinds := []chat.ActionKind{chat.Approve, chat.Deny}
 		if a.DenyWithReason {
 			kinds = append(kinds, chat.DenyWithReason)
+		}
+		if a.GrantTool {
+			kinds = append(kinds, chat.ApproveConversation)
 		}
 		for _, kind := range kinds {
 			out = append(out, chat.Action{Platform: p.name, Kind: kind, Target: a.ID, Card: m.Ref})

@@ -40,7 +40,11 @@ func Render(msg chat.Message) string {
 		}
 		switch a.State {
 		case chat.ApprovalApproved:
-			parts = append(parts, "Approved by "+a.DecidedBy)
+			if a.Granted {
+				parts = append(parts, "Approved for this conversation by "+a.DecidedBy)
+			} else {
+				parts = append(parts, "Approved by "+a.DecidedBy)
+			}
 		case chat.ApprovalDenied:
 			if a.Reason != "" {
 				parts = append(parts, "Denied by "+a.DecidedBy+": "+a.Reason)
@@ -52,11 +56,14 @@ func Render(msg chat.Message) string {
 		case chat.ApprovalStopped:
 			parts = append(parts, "Stopped by "+a.DecidedBy)
 		default:
+			buttons := "[Approve] [Deny]"
 			if a.DenyWithReason {
-				parts = append(parts, "[Approve] [Deny] [Deny with reason…]")
-			} else {
-				parts = append(parts, "[Approve] [Deny]")
+				buttons += " [Deny with reason…]"
 			}
+			if a.GrantTool {
+				buttons += " [Approve all " + a.Tool + " here]"
+			}
+			parts = append(parts, buttons)
 		}
 	}
 	return chat.NeutralizeMentions(strings.Join(parts, "\n"))
