@@ -49,6 +49,7 @@ func commands() []command {
 		{"demo", "talk to a built-in scripted agent in the terminal, offline, no tokens needed", cmdDemo},
 		{"chat", "talk to a real Promptev agent from the terminal", cmdChat},
 		{"store", "inspect the store: store stats (of a running bridge, or --db FILE)", cmdStore},
+		{"grants", "list or revoke the conversation grants of approvals (grants list|revoke --db FILE)", cmdGrants},
 		{"version", "print the version", cmdVersion},
 	}
 }
