@@ -23,7 +23,7 @@ func TestDemoNonInteractive(t *testing.T) {
 				"> Why did the nightly build fail?",
 				"? Approval needed: jira.create_issue",
 				`arguments: {"assignee":"payments-team"`,
-				"Type y to approve or n to deny.",
+				"Type y to approve, n to deny, or r to deny with a reason.",
 				"> approve (automatic)",
 				"✓ Approved by",
 				"## Why the nightly build failed",

@@ -444,11 +444,11 @@ func waitEndedText(a chat.Approval) string {
 	}
 	switch a.State {
 	case chat.ApprovalApproved:
-		return "✓ Approved by " + agentText(by, 80)
+		return "▶ Continuing: approved by " + agentText(by, 80)
 	case chat.ApprovalDenied:
-		return "✗ Denied by " + agentText(by, 80)
+		return "▶ Continuing: denied by " + agentText(by, 80)
 	case chat.ApprovalExpired:
-		return "⌛ The approval request expired"
+		return "▶ Continuing: the approval request expired"
 	}
 	return string(a.State)
 }

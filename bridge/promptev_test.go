@@ -132,7 +132,7 @@ func TestPromptevApprovalRoundTrip(t *testing.T) {
 		Target: card.Message.Approval.ID, User: chat.User{ID: "U1", Name: "Ana"}})
 	require.NoError(t, err)
 	assert.True(t, res.Accepted)
-	r.waitTexts(t, key, "Approved by Ana", "Approved by Ana", "Refunded.")
+	r.waitTexts(t, key, "Continuing: approved by Ana", "Approved by Ana", "Refunded.")
 }
 
 func TestPromptevSessionForgottenRestartsOnce(t *testing.T) {

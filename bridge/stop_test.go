@@ -363,7 +363,7 @@ func TestStopAfterApproval(t *testing.T) {
 		require.True(t, click(r.rig, a.ID, "U1", chat.Approve).Accepted)
 		time.Sleep(10 * time.Second)
 		settle()
-		assert.Contains(t, r.p.Text(live), "Approved by name-U1")
+		assert.Contains(t, r.p.Text(live), "Continuing: approved by name-U1")
 		assertNoStopLeft(t, r.rig, key)
 		res := press(t, r.rig, stop, "U1")
 		assert.False(t, res.Accepted)
