@@ -31,6 +31,30 @@ var errStopped = errors.New("run stopped")
 func (b *Bridge) registerRuns() {
 	b.onAction(chat.Stop, b.stopRun)
 	b.onAction(chat.Retry, b.retryRun)
+	b.onAction(chat.StopConversation, b.stopConversation)
+}
+
+// noticeNoRun answers a conversation's stop when no run is under way there.
+const noticeNoRun = "No run is under way here; nothing was stopped."
+
+// stopConversation applies a platform's own stop control, which names the
+// conversation: the run under way there is stopped exactly like a press on
+// its Stop button (same policy, same compare-and-set).
+func (b *Bridge) stopConversation(ctx context.Context, act chat.Action) (chat.ActionResult, error) {
+	key, err := chat.ParseConversationKey(act.Target)
+	if err != nil {
+		return chat.ActionResult{Notice: noticeUnknownRun}, nil
+	}
+	h, ok := b.active.byConversation(key)
+	if !ok {
+		b.log.Info("conversation stop with no run under way", "platform", key.Platform, "conversation", key.String(),
+			"user", act.User.ID)
+		// Nothing to stop is the state the stop asks for: accepted, with a
+		// notice (the platform may then clear its own "working" state).
+		return chat.ActionResult{Accepted: true, Notice: noticeNoRun}, nil
+	}
+	act.Kind, act.Target = chat.Stop, h.id
+	return b.stopRun(ctx, act)
 }
 
 // stopButton is the Stop button of run id.

@@ -413,3 +413,32 @@ func TestStopPolicyValidation(t *testing.T) {
 	assert.NoError(t, c.Validate().Err())
 	assert.Equal(t, bridge.PolicyRequester, bridge.DefaultConfig().Runs.StopPolicy)
 }
+
+// TestStopConversation: a platform's own stop control names the
+// conversation; it stops the run under way there like the button, is
+// refused for others, and with nothing running changes nothing.
+func TestStopConversation(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := startScenario(t, backendFake, slowFlow)
+		defer r.close()
+		key := engKey("1")
+		act := chat.Action{Platform: chat.PlatformSlack, Kind: chat.StopConversation, Target: key.String()}
+		res := press(t, r.rig, act, "U1")
+		assert.True(t, res.Accepted)
+		assert.Equal(t, "No run is under way here; nothing was stopped.", res.Notice)
+
+		r.send(key, "U1", "why?")
+		time.Sleep(3 * time.Second)
+		settle()
+		res = press(t, r.rig, act, "U2")
+		assert.False(t, res.Accepted)
+		assert.Contains(t, res.Notice, "not allowed")
+		res = press(t, r.rig, act, "U1")
+		require.True(t, res.Accepted)
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		assert.Contains(t, r.texts(key)[0], "⏹ Stopped by name-U1")
+		res = press(t, r.rig, chat.Action{Platform: chat.PlatformSlack, Kind: chat.StopConversation, Target: "not a key"}, "U1")
+		assert.False(t, res.Accepted)
+	})
+}

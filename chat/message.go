@@ -48,6 +48,10 @@ const (
 	// ApproveConversation approves the request named by Action.Target and
 	// grants its tool for the rest of the conversation.
 	ApproveConversation ActionKind = "approve_all"
+	// StopConversation stops the run under way in the conversation whose
+	// ConversationKey.String() is Action.Target: a platform's own stop
+	// control (Slack's agent_session_stopped) names a thread, not a run.
+	StopConversation ActionKind = "stop_conversation"
 )
 
 // maxActionKind bounds the length of an ActionKind.

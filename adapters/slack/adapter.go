@@ -37,6 +37,7 @@ type webAPI interface {
 	DeleteMessageContext(ctx context.Context, channel, messageTimestamp string) (string, string, error)
 	SetAssistantThreadsStatusContext(ctx context.Context, params slack.AssistantThreadsSetStatusParameters) error
 	OpenViewContext(ctx context.Context, triggerID string, view slack.ModalViewRequest) (*slack.ViewResponse, error)
+	SetAgentSessionStatusContext(ctx context.Context, params slack.AgentSessionSetStatusParameters) (*slack.AgentSessionSetStatusResponse, error)
 }
 
 var _ webAPI = (*slack.Client)(nil)

@@ -138,6 +138,9 @@ func (a *Adapter) serveEvent(ctx context.Context, h chat.Handler, w http.Respons
 	if n := r.Header.Get("X-Slack-Retry-Num"); n != "" {
 		a.log.Debug("slack redelivery", "retry_num", n, "reason", r.Header.Get("X-Slack-Retry-Reason"))
 	}
+	if a.onAgentSessionStopped(ctx, h, ev) {
+		return
+	}
 	if msg, ok := inboundFromEvent(a.self.Load(), ev, a.now()); ok {
 		a.handleMessage(ctx, h, msg)
 	}

@@ -88,6 +88,9 @@ func (a *Adapter) socketEvent(ctx context.Context, smc *socketmode.Client, h cha
 		if evt.Request != nil && evt.Request.RetryAttempt > 0 {
 			a.log.Debug("slack redelivery", "retry_attempt", evt.Request.RetryAttempt, "reason", evt.Request.RetryReason)
 		}
+		if a.onAgentSessionStopped(ctx, h, ev) {
+			return nil
+		}
 		if msg, ok := inboundFromEvent(a.self.Load(), ev, a.now()); ok {
 			a.handleMessage(ctx, h, msg)
 		}

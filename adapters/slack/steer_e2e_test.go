@@ -260,3 +260,57 @@ func okResponse(resp *http.Response, err error) error {
 	}
 	return nil
 }
+
+// TestE2EAgentSessionStopped: Slack's native stop (agent_session_stopped
+// for the thread) stops the run under way like the button, within 2 s,
+// and moves the agent session out of processing (agents.sessions.setStatus
+// active). Someone else's native stop is refused and the session stays in
+// processing.
+func TestE2EAgentSessionStopped(t *testing.T) {
+	for _, mode := range []string{slack.ModeSocket, slack.ModeHTTP} {
+		t.Run(mode, func(t *testing.T) {
+			r := newRig(t, promptevtest.Agent{Script: []promptevtest.Event{
+				{Type: promptevtest.TypeProcessing, Output: "Searching Jira..."},
+				{Type: promptevtest.TypeDone, Output: "Too late.", Delay: 30 * time.Second},
+			}}, func(c *slack.Config) { c.AssistantStatus = true; c.Mode = mode })
+			ev := r.fake.Mention("C1", "U1", "why did the build fail?")
+			require.NoError(t, r.send(ev))
+			placeholder := r.threadShows(t, "C1", ev.TS, "Searching Jira...")
+			r.fake.Await(t, "processing status", func() bool { return len(r.fake.Calls("assistant.threads.setStatus")) > 0 })
+
+			stopped := slackfake.AgentSessionStopped{Channel: "C1", Thread: ev.TS, User: "U2", StreamingTS: []string{}}
+			require.NoError(t, r.agentStop(stopped))
+			r.fake.Await(t, "not-allowed notice", func() bool { return len(r.ephemeralsTo("U2")) == 1 })
+			assert.Contains(t, r.ephemeralsTo("U2")[0], "not allowed")
+			assert.Empty(t, r.fake.Calls("agents.sessions.setStatus"), "a refused stop leaves the session processing")
+			still, _ := r.fake.Message("C1", placeholder.TS)
+			assert.NotEmpty(t, still.ButtonValue(actionStop), "the run goes on")
+
+			stopped.User = "U1"
+			pressed := time.Now()
+			require.NoError(t, r.agentStop(stopped))
+			r.threadShows(t, "C1", ev.TS, "Stopped by U1")
+			assert.Less(t, time.Since(pressed), 2*time.Second)
+			r.fake.Await(t, "session out of processing", func() bool {
+				calls := r.fake.Calls("agents.sessions.setStatus")
+				return len(calls) == 1 && calls[0].Status == "active" && calls[0].Channel == "C1" && calls[0].Error == ""
+			})
+			r.fake.Await(t, "stream closed by the client", func() bool { return r.api.StreamsClosedByClient() == 1 })
+			r.fake.Await(t, "thread status cleared", func() bool {
+				calls := r.fake.Calls("assistant.threads.setStatus")
+				return calls[len(calls)-1].Status == ""
+			})
+			assert.Len(t, r.fake.Thread("C1", ev.TS), 1, "no answer was posted")
+			r.assertNoRejectedCalls(t)
+		})
+	}
+}
+
+// agentStop delivers an agent_session_stopped event over the rig's mode.
+func (r *rig) agentStop(ev slackfake.AgentSessionStopped) error {
+	if r.eventsURL == "" {
+		_, err := r.fake.SendAgentSessionStopped(ev)
+		return err
+	}
+	return okResponse(r.fake.PostAgentSessionStopped(r.eventsURL, ev, slackfake.PostOptions{}))
+}

@@ -117,6 +117,7 @@ func New(tb testing.TB, opts ...Option) *Server {
 	mux.HandleFunc("/api/chat.postEphemeral", s.chat)
 	mux.HandleFunc("/api/assistant.threads.setStatus", s.chat)
 	mux.HandleFunc("/api/views.open", s.viewsOpen)
+	mux.HandleFunc("/api/agents.sessions.setStatus", s.chat)
 	mux.HandleFunc("/ws", s.serveSocket)
 	s.srv = httptest.NewServer(mux)
 	if tb != nil {

@@ -59,7 +59,17 @@ func (s *Server) connectionsOpen(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, map[string]any{"ok": true, "url": u})
 }
 
-// chat serves chat.* and assistant.threads.setStatus.
+// validSessionStatus reports whether st is a status agents.sessions.setStatus
+// accepts.
+func validSessionStatus(st string) bool {
+	switch st {
+	case "active", "processing", "suspended", "closed":
+		return true
+	}
+	return false
+}
+
+// chat serves chat.*, assistant.threads.setStatus and agents.sessions.setStatus.
 func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	method := strings.TrimPrefix(r.URL.Path, "/api/")
 	if err := r.ParseForm(); err != nil {
@@ -109,7 +119,9 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		code = "invalid_auth"
 	case c.Channel == "":
 		code = "channel_not_found"
-	case method == "assistant.threads.setStatus" || method == "chat.delete":
+	case method == "agents.sessions.setStatus" && !validSessionStatus(c.Status):
+		code = "invalid_arguments"
+	case method == "assistant.threads.setStatus" || method == "chat.delete" || method == "agents.sessions.setStatus":
 	default:
 		code = checkMessage(c.Text, c.Blocks)
 	}
