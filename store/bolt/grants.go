@@ -32,7 +32,11 @@ func (s *Store) GetGrant(ctx context.Context, key chat.ConversationKey, tool str
 	k := grantID(key, tool)
 	var g chat.Grant
 	err := s.view(func(tx *bbolt.Tx) error {
-		raw := bucketGrants.in(tx).Get(k)
+		b := bucketGrants.in(tx)
+		var raw []byte
+		if b != nil { // nil in a file not yet opened by a bridge with grants
+			raw = b.Get(k)
+		}
 		if raw == nil {
 			return fmt.Errorf("store: grant of %q in %s: %w", tool, key, chat.ErrNotFound)
 		}
@@ -51,7 +55,11 @@ func (s *Store) ListGrants(ctx context.Context) ([]chat.Grant, error) {
 	}
 	var out []chat.Grant
 	err := s.view(func(tx *bbolt.Tx) error {
-		return bucketGrants.in(tx).ForEach(func(k, v []byte) error {
+		b := bucketGrants.in(tx)
+		if b == nil { // a file not yet opened by a bridge with grants
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
 			var g chat.Grant
 			if err := decode(s.schema, kindGrants, k, v, &g); err != nil {
 				return err

@@ -41,7 +41,11 @@ func (s *Store) GetRunRecord(ctx context.Context, id string) (chat.RunRecord, er
 	k := []byte(id)
 	var r chat.RunRecord
 	err := s.view(func(tx *bbolt.Tx) error {
-		raw := bucketRunRecords.in(tx).Get(k)
+		b := bucketRunRecords.in(tx)
+		var raw []byte
+		if b != nil { // nil in a file not yet opened by a bridge with run records
+			raw = b.Get(k)
+		}
 		if raw == nil {
 			return fmt.Errorf("store: run record %q: %w", id, chat.ErrNotFound)
 		}

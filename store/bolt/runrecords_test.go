@@ -2,10 +2,13 @@ package bolt
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.etcd.io/bbolt"
 
 	"github.com/promptev/promptev-bridge/bridge/bridgetest"
 	"github.com/promptev/promptev-bridge/chat"
@@ -57,4 +60,54 @@ func TestGrantSurvivesReopen(t *testing.T) {
 	g, err := s.GetGrant(ctx, key, "jira.create_issue")
 	require.NoError(t, err)
 	require.Equal(t, "U1", g.By)
+}
+
+// A file written before run records and grants existed opens read-only
+// (no grants, no run records) and, read-write, gains both buckets.
+func TestFileWithoutLaterBuckets(t *testing.T) {
+	path := t.TempDir() + "/old.db"
+	s, err := Open(path, Options{NoSync: true})
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: time.Second})
+	require.NoError(t, err)
+	require.NoError(t, db.Update(func(tx *bbolt.Tx) error {
+		for _, name := range []bucketName{bucketRunRecords, bucketGrants} {
+			if err := tx.DeleteBucket([]byte(name)); err != nil {
+				return err
+			}
+		}
+		raw := bucketMeta.in(tx).Get([]byte(metaSchemaKey))
+		var m map[string]int
+		if err := json.Unmarshal(raw, &m); err != nil {
+			return err
+		}
+		delete(m, kindRunRecords)
+		delete(m, kindGrants)
+		return writeSchema(tx, m)
+	}))
+	require.NoError(t, db.Close())
+
+	ctx := context.Background()
+	ro, err := OpenReadOnly(path, Options{})
+	require.NoError(t, err)
+	grants, err := ro.ListGrants(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, grants)
+	_, err = ro.GetRunRecord(ctx, "r1")
+	assert.ErrorIs(t, err, chat.ErrNotFound)
+	_, err = ro.GetGrant(ctx, chat.ConversationKey{Platform: "slack", Channel: "C1"}, "x")
+	assert.ErrorIs(t, err, chat.ErrNotFound)
+	_, err = ro.Stats()
+	require.NoError(t, err)
+	require.NoError(t, ro.Close())
+
+	rw, err := Open(path, Options{NoSync: true})
+	require.NoError(t, err)
+	defer rw.Close()
+	require.NoError(t, rw.PutRunRecord(ctx, chat.RunRecord{ID: "r1", State: chat.RunRunning, Created: time.Now()}))
+	st, err := rw.Stats()
+	require.NoError(t, err)
+	assert.Equal(t, 1, st.Schema[kindGrants])
+	assert.Equal(t, 1, st.Schema[kindRunRecords])
 }

@@ -46,6 +46,13 @@ func allBuckets() []bucketName {
 	}
 }
 
+// laterBucket reports whether name was added after the first release: a
+// file a newer bridge has not opened yet lacks it, and read-only readers
+// treat it as empty.
+func laterBucket(name bucketName) bool {
+	return name == bucketRunRecords || name == bucketGrants
+}
+
 // in returns the bucket in tx (nil when the file lacks it).
 func (n bucketName) in(tx *bbolt.Tx) *bbolt.Bucket { return tx.Bucket([]byte(n)) }
 
