@@ -23,6 +23,7 @@ var denyReasonFlow = agentScript{
 		}
 		return approvalFlow.turn(q)
 	},
+	onDeny: []turnEvent{{Type: promptev.EventDone, Out: "Agent heard: {{query}}"}},
 }
 
 // TestDenyWithReason: the card's third button asks for a reason; the

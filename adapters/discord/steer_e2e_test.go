@@ -130,3 +130,91 @@ func TestE2ERetryButton(t *testing.T) {
 	retried, _ := s.Message(notice.ID)
 	assert.Empty(t, retried.Buttons())
 }
+
+// reasonAgent asks for approval on an ordinary turn and echoes the deny
+// query with its reason.
+func reasonAgent() promptevtest.Agent {
+	return promptevtest.Agent{
+		OnDeny: []promptevtest.Event{{Type: promptevtest.TypeDone, Output: "Agent heard: {{query}}"}},
+		Script: []promptevtest.Event{
+			{Type: promptevtest.TypeProcessing, Output: "Searching Jira..."},
+			{Type: promptevtest.TypeApprovalRequired, Output: "Create a Jira issue titled Outage?", Tool: "jira.create_issue"},
+		},
+	}
+}
+
+// TestE2EDenyWithReason: the card's third button is answered with a MODAL
+// (9) response; the reason arrives as MODAL_SUBMIT (5); the card shows
+// "Denied by X: <reason>" and the agent gets the deny_with_reason_query. A
+// modal submitted after the decision changes nothing and tells its
+// submitter ephemerally.
+func TestE2EDenyWithReason(t *testing.T) {
+	t.Parallel()
+	e := startE2E(t, reasonAgent())
+	thread := e.ask(t, testUser, "open an outage ticket")
+	var card discordfake.Message
+	e.waitFor(t, func(s discordfake.Snapshot) bool {
+		for _, m := range botMessagesIn(s, thread) {
+			if _, ok := buttonWithPrefix(m, "pvb:deny_reason:"); ok {
+				card = m
+				return true
+			}
+		}
+		return false
+	})
+	reasonBtn, _ := buttonWithPrefix(card, "pvb:deny_reason:")
+	assert.Equal(t, "deny with reason", bareLabel(reasonBtn.Label))
+
+	// Someone else gets a notice, not a form.
+	_, err := e.fake.Click(discordfake.Click{GuildID: testGuild, ChannelID: thread, MessageID: card.ID,
+		CustomID: reasonBtn.CustomID, UserID: otherUser, UserName: "mallory"})
+	require.NoError(t, err)
+	s := e.waitFor(t, func(s discordfake.Snapshot) bool { return len(s.InteractionResponses) == 1 })
+	assert.True(t, s.InteractionResponses[0].Ephemeral())
+	assert.Nil(t, s.InteractionResponses[0].Modal)
+
+	// The requester opens the form twice; the first submission decides.
+	for i := range 2 {
+		_, err = e.fake.Click(discordfake.Click{GuildID: testGuild, ChannelID: thread, MessageID: card.ID,
+			CustomID: reasonBtn.CustomID, UserID: testUser, UserName: "ana"})
+		require.NoError(t, err)
+		e.waitFor(t, func(s discordfake.Snapshot) bool { return len(s.InteractionResponses) == 2+i })
+	}
+	s = e.fake.Snapshot()
+	modal := s.InteractionResponses[1]
+	require.Equal(t, discordfake.ResponseModal, modal.Type)
+	require.NotNil(t, modal.Modal)
+	assert.Equal(t, "pvb:deny:"+strings.TrimPrefix(reasonBtn.CustomID, "pvb:deny_reason:"), modal.Modal.CustomID)
+	assert.Equal(t, "Deny with reason", modal.Modal.Title)
+	require.Len(t, modal.Modal.Inputs, 1)
+	assert.Equal(t, 500, modal.Modal.Inputs[0].MaxLength)
+	input := modal.Modal.Inputs[0].CustomID
+
+	_, err = e.fake.SubmitModal(discordfake.ModalSubmit{GuildID: testGuild, ChannelID: thread, MessageID: card.ID,
+		CustomID: modal.Modal.CustomID, UserID: testUser, UserName: "ana",
+		Values: map[string]string{input: "wrong project @everyone"}})
+	require.NoError(t, err)
+	s = e.waitFor(t, func(s discordfake.Snapshot) bool {
+		c, _ := s.Message(card.ID)
+		return strings.Contains(c.Content, "Denied by **ana**: wrong project")
+	})
+	decided, _ := s.Message(card.ID)
+	assert.Empty(t, decided.Buttons())
+	assert.NotContains(t, decided.Content, "@everyone")
+	assert.Equal(t, discordfake.ResponseDeferredUpdate, s.InteractionResponses[3].Type)
+	e.waitFor(t, func(s discordfake.Snapshot) bool {
+		for _, m := range botMessagesIn(s, thread) {
+			if strings.Contains(m.Content, "Agent heard: deny: wrong project") {
+				return true
+			}
+		}
+		return false
+	})
+
+	_, err = e.fake.SubmitModal(discordfake.ModalSubmit{GuildID: testGuild, ChannelID: thread, MessageID: card.ID,
+		CustomID: modal.Modal.CustomID, UserID: testUser, UserName: "ana", Values: map[string]string{input: "late"}})
+	require.NoError(t, err)
+	s = e.waitFor(t, func(s discordfake.Snapshot) bool { return len(s.InteractionResponses) == 5 })
+	assert.True(t, s.InteractionResponses[4].Ephemeral())
+	assert.Contains(t, s.InteractionResponses[4].Content, "your reason was not sent")
+}

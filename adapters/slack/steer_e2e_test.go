@@ -150,18 +150,17 @@ func TestE2ERetryButton(t *testing.T) {
 	r.assertNoRejectedCalls(t)
 }
 
-// reasonAgent asks for approval on an ordinary turn and echoes a deny
-// query with a reason.
+// reasonAgent asks for approval on an ordinary turn and echoes the deny
+// query with its reason.
 func reasonAgent() promptevtest.Agent {
-	return promptevtest.Agent{Respond: func(turn promptevtest.Turn) []promptevtest.Event {
-		if strings.HasPrefix(turn.Query, "deny:") {
-			return []promptevtest.Event{{Type: promptevtest.TypeDone, Output: "Agent heard: {{query}}"}}
-		}
-		return []promptevtest.Event{
-			{Type: promptevtest.TypeProcessing, Output: "Searching Jira..."},
-			{Type: promptevtest.TypeApprovalRequired, Output: "Create issue 'Printer on fire'?", Tool: "jira.create_issue"},
-		}
-	}}
+	return promptevtest.Agent{
+		OnDeny: []promptevtest.Event{{Type: promptevtest.TypeDone, Output: "Agent heard: {{query}}"}},
+		Respond: func(promptevtest.Turn) []promptevtest.Event {
+			return []promptevtest.Event{
+				{Type: promptevtest.TypeProcessing, Output: "Searching Jira..."},
+				{Type: promptevtest.TypeApprovalRequired, Output: "Create issue 'Printer on fire'?", Tool: "jira.create_issue"},
+			}
+		}}
 }
 
 // TestE2EDenyWithReason: the card's third button opens a modal through

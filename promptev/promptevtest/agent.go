@@ -70,7 +70,8 @@ type Agent struct {
 	// OnApprove is streamed when the turn after an approval_required has the
 	// approve query (default: a done event "Approved.").
 	OnApprove []Event
-	// OnDeny is streamed when that turn has the deny query (default: a done
+	// OnDeny is streamed when that turn has the deny query, alone or followed
+	// by ": <reason>" (default: a done
 	// event "Cancelled.").
 	OnDeny []Event
 	// Respond, when set, replaces Script: it is called for every ordinary turn.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
+	"strings"
 )
 
 // turn runs one query on a session and updates the session's state. It
@@ -28,7 +29,9 @@ func (s *Server) turn(agentID string, a Agent, token, query string) []Event {
 	switch {
 	case pending && query == approveQ:
 		evs = a.approvalEvents(true, t)
-	case pending && query == denyQ:
+	case pending && (query == denyQ || strings.HasPrefix(query, denyQ+":")):
+		// "deny: <reason>" (the bridge's default deny_with_reason_query)
+		// is a denial too; {{query}} in OnDeny shows the reason.
 		evs = a.approvalEvents(false, t)
 	default:
 		evs = a.events(t)

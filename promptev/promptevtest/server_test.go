@@ -116,6 +116,9 @@ func TestApprovalRoundTrip(t *testing.T) {
 		{name: "deny default", query: "deny", want: `"Cancelled."`},
 		{name: "approve scripted", query: "approve", want: `"created"`, onApprove: []Event{{Type: TypeDone, Output: "created"}}},
 		{name: "deny scripted", query: "deny", want: `"not created"`, onDeny: []Event{{Type: TypeDone, Output: "not created"}}},
+		{name: "deny with a reason", query: "deny: wrong project", want: `"heard deny: wrong project"`,
+			onDeny: []Event{{Type: TypeDone, Output: "heard {{query}}"}}},
+		{name: "deny-like text is a new turn", query: "denying", want: `"approval_required"`},
 		{name: "other text is a new turn", query: "hello", want: `"approval_required"`},
 	}
 	for _, tt := range tests {
