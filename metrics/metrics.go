@@ -70,7 +70,7 @@ func New(opts Options) *Metrics {
 			"Agent stream events, by platform and event type (unknown types are counted as \"other\").",
 			"platform", "type"),
 		runs: counter("runs_total",
-			"Finished agent runs, by platform and outcome (done, error, approval, interrupted, cancelled, busy).",
+			"Finished agent runs, by platform and outcome (done, error, approval, interrupted, cancelled, stopped, busy).",
 			"platform", "outcome"),
 		runDuration: histogram("run_duration_seconds",
 			"Duration of agent runs, from the inbound message to the end of the run, by platform and outcome.",
@@ -82,7 +82,7 @@ func New(opts Options) *Metrics {
 			"HTTP 429 answers from the platform, by platform and operation (post, edit).",
 			"platform", "op"),
 		approvals: counter("approvals_total",
-			"Approval decisions and refused clicks, by platform and outcome (approved, denied, expired, unauthorized, duplicate).",
+			"Approval decisions and refused clicks, by platform and outcome (approved, denied, expired, stopped, auto: approved by a conversation grant, unauthorized, duplicate).",
 			"platform", "outcome"),
 		approvalWait: histogram("approval_wait_seconds",
 			"Time from an approval card to its decision, by platform and outcome.",
@@ -140,10 +140,10 @@ func (m *Metrics) Handler() http.Handler {
 // that a dashboard or an alert sees 0, not "no data", before the first event.
 var (
 	eventTypes       = []string{promptev.EventThoughts, promptev.EventProcessing, promptev.EventApprovalRequired, promptev.EventDone, promptev.EventError, "other"}
-	runOutcomes      = []string{"done", "error", "approval", "interrupted", "busy"}
+	runOutcomes      = []string{"done", "error", "approval", "interrupted", "busy", "stopped"}
 	editResults      = []string{"sent", "coalesced", "dropped", "failed"}
 	rateLimitedOps   = []string{"post", "edit"}
-	approvalOutcomes = []string{"approved", "denied", "expired", "unauthorized", "duplicate", "unknown"}
+	approvalOutcomes = []string{"approved", "denied", "expired", "stopped", "auto", "unauthorized", "duplicate", "unknown"}
 )
 
 // AddPlatform creates every counter series of platform at zero (and marks
@@ -207,7 +207,7 @@ func (m *Metrics) RateLimited(platform, op string) { m.rateLimited.WithLabelValu
 func (m *Metrics) Approval(platform, outcome string, wait time.Duration) {
 	m.approvals.WithLabelValues(platform, outcome).Inc()
 	switch outcome {
-	case string(chat.ApprovalApproved), string(chat.ApprovalDenied), string(chat.ApprovalExpired):
+	case string(chat.ApprovalApproved), string(chat.ApprovalDenied), string(chat.ApprovalExpired), string(chat.ApprovalStopped):
 		m.approvalWait.WithLabelValues(platform, outcome).Observe(wait.Seconds())
 	}
 }
