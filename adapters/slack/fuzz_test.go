@@ -255,6 +255,25 @@ func addClickSeeds(f *testing.F) {
 	}))
 	f.Add([]byte(`{"type":"block_actions","actions":null}`))
 	f.Add([]byte(`{"type":"block_actions","actions":[{}]}`))
+	submission := func(callbackID, meta, text string) []byte {
+		data, err := json.Marshal(map[string]any{
+			"type": "view_submission",
+			"team": map[string]any{"id": slackfake.TeamID, "domain": "fake"},
+			"user": map[string]any{"id": "U1", "username": "ana", "name": "ana", "team_id": slackfake.TeamID},
+			"view": map[string]any{"id": "V1", "type": "modal", "callback_id": callbackID, "private_metadata": meta,
+				"state": map[string]any{"values": map[string]any{"pvb_prompt_text": map[string]any{
+					"text": map[string]any{"type": "plain_text_input", "value": text}}}}},
+		})
+		if err != nil {
+			panic(err)
+		}
+		return data
+	}
+	f.Add(submission("pvb_prompt", `{"kind":"deny","target":"apr_1","channel":"C1","thread":"1.0"}`, "wrong project"))
+	f.Add(submission("pvb_prompt", `{"kind":"Deny!","target":"apr_1"}`, "x"))
+	f.Add(submission("pvb_prompt", `{"kind":"deny","target":""}`, "x"))
+	f.Add(submission("pvb_prompt", `not json`, "x"))
+	f.Add(submission("other_modal", `{"kind":"deny","target":"apr_1"}`, "x"))
 	f.Add([]byte(`{"type":"shortcut","callback_id":"x"}`))
 	f.Add([]byte(`{}`))
 	f.Add([]byte(`garbage`))
@@ -266,6 +285,23 @@ func addClickSeeds(f *testing.F) {
 // as its target.
 func checkActions(t *testing.T, cb slack.InteractionCallback, acts []chat.Action) {
 	t.Helper()
+	checkHandedActions(t, cb, acts, false)
+}
+
+// checkHandedActions is checkActions for what reaches the bridge: with
+// prompts set, a submitted prompt modal (view_submission of the bridge's
+// callback id with readable metadata) is one action too.
+func checkHandedActions(t *testing.T, cb slack.InteractionCallback, acts []chat.Action, prompts bool) {
+	t.Helper()
+	if prompts {
+		if act, _, ok := submittedPrompt(cb); ok {
+			if len(acts) != 1 || acts[0].Kind != act.Kind || acts[0].Target != act.Target || acts[0].Text != act.Text ||
+				acts[0].User.ID != cb.User.ID || !act.Kind.Valid() || act.Target == "" {
+				t.Fatalf("prompt submission handed over as %+v, want %+v", acts, act)
+			}
+			return
+		}
+	}
 	if len(acts) > 0 && cb.Type != slack.InteractionTypeBlockActions {
 		t.Fatalf("%q interaction produced actions %+v", cb.Type, acts)
 	}
@@ -325,7 +361,7 @@ func FuzzSlackInteraction(f *testing.F) {
 			t.Fatalf("unparsable payload produced actions %+v", h.acts)
 		}
 		if parsed {
-			checkActions(t, cb, h.acts)
+			checkHandedActions(t, cb, h.acts, true)
 		}
 	})
 }
