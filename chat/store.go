@@ -84,6 +84,7 @@ type InFlightRun struct {
 //     changes nothing. A store that is an io.Closer returns an error wrapping
 //     ErrClosed from every method called after Close, and Close may be
 //     called more than once.
+//   - ErrNotFound errors name the key or id that was not found.
 //   - Records read back equal what was written, with times at millisecond
 //     precision or better (their location may differ).
 //   - A put replaces the record under the same key (or id).

@@ -6,7 +6,6 @@ package store
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"strings"
 	"time"
@@ -39,9 +38,17 @@ func DefaultConfig() Config {
 // around it.
 type Store interface {
 	chat.Store
-	// Close releases the store; it is safe to call more than once.
+	// Stats counts what the store holds, for `store stats`, /debug/store
+	// and the store gauges. It may walk every record.
+	Stats(ctx context.Context) (chat.StoreStats, error)
+	// Close releases the store; it is safe to call more than once. Every
+	// call afterwards fails with an error wrapping chat.ErrClosed.
 	Close() error
 }
+
+// ErrLocked means another process holds the store: a running bridge holds
+// its bbolt file's lock.
+var ErrLocked = bolt.ErrLocked
 
 // OpenOptions tune Open.
 type OpenOptions struct {
@@ -94,11 +101,12 @@ func (c Config) Validate(path string) chat.ConfigProblems {
 	return b.validate(c, path)
 }
 
-// Open opens the configured backend.
+// Open opens the configured backend. An unknown backend is the config
+// problem Validate reports for store.backend.
 func Open(ctx context.Context, c Config, o OpenOptions) (Store, error) {
 	b, ok := find(c.Backend)
 	if !ok {
-		return nil, fmt.Errorf("store: unknown backend %q", c.Backend)
+		return nil, c.Validate("store").Err()
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

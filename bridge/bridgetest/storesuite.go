@@ -213,6 +213,7 @@ func confConversations(t *testing.T, s chat.Store) {
 			got, err := s.GetConversation(ctx, tt.get)
 			if tt.wantErr != nil {
 				require.ErrorIs(t, err, tt.wantErr)
+				assert.Contains(t, err.Error(), tt.get.String(), "the error names the key")
 				assert.Equal(t, chat.Conversation{}, got)
 				return
 			}
@@ -230,6 +231,7 @@ func confApprovalsPutGet(t *testing.T, s chat.Store) {
 
 	_, err := s.GetApproval(ctx, "apr_none")
 	require.ErrorIs(t, err, chat.ErrNotFound)
+	assert.Contains(t, err.Error(), "apr_none", "the error names the id")
 	for _, a := range []chat.Approval{sApproval(1, st0.Add(time.Hour)), decided} {
 		require.NoError(t, s.PutApproval(ctx, a))
 		got, err := s.GetApproval(ctx, a.ID)
@@ -237,9 +239,9 @@ func confApprovalsPutGet(t *testing.T, s chat.Store) {
 		assert.Equal(t, normApproval(a), normApproval(got))
 	}
 	for name, bad := range map[string]chat.Approval{
-		"empty id":    {State: chat.ApprovalPending},
-		"no state":    {ID: "apr_bad1"},
-		"bad state":   {ID: "apr_bad2", State: "maybe"},
+		"empty id":          {State: chat.ApprovalPending},
+		"no state":          {ID: "apr_bad1"},
+		"bad state":         {ID: "apr_bad2", State: "maybe"},
 		"decided, empty id": {Key: sKey(1), State: chat.ApprovalApproved},
 	} {
 		assert.Error(t, s.PutApproval(ctx, bad), name)
@@ -306,6 +308,7 @@ func confSetApprovalCard(t *testing.T, s chat.Store) {
 	}
 	_, err = s.SetApprovalCard(ctx, "apr_none", card)
 	require.ErrorIs(t, err, chat.ErrNotFound, "unknown id")
+	assert.Contains(t, err.Error(), "apr_none", "the error names the id")
 
 	// A pending approval with its card is still due at its expiry, card and all.
 	due, err := s.ListExpiredApprovals(ctx, st0.Add(2*time.Hour), 10)
@@ -340,6 +343,7 @@ func confDecideStates(t *testing.T, s chat.Store) {
 
 	_, _, err = s.DecideApproval(ctx, "apr_none", chat.ApprovalApproved, "U2", "", at)
 	require.ErrorIs(t, err, chat.ErrNotFound)
+	assert.Contains(t, err.Error(), "apr_none", "the error names the id")
 
 	a := sApproval(20, st0.Add(30*time.Minute))
 	require.NoError(t, s.PutApproval(ctx, a))
