@@ -16,6 +16,30 @@ import (
 	"github.com/promptev/promptev-bridge/chat"
 )
 
+// Replicated is a store that can open more handles on the same records, as
+// other processes would: for a database server, another connection pool. The
+// suite spreads its concurrent callers over three handles when the store
+// under test has it, so that the compare-and-sets and the dedupe marks are
+// checked across replicas. Each replica is closed by whoever opened it
+// (t.Cleanup in OpenReplica).
+type Replicated interface {
+	OpenReplica(t *testing.T) chat.Store
+}
+
+// handles returns the handles concurrent callers use: s, and two replicas
+// when s is Replicated.
+func handles(t *testing.T, s chat.Store) []chat.Store {
+	hs := []chat.Store{s}
+	if r, ok := s.(Replicated); ok {
+		for range 2 {
+			h := r.OpenReplica(t)
+			require.NotNil(t, h, "OpenReplica")
+			hs = append(hs, h)
+		}
+	}
+	return hs
+}
+
 // StatsReporter is a store that reports what it holds (store.Store has it).
 // RunStoreConformance checks its counts when the store under test has it.
 type StatsReporter interface {
@@ -25,11 +49,16 @@ type StatsReporter interface {
 // RunStoreConformance runs the store contract suite: every chat.Store method's
 // semantics as chat/store.go documents them, cancelled contexts, calls after
 // Close (when the store is an io.Closer), Stats (when it is a StatsReporter)
-// and concurrent callers. newStore is called once per check and must return an
-// empty store; the suite closes it (when it is an io.Closer) at the check's
-// end, so newStore should not close it again with an error. Times are passed
-// in, never read from the clock, and are whole milliseconds in UTC: a backend
-// must keep at least that precision, and may return another location.
+// and concurrent callers (over several handles when it is Replicated). It is
+// the one suite every backend runs, in the manner of litestream's replica
+// client tests.
+//
+// newStore is called once per check and must return an empty store. When the
+// store is an io.Closer the suite closes it as the check ends, and one check
+// closes it earlier, so a Close registered by newStore as well must be
+// harmless (Close may be called more than once). Times are passed in, never
+// read from the clock, and are whole milliseconds in UTC: a backend must keep
+// at least that precision, and may return another location.
 func RunStoreConformance(t *testing.T, newStore func(t *testing.T) chat.Store) {
 	t.Helper()
 	checks := []struct {
@@ -386,6 +415,7 @@ func confDecideCAS(t *testing.T, s chat.Store) {
 
 func confDecideConcurrent(t *testing.T, s chat.Store) {
 	ctx := t.Context()
+	hs := handles(t, s)
 	const rounds, callers = 10, 12
 	for r := range rounds {
 		a := sApproval(r, st0.Add(time.Hour))
@@ -393,6 +423,7 @@ func confDecideConcurrent(t *testing.T, s chat.Store) {
 		var wins atomic.Int64
 		seen := make([]chat.Approval, callers)
 		together(callers, func(g int) {
+			s := hs[g%len(hs)] // spread over the handles on the records
 			state := []chat.ApprovalState{chat.ApprovalApproved, chat.ApprovalDenied, chat.ApprovalExpired}[g%3]
 			got, ok, err := s.DecideApproval(ctx, a.ID, state, fmt.Sprintf("U%d", g), "", st0)
 			if !assert.NoError(t, err) {
@@ -420,6 +451,7 @@ func confDecideConcurrent(t *testing.T, s chat.Store) {
 // the card) or SetApprovalCard saw the decision (its caller edits the card).
 func confDecideRacesCard(t *testing.T, s chat.Store) {
 	ctx := t.Context()
+	hs := handles(t, s)
 	for r := range 30 {
 		a := sApproval(r, st0.Add(time.Hour))
 		require.NoError(t, s.PutApproval(ctx, a))
@@ -430,6 +462,7 @@ func confDecideRacesCard(t *testing.T, s chat.Store) {
 			setErr, dErr error
 		)
 		together(2, func(g int) {
+			s := hs[g%len(hs)] // spread over the handles on the records
 			if g == 0 {
 				set, setErr = s.SetApprovalCard(ctx, a.ID, card)
 			} else {
@@ -632,11 +665,13 @@ func confSeenOrMark(t *testing.T, s chat.Store) {
 
 func confSeenOrMarkConcurrent(t *testing.T, s chat.Store) {
 	ctx := t.Context()
+	hs := handles(t, s)
 	const keys, callers = 20, 10
 	for k := range keys {
 		key := fmt.Sprintf("Ev%03d", k)
 		var fresh atomic.Int64
-		together(callers, func(int) {
+		together(callers, func(g int) {
+			s := hs[g%len(hs)] // spread over the handles on the records
 			seen, err := s.SeenOrMark(ctx, []string{key}, 10*time.Minute, st0)
 			if assert.NoError(t, err) && !seen {
 				fresh.Add(1)
@@ -648,6 +683,7 @@ func confSeenOrMarkConcurrent(t *testing.T, s chat.Store) {
 	const goroutines, many = 8, 100
 	var freshK [many]atomic.Int64
 	together(goroutines, func(g int) {
+		s := hs[g%len(hs)] // spread over the handles on the records
 		for i := range many {
 			k := (i + g*13) % many
 			seen, err := s.SeenOrMark(ctx, []string{fmt.Sprintf("k%04d", k)}, time.Hour, st0)
@@ -665,11 +701,13 @@ func confSeenOrMarkConcurrent(t *testing.T, s chat.Store) {
 // exactly one caller sees the message as new, and every event id is marked.
 func confSeenOrMarkTwins(t *testing.T, s chat.Store) {
 	ctx := t.Context()
+	hs := handles(t, s)
 	const messages, callers = 20, 8
 	for m := range messages {
 		ts := fmt.Sprintf("msg:C1:%d.000100", m)
 		var fresh atomic.Int64
 		together(callers, func(g int) {
+			s := hs[g%len(hs)] // spread over the handles on the records
 			seen, err := s.SeenOrMark(ctx, []string{fmt.Sprintf("event:Ev%d-%d", m, g), ts}, 10*time.Minute, st0)
 			if assert.NoError(t, err) && !seen {
 				fresh.Add(1)
@@ -773,6 +811,7 @@ func confSweepBatches(t *testing.T, s chat.Store) {
 // one caller.
 func confSweepConcurrent(t *testing.T, s chat.Store) {
 	ctx := t.Context()
+	hs := handles(t, s)
 	for i := range 20 {
 		_, err := s.SeenOrMark(ctx, []string{fmt.Sprintf("old%d", i)}, time.Minute, st0.Add(-time.Hour))
 		require.NoError(t, err)
@@ -781,6 +820,7 @@ func confSweepConcurrent(t *testing.T, s chat.Store) {
 	var fresh [keys]atomic.Int64
 	var swept atomic.Int64
 	together(goroutines+2, func(g int) {
+		s := hs[g%len(hs)] // spread over the handles on the records
 		if g >= goroutines {
 			for range 10 {
 				n, err := s.SweepDedupe(ctx, st0, 3)
@@ -913,10 +953,12 @@ func confCloseWhileInUse(t *testing.T, s chat.Store, cl io.Closer) {
 
 func confConcurrentMixed(t *testing.T, s chat.Store) {
 	ctx := t.Context()
+	hs := handles(t, s)
 	// Writers rewrite their own keys while readers read them: a read sees a
 	// whole record of the right conversation or ErrNotFound.
 	const writers, readers, perWriter = 4, 4, 20
 	together(writers+readers, func(g int) {
+		s := hs[g%len(hs)] // spread over the handles on the records
 		if g < writers {
 			for i := range perWriter {
 				c := sConversation(g*1000 + i%5)
@@ -945,6 +987,7 @@ func confConcurrentMixed(t *testing.T, s chat.Store) {
 
 	// Every kind of call at once.
 	together(8, func(g int) {
+		s := hs[g%len(hs)] // spread over the handles on the records
 		for i := range 15 {
 			n := 10000 + g*100 + i
 			switch g % 4 {

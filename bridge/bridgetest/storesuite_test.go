@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,6 +18,42 @@ import (
 
 func TestMemStoreConformance(t *testing.T) {
 	bridgetest.RunStoreConformance(t, func(*testing.T) chat.Store { return bridgetest.NewMemStore() })
+}
+
+// replicaMem is a MemStore with replicas: handles on the same records, as a
+// database server's other connection pools would be, that count the
+// compare-and-sets and dedupe checks they serve.
+type replicaMem struct {
+	*bridgetest.MemStore
+	served *atomic.Int64
+}
+
+func (r replicaMem) OpenReplica(*testing.T) chat.Store {
+	return replicaHandle{Store: r.MemStore, served: r.served}
+}
+
+type replicaHandle struct {
+	chat.Store
+	served *atomic.Int64
+}
+
+func (h replicaHandle) DecideApproval(ctx context.Context, id string, state chat.ApprovalState, by, byName string, at time.Time) (chat.Approval, bool, error) {
+	h.served.Add(1)
+	return h.Store.DecideApproval(ctx, id, state, by, byName, at)
+}
+
+func (h replicaHandle) SeenOrMark(ctx context.Context, keys []string, ttl time.Duration, now time.Time) (bool, error) {
+	h.served.Add(1)
+	return h.Store.SeenOrMark(ctx, keys, ttl, now)
+}
+
+// A store with replicas has its concurrent callers spread over them.
+func TestReplicatedStoreConformance(t *testing.T) {
+	var served atomic.Int64
+	bridgetest.RunStoreConformance(t, func(*testing.T) chat.Store {
+		return replicaMem{MemStore: bridgetest.NewMemStore(), served: &served}
+	})
+	assert.Greater(t, served.Load(), int64(100), "concurrent callers used the replicas")
 }
 
 // brokenCAS is a store whose DecideApproval is not a compare-and-set: a
