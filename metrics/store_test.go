@@ -243,3 +243,28 @@ func formatFloat(v float64) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// /debug/store and the gauges take any backend's statistics: here a store
+// with no file at all.
+func TestDebugStoreAnyBackend(t *testing.T) {
+	st := bridgetest.NewMemStore()
+	ctx := context.Background()
+	require.NoError(t, st.PutConversation(ctx, chat.Conversation{Key: chat.ConversationKey{Platform: "chat", Channel: "C1"}, AgentID: "a", Mode: chat.ModeStream}))
+	m := New(Options{NoRuntimeCollectors: true})
+	require.NoError(t, m.RegisterStore(st.Stats, -1, nil))
+	s := NewServer(ServerOptions{Metrics: m, StoreStats: st.Stats})
+
+	rec := httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/debug/store", nil))
+	require.Equal(t, http.StatusOK, rec.Code)
+	assert.Regexp(t, `^backend:\s+memory \(0 B\)\n`, rec.Body.String())
+	assert.Regexp(t, `conversations:\s+1\n`, rec.Body.String())
+
+	rec = httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/debug/store?format=json", nil))
+	var got StoreStatsJSON
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &got))
+	assert.Equal(t, "memory", got.Backend)
+	assert.Equal(t, 1, got.Conversations)
+	assert.Equal(t, 1.0, gatherValue(t, m, "promptev_bridge_store_conversations"))
+}
