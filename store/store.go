@@ -25,13 +25,15 @@ type Config struct {
 	LockTimeout time.Duration `yaml:"lock_timeout"`
 }
 
-// DefaultBackend is the backend used when the section names none.
-const DefaultBackend = "bbolt"
+// DefaultBackend is the backend of DefaultConfig, used when the section
+// leaves store.backend out.
+const DefaultBackend = bolt.Backend
 
-// DefaultConfig returns the defaults: a bbolt file ./promptev-bridge.db with a
-// 2 s lock timeout.
+// DefaultConfig returns the defaults: the bbolt backend with its defaults
+// (a file ./promptev-bridge.db, a 2 s lock timeout).
 func DefaultConfig() Config {
-	return Config{Backend: DefaultBackend, Path: "./promptev-bridge.db", LockTimeout: bolt.DefaultLockTimeout}
+	b := bolt.DefaultConfig()
+	return Config{Backend: DefaultBackend, Path: b.Path, LockTimeout: b.LockTimeout}
 }
 
 // Store is an open store: the chat.Store port and what an operator needs
@@ -68,7 +70,7 @@ type backend struct {
 // backends is the one list of store backends.
 func backends() []backend {
 	return []backend{
-		{name: "bbolt", validate: validateBolt, open: openBolt},
+		{name: bolt.Backend, validate: validateBolt, open: openBolt},
 	}
 }
 
@@ -114,12 +116,17 @@ func Open(ctx context.Context, c Config, o OpenOptions) (Store, error) {
 	return b.open(ctx, c, o)
 }
 
+// boltConfig is the bbolt backend's part of the section.
+func (c Config) boltConfig() bolt.Config {
+	return bolt.Config{Path: c.Path, LockTimeout: c.LockTimeout}
+}
+
 func validateBolt(c Config, path string) chat.ConfigProblems {
-	return bolt.Config{Path: c.Path, LockTimeout: c.LockTimeout}.Validate(path)
+	return c.boltConfig().Validate(path)
 }
 
 func openBolt(_ context.Context, c Config, o OpenOptions) (Store, error) {
-	opts := bolt.Options{Timeout: c.LockTimeout, Logger: o.Logger}
+	opts := c.boltConfig().Options(o.Logger)
 	if o.ReadOnly {
 		return bolt.OpenReadOnly(c.Path, opts)
 	}
