@@ -15,7 +15,7 @@ import (
 
 	"github.com/promptev/promptev-bridge/chat"
 	"github.com/promptev/promptev-bridge/metrics"
-	"github.com/promptev/promptev-bridge/store/bolt"
+	"github.com/promptev/promptev-bridge/store"
 )
 
 // storeStatsSynopsis is the usage line of `store stats`.
@@ -65,7 +65,7 @@ func cmdStore(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintln(e.stderr, "promptev-bridge store stats: --db needs a file name")
 		return exitUsage
 	case set["db"]:
-		return storeStatsFile(e, *db, *timeout, *asJSON)
+		return storeStatsFile(ctx, e, *db, *timeout, *asJSON)
 	}
 
 	target := *addr
@@ -86,11 +86,13 @@ func cmdStore(ctx context.Context, e *env, args []string) int {
 }
 
 // storeStatsFile prints the statistics of a store file opened read-only.
-func storeStatsFile(e *env, path string, timeout time.Duration, asJSON bool) int {
-	st, err := bolt.OpenReadOnly(path, bolt.Options{Timeout: timeout, Logger: slog.New(slog.DiscardHandler)})
+func storeStatsFile(ctx context.Context, e *env, path string, timeout time.Duration, asJSON bool) int {
+	cfg := store.DefaultConfig()
+	cfg.Path, cfg.LockTimeout = path, timeout
+	st, err := store.Open(ctx, cfg, store.OpenOptions{ReadOnly: true, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		fmt.Fprintf(e.stderr, "promptev-bridge store stats: %v\n", err)
-		if errors.Is(err, bolt.ErrLocked) {
+		if errors.Is(err, store.ErrLocked) {
 			fmt.Fprintf(e.stderr, "A running bridge holds this file. Ask it over its side port instead:\n"+
 				"  promptev-bridge store stats --addr HOST:PORT   (the bridge's http.listen, default %s)\n"+
 				"  promptev-bridge store stats --config FILE      (takes http.listen from the bridge's config)\n",
@@ -99,7 +101,7 @@ func storeStatsFile(e *env, path string, timeout time.Duration, asJSON bool) int
 		return exitFailure
 	}
 	defer st.Close()
-	stats, err := st.Stats()
+	stats, err := st.Stats(ctx)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "promptev-bridge store stats: %v\n", err)
 		return exitFailure
@@ -107,7 +109,7 @@ func storeStatsFile(e *env, path string, timeout time.Duration, asJSON bool) int
 	if asJSON {
 		err = metrics.WriteStoreStatsJSON(e.stdout, stats)
 	} else {
-		err = bolt.WriteStats(e.stdout, stats)
+		err = metrics.WriteStoreStats(e.stdout, stats)
 	}
 	if err != nil {
 		fmt.Fprintf(e.stderr, "promptev-bridge store stats: %v\n", err)

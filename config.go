@@ -13,7 +13,7 @@ import (
 	"github.com/promptev/promptev-bridge/bridge"
 	"github.com/promptev/promptev-bridge/chat"
 	"github.com/promptev/promptev-bridge/promptev"
-	"github.com/promptev/promptev-bridge/store/bolt"
+	"github.com/promptev/promptev-bridge/store"
 )
 
 // Config is the whole configuration file. Each package owns its section, its
@@ -22,7 +22,7 @@ type Config struct {
 	Promptev PromptevConfig `yaml:"promptev"`
 	// Bridge holds the routes, approvals, render and runs sections.
 	Bridge  bridge.Config  `yaml:",inline"`
-	Store   bolt.Config    `yaml:"store"`
+	Store   store.Config   `yaml:"store"`
 	Slack   slack.Config   `yaml:"slack"`
 	Discord discord.Config `yaml:"discord"`
 	Console ConsoleConfig  `yaml:"console"`
@@ -111,7 +111,7 @@ func DefaultConfig() Config {
 			IdleTimeout: defaultIdleTimeout,
 		},
 		Bridge:  bridge.DefaultConfig(),
-		Store:   bolt.DefaultConfig(),
+		Store:   store.DefaultConfig(),
 		Slack:   slack.DefaultConfig(),
 		Discord: discord.DefaultConfig(),
 		HTTP:    HTTPConfig{Listen: defaultListen},

@@ -16,7 +16,7 @@ import (
 	"github.com/promptev/promptev-bridge/chat"
 	"github.com/promptev/promptev-bridge/metrics"
 	"github.com/promptev/promptev-bridge/promptev"
-	"github.com/promptev/promptev-bridge/store/bolt"
+	"github.com/promptev/promptev-bridge/store"
 )
 
 // sidePortShutdown bounds the side port's shutdown, the last step.
@@ -93,7 +93,7 @@ func serve(ctx context.Context, o serveOptions) error {
 		bm = teeMetrics{m, o.metrics}
 	}
 
-	st, err := bolt.Open(o.cfg.Store.Path, o.cfg.Store.Options(log.With("component", "store")))
+	st, err := store.Open(ctx, o.cfg.Store, store.OpenOptions{Logger: log.With("component", "store")})
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}

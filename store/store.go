@@ -6,7 +6,6 @@ package store
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"strings"
 	"time"
@@ -26,22 +25,32 @@ type Config struct {
 	LockTimeout time.Duration `yaml:"lock_timeout"`
 }
 
-// DefaultBackend is the backend used when the section names none.
-const DefaultBackend = "bbolt"
+// DefaultBackend is the backend of DefaultConfig, used when the section
+// leaves store.backend out.
+const DefaultBackend = bolt.Backend
 
-// DefaultConfig returns the defaults: a bbolt file ./promptev-bridge.db with a
-// 2 s lock timeout.
+// DefaultConfig returns the defaults: the bbolt backend with its defaults
+// (a file ./promptev-bridge.db, a 2 s lock timeout).
 func DefaultConfig() Config {
-	return Config{Backend: DefaultBackend, Path: "./promptev-bridge.db", LockTimeout: bolt.DefaultLockTimeout}
+	b := bolt.DefaultConfig()
+	return Config{Backend: DefaultBackend, Path: b.Path, LockTimeout: b.LockTimeout}
 }
 
 // Store is an open store: the chat.Store port and what an operator needs
 // around it.
 type Store interface {
 	chat.Store
-	// Close releases the store; it is safe to call more than once.
+	// Stats counts what the store holds, for `store stats`, /debug/store
+	// and the store gauges. It may walk every record.
+	Stats(ctx context.Context) (chat.StoreStats, error)
+	// Close releases the store; it is safe to call more than once. Every
+	// call afterwards fails with an error wrapping chat.ErrClosed.
 	Close() error
 }
+
+// ErrLocked means another process holds the store: a running bridge holds
+// its bbolt file's lock.
+var ErrLocked = bolt.ErrLocked
 
 // OpenOptions tune Open.
 type OpenOptions struct {
@@ -61,7 +70,7 @@ type backend struct {
 // backends is the one list of store backends.
 func backends() []backend {
 	return []backend{
-		{name: "bbolt", validate: validateBolt, open: openBolt},
+		{name: bolt.Backend, validate: validateBolt, open: openBolt},
 	}
 }
 
@@ -94,11 +103,12 @@ func (c Config) Validate(path string) chat.ConfigProblems {
 	return b.validate(c, path)
 }
 
-// Open opens the configured backend.
+// Open opens the configured backend. An unknown backend is the config
+// problem Validate reports for store.backend.
 func Open(ctx context.Context, c Config, o OpenOptions) (Store, error) {
 	b, ok := find(c.Backend)
 	if !ok {
-		return nil, fmt.Errorf("store: unknown backend %q", c.Backend)
+		return nil, c.Validate("store").Err()
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -106,12 +116,17 @@ func Open(ctx context.Context, c Config, o OpenOptions) (Store, error) {
 	return b.open(ctx, c, o)
 }
 
+// boltConfig is the bbolt backend's part of the section.
+func (c Config) boltConfig() bolt.Config {
+	return bolt.Config{Path: c.Path, LockTimeout: c.LockTimeout}
+}
+
 func validateBolt(c Config, path string) chat.ConfigProblems {
-	return bolt.Config{Path: c.Path, LockTimeout: c.LockTimeout}.Validate(path)
+	return c.boltConfig().Validate(path)
 }
 
 func openBolt(_ context.Context, c Config, o OpenOptions) (Store, error) {
-	opts := bolt.Options{Timeout: c.LockTimeout, Logger: o.Logger}
+	opts := c.boltConfig().Options(o.Logger)
 	if o.ReadOnly {
 		return bolt.OpenReadOnly(c.Path, opts)
 	}
