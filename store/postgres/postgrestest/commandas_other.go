@@ -8,4 +8,6 @@ import (
 )
 
 // commandAs runs the command as the current user: only unix processes run as root here.
-func commandAs(_ *user.User, name string, args ...string) *exec.Cmd { return exec.Command(name, args...) }
+func commandAs(_ *user.User, name string, args ...string) *exec.Cmd {
+	return exec.Command(name, args...)
+}
