@@ -27,6 +27,9 @@ type Options struct {
 	ConnectTimeout time.Duration
 	// Logger receives the store's few log lines (migrations); nil discards them.
 	Logger *slog.Logger
+	// ReadOnly opens the store for inspection: no migration is applied and
+	// every transaction is read-only.
+	ReadOnly bool
 }
 
 // Store is the PostgreSQL-backed chat.Store. It is safe for concurrent use,
@@ -57,11 +60,21 @@ func Open(ctx context.Context, dsn string, o Options) (*Store, error) {
 	if o.ConnectTimeout > 0 {
 		cfg.ConnConfig.ConnectTimeout = o.ConnectTimeout
 	}
+	if o.ReadOnly {
+		cfg.ConnConfig.RuntimeParams["default_transaction_read_only"] = "on"
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	s := &Store{pool: pool, log: o.Logger}
+	if o.ReadOnly {
+		if err := s.Ping(ctx); err != nil {
+			pool.Close()
+			return nil, err
+		}
+		return s, nil
+	}
 	if err := s.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, err
