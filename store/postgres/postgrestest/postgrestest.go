@@ -5,7 +5,8 @@
 // a throwaway cluster is started once per test process when PostgreSQL's
 // server programs (initdb, pg_ctl) are installed; as root, it runs as the
 // postgres or nobody user, since PostgreSQL refuses to run as root. Without
-// either, tests that need a database are skipped with the reason.
+// either, tests that need a database are skipped with the reason, unless
+// PROMPTEV_BRIDGE_REQUIRE_POSTGRES is set: then they fail.
 //
 // Each test gets a fresh schema, dropped when the test ends, and a DSN whose
 // search_path points at it, so tests are isolated on one server.
@@ -28,6 +29,10 @@ import (
 
 // EnvDSN names the environment variable holding the test server's DSN.
 const EnvDSN = "PROMPTEV_BRIDGE_TEST_POSTGRES"
+
+// EnvRequire, when set to any value, makes a missing server fail the tests
+// that need it instead of skipping them (.ci/run sets it).
+const EnvRequire = "PROMPTEV_BRIDGE_REQUIRE_POSTGRES"
 
 var (
 	serverOnce sync.Once
@@ -73,6 +78,9 @@ func DSN(t testing.TB) string {
 	t.Helper()
 	base, skip := server()
 	if skip != "" {
+		if os.Getenv(EnvRequire) != "" {
+			t.Fatal(skip)
+		}
 		t.Skip(skip)
 	}
 	var b [6]byte
