@@ -35,14 +35,14 @@ func (s *Store) SeenOrMark(ctx context.Context, keys []string, ttl time.Duration
 		ON CONFLICT (key) DO UPDATE SET expires_ns = EXCLUDED.expires_ns WHERE dedupe.expires_ns <= $3
 		RETURNING key`, distinct, now.Add(ttl).UnixNano(), now.UnixNano())
 	if err != nil {
-		return false, fmt.Errorf("postgres: seen or mark: %w", err)
+		return false, s.err("seen or mark", err)
 	}
 	marked := 0
 	for rows.Next() {
 		marked++
 	}
 	if err := rows.Err(); err != nil {
-		return false, fmt.Errorf("postgres: seen or mark: %w", err)
+		return false, s.err("seen or mark", err)
 	}
 	return marked < len(distinct), nil
 }
@@ -60,7 +60,7 @@ func (s *Store) SweepDedupe(ctx context.Context, now time.Time, limit int) (int,
 		SELECT key FROM dedupe WHERE expires_ns <= $1 ORDER BY expires_ns LIMIT $2 FOR UPDATE SKIP LOCKED)`,
 		now.UnixNano(), limit)
 	if err != nil {
-		return 0, fmt.Errorf("postgres: sweep dedupe: %w", err)
+		return 0, s.err("sweep dedupe", err)
 	}
 	return int(tag.RowsAffected()), nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/puddle/v2"
 
 	"github.com/promptev/promptev-bridge/chat"
 )
@@ -99,16 +100,22 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// errClosed is returned for calls on a closed store.
-var errClosed = errors.New("postgres: store closed")
-
 // check returns the context's error, or errClosed once the store is closed.
 func (s *Store) check(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	if s.closed.Load() {
-		return errClosed
+		return chat.ErrClosed
 	}
 	return nil
+}
+
+// err wraps the error of operation op; once the store is closed (also while
+// the call was under way) it is chat.ErrClosed.
+func (s *Store) err(op string, err error) error {
+	if s.closed.Load() || errors.Is(err, puddle.ErrClosedPool) {
+		return fmt.Errorf("postgres: %s: %w", op, chat.ErrClosed)
+	}
+	return fmt.Errorf("postgres: %s: %w", op, err)
 }

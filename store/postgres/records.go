@@ -20,7 +20,7 @@ func (s *Store) GetConversation(ctx context.Context, key chat.ConversationKey) (
 	}
 	err := s.getRecord(ctx, "SELECT record FROM conversations WHERE key = $1", key.String(), &c)
 	if err != nil {
-		return chat.Conversation{}, fmt.Errorf("postgres: conversation %s: %w", key, err)
+		return chat.Conversation{}, s.err(fmt.Sprintf("conversation %s", key), err)
 	}
 	return c, nil
 }
@@ -35,12 +35,12 @@ func (s *Store) PutConversation(ctx context.Context, c chat.Conversation) error 
 	}
 	rec, err := json.Marshal(c)
 	if err != nil {
-		return fmt.Errorf("postgres: put conversation: %w", err)
+		return s.err("put conversation", err)
 	}
 	_, err = s.pool.Exec(ctx, `INSERT INTO conversations (key, record) VALUES ($1, $2)
 		ON CONFLICT (key) DO UPDATE SET record = EXCLUDED.record`, c.Key.String(), rec)
 	if err != nil {
-		return fmt.Errorf("postgres: put conversation %s: %w", c.Key, err)
+		return s.err(fmt.Sprintf("put conversation %s", c.Key), err)
 	}
 	return nil
 }
@@ -51,7 +51,7 @@ func (s *Store) DeleteConversation(ctx context.Context, key chat.ConversationKey
 		return err
 	}
 	if _, err := s.pool.Exec(ctx, "DELETE FROM conversations WHERE key = $1", key.String()); err != nil {
-		return fmt.Errorf("postgres: delete conversation %s: %w", key, err)
+		return s.err(fmt.Sprintf("delete conversation %s", key), err)
 	}
 	return nil
 }
@@ -69,13 +69,13 @@ func (s *Store) PutApproval(ctx context.Context, a chat.Approval) error {
 	}
 	rec, err := json.Marshal(a)
 	if err != nil {
-		return fmt.Errorf("postgres: put approval %q: %w", a.ID, err)
+		return s.err(fmt.Sprintf("put approval %q", a.ID), err)
 	}
 	_, err = s.pool.Exec(ctx, `INSERT INTO approvals (id, state, expires_ns, record) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state, expires_ns = EXCLUDED.expires_ns, record = EXCLUDED.record`,
 		a.ID, string(a.State), a.Expires.UnixNano(), rec)
 	if err != nil {
-		return fmt.Errorf("postgres: put approval %q: %w", a.ID, err)
+		return s.err(fmt.Sprintf("put approval %q", a.ID), err)
 	}
 	return nil
 }
@@ -87,7 +87,7 @@ func (s *Store) GetApproval(ctx context.Context, id string) (chat.Approval, erro
 		return a, err
 	}
 	if err := s.getRecord(ctx, "SELECT record FROM approvals WHERE id = $1", id, &a); err != nil {
-		return chat.Approval{}, fmt.Errorf("postgres: approval %q: %w", id, err)
+		return chat.Approval{}, s.err(fmt.Sprintf("approval %q", id), err)
 	}
 	return a, nil
 }
@@ -101,12 +101,12 @@ func (s *Store) SetApprovalCard(ctx context.Context, id string, card chat.Messag
 	}
 	ref, err := json.Marshal(card)
 	if err != nil {
-		return a, fmt.Errorf("postgres: set approval card %q: %w", id, err)
+		return a, s.err(fmt.Sprintf("set approval card %q", id), err)
 	}
 	err = s.getRecord(ctx, `UPDATE approvals SET record = jsonb_set(record, '{card}', $2::jsonb)
 		WHERE id = $1 RETURNING record`, id, &a, ref)
 	if err != nil {
-		return chat.Approval{}, fmt.Errorf("postgres: set approval card %q: %w", id, err)
+		return chat.Approval{}, s.err(fmt.Sprintf("set approval card %q", id), err)
 	}
 	return a, nil
 }
@@ -132,7 +132,7 @@ func (s *Store) DecideApproval(ctx context.Context, id string, state chat.Approv
 	}
 	patch, err := json.Marshal(decision{State: state, DecidedBy: by, DecidedByName: byName, DecidedAt: at})
 	if err != nil {
-		return a, false, fmt.Errorf("postgres: decide approval %q: %w", id, err)
+		return a, false, s.err(fmt.Sprintf("decide approval %q", id), err)
 	}
 	err = s.getRecord(ctx, `UPDATE approvals SET state = $2, record = record || $3::jsonb
 		WHERE id = $1 AND state = 'pending' RETURNING record`, id, &a, string(state), patch)
@@ -140,11 +140,11 @@ func (s *Store) DecideApproval(ctx context.Context, id string, state chat.Approv
 	case err == nil:
 		return a, true, nil
 	case !errors.Is(err, chat.ErrNotFound):
-		return chat.Approval{}, false, fmt.Errorf("postgres: decide approval %q: %w", id, err)
+		return chat.Approval{}, false, s.err(fmt.Sprintf("decide approval %q", id), err)
 	}
 	// Not pending, or unknown.
 	if err := s.getRecord(ctx, "SELECT record FROM approvals WHERE id = $1", id, &a); err != nil {
-		return chat.Approval{}, false, fmt.Errorf("postgres: decide approval %q: %w", id, err)
+		return chat.Approval{}, false, s.err(fmt.Sprintf("decide approval %q", id), err)
 	}
 	return a, false, nil
 }
@@ -161,11 +161,11 @@ func (s *Store) ListExpiredApprovals(ctx context.Context, now time.Time, limit i
 	rows, err := s.pool.Query(ctx, `SELECT record FROM approvals
 		WHERE state = 'pending' AND expires_ns <= $1 ORDER BY expires_ns, id LIMIT $2`, now.UnixNano(), limit)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: list expired approvals: %w", err)
+		return nil, s.err("list expired approvals", err)
 	}
 	list, err := collectRecords[chat.Approval](rows)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: list expired approvals: %w", err)
+		return nil, s.err("list expired approvals", err)
 	}
 	return list, nil
 }
@@ -180,12 +180,13 @@ func (s *Store) PutRun(ctx context.Context, r chat.InFlightRun) error {
 	}
 	rec, err := json.Marshal(r)
 	if err != nil {
-		return fmt.Errorf("postgres: put run: %w", err)
+		return s.err("put run", err)
 	}
-	_, err = s.pool.Exec(ctx, `INSERT INTO runs (key, record) VALUES ($1, $2)
-		ON CONFLICT (key) DO UPDATE SET record = EXCLUDED.record`, r.Key.String(), rec)
+	_, err = s.pool.Exec(ctx, `INSERT INTO runs (key, started_ns, record) VALUES ($1, $2, $3)
+		ON CONFLICT (key) DO UPDATE SET started_ns = EXCLUDED.started_ns, record = EXCLUDED.record`,
+		r.Key.String(), r.Started.UnixNano(), rec)
 	if err != nil {
-		return fmt.Errorf("postgres: put run %s: %w", r.Key, err)
+		return s.err(fmt.Sprintf("put run %s", r.Key), err)
 	}
 	return nil
 }
@@ -196,23 +197,24 @@ func (s *Store) DeleteRun(ctx context.Context, key chat.ConversationKey) error {
 		return err
 	}
 	if _, err := s.pool.Exec(ctx, "DELETE FROM runs WHERE key = $1", key.String()); err != nil {
-		return fmt.Errorf("postgres: delete run %s: %w", key, err)
+		return s.err(fmt.Sprintf("delete run %s", key), err)
 	}
 	return nil
 }
 
-// ListRuns returns every in-flight run, ordered by conversation key.
+// ListRuns returns every in-flight run, oldest first (equal starts in
+// conversation key order).
 func (s *Store) ListRuns(ctx context.Context) ([]chat.InFlightRun, error) {
 	if err := s.check(ctx); err != nil {
 		return nil, err
 	}
-	rows, err := s.pool.Query(ctx, `SELECT record FROM runs ORDER BY key COLLATE "C"`)
+	rows, err := s.pool.Query(ctx, `SELECT record FROM runs ORDER BY started_ns, key COLLATE "C"`)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: list runs: %w", err)
+		return nil, s.err("list runs", err)
 	}
 	list, err := collectRecords[chat.InFlightRun](rows)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: list runs: %w", err)
+		return nil, s.err("list runs", err)
 	}
 	return list, nil
 }

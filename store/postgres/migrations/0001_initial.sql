@@ -19,6 +19,7 @@ CREATE INDEX approvals_pending_expiry ON approvals (expires_ns, id) WHERE state 
 
 CREATE TABLE runs (
     key        text PRIMARY KEY,
+    started_ns bigint NOT NULL,
     record     jsonb NOT NULL
 );
 
