@@ -18,3 +18,5 @@ func TestStoreConformance(t *testing.T) {
 		return s
 	})
 }
+
+var _ bridgetest.StatsReporter = (*postgres.Store)(nil)
