@@ -107,7 +107,7 @@ func TestDemoBadScript(t *testing.T) {
 	tests := []struct {
 		name, script, want string
 	}{
-		{"unknown key", "name: X\nscrpit: []\n", "field scrpit not found"},
+		{"unknown key", "name: X\nscrpit: []\n", `unknown key "scrpit" (known: name, memory_enabled, script, on_approve, on_deny)`},
 		{"bad delay", "script:\n  - {type: done, output: x, delay: soon}\n", "invalid duration"},
 	}
 	for _, tt := range tests {

@@ -1,7 +1,7 @@
 // Package store is the one list of store backends behind the `store:` section
 // of the configuration: it validates the section and opens the chosen
-// backend. Each backend lives in its own package (store/bolt) and implements
-// chat.Store; adding one is a package and a line in backends.
+// backend. Each backend lives in its own package (store/bolt, store/postgres)
+// and implements chat.Store; adding one is a package and a line in backends.
 package store
 
 import (
@@ -12,17 +12,20 @@ import (
 
 	"github.com/promptev/promptev-bridge/chat"
 	"github.com/promptev/promptev-bridge/store/bolt"
+	"github.com/promptev/promptev-bridge/store/postgres"
 )
 
 // Config is the `store:` section of the configuration.
 type Config struct {
-	// Backend names the store backend: bbolt (the default).
+	// Backend names the store backend: bbolt (the default) or postgres.
 	Backend string `yaml:"backend"`
-	// Path is the bbolt file.
+	// Path is the bbolt file (ignored by the postgres backend).
 	Path string `yaml:"path"`
 	// LockTimeout is how long start-up waits for another process to release
 	// the bbolt file before failing.
 	LockTimeout time.Duration `yaml:"lock_timeout"`
+	// Postgres configures the postgres backend.
+	Postgres postgres.Config `yaml:"postgres"`
 }
 
 // DefaultBackend is the backend of DefaultConfig, used when the section
@@ -33,7 +36,7 @@ const DefaultBackend = bolt.Backend
 // (a file ./promptev-bridge.db, a 2 s lock timeout).
 func DefaultConfig() Config {
 	b := bolt.DefaultConfig()
-	return Config{Backend: DefaultBackend, Path: b.Path, LockTimeout: b.LockTimeout}
+	return Config{Backend: DefaultBackend, Path: b.Path, LockTimeout: b.LockTimeout, Postgres: postgres.DefaultConfig()}
 }
 
 // Store is an open store: the chat.Store port and what an operator needs
@@ -71,6 +74,7 @@ type backend struct {
 func backends() []backend {
 	return []backend{
 		{name: bolt.Backend, validate: validateBolt, open: openBolt},
+		{name: postgres.Backend, validate: validatePostgres, open: openPostgres},
 	}
 }
 
@@ -131,4 +135,14 @@ func openBolt(_ context.Context, c Config, o OpenOptions) (Store, error) {
 		return bolt.OpenReadOnly(c.Path, opts)
 	}
 	return bolt.Open(c.Path, opts)
+}
+
+func validatePostgres(c Config, path string) chat.ConfigProblems {
+	return c.Postgres.Validate(chat.JoinPath(path, "postgres"))
+}
+
+func openPostgres(ctx context.Context, c Config, o OpenOptions) (Store, error) {
+	opts := c.Postgres.Options()
+	opts.Logger, opts.ReadOnly = o.Logger, o.ReadOnly
+	return postgres.Open(ctx, c.Postgres.DSN, opts)
 }

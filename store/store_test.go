@@ -22,12 +22,12 @@ func TestValidate(t *testing.T) {
 		{
 			name: "unknown backend",
 			cfg:  func(c *Config) { c.Backend = "sqlite" },
-			want: []string{`store.backend: must be one of bbolt, not "sqlite"`},
+			want: []string{`store.backend: must be one of bbolt, postgres, not "sqlite"`},
 		},
 		{
 			name: "empty backend",
 			cfg:  func(c *Config) { c.Backend = "" },
-			want: []string{`store.backend: must be one of bbolt, not ""`},
+			want: []string{`store.backend: must be one of bbolt, postgres, not ""`},
 		},
 		{
 			name: "bbolt: the backend's own problems, under store",
@@ -52,13 +52,13 @@ func TestValidate(t *testing.T) {
 }
 
 func TestNames(t *testing.T) {
-	assert.Equal(t, []string{"bbolt"}, Names())
+	assert.Equal(t, []string{"bbolt", "postgres"}, Names())
 	assert.Equal(t, DefaultBackend, Names()[0], "the default is in the list")
 }
 
 func TestOpenUnknownBackend(t *testing.T) {
 	_, err := Open(t.Context(), Config{Backend: "sqlite", Path: filepath.Join(t.TempDir(), "x.db")}, OpenOptions{})
-	require.ErrorContains(t, err, `store.backend: must be one of bbolt, not "sqlite"`)
+	require.ErrorContains(t, err, `store.backend: must be one of bbolt, postgres, not "sqlite"`)
 	var ps chat.ConfigProblems
 	require.ErrorAs(t, err, &ps, "a config problem")
 }
