@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/promptev/promptev-bridge/adapters/console"
 	"github.com/promptev/promptev-bridge/adapters/discord"
 	"github.com/promptev/promptev-bridge/adapters/slack"
 	"github.com/promptev/promptev-bridge/bridge"
@@ -181,7 +182,7 @@ func (c *Config) normalize() {
 func (c Config) Validate() chat.ConfigProblems {
 	var ps chat.ConfigProblems
 	ps = append(ps, c.Promptev.Validate("promptev")...)
-	ps = append(ps, c.Bridge.Validate()...)
+	ps = append(ps, c.Bridge.Validate(slack.Name, discord.Name, console.Name)...)
 	ps = append(ps, c.Store.Validate("store")...)
 	ps = append(ps, c.Slack.Validate("slack")...)
 	ps = append(ps, c.Discord.Validate("discord")...)

@@ -45,6 +45,9 @@ type platformState struct {
 	limits  chat.Limits
 	out     *outbox.Outbox
 	buttons bool
+	// mentions makes agent text unable to ping on this platform
+	// (chat.MentionGuard; text is kept as it is without one).
+	mentions func(string) string
 }
 
 // Bridge connects chat platforms to Promptev agents. It is safe for
@@ -128,7 +131,10 @@ func New(o Options) (*Bridge, error) {
 		if lim.MaxMessageChars <= 0 {
 			return nil, fmt.Errorf("bridge: platform %q declares no message size limit", name)
 		}
-		ps := &platformState{p: p, name: name, limits: lim}
+		ps := &platformState{p: p, name: name, limits: lim, mentions: func(s string) string { return s }}
+		if mg, ok := p.(chat.MentionGuard); ok {
+			ps.mentions = mg.NeutralizeMentions
+		}
 		if bt, ok := p.(chat.Buttons); ok {
 			ps.buttons = bt.ButtonsSupported()
 		}

@@ -217,9 +217,9 @@ func (b *Bridge) knownConversation(ctx context.Context, key chat.ConversationKey
 }
 
 // seen marks the message's dedupe keys and reports whether any had been seen,
-// in one store call (one transaction): Slack delivers a mention both as
-// app_mention and as message, with different event ids and the same channel
-// and ts.
+// in one store call (one transaction): a platform may deliver one message
+// twice as two events (a mention event and a message event), with different
+// event ids and the same message id.
 func (b *Bridge) seen(ctx context.Context, platform string, msg chat.InboundMessage) (bool, error) {
 	keys := make([]string, 0, 2)
 	if msg.EventID != "" {

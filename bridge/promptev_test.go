@@ -45,7 +45,7 @@ func startLive(t *testing.T, agents map[string]promptevtest.Agent, opts ...rigOp
 	}
 	client, err := promptev.New("pk-test", promptev.WithBaseURL(srv.URL))
 	require.NoError(t, err)
-	p := bridgetest.NewPlatform("slack", fastLimits())
+	p := bridgetest.NewPlatform("slack", fastLimits(), bridgetest.WithVisitorID(workspaceVisitor))
 	r := startRig(t, bridge.ClientAgent(client), append([]rigOption{withPlatform(p)}, opts...)...)
 	t.Cleanup(r.stop)
 	return &liveRig{rig: r, srv: srv}

@@ -125,7 +125,7 @@ func (r *run) deliver(res *result) error {
 	r.view.finishSteps()
 	switch res.outcome {
 	case outcomeDone:
-		chunks := answerMessages(res.answer, r.ps.limits.MaxMessageChars)
+		chunks := answerMessages(r.ps.mentions, res.answer, r.ps.limits.MaxMessageChars)
 		if _, err := r.live.Finish(b.life, chunks, r.view.summary()); err != nil {
 			return fmt.Errorf("deliver answer: %w", err)
 		}
@@ -167,7 +167,7 @@ func (r *run) turn(ctx context.Context) result {
 			Key:     r.job.key,
 			AgentID: r.rt.agent,
 			Mode:    r.rt.mode,
-			Visitor: visitorID(r.job.key, r.job.user),
+			Visitor: visitorID(r.ps.p, r.job.key, r.job.user),
 			Created: now,
 		}
 	case err != nil:
@@ -309,20 +309,20 @@ func (r *run) onEvent(ev promptev.AgentEvent) (result, bool) {
 	switch ev.Type {
 	case promptev.EventProcessing:
 		first := r.view.total == 0
-		r.view.addStep(agentText(ev.Output, maxStatusRunes), r.b.cfg.Render.Steps)
+		r.view.addStep(agentText(r.ps.mentions, ev.Output, maxStatusRunes), r.b.cfg.Render.Steps)
 		r.update()
 		if first && r.job.decided == nil {
 			r.b.metrics.TimeToFirstStatus(r.ps.name, time.Since(r.job.received))
 		}
 	case promptev.EventThoughts:
 		if mode := r.b.cfg.Render.ShowThoughts; mode != ThoughtsOff {
-			r.view.addThought(agentText(ev.Output, maxThoughtRunes), mode)
+			r.view.addThought(agentText(r.ps.mentions, ev.Output, maxThoughtRunes), mode)
 			r.update()
 		}
 	case promptev.EventDone:
 		return result{outcome: outcomeDone, answer: ev.Output}, true
 	case promptev.EventError:
-		return result{outcome: outcomeError, notice: failureText(ev.Output), err: errors.New("agent error event")}, true
+		return result{outcome: outcomeError, notice: failureText(r.ps.mentions, ev.Output), err: errors.New("agent error event")}, true
 	case promptev.EventApprovalRequired:
 		return result{outcome: outcomeApproval, approval: ev}, true
 	default:
@@ -380,12 +380,13 @@ func sessionGone(err error) bool {
 	return errors.As(err, &pe) && (pe.StatusCode == http.StatusUnauthorized || pe.StatusCode == http.StatusNotFound)
 }
 
-// visitorID is the visitor a conversation's session is started with.
-func visitorID(key chat.ConversationKey, u chat.User) string {
-	if key.Platform == chat.PlatformSlack {
-		return key.Platform + ":" + key.Workspace + ":" + u.ID
+// visitorID is the visitor a conversation's session is started with: the
+// platform's own rule (chat.VisitorNamer), else chat.DefaultVisitorID.
+func visitorID(p chat.Platform, key chat.ConversationKey, u chat.User) string {
+	if vn, ok := p.(chat.VisitorNamer); ok {
+		return vn.VisitorID(key, u)
 	}
-	return key.Platform + ":" + u.ID
+	return chat.DefaultVisitorID(key, u)
 }
 
 // workingStatus is the text of a platform's native "working" indicator.
@@ -394,8 +395,8 @@ const workingStatus = "is working on it…"
 // statusCallTimeout bounds one indicator call; the indicator is best effort.
 const statusCallTimeout = 5 * time.Second
 
-// indicate shows the platform's native "working" indicator (Slack assistant
-// thread status, Discord typing) while the agent runs, when the platform has
+// indicate shows the platform's native "working" indicator (an assistant
+// thread status, a typing indicator) while the agent runs, when the platform has
 // one, and returns the function that clears it. The calls run on worker
 // goroutines, set before clear, so a slow indicator never delays the run and
 // no goroutine waits for the run's whole length; failures are only logged,

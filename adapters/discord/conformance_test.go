@@ -24,7 +24,8 @@ func TestPlatformConformance(t *testing.T) {
 		a := newAdapter(t, fake, testConfig(), &bridgetest.SyncBuffer{})
 		return bridgetest.Harness{
 			Platform: a,
-			Key:      chat.ConversationKey{Platform: chat.PlatformDiscord, Workspace: testGuild, Channel: testChannel, Thread: mention},
+			Key:      chat.ConversationKey{Platform: Name, Workspace: testGuild, Channel: testChannel, Thread: mention},
+			Pings:    discordPings,
 			Inject429: func(retryAfter time.Duration) {
 				fake.RateLimitEdits(1, retryAfter)
 				fake.RateLimitPosts(1, retryAfter)

@@ -86,7 +86,7 @@ func addEventSeeds(f *testing.F) {
 // checkInbound fails when msg is not something the bridge may be handed.
 func checkInbound(t *testing.T, self *identity, msg chat.InboundMessage) {
 	t.Helper()
-	if !msg.Key.Valid() || msg.Key.Platform != chat.PlatformSlack {
+	if !msg.Key.Valid() || msg.Key.Platform != Name {
 		t.Fatalf("invalid conversation key %+v", msg.Key)
 	}
 	if got, err := chat.ParseConversationKey(msg.Key.String()); err != nil || got != msg.Key {
@@ -267,7 +267,7 @@ func checkActions(t *testing.T, cb slack.InteractionCallback, acts []chat.Action
 		t.Fatalf("%d actions from %d block actions", len(acts), len(cb.ActionCallback.BlockActions))
 	}
 	for _, act := range acts {
-		if act.Platform != chat.PlatformSlack || act.ApprovalID == "" {
+		if act.Platform != Name || act.ApprovalID == "" {
 			t.Fatalf("bad action %+v", act)
 		}
 		want := ""

@@ -132,7 +132,7 @@ func actionsFromCallback(cb slack.InteractionCallback, received time.Time) []cha
 			continue
 		}
 		out = append(out, chat.Action{
-			Platform:   chat.PlatformSlack,
+			Platform:   Name,
 			ApprovalID: ba.Value,
 			Decision:   d,
 			User:       chat.User{ID: cb.User.ID, Name: firstNonEmpty(cb.User.Name, cb.User.RealName)},
@@ -152,7 +152,7 @@ func callbackKey(cb slack.InteractionCallback) chat.ConversationKey {
 }
 
 func key(team, channel, thread string) chat.ConversationKey {
-	return chat.ConversationKey{Platform: chat.PlatformSlack, Workspace: team, Channel: channel, Thread: thread}
+	return chat.ConversationKey{Platform: Name, Workspace: team, Channel: channel, Thread: thread}
 }
 
 func firstNonEmpty(vals ...string) string {
