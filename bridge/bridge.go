@@ -36,7 +36,23 @@ type Options struct {
 	Logger *slog.Logger
 	// Metrics receives measurements; nil means NopMetrics.
 	Metrics Metrics
+	// RunEnded, when set, is told each time a message this process accepted
+	// is over: its run ended (OutcomeDone, OutcomeError, or OutcomeApproval
+	// once the approval is recorded; the decision's continuation is a run of
+	// its own that ends later), it was refused (OutcomeBusy), or it was
+	// dropped from the queue at shutdown (OutcomeInterrupted). It is called
+	// on the engine's goroutines and must not block.
+	RunEnded func(key chat.ConversationKey, outcome string)
 }
+
+// Run outcomes, as told to Options.RunEnded.
+const (
+	OutcomeDone        = outcomeDone
+	OutcomeError       = outcomeError
+	OutcomeApproval    = outcomeApproval
+	OutcomeInterrupted = outcomeInterrupted
+	OutcomeBusy        = outcomeBusy
+)
 
 // platformState is one platform with its sender and optional abilities.
 type platformState struct {
@@ -58,6 +74,7 @@ type Bridge struct {
 	store     chat.Store
 	log       *slog.Logger
 	metrics   Metrics
+	runEnded  func(key chat.ConversationKey, outcome string)
 	platforms map[string]*platformState
 
 	// life ends when Run ends: platform writes stop. runs is its child and
@@ -112,6 +129,7 @@ func New(o Options) (*Bridge, error) {
 		store:     o.Store,
 		log:       o.Logger.With("component", "bridge"),
 		metrics:   o.Metrics,
+		runEnded:  o.RunEnded,
 		platforms: make(map[string]*platformState, len(o.Platforms)),
 		convs:     make(map[chat.ConversationKey]*conversation),
 		ready:     make(chan struct{}),

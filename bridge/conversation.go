@@ -102,7 +102,8 @@ func (b *Bridge) HandleMessage(ctx context.Context, msg chat.InboundMessage) err
 	}
 	switch err := b.enqueue(j, false); {
 	case errors.Is(err, errBusy):
-		b.metrics.RunFinished(ps.name, "busy", 0)
+		b.metrics.RunFinished(ps.name, outcomeBusy, 0)
+		b.ended(msg.Key, outcomeBusy)
 		l := log()
 		l.Info("conversation busy: message refused", "queue_size", b.cfg.Runs.QueueSize)
 		b.spawn(func() {
@@ -173,6 +174,9 @@ func (b *Bridge) dropQueued(key chat.ConversationKey, n int) {
 	log := b.log.With("platform", key.Platform, "conversation", key.String())
 	log.Info("shutdown: queued messages dropped", "count", n)
 	b.metrics.RunFinished(key.Platform, outcomeInterrupted, 0)
+	for range n {
+		b.ended(key, outcomeInterrupted)
+	}
 	ps, ok := b.platform(key.Platform)
 	if !ok {
 		return

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -336,5 +337,35 @@ func TestAgentTextGetsThePlatformsMentionRule(t *testing.T) {
 			}
 		}
 		assert.Positive(t, steps, "the step was shown")
+	})
+}
+
+func TestRunEndedIsToldEveryAcceptedMessage(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		agent := newFakeAgent(func(c streamCall) []step {
+			return []step{{Delay: 10 * time.Second, Type: promptev.EventDone, Out: "echo " + c.Query}}
+		})
+		var mu sync.Mutex
+		var ended []string
+		r := startRig(t, agent, withConfig(func(c *bridge.Config) { c.Runs.QueueSize = 1 }),
+			withRunEnded(func(key chat.ConversationKey, outcome string) {
+				mu.Lock()
+				defer mu.Unlock()
+				ended = append(ended, key.Thread+":"+outcome)
+			}))
+		defer r.stop()
+		key := engKey("40.1")
+		for _, q := range []string{"q0", "q1", "q2"} {
+			r.send(key, "U1", q)
+			synctest.Wait()
+		}
+		mu.Lock()
+		assert.Equal(t, []string{"40.1:" + bridge.OutcomeBusy}, ended, "the third message is refused at once")
+		mu.Unlock()
+		time.Sleep(30 * time.Second)
+		synctest.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		assert.Equal(t, []string{"40.1:" + bridge.OutcomeBusy, "40.1:" + bridge.OutcomeDone, "40.1:" + bridge.OutcomeDone}, ended)
 	})
 }

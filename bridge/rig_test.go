@@ -35,8 +35,9 @@ type rigConf struct {
 	store    *bridgetest.MemStore
 	// backing, when set, is the Store the Bridge uses instead of store (a
 	// real bbolt store, or a MemStore wrapped with faults).
-	backing chat.Store
-	logger  *slog.Logger
+	backing  chat.Store
+	logger   *slog.Logger
+	runEnded func(chat.ConversationKey, string)
 }
 
 type rigOption func(*rigConf)
@@ -47,6 +48,10 @@ func withConfig(edit func(*bridge.Config)) rigOption {
 
 func withPlatform(p *bridgetest.Platform) rigOption {
 	return func(c *rigConf) { c.platform = p }
+}
+
+func withRunEnded(fn func(chat.ConversationKey, string)) rigOption {
+	return func(c *rigConf) { c.runEnded = fn }
 }
 
 func withLogger(l *slog.Logger) rigOption {
@@ -94,6 +99,7 @@ func startRig(t testing.TB, agent bridge.Agent, opts ...rigOption) *rig {
 		Platforms: []chat.Platform{conf.platform},
 		Metrics:   m,
 		Logger:    conf.logger,
+		RunEnded:  conf.runEnded,
 	})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -21,7 +21,15 @@ const (
 	outcomeError       = "error"
 	outcomeApproval    = "approval"
 	outcomeInterrupted = "interrupted"
+	outcomeBusy        = "busy"
 )
+
+// ended tells Options.RunEnded, when set, that an accepted message is over.
+func (b *Bridge) ended(key chat.ConversationKey, outcome string) {
+	if b.runEnded != nil {
+		b.runEnded(key, outcome)
+	}
+}
 
 // run is one agent turn of a conversation, from placeholder to final state.
 type run struct {
@@ -75,6 +83,7 @@ func (b *Bridge) runJob(j job) {
 	res := r.execute()
 	d := time.Since(r.started)
 	b.metrics.RunFinished(ps.name, res.outcome, d)
+	b.ended(j.key, res.outcome)
 	attrs := []any{"agent", r.agentID, "duration", d, "events", r.events, "edits", r.updates, "outcome", res.outcome}
 	if res.err != nil {
 		attrs = append(attrs, "err", res.err)

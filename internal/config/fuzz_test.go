@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"strings"
@@ -8,7 +8,7 @@ import (
 // FuzzParseConfig feeds arbitrary documents to the strict loader: it must
 // never panic, every problem must name a path or explain the whole file, and
 // a secret set through the environment must never appear in a problem.
-func FuzzParseConfig(f *testing.F) {
+func FuzzParse(f *testing.F) {
 	f.Add([]byte(minimalConfig))
 	f.Add([]byte("promptev: {project_key: '${K}', timeout: x}\nroutes: {default: {agent: [a]}}\n"))
 	f.Add([]byte("routes:\n  default: &a {agent: x}\n  channels: [{<<: *a, chanel: 1}]\n"))
@@ -18,7 +18,7 @@ func FuzzParseConfig(f *testing.F) {
 	const secret = "fuzz-secret-value-9f8e7d"
 	env := mapEnv(map[string]string{"K": secret})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		_, ps := ParseConfig(data, env)
+		_, ps := Parse(data, env)
 		for _, p := range ps {
 			if strings.Contains(p.Error(), secret) {
 				t.Fatalf("secret leaked in problem %q", p.Error())
