@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"sync/atomic"
 	"time"
 
 	"github.com/promptev/promptev-bridge/bridge/outbox"
@@ -273,18 +272,11 @@ func (r *run) trigger(ctx context.Context, conv *chat.Conversation) result {
 }
 
 // consume reads the stream until its terminal event, rendering live states.
-// An idle watchdog and the context close the stream to end a blocked Next:
-// no goroutine is needed per run.
+// The context closes the stream to end a blocked Next: no goroutine is
+// needed per run. An idle stream fails on its own (EventStream).
 func (r *run) consume(ctx context.Context, s EventStream) result {
-	idleAfter := r.b.cfg.Runs.IdleTimeout
-	var idled atomic.Bool
-	idle := time.AfterFunc(idleAfter, func() {
-		idled.Store(true)
-		_ = s.Close()
-	})
 	stopClose := context.AfterFunc(ctx, func() { _ = s.Close() })
 	defer func() {
-		idle.Stop()
 		stopClose()
 		if err := s.Close(); err != nil {
 			r.log.Debug("closing agent stream", "err", err)
@@ -293,18 +285,11 @@ func (r *run) consume(ctx context.Context, s EventStream) result {
 	for {
 		ev, err := s.Next()
 		switch {
-		case err != nil && idled.Load():
-			return result{
-				outcome: outcomeError,
-				notice:  fmt.Sprintf("⚠️ The agent stopped responding (nothing for %s). Please try again.", idleAfter),
-				err:     fmt.Errorf("agent stream idle: %w", err),
-			}
 		case err != nil && ctx.Err() != nil:
 			return r.failure(ctx, ctx.Err())
 		case err != nil:
 			return r.failure(ctx, err)
 		}
-		idle.Reset(idleAfter)
 		if res, end := r.onEvent(ev); end {
 			return res
 		}

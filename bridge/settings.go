@@ -113,8 +113,6 @@ type RunsConfig struct {
 	DedupeTTL time.Duration `yaml:"dedupe_ttl"`
 	// RunTimeout bounds one run, from its placeholder to its final state.
 	RunTimeout time.Duration `yaml:"run_timeout"`
-	// IdleTimeout fails a run whose stream sends no event for this long.
-	IdleTimeout time.Duration `yaml:"idle_timeout"`
 }
 
 // Defaults and bounds.
@@ -141,7 +139,6 @@ func DefaultConfig() Config {
 			ShutdownGrace: 20 * time.Second,
 			DedupeTTL:     15 * time.Minute,
 			RunTimeout:    15 * time.Minute,
-			IdleTimeout:   2 * time.Minute,
 		},
 	}
 }
@@ -177,9 +174,6 @@ func (c Config) Validate(platforms ...string) chat.ConfigProblems {
 	}
 	if u.RunTimeout <= 0 {
 		ps.Add("runs.run_timeout", "must be positive, not %s", u.RunTimeout)
-	}
-	if u.IdleTimeout <= 0 {
-		ps.Add("runs.idle_timeout", "must be positive, not %s", u.IdleTimeout)
 	}
 	return ps
 }

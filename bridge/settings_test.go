@@ -57,8 +57,7 @@ func TestConfigValidate(t *testing.T) {
 			c.Runs.ShutdownGrace = -time.Second
 			c.Runs.DedupeTTL = 5 * time.Minute
 			c.Runs.RunTimeout = 0
-			c.Runs.IdleTimeout = 0
-		}, []string{"runs.queue_size", "runs.shutdown_grace", "runs.dedupe_ttl", "runs.run_timeout", "runs.idle_timeout"}},
+		}, []string{"runs.queue_size", "runs.shutdown_grace", "runs.dedupe_ttl", "runs.run_timeout"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -57,7 +57,9 @@ type PromptevConfig struct {
 	Endpoints EndpointsConfig `yaml:"endpoints"`
 	// Auth places the key: bearer, header:<Name> or path.
 	Auth string `yaml:"auth"`
-	// IdleTimeout ends a stream that sends no byte for this long.
+	// IdleTimeout ends a stream that sends no byte for this long: the one
+	// idle watchdog of a run (the run then ends with "The agent stopped
+	// responding").
 	IdleTimeout time.Duration `yaml:"idle_timeout"`
 }
 
@@ -193,7 +195,7 @@ func (c PromptevConfig) Validate(path string) chat.ConfigProblems {
 		ps.Add(p("max_retries"), "must be between 0 and 10, got %d", c.MaxRetries)
 	}
 	for name, h := range c.Headers {
-		if !validHeaderName(name) {
+		if !promptev.ValidHeaderName(name) {
 			ps.Add(p("headers."+name), "is not a valid HTTP header name")
 		}
 		if strings.ContainsAny(h, "\r\n") {
@@ -217,18 +219,6 @@ func (c PromptevConfig) Validate(path string) chat.ConfigProblems {
 		}
 	}
 	return ps
-}
-
-func validHeaderName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, r := range s {
-		if r > 126 || r <= 32 || strings.ContainsRune(`"(),/:;<=>?@[\]{}`, r) {
-			return false
-		}
-	}
-	return true
 }
 
 // Validate checks the http section.

@@ -149,6 +149,11 @@ func TestCheckProblems(t *testing.T) {
 			},
 		},
 		{
+			name: "a removed key names the one to use",
+			yaml: minimalConfig + "runs:\n  queue_size: 3\n  idle_timeout: 2m\n",
+			want: []string{"runs.idle_timeout: is no longer an option: use promptev.idle_timeout instead (line 8)"},
+		},
+		{
 			name: "duplicate section",
 			yaml: minimalConfig + "promptev: {timeout: 30s}\n",
 			want: []string{"promptev: duplicate key (line 6)"},

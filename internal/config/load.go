@@ -81,6 +81,13 @@ type decodeResult struct {
 	bad map[string]bool
 }
 
+// removedKeys are the keys earlier versions accepted, each with the key to
+// use instead.
+var removedKeys = map[string]string{
+	// The engine's event watchdog duplicated the client's read-idle timeout.
+	"runs.idle_timeout": "promptev.idle_timeout",
+}
+
 // minRedacted is the shortest environment value redacted from problem
 // messages; shorter ones would mangle ordinary words.
 const minRedacted = 4
@@ -356,6 +363,10 @@ func checkNode(n *yaml.Node, t reflect.Type, path string, secret bool, res *deco
 			}
 			seen[k.Value] = true
 			f, ok := fields[k.Value]
+			if use, gone := removedKeys[p]; !ok && gone {
+				probs.Add(p, "is no longer an option: use %s instead (line %d)", use, k.Line)
+				continue
+			}
 			if !ok {
 				probs.Add(p, "unknown key%s (line %d)", suggest(k.Value, fields), k.Line)
 				continue
