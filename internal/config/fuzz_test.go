@@ -8,7 +8,7 @@ import (
 // FuzzParseConfig feeds arbitrary documents to the strict loader: it must
 // never panic, every problem must name a path or explain the whole file, and
 // a secret set through the environment must never appear in a problem.
-func FuzzParse(f *testing.F) {
+func FuzzParseConfig(f *testing.F) {
 	f.Add([]byte(minimalConfig))
 	f.Add([]byte("promptev: {project_key: '${K}', timeout: x}\nroutes: {default: {agent: [a]}}\n"))
 	f.Add([]byte("routes:\n  default: &a {agent: x}\n  channels: [{<<: *a, chanel: 1}]\n"))
