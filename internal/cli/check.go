@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-
 	"strings"
 
 	"github.com/promptev/promptev-bridge/chat"

@@ -24,9 +24,13 @@ const sidePortShutdown = 5 * time.Second
 
 // ServeOptions are the parts Serve wires together.
 type ServeOptions struct {
-	Config   config.Config
-	Logger   *slog.Logger
-	Agent    bridge.Agent
+	// Config is the whole configuration (engine, store, http sections).
+	Config config.Config
+	// Logger is the root logger.
+	Logger *slog.Logger
+	// Agent runs the agents (NewAgent).
+	Agent bridge.Agent
+	// Adapters are the platforms to serve, each with a distinct name.
 	Adapters []chat.Adapter
 	// Version is the build's version, for the log and /metrics.
 	Version string
