@@ -28,7 +28,8 @@ func TestChatAgainstAPI(t *testing.T) {
 			setup: func(t *testing.T) []string {
 				path := writeFile(t, "config.yaml", fmt.Sprintf(
 					"promptev: {project_key: %s, base_url: '%s'}\nroutes: {default: {agent: other, allow_users: [nobody]}}\n"+
-						"slack: {enabled: true, bot_token: xoxb-1, app_token: xapp-1}\nhttp: {listen: '127.0.0.1:1'}\n", key, api.URL))
+						"slack: {enabled: true, bot_token: xoxb-1, app_token: xapp-1}\nhttp: {listen: '127.0.0.1:1'}\n"+
+						"discord: {enabled: true}\n", key, api.URL)) // no token: valid only because chat turns the platforms off
 				return []string{"--config", path}
 			},
 		},

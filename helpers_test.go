@@ -13,6 +13,15 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/promptev/promptev-bridge/internal/cli"
+)
+
+// Exit codes of the program.
+const (
+	exitOK      = cli.ExitOK
+	exitFailure = cli.ExitFailure
+	exitUsage   = cli.ExitUsage
 )
 
 // output is a goroutine-safe writer that tests can wait on.
@@ -81,9 +90,9 @@ func startProgram(t *testing.T, stdin interface{ Read([]byte) (int, error) }, ar
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel = cancel
 	plain := false
-	e := &env{stdin: stdin, stdout: p.stdout, stderr: p.stderr, lookup: os.LookupEnv,
-		onSidePort: func(a net.Addr) { p.sidePort <- a }, stdoutTTY: &plain}
-	go func() { p.code <- runWith(ctx, args, e) }()
+	e := &cli.Env{Stdin: stdin, Stdout: p.stdout, Stderr: p.stderr, Lookup: os.LookupEnv, Version: version,
+		OnSidePort: func(a net.Addr) { p.sidePort <- a }, StdoutTTY: &plain}
+	go func() { p.code <- cli.Run(ctx, args, e) }()
 	t.Cleanup(cancel)
 	return p
 }
@@ -124,4 +133,14 @@ func (p pipeWriter) Close() error                      { return p.w.Close() }
 func newPipe() (*io.PipeReader, pipeWriter) {
 	r, w := io.Pipe()
 	return r, pipeWriter{w}
+}
+
+// exampleEnv are the variables config.example.yaml references.
+var exampleEnv = map[string]string{
+	"PROMPTEV_PROJECT_KEY": "pk-example",
+	"PROMPTEV_AGENT_ID":    "agent-example",
+	"SLACK_BOT_TOKEN":      "xoxb-example",
+	"SLACK_APP_TOKEN":      "xapp-example",
+	"SLACK_SIGNING_SECRET": "signing-example",
+	"DISCORD_BOT_TOKEN":    "discord-example",
 }

@@ -3,6 +3,9 @@
 // Commands: run (the daemon, default), check (validate a config file), demo
 // (an offline conversation with a scripted agent), chat (talk to a real agent
 // from the terminal), store stats, and version. Run "promptev-bridge help".
+//
+// This package only starts the program: the commands are in internal/cli,
+// the configuration in internal/config and the wiring in internal/daemon.
 package main
 
 import (
@@ -12,7 +15,12 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/promptev/promptev-bridge/internal/cli"
 )
+
+// version is the release version, set with -ldflags "-X main.version=v1.2.3".
+var version = ""
 
 func main() {
 	ctx, stop := signalContext(os.Stderr)
@@ -52,5 +60,5 @@ func signalContext(stderr io.Writer) (context.Context, func()) {
 // run is the whole program, drivable in-process: it parses args, runs the
 // command until it finishes or ctx ends, and returns the exit code.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	return runWith(ctx, args, &env{stdin: stdin, stdout: stdout, stderr: stderr, lookup: os.LookupEnv})
+	return cli.Run(ctx, args, &cli.Env{Stdin: stdin, Stdout: stdout, Stderr: stderr, Lookup: os.LookupEnv, Version: version})
 }

@@ -37,7 +37,25 @@ type Options struct {
 	Logger *slog.Logger
 	// Metrics receives measurements; nil means NopMetrics.
 	Metrics Metrics
+	// RunEnded, when set, is told each time a message this process accepted
+	// is over: its run ended (OutcomeDone, OutcomeError, OutcomeCancelled, or
+	// OutcomeApproval once the approval is recorded; the decision's
+	// continuation is a run of its own that ends later), it was refused
+	// (OutcomeBusy), or it was
+	// dropped from the queue at shutdown (OutcomeInterrupted). It is called
+	// on the engine's goroutines and must not block.
+	RunEnded func(key chat.ConversationKey, outcome string)
 }
+
+// Run outcomes, as told to Options.RunEnded.
+const (
+	OutcomeDone        = outcomeDone
+	OutcomeError       = outcomeError
+	OutcomeApproval    = outcomeApproval
+	OutcomeInterrupted = outcomeInterrupted
+	OutcomeCancelled   = outcomeCancelled
+	OutcomeBusy        = outcomeBusy
+)
 
 // platformState is one platform with its sender and optional abilities.
 type platformState struct {
@@ -46,6 +64,9 @@ type platformState struct {
 	limits  chat.Limits
 	out     *outbox.Outbox
 	buttons bool
+	// mentions makes agent text unable to ping on this platform
+	// (chat.MentionGuard; text is kept as it is without one).
+	mentions func(string) string
 }
 
 // Bridge connects chat platforms to Promptev agents. It is safe for
@@ -56,6 +77,7 @@ type Bridge struct {
 	store     chat.Store
 	log       *slog.Logger
 	metrics   Metrics
+	runEnded  func(key chat.ConversationKey, outcome string)
 	platforms map[string]*platformState
 
 	// life ends when Run ends: platform writes stop. runs is its child and
@@ -119,6 +141,7 @@ func New(o Options) (*Bridge, error) {
 		store:     o.Store,
 		log:       o.Logger.With("component", "bridge"),
 		metrics:   o.Metrics,
+		runEnded:  o.RunEnded,
 		platforms: make(map[string]*platformState, len(o.Platforms)),
 		convs:     make(map[chat.ConversationKey]*conversation),
 		ready:     make(chan struct{}),
@@ -140,7 +163,10 @@ func New(o Options) (*Bridge, error) {
 		if lim.MaxMessageChars <= 0 {
 			return nil, fmt.Errorf("bridge: platform %q declares no message size limit", name)
 		}
-		ps := &platformState{p: p, name: name, limits: lim}
+		ps := &platformState{p: p, name: name, limits: lim, mentions: func(s string) string { return s }}
+		if mg, ok := p.(chat.MentionGuard); ok {
+			ps.mentions = mg.NeutralizeMentions
+		}
 		if bt, ok := p.(chat.Buttons); ok {
 			ps.buttons = bt.ButtonsSupported()
 		}

@@ -102,7 +102,8 @@ func (b *Bridge) HandleMessage(ctx context.Context, msg chat.InboundMessage) err
 	}
 	switch err := b.enqueue(j, false); {
 	case errors.Is(err, errBusy):
-		b.metrics.RunFinished(ps.name, "busy", 0)
+		b.metrics.RunFinished(ps.name, outcomeBusy, 0)
+		b.ended(msg.Key, outcomeBusy)
 		l := log()
 		l.Info("conversation busy: message refused", "queue_size", b.cfg.Runs.QueueSize)
 		b.workers.Go(func() {
@@ -177,6 +178,9 @@ func (b *Bridge) dropQueued(key chat.ConversationKey, n int) {
 	log := b.log.With("platform", key.Platform, "conversation", key.String())
 	log.Info("shutdown: queued messages dropped", "count", n)
 	b.metrics.RunFinished(key.Platform, outcomeInterrupted, 0)
+	for range n {
+		b.ended(key, outcomeInterrupted)
+	}
 	ps, ok := b.platform(key.Platform)
 	if !ok {
 		return
@@ -220,9 +224,9 @@ func (b *Bridge) knownConversation(ctx context.Context, key chat.ConversationKey
 }
 
 // seen marks the message's dedupe keys and reports whether any had been seen,
-// in one store call (one transaction): Slack delivers a mention both as
-// app_mention and as message, with different event ids and the same channel
-// and ts.
+// in one store call (one transaction): a platform may deliver one message
+// twice as two events (a mention event and a message event), with different
+// event ids and the same message id.
 func (b *Bridge) seen(ctx context.Context, platform string, msg chat.InboundMessage) (bool, error) {
 	keys := make([]string, 0, 2)
 	if msg.EventID != "" {

@@ -34,7 +34,7 @@ type RouteTarget struct {
 	// Variables are passed to the agent in trigger mode.
 	Variables map[string]any `yaml:"variables"`
 	// AllowUsers, when not empty, lists the only users whose messages are
-	// served: a platform user id ("U123") or a qualified one ("slack:U123").
+	// served: a platform user id ("U123") or a qualified one ("platform:U123").
 	// Everyone else is ignored quietly.
 	AllowUsers []string `yaml:"allow_users"`
 	// AllowChannels, when not empty, lists the only channel ids served.
@@ -74,7 +74,8 @@ const (
 // ApprovalsConfig configures approval cards.
 type ApprovalsConfig struct {
 	Policy ApprovalPolicy `yaml:"policy"`
-	// Approvers are "platform:userid" entries, for example "slack:U123".
+	// Approvers are "platform:userid" entries, for example "chat:U123" on a
+	// platform named chat.
 	Approvers []string `yaml:"approvers"`
 	// Timeout is how long a card stays pending before it expires.
 	Timeout time.Duration `yaml:"timeout"`
@@ -112,8 +113,6 @@ type RunsConfig struct {
 	DedupeTTL time.Duration `yaml:"dedupe_ttl"`
 	// RunTimeout bounds one run, from its placeholder to its final state.
 	RunTimeout time.Duration `yaml:"run_timeout"`
-	// IdleTimeout fails a run whose stream sends no event for this long.
-	IdleTimeout time.Duration `yaml:"idle_timeout"`
 }
 
 // Defaults and bounds.
@@ -140,16 +139,17 @@ func DefaultConfig() Config {
 			ShutdownGrace: 20 * time.Second,
 			DedupeTTL:     15 * time.Minute,
 			RunTimeout:    15 * time.Minute,
-			IdleTimeout:   2 * time.Minute,
 		},
 	}
 }
 
 // Validate reports every problem of the configuration by its YAML path.
-func (c Config) Validate() chat.ConfigProblems {
+// platforms are the names of the registered platforms, which a channel
+// route may name; with none, route platforms are not checked.
+func (c Config) Validate(platforms ...string) chat.ConfigProblems {
 	var ps chat.ConfigProblems
-	c.Routes.validate("routes", &ps)
-	c.Approvals.validate("approvals", &ps)
+	c.Routes.validate("routes", platforms, &ps)
+	c.Approvals.validate("approvals", platforms, &ps)
 	r := c.Render
 	switch r.ShowThoughts {
 	case ThoughtsOff, ThoughtsLatest, ThoughtsAll:
@@ -175,30 +175,33 @@ func (c Config) Validate() chat.ConfigProblems {
 	if u.RunTimeout <= 0 {
 		ps.Add("runs.run_timeout", "must be positive, not %s", u.RunTimeout)
 	}
-	if u.IdleTimeout <= 0 {
-		ps.Add("runs.idle_timeout", "must be positive, not %s", u.IdleTimeout)
-	}
 	return ps
 }
 
-func (r RoutesConfig) validate(path string, ps *chat.ConfigProblems) {
+func (r RoutesConfig) validate(path string, platforms []string, ps *chat.ConfigProblems) {
 	d := chat.JoinPath(path, "default")
 	if strings.TrimSpace(r.Default.Agent) == "" {
 		ps.Add(chat.JoinPath(d, "agent"), "is required (the agent used when no channel route matches)")
 	}
-	r.Default.validate(d, ps)
+	r.Default.validate(d, platforms, ps)
 	for i, rt := range r.Channels {
 		p := fmt.Sprintf("%s.channels[%d]", path, i)
-		switch rt.Platform {
-		case "", chat.PlatformSlack, chat.PlatformDiscord, chat.PlatformConsole:
-		default:
-			ps.Add(chat.JoinPath(p, "platform"), "unknown platform %q (slack, discord or console)", rt.Platform)
+		if rt.Platform != "" && len(platforms) > 0 && !slices.Contains(platforms, rt.Platform) {
+			ps.Add(chat.JoinPath(p, "platform"), "unknown platform %q (%s)", rt.Platform, orList(platforms))
 		}
-		rt.validate(p, ps)
+		rt.validate(p, platforms, ps)
 	}
 }
 
-func (t RouteTarget) validate(path string, ps *chat.ConfigProblems) {
+// orList renders names as "a, b or c".
+func orList(names []string) string {
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+}
+
+func (t RouteTarget) validate(path string, platforms []string, ps *chat.ConfigProblems) {
 	switch t.Mode {
 	case "", chat.ModeStream, chat.ModeTrigger:
 	default:
@@ -215,12 +218,12 @@ func (t RouteTarget) validate(path string, ps *chat.ConfigProblems) {
 		}
 	}
 	if t.Approvals != nil {
-		validatePolicy(chat.JoinPath(path, "approvals"), t.Approvals.Policy, t.Approvals.Approvers, ps)
+		validatePolicy(chat.JoinPath(path, "approvals"), t.Approvals.Policy, t.Approvals.Approvers, platforms, ps)
 	}
 }
 
-func (a ApprovalsConfig) validate(path string, ps *chat.ConfigProblems) {
-	validatePolicy(path, a.Policy, a.Approvers, ps)
+func (a ApprovalsConfig) validate(path string, platforms []string, ps *chat.ConfigProblems) {
+	validatePolicy(path, a.Policy, a.Approvers, platforms, ps)
 	if a.Timeout <= 0 {
 		ps.Add(chat.JoinPath(path, "timeout"), "must be positive, not %s", a.Timeout)
 	}
@@ -232,7 +235,7 @@ func (a ApprovalsConfig) validate(path string, ps *chat.ConfigProblems) {
 	}
 }
 
-func validatePolicy(path string, policy ApprovalPolicy, approvers []string, ps *chat.ConfigProblems) {
+func validatePolicy(path string, policy ApprovalPolicy, approvers []string, platforms []string, ps *chat.ConfigProblems) {
 	switch policy {
 	case PolicyRequester, PolicyAnyone:
 	case PolicyApprovers:
@@ -242,10 +245,14 @@ func validatePolicy(path string, policy ApprovalPolicy, approvers []string, ps *
 	default:
 		ps.Add(chat.JoinPath(path, "policy"), "must be requester, approvers or anyone, not %q", policy)
 	}
+	example := "chat"
+	if len(platforms) > 0 {
+		example = platforms[0]
+	}
 	for i, a := range approvers {
 		platform, id, ok := strings.Cut(a, ":")
 		if !ok || platform == "" || id == "" {
-			ps.Add(fmt.Sprintf("%s.approvers[%d]", path, i), "must be platform:userid (e.g. slack:U123), not %q", a)
+			ps.Add(fmt.Sprintf("%s.approvers[%d]", path, i), "must be platform:userid (e.g. %s:U123), not %q", example, a)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/promptev/promptev-bridge/bridge/bridgetest"
 	"github.com/promptev/promptev-bridge/chat"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -56,21 +57,37 @@ func TestConfigValidate(t *testing.T) {
 			c.Runs.ShutdownGrace = -time.Second
 			c.Runs.DedupeTTL = 5 * time.Minute
 			c.Runs.RunTimeout = 0
-			c.Runs.IdleTimeout = 0
-		}, []string{"runs.queue_size", "runs.shutdown_grace", "runs.dedupe_ttl", "runs.run_timeout", "runs.idle_timeout"}},
+		}, []string{"runs.queue_size", "runs.shutdown_grace", "runs.dedupe_ttl", "runs.run_timeout"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := validConfig()
 			tt.edit(&c)
 			var got []string
-			for _, p := range c.Validate() {
+			for _, p := range c.Validate("slack", "discord", "console") {
 				got = append(got, p.Path)
 				assert.NotEmpty(t, p.Message)
 			}
 			assert.Equal(t, tt.paths, got)
 		})
 	}
+}
+
+func TestRoutePlatformsAreTheRegisteredOnes(t *testing.T) {
+	c := validConfig()
+	c.Routes.Channels = []Route{{Platform: "irc", Channel: "C1"}, {Platform: "matrix", Channel: "C2"}}
+	ps := c.Validate("irc", "web", "telegram")
+	require.Len(t, ps, 1)
+	assert.Equal(t, "routes.channels[1].platform", ps[0].Path)
+	assert.Equal(t, `unknown platform "matrix" (irc, web or telegram)`, ps[0].Message, "the error lists the registered names")
+
+	assert.Empty(t, c.Validate(), "without registered names, route platforms are not checked (bridge.New)")
+
+	c.Approvals.Policy, c.Approvals.Approvers = PolicyApprovers, []string{"U2"}
+	c.Routes.Channels = nil
+	ps = c.Validate("web")
+	require.Len(t, ps, 1)
+	assert.Contains(t, ps[0].Message, "e.g. web:U123", "the example names a registered platform")
 }
 
 func TestDefaultConfigValues(t *testing.T) {
@@ -271,7 +288,17 @@ func TestLiveViewFitsLimit(t *testing.T) {
 }
 
 func TestVisitorID(t *testing.T) {
-	assert.Equal(t, "slack:T1:U1", visitorID(chat.ConversationKey{Platform: "slack", Workspace: "T1", Channel: "C"}, chat.User{ID: "U1"}))
-	assert.Equal(t, "discord:42", visitorID(chat.ConversationKey{Platform: "discord", Workspace: "G", Channel: "C"}, chat.User{ID: "42"}))
-	assert.Equal(t, "console:me", visitorID(chat.ConversationKey{Platform: "console", Channel: "tty"}, chat.User{ID: "me"}))
+	plain := bridgetest.NewPlatform("chat", bridgetest.WorkspaceLimits())
+	assert.Equal(t, "chat:42", visitorID(plain, chat.ConversationKey{Platform: "chat", Workspace: "G", Channel: "C"}, chat.User{ID: "42"}),
+		"a platform without a VisitorNamer gets platform:user")
+	named := visitorNamer{plain}
+	assert.Equal(t, "chat/T1/U1", visitorID(named, chat.ConversationKey{Platform: "chat", Workspace: "T1", Channel: "C"}, chat.User{ID: "U1"}),
+		"a VisitorNamer names its own visitors")
+}
+
+// visitorNamer is a platform with its own visitor rule.
+type visitorNamer struct{ *bridgetest.Platform }
+
+func (visitorNamer) VisitorID(key chat.ConversationKey, u chat.User) string {
+	return key.Platform + "/" + key.Workspace + "/" + u.ID
 }

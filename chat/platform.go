@@ -81,7 +81,7 @@ type Ephemeral interface {
 }
 
 // StatusSetter is implemented by platforms with a native "working" indicator
-// (Slack assistant thread status, Discord typing). Status "" clears it.
+// (an assistant thread status, a typing indicator). Status "" clears it.
 type StatusSetter interface {
 	SetStatus(ctx context.Context, key ConversationKey, status string) error
 }
@@ -97,6 +97,28 @@ type Buttons interface {
 type Deleter interface {
 	Delete(ctx context.Context, ref MessageRef) error
 }
+
+// MentionGuard is implemented by platforms whose message syntax can ping
+// people. The bridge passes every piece of agent text through
+// NeutralizeMentions before it reaches the platform; without it, agent text
+// is sent as it is. Adapters apply their own rule again to whatever they send,
+// so it must be idempotent.
+type MentionGuard interface {
+	// NeutralizeMentions returns text that looks the same but pings nobody.
+	NeutralizeMentions(text string) string
+}
+
+// VisitorNamer is implemented by platforms whose user ids are not unique on
+// their own (per workspace, for example). The bridge starts each agent
+// session with the visitor id VisitorID returns; without it, the id is
+// DefaultVisitorID.
+type VisitorNamer interface {
+	VisitorID(key ConversationKey, u User) string
+}
+
+// DefaultVisitorID is the visitor id of a user on a platform without a
+// VisitorNamer: "platform:userID".
+func DefaultVisitorID(key ConversationKey, u User) string { return key.Platform + ":" + u.ID }
 
 // Handler is what adapters call with inbound traffic. *Bridge implements it.
 //

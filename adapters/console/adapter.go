@@ -99,7 +99,7 @@ func New(opts Options) *Adapter {
 	}
 	return &Adapter{
 		opts:      opts,
-		key:       chat.ConversationKey{Platform: chat.PlatformConsole, Workspace: Workspace, Channel: Channel, Thread: opts.Session},
+		key:       chat.ConversationKey{Platform: Name, Workspace: Workspace, Channel: Channel, Thread: opts.Session},
 		log:       opts.Logger.With("component", "console"),
 		inputDone: make(chan struct{}),
 		wake:      make(chan struct{}, 1),
@@ -121,7 +121,7 @@ func (a *Adapter) Key() chat.ConversationKey { return a.key }
 func (a *Adapter) InputDone() <-chan struct{} { return a.inputDone }
 
 // Name implements chat.Platform.
-func (a *Adapter) Name() string { return chat.PlatformConsole }
+func (a *Adapter) Name() string { return Name }
 
 // Limits implements chat.Platform. A terminal has no rate limit to speak
 // of; the small edit interval only keeps a fast stream readable.
@@ -282,7 +282,7 @@ func (a *Adapter) drainAuto(ctx context.Context, h chat.Handler) {
 // console's equivalent of a click on the card's button.
 func (a *Adapter) decide(ctx context.Context, h chat.Handler, kind chat.ActionKind, id string) {
 	res, err := h.HandleAction(ctx, chat.Action{
-		Platform: chat.PlatformConsole,
+		Platform: Name,
 		Kind:     kind,
 		Target:   id,
 		User:     a.opts.User,

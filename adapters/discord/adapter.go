@@ -156,7 +156,7 @@ func New(cfg Config, logger *slog.Logger, opts ...Option) (*Adapter, error) {
 
 	a := &Adapter{
 		cfg:            cfg,
-		log:            logger.With("platform", chat.PlatformDiscord), // the caller names the component
+		log:            logger.With("platform", Name), // the caller names the component
 		sess:           sess,
 		now:            o.now,
 		reconnectMin:   max(o.reconnectMin, time.Millisecond),
@@ -222,7 +222,7 @@ func (a *Adapter) configureSession(d *websocket.Dialer) {
 }
 
 // Name implements chat.Platform.
-func (a *Adapter) Name() string { return chat.PlatformDiscord }
+func (a *Adapter) Name() string { return Name }
 
 // Limits implements chat.Platform: 1,900 characters per message, one
 // per-channel budget shared by posts and edits, 1.5 s between edits of a

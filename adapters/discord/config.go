@@ -18,7 +18,7 @@ type Config struct {
 	// Enabled turns the adapter on.
 	Enabled bool `yaml:"enabled"`
 	// Token is the bot token (with or without the "Bot " prefix). Never logged.
-	Token string `yaml:"token"`
+	Token string `yaml:"token" secret:"true"`
 	// APIURL is the REST base URL (default https://discord.com/api/v9). Point it
 	// at a shared rate-limit proxy, or at a fake on loopback; the gateway URL is
 	// discovered through it.

@@ -180,7 +180,7 @@ func FuzzDiscordInbound(f *testing.F) {
 			if botMentioned(in.Text) || in.Text != strings.TrimSpace(in.Text) || in.Text == "" {
 				t.Fatalf("text %q handed over for content %q", in.Text, content)
 			}
-			if !in.Key.Valid() || in.Key.Platform != chat.PlatformDiscord {
+			if !in.Key.Valid() || in.Key.Platform != Name {
 				t.Fatalf("invalid key %+v", in.Key)
 			}
 			if in.Mentioned != (mentioned || m.GuildID == "") {

@@ -43,17 +43,17 @@ func (a *Adapter) inbound(ctx context.Context, m *discordgo.Message, received ti
 		Received:  received,
 	}
 	if m.GuildID == "" {
-		in.Key = chat.ConversationKey{Platform: chat.PlatformDiscord, Workspace: workspaceDM, Channel: m.ChannelID}
+		in.Key = chat.ConversationKey{Platform: Name, Workspace: workspaceDM, Channel: m.ChannelID}
 		in.Mentioned = true
 	} else if parent, isThread := a.threadParent(ctx, m.ChannelID); isThread {
-		in.Key = chat.ConversationKey{Platform: chat.PlatformDiscord, Workspace: m.GuildID, Channel: parent, Thread: m.ChannelID}
+		in.Key = chat.ConversationKey{Platform: Name, Workspace: m.GuildID, Channel: parent, Thread: m.ChannelID}
 	} else if !mentioned {
 		return chat.InboundMessage{}, false
 	} else if a.cfg.AutoThread {
-		in.Key = chat.ConversationKey{Platform: chat.PlatformDiscord, Workspace: m.GuildID, Channel: m.ChannelID, Thread: m.ID}
+		in.Key = chat.ConversationKey{Platform: Name, Workspace: m.GuildID, Channel: m.ChannelID, Thread: m.ID}
 		a.names.Put(m.ID, threadName(in.Text))
 	} else {
-		in.Key = chat.ConversationKey{Platform: chat.PlatformDiscord, Workspace: m.GuildID, Channel: m.ChannelID}
+		in.Key = chat.ConversationKey{Platform: Name, Workspace: m.GuildID, Channel: m.ChannelID}
 	}
 	if strings.TrimSpace(in.Text) == "" && len(m.Attachments) == 0 {
 		if !in.Mentioned && a.warnedContent.CompareAndSwap(false, true) {

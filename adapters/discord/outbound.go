@@ -97,7 +97,7 @@ func (a *Adapter) Ephemeral(ctx context.Context, key chat.ConversationKey, userI
 	if err := checkKey(key); err != nil {
 		return err
 	}
-	text = fitContent(chat.NeutralizeMentions(text))
+	text = fitContent(neutralizeMentions(text))
 	if tok, ok := a.tokens.Get(tokenKey(a.existingChannel(key), userID)); ok && a.now().Before(tok.expires) {
 		err := a.followup(ctx, tok, text)
 		if err == nil {
@@ -238,7 +238,7 @@ func keyChannel(key chat.ConversationKey) string {
 }
 
 func checkKey(key chat.ConversationKey) error {
-	if key.Platform != chat.PlatformDiscord || key.Channel == "" {
+	if key.Platform != Name || key.Channel == "" {
 		return fmt.Errorf("discord: not a discord conversation key: %q", key.String())
 	}
 	return nil

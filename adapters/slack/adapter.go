@@ -103,7 +103,7 @@ func newAdapter(cfg Config, api webAPI, logger *slog.Logger) *Adapter {
 	}
 	return &Adapter{
 		cfg:       cfg.withDefaults(),
-		log:       logger.With("platform", chat.PlatformSlack), // the caller names the component
+		log:       logger.With("platform", Name), // the caller names the component
 		api:       api,
 		now:       time.Now,
 		listening: make(chan struct{}),
@@ -111,7 +111,7 @@ func newAdapter(cfg Config, api webAPI, logger *slog.Logger) *Adapter {
 }
 
 // Name returns "slack".
-func (a *Adapter) Name() string { return chat.PlatformSlack }
+func (a *Adapter) Name() string { return Name }
 
 // Limits returns Slack's limits: 3,900 characters a message, one edit a
 // second per message, the configured chat.update budget per workspace and

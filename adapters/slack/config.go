@@ -35,11 +35,11 @@ type Config struct {
 	// Mode is "socket" (default) or "http".
 	Mode string `yaml:"mode"`
 	// BotToken is the bot user OAuth token (xoxb-...).
-	BotToken string `yaml:"bot_token"`
+	BotToken string `yaml:"bot_token" secret:"true"`
 	// AppToken is the app-level token (xapp-...) with connections:write, for Socket Mode.
-	AppToken string `yaml:"app_token"`
+	AppToken string `yaml:"app_token" secret:"true"`
 	// SigningSecret verifies HTTP-mode requests.
-	SigningSecret string `yaml:"signing_secret"`
+	SigningSecret string `yaml:"signing_secret" secret:"true"`
 	// Listen is the HTTP-mode listen address (default 127.0.0.1:3000).
 	Listen string `yaml:"listen"`
 	// EventsPath is the HTTP-mode Events API request URL path (default /slack/events).

@@ -202,22 +202,22 @@ func renderMarkdown(m chat.Message) rendered {
 // neutralize makes every text of m unable to ping (mentions, @channel),
 // whatever the caller did before.
 func neutralize(m chat.Message) chat.Message {
-	m.Status = chat.NeutralizeMentions(m.Status)
-	m.Thought = chat.NeutralizeMentions(m.Thought)
-	m.Body = chat.NeutralizeMentions(m.Body)
+	m.Status = neutralizeMentions(m.Status)
+	m.Thought = neutralizeMentions(m.Thought)
+	m.Body = neutralizeMentions(m.Body)
 	if len(m.Steps) > 0 {
 		steps := make([]chat.Step, len(m.Steps))
 		for i, st := range m.Steps {
-			steps[i] = chat.Step{Text: chat.NeutralizeMentions(st.Text), Done: st.Done}
+			steps[i] = chat.Step{Text: neutralizeMentions(st.Text), Done: st.Done}
 		}
 		m.Steps = steps
 	}
 	if m.Approval != nil {
 		card := *m.Approval
-		card.Tool = chat.NeutralizeMentions(card.Tool)
-		card.Description = chat.NeutralizeMentions(card.Description)
-		card.Arguments = chat.NeutralizeMentions(card.Arguments)
-		card.DecidedBy = chat.NeutralizeMentions(card.DecidedBy)
+		card.Tool = neutralizeMentions(card.Tool)
+		card.Description = neutralizeMentions(card.Description)
+		card.Arguments = neutralizeMentions(card.Arguments)
+		card.DecidedBy = neutralizeMentions(card.DecidedBy)
 		m.Approval = &card
 	}
 	return m

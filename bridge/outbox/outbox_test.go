@@ -21,8 +21,8 @@ import (
 
 func TestOutboxCoalescesLiveEdits(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := bridgetest.NewPlatform(chat.PlatformSlack, bridgetest.SlackLimits(),
-			bridgetest.WithServerLimits(bridgetest.SlackServerLimits()...))
+		p := bridgetest.NewPlatform("slack", bridgetest.WorkspaceLimits(),
+			bridgetest.WithServerLimits(bridgetest.WorkspaceServerLimits()...))
 		r := startOutbox(t, p, 0)
 		lm := r.placeholder(slackKey("C1"))
 		start := time.Now()
@@ -49,7 +49,7 @@ func TestOutboxCoalescesLiveEdits(t *testing.T) {
 
 func TestOutboxLatestStateWinsOverInFlightEdit(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := bridgetest.NewPlatform(chat.PlatformSlack, bridgetest.SlackLimits())
+		p := bridgetest.NewPlatform("slack", bridgetest.WorkspaceLimits())
 		r := startOutbox(t, p, 0)
 		lm := r.placeholder(slackKey("C1"))
 		p.SetLatency(700 * time.Millisecond)
@@ -68,8 +68,8 @@ func TestOutboxLatestStateWinsOverInFlightEdit(t *testing.T) {
 
 func TestOutboxFairSharingFiftyConversations(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := bridgetest.NewPlatform(chat.PlatformSlack, bridgetest.SlackLimits(),
-			bridgetest.WithServerLimits(bridgetest.SlackServerLimits()...))
+		p := bridgetest.NewPlatform("slack", bridgetest.WorkspaceLimits(),
+			bridgetest.WithServerLimits(bridgetest.WorkspaceServerLimits()...))
 		r := startOutbox(t, p, 2*time.Second)
 		const n = 50
 		var wg sync.WaitGroup
@@ -122,9 +122,9 @@ func TestOutboxFairSharingFiftyConversations(t *testing.T) {
 
 func TestOutboxRoundRobinBetweenConversations(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		limits := bridgetest.SlackLimits()
+		limits := bridgetest.WorkspaceLimits()
 		limits.EditRate = chat.Rate{Count: 12, Per: time.Minute, Burst: 1} // one edit per 5 s
-		p := bridgetest.NewPlatform(chat.PlatformSlack, limits)
+		p := bridgetest.NewPlatform("slack", limits)
 		r := startOutbox(t, p, 0)
 		const n = 5
 		live := make([]*outbox.LiveMessage, n)
@@ -162,7 +162,7 @@ func TestOutboxRoundRobinBetweenConversations(t *testing.T) {
 
 func TestOutboxFinishEditsThenPostsRest(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := bridgetest.NewPlatform(chat.PlatformSlack, bridgetest.SlackLimits())
+		p := bridgetest.NewPlatform("slack", bridgetest.WorkspaceLimits())
 		r := startOutbox(t, p, 0)
 		key := slackKey("C1")
 		lm := r.placeholder(key)
@@ -191,7 +191,7 @@ func TestOutboxFinishEditsThenPostsRest(t *testing.T) {
 
 func TestOutboxFinishWaitsForInFlightEdit(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := bridgetest.NewPlatform(chat.PlatformSlack, bridgetest.SlackLimits(), bridgetest.WithLatency(300*time.Millisecond))
+		p := bridgetest.NewPlatform("slack", bridgetest.WorkspaceLimits(), bridgetest.WithLatency(300*time.Millisecond))
 		r := startOutbox(t, p, 0)
 		lm := r.placeholder(slackKey("C1"))
 		time.Sleep(2 * time.Second)
@@ -225,7 +225,7 @@ func TestOutboxFinishFallsBackToPostAndTidies(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				p := bridgetest.NewPlatform(chat.PlatformSlack, exhaustEdits(bridgetest.SlackLimits()))
+				p := bridgetest.NewPlatform("slack", exhaustEdits(bridgetest.WorkspaceLimits()))
 				r := startOutbox(t, p, 2*time.Second)
 				key := slackKey("C1")
 				lm := r.placeholder(key)
@@ -259,7 +259,7 @@ func TestOutboxFinishFallsBackToPostAndTidies(t *testing.T) {
 
 func TestOutboxFinishPostsAfterDeadlineWhenEditIsStuck(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := bridgetest.NewPlatform(chat.PlatformSlack, bridgetest.SlackLimits())
+		p := bridgetest.NewPlatform("slack", bridgetest.WorkspaceLimits())
 		r := startOutbox(t, p, 2*time.Second)
 		key := slackKey("C1")
 		lm := r.placeholder(key)
@@ -280,7 +280,7 @@ func TestOutboxFinishPostsAfterDeadlineWhenEditIsStuck(t *testing.T) {
 
 func TestOutboxFinalEditFailureFallsBackToPost(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := bridgetest.NewPlatform(chat.PlatformSlack, bridgetest.SlackLimits())
+		p := bridgetest.NewPlatform("slack", bridgetest.WorkspaceLimits())
 		r := startOutbox(t, p, 0)
 		key := slackKey("C1")
 		lm := r.placeholder(key)
@@ -296,7 +296,7 @@ func TestOutboxFinalEditFailureFallsBackToPost(t *testing.T) {
 
 func TestOutbox429PausesScopeThenDeliversLatest(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := bridgetest.NewPlatform(chat.PlatformSlack, bridgetest.SlackLimits())
+		p := bridgetest.NewPlatform("slack", bridgetest.WorkspaceLimits())
 		r := startOutbox(t, p, 0)
 		a := r.placeholder(slackKey("C1"))
 		b := r.placeholder(slackKey("C2")) // same workspace: same edit budget
@@ -323,7 +323,7 @@ func TestOutbox429PausesScopeThenDeliversLatest(t *testing.T) {
 
 func TestOutbox429RetriesLiveStateWhenNothingNewer(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := bridgetest.NewPlatform(chat.PlatformSlack, bridgetest.SlackLimits())
+		p := bridgetest.NewPlatform("slack", bridgetest.WorkspaceLimits())
 		r := startOutbox(t, p, 0)
 		a := r.placeholder(slackKey("C1"))
 		time.Sleep(2 * time.Second)
@@ -339,13 +339,13 @@ func TestOutbox429StormNeverLosesFinal(t *testing.T) {
 		name   string
 		limits chat.Limits
 	}{
-		{"slack", bridgetest.SlackLimits()},
-		{"discord", bridgetest.DiscordLimits()},
+		{"slack", bridgetest.WorkspaceLimits()},
+		{"discord", bridgetest.SharedChannelLimits()},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				p := bridgetest.NewPlatform(chat.PlatformSlack, tc.limits)
+				p := bridgetest.NewPlatform("slack", tc.limits)
 				r := startOutbox(t, p, 2*time.Second)
 				key := slackKey("C1")
 				lm := r.placeholder(key)
@@ -372,7 +372,7 @@ func TestOutbox429StormNeverLosesFinal(t *testing.T) {
 func TestOutboxPriorityOvertakesLiveEdits(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		// Discord-like: posts and edits share one channel budget.
-		p := bridgetest.NewPlatform(chat.PlatformDiscord, bridgetest.DiscordLimits())
+		p := bridgetest.NewPlatform("discord", bridgetest.SharedChannelLimits())
 		r := startOutbox(t, p, 10*time.Second)
 		key := discordKey("C1")
 		var live []*outbox.LiveMessage
@@ -417,8 +417,8 @@ func TestOutboxPriorityOvertakesLiveEdits(t *testing.T) {
 
 func TestOutboxTidyYieldsToLiveEdits(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		limits := exhaustEdits(bridgetest.SlackLimits())
-		p := bridgetest.NewPlatform(chat.PlatformSlack, limits)
+		limits := exhaustEdits(bridgetest.WorkspaceLimits())
+		p := bridgetest.NewPlatform("slack", limits)
 		r := startOutbox(t, p, 2*time.Second)
 		a := r.placeholder(slackKey("C1"))
 		b := r.placeholder(slackKey("C2"))
@@ -437,7 +437,7 @@ func TestOutboxTidyYieldsToLiveEdits(t *testing.T) {
 
 func TestOutboxMaxEditAgePostsInstead(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := bridgetest.NewPlatform(chat.PlatformDiscord, bridgetest.DiscordLimits())
+		p := bridgetest.NewPlatform("discord", bridgetest.SharedChannelLimits())
 		r := startOutbox(t, p, 0)
 		key := discordKey("C1")
 		lm := r.placeholder(key)
@@ -457,8 +457,8 @@ func TestOutboxMaxEditAgePostsInstead(t *testing.T) {
 
 func TestOutboxSharedBudgetDiscord(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := bridgetest.NewPlatform(chat.PlatformDiscord, bridgetest.DiscordLimits(),
-			bridgetest.WithServerLimits(bridgetest.DiscordServerLimits()...))
+		p := bridgetest.NewPlatform("discord", bridgetest.SharedChannelLimits(),
+			bridgetest.WithServerLimits(bridgetest.SharedChannelServerLimits()...))
 		r := startOutbox(t, p, 2*time.Second)
 		key := discordKey("C1")
 		var wg sync.WaitGroup
@@ -494,9 +494,9 @@ func TestOutboxSharedBudgetDiscord(t *testing.T) {
 
 func TestOutboxPostErrors(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		limits := bridgetest.SlackLimits()
+		limits := bridgetest.WorkspaceLimits()
 		limits.MaxMessageChars = 10
-		p := bridgetest.NewPlatform(chat.PlatformSlack, limits)
+		p := bridgetest.NewPlatform("slack", limits)
 		r := startOutbox(t, p, 0)
 		key := slackKey("C1")
 
@@ -525,9 +525,9 @@ func TestOutboxPostErrors(t *testing.T) {
 
 func TestOutboxPostWaitingHonoursContext(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		limits := bridgetest.SlackLimits()
+		limits := bridgetest.WorkspaceLimits()
 		limits.PostRate = chat.Rate{Count: 1, Per: time.Hour, Burst: 1}
-		p := bridgetest.NewPlatform(chat.PlatformSlack, limits)
+		p := bridgetest.NewPlatform("slack", limits)
 		r := startOutbox(t, p, 0)
 		key := slackKey("C1")
 		_, err := r.o.Post(r.ctx, key, chat.Message{Body: "first"}, outbox.PrioNormal)
@@ -543,9 +543,9 @@ func TestOutboxPostWaitingHonoursContext(t *testing.T) {
 
 func TestOutboxStopReleasesWaitersAndDropsLive(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		limits := exhaustEdits(bridgetest.SlackLimits())
+		limits := exhaustEdits(bridgetest.WorkspaceLimits())
 		limits.PostRate = chat.Rate{Count: 1, Per: time.Hour, Burst: 1}
-		p := bridgetest.NewPlatform(chat.PlatformSlack, limits)
+		p := bridgetest.NewPlatform("slack", limits)
 		r := startOutbox(t, p, time.Hour)
 		key := slackKey("C1")
 		lm := r.placeholder(key)
@@ -570,9 +570,9 @@ func TestOutboxStopReleasesWaitersAndDropsLive(t *testing.T) {
 
 func TestOutboxRunStopsWithoutLeaks(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	limits := bridgetest.SlackLimits()
+	limits := bridgetest.WorkspaceLimits()
 	limits.MinEditInterval = 0
-	p := bridgetest.NewPlatform(chat.PlatformSlack, limits, bridgetest.WithLatency(time.Millisecond))
+	p := bridgetest.NewPlatform("slack", limits, bridgetest.WithLatency(time.Millisecond))
 	r := startOutbox(t, p, 0)
 	lm := r.placeholder(slackKey("C1"))
 	lm.Set(chat.Message{Status: "working"})
@@ -585,7 +585,7 @@ func TestOutboxRunStopsWithoutLeaks(t *testing.T) {
 
 func TestOutboxFinalWaitingForIntervalHoldsLiveEdits(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := bridgetest.NewPlatform(chat.PlatformDiscord, bridgetest.DiscordLimits()) // a write per 1.25 s, 1.5 s per message
+		p := bridgetest.NewPlatform("discord", bridgetest.SharedChannelLimits()) // a write per 1.25 s, 1.5 s per message
 		r := startOutbox(t, p, 10*time.Second)
 		key := discordKey("C1")
 		a := r.placeholder(key)
@@ -608,7 +608,7 @@ func TestOutboxFinalWaitingForIntervalHoldsLiveEdits(t *testing.T) {
 
 func TestOutboxFinalEditRetriedAfterShort429(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := bridgetest.NewPlatform(chat.PlatformSlack, bridgetest.SlackLimits())
+		p := bridgetest.NewPlatform("slack", bridgetest.WorkspaceLimits())
 		r := startOutbox(t, p, 2*time.Second)
 		lm := r.placeholder(slackKey("C1"))
 		time.Sleep(2 * time.Second)
@@ -629,8 +629,8 @@ func TestOutboxConcurrentConversationsUnderInjected429s(t *testing.T) {
 		limits chat.Limits
 		server []bridgetest.ServerLimit
 	}{
-		{"slack", bridgetest.SlackLimits(), bridgetest.SlackServerLimits()},
-		{"discord", bridgetest.DiscordLimits(), bridgetest.DiscordServerLimits()},
+		{"slack", bridgetest.WorkspaceLimits(), bridgetest.WorkspaceServerLimits()},
+		{"discord", bridgetest.SharedChannelLimits(), bridgetest.SharedChannelServerLimits()},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {

@@ -1,8 +1,9 @@
-package main
+package config
 
 import (
 	"encoding"
 	"fmt"
+	"os"
 	"reflect"
 	"sort"
 	"strconv"
@@ -13,8 +14,58 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// lookupEnv reads an environment variable; os.LookupEnv in production.
-type lookupEnv func(name string) (string, bool)
+// LookupEnv reads an environment variable; os.LookupEnv in production.
+type LookupEnv func(name string) (string, bool)
+
+// Load reads, expands, strictly decodes and validates a config file.
+// The problems carry YAML paths; the line a path was written on is appended
+// where known. Secrets are never part of a problem.
+func Load(path string, env LookupEnv) (Config, chat.ConfigProblems) {
+	return LoadWith(path, env, nil)
+}
+
+// Parse is Load on the file's contents.
+func Parse(data []byte, env LookupEnv) (Config, chat.ConfigProblems) {
+	return ParseWith(data, env, nil)
+}
+
+// LoadWith is Load with override applied before validation.
+func LoadWith(path string, env LookupEnv, override func(*Config)) (Config, chat.ConfigProblems) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		var ps chat.ConfigProblems
+		ps.Add("", "cannot read config file: %v", err)
+		return Config{}, ps
+	}
+	return ParseWith(data, env, override)
+}
+
+// ParseWith is Parse with override applied before validation.
+func ParseWith(data []byte, env LookupEnv, override func(*Config)) (Config, chat.ConfigProblems) {
+	cfg := DefaultConfig()
+	res, ps := decodeConfig(data, &cfg, env)
+	if len(ps) > 0 && ps[0].Path == "" {
+		return cfg, ps // not a YAML mapping: nothing to validate
+	}
+	if override != nil {
+		override(&cfg)
+	}
+	cfg.Normalize()
+	for _, p := range cfg.Validate() {
+		if res.covered(p.Path) {
+			continue // already reported as undecodable
+		}
+		if line, ok := res.lines[p.Path]; ok && !strings.Contains(p.Message, "(line ") {
+			p.Message = fmt.Sprintf("%s (line %d)", p.Message, line)
+		}
+		ps = append(ps, p)
+	}
+	for i := range ps {
+		// Values from the environment are often secrets: never echo them.
+		ps[i].Message = res.redact(ps[i].Message)
+	}
+	return cfg, ps
+}
 
 // decodeResult is what decodeConfig learned besides the problems.
 type decodeResult struct {
@@ -28,6 +79,13 @@ type decodeResult struct {
 	// bad holds the paths that already have a problem; they were left out of
 	// the decoded value, so validation problems at or under them are noise.
 	bad map[string]bool
+}
+
+// removedKeys are the keys earlier versions accepted, each with the key to
+// use instead.
+var removedKeys = map[string]string{
+	// The engine's event watchdog duplicated the client's read-idle timeout.
+	"runs.idle_timeout": "promptev.idle_timeout",
 }
 
 // minRedacted is the shortest environment value redacted from problem
@@ -59,13 +117,16 @@ func (r decodeResult) covered(path string) bool {
 // decodeConfig decodes YAML data into out, which holds the defaults.
 //
 // It expands ${NAME} and ${NAME:-default} in scalar values (an unset NAME
-// without a default is a problem, except inside the optional sections,
-// whose expansion errors only count when the section has enabled: true),
+// without a default is a problem, except inside the registered platforms'
+// sections, whose expansion errors only count when the section has
+// enabled: true),
 // then checks the whole document against out's type and reports every
 // unknown key and every value of the wrong type, each with its YAML path.
 // The values without a problem are decoded into out even when others have
 // one, so that validation can report the remaining problems too.
-func decodeConfig(data []byte, out any, env lookupEnv, optional []string) (decodeResult, chat.ConfigProblems) {
+func decodeConfig(data []byte, out *Config, env LookupEnv) (decodeResult, chat.ConfigProblems) {
+	d := newDocument()
+	optional := PlatformNames()
 	res := decodeResult{lines: map[string]int{}, fromEnv: map[string]bool{}, bad: map[string]bool{}}
 	var probs chat.ConfigProblems
 	var root yaml.Node
@@ -91,14 +152,16 @@ func decodeConfig(data []byte, out any, env lookupEnv, optional []string) (decod
 		}
 		expandNode(val, name, env, lenient, &res, &probs)
 	}
-	checkNode(doc, reflect.TypeOf(out).Elem(), "", &res, &probs)
+	checkNode(doc, d.typ, "", false, &res, &probs)
 	for _, p := range probs {
 		res.bad[p.Path] = true
 	}
 	prune(doc, "", res.bad)
-	if err := doc.Decode(out); err != nil {
+	v := d.value(*out)
+	if err := doc.Decode(v.Interface()); err != nil {
 		probs.Add("", "%s", strings.TrimPrefix(err.Error(), "yaml: "))
 	}
+	d.save(v, out)
 	return res, probs
 }
 
@@ -129,7 +192,7 @@ func prune(n *yaml.Node, path string, bad map[string]bool) {
 }
 
 // sectionEnabled reports whether a section mapping says enabled: true.
-func sectionEnabled(n *yaml.Node, env lookupEnv) bool {
+func sectionEnabled(n *yaml.Node, env LookupEnv) bool {
 	if n.Kind != yaml.MappingNode {
 		return false
 	}
@@ -148,7 +211,7 @@ func sectionEnabled(n *yaml.Node, env lookupEnv) bool {
 }
 
 // expandNode expands ${ENV} references in the scalar values under n.
-func expandNode(n *yaml.Node, path string, env lookupEnv, lenient bool, res *decodeResult, probs *chat.ConfigProblems) {
+func expandNode(n *yaml.Node, path string, env LookupEnv, lenient bool, res *decodeResult, probs *chat.ConfigProblems) {
 	switch n.Kind {
 	case yaml.ScalarNode:
 		if !strings.Contains(n.Value, "$") {
@@ -189,7 +252,7 @@ func expandNode(n *yaml.Node, path string, env lookupEnv, lenient bool, res *dec
 
 // expandString replaces ${NAME} and ${NAME:-default}; "$$" is a literal "$".
 // A "$" not followed by "{" or "$" is kept as it is.
-func expandString(s string, env lookupEnv) (string, error) {
+func expandString(s string, env LookupEnv) (string, error) {
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -253,7 +316,8 @@ var (
 )
 
 // checkNode reports unknown keys and mistyped values under n, against t.
-func checkNode(n *yaml.Node, t reflect.Type, path string, res *decodeResult, probs *chat.ConfigProblems) {
+// secret is true under a field tagged secret, whose values are never shown.
+func checkNode(n *yaml.Node, t reflect.Type, path string, secret bool, res *decodeResult, probs *chat.ConfigProblems) {
 	if path != "" {
 		res.lines[path] = n.Line
 	}
@@ -268,7 +332,7 @@ func checkNode(n *yaml.Node, t reflect.Type, path string, res *decodeResult, pro
 	}
 	if t == durationType || reflect.PointerTo(t).Implements(yamlUnmarshalerType) ||
 		reflect.PointerTo(t).Implements(textUnmarshalerType) {
-		checkLeaf(n, t, path, res, probs)
+		checkLeaf(n, t, path, secret, res, probs)
 		return
 	}
 	switch t.Kind() {
@@ -288,7 +352,7 @@ func checkNode(n *yaml.Node, t reflect.Type, path string, res *decodeResult, pro
 					merged = v.Content
 				}
 				for _, m := range merged {
-					checkNode(m, t, path, res, probs)
+					checkNode(m, t, path, secret, res, probs)
 				}
 				continue
 			}
@@ -298,12 +362,16 @@ func checkNode(n *yaml.Node, t reflect.Type, path string, res *decodeResult, pro
 				continue
 			}
 			seen[k.Value] = true
-			ft, ok := fields[k.Value]
+			f, ok := fields[k.Value]
+			if use, gone := removedKeys[p]; !ok && gone {
+				probs.Add(p, "is no longer an option: use %s instead (line %d)", use, k.Line)
+				continue
+			}
 			if !ok {
 				probs.Add(p, "unknown key%s (line %d)", suggest(k.Value, fields), k.Line)
 				continue
 			}
-			checkNode(v, ft, p, res, probs)
+			checkNode(v, f.typ, p, secret || f.secret, res, probs)
 		}
 	case reflect.Map:
 		if n.Kind != yaml.MappingNode {
@@ -311,7 +379,7 @@ func checkNode(n *yaml.Node, t reflect.Type, path string, res *decodeResult, pro
 			return
 		}
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			checkNode(n.Content[i+1], t.Elem(), childPath(path, n.Content[i].Value), res, probs)
+			checkNode(n.Content[i+1], t.Elem(), childPath(path, n.Content[i].Value), secret, res, probs)
 		}
 	case reflect.Slice, reflect.Array:
 		if n.Kind != yaml.SequenceNode {
@@ -319,25 +387,25 @@ func checkNode(n *yaml.Node, t reflect.Type, path string, res *decodeResult, pro
 			return
 		}
 		for i, c := range n.Content {
-			checkNode(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i), res, probs)
+			checkNode(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i), secret, res, probs)
 		}
 	case reflect.Interface:
 		// Any YAML value fits.
 	default:
-		checkLeaf(n, t, path, res, probs)
+		checkLeaf(n, t, path, secret, res, probs)
 	}
 }
 
 // checkLeaf decodes n alone into a fresh value of type t and reports failure
-// without echoing the value when it may be a secret.
-func checkLeaf(n *yaml.Node, t reflect.Type, path string, res *decodeResult, probs *chat.ConfigProblems) {
+// without echoing the value when it is secret or came from the environment.
+func checkLeaf(n *yaml.Node, t reflect.Type, path string, secret bool, res *decodeResult, probs *chat.ConfigProblems) {
 	if n.Kind != yaml.ScalarNode && t.Kind() != reflect.Struct && t.Kind() != reflect.Map && t.Kind() != reflect.Slice {
 		probs.Add(path, "expected %s, got %s (line %d)", typeWant(t), nodeKind(n), n.Line)
 		return
 	}
 	if err := n.Decode(reflect.New(t).Interface()); err != nil {
 		shown := ""
-		if n.Kind == yaml.ScalarNode && !res.fromEnv[path] && !looksSecret(path) {
+		if n.Kind == yaml.ScalarNode && !res.fromEnv[path] && !secret {
 			shown = fmt.Sprintf(" %q", n.Value)
 		}
 		probs.Add(path, "expected %s, got%s (line %d)", typeWant(t), orKind(shown, n), n.Line)
@@ -384,10 +452,17 @@ func isNull(n *yaml.Node) bool {
 	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
 }
 
+// field is one YAML key of a struct.
+type field struct {
+	typ reflect.Type
+	// secret is true when the field is tagged secret:"true".
+	secret bool
+}
+
 // yamlFields maps the YAML keys of struct t (following inline fields) to
-// their types.
-func yamlFields(t reflect.Type) map[string]reflect.Type {
-	fields := map[string]reflect.Type{}
+// their fields.
+func yamlFields(t reflect.Type) map[string]field {
+	fields := map[string]field{}
 	for i := range t.NumField() {
 		f := t.Field(i)
 		if !f.IsExported() {
@@ -413,13 +488,13 @@ func yamlFields(t reflect.Type) map[string]reflect.Type {
 		if name == "" {
 			name = strings.ToLower(f.Name) // yaml.v3's default key
 		}
-		fields[name] = f.Type
+		fields[name] = field{typ: f.Type, secret: f.Tag.Get("secret") == "true"}
 	}
 	return fields
 }
 
 // suggest returns " (did you mean x?)" for a near miss among the known keys.
-func suggest(key string, fields map[string]reflect.Type) string {
+func suggest(key string, fields map[string]field) string {
 	names := make([]string, 0, len(fields))
 	for k := range fields {
 		names = append(names, k)
@@ -455,16 +530,4 @@ func editDistance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
-}
-
-// looksSecret reports whether a YAML path names a secret, whose value must
-// never be shown.
-func looksSecret(path string) bool {
-	p := strings.ToLower(path)
-	for _, w := range []string{"token", "secret", "key", "password", "headers", "authorization"} {
-		if strings.Contains(p, w) {
-			return true
-		}
-	}
-	return false
 }

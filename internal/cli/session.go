@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -6,16 +6,17 @@ import (
 	"log/slog"
 	"os"
 	"sync"
-	"time"
 
 	"github.com/promptev/promptev-bridge/adapters/console"
 	"github.com/promptev/promptev-bridge/bridge"
 	"github.com/promptev/promptev-bridge/chat"
+	"github.com/promptev/promptev-bridge/internal/config"
+	"github.com/promptev/promptev-bridge/internal/daemon"
 )
 
 // consoleOptions configure a terminal conversation (demo and chat).
 type consoleOptions struct {
-	cfg         Config
+	cfg         config.Config
 	agent       bridge.Agent
 	log         *slog.Logger
 	in          io.Reader
@@ -26,13 +27,14 @@ type consoleOptions struct {
 // runConsole runs one terminal conversation through the whole bridge until
 // the input has ended and every message sent has finished its run (or ctx
 // ends).
-func runConsole(ctx context.Context, e *env, o consoleOptions) error {
+func runConsole(ctx context.Context, e *Env, o consoleOptions) error {
+	h := terminalHost(e, o.plain)
 	adapter := console.New(console.Options{
 		In:     o.in,
-		Out:    e.stdout,
-		TTY:    !o.plain && isTerminal(e),
-		Width:  terminalWidth(e),
-		User:   consoleUser(e),
+		Out:    h.Stdout,
+		TTY:    h.TTY,
+		Width:  h.Width,
+		User:   h.User,
 		Logger: o.log,
 	})
 	tr := newIdleTracker(adapter, o.autoApprove)
@@ -45,21 +47,34 @@ func runConsole(ctx context.Context, e *env, o consoleOptions) error {
 		case <-watchDone:
 		}
 	}()
-	return serve(ctx, serveOptions{
-		cfg:        o.cfg,
-		log:        o.log,
-		agent:      o.agent,
-		adapters:   []chat.Adapter{adapter},
-		wrap:       tr.wrap,
-		metrics:    tr,
-		stop:       tr.stop,
-		onSidePort: e.onSidePort,
+	return daemon.Serve(ctx, daemon.ServeOptions{
+		Config:      o.cfg,
+		Logger:      o.log,
+		Agent:       o.agent,
+		Adapters:    []chat.Adapter{adapter},
+		Version:     buildVersion(e),
+		WrapHandler: tr.wrap,
+		RunEnded:    tr.runEnded,
+		Stop:        tr.stop,
+		OnSidePort:  e.OnSidePort,
 	})
 }
 
+// terminalHost is the process's terminal as the platforms see it; plain
+// turns terminal rendering off.
+func terminalHost(e *Env, plain bool) chat.Host {
+	return chat.Host{
+		Stdin:  e.Stdin,
+		Stdout: e.Stdout,
+		TTY:    !plain && isTerminal(e),
+		Width:  terminalWidth(e),
+		User:   consoleUser(e),
+	}
+}
+
 // consoleUser names the person at the terminal after the OS user.
-func consoleUser(e *env) chat.User {
-	name, ok := e.lookup("USER")
+func consoleUser(e *Env) chat.User {
+	name, ok := e.Lookup("USER")
 	if !ok || name == "" {
 		name = "you"
 	}
@@ -67,11 +82,11 @@ func consoleUser(e *env) chat.User {
 }
 
 // isTerminal reports whether stdout is a terminal (unless a test forced it).
-func isTerminal(e *env) bool {
-	if e.stdoutTTY != nil {
-		return *e.stdoutTTY
+func isTerminal(e *Env) bool {
+	if e.StdoutTTY != nil {
+		return *e.StdoutTTY
 	}
-	f, ok := e.stdout.(*os.File)
+	f, ok := e.Stdout.(*os.File)
 	if !ok {
 		return false
 	}
@@ -86,15 +101,14 @@ type answerer interface {
 
 // idleTracker closes stop once the input has ended and every accepted
 // message has finished its run (an approval's continuation included). It
-// sits between the console and the bridge (as a Handler) and receives the
-// bridge's measurements (as Metrics).
+// sits between the console and the bridge (as a Handler) and is told by the
+// engine when each accepted message is over (bridge.Options.RunEnded).
 //
 // It also answers approvals nobody will type an answer to: all of them with
 // --auto-approve, and with deny once the input has ended. It does so when a
-// run ends with outcome "approval", which the bridge reports after the
-// approval is recorded (the card itself is shown a moment earlier).
+// run ends with outcome approval, which the engine tells after the approval
+// is recorded (the card itself is shown a moment earlier).
 type idleTracker struct {
-	bridge.NopMetrics
 	stop        chan struct{}
 	console     answerer
 	autoApprove bool
@@ -121,10 +135,10 @@ func (t *idleTracker) inputEnded() {
 	}
 }
 
-// RunFinished counts the end of a run; "approval" is not an end, its
-// continuation is.
-func (t *idleTracker) RunFinished(_, outcome string, _ time.Duration) {
-	if outcome == "approval" {
+// runEnded counts the end of an accepted message; an approval is not an
+// end, its continuation is.
+func (t *idleTracker) runEnded(_ chat.ConversationKey, outcome string) {
+	if outcome == bridge.OutcomeApproval {
 		t.mu.Lock()
 		deny := t.inputDone
 		t.mu.Unlock()

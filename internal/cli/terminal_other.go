@@ -1,6 +1,6 @@
 //go:build !unix
 
-package main
+package cli
 
 // terminalWidth returns 0 (unknown): the console assumes 80 columns.
-func terminalWidth(*env) int { return 0 }
+func terminalWidth(*Env) int { return 0 }

@@ -1,6 +1,6 @@
 //go:build unix
 
-package main
+package cli
 
 import (
 	"os"
@@ -10,8 +10,8 @@ import (
 
 // terminalWidth returns the width in columns of the terminal behind stdout,
 // or 0 when stdout is not a terminal or the width is unknown.
-func terminalWidth(e *env) int {
-	f, ok := e.stdout.(*os.File)
+func terminalWidth(e *Env) int {
+	f, ok := e.Stdout.(*os.File)
 	if !ok {
 		return 0
 	}

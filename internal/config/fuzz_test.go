@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"strings"
@@ -18,7 +18,7 @@ func FuzzParseConfig(f *testing.F) {
 	const secret = "fuzz-secret-value-9f8e7d"
 	env := mapEnv(map[string]string{"K": secret})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		_, ps := ParseConfig(data, env)
+		_, ps := Parse(data, env)
 		for _, p := range ps {
 			if strings.Contains(p.Error(), secret) {
 				t.Fatalf("secret leaked in problem %q", p.Error())

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/promptev/promptev-bridge/chat"
+	"github.com/promptev/promptev-bridge/internal/config"
 	"github.com/promptev/promptev-bridge/metrics"
 	"github.com/promptev/promptev-bridge/store"
 )
@@ -27,16 +27,16 @@ const storeStatsPath = "/debug/store"
 // maxStatsBody bounds what `store stats --addr` reads from the side port.
 const maxStatsBody = 1 << 20
 
-func cmdStore(ctx context.Context, e *env, args []string) int {
+func cmdStore(ctx context.Context, e *Env, args []string) int {
 	if len(args) == 0 || args[0] != "stats" {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
-			fmt.Fprintln(e.stdout, "Usage: promptev-bridge "+storeStatsSynopsis)
-			fmt.Fprintln(e.stdout, "\nSubcommands:\n  stats  print the record counts of the store: of a running bridge (--addr,\n"+
+			fmt.Fprintln(e.Stdout, "Usage: promptev-bridge "+storeStatsSynopsis)
+			fmt.Fprintln(e.Stdout, "\nSubcommands:\n  stats  print the record counts of the store: of a running bridge (--addr,\n"+
 				"         --config) or of a store file (--db); read-only")
-			return exitOK
+			return ExitOK
 		}
-		fmt.Fprintln(e.stderr, "Usage: promptev-bridge "+storeStatsSynopsis)
-		return exitUsage
+		fmt.Fprintln(e.Stderr, "Usage: promptev-bridge "+storeStatsSynopsis)
+		return ExitUsage
 	}
 	fs := newFlags(e, "store stats", storeStatsSynopsis,
 		"Prints what the store holds: conversations, approvals (pending and the next\n"+
@@ -45,9 +45,9 @@ func cmdStore(ctx context.Context, e *env, args []string) int {
 			"A running bridge holds the store file's lock, so by default this asks the\n"+
 			"bridge over its side port (GET "+storeStatsPath+" on http.listen): --addr names\n"+
 			"the side port, --config takes it from the config's http.listen, and\n"+
-			"without either "+defaultListen+" is asked.\n\n"+
+			"without either "+config.DefaultListen+" is asked.\n\n"+
 			"--db reads a store file instead: a stopped bridge's file or a backup copy.")
-	addr := fs.String("addr", "", "side port of a running bridge (default: http.listen of --config, else "+defaultListen+")")
+	addr := fs.String("addr", "", "side port of a running bridge (default: http.listen of --config, else "+config.DefaultListen+")")
 	configPath := fs.String("config", "", "config file whose http.listen names the running bridge's side port")
 	db := fs.String("db", "", "store file to read instead of asking a running bridge (stopped bridge or backup copy)")
 	asJSON := fs.Bool("json", false, "print JSON instead of text")
@@ -59,68 +59,68 @@ func cmdStore(ctx context.Context, e *env, args []string) int {
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	switch {
 	case set["db"] && (set["addr"] || set["config"]):
-		fmt.Fprintln(e.stderr, "promptev-bridge store stats: --db reads a file; it cannot be combined with --addr or --config")
-		return exitUsage
+		fmt.Fprintln(e.Stderr, "promptev-bridge store stats: --db reads a file; it cannot be combined with --addr or --config")
+		return ExitUsage
 	case set["db"] && *db == "":
-		fmt.Fprintln(e.stderr, "promptev-bridge store stats: --db needs a file name")
-		return exitUsage
+		fmt.Fprintln(e.Stderr, "promptev-bridge store stats: --db needs a file name")
+		return ExitUsage
 	case set["db"]:
 		return storeStatsFile(ctx, e, *db, *timeout, *asJSON)
 	}
 
 	target := *addr
 	if !set["addr"] {
-		target = defaultListen
+		target = config.DefaultListen
 		if set["config"] {
 			var ok bool
 			if target, ok = sidePortFromConfig(e, *configPath); !ok {
-				return exitFailure
+				return ExitFailure
 			}
 		}
 	}
 	if _, _, err := net.SplitHostPort(target); err != nil {
-		fmt.Fprintf(e.stderr, "promptev-bridge store stats: --addr %q: want HOST:PORT (%v)\n", target, err)
-		return exitUsage
+		fmt.Fprintf(e.Stderr, "promptev-bridge store stats: --addr %q: want HOST:PORT (%v)\n", target, err)
+		return ExitUsage
 	}
 	return storeStatsRemote(ctx, e, target, *timeout, *asJSON)
 }
 
 // storeStatsFile prints the statistics of a store file opened read-only.
-func storeStatsFile(ctx context.Context, e *env, path string, timeout time.Duration, asJSON bool) int {
-	cfg := store.DefaultConfig()
-	cfg.Path, cfg.LockTimeout = path, timeout
-	st, err := store.Open(ctx, cfg, store.OpenOptions{ReadOnly: true, Logger: slog.New(slog.DiscardHandler)})
+func storeStatsFile(ctx context.Context, e *Env, path string, timeout time.Duration, asJSON bool) int {
+	c := store.DefaultConfig()
+	c.Path, c.LockTimeout = path, timeout
+	st, err := store.Open(ctx, c, store.OpenOptions{ReadOnly: true})
 	if err != nil {
-		fmt.Fprintf(e.stderr, "promptev-bridge store stats: %v\n", err)
+		fmt.Fprintf(e.Stderr, "promptev-bridge store stats: %v\n", err)
 		if errors.Is(err, store.ErrLocked) {
-			fmt.Fprintf(e.stderr, "A running bridge holds this file. Ask it over its side port instead:\n"+
+			fmt.Fprintf(e.Stderr, "A running bridge holds this file. Ask it over its side port instead:\n"+
 				"  promptev-bridge store stats --addr HOST:PORT   (the bridge's http.listen, default %s)\n"+
 				"  promptev-bridge store stats --config FILE      (takes http.listen from the bridge's config)\n",
-				defaultListen)
+				config.DefaultListen)
 		}
-		return exitFailure
+		return ExitFailure
 	}
 	defer st.Close()
 	stats, err := st.Stats(ctx)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "promptev-bridge store stats: %v\n", err)
-		return exitFailure
+		fmt.Fprintf(e.Stderr, "promptev-bridge store stats: %v\n", err)
+		return ExitFailure
 	}
 	if asJSON {
-		err = metrics.WriteStoreStatsJSON(e.stdout, stats)
+		err = metrics.WriteStoreStatsJSON(e.Stdout, stats)
 	} else {
-		err = metrics.WriteStoreStats(e.stdout, stats)
+		err = metrics.WriteStoreStats(e.Stdout, stats)
 	}
 	if err != nil {
-		fmt.Fprintf(e.stderr, "promptev-bridge store stats: %v\n", err)
-		return exitFailure
+		fmt.Fprintf(e.Stderr, "promptev-bridge store stats: %v\n", err)
+		return ExitFailure
 	}
-	return exitOK
+	return ExitOK
 }
 
 // storeStatsRemote prints a running bridge's store statistics, read from its
 // side port at addr.
-func storeStatsRemote(ctx context.Context, e *env, addr string, timeout time.Duration, asJSON bool) int {
+func storeStatsRemote(ctx context.Context, e *Env, addr string, timeout time.Duration, asJSON bool) int {
 	u := url.URL{Scheme: "http", Host: addr, Path: storeStatsPath}
 	if asJSON {
 		u.RawQuery = "format=json"
@@ -129,36 +129,36 @@ func storeStatsRemote(ctx context.Context, e *env, addr string, timeout time.Dur
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "promptev-bridge store stats: %v\n", err)
-		return exitUsage
+		fmt.Fprintf(e.Stderr, "promptev-bridge store stats: %v\n", err)
+		return ExitUsage
 	}
 	// The side port is local: never go through an HTTP proxy from the environment.
 	client := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
 	resp, err := client.Do(req)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "promptev-bridge store stats: cannot reach a bridge's side port at %s: %v\n"+
+		fmt.Fprintf(e.Stderr, "promptev-bridge store stats: cannot reach a bridge's side port at %s: %v\n"+
 			"Is the bridge running with this http.listen? For a stopped bridge's file or a backup copy, use --db FILE.\n",
 			addr, unwrapURLError(err))
-		return exitFailure
+		return ExitFailure
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxStatsBody))
 	if err != nil {
-		fmt.Fprintf(e.stderr, "promptev-bridge store stats: reading the answer of %s: %v\n", addr, unwrapURLError(err))
-		return exitFailure
+		fmt.Fprintf(e.Stderr, "promptev-bridge store stats: reading the answer of %s: %v\n", addr, unwrapURLError(err))
+		return ExitFailure
 	}
 	switch resp.StatusCode {
 	case http.StatusOK:
-		_, _ = e.stdout.Write(body)
-		return exitOK
+		_, _ = e.Stdout.Write(body)
+		return ExitOK
 	case http.StatusNotFound:
-		fmt.Fprintf(e.stderr, "promptev-bridge store stats: %s answered 404 for %s: not a promptev-bridge side port, or a version without it\n"+
+		fmt.Fprintf(e.Stderr, "promptev-bridge store stats: %s answered 404 for %s: not a promptev-bridge side port, or a version without it\n"+
 			"(stop that bridge and use --db FILE)\n", addr, storeStatsPath)
 	default:
-		fmt.Fprintf(e.stderr, "promptev-bridge store stats: %s answered %s: %s\n",
+		fmt.Fprintf(e.Stderr, "promptev-bridge store stats: %s answered %s: %s\n",
 			addr, resp.Status, strings.TrimSpace(string(body)))
 	}
-	return exitFailure
+	return ExitFailure
 }
 
 // unwrapURLError drops the "Get \"http://...\":" prefix of client errors.
@@ -173,8 +173,8 @@ func unwrapURLError(err error) error {
 // sidePortFromConfig returns the address to dial for the side port named by
 // the config's http.listen. Only the http section must be valid: problems
 // elsewhere (a secret not set in this shell) do not matter here.
-func sidePortFromConfig(e *env, path string) (string, bool) {
-	cfg, ps := LoadConfig(path, e.lookup)
+func sidePortFromConfig(e *Env, path string) (string, bool) {
+	cfg, ps := config.Load(path, e.Lookup)
 	var relevant chat.ConfigProblems
 	for _, p := range ps {
 		if p.Path == "" || p.Path == "http" || strings.HasPrefix(p.Path, "http.") {
@@ -182,13 +182,13 @@ func sidePortFromConfig(e *env, path string) (string, bool) {
 		}
 	}
 	if len(relevant) > 0 {
-		fmt.Fprintf(e.stderr, "promptev-bridge store stats: %s: %d problem(s):\n", path, len(relevant))
-		printProblems(e.stderr, relevant)
+		fmt.Fprintf(e.Stderr, "promptev-bridge store stats: %s: %d problem(s):\n", path, len(relevant))
+		printProblems(e.Stderr, relevant)
 		return "", false
 	}
 	addr, err := dialAddr(cfg.HTTP.Listen)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "promptev-bridge store stats: %s: %v\n", path, err)
+		fmt.Fprintf(e.Stderr, "promptev-bridge store stats: %s: %v\n", path, err)
 		return "", false
 	}
 	return addr, true

@@ -1,4 +1,7 @@
-package main
+// Package cli is the command line of promptev-bridge: the dispatcher (this
+// file) and one file per command (run, check, demo, chat, store, version).
+// The root package main only calls Run.
+package cli
 
 import (
 	"context"
@@ -7,36 +10,38 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"runtime/debug"
 	"strings"
+
+	"github.com/promptev/promptev-bridge/internal/config"
 )
 
 // Exit codes.
 const (
-	exitOK      = 0
-	exitFailure = 1
-	exitUsage   = 2
+	ExitOK      = 0
+	ExitFailure = 1
+	ExitUsage   = 2
 )
 
-// version is the release version, set with -ldflags "-X main.version=v1.2.3".
-var version = ""
-
-// env is what a command may use of the outside world. Tests fill the hooks.
-type env struct {
-	stdin          io.Reader
-	stdout, stderr io.Writer
-	lookup         lookupEnv
-	// onSidePort, when set, is told the side port's bound address.
-	onSidePort func(net.Addr)
-	// stdoutTTY forces terminal rendering on (true) or off (false); nil detects it.
-	stdoutTTY *bool
+// Env is what a command may use of the outside world. Tests fill the hooks.
+type Env struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	// Lookup reads the environment (os.LookupEnv).
+	Lookup config.LookupEnv
+	// Version is the release version (main's, set with -ldflags); empty
+	// falls back to the module version of the build.
+	Version string
+	// OnSidePort, when set, is told the side port's bound address.
+	OnSidePort func(net.Addr)
+	// StdoutTTY forces terminal rendering on (true) or off (false); nil detects it.
+	StdoutTTY *bool
 }
 
 // command is one subcommand.
 type command struct {
 	name    string
 	summary string
-	run     func(ctx context.Context, e *env, args []string) int
+	run     func(ctx context.Context, e *Env, args []string) int
 }
 
 func commands() []command {
@@ -50,32 +55,33 @@ func commands() []command {
 	}
 }
 
-// runWith is run with the outside world in e: it picks the command ("run"
-// when args start with a flag or are empty) and returns its exit code.
-func runWith(ctx context.Context, args []string, e *env) int {
+// Run is the whole program with the outside world in e: it picks the
+// command ("run" when args start with a flag or are empty), runs it until it
+// finishes or ctx ends, and returns its exit code.
+func Run(ctx context.Context, args []string, e *Env) int {
 	name := "run"
 	if len(args) == 1 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
-		usage(e.stdout)
-		return exitOK
+		usage(e.Stdout)
+		return ExitOK
 	}
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		name, args = args[0], args[1:]
 	}
 	if name == "help" {
 		if len(args) > 0 {
-			return runWith(ctx, []string{args[0], "--help"}, e)
+			return Run(ctx, []string{args[0], "--help"}, e)
 		}
-		usage(e.stdout)
-		return exitOK
+		usage(e.Stdout)
+		return ExitOK
 	}
 	for _, c := range commands() {
 		if c.name == name {
 			return c.run(ctx, e, args)
 		}
 	}
-	fmt.Fprintf(e.stderr, "promptev-bridge: unknown command %q\n\n", name)
-	usage(e.stderr)
-	return exitUsage
+	fmt.Fprintf(e.Stderr, "promptev-bridge: unknown command %q\n\n", name)
+	usage(e.Stderr)
+	return ExitUsage
 }
 
 func usage(w io.Writer) {
@@ -94,9 +100,9 @@ func usage(w io.Writer) {
 
 // newFlags makes a flag set whose usage names the command; --help prints it
 // to stdout and parse errors to stderr.
-func newFlags(e *env, name, synopsis, about string) *flag.FlagSet {
+func newFlags(e *Env, name, synopsis, about string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	fs.SetOutput(e.Stderr)
 	fs.Usage = func() {
 		w := fs.Output()
 		fmt.Fprintf(w, "Usage: promptev-bridge %s\n\n%s\n", synopsis, about)
@@ -112,12 +118,12 @@ func newFlags(e *env, name, synopsis, about string) *flag.FlagSet {
 
 // parseFlags parses args; done is true when the command must return code
 // at once (help was asked for, or the flags were wrong).
-func parseFlags(e *env, fs *flag.FlagSet, args []string) (code int, done bool) {
+func parseFlags(e *Env, fs *flag.FlagSet, args []string) (code int, done bool) {
 	for _, a := range args {
 		if a == "-h" || a == "-help" || a == "--help" {
-			fs.SetOutput(e.stdout)
+			fs.SetOutput(e.Stdout)
 			fs.Usage()
-			return exitOK, true
+			return ExitOK, true
 		}
 		if a == "--" {
 			break
@@ -125,38 +131,14 @@ func parseFlags(e *env, fs *flag.FlagSet, args []string) (code int, done bool) {
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return exitOK, true
+			return ExitOK, true
 		}
-		return exitUsage, true
+		return ExitUsage, true
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(e.stderr, "promptev-bridge %s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		fmt.Fprintf(e.Stderr, "promptev-bridge %s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
 		fs.Usage()
-		return exitUsage, true
+		return ExitUsage, true
 	}
 	return 0, false
-}
-
-// buildVersion returns the version of this build.
-func buildVersion() string {
-	if version != "" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "dev"
-}
-
-func cmdVersion(_ context.Context, e *env, args []string) int {
-	fs := newFlags(e, "version", "version", "Prints the version of this build.")
-	if code, done := parseFlags(e, fs, args); done {
-		return code
-	}
-	goVersion := "unknown"
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		goVersion = bi.GoVersion
-	}
-	fmt.Fprintf(e.stdout, "promptev-bridge %s (%s)\n", buildVersion(), goVersion)
-	return exitOK
 }

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/promptev/promptev-bridge/internal/config"
+	"github.com/promptev/promptev-bridge/internal/daemon"
 	"github.com/promptev/promptev-bridge/promptev/promptevtest"
 )
 
@@ -22,7 +24,7 @@ const (
 	demoAgentID    = "release-assistant"
 )
 
-func cmdDemo(ctx context.Context, e *env, args []string) int {
+func cmdDemo(ctx context.Context, e *Env, args []string) int {
 	fs := newFlags(e, "demo", "demo [--script FILE] [--message TEXT [--auto-approve]] [--fast]",
 		"Runs the whole bridge offline: the terminal (console adapter) talks to a\n"+
 			"scripted agent on an embedded fake Promptev API, with a temporary store.\n"+
@@ -43,15 +45,15 @@ func cmdDemo(ctx context.Context, e *env, args []string) int {
 	if *script != "" {
 		b, err := os.ReadFile(*script)
 		if err != nil {
-			fmt.Fprintf(e.stderr, "promptev-bridge demo: %v\n", err)
-			return exitFailure
+			fmt.Fprintf(e.Stderr, "promptev-bridge demo: %v\n", err)
+			return ExitFailure
 		}
 		src = b
 	}
 	agent, err := promptevtest.LoadScript(bytes.NewReader(src))
 	if err != nil {
-		fmt.Fprintf(e.stderr, "promptev-bridge demo: %v\n", err)
-		return exitFailure
+		fmt.Fprintf(e.Stderr, "promptev-bridge demo: %v\n", err)
+		return ExitFailure
 	}
 	if *fast {
 		for _, evs := range [][]promptevtest.Event{agent.Script, agent.OnApprove, agent.OnDeny} {
@@ -67,12 +69,12 @@ func cmdDemo(ctx context.Context, e *env, args []string) int {
 
 	dir, err := os.MkdirTemp("", "promptev-bridge-demo-")
 	if err != nil {
-		fmt.Fprintf(e.stderr, "promptev-bridge demo: temp dir: %v\n", err)
-		return exitFailure
+		fmt.Fprintf(e.Stderr, "promptev-bridge demo: temp dir: %v\n", err)
+		return ExitFailure
 	}
 	defer os.RemoveAll(dir)
 
-	cfg := DefaultConfig()
+	cfg := config.DefaultConfig()
 	cfg.Promptev.ProjectKey = demoProjectKey
 	cfg.Promptev.BaseURL = srv.URL
 	cfg.Bridge.Routes.Default.Agent = demoAgentID
@@ -80,33 +82,33 @@ func cmdDemo(ctx context.Context, e *env, args []string) int {
 	cfg.HTTP.Listen = *listen
 	cfg.Log.Level = *level
 	if ps := cfg.Validate(); len(ps) > 0 {
-		fmt.Fprintln(e.stderr, "promptev-bridge demo: invalid settings:")
-		printProblems(e.stderr, ps)
-		return exitUsage
+		fmt.Fprintln(e.Stderr, "promptev-bridge demo: invalid settings:")
+		printProblems(e.Stderr, ps)
+		return ExitUsage
 	}
-	log := newLogger(e.stderr, cfg.Log)
-	ag, err := newAgent(cfg.Promptev)
+	log := daemon.NewLogger(e.Stderr, cfg.Log)
+	ag, err := daemon.NewAgent(cfg.Promptev)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "promptev-bridge demo: %v\n", err)
-		return exitFailure
+		fmt.Fprintf(e.Stderr, "promptev-bridge demo: %v\n", err)
+		return ExitFailure
 	}
 
-	var in io.Reader = e.stdin
+	var in io.Reader = e.Stdin
 	name := agent.Name
 	if name == "" {
 		name = demoAgentID
 	}
-	fmt.Fprintf(e.stdout, "promptev-bridge demo: talking to %q, a scripted agent on an embedded Promptev API.\n", name)
+	fmt.Fprintf(e.Stdout, "promptev-bridge demo: talking to %q, a scripted agent on an embedded Promptev API.\n", name)
 	if *message != "" {
 		in = strings.NewReader(*message + "\n")
 	} else {
-		fmt.Fprintln(e.stdout, "Nothing leaves this machine. Type a message (try: Why did the nightly build fail?),")
-		fmt.Fprintln(e.stdout, "answer approval prompts with y or n, and end with Ctrl-D or /quit.")
+		fmt.Fprintln(e.Stdout, "Nothing leaves this machine. Type a message (try: Why did the nightly build fail?),")
+		fmt.Fprintln(e.Stdout, "answer approval prompts with y or n, and end with Ctrl-D or /quit.")
 	}
 	err = runConsole(ctx, e, consoleOptions{cfg: cfg, agent: ag, log: log, in: in, autoApprove: *autoApprove, plain: *plain})
 	if err != nil {
-		fmt.Fprintf(e.stderr, "promptev-bridge demo: %v\n", err)
-		return exitFailure
+		fmt.Fprintf(e.Stderr, "promptev-bridge demo: %v\n", err)
+		return ExitFailure
 	}
-	return exitOK
+	return ExitOK
 }

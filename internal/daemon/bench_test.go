@@ -1,36 +1,22 @@
-package main
+package daemon
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/promptev/promptev-bridge/adapters/console"
 	"github.com/promptev/promptev-bridge/chat"
+	"github.com/promptev/promptev-bridge/internal/config"
 	"github.com/promptev/promptev-bridge/promptev/promptevtest"
 )
-
-// BenchmarkParseExampleConfig measures loading config.example.yaml: env
-// expansion, the strict key and type walk, decoding and every Validate.
-func BenchmarkParseExampleConfig(b *testing.B) {
-	data, err := os.ReadFile("config.example.yaml")
-	if err != nil {
-		b.Fatal(err)
-	}
-	env := mapEnv(exampleEnv)
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, ps := ParseConfig(data, env); len(ps) > 0 {
-			b.Fatal(ps)
-		}
-	}
-}
 
 // BenchmarkConsoleRoundTrip measures one message through the whole daemon:
 // console line in, placeholder, agent stream from the fake Promptev API on
@@ -49,22 +35,22 @@ script:
 	srv := promptevtest.NewServer("pk")
 	defer srv.Close()
 	srv.AddAgent("a", agent)
-	cfg := DefaultConfig()
+	cfg := config.DefaultConfig()
 	cfg.Promptev.ProjectKey, cfg.Promptev.BaseURL = "pk", srv.URL
 	cfg.Bridge.Routes.Default.Agent = "a"
 	cfg.Store.Path = filepath.Join(b.TempDir(), "bench.db")
 	cfg.HTTP.Listen = ""
-	ag, err := newAgent(cfg.Promptev)
+	ag, err := NewAgent(cfg.Promptev)
 	if err != nil {
 		b.Fatal(err)
 	}
 	in, w := io.Pipe()
-	out := newOutput()
+	out := &waitWriter{changed: make(chan struct{})}
 	a := console.New(console.Options{In: in, Out: out, Session: "bench"})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- serve(ctx, serveOptions{cfg: cfg, log: slog.New(slog.DiscardHandler), agent: ag, adapters: []chat.Adapter{a}})
+		done <- Serve(ctx, ServeOptions{Config: cfg, Logger: slog.New(slog.DiscardHandler), Agent: ag, Adapters: []chat.Adapter{a}})
 	}()
 
 	b.ReportAllocs()
@@ -85,5 +71,45 @@ script:
 	_ = w.Close()
 	if err := <-done; err != nil {
 		b.Fatal(err)
+	}
+}
+
+// waitWriter is a goroutine-safe writer that a benchmark can wait on.
+type waitWriter struct {
+	mu      sync.Mutex
+	b       bytes.Buffer
+	changed chan struct{} // closed and replaced on every write
+}
+
+func (o *waitWriter) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	n, err := o.b.Write(p)
+	close(o.changed)
+	o.changed = make(chan struct{})
+	return n, err
+}
+
+func (o *waitWriter) waitFor(tb testing.TB, s string) { tb.Helper(); o.waitForCount(tb, s, 1) }
+
+// waitForCount blocks until the output contains s at least n times. The
+// timeout is a failure guard only.
+func (o *waitWriter) waitForCount(tb testing.TB, s string, n int) {
+	tb.Helper()
+	guard := time.NewTimer(30 * time.Second)
+	defer guard.Stop()
+	for {
+		o.mu.Lock()
+		ok := strings.Count(o.b.String(), s) >= n
+		ch := o.changed
+		o.mu.Unlock()
+		if ok {
+			return
+		}
+		select {
+		case <-ch:
+		case <-guard.C:
+			tb.Fatalf("output never contained %q", s)
+		}
 	}
 }

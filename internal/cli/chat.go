@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -10,9 +10,11 @@ import (
 
 	"github.com/promptev/promptev-bridge/bridge"
 	"github.com/promptev/promptev-bridge/chat"
+	"github.com/promptev/promptev-bridge/internal/config"
+	"github.com/promptev/promptev-bridge/internal/daemon"
 )
 
-func cmdChat(ctx context.Context, e *env, args []string) int {
+func cmdChat(ctx context.Context, e *Env, args []string) int {
 	fs := newFlags(e, "chat", "chat --agent ID [--config FILE] [--message TEXT [--auto-approve]]",
 		"Talks to a real Promptev agent from the terminal through the whole bridge\n"+
 			"(placeholder, live status, approvals, final answer), to test an agent\n"+
@@ -31,67 +33,67 @@ func cmdChat(ctx context.Context, e *env, args []string) int {
 		return code
 	}
 	if *agentID == "" {
-		fmt.Fprintln(e.stderr, "promptev-bridge chat: --agent is required")
+		fmt.Fprintln(e.Stderr, "promptev-bridge chat: --agent is required")
 		fs.Usage()
-		return exitUsage
+		return ExitUsage
 	}
 
-	override := func(c *Config) {
+	override := func(c *config.Config) {
 		c.Bridge.Routes = bridge.RoutesConfig{Default: bridge.RouteTarget{Agent: *agentID, Mode: chat.Mode(*mode)}}
 		c.Bridge.Approvals.Policy = bridge.PolicyRequester
 		c.Bridge.Approvals.Approvers = nil
-		c.Slack.Enabled, c.Discord.Enabled = false, false
+		c.ResetPlatforms() // the session is the terminal's; the config's platforms stay off
 		c.HTTP.Listen = ""
 		c.Log.Level = *level
 		if *db != "" {
 			c.Store.Path = *db
 		}
 	}
-	var cfg Config
+	var cfg config.Config
 	var ps chat.ConfigProblems
 	if *configPath != "" {
-		cfg, ps = loadConfigWith(*configPath, e.lookup, override)
+		cfg, ps = config.LoadWith(*configPath, e.Lookup, override)
 	} else {
-		cfg = DefaultConfig()
-		cfg.Promptev.ProjectKey, _ = e.lookup("PROMPTEV_PROJECT_KEY")
-		if u, ok := e.lookup("PROMPTEV_BASE_URL"); ok && u != "" {
+		cfg = config.DefaultConfig()
+		cfg.Promptev.ProjectKey, _ = e.Lookup("PROMPTEV_PROJECT_KEY")
+		if u, ok := e.Lookup("PROMPTEV_BASE_URL"); ok && u != "" {
 			cfg.Promptev.BaseURL = u
 		}
 		override(&cfg)
-		cfg.normalize()
+		cfg.Normalize()
 		ps = cfg.Validate()
 	}
 	if len(ps) > 0 {
-		fmt.Fprintln(e.stderr, "promptev-bridge chat: invalid settings:")
-		printProblems(e.stderr, ps)
-		return exitFailure
+		fmt.Fprintln(e.Stderr, "promptev-bridge chat: invalid settings:")
+		printProblems(e.Stderr, ps)
+		return ExitFailure
 	}
 	if *db == "" {
 		dir, err := os.MkdirTemp("", "promptev-bridge-chat-")
 		if err != nil {
-			fmt.Fprintf(e.stderr, "promptev-bridge chat: temp dir: %v\n", err)
-			return exitFailure
+			fmt.Fprintf(e.Stderr, "promptev-bridge chat: temp dir: %v\n", err)
+			return ExitFailure
 		}
 		defer os.RemoveAll(dir)
 		cfg.Store.Path = filepath.Join(dir, "chat.db")
 	}
-	log := newLogger(e.stderr, cfg.Log)
-	ag, err := newAgent(cfg.Promptev)
+	log := daemon.NewLogger(e.Stderr, cfg.Log)
+	ag, err := daemon.NewAgent(cfg.Promptev)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "promptev-bridge chat: %v\n", err)
-		return exitFailure
+		fmt.Fprintf(e.Stderr, "promptev-bridge chat: %v\n", err)
+		return ExitFailure
 	}
-	var in io.Reader = e.stdin
+	var in io.Reader = e.Stdin
 	if *message != "" {
 		in = strings.NewReader(*message + "\n")
 	} else {
-		fmt.Fprintf(e.stdout, "promptev-bridge chat: agent %s at %s. Answer approvals with y or n; Ctrl-D ends.\n",
+		fmt.Fprintf(e.Stdout, "promptev-bridge chat: agent %s at %s. Answer approvals with y or n; Ctrl-D ends.\n",
 			*agentID, cfg.Promptev.BaseURL)
 	}
 	err = runConsole(ctx, e, consoleOptions{cfg: cfg, agent: ag, log: log, in: in, autoApprove: *autoApprove, plain: *plain})
 	if err != nil {
-		fmt.Fprintf(e.stderr, "promptev-bridge chat: %v\n", err)
-		return exitFailure
+		fmt.Fprintf(e.Stderr, "promptev-bridge chat: %v\n", err)
+		return ExitFailure
 	}
-	return exitOK
+	return ExitOK
 }

@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"bytes"
@@ -7,25 +7,27 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/promptev/promptev-bridge/internal/config"
 )
 
 func TestNewLogger(t *testing.T) {
 	tests := []struct {
-		cfg       LogConfig
+		cfg       config.LogConfig
 		debugSeen bool
 		infoSeen  bool
 		json      bool
 	}{
-		{LogConfig{Level: "debug", Format: "text"}, true, true, false},
-		{LogConfig{Level: "info", Format: "json"}, false, true, true},
-		{LogConfig{Level: "WARN", Format: "text"}, false, false, false},
-		{LogConfig{Level: "warning", Format: "json"}, false, false, true},
-		{LogConfig{Level: "error", Format: "text"}, false, false, false},
+		{config.LogConfig{Level: "debug", Format: "text"}, true, true, false},
+		{config.LogConfig{Level: "info", Format: "json"}, false, true, true},
+		{config.LogConfig{Level: "WARN", Format: "text"}, false, false, false},
+		{config.LogConfig{Level: "warning", Format: "json"}, false, false, true},
+		{config.LogConfig{Level: "error", Format: "text"}, false, false, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.cfg.Level+"/"+tt.cfg.Format, func(t *testing.T) {
 			var b bytes.Buffer
-			log := newLogger(&b, tt.cfg)
+			log := NewLogger(&b, tt.cfg)
 			log.Debug("debug line")
 			log.Info("info line", "conversation", "slack/T1/C1/1.2")
 			log.Error("error line")

@@ -1,18 +1,19 @@
-package main
+package cli
 
 import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
-	"github.com/promptev/promptev-bridge/adapters/discord"
 	"github.com/promptev/promptev-bridge/chat"
+	"github.com/promptev/promptev-bridge/internal/config"
 )
 
 // defaultConfigPath is where run and check look without --config.
 const defaultConfigPath = "config.yaml"
 
-func cmdCheck(_ context.Context, e *env, args []string) int {
+func cmdCheck(_ context.Context, e *Env, args []string) int {
 	fs := newFlags(e, "check", "check [--config FILE]",
 		"Validates the config file: ${ENV} references, unknown keys, types and every\n"+
 			"section's rules. Prints each problem with its YAML path and exits 1 when\n"+
@@ -22,23 +23,23 @@ func cmdCheck(_ context.Context, e *env, args []string) int {
 	if code, done := parseFlags(e, fs, args); done {
 		return code
 	}
-	cfg, ps := LoadConfig(*path, e.lookup)
+	cfg, ps := config.Load(*path, e.Lookup)
 	if len(ps) > 0 {
-		fmt.Fprintf(e.stdout, "%s: %d problem(s):\n", *path, len(ps))
-		printProblems(e.stdout, ps)
-		return exitFailure
+		fmt.Fprintf(e.Stdout, "%s: %d problem(s):\n", *path, len(ps))
+		printProblems(e.Stdout, ps)
+		return ExitFailure
 	}
-	fmt.Fprintf(e.stdout, "%s: OK\n", *path)
-	summarize(e.stdout, cfg)
+	fmt.Fprintf(e.Stdout, "%s: OK\n", *path)
+	summarize(e.Stdout, cfg)
 	if *print {
-		out, err := printableConfig(cfg)
+		out, err := config.Printable(cfg)
 		if err != nil {
-			fmt.Fprintf(e.stderr, "promptev-bridge check: %v\n", err)
-			return exitFailure
+			fmt.Fprintf(e.Stderr, "promptev-bridge check: %v\n", err)
+			return ExitFailure
 		}
-		fmt.Fprintf(e.stdout, "\n# effective configuration\n%s", out)
+		fmt.Fprintf(e.Stdout, "\n# effective configuration\n%s", out)
 	}
-	return exitOK
+	return ExitOK
 }
 
 // printProblems writes one "path: message" line per problem.
@@ -53,7 +54,7 @@ func printProblems(w io.Writer, ps chat.ConfigProblems) {
 }
 
 // summarize prints what the config turns on, without any secret.
-func summarize(w io.Writer, cfg Config) {
+func summarize(w io.Writer, cfg config.Config) {
 	on := func(b bool) string {
 		if b {
 			return "enabled"
@@ -63,9 +64,17 @@ func summarize(w io.Writer, cfg Config) {
 	fmt.Fprintf(w, "  promptev: %s (auth %s)\n", cfg.Promptev.BaseURL, cfg.Promptev.Auth)
 	fmt.Fprintf(w, "  default agent: %s (%s), %d channel route(s)\n",
 		orNone(cfg.Bridge.Routes.Default.Agent), cfg.Bridge.Routes.Default.Mode, len(cfg.Bridge.Routes.Channels))
-	fmt.Fprintf(w, "  slack: %s, discord: %s, console: %s\n", on(cfg.Slack.Enabled), on(cfg.Discord.Enabled), on(cfg.Console.Enabled))
-	if cfg.Discord.Enabled && cfg.Discord.ApplicationID != "" {
-		fmt.Fprintf(w, "  discord invite URL: %s\n", discord.InviteURL(cfg.Discord.ApplicationID))
+	var states, extra []string
+	for _, r := range config.Platforms() {
+		s := cfg.Section(r.Name)
+		states = append(states, r.Name+": "+on(s.IsEnabled()))
+		if s.IsEnabled() && r.Summary != nil {
+			extra = append(extra, r.Summary(s)...)
+		}
+	}
+	fmt.Fprintf(w, "  %s\n", strings.Join(states, ", "))
+	for _, line := range extra {
+		fmt.Fprintf(w, "  %s\n", line)
 	}
 	fmt.Fprintf(w, "  store: %s\n", cfg.Store.Path)
 	fmt.Fprintf(w, "  side port: %s\n", orNone(cfg.HTTP.Listen))

@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"os"
@@ -11,12 +11,14 @@ import (
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
 
+	"github.com/promptev/promptev-bridge/adapters/discord"
+	"github.com/promptev/promptev-bridge/adapters/slack"
 	"github.com/promptev/promptev-bridge/bridge"
 	"github.com/promptev/promptev-bridge/chat"
 )
 
-// mapEnv is a lookupEnv over a map.
-func mapEnv(m map[string]string) lookupEnv {
+// mapEnv is a LookupEnv over a map.
+func mapEnv(m map[string]string) LookupEnv {
 	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
 }
 
@@ -59,7 +61,7 @@ func TestExpandString(t *testing.T) {
 }
 
 func TestParseConfigDefaultsAndOverrides(t *testing.T) {
-	cfg, ps := ParseConfig([]byte(`
+	cfg, ps := Parse([]byte(`
 promptev:
   project_key: pk-secret-123
   base_url: http://127.0.0.1:8080/
@@ -92,9 +94,9 @@ log: {format: json}
 }
 
 func TestParseConfigEmptySectionKeepsDefaults(t *testing.T) {
-	cfg, ps := ParseConfig([]byte(minimalConfig+"slack:\nlog:\n"), mapEnv(nil))
+	cfg, ps := Parse([]byte(minimalConfig+"slack:\nlog:\n"), mapEnv(nil))
 	require.Empty(t, ps)
-	assert.Equal(t, "socket", cfg.Slack.Mode)
+	assert.Equal(t, "socket", cfg.Section(slack.Name).(*slack.Config).Mode)
 	assert.Equal(t, "text", cfg.Log.Format)
 }
 
@@ -145,6 +147,11 @@ func TestCheckProblems(t *testing.T) {
 			want: []string{
 				"discord.token: environment variable DISCORD_BOT_TOKEN is not set (write ${DISCORD_BOT_TOKEN:-default} to allow that) (line 7)",
 			},
+		},
+		{
+			name: "a removed key names the one to use",
+			yaml: minimalConfig + "runs:\n  queue_size: 3\n  idle_timeout: 2m\n",
+			want: []string{"runs.idle_timeout: is no longer an option: use promptev.idle_timeout instead (line 8)"},
 		},
 		{
 			name: "duplicate section",
@@ -213,7 +220,7 @@ func TestCheckProblems(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, ps := ParseConfig([]byte(tt.yaml), env)
+			_, ps := Parse([]byte(tt.yaml), env)
 			var got []string
 			for _, p := range ps {
 				got = append(got, strings.TrimPrefix(p.Error(), ": "))
@@ -228,7 +235,7 @@ func TestCheckProblems(t *testing.T) {
 }
 
 func TestPathAuthNeedsProjectKeyPlaceholder(t *testing.T) {
-	_, ps := ParseConfig([]byte(`
+	_, ps := Parse([]byte(`
 promptev:
   project_key: pk
   auth: path
@@ -255,7 +262,7 @@ var exampleEnv = map[string]string{
 // TestExampleConfigDocumentsDefaults checks that config.example.yaml passes
 // check and that every value it shows is the default.
 func TestExampleConfigDocumentsDefaults(t *testing.T) {
-	got, ps := LoadConfig("config.example.yaml", mapEnv(exampleEnv))
+	got, ps := Load("../../config.example.yaml", mapEnv(exampleEnv))
 	require.Empty(t, ps)
 
 	want := DefaultConfig()
@@ -267,16 +274,18 @@ func TestExampleConfigDocumentsDefaults(t *testing.T) {
 	want.Bridge.Routes.Default.AllowChannels = []string{}
 	want.Bridge.Routes.Channels = []bridge.Route{}
 	want.Bridge.Approvals.Approvers = []string{}
-	want.Slack.BotToken, want.Slack.AppToken, want.Slack.SigningSecret = "xoxb-example", "xapp-example", "signing-example"
-	want.Discord.Token = "discord-example"
-	want.Discord.SlashCommand.GuildIDs = []string{}
+	sl := want.Section(slack.Name).(*slack.Config)
+	sl.BotToken, sl.AppToken, sl.SigningSecret = "xoxb-example", "xapp-example", "signing-example"
+	dc := want.Section(discord.Name).(*discord.Config)
+	dc.Token = "discord-example"
+	dc.SlashCommand.GuildIDs = []string{}
 	assert.Equal(t, want, got)
 }
 
 // TestExampleConfigListsEveryOption checks that every key of every section
 // appears in config.example.yaml.
 func TestExampleConfigListsEveryOption(t *testing.T) {
-	data, err := os.ReadFile("config.example.yaml")
+	data, err := os.ReadFile("../../config.example.yaml")
 	require.NoError(t, err)
 	var root yaml.Node
 	require.NoError(t, yaml.Unmarshal(data, &root))
@@ -297,7 +306,8 @@ func TestExampleConfigListsEveryOption(t *testing.T) {
 	var missing []string
 	var want func(t reflect.Type, path string)
 	want = func(t reflect.Type, path string) {
-		for name, ft := range yamlFields(t) {
+		for name, f := range yamlFields(t) {
+			ft := f.typ
 			p := childPath(path, name)
 			if ft.Kind() == reflect.Pointer {
 				continue // optional overrides, shown commented out
@@ -310,12 +320,12 @@ func TestExampleConfigListsEveryOption(t *testing.T) {
 			}
 		}
 	}
-	want(reflect.TypeFor[Config](), "")
+	want(newDocument().typ, "")
 	assert.Empty(t, missing, "options missing from config.example.yaml")
 }
 
 func TestAnchorsAndMergeKeys(t *testing.T) {
-	cfg, ps := ParseConfig([]byte(`
+	cfg, ps := Parse([]byte(`
 promptev: {project_key: pk}
 routes:
   default: &base {agent: helpdesk, mode: trigger, variables: {team: ops}}
@@ -329,7 +339,7 @@ routes:
 	require.Len(t, ps, 1)
 	assert.Equal(t, "routes.channels[1].chanel", ps[0].Path, "keys beside a merge are still checked")
 
-	cfg, ps = ParseConfig([]byte(`
+	cfg, ps = Parse([]byte(`
 promptev: {project_key: pk}
 routes:
   default: &base {agent: helpdesk, mode: trigger}

@@ -1,15 +1,15 @@
-package main
+// Package config is the configuration file of promptev-bridge: its schema
+// (the promptev, http and log sections, with the engine's, the store's and
+// each registered platform's sections), the strict YAML loader with ${ENV}
+// expansion, and the redacted rendering that check --print shows.
+package config
 
 import (
-	"fmt"
 	"net"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
-	"github.com/promptev/promptev-bridge/adapters/discord"
-	"github.com/promptev/promptev-bridge/adapters/slack"
 	"github.com/promptev/promptev-bridge/bridge"
 	"github.com/promptev/promptev-bridge/chat"
 	"github.com/promptev/promptev-bridge/promptev"
@@ -17,25 +17,34 @@ import (
 )
 
 // Config is the whole configuration file. Each package owns its section, its
-// defaults and its validation; this file only assembles them.
+// defaults and its validation; this package only assembles them. The chat
+// platforms' sections come from the list of platforms (Platforms) and sit in
+// the file between store and http.
+//
+// Fields whose values are secret carry the struct tag `secret:"true"` (on a
+// map, every value is secret): check --print redacts them and problem
+// messages never show them.
 type Config struct {
 	Promptev PromptevConfig `yaml:"promptev"`
 	// Bridge holds the routes, approvals, render and runs sections.
-	Bridge  bridge.Config  `yaml:",inline"`
-	Store   store.Config   `yaml:"store"`
-	Slack   slack.Config   `yaml:"slack"`
-	Discord discord.Config `yaml:"discord"`
-	Console ConsoleConfig  `yaml:"console"`
-	HTTP    HTTPConfig     `yaml:"http"`
-	Log     LogConfig      `yaml:"log"`
+	Bridge bridge.Config `yaml:",inline"`
+	Store  store.Config  `yaml:"store"`
+	// Platforms holds each registered platform's section by name.
+	Platforms map[string]chat.Section `yaml:"-"`
+	HTTP      HTTPConfig              `yaml:"http"`
+	Log       LogConfig               `yaml:"log"`
 }
+
+// Section returns the section of the platform named name (nil for a name
+// not in the list of platforms).
+func (c Config) Section(name string) chat.Section { return c.Platforms[name] }
 
 // PromptevConfig is the promptev section: how to reach the Promptev API.
 // Paths and auth placement are configurable because the 0.2 wire format is
-// not public (DESIGN §3).
+// not public.
 type PromptevConfig struct {
-	// ProjectKey authenticates every call. Secret.
-	ProjectKey string `yaml:"project_key"`
+	// ProjectKey authenticates every call.
+	ProjectKey string `yaml:"project_key" secret:"true"`
 	// BaseURL is the API's base URL; a trailing slash is stripped.
 	BaseURL string `yaml:"base_url"`
 	// Timeout bounds unary calls (start, trigger); streams use IdleTimeout.
@@ -43,12 +52,14 @@ type PromptevConfig struct {
 	// MaxRetries is how often a 502/503/504 on the opening request is retried.
 	MaxRetries int `yaml:"max_retries"`
 	// Headers are extra HTTP headers sent with every call. Values are secret.
-	Headers map[string]string `yaml:"headers"`
+	Headers map[string]string `yaml:"headers" secret:"true"`
 	// Endpoints are the path templates of the three calls.
 	Endpoints EndpointsConfig `yaml:"endpoints"`
 	// Auth places the key: bearer, header:<Name> or path.
 	Auth string `yaml:"auth"`
-	// IdleTimeout ends a stream that sends no byte for this long.
+	// IdleTimeout ends a stream that sends no byte for this long: the one
+	// idle watchdog of a run (the run then ends with "The agent stopped
+	// responding").
 	IdleTimeout time.Duration `yaml:"idle_timeout"`
 }
 
@@ -58,14 +69,6 @@ type EndpointsConfig struct {
 	Trigger string `yaml:"trigger"`
 	Start   string `yaml:"start"`
 	Stream  string `yaml:"stream"`
-}
-
-// ConsoleConfig is the console section: a conversation on the terminal the
-// daemon runs in (stdin and stdout), beside the chat platforms. It is for
-// local testing of a full configuration; see also the chat command.
-type ConsoleConfig struct {
-	// Enabled serves the console conversation in run.
-	Enabled bool `yaml:"enabled"`
 }
 
 // HTTPConfig is the http section: the side port.
@@ -83,17 +86,19 @@ type LogConfig struct {
 	Format string `yaml:"format"`
 }
 
+// DefaultListen is the side port's default address.
+const DefaultListen = "127.0.0.1:9464"
+
 // Defaults of the sections this package owns.
 const (
 	defaultBaseURL     = "https://api.promptev.ai"
-	defaultListen      = "127.0.0.1:9464"
 	defaultTimeout     = 30 * time.Second
 	defaultMaxRetries  = 2
 	defaultIdleTimeout = 90 * time.Second
 	defaultAuth        = "bearer"
 )
 
-// defaultEndpoints are the assumed paths of DESIGN §3, from the SDK.
+// defaultEndpoints are the SDK's assumed paths (promptev.DefaultEndpoints).
 func defaultEndpoints() EndpointsConfig {
 	d := promptev.DefaultEndpoints()
 	return EndpointsConfig{Trigger: d.Trigger, Start: d.Start, Stream: d.Stream}
@@ -110,70 +115,39 @@ func DefaultConfig() Config {
 			Auth:        defaultAuth,
 			IdleTimeout: defaultIdleTimeout,
 		},
-		Bridge:  bridge.DefaultConfig(),
-		Store:   store.DefaultConfig(),
-		Slack:   slack.DefaultConfig(),
-		Discord: discord.DefaultConfig(),
-		HTTP:    HTTPConfig{Listen: defaultListen},
-		Log:     LogConfig{Level: "info", Format: "text"},
+		Bridge:    bridge.DefaultConfig(),
+		Store:     store.DefaultConfig(),
+		Platforms: defaultSections(),
+		HTTP:      HTTPConfig{Listen: DefaultListen},
+		Log:       LogConfig{Level: "info", Format: "text"},
 	}
 }
 
-// optionalSections are the sections whose ${ENV} references only need to be
-// set when the section says enabled: true.
-func optionalSections() []string { return []string{"slack", "discord"} }
-
-// LoadConfig reads, expands, strictly decodes and validates a config file.
-// The problems carry YAML paths; the line a path was written on is appended
-// where known. Secrets are never part of a problem.
-func LoadConfig(path string, env lookupEnv) (Config, chat.ConfigProblems) {
-	return loadConfigWith(path, env, nil)
+// defaultSections returns a new section with its defaults for every
+// registered platform.
+func defaultSections() map[string]chat.Section {
+	m := make(map[string]chat.Section)
+	for _, r := range Platforms() {
+		m[r.Name] = r.NewSection()
+	}
+	return m
 }
 
-// ParseConfig is LoadConfig on the file's contents.
-func ParseConfig(data []byte, env lookupEnv) (Config, chat.ConfigProblems) {
-	return parseConfigWith(data, env, nil)
+// ResetPlatforms puts every platform's section back to its defaults, which
+// turn the platform off.
+func (c *Config) ResetPlatforms() { c.Platforms = defaultSections() }
+
+// PlatformNames lists the registered platforms, in the order of the list.
+func PlatformNames() []string {
+	var names []string
+	for _, r := range Platforms() {
+		names = append(names, r.Name)
+	}
+	return names
 }
 
-// loadConfigWith is LoadConfig with override applied before validation.
-func loadConfigWith(path string, env lookupEnv, override func(*Config)) (Config, chat.ConfigProblems) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		var ps chat.ConfigProblems
-		ps.Add("", "cannot read config file: %v", err)
-		return Config{}, ps
-	}
-	return parseConfigWith(data, env, override)
-}
-
-func parseConfigWith(data []byte, env lookupEnv, override func(*Config)) (Config, chat.ConfigProblems) {
-	cfg := DefaultConfig()
-	res, ps := decodeConfig(data, &cfg, env, optionalSections())
-	if len(ps) > 0 && ps[0].Path == "" {
-		return cfg, ps // not a YAML mapping: nothing to validate
-	}
-	if override != nil {
-		override(&cfg)
-	}
-	cfg.normalize()
-	for _, p := range cfg.Validate() {
-		if res.covered(p.Path) {
-			continue // already reported as undecodable
-		}
-		if line, ok := res.lines[p.Path]; ok && !strings.Contains(p.Message, "(line ") {
-			p.Message = fmt.Sprintf("%s (line %d)", p.Message, line)
-		}
-		ps = append(ps, p)
-	}
-	for i := range ps {
-		// Values from the environment are often secrets: never echo them.
-		ps[i].Message = res.redact(ps[i].Message)
-	}
-	return cfg, ps
-}
-
-// normalize applies the documented tidy-ups (trailing slash of base_url).
-func (c *Config) normalize() {
+// Normalize applies the documented tidy-ups (trailing slash of base_url).
+func (c *Config) Normalize() {
 	c.Promptev.BaseURL = strings.TrimRight(strings.TrimSpace(c.Promptev.BaseURL), "/")
 }
 
@@ -181,10 +155,13 @@ func (c *Config) normalize() {
 func (c Config) Validate() chat.ConfigProblems {
 	var ps chat.ConfigProblems
 	ps = append(ps, c.Promptev.Validate("promptev")...)
-	ps = append(ps, c.Bridge.Validate()...)
+	ps = append(ps, c.Bridge.Validate(PlatformNames()...)...)
 	ps = append(ps, c.Store.Validate("store")...)
-	ps = append(ps, c.Slack.Validate("slack")...)
-	ps = append(ps, c.Discord.Validate("discord")...)
+	for _, r := range Platforms() {
+		if s := c.Platforms[r.Name]; s != nil {
+			ps = append(ps, s.Validate(r.Name)...)
+		}
+	}
 	ps = append(ps, c.HTTP.Validate("http")...)
 	ps = append(ps, c.Log.Validate("log")...)
 	return ps
@@ -218,7 +195,7 @@ func (c PromptevConfig) Validate(path string) chat.ConfigProblems {
 		ps.Add(p("max_retries"), "must be between 0 and 10, got %d", c.MaxRetries)
 	}
 	for name, h := range c.Headers {
-		if !validHeaderName(name) {
+		if !promptev.ValidHeaderName(name) {
 			ps.Add(p("headers."+name), "is not a valid HTTP header name")
 		}
 		if strings.ContainsAny(h, "\r\n") {
@@ -242,18 +219,6 @@ func (c PromptevConfig) Validate(path string) chat.ConfigProblems {
 		}
 	}
 	return ps
-}
-
-func validHeaderName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, r := range s {
-		if r > 126 || r <= 32 || strings.ContainsRune(`"(),/:;<=>?@[\]{}`, r) {
-			return false
-		}
-	}
-	return true
 }
 
 // Validate checks the http section.

@@ -1,10 +1,9 @@
-package main
+package daemon
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"strings"
@@ -14,86 +13,47 @@ import (
 
 	"github.com/promptev/promptev-bridge/bridge"
 	"github.com/promptev/promptev-bridge/chat"
+	"github.com/promptev/promptev-bridge/internal/config"
 	"github.com/promptev/promptev-bridge/metrics"
-	"github.com/promptev/promptev-bridge/promptev"
 	"github.com/promptev/promptev-bridge/store"
 )
 
 // sidePortShutdown bounds the side port's shutdown, the last step.
 const sidePortShutdown = 5 * time.Second
 
-// newLogger builds the root logger from the log section.
-func newLogger(w io.Writer, c LogConfig) *slog.Logger {
-	var level slog.Level
-	switch strings.ToLower(c.Level) {
-	case "debug":
-		level = slog.LevelDebug
-	case "warn", "warning":
-		level = slog.LevelWarn
-	case "error":
-		level = slog.LevelError
-	default:
-		level = slog.LevelInfo
-	}
-	opts := &slog.HandlerOptions{Level: level}
-	if c.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
+// ServeOptions are the parts Serve wires together.
+type ServeOptions struct {
+	// Config is the whole configuration (engine, store, http sections).
+	Config config.Config
+	// Logger is the root logger.
+	Logger *slog.Logger
+	// Agent runs the agents (NewAgent).
+	Agent bridge.Agent
+	// Adapters are the platforms to serve, each with a distinct name.
+	Adapters []chat.Adapter
+	// Version is the build's version, for the log and /metrics.
+	Version string
+	// WrapHandler, when set, wraps the handler the adapters see (the
+	// terminal session counts the messages it sent).
+	WrapHandler func(chat.Handler) chat.Handler
+	// RunEnded, when set, is the engine's bridge.Options.RunEnded: it is told
+	// each time an accepted message is over (the terminal session answers
+	// approvals nobody will type and ends when the last run is over).
+	RunEnded func(key chat.ConversationKey, outcome string)
+	// Stop, when set, ends Serve gracefully when it is closed.
+	Stop <-chan struct{}
+	// OnSidePort, when set, is told the side port's bound address.
+	OnSidePort func(net.Addr)
 }
 
-// newAgent builds the Promptev client from the promptev section.
-func newAgent(c PromptevConfig) (bridge.Agent, error) {
-	auth, err := promptev.ParseAuth(c.Auth)
-	if err != nil {
-		return nil, fmt.Errorf("promptev.auth: %w", err)
-	}
-	opts := []promptev.Option{
-		promptev.WithBaseURL(c.BaseURL),
-		promptev.WithTimeout(c.Timeout),
-		promptev.WithMaxRetries(c.MaxRetries),
-		promptev.WithEndpoints(promptev.Endpoints{Trigger: c.Endpoints.Trigger, Start: c.Endpoints.Start, Stream: c.Endpoints.Stream}),
-		promptev.WithAuth(auth),
-		promptev.WithIdleTimeout(c.IdleTimeout),
-	}
-	if len(c.Headers) > 0 {
-		opts = append(opts, promptev.WithHeaders(c.Headers))
-	}
-	client, err := promptev.New(c.ProjectKey, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("promptev client: %w", err)
-	}
-	return bridge.ClientAgent(client), nil
-}
-
-// serveOptions are the parts serve wires together.
-type serveOptions struct {
-	cfg      Config
-	log      *slog.Logger
-	agent    bridge.Agent
-	adapters []chat.Adapter
-	// wrap, when set, wraps the handler the adapters see (demo bookkeeping).
-	wrap func(chat.Handler) chat.Handler
-	// metrics, when set, also receives every measurement (demo bookkeeping).
-	metrics bridge.Metrics
-	// stop, when set, ends serve gracefully when it is closed.
-	stop <-chan struct{}
-	// onSidePort is told the side port's bound address.
-	onSidePort func(net.Addr)
-}
-
-// serve runs the bridge until ctx ends, stop is closed or an adapter fails,
+// Serve runs the bridge until ctx ends, Stop is closed or an adapter fails,
 // then shuts down in order: adapters' intake, the bridge (with its grace),
 // the store, the side port.
-func serve(ctx context.Context, o serveOptions) error {
-	log := o.log
-	m := metrics.New(metrics.Options{Version: buildVersion()})
-	var bm bridge.Metrics = m
-	if o.metrics != nil {
-		bm = teeMetrics{m, o.metrics}
-	}
+func Serve(ctx context.Context, o ServeOptions) error {
+	log := o.Logger
+	m := metrics.New(metrics.Options{Version: o.Version})
 
-	st, err := store.Open(ctx, o.cfg.Store, store.OpenOptions{Logger: log.With("component", "store")})
+	st, err := store.Open(ctx, o.Config.Store, store.OpenOptions{Logger: log.With("component", "store")})
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}
@@ -110,20 +70,20 @@ func serve(ctx context.Context, o serveOptions) error {
 	}
 	defer func() { _ = closeStore() }()
 
-	platforms := make([]chat.Platform, len(o.adapters))
-	for i, a := range o.adapters {
+	platforms := make([]chat.Platform, len(o.Adapters))
+	for i, a := range o.Adapters {
 		platforms[i] = a
 	}
 	br, err := bridge.New(bridge.Options{
-		Config: o.cfg.Bridge, Agent: o.agent, Store: st, Platforms: platforms,
-		Logger: log, Metrics: bm,
+		Config: o.Config.Bridge, Agent: o.Agent, Store: st, Platforms: platforms,
+		Logger: log, Metrics: m, RunEnded: o.RunEnded,
 	})
 	if err != nil {
 		return err
 	}
 
 	var side *metrics.Server
-	if o.cfg.HTTP.Listen != "" {
+	if o.Config.HTTP.Listen != "" {
 		httpLog := log.With("component", "http")
 		// The store's counts, for /metrics (walked at most every few seconds)
 		// and /debug/store (`store stats --addr`): the live file's lock keeps
@@ -131,17 +91,17 @@ func serve(ctx context.Context, o serveOptions) error {
 		if err := m.RegisterStore(st.Stats, metrics.DefaultStoreStatsMaxAge, httpLog); err != nil {
 			return err
 		}
-		checks := readinessChecks(&storeOpen, &stopping, o.adapters, m)
+		checks := readinessChecks(&storeOpen, &stopping, o.Adapters, m)
 		side = metrics.NewServer(metrics.ServerOptions{
-			Addr: o.cfg.HTTP.Listen, Metrics: m, Checks: checks, StoreStats: st.Stats, Logger: httpLog,
+			Addr: o.Config.HTTP.Listen, Metrics: m, Checks: checks, StoreStats: st.Stats, Logger: httpLog,
 		})
 		addr, err := side.Start()
 		if err != nil {
 			return err
 		}
 		log.Info("side port listening", "addr", addr.String(), "paths", "/healthz /readyz /metrics /debug/store")
-		if o.onSidePort != nil {
-			o.onSidePort(addr)
+		if o.OnSidePort != nil {
+			o.OnSidePort(addr)
 		}
 		defer func() {
 			sctx, cancel := context.WithTimeout(context.Background(), sidePortShutdown)
@@ -158,8 +118,8 @@ func serve(ctx context.Context, o serveOptions) error {
 	go func() { bridgeDone <- br.Run(bridgeCtx) }()
 
 	var h chat.Handler = br
-	if o.wrap != nil {
-		h = o.wrap(h)
+	if o.WrapHandler != nil {
+		h = o.WrapHandler(h)
 	}
 	adaptersCtx, stopAdapters := context.WithCancel(context.Background())
 	defer stopAdapters()
@@ -167,21 +127,21 @@ func serve(ctx context.Context, o serveOptions) error {
 		name string
 		err  error
 	}
-	ended := make(chan adapterEnd, len(o.adapters))
+	ended := make(chan adapterEnd, len(o.Adapters))
 	var adapters sync.WaitGroup
-	for _, a := range o.adapters {
+	for _, a := range o.Adapters {
 		adapters.Go(func() {
 			ended <- adapterEnd{a.Name(), a.Run(adaptersCtx, h)}
 		})
 	}
-	log.Info("bridge running", "platforms", platformNames(o.adapters), "version", buildVersion())
+	log.Info("bridge running", "platforms", platformNames(o.Adapters), "version", o.Version)
 
 	var fatal error
 	bridgeEnded := false
 	select {
 	case <-ctx.Done():
 		log.Info("shutting down", "reason", "signal")
-	case <-o.stop:
+	case <-o.Stop:
 		log.Info("shutting down", "reason", "conversation over")
 	case e := <-ended:
 		if e.err != nil {
@@ -204,7 +164,7 @@ func serve(ctx context.Context, o serveOptions) error {
 	stopAdapters()
 	adapters.Wait()
 	// 2. Let running streams finish within the grace, then finalise the rest.
-	grace := o.cfg.Bridge.Runs.ShutdownGrace + 10*time.Second
+	grace := o.Config.Bridge.Runs.ShutdownGrace + 10*time.Second
 	sctx, cancel := context.WithTimeout(context.Background(), grace)
 	if err := br.Shutdown(sctx); err != nil {
 		log.Warn("bridge shutdown", "err", err)
@@ -257,42 +217,4 @@ func platformNames(as []chat.Adapter) string {
 		names[i] = a.Name()
 	}
 	return strings.Join(names, ",")
-}
-
-// teeMetrics sends every measurement to two sinks.
-type teeMetrics [2]bridge.Metrics
-
-var _ bridge.Metrics = teeMetrics{}
-
-func (t teeMetrics) MessageReceived(p string) {
-	t[0].MessageReceived(p)
-	t[1].MessageReceived(p)
-}
-
-func (t teeMetrics) DedupeHit(p string) { t[0].DedupeHit(p); t[1].DedupeHit(p) }
-
-func (t teeMetrics) AgentEvent(p, ty string) { t[0].AgentEvent(p, ty); t[1].AgentEvent(p, ty) }
-
-func (t teeMetrics) RunFinished(p, o string, d time.Duration) {
-	t[0].RunFinished(p, o, d)
-	t[1].RunFinished(p, o, d)
-}
-
-func (t teeMetrics) Edit(p, r string) { t[0].Edit(p, r); t[1].Edit(p, r) }
-
-func (t teeMetrics) RateLimited(p, op string) { t[0].RateLimited(p, op); t[1].RateLimited(p, op) }
-
-func (t teeMetrics) Approval(p, o string, d time.Duration) {
-	t[0].Approval(p, o, d)
-	t[1].Approval(p, o, d)
-}
-
-func (t teeMetrics) TimeToPlaceholder(p string, d time.Duration) {
-	t[0].TimeToPlaceholder(p, d)
-	t[1].TimeToPlaceholder(p, d)
-}
-
-func (t teeMetrics) TimeToFirstStatus(p string, d time.Duration) {
-	t[0].TimeToFirstStatus(p, d)
-	t[1].TimeToFirstStatus(p, d)
 }
