@@ -67,3 +67,10 @@ func TestOpenPostgresBackend(t *testing.T) {
 	assert.True(t, got.Created.Equal(now))
 	assert.Error(t, ro.PutConversation(t.Context(), chat.Conversation{Key: key}), "a read-only store refuses writes")
 }
+
+func TestSummary(t *testing.T) {
+	c := store.DefaultConfig()
+	assert.Equal(t, "./promptev-bridge.db", c.Summary())
+	c.Backend, c.Postgres.DSN = "postgres", "postgres://bridge:hunter22@db.internal:5433/bridge?sslmode=require"
+	assert.Equal(t, "postgres, database bridge on db.internal:5433", c.Summary())
+}

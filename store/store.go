@@ -96,6 +96,15 @@ func Names() []string {
 	return names
 }
 
+// Summary names where the records are kept, for `check`: the bbolt file, or
+// the PostgreSQL database and host (never the DSN, which may hold a password).
+func (c Config) Summary() string {
+	if c.Backend == postgres.Backend {
+		return "postgres, " + c.Postgres.Summary()
+	}
+	return c.Path
+}
+
 // Validate reports the section's problems; path is its YAML prefix ("store").
 func (c Config) Validate(path string) chat.ConfigProblems {
 	b, ok := find(c.Backend)

@@ -76,7 +76,7 @@ func summarize(w io.Writer, cfg config.Config) {
 	for _, line := range extra {
 		fmt.Fprintf(w, "  %s\n", line)
 	}
-	fmt.Fprintf(w, "  store: %s\n", cfg.Store.Path)
+	fmt.Fprintf(w, "  store: %s\n", cfg.Store.Summary())
 	fmt.Fprintf(w, "  side port: %s\n", orNone(cfg.HTTP.Listen))
 }
 

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
@@ -50,4 +51,14 @@ func (c Config) Validate(path string) chat.ConfigProblems {
 // Options returns the Options to Open the configured store with.
 func (c Config) Options() Options {
 	return Options{MaxConns: int32(c.MaxConns), ConnectTimeout: c.ConnectTimeout}
+}
+
+// Summary names the database and its host, without user or password.
+func (c Config) Summary() string {
+	pc, err := pgxpool.ParseConfig(c.DSN)
+	if err != nil {
+		return "an invalid DSN"
+	}
+	cc := pc.ConnConfig
+	return fmt.Sprintf("database %s on %s:%d", cc.Database, cc.Host, cc.Port)
 }
