@@ -10,7 +10,7 @@ import (
 )
 
 // Config is the bridge's part of the daemon configuration: the routes,
-// approvals, render and runs sections of the YAML file (DESIGN §10).
+// approvals, render and runs sections of the YAML file (config.example.yaml).
 type Config struct {
 	Routes    RoutesConfig    `yaml:"routes"`
 	Approvals ApprovalsConfig `yaml:"approvals"`

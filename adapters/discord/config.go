@@ -66,7 +66,8 @@ type SlashCommandConfig struct {
 	GuildIDs []string `yaml:"guild_ids"`
 }
 
-// DefaultConfig returns the defaults of DESIGN §10 (the adapter is disabled).
+// DefaultConfig returns the defaults, as config.example.yaml lists them (the
+// adapter is disabled).
 func DefaultConfig() Config {
 	return Config{
 		APIURL:               DefaultAPIURL,
