@@ -27,6 +27,11 @@ type InboundMessage struct {
 	Received time.Time
 }
 
+// EmptyQuestionText is the hint shown when the bot is addressed with nothing
+// to answer: a bare mention, or a slash command with no question. Every
+// platform shows the same words.
+const EmptyQuestionText = "Please add a question."
+
 // Decision is the answer to an approval request.
 type Decision string
 
