@@ -57,8 +57,14 @@ type Adapter struct {
 	api    webAPI
 	now    func() time.Time
 
-	ready atomic.Bool
-	self  atomic.Pointer[identity]
+	// ready is the HTTP listener's state; readyConns counts the Socket Mode
+	// connections that are up and healthy.
+	ready      atomic.Bool
+	readyConns atomic.Int32
+	self       atomic.Pointer[identity]
+
+	// Socket Mode liveness (see socketconn.go); tests shorten them.
+	pingInterval, silenceLimit, watchEvery time.Duration
 
 	mu       sync.Mutex
 	httpAddr net.Addr
@@ -108,6 +114,10 @@ func newAdapter(cfg Config, api webAPI, logger *slog.Logger) *Adapter {
 		api:       api,
 		now:       time.Now,
 		listening: make(chan struct{}),
+
+		pingInterval: socketPingInterval,
+		silenceLimit: socketSilenceLimit,
+		watchEvery:   socketWatchEvery,
 	}
 }
 
@@ -128,9 +138,14 @@ func (a *Adapter) Limits() chat.Limits {
 	}
 }
 
-// Ready reports whether the adapter is connected: the Socket Mode connection
-// is up, or the HTTP listener is serving.
-func (a *Adapter) Ready() bool { return a.ready.Load() }
+// Ready reports whether the adapter can receive events: in socket mode, at
+// least one of its Socket Mode connections has Slack's hello and has not
+// gone silent; in HTTP mode, the listener is serving.
+func (a *Adapter) Ready() bool { return a.readyConns.Load() > 0 || a.ready.Load() }
+
+// HealthyConnections returns how many Socket Mode connections are up and
+// healthy (0 in HTTP mode).
+func (a *Adapter) HealthyConnections() int { return int(a.readyConns.Load()) }
 
 // ButtonsSupported reports true: approval cards carry working buttons.
 func (a *Adapter) ButtonsSupported() bool { return true }

@@ -24,6 +24,7 @@ func TestDefaultConfig(t *testing.T) {
 	assert.Equal(t, 40, c.EditBudgetPerMin)
 	assert.Equal(t, 1, c.PostPerSec)
 	assert.Positive(t, c.PostBurst)
+	assert.Equal(t, 2, c.SocketConnections)
 	assert.False(t, c.AssistantStatus)
 }
 
@@ -56,6 +57,10 @@ func TestConfigValidate(t *testing.T) {
 		{"edit budget over tier 3", func(c *Config) { c.EditBudgetPerMin = 90 }, []string{"slack.edit_budget_per_min"}},
 		{"negative edit budget", func(c *Config) { c.EditBudgetPerMin = -1 }, []string{"slack.edit_budget_per_min", "slack.edit_burst"}},
 		{"negative post rate", func(c *Config) { c.PostPerSec = -2; c.PostBurst = -1 }, []string{"slack.post_per_sec", "slack.post_burst"}},
+		{"one socket connection is allowed", func(c *Config) { c.SocketConnections = 1 }, nil},
+		{"ten socket connections", func(c *Config) { c.SocketConnections = 10 }, nil},
+		{"more socket connections than Slack allows", func(c *Config) { c.SocketConnections = 11 }, []string{"slack.socket_connections"}},
+		{"negative socket connections", func(c *Config) { c.SocketConnections = -1 }, []string{"slack.socket_connections"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -37,7 +37,7 @@ type rig struct {
 	eventsURL, clicksURL string
 }
 
-func newRig(t *testing.T, agent promptevtest.Agent, edit func(*slack.Config)) *rig {
+func newRig(t testing.TB, agent promptevtest.Agent, edit func(*slack.Config)) *rig {
 	t.Helper()
 	return newRigWith(t, agent, edit, nil)
 }
@@ -45,7 +45,7 @@ func newRig(t *testing.T, agent promptevtest.Agent, edit func(*slack.Config)) *r
 // newRigWith is newRig with wrap, when not nil, wrapping the bridge's agent
 // (the real promptev client) to control its streams; wrap gets the rig's
 // fake Slack.
-func newRigWith(t *testing.T, agent promptevtest.Agent, edit func(*slack.Config),
+func newRigWith(t testing.TB, agent promptevtest.Agent, edit func(*slack.Config),
 	wrap func(*slackfake.Server, bridge.Agent) bridge.Agent) *rig {
 	t.Helper()
 	fake := slackfake.New(t)
@@ -138,7 +138,7 @@ func (r *rig) threadShows(t *testing.T, channel, thread, text string) slackfake.
 
 // assertNoRejectedCalls checks that Slack (the fake) rejected nothing but
 // injected 429s: no msg_too_long, no invalid_blocks.
-func (r *rig) assertNoRejectedCalls(t *testing.T) {
+func (r *rig) assertNoRejectedCalls(t testing.TB) {
 	t.Helper()
 	for _, c := range r.fake.Calls() {
 		if c.Error != "" && c.Error != "ratelimited" {
@@ -237,7 +237,9 @@ func TestE2EMentionApprovalFlow(t *testing.T) {
 }
 
 func TestE2ERetryStormRunsOnce(t *testing.T) {
-	r := newRig(t, promptevtest.Agent{Script: []promptevtest.Event{{Type: promptevtest.TypeDone, Output: "Answer to {{query}}"}}}, nil)
+	// One connection: the events arrive in order (see the sentinel below).
+	r := newRig(t, promptevtest.Agent{Script: []promptevtest.Event{{Type: promptevtest.TypeDone, Output: "Answer to {{query}}"}}},
+		func(c *slack.Config) { c.SocketConnections = 1 })
 	ev := r.fake.Mention("C1", "U1", "storm")
 	var envs []string
 	for retry := range 4 {

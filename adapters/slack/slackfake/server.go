@@ -75,6 +75,7 @@ func WithPingInterval(d time.Duration) Option { return func(s *Server) { s.pingI
 type Server struct {
 	srv          *httptest.Server
 	pingInterval time.Duration
+	ackTimeout   time.Duration
 
 	mu          sync.Mutex
 	changed     chan struct{}
@@ -99,6 +100,7 @@ type rateRule struct {
 func New(tb testing.TB, opts ...Option) *Server {
 	s := &Server{
 		pingInterval: time.Second,
+		ackTimeout:   3 * time.Second,
 		changed:      make(chan struct{}),
 		msgs:         map[string]*Message{},
 		rateLimited:  map[string]rateRule{},
