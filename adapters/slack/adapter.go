@@ -124,16 +124,28 @@ func newAdapter(cfg Config, api webAPI, logger *slog.Logger) *Adapter {
 // Name returns "slack".
 func (a *Adapter) Name() string { return chat.PlatformSlack }
 
+// The post budget is 4/5 of post_per_sec: postMarginCount × post_per_sec
+// posts per postMarginPer. Slack allows about one chat.postMessage a second
+// per channel; a budget of exactly that drew a 429 whenever a request
+// reached Slack a few milliseconds sooner after the one before it than it
+// had left the bridge. At 4/5, each post after the burst leaves 250 ms of
+// slack at the default (one post every 1.25 s).
+const (
+	postMarginCount = 4
+	postMarginPer   = 5 * time.Second
+)
+
 // Limits returns Slack's limits: 3,900 characters a message, one edit a
-// second per message, the configured chat.update budget per workspace and
-// the configured post budget per channel.
+// second per message, the configured chat.update budget per workspace (its
+// default, 40 a minute with a burst of 5, stays under Slack's 50 in any
+// minute) and a post budget per channel of 4/5 of post_per_sec.
 func (a *Adapter) Limits() chat.Limits {
 	return chat.Limits{
 		MaxMessageChars: maxTextChars,
 		MinEditInterval: time.Second,
 		EditRate:        chat.Rate{Count: a.cfg.EditBudgetPerMin, Per: time.Minute, Burst: a.cfg.EditBurst},
 		EditScope:       chat.ScopeWorkspace,
-		PostRate:        chat.Rate{Count: a.cfg.PostPerSec, Per: time.Second, Burst: a.cfg.PostBurst},
+		PostRate:        chat.Rate{Count: postMarginCount * a.cfg.PostPerSec, Per: postMarginPer, Burst: a.cfg.PostBurst},
 		PostScope:       chat.ScopeChannel,
 	}
 }

@@ -107,9 +107,18 @@ func TestLimits(t *testing.T) {
 	assert.Equal(t, 30, l.EditRate.Count)
 	assert.Equal(t, "1m0s", l.EditRate.Per.String())
 	assert.Equal(t, DefaultEditBurst, l.EditRate.Burst)
-	assert.Equal(t, 1, l.PostRate.Count)
-	assert.Equal(t, "1s", l.PostRate.Per.String())
+	assert.Equal(t, 4, l.PostRate.Count, "4 posts in 5 s: a 20 % margin under Slack's one a second")
+	assert.Equal(t, "5s", l.PostRate.Per.String())
 	assert.Equal(t, DefaultPostBurst, l.PostRate.Burst)
+
+	// The default budgets stay under Slack's documented limits with a margin:
+	// posts below one a second per channel, edits (budget plus burst) below
+	// 50 in any minute.
+	d, err := New(validConfig(), nil)
+	require.NoError(t, err)
+	dl := d.Limits()
+	assert.Less(t, float64(dl.PostRate.Count)/dl.PostRate.Per.Seconds(), 1.0)
+	assert.Less(t, dl.EditRate.Count+dl.EditRate.Burst, 50)
 	assert.False(t, l.SharedBudget)
 	assert.Equal(t, "slack", a.Name())
 	assert.True(t, a.ButtonsSupported())

@@ -48,7 +48,14 @@ func newRig(t testing.TB, agent promptevtest.Agent, edit func(*slack.Config)) *r
 func newRigWith(t testing.TB, agent promptevtest.Agent, edit func(*slack.Config),
 	wrap func(*slackfake.Server, bridge.Agent) bridge.Agent) *rig {
 	t.Helper()
-	fake := slackfake.New(t)
+	return newRigFake(t, nil, agent, edit, wrap)
+}
+
+// newRigFake is newRigWith with options for the fake Slack.
+func newRigFake(t testing.TB, fakeOpts []slackfake.Option, agent promptevtest.Agent, edit func(*slack.Config),
+	wrap func(*slackfake.Server, bridge.Agent) bridge.Agent) *rig {
+	t.Helper()
+	fake := slackfake.New(t, fakeOpts...)
 	api := promptevtest.NewServer(projectKey)
 	t.Cleanup(api.Close)
 	api.AddAgent(agentID, agent)
@@ -509,6 +516,23 @@ func TestE2ELongAnswerSplitWithinLimits(t *testing.T) {
 		assert.Contains(t, all.String(), line)
 	}
 	r.assertNoRejectedCalls(t)
+}
+
+// TestE2ELongAnswerNo429AtSlackLimits posts a 30,000-character answer (nine
+// messages) with the default budgets to a fake that enforces Slack's
+// documented limits: the budgets' margin leaves no room for a 429.
+func TestE2ELongAnswerNo429AtSlackLimits(t *testing.T) {
+	answer, codeLines := longAnswer()
+	r := newRigFake(t, []slackfake.Option{slackfake.WithRateLimits()},
+		promptevtest.Agent{Script: []promptevtest.Event{{Type: promptevtest.TypeDone, Output: answer}}}, nil, nil)
+	ev := r.fake.Mention("C1", "U1", "write a lot")
+	_, err := r.fake.SendEvent(ev, 0)
+	require.NoError(t, err)
+	r.threadShows(t, "C1", ev.TS, codeLines[len(codeLines)-1])
+	require.GreaterOrEqual(t, len(r.fake.Thread("C1", ev.TS)), 8)
+	for _, c := range r.fake.Calls() {
+		assert.Empty(t, c.Error, "%s at %s", c.Method, c.At.Format("15:04:05.000"))
+	}
 }
 
 func TestE2EFatalAuthStopsAdapter(t *testing.T) {

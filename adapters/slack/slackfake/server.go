@@ -85,6 +85,7 @@ type Server struct {
 	msgs        map[string]*Message // by channel+" "+ts
 	order       []string
 	rateLimited map[string]rateRule
+	limits      *limiter // nil unless WithRateLimits
 	authErr     map[string]string
 	socket      socketState
 	wg          sync.WaitGroup

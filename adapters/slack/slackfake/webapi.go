@@ -103,6 +103,18 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte(`{"ok":false,"error":"ratelimited"}`))
 		return
 	}
+	if s.limits != nil && tok == BotToken {
+		if ok, wait := s.limits.admit(method, c.Channel, c.At); !ok {
+			secs := retryAfterSeconds(wait)
+			c.Error = "ratelimited"
+			c.RetryAfter = time.Duration(secs) * time.Second
+			s.calls = append(s.calls, c)
+			w.Header().Set("Retry-After", strconv.Itoa(secs))
+			w.WriteHeader(http.StatusTooManyRequests)
+			_, _ = w.Write([]byte(`{"ok":false,"error":"ratelimited"}`))
+			return
+		}
+	}
 	code := ""
 	switch {
 	case tok != BotToken:
