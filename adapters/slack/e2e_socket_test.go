@@ -1,12 +1,16 @@
 package slack_test
 
 import (
+	"bytes"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/promptev/promptev-bridge/adapters/slack/slackfake"
+	"github.com/promptev/promptev-bridge/chat"
 	"github.com/promptev/promptev-bridge/promptev/promptevtest"
 )
 
@@ -83,4 +87,31 @@ func TestE2EDuplicateOnTwoConnectionsRunsOnce(t *testing.T) {
 	r.threadShows(t, "C1", ev.TS, "Answer to twice")
 	assert.Len(t, r.fake.Thread("C1", ev.TS), 1, "one reply")
 	assert.Equal(t, 3, r.streams(), "one run for the duplicated mention, one per sentinel")
+}
+
+// TestE2EBareMentionGetsHint: a bare @bot (the documented app_mention
+// payload in testdata, and the fake's own) gets the hint in its thread and
+// starts no run.
+func TestE2EBareMentionGetsHint(t *testing.T) {
+	r := newRig(t, answerAgent, nil)
+	data, err := os.ReadFile(filepath.Join("testdata", "app_mention_bare.json"))
+	require.NoError(t, err)
+	require.NoError(t, r.fake.SendRaw(bytes.ReplaceAll(data, []byte("U0LAN0Z89"), []byte(slackfake.BotUserID))))
+	hint := r.threadShows(t, "C123ABC456", "1515449522.000016", chat.EmptyQuestionText)
+	assert.Equal(t, "C123ABC456", hint.Channel)
+
+	bare := r.fake.Mention("C1", "U1", "")
+	assert.Equal(t, "<@"+slackfake.BotUserID+">", bare.Text)
+	_, err = r.fake.SendEvent(bare, 0)
+	require.NoError(t, err)
+	r.threadShows(t, "C1", bare.TS, chat.EmptyQuestionText)
+
+	// A question afterwards runs; the bare mentions did not.
+	q := r.fake.Mention("C1", "U1", "real question")
+	_, err = r.fake.SendEvent(q, 0)
+	require.NoError(t, err)
+	r.threadShows(t, "C1", q.TS, "Answer to real question")
+	assert.Equal(t, 1, r.streams())
+	assert.Len(t, r.fake.Thread("C1", bare.TS), 1, "one hint")
+	r.assertNoRejectedCalls(t)
 }

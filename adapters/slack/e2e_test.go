@@ -152,6 +152,12 @@ func (r *rig) assertNoRejectedCalls(t testing.TB) {
 			t.Errorf("%s on %s %s was rejected: %s", c.Method, c.Channel, c.TS, c.Error)
 		}
 	}
+	// Slack asks for new block ids on every update of a message.
+	for _, m := range r.fake.Messages("") {
+		if m.ReusedBlockIDs > 0 {
+			t.Errorf("message %s %s: %d block ids sent again by an update", m.Channel, m.TS, m.ReusedBlockIDs)
+		}
+	}
 }
 
 func TestE2EMentionApprovalFlow(t *testing.T) {
@@ -528,7 +534,18 @@ func TestE2ELongAnswerNo429AtSlackLimits(t *testing.T) {
 	ev := r.fake.Mention("C1", "U1", "write a lot")
 	_, err := r.fake.SendEvent(ev, 0)
 	require.NoError(t, err)
-	r.threadShows(t, "C1", ev.TS, codeLines[len(codeLines)-1])
+	// Nine messages at one post every 1.25 s: longer than threadShows waits.
+	last := codeLines[len(codeLines)-1]
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	require.NoError(t, r.fake.WaitFor(ctx, func() bool {
+		for _, m := range r.fake.Thread("C1", ev.TS) {
+			if strings.Contains(m.BlockText(), last) {
+				return true
+			}
+		}
+		return false
+	}), "the last part of the answer")
 	require.GreaterOrEqual(t, len(r.fake.Thread("C1", ev.TS)), 8)
 	for _, c := range r.fake.Calls() {
 		assert.Empty(t, c.Error, "%s at %s", c.Method, c.At.Format("15:04:05.000"))

@@ -63,6 +63,13 @@ type Message struct {
 	// Edits counts successful chat.update calls on the message.
 	Edits   int
 	Deleted bool
+	// ReusedBlockIDs counts the block ids an update sent again from the
+	// message's earlier versions. Slack accepts them but asks for a new
+	// block_id each time a message is updated (clients may not re-render a
+	// block whose id they know).
+	ReusedBlockIDs int
+	// seenBlockIDs are the block ids of every version of the message.
+	seenBlockIDs map[string]bool
 }
 
 // Option configures a Server.

@@ -144,13 +144,23 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	case "chat.postMessage":
 		c.TS = s.nextTSLocked()
 		k := c.Channel + " " + c.TS
-		s.msgs[k] = &Message{Channel: c.Channel, TS: c.TS, ThreadTS: c.ThreadTS, Text: c.Text, Blocks: c.Blocks}
+		s.msgs[k] = &Message{Channel: c.Channel, TS: c.TS, ThreadTS: c.ThreadTS, Text: c.Text, Blocks: c.Blocks,
+			seenBlockIDs: map[string]bool{}}
+		for _, id := range blockIDs(c.Blocks) {
+			s.msgs[k].seenBlockIDs[id] = true
+		}
 		s.order = append(s.order, k)
 		resp["ts"] = c.TS
 		resp["message"] = map[string]any{"text": c.Text, "ts": c.TS, "thread_ts": c.ThreadTS, "bot_id": BotID}
 	case "chat.update":
 		target.Text, target.Blocks = c.Text, c.Blocks
 		target.Edits++
+		for _, id := range blockIDs(c.Blocks) {
+			if target.seenBlockIDs[id] {
+				target.ReusedBlockIDs++
+			}
+			target.seenBlockIDs[id] = true
+		}
 		resp["ts"] = c.TS
 		resp["text"] = c.Text
 	case "chat.delete":
