@@ -64,7 +64,7 @@ type Adapter struct {
 	self       atomic.Pointer[identity]
 
 	// Socket Mode liveness (see socketconn.go); tests shorten them.
-	pingInterval, silenceLimit, watchEvery time.Duration
+	pingInterval, clientPing, silenceLimit, watchEvery time.Duration
 
 	mu       sync.Mutex
 	httpAddr net.Addr
@@ -116,6 +116,7 @@ func newAdapter(cfg Config, api webAPI, logger *slog.Logger) *Adapter {
 		listening: make(chan struct{}),
 
 		pingInterval: socketPingInterval,
+		clientPing:   socketClientPing,
 		silenceLimit: socketSilenceLimit,
 		watchEvery:   socketWatchEvery,
 	}

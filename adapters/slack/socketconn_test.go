@@ -2,7 +2,9 @@ package slack
 
 import (
 	"context"
+	"io"
 	"net"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -13,19 +15,21 @@ import (
 	"github.com/promptev/promptev-bridge/adapters/slack/slackfake"
 )
 
-// TestWatchSilenceDefaults checks, in fake time, the production limits: a
-// connection that keeps receiving (Slack's pings every few seconds) is left
-// alone; once nothing arrives, it is closed within 15 s.
+// TestWatchSilenceDefaults checks, in fake time, the production values: the
+// adapter pings Slack every few seconds, so a connection whose pongs come
+// back is left alone for as long as it lives, even with none of Slack's own
+// pings (they come only about every 30 s); once nothing comes back, it is
+// closed within 15 s.
 func TestWatchSilenceDefaults(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		a := newAdapter(DefaultConfig(), nil, nil)
 		client, server := net.Pipe()
 		defer server.Close()
 		s := newSocketSlot(1, time.Now)
-		conn := s.attach(client)
+		conn := s.attach(client, true)
 		a.setSlotReady(s, true)
 
-		// The client side reads everything, as slack-go's reader does.
+		// The client side reads everything, as the WebSocket library does.
 		closed := make(chan time.Time, 1)
 		go func() {
 			buf := make([]byte, 64)
@@ -36,31 +40,58 @@ func TestWatchSilenceDefaults(t *testing.T) {
 				}
 			}
 		}()
+		// Slack's side answers each ping with a pong while healthy.
+		var healthy atomic.Bool
+		healthy.Store(true)
+		var pings atomic.Int32
+		var lastPong atomic.Int64
+		go func() {
+			frame := make([]byte, 6)
+			for {
+				if _, err := io.ReadFull(server, frame); err != nil {
+					return
+				}
+				if frame[0] != 0x89 || frame[1] != 0x80 {
+					t.Errorf("not a masked empty ping frame: % x", frame)
+					return
+				}
+				pings.Add(1)
+				if healthy.Load() {
+					if _, err := server.Write([]byte{0x8a, 0x00}); err != nil {
+						return
+					}
+					lastPong.Store(time.Now().UnixNano())
+				}
+			}
+		}()
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		go a.watchSilence(ctx, []*socketSlot{s})
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			a.watchSilence(ctx, []*socketSlot{s})
+		}()
 
-		// A ping-sized frame every 5 s for a minute: never silent.
-		for range 12 {
-			time.Sleep(5 * time.Second)
-			_, err := server.Write([]byte{0x89, 0x04, 'p', 'i', 'n', 'g'})
-			require.NoError(t, err)
-		}
+		time.Sleep(2 * time.Minute)
 		synctest.Wait()
 		select {
 		case <-closed:
-			t.Fatal("a connection that receives pings was closed")
+			t.Fatal("a connection that answers pings was closed")
 		default:
 		}
 		assert.True(t, a.Ready())
+		assert.GreaterOrEqual(t, int(pings.Load()), 25, "a ping every 4 s")
 
-		// Then silence: closed within 15 s of the last frame, and no longer ready.
-		last := time.Now()
+		// Half-open: the pings go out, nothing comes back.
+		healthy.Store(false)
 		at := <-closed
-		assert.LessOrEqual(t, at.Sub(last), 15*time.Second)
-		assert.Greater(t, at.Sub(last), a.silenceLimit-time.Second, "not closed before the limit")
+		silent := at.Sub(time.Unix(0, lastPong.Load()))
+		assert.LessOrEqual(t, silent, 15*time.Second)
+		assert.Greater(t, silent, a.silenceLimit, "not closed before the limit")
 		assert.False(t, a.Ready())
 		assert.Zero(t, a.HealthyConnections())
+		cancel()
+		<-done
 	})
 }
 
@@ -68,14 +99,15 @@ func TestWatchSilenceDefaults(t *testing.T) {
 // on the fake: the adapter stays ready on the other, notices the silent one
 // and opens a replacement, and events flow on every connection again.
 func TestSocketReplacesSilencedConnection(t *testing.T) {
-	fake := slackfake.New(t, slackfake.WithPingInterval(50*time.Millisecond))
+	fake := slackfake.New(t, slackfake.WithPingInterval(time.Hour))
 	rec := newRecorder()
 	cfg := fakeConfig(fake, ModeSocket)
 	a, err := New(cfg, testLogger(t, nil))
 	require.NoError(t, err)
-	// Short limits so the test takes well under a second of silence;
-	// TestWatchSilenceDefaults covers the production values.
-	a.silenceLimit, a.watchEvery = 400*time.Millisecond, 20*time.Millisecond
+	// Short limits so the test takes seconds; TestWatchSilenceDefaults
+	// covers the production values. The fake sends no pings of its own in
+	// that time: only the pongs to the adapter's pings keep a connection.
+	a.silenceLimit, a.clientPing, a.watchEvery = 2*time.Second, 100*time.Millisecond, 20*time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx, rec) }()
@@ -93,7 +125,8 @@ func TestSocketReplacesSilencedConnection(t *testing.T) {
 		return len(open) == 2 && open[0] == ids[1] && a.HealthyConnections() == 2
 	})
 	assert.True(t, a.Ready())
-	assert.Equal(t, 3, fake.Connections())
+	assert.Equal(t, 3, fake.Connections(), "the healthy connection, kept by its pongs, was not replaced")
+	assert.Positive(t, fake.ClientPings(), "the adapter pings Slack")
 
 	// Both open connections deliver.
 	for _, id := range fake.ConnIDs() {
@@ -102,4 +135,40 @@ func TestSocketReplacesSilencedConnection(t *testing.T) {
 		fake.Await(t, "ack", func() bool { return fake.Acked(env) })
 	}
 	assert.Len(t, rec.messages(), 2)
+}
+
+// TestSocketPingsDoNotCorruptFrames pings as often as possible while
+// envelopes are acknowledged on the same connection: every ack arrives
+// whole (a ping written inside an ack frame would break the connection).
+func TestSocketPingsDoNotCorruptFrames(t *testing.T) {
+	fake := slackfake.New(t, slackfake.WithPingInterval(time.Hour))
+	rec := newRecorder()
+	cfg := fakeConfig(fake, ModeSocket)
+	cfg.SocketConnections = 1
+	a, err := New(cfg, testLogger(t, nil))
+	require.NoError(t, err)
+	a.clientPing, a.watchEvery = 0, time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx, rec) }()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+	})
+	fake.Await(t, "connection", func() bool { return a.HealthyConnections() == 1 })
+
+	const n = 200
+	envs := make([]string, 0, n)
+	for range n {
+		env, err := fake.SendEvent(fake.Mention("C1", "U1", "ping storm"), 0)
+		require.NoError(t, err)
+		envs = append(envs, env)
+	}
+	fake.Await(t, "every ack", func() bool { return len(fake.Acks()) >= n })
+	for _, env := range envs {
+		assert.True(t, fake.Acked(env))
+	}
+	assert.Len(t, rec.messages(), n)
+	assert.Equal(t, 1, fake.Connections(), "the connection never broke")
+	assert.Greater(t, fake.ClientPings(), 10)
 }

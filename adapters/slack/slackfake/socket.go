@@ -26,6 +26,8 @@ type socketState struct {
 	conns    []*socketConn
 	acks     []Ack
 	pongs    int
+	// clientPings counts the pings clients sent (and the fake answered).
+	clientPings int
 	// next is the round-robin cursor over conns for envelopes.
 	next int
 	// deliveries records every envelope sent by Deliver, oldest first.
@@ -101,6 +103,22 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request) {
 		s.socket.pongs++
 		s.notifyLocked()
 		s.mu.Unlock()
+		return nil
+	})
+	// Slack answers a client's ping with a pong; a silenced connection
+	// loses both.
+	ws.SetPingHandler(func(data string) error {
+		if c.silenced.Load() {
+			return nil
+		}
+		s.mu.Lock()
+		s.socket.clientPings++
+		s.notifyLocked()
+		s.mu.Unlock()
+		err := ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
+		if err != nil && !errors.Is(err, websocket.ErrCloseSent) {
+			return err
+		}
 		return nil
 	})
 	hello, _ := json.Marshal(map[string]any{
@@ -192,6 +210,14 @@ func (s *Server) Pongs() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.socket.pongs
+}
+
+// ClientPings returns how many WebSocket pings the clients sent on
+// connections that were not silenced (each was answered with a pong).
+func (s *Server) ClientPings() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.socket.clientPings
 }
 
 // Acks returns the acknowledgements received, oldest first.
