@@ -2,6 +2,7 @@ package slack
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
@@ -65,6 +66,9 @@ type Adapter struct {
 
 	// Socket Mode liveness (see socketconn.go); tests shorten them.
 	pingInterval, clientPing, silenceLimit, watchEvery time.Duration
+	// socketTLS is the TLS config of wss:// connections; nil uses the
+	// system's roots (tests trust slackfake's certificate with it).
+	socketTLS *tls.Config
 
 	mu       sync.Mutex
 	httpAddr net.Addr

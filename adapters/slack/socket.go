@@ -54,7 +54,7 @@ func (a *Adapter) runSlot(ctx context.Context, h chat.Handler, s *socketSlot) er
 	defer a.setSlotReady(s, false)
 	smc := socketmode.New(a.client,
 		socketmode.OptionPingInterval(a.pingInterval),
-		socketmode.OptionDialer(s.dialer()),
+		socketmode.OptionDialer(s.dialer(a.socketTLS)),
 	)
 	runErr := make(chan error, 1)
 	go func() { runErr <- smc.RunContext(ctx) }()

@@ -76,9 +76,10 @@ func proxied() bool {
 }
 
 // dialer returns the WebSocket dialer for slack-go's client. Without a
-// proxy the slot does the TLS handshake itself, so the connection it
-// watches carries WebSocket frames in the clear and it can add pings.
-func (s *socketSlot) dialer() *websocket.Dialer {
+// proxy the slot does the TLS handshake itself (with base, or the system's
+// roots when nil), so the connection it watches carries WebSocket frames in
+// the clear and it can add pings.
+func (s *socketSlot) dialer(base *tls.Config) *websocket.Dialer {
 	nd := &net.Dialer{Timeout: 30 * time.Second}
 	viaProxy := proxied()
 	d := &websocket.Dialer{
@@ -103,7 +104,12 @@ func (s *socketSlot) dialer() *websocket.Dialer {
 			if err != nil {
 				return nil, err
 			}
-			tc := tls.Client(raw, &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12})
+			cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+			if base != nil {
+				cfg = base.Clone()
+			}
+			cfg.ServerName = host
+			tc := tls.Client(raw, cfg)
 			if err := tc.HandshakeContext(ctx); err != nil {
 				_ = raw.Close()
 				return nil, err

@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"net"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -171,4 +173,68 @@ func TestSocketPingsDoNotCorruptFrames(t *testing.T) {
 	assert.Len(t, rec.messages(), n)
 	assert.Equal(t, 1, fake.Connections(), "the connection never broke")
 	assert.Greater(t, fake.ClientPings(), 10)
+}
+
+// TestSocketOverTLS runs Socket Mode over wss://, as with Slack: the adapter
+// does the TLS handshake itself, its pings cross the TLS connection, events
+// are acknowledged and handed over, and a silenced connection is replaced.
+func TestSocketOverTLS(t *testing.T) {
+	fake := slackfake.New(t, slackfake.WithTLSSocket(), slackfake.WithPingInterval(time.Hour))
+	rec := newRecorder()
+	a, err := New(fakeConfig(fake, ModeSocket), testLogger(t, nil))
+	require.NoError(t, err)
+	a.socketTLS = fake.SocketTLSConfig()
+	a.silenceLimit, a.clientPing, a.watchEvery = 2*time.Second, 100*time.Millisecond, 20*time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx, rec) }()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+	})
+	fake.Await(t, "two healthy connections", func() bool { return a.HealthyConnections() == 2 })
+	fake.Await(t, "pongs to the adapter's pings", func() bool { return fake.ClientPings() >= 4 })
+
+	env, err := fake.SendEvent(fake.Mention("C1", "U1", "over tls"), 0)
+	require.NoError(t, err)
+	fake.Await(t, "ack", func() bool { return fake.Acked(env) })
+	assert.Equal(t, "over tls", rec.waitMessages(t, 1)[0].Text)
+
+	ids := fake.ConnIDs()
+	require.True(t, fake.Silence(ids[0]))
+	fake.Await(t, "the silenced connection replaced", func() bool {
+		open := fake.ConnIDs()
+		return len(open) == 2 && open[0] == ids[1] && a.HealthyConnections() == 2
+	})
+	assert.Equal(t, 3, fake.Connections())
+}
+
+// TestSocketTLSRefusesUnknownCertificate: without trusting the fake's
+// certificate (the system's roots), the handshake fails and the adapter
+// keeps retrying instead of connecting.
+func TestSocketTLSRefusesUnknownCertificate(t *testing.T) {
+	fake := slackfake.New(t, slackfake.WithTLSSocket())
+	seen := &logWatch{want: "certificate", found: make(chan struct{})}
+	r := start(t, fakeConfig(fake, ModeSocket), newRecorder(), seen)
+	select {
+	case <-seen.found:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no refused handshake logged")
+	}
+	assert.False(t, r.a.Ready())
+	assert.Zero(t, fake.OpenConnections())
+}
+
+// logWatch is a log writer that closes found once a line contains want.
+type logWatch struct {
+	want  string
+	found chan struct{}
+	once  sync.Once
+}
+
+func (w *logWatch) Write(p []byte) (int, error) {
+	if strings.Contains(string(p), w.want) {
+		w.once.Do(func() { close(w.found) })
+	}
+	return len(p), nil
 }

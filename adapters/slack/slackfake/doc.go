@@ -19,7 +19,8 @@
 // spread across the open connections in turn; Silence makes one half-open
 // (open, but nothing gets through either way), and Deliver redelivers an
 // unacknowledged envelope with retry_attempt and retry_reason on another
-// connection, as Slack does. For
+// connection, as Slack does. Clients' WebSocket pings are answered with
+// pongs (and counted), and WithTLSSocket serves Socket Mode over wss://. For
 // HTTP mode, PostEvent and PostClick sign bodies with the signing secret
 // (or deliberately not) and POST them to an adapter's listener.
 //

@@ -2,6 +2,8 @@ package slackfake
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -78,9 +80,27 @@ type Option func(*Server)
 // WithPingInterval sets how often the Socket Mode endpoint pings (default 1 s).
 func WithPingInterval(d time.Duration) Option { return func(s *Server) { s.pingInterval = d } }
 
+// WithTLSSocket serves Socket Mode over TLS: apps.connections.open returns a
+// wss:// URL on a second, TLS-only listener (the Web API stays plain HTTP).
+// Clients trust it through SocketTLSConfig.
+func WithTLSSocket() Option { return func(s *Server) { s.wantTLS = true } }
+
+// SocketTLSConfig returns a TLS client config trusting the WithTLSSocket
+// listener's certificate, or nil without WithTLSSocket.
+func (s *Server) SocketTLSConfig() *tls.Config {
+	if s.tlsSocket == nil {
+		return nil
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(s.tlsSocket.Certificate())
+	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+}
+
 // Server is the fake Slack. Its methods are safe for concurrent use.
 type Server struct {
 	srv          *httptest.Server
+	tlsSocket    *httptest.Server // with WithTLSSocket: Socket Mode over TLS
+	wantTLS      bool
 	pingInterval time.Duration
 	ackTimeout   time.Duration
 
@@ -127,6 +147,11 @@ func New(tb testing.TB, opts ...Option) *Server {
 	mux.HandleFunc("/api/assistant.threads.setStatus", s.chat)
 	mux.HandleFunc("/ws", s.serveSocket)
 	s.srv = httptest.NewServer(mux)
+	if s.wantTLS {
+		ws := http.NewServeMux()
+		ws.HandleFunc("/ws", s.serveSocket)
+		s.tlsSocket = httptest.NewTLSServer(ws)
+	}
 	if tb != nil {
 		tb.Cleanup(s.Close)
 	}
@@ -149,6 +174,9 @@ func (s *Server) Close() {
 		c.close()
 	}
 	s.srv.Close()
+	if s.tlsSocket != nil {
+		s.tlsSocket.Close()
+	}
 	s.wg.Wait()
 }
 

@@ -55,7 +55,11 @@ func (s *Server) connectionsOpen(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, map[string]any{"ok": false, "error": code})
 		return
 	}
-	u := "ws" + strings.TrimPrefix(s.srv.URL, "http") + "/ws?ticket=fake-ticket-" + strconv.Itoa(ticket)
+	base := s.srv.URL
+	if s.tlsSocket != nil {
+		base = s.tlsSocket.URL // https://...
+	}
+	u := "ws" + strings.TrimPrefix(base, "http") + "/ws?ticket=fake-ticket-" + strconv.Itoa(ticket)
 	writeJSON(w, map[string]any{"ok": true, "url": u})
 }
 
