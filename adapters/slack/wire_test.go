@@ -67,7 +67,7 @@ func TestWireMessageChangedIsIgnored(t *testing.T) {
 
 	msgs := rec.waitMessages(t, 1)
 	assert.Equal(t, sentinel.EventID, msgs[0].EventID, "the edits were not handed over")
-	assert.True(t, fake.Acked(envelopeID(t, data)), "the edit was acknowledged")
+	fake.Await(t, "the edit acknowledged", func() bool { return fake.Acked(envelopeID(t, data)) })
 }
 
 // TestFakeMessageChangedShape checks that slackfake's message_changed has
