@@ -136,7 +136,7 @@ func TestSocketReplacesSilencedConnection(t *testing.T) {
 		require.NoError(t, err)
 		fake.Await(t, "ack", func() bool { return fake.Acked(env) })
 	}
-	assert.Len(t, rec.messages(), 2)
+	assert.Len(t, rec.waitMessages(t, 2), 2)
 }
 
 // TestSocketPingsDoNotCorruptFrames pings as often as possible while
@@ -170,7 +170,7 @@ func TestSocketPingsDoNotCorruptFrames(t *testing.T) {
 	for _, env := range envs {
 		assert.True(t, fake.Acked(env))
 	}
-	assert.Len(t, rec.messages(), n)
+	assert.Len(t, rec.waitMessages(t, n), n)
 	assert.Equal(t, 1, fake.Connections(), "the connection never broke")
 	assert.Greater(t, fake.ClientPings(), 10)
 }
