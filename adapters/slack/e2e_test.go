@@ -69,6 +69,9 @@ func newRigFake(t testing.TB, fakeOpts []slackfake.Option, agent promptevtest.Ag
 		edit(&scfg)
 	}
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	if _, ok := t.(*testing.B); ok {
+		log = slog.New(slog.DiscardHandler) // a benchmark's output is its figures
+	}
 	adapter, err := slack.New(scfg, log)
 	require.NoError(t, err)
 
