@@ -81,6 +81,18 @@ func (b *Bridge) HandleMessage(ctx context.Context, msg chat.InboundMessage) err
 		log().Debug("duplicate delivery dropped", "message_id", msg.MessageID, "event_id", msg.EventID)
 		return nil
 	}
+	if msg.Mentioned && strings.TrimSpace(msg.Text) == "" {
+		// A bare mention (nothing left once the mention is removed): a hint,
+		// not a run with an empty query.
+		l := log()
+		l.Debug("empty mention answered with a hint", "user", msg.User.ID)
+		b.workers.Go(func() {
+			if _, err := ps.out.Post(b.life, msg.Key, noticeMessage(chat.EmptyQuestionText), outbox.PrioNormal); err != nil {
+				l.Warn("empty-question hint not posted", "err", err)
+			}
+		})
+		return nil
+	}
 	if b.isDecisionText(msg.Text) {
 		// The agent would take this text as the answer to a pending approval,
 		// bypassing the card's policy: typed text never decides.

@@ -369,3 +369,32 @@ func TestRunEndedIsToldEveryAcceptedMessage(t *testing.T) {
 		assert.Equal(t, []string{"40.1:" + bridge.OutcomeBusy, "40.1:" + bridge.OutcomeDone, "40.1:" + bridge.OutcomeDone}, ended)
 	})
 }
+
+func TestBareMentionGetsHintAndNoRun(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		agent := newFakeAgent(replyWith("ok"))
+		r := startRig(t, agent)
+		defer r.stop()
+		ctx := context.Background()
+		key := engKey("30.1")
+
+		bare := r.msg(key, "U1", "  \n ")
+		require.NoError(t, r.b.HandleMessage(ctx, bare))
+		settle()
+		assert.Equal(t, []string{chat.EmptyQuestionText}, r.texts(key), "a hint in the thread")
+		assert.Empty(t, agent.Starts(), "no session")
+		assert.Empty(t, agent.Streams(), "no run")
+
+		// A redelivery of the same bare mention is deduplicated: one hint.
+		require.NoError(t, r.b.HandleMessage(ctx, bare))
+		settle()
+		assert.Equal(t, []string{chat.EmptyQuestionText}, r.texts(key))
+		assert.Equal(t, 1, r.metrics.count("dedupe"))
+
+		// The question that follows runs as usual.
+		r.send(key, "U1", "what now?")
+		settle()
+		assert.Equal(t, []string{chat.EmptyQuestionText, "ok"}, r.texts(key))
+		assert.Len(t, agent.Streams(), 1)
+	})
+}

@@ -55,8 +55,9 @@ func (a *Adapter) inbound(ctx context.Context, m *discordgo.Message, received ti
 	} else {
 		in.Key = chat.ConversationKey{Platform: Name, Workspace: m.GuildID, Channel: m.ChannelID}
 	}
-	if strings.TrimSpace(in.Text) == "" && len(m.Attachments) == 0 {
-		if !in.Mentioned && a.warnedContent.CompareAndSwap(false, true) {
+	// A bare mention goes on: the bridge answers it with a hint.
+	if strings.TrimSpace(in.Text) == "" && len(m.Attachments) == 0 && !in.Mentioned {
+		if a.warnedContent.CompareAndSwap(false, true) {
 			a.log.WarnContext(ctx, "a thread message arrived without content: is the Message Content intent enabled in the Developer Portal?",
 				"conversation", in.Key.String())
 		}

@@ -103,8 +103,15 @@ func TestInboundMapping(t *testing.T) {
 				Content: "pinned", MentionBot: true, Type: 6},
 		},
 		{
-			name: "a bare mention without text is dropped", autoThread: true,
+			// The bridge answers it with a hint (chat.EmptyQuestionText), as on every platform.
+			name: "a bare mention without text is handed over", autoThread: true,
 			msg: discordfake.UserMessage{GuildID: testGuild, ChannelID: testChannel, AuthorID: testUser, AuthorName: "ana", MentionBot: true},
+			want: func(id string) *chat.InboundMessage {
+				return &chat.InboundMessage{
+					Key:  chat.ConversationKey{Platform: "discord", Workspace: testGuild, Channel: testChannel, Thread: id},
+					User: chat.User{ID: testUser, Name: "ana"}, Text: "", MessageID: id, Mentioned: true,
+				}
+			},
 		},
 	}
 	for _, tt := range tests {

@@ -12,7 +12,7 @@ import (
 // Texts shown to users by the adapter itself.
 const (
 	noticeFailed        = "Sorry, that did not work. Please try again in a moment."
-	noticeEmptyQuestion = "Please add a question."
+	noticeEmptyQuestion = chat.EmptyQuestionText
 )
 
 // onInteraction handles one interaction. Discord requires an answer within

@@ -26,6 +26,12 @@ const (
 	DefaultEditBurst        = 5
 	DefaultPostPerSec       = 1
 	DefaultPostBurst        = 3
+	// DefaultSocketConnections is how many Socket Mode connections the
+	// adapter keeps open, so that Slack has a healthy one to send an
+	// envelope or its retry to when another is silently dead.
+	DefaultSocketConnections = 2
+	// MaxSocketConnections is Slack's limit of Socket Mode connections per app.
+	MaxSocketConnections = 10
 )
 
 // Config is the "slack" section of the bridge configuration.
@@ -57,6 +63,10 @@ type Config struct {
 	PostPerSec int `yaml:"post_per_sec"`
 	// PostBurst is the short burst of posts allowed per channel (default 3).
 	PostBurst int `yaml:"post_burst"`
+	// SocketConnections is how many Socket Mode connections to keep open
+	// (default 2, at most 10, Slack's limit per app). Slack spreads
+	// envelopes and their retries across them.
+	SocketConnections int `yaml:"socket_connections"`
 	// AssistantStatus enables assistant.threads.setStatus while the agent works
 	// (needs the assistant:write scope).
 	AssistantStatus bool `yaml:"assistant_status"`
@@ -66,15 +76,16 @@ type Config struct {
 // edits a minute per workspace and one post a second per channel.
 func DefaultConfig() Config {
 	return Config{
-		Mode:             ModeSocket,
-		Listen:           DefaultListen,
-		EventsPath:       DefaultEventsPath,
-		InteractionsPath: DefaultInteractionsPath,
-		APIURL:           DefaultAPIURL,
-		EditBudgetPerMin: DefaultEditBudgetPerMin,
-		EditBurst:        DefaultEditBurst,
-		PostPerSec:       DefaultPostPerSec,
-		PostBurst:        DefaultPostBurst,
+		Mode:              ModeSocket,
+		Listen:            DefaultListen,
+		EventsPath:        DefaultEventsPath,
+		InteractionsPath:  DefaultInteractionsPath,
+		APIURL:            DefaultAPIURL,
+		EditBudgetPerMin:  DefaultEditBudgetPerMin,
+		EditBurst:         DefaultEditBurst,
+		PostPerSec:        DefaultPostPerSec,
+		PostBurst:         DefaultPostBurst,
+		SocketConnections: DefaultSocketConnections,
 	}
 }
 
@@ -110,6 +121,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.PostBurst == 0 {
 		c.PostBurst = d.PostBurst
+	}
+	if c.SocketConnections == 0 {
+		c.SocketConnections = d.SocketConnections
 	}
 	return c
 }
@@ -171,6 +185,10 @@ func (c Config) Validate(path string) chat.ConfigProblems {
 	}
 	if c.PostBurst < 0 {
 		ps.Add(p("post_burst"), "must be positive, got %d", c.PostBurst)
+	}
+	if c.SocketConnections < 1 || c.SocketConnections > MaxSocketConnections {
+		ps.Add(p("socket_connections"), "must be between 1 and %d (Slack's limit per app; 2 or more keep events flowing when one connection dies silently), got %d",
+			MaxSocketConnections, c.SocketConnections)
 	}
 	return ps
 }

@@ -30,6 +30,11 @@ const (
 // same form, so their clicks still decode.
 const actionIDPrefix = "pvb_"
 
+// noBlockID leaves a block's block_id out, so Slack assigns a fresh one on
+// every post and update: Slack asks for a new block_id each time a message
+// is updated, and the adapter finds clicks by action_id, not block_id.
+const noBlockID = ""
+
 // Action ids of the approval card's buttons.
 const (
 	ActionApprove = actionIDPrefix + string(chat.Approve)
@@ -87,9 +92,9 @@ func renderStatus(m chat.Message) rendered {
 		line = ":hourglass_flowing_sand: " + line
 	}
 	var blocks []slack.Block
-	blocks = append(blocks, slack.NewContextBlock("pvb_status", mrkdwn(line)))
+	blocks = append(blocks, slack.NewContextBlock(noBlockID, mrkdwn(line)))
 	if t := strings.TrimSpace(m.Thought); t != "" {
-		blocks = append(blocks, slack.NewContextBlock("pvb_thought",
+		blocks = append(blocks, slack.NewContextBlock(noBlockID,
 			mrkdwn("_"+escape(chat.OneLine(t), maxSectionChars-10)+"_")))
 	}
 	if len(m.Steps) > 0 {
@@ -106,7 +111,7 @@ func renderStatus(m chat.Message) rendered {
 			}
 			lines = append(lines, mark+" "+escape(chat.OneLine(s.Text), per-len(mark)-2))
 		}
-		blocks = append(blocks, slack.NewContextBlock("pvb_steps", mrkdwn(strings.Join(lines, "\n"))))
+		blocks = append(blocks, slack.NewContextBlock(noBlockID, mrkdwn(strings.Join(lines, "\n"))))
 	}
 	return rendered{Blocks: blocks, Text: plainFallback(status)}
 }
@@ -125,20 +130,19 @@ func renderApproval(m chat.Message) rendered {
 	if d := strings.TrimSpace(card.Description); d != "" {
 		text += "\n" + escape(d, maxSectionChars-utf8.RuneCountInString(head)-1)
 	}
-	blocks = append(blocks, slack.NewSectionBlock(mrkdwn(text), nil, nil, slack.SectionBlockOptionBlockID("pvb_approval")))
+	blocks = append(blocks, slack.NewSectionBlock(mrkdwn(text), nil, nil))
 	if a := strings.TrimSpace(card.Arguments); a != "" {
 		// Inside a code span the text is shown verbatim; backticks would end it.
 		a = strings.ReplaceAll(a, "```", "'''")
-		blocks = append(blocks, slack.NewSectionBlock(mrkdwn("```"+escape(a, maxSectionChars-6)+"```"), nil, nil,
-			slack.SectionBlockOptionBlockID("pvb_arguments")))
+		blocks = append(blocks, slack.NewSectionBlock(mrkdwn("```"+escape(a, maxSectionChars-6)+"```"), nil, nil))
 	}
 	switch card.State {
 	case chat.ApprovalPending, "":
 		approve := slack.NewButtonBlockElement(actionID(chat.Approve), card.ID, plain("Approve")).WithStyle(slack.StylePrimary)
 		deny := slack.NewButtonBlockElement(actionID(chat.Deny), card.ID, plain("Deny")).WithStyle(slack.StyleDanger)
-		blocks = append(blocks, slack.NewActionBlock("pvb_decide", approve, deny))
+		blocks = append(blocks, slack.NewActionBlock(noBlockID, approve, deny))
 	default:
-		blocks = append(blocks, slack.NewContextBlock("pvb_decided", mrkdwn(decidedLine(card))))
+		blocks = append(blocks, slack.NewContextBlock(noBlockID, mrkdwn(decidedLine(card))))
 	}
 	fallback := "Approval needed"
 	if card.Tool != "" {
@@ -194,7 +198,7 @@ func renderMarkdown(m chat.Message) rendered {
 	// allows maxMarkdownChars, which leaves room for neutralised mentions.
 	body = chat.TruncateRunes(body, maxMarkdownChars)
 	return rendered{
-		Blocks: []slack.Block{slack.NewMarkdownBlock("pvb_body", body)},
+		Blocks: []slack.Block{slack.NewMarkdownBlock(noBlockID, body)},
 		Text:   plainFallback(body),
 	}
 }
