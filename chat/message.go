@@ -32,7 +32,6 @@ type InboundMessage struct {
 // platform shows the same words.
 const EmptyQuestionText = "Please add a question."
 
-
 // ActionKind says what a button does. It is a short lowercase word (see
 // Valid); adapters carry it in their button ids, so a kind, once used, is
 // part of the wire format of every button already posted.
