@@ -8,7 +8,10 @@ import (
 	"os/exec"
 	"syscall"
 	"testing"
+
 	"time"
+
+	"github.com/promptev/promptev-bridge/store/postgres/postgrestest"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -21,7 +24,9 @@ func TestMain(m *testing.M) {
 		main()
 		return
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	postgrestest.Stop()
+	os.Exit(code)
 }
 
 // slowScript takes about 2 s to answer, in small steps.

@@ -50,7 +50,7 @@ func commands() []command {
 		{"check", "validate a config file and print every problem with its YAML path", cmdCheck},
 		{"demo", "talk to a built-in scripted agent in the terminal, offline, no tokens needed", cmdDemo},
 		{"chat", "talk to a real Promptev agent from the terminal", cmdChat},
-		{"store", "inspect the store: store stats (of a running bridge, or --db FILE)", cmdStore},
+		{"store", "the store: store stats (of a running bridge, or --db FILE), store copy, store migrate", cmdStore},
 		{"version", "print the version", cmdVersion},
 	}
 }
