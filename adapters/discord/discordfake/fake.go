@@ -57,6 +57,8 @@ type Server struct {
 	identifyClose    int
 	heartbeatMillis  int
 	forbidThreads    bool
+
+	limits limiter
 }
 
 type interaction struct {
@@ -77,7 +79,7 @@ func New() *Server {
 		retryAfter:      300 * time.Millisecond,
 		heartbeatMillis: 41250,
 	}
-	s.srv = httptest.NewServer(s.routes())
+	s.srv = httptest.NewServer(s.rateLimit(s.routes()))
 	return s
 }
 

@@ -160,8 +160,10 @@ type Snapshot struct {
 	Connections int
 	// Heartbeats counts heartbeats (op 1) received.
 	Heartbeats int
-	// RateLimited counts 429 answers sent.
-	RateLimited int
+	// RateLimited counts 429 answers sent; GlobalRateLimited those for the
+	// global limit.
+	RateLimited       int
+	GlobalRateLimited int
 }
 
 // BotMessages returns the messages the bot created, in order.
