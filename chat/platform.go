@@ -61,6 +61,15 @@ type Limits struct {
 	// MaxEditAge, when not zero, is the age after which a message is no longer
 	// edited; a new message is posted instead (Discord: about 55 minutes).
 	MaxEditAge time.Duration
+	// ThreadScope makes every thread its own channel scope: the posts and
+	// edits of a conversation with a Thread are budgeted on the thread, not
+	// on its parent channel (Discord: a thread is a channel with its own
+	// buckets).
+	ThreadScope bool
+	// GlobalRate, when set, is a bot-wide budget every write passes through
+	// as well as its scope's (Discord: 50 requests per second per bot).
+	// Status edits and tidy-ups leave part of its burst to finals and posts.
+	GlobalRate Rate
 }
 
 // RateLimitError is returned by Platform calls refused with a retry-after.
@@ -68,6 +77,9 @@ type RateLimitError struct {
 	RetryAfter time.Duration
 	// Scope, when not empty, names what was limited (for logs).
 	Scope string
+	// Global is true when the platform's bot-wide limit was hit: every
+	// budget pauses, not only the one of the refused write.
+	Global bool
 }
 
 func (e *RateLimitError) Error() string {

@@ -58,15 +58,19 @@ type Outbox struct {
 	wake    chan struct{} // buffered(1): the dispatcher has work
 	stopped chan struct{} // closed when run ends
 
-	mu        sync.Mutex
-	budgets   map[budgetKey]*budget
-	dirty     []*budget
-	spare     []*budget
-	timers    wakeHeap
-	started   bool
-	isStopped bool
-	runCtx    context.Context
-	wg        sync.WaitGroup // edits sent by the outbox's own goroutines
+	mu      sync.Mutex
+	budgets map[budgetKey]*budget
+	// global is the bot-wide budget (Limits.GlobalRate) and globalPaused the
+	// end of a bot-wide 429 pause; both apply to every budget.
+	global       gcra
+	globalPaused time.Time
+	dirty        []*budget
+	spare        []*budget
+	timers       wakeHeap
+	started      bool
+	isStopped    bool
+	runCtx       context.Context
+	wg           sync.WaitGroup // edits sent by the outbox's own goroutines
 }
 
 // New builds the sender for one platform: token-bucket budgets per scope
@@ -94,6 +98,7 @@ func New(p chat.Platform, opts Options) *Outbox {
 		wake:    make(chan struct{}, 1),
 		stopped: make(chan struct{}),
 		budgets: make(map[budgetKey]*budget),
+		global:  newGCRA(p.Limits().GlobalRate),
 	}
 }
 
@@ -214,7 +219,7 @@ func (o *Outbox) Post(ctx context.Context, key chat.ConversationKey, msg chat.Me
 			o.metrics.RateLimited(o.name, "post")
 			o.log.Debug("post rate limited", "conversation", key.String(), "retry_after", rl.RetryAfter)
 			o.mu.Lock()
-			o.pauseLocked(bk, rl.RetryAfter, time.Now())
+			o.pauseLocked(bk, rl, time.Now())
 			o.mu.Unlock()
 			front = true
 			continue
