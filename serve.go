@@ -92,6 +92,11 @@ func serve(ctx context.Context, o serveOptions) error {
 	if o.metrics != nil {
 		bm = teeMetrics{m, o.metrics}
 	}
+	for _, a := range o.adapters {
+		if rc, ok := a.(chat.RequestCounted); ok {
+			rc.SetRequestCounter(m)
+		}
+	}
 
 	st, err := bolt.Open(o.cfg.Store.Path, o.cfg.Store.Options(log.With("component", "store")))
 	if err != nil {

@@ -105,6 +105,28 @@ type Buttons interface {
 	ButtonsSupported() bool
 }
 
+// ThreadStarter is implemented by platforms on which the first post of a
+// thread conversation first creates the thread with a write on its parent
+// channel (Discord). With Limits.ThreadScope the bridge then budgets that
+// write on the parent channel as well.
+type ThreadStarter interface {
+	// NeedsThread reports whether the next post into key creates its thread.
+	NeedsThread(key ConversationKey) bool
+}
+
+// RequestCounter counts platform requests refused as invalid (HTTP 401, 403
+// and 429); route is the method and path with ids replaced. Platforms that
+// ban clients for many invalid requests (Discord) report them.
+type RequestCounter interface {
+	InvalidRequest(platform, route string, status int)
+}
+
+// RequestCounted is implemented by adapters that report invalid requests to
+// a RequestCounter set before Run.
+type RequestCounted interface {
+	SetRequestCounter(c RequestCounter)
+}
+
 // Deleter is implemented by platforms that can delete a message the bridge posted.
 type Deleter interface {
 	Delete(ctx context.Context, ref MessageRef) error

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -33,6 +34,7 @@ const (
 // done→final p99, the most requests in any one second, and the placeholder
 // p99 against what the limits allow for the requests ahead of it. Run it
 // with -benchtime=1x: each run is real time on loopback (about 15-25 s).
+// LOAD_LOG=file writes the bridge's log of the run there.
 func BenchmarkDiscordLoad(b *testing.B) {
 	for _, tc := range []struct{ convs, channels int }{{50, 10}, {200, 40}} {
 		b.Run(fmt.Sprintf("convs=%d/channels=%d", tc.convs, tc.channels), func(b *testing.B) {
@@ -87,6 +89,12 @@ func runDiscordLoad(b *testing.B, convs, channels int) {
 	cfg := testConfig()
 	cfg.SlashCommand.Enabled = false
 	logger := slog.New(slog.DiscardHandler)
+	if p := os.Getenv("LOAD_LOG"); p != "" { // LOAD_LOG=file keeps the bridge's log of a run
+
+		f, _ := os.Create(p)
+		defer f.Close()
+		logger = slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
 	a, err := New(cfg, logger, WithHTTPClient(fake.HTTPClient()), WithDialer(fake.Dialer()))
 	if err != nil {
 		b.Fatal(err)
@@ -161,6 +169,15 @@ func runDiscordLoad(b *testing.B, convs, channels int) {
 			break
 		}
 		if time.Now().After(deadline) {
+			for _, c := range list {
+				got := contents(snap, c.thread, c.channel)
+				if !strings.Contains(strings.Join(got, "\n"), "answer to "+c.query) {
+					mu.Lock()
+					_, ok := started[c.query]
+					mu.Unlock()
+					b.Logf("missing %q: agent started %v, bot messages %q", c.query, ok, got)
+				}
+			}
 			b.Fatalf("only %d of %d finals after 2 minutes", n, convs)
 		}
 		time.Sleep(200 * time.Millisecond)

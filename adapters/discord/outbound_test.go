@@ -245,11 +245,14 @@ func TestSetStatusTyping(t *testing.T) {
 	dm := dmKey
 	pending := chat.ConversationKey{Platform: "discord", Workspace: testGuild, Channel: testChannel, Thread: "1300000000000000050"}
 
+	r.waitFor(t, func(s discordfake.Snapshot) bool { return len(s.Commands) == 1 }) // no other calls from here on
+	time.Sleep(time.Until(r.a.limit.fullAt()))                                      // the REST budget is full: typing is not skipped
 	require.NoError(t, r.a.SetStatus(ctx, pending, "Searching"), "no thread yet: nothing to do")
 	require.NoError(t, r.a.SetStatus(ctx, dm, ""), "clearing is a no-op")
 	require.NoError(t, r.a.SetStatus(ctx, dm, "Searching"))
 	require.NoError(t, r.a.SetStatus(ctx, dm, "Still searching"))
 	now.set(now.get().Add(9 * time.Second))
+	time.Sleep(time.Until(r.a.limit.fullAt()))
 	require.NoError(t, r.a.SetStatus(ctx, dm, "Reading"))
 	assert.Equal(t, []string{testDM, testDM}, r.fake.Snapshot().Typing)
 }

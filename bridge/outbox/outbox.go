@@ -204,6 +204,9 @@ func (o *Outbox) Post(ctx context.Context, key chat.ConversationKey, msg chat.Me
 		return chat.MessageRef{}, err
 	}
 	bk := o.postKey(key)
+	if err := o.awaitThreadStart(ctx, key, pri); err != nil {
+		return chat.MessageRef{}, fmt.Errorf("outbox: post: %w", err)
+	}
 	front := false
 	for {
 		w := &waiter{pri: pri, grant: make(chan struct{})}
@@ -229,6 +232,24 @@ func (o *Outbox) Post(ctx context.Context, key chat.ConversationKey, msg chat.Me
 		}
 		return ref, nil
 	}
+}
+
+// awaitThreadStart waits for a write of the parent channel's budget (and a
+// bot-wide token) when the post into key will create its thread first
+// (chat.ThreadStarter with Limits.ThreadScope): the creation is a write on
+// the parent, the post one on the thread.
+func (o *Outbox) awaitThreadStart(ctx context.Context, key chat.ConversationKey, pri Priority) error {
+	ts, ok := o.p.(chat.ThreadStarter)
+	if !ok || !o.limits.ThreadScope || key.Thread == "" || !ts.NeedsThread(key) {
+		return nil
+	}
+	parent := key
+	parent.Thread = ""
+	w := &waiter{pri: pri, grant: make(chan struct{})}
+	o.mu.Lock()
+	o.enqueueLocked(o.postKey(parent), w, false)
+	o.mu.Unlock()
+	return o.await(ctx, w, nil)
 }
 
 // postAll posts msgs in order at high Priority and returns the refs of those

@@ -825,3 +825,58 @@ func TestOutboxConcurrentConversationsUnderInjected429s(t *testing.T) {
 		})
 	}
 }
+
+// threadStarter is a platform whose first post into a thread conversation
+// creates the thread on the parent channel.
+type threadStarter struct {
+	*bridgetest.Platform
+	mu      sync.Mutex
+	created map[string]bool
+}
+
+func (p *threadStarter) NeedsThread(key chat.ConversationKey) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return !p.created[key.Thread]
+}
+
+func (p *threadStarter) Post(ctx context.Context, key chat.ConversationKey, msg chat.Message) (chat.MessageRef, error) {
+	p.mu.Lock()
+	p.created[key.Thread] = true
+	p.mu.Unlock()
+	return p.Platform.Post(ctx, key, msg)
+}
+
+// TestOutboxThreadCreationIsAParentWrite: a post that creates its thread
+// also waits for a write of the parent channel's budget; later posts in the
+// thread use the thread's budget only.
+func TestOutboxThreadCreationIsAParentWrite(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		limits := bridgetest.DiscordLimits() // 4 writes per 5 s, burst 1
+		limits.ThreadScope = true
+		p := &threadStarter{Platform: bridgetest.NewPlatform(chat.PlatformDiscord, limits), created: map[string]bool{}}
+		o := outbox.New(p, outbox.Options{})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); o.Run(ctx) }()
+		defer func() { cancel(); <-done }()
+
+		start := time.Now()
+		var at []time.Duration
+		for i := range 3 {
+			key := discordKey("C1")
+			key.Thread = "T" + strconv.Itoa(i)
+			_, err := o.Post(ctx, key, chat.Message{Body: "placeholder"}, outbox.PrioHigh)
+			require.NoError(t, err)
+			at = append(at, time.Since(start))
+		}
+		assert.Equal(t, []time.Duration{0, 1250 * time.Millisecond, 2500 * time.Millisecond}, at,
+			"each thread's creation takes a write of the parent channel")
+		key := discordKey("C1")
+		key.Thread = "T0"
+		before := time.Now()
+		_, err := o.Post(ctx, key, chat.Message{Body: "second"}, outbox.PrioHigh)
+		require.NoError(t, err)
+		assert.Equal(t, time.Duration(0), time.Since(before), "an existing thread's post does not touch the parent")
+	})
+}
