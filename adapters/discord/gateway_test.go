@@ -39,6 +39,7 @@ func TestGatewayHandshake(t *testing.T) {
 	assert.Equal(t, testGuild, cmd.GuildID)
 	assert.Equal(t, discordfake.AppID, cmd.ApplicationID)
 	assert.Contains(t, string(cmd.Options), `"question"`)
+	assert.Nil(t, cmd.Contexts, "a guild command carries no contexts (documented for global commands only)")
 	assert.Contains(t, r.logs.String(), "client_id="+discordfake.AppID, "the invite URL is printed")
 }
 
@@ -67,6 +68,7 @@ func TestGatewayThroughAPIURL(t *testing.T) {
 	require.NotNil(t, s.Identifies[0].Shard)
 	assert.Equal(t, [2]int{1, 2}, *s.Identifies[0].Shard)
 	assert.Empty(t, s.Commands[0].GuildID, "no guilds configured: registered globally")
+	assert.JSONEq(t, `[0, 1]`, string(s.Commands[0].Contexts), "a global command is usable in guilds and bot DMs")
 
 	cancel()
 	require.NoError(t, <-done)

@@ -38,6 +38,9 @@ const (
 func BenchmarkDiscordLoad(b *testing.B) {
 	for _, tc := range []struct{ convs, channels int }{{50, 10}, {200, 40}} {
 		b.Run(fmt.Sprintf("convs=%d/channels=%d", tc.convs, tc.channels), func(b *testing.B) {
+			if b.N > 3 {
+				b.Skip("each run takes 15-25 s of real time: use -benchtime=1x")
+			}
 			for range b.N {
 				runDiscordLoad(b, tc.convs, tc.channels)
 			}

@@ -62,18 +62,27 @@ func (a *Adapter) Edit(ctx context.Context, ref chat.MessageRef, msg chat.Messag
 	if ch == "" {
 		ch = keyChannel(ref.Key)
 	}
-	edit := &discordgo.MessageEdit{
-		ID:              ref.ID,
-		Channel:         ch,
+	// discordgo's MessageEdit would also send its ID and Channel fields as
+	// JSON keys; editBody carries only Discord's documented params.
+	edit := editBody{
 		Content:         &r.content,
 		Components:      &r.components,
 		AllowedMentions: noMentions(),
 		Flags:           discordgo.MessageFlagsSuppressEmbeds,
 	}
-	if _, err := a.sess.ChannelMessageEditComplex(edit, reqOpts(ctx)...); err != nil {
+	if _, err := a.sess.RequestWithBucketID("PATCH", discordgo.EndpointChannelMessage(ch, ref.ID), edit,
+		discordgo.EndpointChannelMessage(ch, ""), reqOpts(ctx)...); err != nil {
 		return fmt.Errorf("discord: edit message: %w", mapErr(err))
 	}
 	return nil
+}
+
+// editBody is the JSON of an Edit Message request.
+type editBody struct {
+	Content         *string                           `json:"content,omitempty"`
+	Components      *[]discordgo.MessageComponent     `json:"components,omitempty"`
+	AllowedMentions *discordgo.MessageAllowedMentions `json:"allowed_mentions,omitempty"`
+	Flags           discordgo.MessageFlags            `json:"flags,omitempty"`
 }
 
 // Delete implements chat.Deleter.

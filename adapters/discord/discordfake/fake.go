@@ -57,6 +57,8 @@ type Server struct {
 	identifyClose    int
 	heartbeatMillis  int
 	forbidThreads    bool
+	refuseThreads    []byte // raw JSON error body, nil to accept
+	refuseStatus     int
 
 	limits limiter
 }
@@ -182,6 +184,19 @@ func (s *Server) ForbidThreads(forbid bool) {
 	s.forbidThreads = forbid
 }
 
+// RefuseThreads answers thread creation with status and the raw JSON error
+// body (for example Discord's 50024 "Cannot execute action on this channel
+// type" or 160006 "Maximum number of active threads reached"); a nil body
+// accepts threads again.
+func (s *Server) RefuseThreads(status int, body []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refuseStatus, s.refuseThreads = status, append([]byte(nil), body...)
+	if body == nil {
+		s.refuseThreads = nil
+	}
+}
+
 // RejectIdentify makes the gateway close every Identify and Resume with code
 // (4004 bad token, 4014 disallowed intents, ...); 0 accepts them again.
 func (s *Server) RejectIdentify(code int) {
@@ -210,6 +225,7 @@ func (s *Server) snapshotLocked() Snapshot {
 	out.Commands = append([]Command(nil), s.snap.Commands...)
 	out.Typing = append([]string(nil), s.snap.Typing...)
 	out.Identifies = append([]Identify(nil), s.snap.Identifies...)
+	out.UnknownKeys = append([]string(nil), s.snap.UnknownKeys...)
 	out.Connections = len(s.conns)
 	return out
 }

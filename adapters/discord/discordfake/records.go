@@ -132,6 +132,9 @@ type Command struct {
 	Name          string
 	Description   string
 	Options       json.RawMessage
+	// Contexts is the command's "contexts" field as sent (nil when absent);
+	// Discord documents it for global commands only.
+	Contexts json.RawMessage
 }
 
 // Identify is an Identify (op 2) the gateway received.
@@ -164,6 +167,9 @@ type Snapshot struct {
 	// global limit.
 	RateLimited       int
 	GlobalRateLimited int
+	// UnknownKeys lists the message body keys Discord does not document, as
+	// "METHOD key" (for example a stray "PATCH ID").
+	UnknownKeys []string
 }
 
 // BotMessages returns the messages the bot created, in order.
