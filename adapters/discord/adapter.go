@@ -70,6 +70,7 @@ type Adapter struct {
 	tokens  *lru[string, interactionToken] // channel id + "/" + user id -> latest interaction
 	typing  *lru[string, time.Time]        // channel id -> last typing indicator
 	inline  *lru[string, bool]             // key string -> thread creation refused; reply inline
+	roles   *lru[string, string]           // guild id -> the bot's managed role id
 	create  singleflight.Group
 
 	warnedContent atomic.Bool
@@ -175,6 +176,7 @@ func New(cfg Config, logger *slog.Logger, opts ...Option) (*Adapter, error) {
 		tokens:         newLRU[string, interactionToken](tokenCacheSize),
 		typing:         newLRU[string, time.Time](typingCacheSize),
 		inline:         newLRU[string, bool](nameCacheSize),
+		roles:          newLRU[string, string](nameCacheSize),
 	}
 	tr.lifeCtx = a.lifeContext
 	a.limit = newRESTLimiter(a.log, time.Now)

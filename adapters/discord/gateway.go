@@ -85,6 +85,9 @@ func (a *Adapter) Run(ctx context.Context, h chat.Handler) error {
 				a.threads.Delete(t.ID) // a later reply creates a new thread on the message
 			}
 		}),
+		a.sess.AddHandler(func(_ *discordgo.Session, e *discordgo.Event) {
+			a.onRawEvent(e)
+		}),
 		a.sess.AddHandler(func(_ *discordgo.Session, m *discordgo.MessageCreate) {
 			select {
 			case queue <- queuedMessage{msg: m.Message, received: a.now()}:

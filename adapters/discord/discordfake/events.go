@@ -20,6 +20,12 @@ type UserMessage struct {
 	Content string
 	// MentionBot puts "<@BotID> " before the content and the bot in mentions.
 	MentionBot bool
+	// MentionBotRole puts "<@&BotRoleID> " before the content and the bot's
+	// managed role in mention_roles (what Discord's @ autocomplete often
+	// inserts for a bot).
+	MentionBotRole bool
+	// GlobalName is the author's display name (user.global_name).
+	GlobalName string
 	// Type is the message type (0 default, 19 reply, 18 thread created, ...).
 	Type int
 }
@@ -29,10 +35,14 @@ type UserMessage struct {
 // channels. It returns the message id.
 func (s *Server) SendMessage(m UserMessage) (string, error) {
 	content := m.Content
-	mentions := []any{}
+	mentions, roles := []any{}, []any{}
 	if m.MentionBot {
 		content = "<@" + BotID + "> " + content
 		mentions = append(mentions, botUser())
+	}
+	if m.MentionBotRole {
+		content = "<@&" + BotRoleID + "> " + content
+		roles = append(roles, BotRoleID)
 	}
 	s.mu.Lock()
 	if m.ID == "" {
@@ -53,14 +63,31 @@ func (s *Server) SendMessage(m UserMessage) (string, error) {
 	s.mu.Unlock()
 
 	author := map[string]any{"id": m.AuthorID, "username": m.AuthorName, "discriminator": "0", "bot": m.Bot}
+	if m.GlobalName != "" {
+		author["global_name"] = m.GlobalName
+	} else {
+		author["global_name"] = nil
+	}
+	s.mu.Lock()
+	channelType := ChannelTypeGuildText
+	if c, ok := s.channels[m.ChannelID]; ok {
+		channelType = c.Type
+	}
+	s.mu.Unlock()
 	ev := map[string]any{
 		"id": m.ID, "channel_id": m.ChannelID, "author": author, "content": content,
-		"mentions": mentions, "type": m.Type, "timestamp": time.Now().UTC().Format(time.RFC3339Nano),
-		"attachments": []any{}, "embeds": []any{},
+		"mentions": mentions, "mention_roles": roles, "mention_everyone": false, "type": m.Type,
+		"timestamp": time.Now().UTC().Format(time.RFC3339Nano), "attachments": []any{}, "embeds": []any{},
+		"tts": false, "pinned": false, "flags": 0, "components": []any{}, "channel_type": channelType,
 	}
 	if m.GuildID != "" {
 		ev["guild_id"] = m.GuildID
-		ev["member"] = map[string]any{"nick": m.Nick, "roles": []any{}}
+		nick := any(nil)
+		if m.Nick != "" {
+			nick = m.Nick
+		}
+		ev["member"] = map[string]any{"nick": nick, "roles": []any{}, "joined_at": "2025-01-01T00:00:00.000000+00:00",
+			"deaf": false, "mute": false, "flags": 0}
 	}
 	return m.ID, s.Dispatch("MESSAGE_CREATE", ev)
 }

@@ -33,6 +33,9 @@ const (
 	BotName = "promptev-bot"
 	// AppID is the application id (READY's application.id).
 	AppID = "1100000000000000002"
+	// BotRoleID is the bot's managed role in every guild (GUILD_CREATE's
+	// roles, with tags.bot_id = BotID); "<@&BotRoleID>" mentions it.
+	BotRoleID = "1100000000000000003"
 )
 
 // Server is a fake Discord. Its methods are safe for concurrent use.

@@ -209,7 +209,15 @@ func (s *Server) guildsLocked() []map[string]any {
 		}
 		out = append(out, map[string]any{
 			"id": id, "name": "guild " + id, "unavailable": false,
-			"channels": channels, "threads": threads, "members": []any{}, "roles": []any{},
+			"channels": channels, "threads": threads, "members": []any{},
+			"roles": []any{
+				map[string]any{"id": id, "name": "@everyone", "color": 0, "hoist": false, "position": 0,
+					"permissions": "1071698660929", "managed": false, "mentionable": false, "flags": 0},
+				// The role Discord creates for a bot added with permissions.
+				map[string]any{"id": BotRoleID, "name": BotName, "color": 0, "hoist": false, "position": 1,
+					"permissions": "326417591296", "managed": true, "mentionable": false, "flags": 0,
+					"tags": map[string]any{"bot_id": BotID}},
+			},
 		})
 	}
 	return out
