@@ -56,13 +56,16 @@ type Adapter struct {
 
 	running atomic.Bool
 	ready   atomic.Bool
-	botID   atomic.Pointer[string]
-	appID   atomic.Pointer[string]
+	// sessionUp is set by READY and RESUMED and taken by Run when the
+	// connection drops: a session that was up reconnects at once.
+	sessionUp atomic.Bool
+	botID     atomic.Pointer[string]
+	appID     atomic.Pointer[string]
 
 	// conn is the latest raw network connection of the gateway, so an Open
 	// in progress can be aborted when Run's context ends.
 	connMu      sync.Mutex
-	conn        net.Conn
+	conn        *watchedConn
 	dialAborted bool
 
 	threads *lru[string, string]           // channel id -> parent id ("" = not a thread)

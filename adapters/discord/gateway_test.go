@@ -3,10 +3,13 @@ package discord
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -215,4 +218,74 @@ func TestRunStopsDuringStalledGatewayDiscovery(t *testing.T) {
 	case <-time.After(waitTimeout):
 		t.Fatal("Run waited for the stalled gateway discovery")
 	}
+}
+
+// TestWatchedConnZombieRule: a write that follows a write with nothing read
+// in between (a heartbeat after an unacknowledged one) closes the
+// connection; an answered write does not.
+func TestWatchedConnZombieRule(t *testing.T) {
+	t.Parallel()
+	client, server := net.Pipe()
+	defer server.Close()
+	go func() { _, _ = io.Copy(io.Discard, server) }()
+	go func() { _, _ = server.Write([]byte{0x81, 2, '{', '}'}) }() // READY
+	w := &watchedConn{Conn: client, log: slog.New(slog.DiscardHandler)}
+	text := func(s string) []byte { return append([]byte{0x81, byte(len(s))}, s...) }
+	_, err := w.Write(text("identify"))
+	require.NoError(t, err)
+	_, err = w.Read(make([]byte, 4))
+	require.NoError(t, err)
+	_, err = w.Write(text("heartbeat 1"))
+	require.NoError(t, err)
+	_, err = w.Write([]byte{0x8a, 0}) // a pong is not a heartbeat
+	require.NoError(t, err)
+	_, err = w.Write(text("heartbeat 2"))
+	require.NoError(t, err, "swallowed")
+	assert.True(t, w.isClosed(), "heartbeat 1 was never acknowledged: the connection is closed")
+}
+
+// TestZombieConnectionResumes: heartbeats sent but never acknowledged (a
+// half-dead connection) close the connection at the first missed ACK, not
+// after discordgo's five, and the session resumes.
+func TestZombieConnectionResumes(t *testing.T) {
+	t.Parallel()
+	fake := discordfake.New()
+	t.Cleanup(fake.Close)
+	// Longer than discordgo's 1 s close, shorter than its own five-ACK rule.
+	fake.SetHeartbeatInterval(500 * time.Millisecond)
+	r := &rig{fake: fake, h: newRecordingHandler(), logs: &bridgetest.SyncBuffer{}, done: make(chan error, 1)}
+	r.a = newAdapter(t, fake, testConfig(), r.logs)
+	r.start(t)
+	start := r.fake.Snapshot().Heartbeats
+	fake.ZombieHeartbeats(true)
+	s := r.waitFor(t, func(s discordfake.Snapshot) bool { return s.Connections == 0 })
+	fake.ZombieHeartbeats(false)
+	assert.LessOrEqual(t, s.Heartbeats-start, 2, "closed at the first heartbeat sent after a missed ACK (discordgo waits for five)")
+	assert.Contains(t, r.logs.String(), "heartbeat not acknowledged")
+	r.waitFor(t, func(s discordfake.Snapshot) bool { return s.Resumed == 1 && s.Connections == 1 })
+	assert.Len(t, r.fake.Snapshot().Identifies, 1, "resumed, not re-identified")
+	in := r.mention(t, "alive again?")
+	assert.Equal(t, "alive again?", in.Text)
+}
+
+// TestReconnectRequestsAndFaultsResumeAtOnce: op 7 Reconnect, a storm of
+// them, and back-to-back drops each resume without a backoff wait, because
+// each RESUME succeeded.
+func TestReconnectRequestsAndFaultsResumeAtOnce(t *testing.T) {
+	t.Parallel()
+	r := startRig(t, nil, WithReconnectBackoff(time.Second, time.Minute))
+	for i := 1; i <= 4; i++ {
+		if i%2 == 1 {
+			require.NoError(t, r.fake.RequestReconnect())
+		} else {
+			r.fake.CloseGateway(4000)
+		}
+		r.waitFor(t, func(s discordfake.Snapshot) bool { return s.Resumed == i && s.Connections == 1 })
+	}
+	s := r.fake.Snapshot()
+	assert.Len(t, s.Identifies, 1, "every fault resumed")
+	assert.Equal(t, 4, strings.Count(r.logs.String(), "retry_in=0s"), "no backoff wait after a resumed session")
+	assert.NotContains(t, r.logs.String(), "retry_in=1s")
+	in := r.mention(t, "after the storm")
+	assert.Equal(t, "after the storm", in.Text)
 }

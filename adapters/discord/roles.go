@@ -17,8 +17,9 @@ type roleJSON struct {
 	} `json:"tags"`
 }
 
-// onRawEvent learns the bot's managed role of each guild from GUILD_CREATE
-// and GUILD_ROLE_CREATE/UPDATE, read raw for the role tags.
+// onRawEvent reads what discordgo's typed events drop: the bot's managed
+// role of each guild from GUILD_CREATE and GUILD_ROLE_CREATE/UPDATE (the
+// role tags).
 func (a *Adapter) onRawEvent(e *discordgo.Event) {
 	switch e.Type {
 	case "GUILD_CREATE":

@@ -62,6 +62,8 @@ type Server struct {
 	forbidThreads    bool
 	refuseThreads    []byte // raw JSON error body, nil to accept
 	refuseStatus     int
+	zombie           bool
+	strictResume     bool
 
 	limits limiter
 }
@@ -110,6 +112,12 @@ func (s *Server) APIURL() string { return s.srv.URL + "/api/v9" }
 
 // GatewayURL is the websocket URL GET /gateway returns.
 func (s *Server) GatewayURL() string { return "ws" + strings.TrimPrefix(s.srv.URL, "http") + "/gw" }
+
+// ResumeGatewayURL is READY's resume_gateway_url: the fake accepts RESUME
+// only there, as Discord asks clients to resume on it.
+func (s *Server) ResumeGatewayURL() string {
+	return "ws" + strings.TrimPrefix(s.srv.URL, "http") + "/resume"
+}
 
 // HTTPClient returns a client whose transport sends requests for discord.com
 // and gateway.discord.gg to the fake.

@@ -21,6 +21,9 @@ type gwConn struct {
 	wmu     sync.Mutex
 	session string
 	seq     int64
+	// resumeURL is true for a connection made to READY's resume_gateway_url,
+	// the only place the fake accepts a RESUME.
+	resumeURL bool
 }
 
 type payload struct {
@@ -50,11 +53,19 @@ func (c *gwConn) close(code int, text string) {
 }
 
 func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
+	s.serveConn(w, r, false)
+}
+
+func (s *Server) serveResumeGateway(w http.ResponseWriter, r *http.Request) {
+	s.serveConn(w, r, true)
+}
+
+func (s *Server) serveConn(w http.ResponseWriter, r *http.Request, resumeURL bool) {
 	ws, err := s.upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		return
 	}
-	c := &gwConn{ws: ws}
+	c := &gwConn{ws: ws, resumeURL: resumeURL}
 	defer func() {
 		s.mu.Lock()
 		if _, ok := s.conns[c]; ok {
@@ -88,7 +99,12 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
 		case 1:
 			s.mu.Lock()
 			s.snap.Heartbeats++
+			zombie := s.zombie
+			s.notifyLocked()
 			s.mu.Unlock()
+			if zombie {
+				continue // a zombied connection: open, but heartbeats go unanswered
+			}
 			if c.write(payload{Op: 11}) != nil {
 				return
 			}
@@ -131,7 +147,7 @@ func (s *Server) identify(c *gwConn, raw json.RawMessage) bool {
 		short = append(short, map[string]any{"id": g["id"], "unavailable": true})
 	}
 	ready := map[string]any{
-		"v": 9, "user": botUser(), "session_id": c.session, "resume_gateway_url": s.GatewayURL(),
+		"v": 9, "user": botUser(), "session_id": c.session, "resume_gateway_url": s.ResumeGatewayURL(),
 		"guilds": short, "private_channels": []any{}, "application": map[string]any{"id": AppID, "flags": 0},
 	}
 	if id.Shard != nil {
@@ -170,7 +186,16 @@ func (s *Server) resume(c *gwConn, raw json.RawMessage) bool {
 		c.close(code, closeText(code))
 		return false
 	}
-	if !known {
+	s.mu.Lock()
+	strict := s.strictResume
+	s.mu.Unlock()
+	if !known || (strict && !c.resumeURL) {
+		// Unknown session, or a RESUME sent to the original gateway URL
+		// instead of resume_gateway_url: the session cannot be resumed.
+		s.mu.Lock()
+		s.snap.InvalidSessions++
+		s.notifyLocked()
+		s.mu.Unlock()
 		return c.write(payload{Op: 9, D: false}) == nil
 	}
 	c.session, c.seq = r.SessionID, seq
@@ -179,9 +204,47 @@ func (s *Server) resume(c *gwConn, raw json.RawMessage) bool {
 	}
 	s.mu.Lock()
 	s.conns[c] = struct{}{}
+	s.snap.Resumed++
 	s.notifyLocked()
 	s.mu.Unlock()
 	return true
+}
+
+// RequireResumeURL makes the gateway accept a RESUME only on READY's
+// resume_gateway_url (ResumeGatewayURL), as Discord asks; elsewhere it is
+// answered with op 9 Invalid Session.
+func (s *Server) RequireResumeURL(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.strictResume = on
+}
+
+// ZombieHeartbeats makes every gateway connection stop answering heartbeats
+// (op 11) while staying open, as a half-dead connection does; false answers
+// them again.
+func (s *Server) ZombieHeartbeats(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.zombie = on
+}
+
+// RequestReconnect sends op 7 Reconnect on every gateway connection: the
+// client must close, reconnect and resume at once.
+func (s *Server) RequestReconnect() error {
+	s.mu.Lock()
+	conns := make([]*gwConn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	if len(conns) == 0 {
+		return ErrNoConnection
+	}
+	var errs []error
+	for _, c := range conns {
+		errs = append(errs, c.write(payload{Op: 7, D: nil}))
+	}
+	return errors.Join(errs...)
 }
 
 // guildsLocked builds GUILD_CREATE payloads from the registered channels; s.mu must be held.

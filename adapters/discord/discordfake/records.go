@@ -156,9 +156,12 @@ type Snapshot struct {
 	// Typing lists channel ids in the order typing was triggered.
 	Typing     []string
 	Identifies []Identify
-	// Resumes counts RESUME (op 6) attempts; Readies counts READY dispatches.
-	Resumes int
-	Readies int
+	// Resumes counts RESUME (op 6) attempts, Resumed the RESUMED answers and
+	// InvalidSessions the refused ones (op 9); Readies counts READY dispatches.
+	Resumes         int
+	Resumed         int
+	InvalidSessions int
+	Readies         int
 	// Connections is the number of gateway connections open now.
 	Connections int
 	// Heartbeats counts heartbeats (op 1) received.
