@@ -324,9 +324,10 @@ func (o *Outbox) pickLocked(b *budget, now time.Time) (w *waiter, hold time.Time
 
 // globalNextLocked returns when a write of class pri may pass the bot-wide
 // budget (Limits.GlobalRate): at once for finals and posts while a token is
-// left; live status edits leave globalReserve tokens of the burst to them, and
-// tidy-ups twice that, so under load the low classes wait first. A bot-wide
-// 429 pauses every class.
+// left; live status edits leave half the burst to them, and tidy-ups all but
+// one token. Under load a waiting final or post is woken when one token is
+// back, a live edit only when more are, so the higher class takes the
+// tokens first across all scopes. A bot-wide 429 pauses every class.
 func (o *Outbox) globalNextLocked(pri Priority, now time.Time) time.Time {
 	at := now
 	if o.globalPaused.After(at) {
@@ -340,9 +341,9 @@ func (o *Outbox) globalNextLocked(pri Priority, now time.Time) time.Time {
 	keep := 0
 	switch pri {
 	case PrioNormal:
-		keep = burst / 4
-	case PrioLow:
 		keep = burst / 2
+	case PrioLow:
+		keep = burst - 1
 	}
 	if t := g.tat.Add(-g.tolerance + time.Duration(keep)*g.interval); t.After(at) {
 		at = t
