@@ -6,8 +6,10 @@
 // Point discordgo at it with HTTPClient (its transport rewrites discord.com
 // and the gateway host to the fake) or with api_url = APIURL(). Drive it
 // with SendMessage, Click and Slash; inspect it with Snapshot and Wait; make
-// it misbehave with RateLimitEdits, RateLimitPosts, RejectIdentify and
-// CloseGateway.
+// it misbehave with RateLimitEdits, RateLimitPosts, RejectIdentify,
+// CloseGateway, RefuseThreads, ZombieHeartbeats and RequestReconnect; make it
+// strict with EnforceRateLimits (Discord's global and per-channel limits)
+// and RequireResumeURL (RESUME only on READY's resume_gateway_url).
 package discordfake
 
 import (
