@@ -174,6 +174,9 @@ func (l *restLimiter) observe(method, route, key string, resp *http.Response, gl
 	default:
 		return
 	}
+	if l.counter == nil {
+		return
+	}
 	if c := l.counter(); c != nil {
 		c.InvalidRequest(chat.PlatformDiscord, method+" "+route, resp.StatusCode)
 	}
