@@ -59,8 +59,12 @@ type Adapter struct {
 	// sessionUp is set by READY and RESUMED and taken by Run when the
 	// connection drops: a session that was up reconnects at once.
 	sessionUp atomic.Bool
-	botID     atomic.Pointer[string]
-	appID     atomic.Pointer[string]
+	// resumeAddr is READY's resume_gateway_url as host:port; resumeNext,
+	// when set, sends the next gateway dial there (see resume.go).
+	resumeAddr atomic.Pointer[string]
+	resumeNext atomic.Bool
+	botID      atomic.Pointer[string]
+	appID      atomic.Pointer[string]
 
 	// conn is the latest raw network connection of the gateway, so an Open
 	// in progress can be aborted when Run's context ends.
@@ -227,7 +231,7 @@ func (a *Adapter) configureSession(d *websocket.Dialer) {
 		dial = (&net.Dialer{Timeout: 30 * time.Second}).DialContext
 	}
 	dialer.NetDialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		c, err := dial(ctx, network, addr)
+		c, err := dial(ctx, network, a.gatewayAddr(addr))
 		if err != nil {
 			return nil, err
 		}

@@ -538,6 +538,7 @@ func TestE2EDiscordShapesAndLimits(t *testing.T) {
 	assert.Empty(t, s.UnknownKeys)
 
 	e.fake.RefuseThreads(0, nil)
+	e.fake.RequireResumeURL(true)
 	require.NoError(t, e.fake.RequestReconnect())
 	e.waitFor(t, func(s discordfake.Snapshot) bool { return s.Resumed == 1 && s.Connections == 1 })
 	thread := e.ask(t, testUser, "after the reconnect")
@@ -549,5 +550,5 @@ func TestE2EDiscordShapesAndLimits(t *testing.T) {
 		}
 		return false
 	})
-	assert.Len(t, e.fake.Snapshot().Identifies, 1, "resumed, not re-identified")
+	assert.Len(t, e.fake.Snapshot().Identifies, 1, "resumed on resume_gateway_url, not re-identified")
 }

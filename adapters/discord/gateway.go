@@ -171,6 +171,7 @@ func (a *Adapter) Run(ctx context.Context, h chat.Handler) error {
 		var wait time.Duration
 		if a.sessionUp.Swap(false) {
 			backoff.Reset()
+			a.resumeNext.Store(true) // the first attempt goes to resume_gateway_url
 		} else {
 			wait = backoff.Next()
 		}

@@ -8,11 +8,14 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/bwmarrin/discordgo"
 	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -140,13 +143,16 @@ func TestFatalCloseAfterConnectedStopsRun(t *testing.T) {
 func TestDisconnectResumes(t *testing.T) {
 	t.Parallel()
 	r := startRig(t, nil)
+	r.fake.RequireResumeURL(true)
 	r.fake.CloseGateway(4000)
 	r.waitFor(t, func(s discordfake.Snapshot) bool { return s.Resumes >= 1 && s.Connections == 1 })
 	require.Eventually(t, r.a.Ready, waitTimeout, time.Millisecond)
 
 	in := r.mention(t, "still there?")
 	assert.Equal(t, "still there?", in.Text)
-	assert.Len(t, r.fake.Snapshot().Identifies, 1, "resumed, not re-identified")
+	s := r.fake.Snapshot()
+	assert.Len(t, s.Identifies, 1, "resumed on resume_gateway_url, not re-identified")
+	assert.Zero(t, s.InvalidSessions)
 }
 
 func TestRunRejectsSecondCallAndNilHandler(t *testing.T) {
@@ -256,6 +262,7 @@ func TestZombieConnectionResumes(t *testing.T) {
 	r := &rig{fake: fake, h: newRecordingHandler(), logs: &bridgetest.SyncBuffer{}, done: make(chan error, 1)}
 	r.a = newAdapter(t, fake, testConfig(), r.logs)
 	r.start(t)
+	fake.RequireResumeURL(true)
 	start := r.fake.Snapshot().Heartbeats
 	fake.ZombieHeartbeats(true)
 	s := r.waitFor(t, func(s discordfake.Snapshot) bool { return s.Connections == 0 })
@@ -269,11 +276,12 @@ func TestZombieConnectionResumes(t *testing.T) {
 }
 
 // TestReconnectRequestsAndFaultsResumeAtOnce: op 7 Reconnect, a storm of
-// them, and back-to-back drops each resume without a backoff wait, because
-// each RESUME succeeded.
+// them, and back-to-back drops each resume on resume_gateway_url without a
+// backoff wait, because each RESUME succeeded.
 func TestReconnectRequestsAndFaultsResumeAtOnce(t *testing.T) {
 	t.Parallel()
 	r := startRig(t, nil, WithReconnectBackoff(time.Second, time.Minute))
+	r.fake.RequireResumeURL(true)
 	for i := 1; i <= 4; i++ {
 		if i%2 == 1 {
 			require.NoError(t, r.fake.RequestReconnect())
@@ -284,8 +292,25 @@ func TestReconnectRequestsAndFaultsResumeAtOnce(t *testing.T) {
 	}
 	s := r.fake.Snapshot()
 	assert.Len(t, s.Identifies, 1, "every fault resumed")
+	assert.Zero(t, s.InvalidSessions, "every RESUME went to resume_gateway_url")
 	assert.Equal(t, 4, strings.Count(r.logs.String(), "retry_in=0s"), "no backoff wait after a resumed session")
 	assert.NotContains(t, r.logs.String(), "retry_in=1s")
 	in := r.mention(t, "after the storm")
 	assert.Equal(t, "after the storm", in.Text)
+}
+
+// TestResumeGatewayURLFromReady reads READY's resume_gateway_url from
+// Discord's documented payload (testdata/wire) and sends only the next
+// gateway dial after an up session there.
+func TestResumeGatewayURLFromReady(t *testing.T) {
+	t.Parallel()
+	a, err := New(testConfig(), slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	raw, err := os.ReadFile(filepath.Join("testdata", "wire", "ready_resume_gateway_url.json"))
+	require.NoError(t, err)
+	a.onRawEvent(&discordgo.Event{Type: "READY", RawData: raw})
+	assert.Equal(t, "gateway.discord.gg:443", a.gatewayAddr("gateway.discord.gg:443"), "no resume pending")
+	a.resumeNext.Store(true)
+	assert.Equal(t, "gateway-us-east1-b.discord.gg:443", a.gatewayAddr("gateway.discord.gg:443"))
+	assert.Equal(t, "gateway.discord.gg:443", a.gatewayAddr("gateway.discord.gg:443"), "only the first attempt")
 }

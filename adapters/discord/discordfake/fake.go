@@ -42,8 +42,11 @@ const (
 
 // Server is a fake Discord. Its methods are safe for concurrent use.
 type Server struct {
-	srv      *httptest.Server
-	upgrader websocket.Upgrader
+	srv *httptest.Server
+	// resume is the gateway host READY names as resume_gateway_url: its own
+	// listener, as Discord's resume URL is another host.
+	resumeSrv *httptest.Server
+	upgrader  websocket.Upgrader
 
 	mu       sync.Mutex
 	changed  chan struct{} // closed and replaced on every recorded change
@@ -55,7 +58,8 @@ type Server struct {
 
 	interactions map[string]*interaction // by token
 	conns        map[*gwConn]struct{}
-	sessions     map[string]int64 // gateway session id -> last sequence
+	sessions     map[string]int64     // gateway session id -> last sequence
+	replay       map[string][]payload // gateway session id -> its dispatches
 
 	rlEdits, rlPosts int
 	retryAfter       time.Duration
@@ -85,10 +89,12 @@ func New() *Server {
 		interactions:    make(map[string]*interaction),
 		conns:           make(map[*gwConn]struct{}),
 		sessions:        make(map[string]int64),
+		replay:          make(map[string][]payload),
 		retryAfter:      300 * time.Millisecond,
 		heartbeatMillis: 41250,
 	}
 	s.srv = httptest.NewServer(s.rateLimit(s.routes()))
+	s.resumeSrv = httptest.NewServer(http.HandlerFunc(s.serveResumeGateway))
 	return s
 }
 
@@ -104,6 +110,7 @@ func (s *Server) Close() {
 		c.close(websocket.CloseGoingAway, "server closing")
 	}
 	s.srv.Close()
+	s.resumeSrv.Close()
 }
 
 // URL is the server's base URL (http://127.0.0.1:PORT).
@@ -115,10 +122,11 @@ func (s *Server) APIURL() string { return s.srv.URL + "/api/v9" }
 // GatewayURL is the websocket URL GET /gateway returns.
 func (s *Server) GatewayURL() string { return "ws" + strings.TrimPrefix(s.srv.URL, "http") + "/gw" }
 
-// ResumeGatewayURL is READY's resume_gateway_url: the fake accepts RESUME
-// only there, as Discord asks clients to resume on it.
+// ResumeGatewayURL is READY's resume_gateway_url, a second host (its own
+// listener) serving the same gateway; with RequireResumeURL the fake accepts
+// RESUME only there, as Discord asks clients to resume on it.
 func (s *Server) ResumeGatewayURL() string {
-	return "ws" + strings.TrimPrefix(s.srv.URL, "http") + "/resume"
+	return "ws" + strings.TrimPrefix(s.resumeSrv.URL, "http") + "/gw"
 }
 
 // HTTPClient returns a client whose transport sends requests for discord.com
@@ -129,14 +137,19 @@ func (s *Server) HTTPClient() *http.Client {
 }
 
 // Dialer returns a websocket dialer that connects every gateway host to the
-// fake (for clients that were told the real gateway URL).
+// fake (for clients that were told the real gateway URL); the resume host
+// (ResumeGatewayURL) stays itself.
 func (s *Server) Dialer() *websocket.Dialer {
 	u, _ := url.Parse(s.srv.URL)
-	host := u.Host
+	ru, _ := url.Parse(s.resumeSrv.URL)
+	host, resumeHost := u.Host, ru.Host
 	return &websocket.Dialer{
 		HandshakeTimeout: 10 * time.Second,
-		NetDialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			var d net.Dialer
+			if addr == resumeHost {
+				return d.DialContext(ctx, network, resumeHost)
+			}
 			return d.DialContext(ctx, network, host)
 		},
 	}

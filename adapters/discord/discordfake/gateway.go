@@ -24,7 +24,12 @@ type gwConn struct {
 	// resumeURL is true for a connection made to READY's resume_gateway_url,
 	// the only place the fake accepts a RESUME.
 	resumeURL bool
+	// sent are the dispatches written on the session (for replay on RESUME).
+	sent []payload
 }
+
+// maxReplay bounds the dispatches kept per session for replay.
+const maxReplay = 1000
 
 type payload struct {
 	Op int    `json:"op"`
@@ -36,10 +41,16 @@ type payload struct {
 func (c *gwConn) write(p payload) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	if p.Op == 0 {
+	if p.Op == 0 && p.S == nil {
 		c.seq++
 		seq := c.seq
 		p.S = &seq
+		if p.T != "READY" && p.T != "RESUMED" {
+			c.sent = append(c.sent, p)
+			if len(c.sent) > maxReplay {
+				c.sent = c.sent[len(c.sent)-maxReplay:]
+			}
+		}
 	}
 	_ = c.ws.SetWriteDeadline(time.Now().Add(5 * time.Second))
 	return c.ws.WriteJSON(p)
@@ -71,6 +82,9 @@ func (s *Server) serveConn(w http.ResponseWriter, r *http.Request, resumeURL boo
 		if _, ok := s.conns[c]; ok {
 			delete(s.conns, c)
 			s.sessions[c.session] = c.seq
+			c.wmu.Lock()
+			s.replay[c.session] = c.sent
+			c.wmu.Unlock()
 			s.notifyLocked()
 		}
 		s.mu.Unlock()
@@ -174,12 +188,14 @@ func (s *Server) identify(c *gwConn, raw json.RawMessage) bool {
 func (s *Server) resume(c *gwConn, raw json.RawMessage) bool {
 	var r struct {
 		SessionID string `json:"session_id"`
+		Seq       int64  `json:"seq"`
 	}
 	_ = json.Unmarshal(raw, &r)
 	s.mu.Lock()
 	s.snap.Resumes++
 	code := s.identifyClose
 	seq, known := s.sessions[r.SessionID]
+	missed := s.replay[r.SessionID]
 	s.notifyLocked()
 	s.mu.Unlock()
 	if code != 0 {
@@ -199,6 +215,21 @@ func (s *Server) resume(c *gwConn, raw json.RawMessage) bool {
 		return c.write(payload{Op: 9, D: false}) == nil
 	}
 	c.session, c.seq = r.SessionID, seq
+	// Discord replays what the client missed, in order, then RESUMED.
+	for _, p := range missed {
+		if *p.S <= r.Seq {
+			continue
+		}
+		c.wmu.Lock()
+		c.sent = append(c.sent, p)
+		c.wmu.Unlock()
+		if c.write(p) != nil {
+			return false
+		}
+		s.mu.Lock()
+		s.snap.Replayed++
+		s.mu.Unlock()
+	}
 	if c.write(payload{Op: 0, T: "RESUMED", D: map[string]any{}}) != nil {
 		return false
 	}

@@ -158,8 +158,11 @@ type Snapshot struct {
 	Identifies []Identify
 	// Resumes counts RESUME (op 6) attempts, Resumed the RESUMED answers and
 	// InvalidSessions the refused ones (op 9); Readies counts READY dispatches.
-	Resumes         int
-	Resumed         int
+	Resumes int
+	Resumed int
+	// Replayed counts dispatches sent again after a RESUME (those the
+	// client's seq said it missed).
+	Replayed        int
 	InvalidSessions int
 	Readies         int
 	// Connections is the number of gateway connections open now.

@@ -27,8 +27,6 @@ func (s *Server) routes() http.Handler {
 	const api = "/api/v9"
 	mux.HandleFunc("GET /gw", s.serveGateway)
 	mux.HandleFunc("GET /gw/", s.serveGateway)
-	mux.HandleFunc("GET /resume", s.serveResumeGateway)
-	mux.HandleFunc("GET /resume/", s.serveResumeGateway)
 	mux.HandleFunc("GET "+api+"/gateway", s.getGateway)
 	mux.HandleFunc("GET "+api+"/gateway/bot", s.getGateway)
 	mux.HandleFunc("GET "+api+"/users/@me", s.auth(s.getMe))
