@@ -158,11 +158,16 @@ func (a *Adapter) Run(ctx context.Context, h chat.Handler) error {
 			}
 			continue
 		}
-		select {
-		case <-ctx.Done():
-			shutdown()
-			return nil
-		case <-disconnected:
+		for down := false; !down; {
+			select {
+			case <-ctx.Done():
+				shutdown()
+				return nil
+			case <-disconnected:
+			}
+			// A drop reported while this connection was being opened
+			// belongs to the one before: wait for this one's.
+			down = !a.connOpen()
 		}
 		// A session that was up (READY or RESUMED) resumes at once, as
 		// Discord asks after op 7 Reconnect or a missed heartbeat ACK, and
