@@ -52,6 +52,11 @@ type ServeOptions struct {
 func Serve(ctx context.Context, o ServeOptions) error {
 	log := o.Logger
 	m := metrics.New(metrics.Options{Version: o.Version})
+	for _, a := range o.Adapters {
+		if rc, ok := a.(chat.RequestCounted); ok {
+			rc.SetRequestCounter(m)
+		}
+	}
 
 	st, err := store.Open(ctx, o.Config.Store, store.OpenOptions{Logger: log.With("component", "store")})
 	if err != nil {
