@@ -22,6 +22,8 @@ const (
 	exitOK      = cli.ExitOK
 	exitFailure = cli.ExitFailure
 	exitUsage   = cli.ExitUsage
+	// exitInterrupted is the code of a command a signal cut short.
+	exitInterrupted = 130
 )
 
 // output is a goroutine-safe writer that tests can wait on.

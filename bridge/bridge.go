@@ -45,6 +45,11 @@ type Options struct {
 	// dropped from the queue at shutdown (OutcomeInterrupted). It is called
 	// on the engine's goroutines and must not block.
 	RunEnded func(key chat.ConversationKey, outcome string)
+	// OperatorAtHand says the person chatting runs the bridge (a terminal
+	// session): a notice of a failure they must fix (authentication, an
+	// unknown agent) points at the error printed beside the conversation
+	// instead of asking them to tell the operator.
+	OperatorAtHand bool
 }
 
 // Run outcomes, as told to Options.RunEnded.
@@ -72,13 +77,15 @@ type platformState struct {
 // Bridge connects chat platforms to Promptev agents. It is safe for
 // concurrent use; create it with New and start it with Run.
 type Bridge struct {
-	cfg       Config
-	agent     Agent
-	store     chat.Store
-	log       *slog.Logger
-	metrics   Metrics
-	runEnded  func(key chat.ConversationKey, outcome string)
-	platforms map[string]*platformState
+	cfg      Config
+	agent    Agent
+	store    chat.Store
+	log      *slog.Logger
+	metrics  Metrics
+	runEnded func(key chat.ConversationKey, outcome string)
+	// operatorAtHand is Options.OperatorAtHand.
+	operatorAtHand bool
+	platforms      map[string]*platformState
 
 	// life ends when Run ends: platform writes stop. runs is its child and
 	// ends when Shutdown's grace is over: agent streams stop.
@@ -136,16 +143,17 @@ func New(o Options) (*Bridge, error) {
 		o.Metrics = NopMetrics{}
 	}
 	b := &Bridge{
-		cfg:       o.Config,
-		agent:     o.Agent,
-		store:     o.Store,
-		log:       o.Logger.With("component", "bridge"),
-		metrics:   o.Metrics,
-		runEnded:  o.RunEnded,
-		platforms: make(map[string]*platformState, len(o.Platforms)),
-		convs:     make(map[chat.ConversationKey]*conversation),
-		ready:     make(chan struct{}),
-		actions:   make(map[chat.ActionKind]actionHandler),
+		cfg:            o.Config,
+		agent:          o.Agent,
+		store:          o.Store,
+		log:            o.Logger.With("component", "bridge"),
+		metrics:        o.Metrics,
+		runEnded:       o.RunEnded,
+		operatorAtHand: o.OperatorAtHand,
+		platforms:      make(map[string]*platformState, len(o.Platforms)),
+		convs:          make(map[chat.ConversationKey]*conversation),
+		ready:          make(chan struct{}),
+		actions:        make(map[chat.ActionKind]actionHandler),
 	}
 	b.registerApprovals()
 	for i, p := range o.Platforms {

@@ -20,6 +20,9 @@ const (
 	ExitOK      = 0
 	ExitFailure = 1
 	ExitUsage   = 2
+	// ExitInterrupted is the code of a command a signal cut short (128 +
+	// SIGINT, as shells report it).
+	ExitInterrupted = 130
 )
 
 // Env is what a command may use of the outside world. Tests fill the hooks.
@@ -35,6 +38,9 @@ type Env struct {
 	OnSidePort func(net.Addr)
 	// StdoutTTY forces terminal rendering on (true) or off (false); nil detects it.
 	StdoutTTY *bool
+	// Cleanups, when set, collects what must be removed even if the process
+	// exits without returning (main's second signal).
+	Cleanups *Cleanups
 }
 
 // command is one subcommand.

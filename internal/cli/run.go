@@ -24,9 +24,12 @@ func cmdRun(ctx context.Context, e *Env, args []string) int {
 		printProblems(e.Stderr, ps)
 		return ExitFailure
 	}
-	log := daemon.NewLogger(e.Stderr, cfg.Log)
+	stderr := newSharedStderr(e.Stderr)
+	log := daemon.NewLogger(stderr, cfg.Log)
+	host := terminalHost(e, false)
+	host.ShareTerminal = stderr.share
 	err := daemon.Run(ctx, cfg, daemon.Options{
-		Logger: log, Host: terminalHost(e, false), Version: buildVersion(e), OnSidePort: e.OnSidePort,
+		Logger: log, Host: host, Version: buildVersion(e), OnSidePort: e.OnSidePort,
 	})
 	if err != nil {
 		log.Error("promptev-bridge failed", "err", err)

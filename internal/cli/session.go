@@ -2,6 +2,8 @@ package cli
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -16,17 +18,39 @@ import (
 
 // consoleOptions configure a terminal conversation (demo and chat).
 type consoleOptions struct {
-	cfg         config.Config
-	agent       bridge.Agent
-	log         *slog.Logger
+	// command names the command in messages ("demo", "chat").
+	command string
+	cfg     config.Config
+	agent   bridge.Agent
+	log     *slog.Logger
+	// logs, when set, is the writer under log; it goes through the console
+	// on a terminal, so the live status never wipes a log line.
+	logs        *sharedStderr
 	in          io.Reader
 	autoApprove bool
 	plain       bool
+	// interactive shows the "> " prompt whenever the conversation waits
+	// for a line (on a terminal).
+	interactive bool
+	// onRunFailed, when set, is called after each run that ended with an
+	// error (chat prints the failed call).
+	onRunFailed func()
 }
+
+// The ways a terminal conversation ends besides success and a start-up
+// failure.
+var (
+	// errInterrupted: a signal ended it (the running answer had the grace to
+	// finish).
+	errInterrupted = errors.New("interrupted")
+	// errRunFailed: at least one run ended with an error.
+	errRunFailed = errors.New("the run failed")
+)
 
 // runConsole runs one terminal conversation through the whole bridge until
 // the input has ended and every message sent has finished its run (or ctx
-// ends).
+// ends: errInterrupted, after the running answer had its grace). When a run
+// failed it returns errRunFailed.
 func runConsole(ctx context.Context, e *Env, o consoleOptions) error {
 	h := terminalHost(e, o.plain)
 	adapter := console.New(console.Options{
@@ -37,7 +61,16 @@ func runConsole(ctx context.Context, e *Env, o consoleOptions) error {
 		User:   h.User,
 		Logger: o.log,
 	})
-	tr := newIdleTracker(adapter, o.autoApprove)
+	if o.logs != nil && h.TTY {
+		o.logs.share(adapter.Interleave)
+	}
+	var prompt func()
+	if o.interactive && h.TTY {
+		prompt = adapter.Prompt
+		prompt()
+	}
+	tr := newIdleTracker(adapter, o.autoApprove, prompt)
+	tr.onFailure = o.onRunFailed
 	watchDone := make(chan struct{})
 	defer close(watchDone)
 	go func() {
@@ -47,17 +80,52 @@ func runConsole(ctx context.Context, e *Env, o consoleOptions) error {
 		case <-watchDone:
 		}
 	}()
-	return daemon.Serve(ctx, daemon.ServeOptions{
-		Config:      o.cfg,
-		Logger:      o.log,
-		Agent:       o.agent,
-		Adapters:    []chat.Adapter{adapter},
-		Version:     buildVersion(e),
-		WrapHandler: tr.wrap,
-		RunEnded:    tr.runEnded,
-		Stop:        tr.stop,
-		OnSidePort:  e.OnSidePort,
+	go func() {
+		select {
+		case <-ctx.Done():
+			fmt.Fprintf(e.Stderr, "\npromptev-bridge %s: interrupted: letting the running answer finish (at most %s); press Ctrl-C again to quit at once\n",
+				o.command, o.cfg.Bridge.Runs.ShutdownGrace)
+		case <-watchDone:
+		}
+	}()
+	err := daemon.Serve(ctx, daemon.ServeOptions{
+		Config:         o.cfg,
+		Logger:         o.log,
+		Agent:          o.agent,
+		Adapters:       []chat.Adapter{adapter},
+		Version:        buildVersion(e),
+		WrapHandler:    tr.wrap,
+		RunEnded:       tr.runEnded,
+		Stop:           tr.stop,
+		OnSidePort:     e.OnSidePort,
+		OperatorAtHand: true,
 	})
+	switch {
+	case err != nil:
+		return err
+	case ctx.Err() != nil:
+		return errInterrupted
+	case tr.failures() > 0:
+		return errRunFailed
+	}
+	return nil
+}
+
+// exitCode maps the end of a terminal conversation to the command's exit
+// code, saying on stderr what ended it.
+func exitCode(e *Env, command string, err error) int {
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.Is(err, errInterrupted):
+		fmt.Fprintf(e.Stderr, "promptev-bridge %s: interrupted: exit code %d\n", command, ExitInterrupted)
+		return ExitInterrupted
+	case errors.Is(err, errRunFailed):
+		fmt.Fprintf(e.Stderr, "promptev-bridge %s: the run failed: exit code %d\n", command, ExitFailure)
+		return ExitFailure
+	}
+	fmt.Fprintf(e.Stderr, "promptev-bridge %s: %v\n", command, err)
+	return ExitFailure
 }
 
 // terminalHost is the process's terminal as the platforms see it; plain
@@ -108,19 +176,33 @@ type answerer interface {
 // --auto-approve, and with deny once the input has ended. It does so when a
 // run ends with outcome approval, which the engine tells after the approval
 // is recorded (the card itself is shown a moment earlier).
+//
+// It counts the runs that failed, and calls prompt (when set) each time the
+// conversation waits for the next line again.
 type idleTracker struct {
 	stop        chan struct{}
 	console     answerer
 	autoApprove bool
+	prompt      func()
+	// onFailure, when set, is called after each run that ended with an error.
+	onFailure func()
 
 	mu        sync.Mutex
 	pending   int
+	failed    int
 	inputDone bool
 	closed    bool
 }
 
-func newIdleTracker(c answerer, autoApprove bool) *idleTracker {
-	return &idleTracker{stop: make(chan struct{}), console: c, autoApprove: autoApprove}
+func newIdleTracker(c answerer, autoApprove bool, prompt func()) *idleTracker {
+	return &idleTracker{stop: make(chan struct{}), console: c, autoApprove: autoApprove, prompt: prompt}
+}
+
+// failures is how many runs ended with an error.
+func (t *idleTracker) failures() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.failed
 }
 
 func (t *idleTracker) wrap(h chat.Handler) chat.Handler { return trackedHandler{h, t} }
@@ -150,10 +232,21 @@ func (t *idleTracker) runEnded(_ chat.ConversationKey, outcome string) {
 		}
 		return
 	}
+	failed := outcome == bridge.OutcomeError
+	if failed && t.onFailure != nil {
+		t.onFailure()
+	}
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	t.pending--
+	if failed {
+		t.failed++
+	}
 	t.checkLocked()
+	idle := t.pending <= 0 && !t.inputDone
+	t.mu.Unlock()
+	if idle && t.prompt != nil {
+		t.prompt()
+	}
 }
 
 func (t *idleTracker) checkLocked() {
