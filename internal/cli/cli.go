@@ -70,6 +70,9 @@ func Run(ctx context.Context, args []string, e *Env) int {
 		usage(e.Stdout)
 		return ExitOK
 	}
+	if len(args) == 1 && (args[0] == "-version" || args[0] == "--version") {
+		return cmdVersion(ctx, e, nil)
+	}
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		name, args = args[0], args[1:]
 	}

@@ -2,9 +2,7 @@ package cli
 
 import (
 	"context"
-	"fmt"
 
-	"github.com/promptev/promptev-bridge/internal/config"
 	"github.com/promptev/promptev-bridge/internal/daemon"
 )
 
@@ -18,10 +16,8 @@ func cmdRun(ctx context.Context, e *Env, args []string) int {
 	if code, done := parseFlags(e, fs, args); done {
 		return code
 	}
-	cfg, ps := config.Load(*path, e.Lookup)
-	if len(ps) > 0 {
-		fmt.Fprintf(e.Stderr, "promptev-bridge: %s: %d problem(s):\n", *path, len(ps))
-		printProblems(e.Stderr, ps)
+	cfg, ok := loadConfig(e, e.Stderr, *path)
+	if !ok {
 		return ExitFailure
 	}
 	stderr := newSharedStderr(e.Stderr)
