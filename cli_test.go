@@ -19,6 +19,7 @@ func TestHelpForEveryCommand(t *testing.T) {
 		{[]string{"-h"}, "Usage: promptev-bridge <command> [flags]"},
 		{[]string{"help"}, "Commands:"},
 		{[]string{"help", "demo"}, "Usage: promptev-bridge demo"},
+		{[]string{"init", "--help"}, "Usage: promptev-bridge init [--platforms slack,discord]"},
 		{[]string{"run", "--help"}, "Usage: promptev-bridge run [--config FILE]"},
 		{[]string{"check", "--help"}, "Usage: promptev-bridge check [--config FILE]"},
 		{[]string{"demo", "--help"}, "--auto-approve"},

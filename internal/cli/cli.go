@@ -1,5 +1,6 @@
 // Package cli is the command line of promptev-bridge: the dispatcher (this
-// file) and one file per command (run, check, demo, chat, store, version).
+// file) and one file per command (init, run, check, demo, chat, store,
+// version).
 // The root package main only calls Run.
 package cli
 
@@ -52,6 +53,7 @@ type command struct {
 
 func commands() []command {
 	return []command{
+		{"init", "write a config, a .env.example and the Slack app manifest for your platforms", cmdInit},
 		{"run", "run the bridge daemon (the default command)", cmdRun},
 		{"check", "validate a config file and print every problem with its YAML path", cmdCheck},
 		{"demo", "talk to a built-in scripted agent in the terminal, offline, no tokens needed", cmdDemo},
