@@ -395,3 +395,21 @@ routes:
 	assert.Equal(t, chat.ModeTrigger, cfg.Bridge.Routes.Channels[0].Mode)
 	assert.Equal(t, "C1", cfg.Bridge.Routes.Channels[0].Channel)
 }
+
+func TestKnownKey(t *testing.T) {
+	for _, k := range []string{
+		"promptev", "promptev.project_key", "promptev.endpoints.start", "promptev.headers.X-Team",
+		"routes.default.agent", "routes.channels[0].agent", "routes.default.variables.company",
+		"approvals.policy", "runs.shutdown_grace", "store.postgres.dsn", "store.path",
+		"slack.bot_token", "slack.signing_secret", "discord.token", "discord.slash_command.name",
+		"console.enabled", "http.listen", "log.level",
+	} {
+		assert.True(t, KnownKey(k), k)
+	}
+	for _, k := range []string{
+		"", "promptev.projectkey", "slack.token", "runs.idle_timeout", "http.listen.port",
+		"routes.default[0]", "teams.enabled", "log.level.x",
+	} {
+		assert.False(t, KnownKey(k), k)
+	}
+}

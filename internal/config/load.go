@@ -97,6 +97,13 @@ var removedKeys = map[string]string{
 	"runs.idle_timeout": "promptev.idle_timeout",
 }
 
+// Replacement returns the key to use instead of path when path is a key
+// earlier versions accepted and this one rejects.
+func Replacement(path string) (string, bool) {
+	use, ok := removedKeys[path]
+	return use, ok
+}
+
 // minRedacted is the shortest environment value redacted from problem
 // messages; shorter ones would mangle ordinary words.
 const minRedacted = 4
