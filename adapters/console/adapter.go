@@ -70,6 +70,11 @@ type Adapter struct {
 	pending []string
 	tools   map[string]string // tool of each pending card, by card id
 	autoQ   []answer
+	// prompting is set by Prompt: on a terminal, "> " then stays at the
+	// bottom of the output until the input ends. promptShown says it is on
+	// screen now (the cursor is after it).
+	prompting   bool
+	promptShown bool
 }
 
 // answer is an answer to a pending approval card queued by AnswerPending.
@@ -185,6 +190,7 @@ func (a *Adapter) read(ctx context.Context, lines chan<- string, done chan<- err
 			// longer be rewritten by moving the cursor up.
 			a.mu.Lock()
 			a.endLiveLocked()
+			a.promptShown = false // the Enter moved the cursor below the prompt
 			a.mu.Unlock()
 		}
 		line := strings.TrimSpace(sc.Text())
@@ -201,9 +207,12 @@ func (a *Adapter) read(ctx context.Context, lines chan<- string, done chan<- err
 	done <- sc.Err()
 }
 
-// endInput marks the input as ended.
+// endInput marks the input as ended; the prompt goes.
 func (a *Adapter) endInput() {
 	a.endOnce.Do(func() { close(a.inputDone) })
+	a.mu.Lock()
+	a.hidePromptLocked()
+	a.mu.Unlock()
 }
 
 // AnswerPending answers every approval card shown as pending with kind
@@ -233,13 +242,37 @@ func (a *Adapter) poke() {
 	}
 }
 
-// Prompt shows "> " on a terminal: the conversation waits for a line. The
-// terminal session calls it at the start and whenever the last run is over.
+// Prompt turns the prompt on (interactive sessions): on a terminal "> "
+// stays below the output, where the next line is typed, until the input
+// ends. Output written while it shows replaces it and shows it again below.
 func (a *Adapter) Prompt() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.opts.TTY {
-		_ = a.writeLocked("> ")
+	a.prompting = true
+	a.showPromptLocked()
+}
+
+// showPromptLocked shows the prompt when it is on and not shown.
+func (a *Adapter) showPromptLocked() {
+	if !a.prompting || !a.opts.TTY || a.promptShown {
+		return
+	}
+	select {
+	case <-a.inputDone:
+		return
+	default:
+	}
+	if _, err := io.WriteString(a.opts.Out, "> "); err == nil {
+		a.promptShown = true
+	}
+}
+
+// hidePromptLocked returns the cursor to the start of the prompt's row and
+// clears it, so output takes its place.
+func (a *Adapter) hidePromptLocked() {
+	if a.promptShown {
+		_, _ = io.WriteString(a.opts.Out, "\r"+ansiClearLine)
+		a.promptShown = false
 	}
 }
 
@@ -448,6 +481,9 @@ type interleaved struct {
 func (iw interleaved) Write(p []byte) (int, error) {
 	iw.a.mu.Lock()
 	defer iw.a.mu.Unlock()
+	iw.a.hidePromptLocked()
 	iw.a.endLiveLocked()
-	return iw.w.Write(p)
+	n, err := iw.w.Write(p)
+	iw.a.showPromptLocked()
+	return n, err
 }

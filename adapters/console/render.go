@@ -14,6 +14,7 @@ import (
 const (
 	ansiPrevLines = "\x1b[%dF" // cursor to the start of the line n lines up
 	ansiClearDown = "\x1b[J"   // clear from the cursor to the end of the screen
+	ansiClearLine = "\x1b[K"   // clear from the cursor to the end of the line
 )
 
 // rendered remembers what was last shown of one message, so plain output
@@ -28,6 +29,18 @@ type rendered struct {
 	approval chat.ApprovalState
 	// last is the message as last shown (TTY mode redraws it).
 	last chat.Message
+	// compact is set when a decided card was shown as its outcome line only
+	// (it had scrolled away); redraws keep that form.
+	compact bool
+}
+
+// ttyBlock is the block of msg on a terminal: the whole current state, or
+// only the outcome line of a card shown compact.
+func (r *rendered) ttyBlock(msg chat.Message) string {
+	if r.compact && msg.Kind == chat.KindApproval && msg.Approval != nil && msg.Approval.State != chat.ApprovalPending {
+		return decidedLine(msg.Approval)
+	}
+	return formatBlock(msg)
 }
 
 // renderLocked shows msg as the new state of message id. a.mu is held.
@@ -69,12 +82,16 @@ func (a *Adapter) writeLocked(s string) error {
 	if s == "" {
 		return nil
 	}
+	// The prompt's row is where the output goes; a rewrite's cursor-up
+	// counts from there, as from the row below the blocks.
+	a.hidePromptLocked()
 	if _, err := io.WriteString(a.opts.Out, s); err != nil {
 		return fmt.Errorf("console: write: %w", err)
 	}
 	// Anything written ends the chance to rewrite the blocks above it;
 	// renderLocked records the new live blocks after its own writes.
 	a.endLiveLocked()
+	a.showPromptLocked()
 	return nil
 }
 
@@ -95,11 +112,11 @@ const maxLiveRows = 40
 func (a *Adapter) ttyLocked(id string, r *rendered, msg chat.Message) (string, []string, int) {
 	inLive := slices.Contains(a.live, id)
 	if !inLive {
-		block := formatBlock(msg)
 		if r.started && msg.Kind == chat.KindApproval && msg.Approval != nil &&
 			msg.Approval.State != chat.ApprovalPending {
-			block = decidedLine(msg.Approval)
+			r.compact = true
 		}
+		block := r.ttyBlock(msg)
 		if block == "" {
 			return "", nil, 0
 		}
@@ -116,15 +133,13 @@ func (a *Adapter) ttyLocked(id string, r *rendered, msg chat.Message) (string, [
 	}
 	start := b.Len()
 	for _, lid := range a.live {
-		m := msg
-		if lid != id {
-			other, ok := a.msgs[lid]
-			if !ok {
-				continue // forgotten (keepMessages): not redrawn
-			}
-			m = other.last
+		if lid == id {
+			b.WriteString(r.ttyBlock(msg))
+			continue
 		}
-		b.WriteString(formatBlock(m))
+		if other, ok := a.msgs[lid]; ok { // a forgotten one (keepMessages) is not redrawn
+			b.WriteString(other.ttyBlock(other.last))
+		}
 	}
 	rows := screenRows(b.String()[start:], a.opts.Width)
 	return b.String(), a.live, rows

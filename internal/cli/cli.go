@@ -39,6 +39,8 @@ type Env struct {
 	OnSidePort func(net.Addr)
 	// StdoutTTY forces terminal rendering on (true) or off (false); nil detects it.
 	StdoutTTY *bool
+	// Width forces the terminal's width in columns; 0 detects it.
+	Width int
 	// Cleanups, when set, collects what must be removed even if the process
 	// exits without returning (main's second signal).
 	Cleanups *Cleanups

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -29,8 +30,7 @@ type consoleOptions struct {
 	in          io.Reader
 	autoApprove bool
 	plain       bool
-	// interactive shows the "> " prompt whenever the conversation waits
-	// for a line (on a terminal).
+	// interactive shows the "> " prompt below the output (on a terminal).
 	interactive bool
 	// onRunFailed, when set, is called after each run that ended with an
 	// error (chat prints the failed call).
@@ -64,12 +64,10 @@ func runConsole(ctx context.Context, e *Env, o consoleOptions) error {
 	if o.logs != nil && h.TTY {
 		o.logs.share(adapter.Interleave)
 	}
-	var prompt func()
-	if o.interactive && h.TTY {
-		prompt = adapter.Prompt
-		prompt()
+	if o.interactive {
+		adapter.Prompt() // on a terminal, "> " stays below the output
 	}
-	tr := newIdleTracker(adapter, o.autoApprove, prompt)
+	tr := newIdleTracker(adapter, o.autoApprove)
 	tr.onFailure = o.onRunFailed
 	watchDone := make(chan struct{})
 	defer close(watchDone)
@@ -135,7 +133,7 @@ func terminalHost(e *Env, plain bool) chat.Host {
 		Stdin:  e.Stdin,
 		Stdout: e.Stdout,
 		TTY:    !plain && isTerminal(e),
-		Width:  terminalWidth(e),
+		Width:  cmp.Or(e.Width, terminalWidth(e)),
 		User:   consoleUser(e),
 	}
 }
@@ -177,13 +175,11 @@ type answerer interface {
 // run ends with outcome approval, which the engine tells after the approval
 // is recorded (the card itself is shown a moment earlier).
 //
-// It counts the runs that failed, and calls prompt (when set) each time the
-// conversation waits for the next line again.
+// It counts the runs that failed.
 type idleTracker struct {
 	stop        chan struct{}
 	console     answerer
 	autoApprove bool
-	prompt      func()
 	// onFailure, when set, is called after each run that ended with an error.
 	onFailure func()
 
@@ -194,8 +190,8 @@ type idleTracker struct {
 	closed    bool
 }
 
-func newIdleTracker(c answerer, autoApprove bool, prompt func()) *idleTracker {
-	return &idleTracker{stop: make(chan struct{}), console: c, autoApprove: autoApprove, prompt: prompt}
+func newIdleTracker(c answerer, autoApprove bool) *idleTracker {
+	return &idleTracker{stop: make(chan struct{}), console: c, autoApprove: autoApprove}
 }
 
 // failures is how many runs ended with an error.
@@ -242,11 +238,7 @@ func (t *idleTracker) runEnded(_ chat.ConversationKey, outcome string) {
 		t.failed++
 	}
 	t.checkLocked()
-	idle := t.pending <= 0 && !t.inputDone
 	t.mu.Unlock()
-	if idle && t.prompt != nil {
-		t.prompt()
-	}
 }
 
 func (t *idleTracker) checkLocked() {

@@ -36,7 +36,7 @@ func stopped(t *idleTracker) bool {
 
 func TestIdleTrackerStopsAfterTheLastRun(t *testing.T) {
 	var a answers
-	tr := newIdleTracker(&a, false, nil)
+	tr := newIdleTracker(&a, false)
 	h := tr.wrap(handler{})
 	key := chat.ConversationKey{Platform: "console", Channel: "tty"}
 	require.NoError(t, h.HandleMessage(context.Background(), chat.InboundMessage{Key: key}))
@@ -55,7 +55,7 @@ func TestIdleTrackerStopsAfterTheLastRun(t *testing.T) {
 
 func TestIdleTrackerAutoApproves(t *testing.T) {
 	var a answers
-	tr := newIdleTracker(&a, true, nil)
+	tr := newIdleTracker(&a, true)
 	h := tr.wrap(handler{})
 	key := chat.ConversationKey{Platform: "console", Channel: "tty"}
 	require.NoError(t, h.HandleMessage(context.Background(), chat.InboundMessage{Key: key}))
@@ -68,7 +68,7 @@ func TestIdleTrackerAutoApproves(t *testing.T) {
 }
 
 func TestIdleTrackerRefusedMessageIsNotPending(t *testing.T) {
-	tr := newIdleTracker(&answers{}, false, nil)
+	tr := newIdleTracker(&answers{}, false)
 	h := tr.wrap(handler{err: errors.New("closing")})
 	assert.Error(t, h.HandleMessage(context.Background(), chat.InboundMessage{}))
 	tr.inputEnded()
