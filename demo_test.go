@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -145,19 +146,7 @@ on_approve:
 on_deny:
   - {type: done, output: "Not deployed."}
 `)
-	in, stdin := newPipe()
-	screen := consoletest.New(120)
-	// What the person types: the terminal echoes it, then the line is read.
-	w := typist{screen: screen, w: stdin}
-	tty := true
-	p := &inProcess{stdout: newOutput(), stderr: newOutput(), sidePort: make(chan net.Addr, 1), code: make(chan int, 1)}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	// The screen first: once the test sees output, the screen has it.
-	e := &cli.Env{Stdin: in, Stdout: io.MultiWriter(screen, p.stdout), Stderr: p.stderr, Lookup: os.LookupEnv,
-		StdoutTTY: &tty, Width: 120}
-	go func() { p.code <- cli.Run(ctx, []string{"demo", "--script", script, "--fast"}, e) }()
-
+	p, w, screen := startOnTerminal(t, "demo", "--script", script, "--fast")
 	p.stdout.waitFor(t, "end with Ctrl-D or /quit.\n> ")
 	_, err := w.WriteString("y\n") // before any card
 	require.NoError(t, err)
@@ -181,6 +170,49 @@ on_deny:
 	assert.Contains(t, out, "> maybe\n(an approval is waiting: the approval for deploy.")
 	assert.Contains(t, out, "(approve: the approval for deploy)", "raw output: %q", p.stdout.String())
 	assert.True(t, strings.HasSuffix(out, "Deployed."), "the prompt goes when the input ends\n%s", out)
+}
+
+// startOnTerminal runs the program with its stdout on a modelled terminal
+// 120 columns wide; w types into it (with the terminal's echo).
+func startOnTerminal(t *testing.T, args ...string) (*inProcess, typist, *consoletest.Terminal) {
+	t.Helper()
+	in, stdin := newPipe()
+	screen := consoletest.New(120)
+	w := typist{screen: screen, w: stdin}
+	tty := true
+	p := &inProcess{stdout: newOutput(), stderr: newOutput(), sidePort: make(chan net.Addr, 1), code: make(chan int, 1)}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	// The screen first: once the test sees output, the screen has it.
+	e := &cli.Env{Stdin: in, Stdout: io.MultiWriter(screen, p.stdout), Stderr: p.stderr, Lookup: os.LookupEnv,
+		StdoutTTY: &tty, Width: 120}
+	go func() { p.code <- cli.Run(ctx, args, e) }()
+	return p, w, screen
+}
+
+// The built-in demo with a long question (200 characters, or 105 CJK
+// characters) at 120 columns: the screen ends with no stray "… Thinking…"
+// line and one card.
+func TestDemoLongQuestionOnATerminal(t *testing.T) {
+	for _, q := range []string{strings.Repeat("abcdefghij", 20), strings.Repeat("夜间构建为什么失败了", 10) + "请告诉我们"} {
+		t.Run(fmt.Sprintf("%d runes", len([]rune(q))), func(t *testing.T) {
+			p, w, screen := startOnTerminal(t, "demo", "--fast")
+			p.stdout.waitFor(t, "end with Ctrl-D or /quit.\n> ")
+			_, err := w.WriteString(q + "\n")
+			require.NoError(t, err)
+			p.stdout.waitForEnd(t, "Waiting for approval", "\n> ")
+			_, err = w.WriteString("n\n")
+			require.NoError(t, err)
+			p.stdout.waitForEnd(t, "Denied by", "\n> ")
+			p.stdout.waitForEnd(t, "green again.", "\n> ") // the answer after the denial
+			require.NoError(t, w.Close())
+			assert.Equal(t, exitOK, p.wait(t))
+			out := strings.Join(screen.Lines(), "\n")
+			assert.NotContains(t, out, "Thinking…", "no stray status line\n%s", out)
+			assert.Equal(t, 1, strings.Count(out, "? Approval needed"), out)
+			assert.LessOrEqual(t, strings.Count(out, "\n… "), 1, "one live status line at most\n%s", out)
+		})
+	}
 }
 
 // typist types into the program: the terminal echoes each line (after the
