@@ -105,3 +105,9 @@ http: {listen: '127.0.0.1:0'}
 		})
 	}
 }
+
+func TestCheckAgentNeedsOnline(t *testing.T) {
+	code, _, stderr := runProgram(t, "", "check", "--agent", "ops-agent")
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, stderr, "add --online")
+}

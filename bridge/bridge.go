@@ -77,15 +77,16 @@ type platformState struct {
 // Bridge connects chat platforms to Promptev agents. It is safe for
 // concurrent use; create it with New and start it with Run.
 type Bridge struct {
-	cfg      Config
-	agent    Agent
-	store    chat.Store
-	log      *slog.Logger
-	metrics  Metrics
-	runEnded func(key chat.ConversationKey, outcome string)
+	cfg       Config
+	agent     Agent
+	store     chat.Store
+	log       *slog.Logger
+	metrics   Metrics
+	runEnded  func(key chat.ConversationKey, outcome string)
+	platforms map[string]*platformState
+
 	// operatorAtHand is Options.OperatorAtHand.
 	operatorAtHand bool
-	platforms      map[string]*platformState
 
 	// life ends when Run ends: platform writes stop. runs is its child and
 	// ends when Shutdown's grace is over: agent streams stop.
@@ -143,18 +144,18 @@ func New(o Options) (*Bridge, error) {
 		o.Metrics = NopMetrics{}
 	}
 	b := &Bridge{
-		cfg:            o.Config,
-		agent:          o.Agent,
-		store:          o.Store,
-		log:            o.Logger.With("component", "bridge"),
-		metrics:        o.Metrics,
-		runEnded:       o.RunEnded,
-		operatorAtHand: o.OperatorAtHand,
-		platforms:      make(map[string]*platformState, len(o.Platforms)),
-		convs:          make(map[chat.ConversationKey]*conversation),
-		ready:          make(chan struct{}),
-		actions:        make(map[chat.ActionKind]actionHandler),
+		cfg:       o.Config,
+		agent:     o.Agent,
+		store:     o.Store,
+		log:       o.Logger.With("component", "bridge"),
+		metrics:   o.Metrics,
+		runEnded:  o.RunEnded,
+		platforms: make(map[string]*platformState, len(o.Platforms)),
+		convs:     make(map[chat.ConversationKey]*conversation),
+		ready:     make(chan struct{}),
+		actions:   make(map[chat.ActionKind]actionHandler),
 	}
+	b.operatorAtHand = o.OperatorAtHand
 	b.registerApprovals()
 	for i, p := range o.Platforms {
 		if p == nil {

@@ -44,6 +44,10 @@ func cmdCheck(ctx context.Context, e *Env, args []string) int {
 	if code, done := parseFlags(e, fs, args); done {
 		return code
 	}
+	if *agentID != "" && !*online {
+		fmt.Fprintln(e.Stderr, "promptev-bridge check: --agent starts a Promptev session, which only --online does: add --online")
+		return ExitUsage
+	}
 	cfg, ok := loadConfig(e, e.Stdout, *path)
 	if !ok {
 		return ExitFailure
