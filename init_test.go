@@ -57,8 +57,9 @@ func TestInit(t *testing.T) {
 			want:     []string{"Which platforms?", "socket (Socket Mode", "public https URL", "agent id", "export SLACK_SIGNING_SECRET=..."},
 		},
 		{
+			// An id YAML would read as a number keeps its digits.
 			name:    "discord only, asked; an empty answer is asked again",
-			stdin:   "\ndiscord\n\nops-agent\n",
+			stdin:   "\ndiscord\n\n0042\n",
 			wantEnv: []string{"DISCORD_BOT_TOKEN", "PROMPTEV_PROJECT_KEY"},
 			want:    []string{"the invite URL that check --online prints", "export DISCORD_BOT_TOKEN=..."},
 		},
@@ -99,6 +100,7 @@ func TestInit(t *testing.T) {
 			code, stdout, stderr = runProgram(t, "", "check", "--config", cfgPath)
 			assert.Equal(t, exitOK, code, stdout+stderr)
 			assert.Contains(t, stdout, "All checks passed.")
+			assert.Regexp(t, `default agent: (ops-agent|0042) `, stdout)
 		})
 	}
 }

@@ -251,7 +251,7 @@ promptev:
 routes:
   default:
 `)
-	fmt.Fprintf(&b, "    agent: %s\n", ch.agent)
+	fmt.Fprintf(&b, "    agent: %q\n", ch.agent)
 	b.WriteString(`
 store:
   path: ./promptev-bridge.db   # sessions, approvals, runs in flight; keep it across restarts
