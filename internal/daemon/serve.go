@@ -44,6 +44,9 @@ type ServeOptions struct {
 	Stop <-chan struct{}
 	// OnSidePort, when set, is told the side port's bound address.
 	OnSidePort func(net.Addr)
+	// OperatorAtHand is bridge.Options.OperatorAtHand: the person chatting
+	// runs the bridge (a terminal session).
+	OperatorAtHand bool
 }
 
 // Serve runs the bridge until ctx ends, Stop is closed or an adapter fails,
@@ -58,9 +61,13 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		}
 	}
 
+	for _, a := range o.Adapters {
+		m.AddPlatform(a.Name()) // every counter series exists from the start, at zero
+	}
+
 	st, err := store.Open(ctx, o.Config.Store, store.OpenOptions{Logger: log.With("component", "store")})
 	if err != nil {
-		return fmt.Errorf("open store: %w", err)
+		return err // the backends' errors name the store and the fix
 	}
 	var storeOpen, stopping atomic.Bool
 	storeOpen.Store(true)
@@ -81,7 +88,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	}
 	br, err := bridge.New(bridge.Options{
 		Config: o.Config.Bridge, Agent: o.Agent, Store: st, Platforms: platforms,
-		Logger: log, Metrics: m, RunEnded: o.RunEnded,
+		Logger: log, Metrics: m, RunEnded: o.RunEnded, OperatorAtHand: o.OperatorAtHand,
 	})
 	if err != nil {
 		return err
