@@ -64,7 +64,7 @@ func TestGrantsUsage(t *testing.T) {
 		want string
 	}{
 		{[]string{"grants"}, exitUsage, "Usage: promptev-bridge grants list"},
-		{[]string{"grants", "list"}, exitUsage, "--db FILE is required"},
+		{[]string{"grants", "list"}, exitUsage, "give --db FILE (a bbolt store file) or --config FILE"},
 		{[]string{"grants", "revoke", "--db", "x.db"}, exitUsage, "--conversation KEY and --tool TOOL are required"},
 	}
 	for _, tt := range tests {

@@ -190,25 +190,6 @@ func TestStoreStatsErrors(t *testing.T) {
 	}
 }
 
-func TestDialAddr(t *testing.T) {
-	for listen, want := range map[string]string{
-		"127.0.0.1:9464":  "127.0.0.1:9464",
-		":9464":           "127.0.0.1:9464",
-		"0.0.0.0:9464":    "127.0.0.1:9464",
-		"[::]:9464":       "[::1]:9464",
-		"[::1]:9464":      "[::1]:9464",
-		"bridge.lan:9464": "bridge.lan:9464",
-	} {
-		got, err := dialAddr(listen)
-		require.NoError(t, err, listen)
-		assert.Equal(t, want, got, listen)
-	}
-	for _, listen := range []string{"", "127.0.0.1:0", "nope"} {
-		_, err := dialAddr(listen)
-		assert.Error(t, err, listen)
-	}
-}
-
 // TestStoreStatsDBJSON prints a stopped bridge's file as JSON.
 func TestStoreStatsDBJSON(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "s.db")

@@ -3,6 +3,9 @@
 // Commands: run (the daemon, default), check (validate a config file), demo
 // (an offline conversation with a scripted agent), chat (talk to a real agent
 // from the terminal), store stats, and version. Run "promptev-bridge help".
+//
+// This package only starts the program: the commands are in internal/cli,
+// the configuration in internal/config and the wiring in internal/daemon.
 package main
 
 import (
@@ -11,55 +14,29 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"sync"
 	"syscall"
+
+	"github.com/promptev/promptev-bridge/internal/cli"
 )
 
+// version is the release version, set with -ldflags "-X main.version=v1.2.3".
+var version = ""
+
 func main() {
-	intr := &interruptHook{}
-	ctx, stop := signalContext(os.Stderr, intr)
-	code := runWith(ctx, os.Args[1:], &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr,
-		lookup: os.LookupEnv, interrupt: intr})
+	cleanups, intr := new(cli.Cleanups), new(cli.Interrupts)
+	ctx, stop := signalContext(os.Stderr, cleanups, intr)
+	e := env(os.Stdin, os.Stdout, os.Stderr, cleanups)
+	e.Interrupts = intr
+	code := cli.Run(ctx, os.Args[1:], e)
 	stop()
 	os.Exit(code)
 }
 
-// interruptHook lets a terminal conversation take a Ctrl-C for itself: while
-// a run is under way, the first Ctrl-C stops that run instead of the
-// program. It is safe for concurrent use.
-type interruptHook struct {
-	mu sync.Mutex
-	fn func() bool
-}
-
-// set makes fn take SIGINTs (fn reports whether it used one) until the
-// returned function is called.
-func (h *interruptHook) set(fn func() bool) (unset func()) {
-	h.mu.Lock()
-	h.fn = fn
-	h.mu.Unlock()
-	return func() {
-		h.mu.Lock()
-		h.fn = nil
-		h.mu.Unlock()
-	}
-}
-
-// take offers a SIGINT to the hook and reports whether it was used.
-func (h *interruptHook) take() bool {
-	if h == nil {
-		return false
-	}
-	h.mu.Lock()
-	fn := h.fn
-	h.mu.Unlock()
-	return fn != nil && fn()
-}
-
 // signalContext returns a context cancelled by the first SIGINT or SIGTERM
-// that intr does not take (a Ctrl-C that stops a terminal run); a second
-// signal exits the process at once.
-func signalContext(stderr io.Writer, intr *interruptHook) (context.Context, func()) {
+// that intr does not take (a Ctrl-C that stops a terminal conversation's
+// run); a second signal runs the registered clean-ups (temporary stores) and
+// exits the process at once.
+func signalContext(stderr io.Writer, cleanups *cli.Cleanups, intr *cli.Interrupts) (context.Context, func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
@@ -69,7 +46,7 @@ func signalContext(stderr io.Writer, intr *interruptHook) (context.Context, func
 		for {
 			select {
 			case s := <-sigs:
-				if s == syscall.SIGINT && intr.take() {
+				if s == syscall.SIGINT && intr.Take() {
 					continue // the run was stopped; the program goes on
 				}
 				cancel()
@@ -81,7 +58,8 @@ func signalContext(stderr io.Writer, intr *interruptHook) (context.Context, func
 		select {
 		case s := <-sigs:
 			fmt.Fprintf(stderr, "promptev-bridge: second signal (%s): exiting now\n", s)
-			os.Exit(130)
+			cleanups.Run()
+			os.Exit(cli.ExitInterrupted)
 		case <-done:
 		}
 	}()
@@ -95,5 +73,10 @@ func signalContext(stderr io.Writer, intr *interruptHook) (context.Context, func
 // run is the whole program, drivable in-process: it parses args, runs the
 // command until it finishes or ctx ends, and returns the exit code.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	return runWith(ctx, args, &env{stdin: stdin, stdout: stdout, stderr: stderr, lookup: os.LookupEnv})
+	return cli.Run(ctx, args, env(stdin, stdout, stderr, nil))
+}
+
+// env is the process's outside world for the commands.
+func env(stdin io.Reader, stdout, stderr io.Writer, cleanups *cli.Cleanups) *cli.Env {
+	return &cli.Env{Stdin: stdin, Stdout: stdout, Stderr: stderr, Lookup: os.LookupEnv, Version: version, Cleanups: cleanups}
 }

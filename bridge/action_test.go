@@ -26,7 +26,7 @@ func TestActionUnknownKind(t *testing.T) {
 		streams := len(r.streams(t))
 
 		for _, kind := range []chat.ActionKind{"snooze", "escalate", ""} {
-			res, err := r.b.HandleAction(context.Background(), chat.Action{Platform: chat.PlatformSlack, Kind: kind,
+			res, err := r.b.HandleAction(context.Background(), chat.Action{Platform: "slack", Kind: kind,
 				Target: a.ID, User: chat.User{ID: "U1", Name: "name-U1"}, Card: cardRef})
 			require.NoError(t, err, kind)
 			assert.False(t, res.Accepted, kind)
@@ -46,7 +46,7 @@ func TestActionUnknownKind(t *testing.T) {
 		require.Len(t, buttons, 3)
 		deny := buttons[1]
 		require.Equal(t, chat.Deny, deny.Kind)
-		assert.Equal(t, chat.Action{Platform: chat.PlatformSlack, Kind: chat.Deny, Target: a.ID, Card: cardRef}, deny)
+		assert.Equal(t, chat.Action{Platform: "slack", Kind: chat.Deny, Target: a.ID, Card: cardRef}, deny)
 		deny.User = chat.User{ID: "U1", Name: "name-U1"}
 		res, err := r.b.HandleAction(context.Background(), deny)
 		require.NoError(t, err)

@@ -15,7 +15,10 @@ type Agent interface {
 }
 
 // EventStream is an open agent stream. Next returns io.EOF after the terminal
-// event; Close releases it early.
+// event; Close releases it early and makes a blocked Next return. A stream
+// that goes idle must fail on its own (ClientAgent: the SDK's read-idle
+// timeout, promptev.idle_timeout, failing with promptev.ErrStreamIdle): the
+// engine bounds a run only by runs.run_timeout.
 type EventStream interface {
 	Next() (promptev.AgentEvent, error)
 	Close() error

@@ -49,10 +49,10 @@ func (r *run) requestApproval(ev promptev.AgentEvent) error {
 		Key:             r.job.key,
 		Requester:       r.job.user.ID,
 		AgentID:         r.agentID,
-		Tool:            agentText(ev.Tool, min(maxStepRunes, limit/10)),
-		Description:     agentText(ev.Output, min(maxDescriptionRunes, limit/2)),
+		Tool:            agentText(r.ps.mentions, ev.Tool, min(maxStepRunes, limit/10)),
+		Description:     agentText(r.ps.mentions, ev.Output, min(maxDescriptionRunes, limit/2)),
 		ArgumentsDigest: argumentsDigest(ev.Arguments),
-		Arguments:       agentText(renderArguments(ev.Arguments), min(maxArgumentsRunes, limit/4)),
+		Arguments:       agentText(r.ps.mentions, renderArguments(ev.Arguments), min(maxArgumentsRunes, limit/4)),
 		Created:         now,
 		Expires:         now.Add(b.cfg.Approvals.Timeout),
 		State:           chat.ApprovalPending,
@@ -217,9 +217,9 @@ func (b *Bridge) askDenyReason(ctx context.Context, act chat.Action) (chat.Actio
 }
 
 // reasonText makes a typed reason safe for the card and the agent: trimmed,
-// mentions neutralised, at most maxReasonRunes.
-func reasonText(s string) string {
-	return chat.TruncateRunes(chat.NeutralizeMentions(strings.TrimSpace(s)), maxReasonRunes)
+// mentions neutralised with the platform's rule, at most maxReasonRunes.
+func reasonText(mentions func(string) string, s string) string {
+	return agentText(mentions, s, maxReasonRunes)
 }
 
 // decidable loads the approval a click names and checks that the clicker
@@ -286,7 +286,7 @@ func (b *Bridge) decide(ctx context.Context, act chat.Action, state chat.Approva
 	now := time.Now()
 	reason := ""
 	if state == chat.ApprovalDenied {
-		reason = reasonText(act.Text)
+		reason = reasonText(b.mentionsOf(a.Key.Platform), act.Text)
 	}
 	// The card the click names, and whether this process is posting it. Both
 	// are read before deciding: a failed post that then finds the decision
@@ -431,22 +431,22 @@ func (b *Bridge) endWait(ps *platformState, a chat.Approval) {
 	}
 	// A plain edit: the decision's continuation posts its own message, so
 	// this one must never turn into a new post.
-	m := chat.Message{Kind: chat.KindStatus, Status: waitEndedText(a), Steps: rec.Steps, Final: true}
+	m := chat.Message{Kind: chat.KindStatus, Status: waitEndedText(ps.mentions, a), Steps: rec.Steps, Final: true}
 	ps.out.Live(rec.Live).Set(m)
 }
 
 // waitEndedText is the status of a waiting run's message once its request
 // is decided.
-func waitEndedText(a chat.Approval) string {
+func waitEndedText(mentions func(string) string, a chat.Approval) string {
 	by := a.DecidedByName
 	if by == "" {
 		by = a.DecidedBy
 	}
 	switch a.State {
 	case chat.ApprovalApproved:
-		return "▶ Continuing: approved by " + agentText(by, 80)
+		return "▶ Continuing: approved by " + agentText(mentions, by, 80)
 	case chat.ApprovalDenied:
-		return "▶ Continuing: denied by " + agentText(by, 80)
+		return "▶ Continuing: denied by " + agentText(mentions, by, 80)
 	case chat.ApprovalExpired:
 		return "▶ Continuing: the approval request expired"
 	}

@@ -48,7 +48,7 @@ func TestApprovalCardCutsLongArguments(t *testing.T) {
 		assert.True(t, utf8.ValidString(card.Arguments), "no rune cut in half")
 		assert.NotContains(t, card.Arguments, "<!channel>")
 		assert.NotContains(t, card.Arguments, "@everyone")
-		assert.LessOrEqual(t, utf8.RuneCountInString(r.p.Text(msgs[1].Ref)), bridgetest.SlackLimits().MaxMessageChars)
+		assert.LessOrEqual(t, utf8.RuneCountInString(r.p.Text(msgs[1].Ref)), bridgetest.WorkspaceLimits().MaxMessageChars)
 
 		a, err := r.store.GetApproval(t.Context(), card.ID)
 		require.NoError(t, err)

@@ -88,7 +88,7 @@ func (c *cardClicker) hook(stage bridgetest.PostStage, _ chat.ConversationKey, m
 	// After the post the click names its card, as a platform's click does:
 	// the card is still closed once, by the path that is posting it.
 	res, err := c.b.HandleAction(context.Background(), chat.Action{
-		Platform: chat.PlatformSlack, Kind: c.decision, Target: msg.Approval.ID,
+		Platform: "slack", Kind: c.decision, Target: msg.Approval.ID,
 		User: chat.User{ID: "U1", Name: "name-U1"}, Card: ref,
 	})
 	if err != nil {
@@ -107,8 +107,8 @@ func (c *cardClicker) approvalID() string {
 // startClickRig starts a rig whose platform calls c at every post and whose
 // store is st.
 func startClickRig(t *testing.T, agent bridge.Agent, c *cardClicker, st *faultStore) *rig {
-	c.p = bridgetest.NewPlatform(chat.PlatformSlack, bridgetest.SlackLimits(),
-		bridgetest.WithServerLimits(bridgetest.SlackServerLimits()...), bridgetest.WithPostHook(c.hook))
+	c.p = bridgetest.NewPlatform("slack", bridgetest.WorkspaceLimits(),
+		bridgetest.WithServerLimits(bridgetest.WorkspaceServerLimits()...), bridgetest.WithPostHook(c.hook))
 	r := startRig(t, agent, withPlatform(c.p), withStore(st.MemStore), withBackingStore(st))
 	c.mu.Lock()
 	c.b = r.b

@@ -52,7 +52,7 @@ func pendingApproval(t *testing.T, r *rig, key chat.ConversationKey) (chat.Messa
 
 func click(r *rig, id, user string, d chat.ActionKind) chat.ActionResult {
 	res, err := r.b.HandleAction(context.Background(), chat.Action{
-		Platform: chat.PlatformSlack, Kind: d, Target: id, User: chat.User{ID: user, Name: "name-" + user},
+		Platform: "slack", Kind: d, Target: id, User: chat.User{ID: user, Name: "name-" + user},
 	})
 	require.NoError(r.t, err)
 	return res
@@ -330,7 +330,7 @@ func TestApprovalExpiredClickBeforeSweep(t *testing.T) {
 
 func TestApprovalWithoutButtons(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := bridgetest.NewPlatform("slack", bridgetest.SlackLimits(), bridgetest.WithoutButtons())
+		p := bridgetest.NewPlatform("slack", bridgetest.WorkspaceLimits(), bridgetest.WithoutButtons())
 		r := startRig(t, newFakeAgent(approvalScript), withPlatform(p))
 		defer r.stop()
 		cardRef, a := pendingApproval(t, r, engKey("1"))
@@ -347,7 +347,7 @@ func TestApprovalButtonsSurviveRestart(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, be backend) {
 		w := newAgentWorld(be, approvalFlow)
 		defer w.close()
-		p := bridgetest.NewPlatform("slack", bridgetest.SlackLimits())
+		p := bridgetest.NewPlatform("slack", bridgetest.WorkspaceLimits())
 		st := bridgetest.NewMemStore()
 		first := w.start(t, withPlatform(p), withStore(st))
 		key := engKey("1")

@@ -150,7 +150,7 @@ func BenchmarkInboundToPlaceholder(b *testing.B) {
 	// keeps no request log: a log of every edit of the run is not bridge-side,
 	// but its growth (copies) and its scanning by the garbage collector would
 	// be measured as bridge latency.
-	p := bridgetest.NewPlatform("slack", bridgetest.SlackLimits(), bridgetest.WithoutRecords())
+	p := bridgetest.NewPlatform("slack", bridgetest.WorkspaceLimits(), bridgetest.WithoutRecords())
 	r := startRig(b, genAgent{n: -1, every: time.Second}, withPlatform(p))
 	defer r.stop()
 	for i := range conversations {

@@ -38,7 +38,30 @@ type Options struct {
 	Logger *slog.Logger
 	// Metrics receives measurements; nil means NopMetrics.
 	Metrics Metrics
+	// RunEnded, when set, is told each time a message this process accepted
+	// is over: its run ended (OutcomeDone, OutcomeError, OutcomeCancelled, or
+	// OutcomeApproval once the approval is recorded; the decision's
+	// continuation is a run of its own that ends later), it was refused
+	// (OutcomeBusy), or it was
+	// dropped from the queue at shutdown (OutcomeInterrupted). It is called
+	// on the engine's goroutines and must not block.
+	RunEnded func(key chat.ConversationKey, outcome string)
+	// OperatorAtHand says the person chatting runs the bridge (a terminal
+	// session): a notice of a failure they must fix (authentication, an
+	// unknown agent) points at the error printed beside the conversation
+	// instead of asking them to tell the operator.
+	OperatorAtHand bool
 }
+
+// Run outcomes, as told to Options.RunEnded.
+const (
+	OutcomeDone        = outcomeDone
+	OutcomeError       = outcomeError
+	OutcomeApproval    = outcomeApproval
+	OutcomeInterrupted = outcomeInterrupted
+	OutcomeCancelled   = outcomeCancelled
+	OutcomeBusy        = outcomeBusy
+)
 
 // platformState is one platform with its sender and optional abilities.
 type platformState struct {
@@ -47,6 +70,9 @@ type platformState struct {
 	limits  chat.Limits
 	out     *outbox.Outbox
 	buttons bool
+	// mentions makes agent text unable to ping on this platform
+	// (chat.MentionGuard; text is kept as it is without one).
+	mentions func(string) string
 }
 
 // Bridge connects chat platforms to Promptev agents. It is safe for
@@ -57,7 +83,11 @@ type Bridge struct {
 	store     chat.Store
 	log       *slog.Logger
 	metrics   Metrics
+	runEnded  func(key chat.ConversationKey, outcome string)
 	platforms map[string]*platformState
+
+	// operatorAtHand is Options.OperatorAtHand.
+	operatorAtHand bool
 
 	// life ends when Run ends: platform writes stop. runs is its child and
 	// ends when Shutdown's grace is over: agent streams stop.
@@ -123,12 +153,14 @@ func New(o Options) (*Bridge, error) {
 		store:     o.Store,
 		log:       o.Logger.With("component", "bridge"),
 		metrics:   o.Metrics,
+		runEnded:  o.RunEnded,
 		platforms: make(map[string]*platformState, len(o.Platforms)),
 		convs:     make(map[chat.ConversationKey]*conversation),
 		ready:     make(chan struct{}),
 		actions:   make(map[chat.ActionKind]actionHandler),
 	}
 	b.denyReason, _ = denyReasonTemplate(o.Config.Approvals.DenyWithReasonQuery) // checked by Validate
+	b.operatorAtHand = o.OperatorAtHand
 	b.registerApprovals()
 	b.registerRuns()
 	for i, p := range o.Platforms {
@@ -146,7 +178,10 @@ func New(o Options) (*Bridge, error) {
 		if lim.MaxMessageChars <= 0 {
 			return nil, fmt.Errorf("bridge: platform %q declares no message size limit", name)
 		}
-		ps := &platformState{p: p, name: name, limits: lim}
+		ps := &platformState{p: p, name: name, limits: lim, mentions: func(s string) string { return s }}
+		if mg, ok := p.(chat.MentionGuard); ok {
+			ps.mentions = mg.NeutralizeMentions
+		}
 		if bt, ok := p.(chat.Buttons); ok {
 			ps.buttons = bt.ButtonsSupported()
 		}
@@ -270,4 +305,13 @@ func (b *Bridge) sweepDedupe(ctx context.Context, now time.Time) {
 func (b *Bridge) platform(name string) (*platformState, bool) {
 	ps, ok := b.platforms[name]
 	return ps, ok
+}
+
+// mentionsOf is the mentions rule of the platform name (none for a
+// platform the bridge does not serve, like one without a MentionGuard).
+func (b *Bridge) mentionsOf(name string) func(string) string {
+	if ps, ok := b.platform(name); ok {
+		return ps.mentions
+	}
+	return func(s string) string { return s }
 }

@@ -64,7 +64,7 @@ func startCancelRig(t *testing.T) *cancelRig {
 	require.NoError(t, err)
 	cfg := DefaultConfig()
 	cfg.Routes.Default.Agent = "agent-1"
-	p := bridgetest.NewPlatform(chat.PlatformSlack, bridgetest.SlackLimits())
+	p := bridgetest.NewPlatform("slack", bridgetest.WorkspaceLimits())
 	store := bridgetest.NewMemStore()
 	runs := &outcomes{}
 	b, err := New(Options{Config: cfg, Agent: ClientAgent(client), Store: store, Platforms: []chat.Platform{p}, Metrics: runs})
@@ -107,7 +107,7 @@ func settle() {
 }
 
 func cancelKey(thread string) chat.ConversationKey {
-	return chat.ConversationKey{Platform: chat.PlatformSlack, Workspace: "T1", Channel: "C1", Thread: thread}
+	return chat.ConversationKey{Platform: "slack", Workspace: "T1", Channel: "C1", Thread: thread}
 }
 
 // TestCancelRun cancels a run mid-stream by its id and by its

@@ -81,6 +81,18 @@ func (b *Bridge) HandleMessage(ctx context.Context, msg chat.InboundMessage) err
 		log().Debug("duplicate delivery dropped", "message_id", msg.MessageID, "event_id", msg.EventID)
 		return nil
 	}
+	if msg.Mentioned && strings.TrimSpace(msg.Text) == "" {
+		// A bare mention (nothing left once the mention is removed): a hint,
+		// not a run with an empty query.
+		l := log()
+		l.Debug("empty mention answered with a hint", "user", msg.User.ID)
+		b.workers.Go(func() {
+			if _, err := ps.out.Post(b.life, msg.Key, noticeMessage(chat.EmptyQuestionText), outbox.PrioNormal); err != nil {
+				l.Warn("empty-question hint not posted", "err", err)
+			}
+		})
+		return nil
+	}
 	if b.isDecisionText(msg.Text) {
 		// The agent would take this text as the answer to a pending approval,
 		// bypassing the card's policy: typed text never decides.
@@ -102,7 +114,8 @@ func (b *Bridge) HandleMessage(ctx context.Context, msg chat.InboundMessage) err
 	}
 	switch err := b.enqueue(j, false); {
 	case errors.Is(err, errBusy):
-		b.metrics.RunFinished(ps.name, "busy", 0)
+		b.metrics.RunFinished(ps.name, outcomeBusy, 0)
+		b.ended(msg.Key, outcomeBusy)
 		l := log()
 		l.Info("conversation busy: message refused", "queue_size", b.cfg.Runs.QueueSize)
 		b.workers.Go(func() {
@@ -177,6 +190,9 @@ func (b *Bridge) dropQueued(key chat.ConversationKey, n int) {
 	log := b.log.With("platform", key.Platform, "conversation", key.String())
 	log.Info("shutdown: queued messages dropped", "count", n)
 	b.metrics.RunFinished(key.Platform, outcomeInterrupted, 0)
+	for range n {
+		b.ended(key, outcomeInterrupted)
+	}
 	ps, ok := b.platform(key.Platform)
 	if !ok {
 		return
@@ -220,9 +236,9 @@ func (b *Bridge) knownConversation(ctx context.Context, key chat.ConversationKey
 }
 
 // seen marks the message's dedupe keys and reports whether any had been seen,
-// in one store call (one transaction): Slack delivers a mention both as
-// app_mention and as message, with different event ids and the same channel
-// and ts.
+// in one store call (one transaction): a platform may deliver one message
+// twice as two events (a mention event and a message event), with different
+// event ids and the same message id.
 func (b *Bridge) seen(ctx context.Context, platform string, msg chat.InboundMessage) (bool, error) {
 	keys := make([]string, 0, 2)
 	if msg.EventID != "" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/promptev/promptev-bridge/bridge"
+	"github.com/promptev/promptev-bridge/bridge/bridgetest"
 	"github.com/promptev/promptev-bridge/chat"
 	"github.com/promptev/promptev-bridge/promptev"
 )
@@ -62,7 +64,7 @@ func TestVisitorPerPlatform(t *testing.T) {
 		p := newDiscord()
 		r := startRig(t, agent, withPlatform(p))
 		defer r.stop()
-		key := chat.ConversationKey{Platform: chat.PlatformDiscord, Workspace: "G1", Channel: "TH1"}
+		key := chat.ConversationKey{Platform: "discord", Workspace: "G1", Channel: "TH1"}
 		r.send(key, "42", "hi")
 		settle()
 		assert.Equal(t, []promptev.StartOptions{{Visitor: "discord:42", Platform: "discord"}}, agent.Starts())
@@ -304,5 +306,95 @@ func TestUnknownPlatformAndClosed(t *testing.T) {
 		require.NoError(t, r.shutdown(context.Background()))
 		err = r.b.HandleMessage(context.Background(), r.msg(engKey("1"), "U1", "late"))
 		assert.ErrorIs(t, err, bridge.ErrClosed)
+	})
+}
+
+func TestAgentTextGetsThePlatformsMentionRule(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		agent := newFakeAgent(func(streamCall) []step {
+			return []step{
+				{Delay: time.Second, Type: promptev.EventProcessing, Out: "asking @team"},
+				{Delay: time.Second, Type: promptev.EventDone, Out: "done, @team and <@U1>"},
+			}
+		})
+		rule := func(s string) string { return strings.ReplaceAll(s, "@team", "@"+chat.MentionBreaker+"team") }
+		p := bridgetest.NewPlatform("p", bridgetest.WorkspaceLimits(), bridgetest.WithMentions(rule))
+		r := startRig(t, agent, withPlatform(p))
+		defer r.stop()
+		key := chat.ConversationKey{Platform: "p", Workspace: "W", Channel: "C", Thread: "1"}
+		r.send(key, "U1", "hello")
+		settle()
+		msgs := p.Messages(key)
+		require.Len(t, msgs, 1)
+		assert.Equal(t, "done, @"+chat.MentionBreaker+"team and <@U1>", msgs[0].Message.Body,
+			"the engine applies the platform's own rule, and only it")
+		steps := 0
+		for _, rec := range p.Records() {
+			assert.NotContains(t, rec.Message.Status+rec.Message.Body, "@team", "no agent text reaches the platform unguarded")
+			for _, st := range rec.Message.Steps {
+				steps++
+				assert.Equal(t, "asking @"+chat.MentionBreaker+"team", st.Text)
+			}
+		}
+		assert.Positive(t, steps, "the step was shown")
+	})
+}
+
+func TestRunEndedIsToldEveryAcceptedMessage(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		agent := newFakeAgent(func(c streamCall) []step {
+			return []step{{Delay: 10 * time.Second, Type: promptev.EventDone, Out: "echo " + c.Query}}
+		})
+		var mu sync.Mutex
+		var ended []string
+		r := startRig(t, agent, withConfig(func(c *bridge.Config) { c.Runs.QueueSize = 1 }),
+			withRunEnded(func(key chat.ConversationKey, outcome string) {
+				mu.Lock()
+				defer mu.Unlock()
+				ended = append(ended, key.Thread+":"+outcome)
+			}))
+		defer r.stop()
+		key := engKey("40.1")
+		for _, q := range []string{"q0", "q1", "q2"} {
+			r.send(key, "U1", q)
+			synctest.Wait()
+		}
+		mu.Lock()
+		assert.Equal(t, []string{"40.1:" + bridge.OutcomeBusy}, ended, "the third message is refused at once")
+		mu.Unlock()
+		time.Sleep(30 * time.Second)
+		synctest.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		assert.Equal(t, []string{"40.1:" + bridge.OutcomeBusy, "40.1:" + bridge.OutcomeDone, "40.1:" + bridge.OutcomeDone}, ended)
+	})
+}
+
+func TestBareMentionGetsHintAndNoRun(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		agent := newFakeAgent(replyWith("ok"))
+		r := startRig(t, agent)
+		defer r.stop()
+		ctx := context.Background()
+		key := engKey("30.1")
+
+		bare := r.msg(key, "U1", "  \n ")
+		require.NoError(t, r.b.HandleMessage(ctx, bare))
+		settle()
+		assert.Equal(t, []string{chat.EmptyQuestionText}, r.texts(key), "a hint in the thread")
+		assert.Empty(t, agent.Starts(), "no session")
+		assert.Empty(t, agent.Streams(), "no run")
+
+		// A redelivery of the same bare mention is deduplicated: one hint.
+		require.NoError(t, r.b.HandleMessage(ctx, bare))
+		settle()
+		assert.Equal(t, []string{chat.EmptyQuestionText}, r.texts(key))
+		assert.Equal(t, 1, r.metrics.count("dedupe"))
+
+		// The question that follows runs as usual.
+		r.send(key, "U1", "what now?")
+		settle()
+		assert.Equal(t, []string{chat.EmptyQuestionText, "ok"}, r.texts(key))
+		assert.Len(t, agent.Streams(), 1)
 	})
 }

@@ -56,7 +56,7 @@ func TestDenyWithReason(t *testing.T) {
 		assert.Equal(t, chat.ApprovalPending, got.State)
 
 		reason := "wrong project <!channel> @everyone " + strings.Repeat("x", 600)
-		res = press(t, r.rig, chat.Action{Platform: chat.PlatformSlack, Kind: res.Prompt.Kind, Target: res.Prompt.Target, Text: reason}, "U1")
+		res = press(t, r.rig, chat.Action{Platform: "slack", Kind: res.Prompt.Kind, Target: res.Prompt.Target, Text: reason}, "U1")
 		require.True(t, res.Accepted)
 		time.Sleep(10 * time.Second)
 		settle()
@@ -75,7 +75,7 @@ func TestDenyWithReason(t *testing.T) {
 		assert.Contains(t, r.texts(key)[2], "Agent heard: deny: wrong project")
 
 		// A second form submitted late changes nothing and says so.
-		res = press(t, r.rig, chat.Action{Platform: chat.PlatformSlack, Kind: chat.Deny, Target: a.ID, Text: "another"}, "U1")
+		res = press(t, r.rig, chat.Action{Platform: "slack", Kind: chat.Deny, Target: a.ID, Text: "another"}, "U1")
 		assert.False(t, res.Accepted)
 		assert.Equal(t, "Already denied by name-U1; your reason was not sent.", res.Notice)
 	})
@@ -93,7 +93,7 @@ func TestDenyWithReasonAfterApproval(t *testing.T) {
 		res := press(t, r.rig, btn, "U2")
 		require.NotNil(t, res.Prompt)
 		require.True(t, click(r.rig, a.ID, "U1", chat.Approve).Accepted)
-		res = press(t, r.rig, chat.Action{Platform: chat.PlatformSlack, Kind: chat.Deny, Target: a.ID, Text: "no"}, "U2")
+		res = press(t, r.rig, chat.Action{Platform: "slack", Kind: chat.Deny, Target: a.ID, Text: "no"}, "U2")
 		assert.False(t, res.Accepted)
 		assert.Equal(t, "Already approved by name-U1; your reason was not sent.", res.Notice)
 		time.Sleep(10 * time.Second)

@@ -33,7 +33,7 @@ func (r *run) grantFor(ev promptev.AgentEvent) (chat.Grant, bool) {
 // approvalTool is the tool name of an approval_required event as the
 // approval records it (and as grants are keyed).
 func (r *run) approvalTool(ev promptev.AgentEvent) string {
-	return agentText(ev.Tool, min(maxStepRunes, r.ps.limits.MaxMessageChars/10))
+	return agentText(r.ps.mentions, ev.Tool, min(maxStepRunes, r.ps.limits.MaxMessageChars/10))
 }
 
 // autoApprove approves ev through grant g without a card: the request is
@@ -69,7 +69,7 @@ func (r *run) autoApprove(ev promptev.AgentEvent, g chat.Grant) error {
 		Requester:       r.job.user.ID,
 		AgentID:         r.agentID,
 		Tool:            g.Tool,
-		Description:     agentText(ev.Output, min(maxDescriptionRunes, r.ps.limits.MaxMessageChars/2)),
+		Description:     agentText(r.ps.mentions, ev.Output, min(maxDescriptionRunes, r.ps.limits.MaxMessageChars/2)),
 		ArgumentsDigest: argumentsDigest(ev.Arguments),
 		Created:         now,
 		Expires:         now,
@@ -86,7 +86,7 @@ func (r *run) autoApprove(ev promptev.AgentEvent, g chat.Grant) error {
 	r.log.Info("approval granted automatically", "approval", a.ID, "tool", a.Tool, "granted_by", g.By,
 		"granted_by_name", g.ByName, "grant_approval", g.Approval, "arguments_digest", a.ArgumentsDigest)
 	m := r.view.message(r.ps.limits.MaxMessageChars)
-	m.Status, m.Final = fmt.Sprintf("✓ %s auto-approved (granted by %s)", a.Tool, agentText(by, 80)), true
+	m.Status, m.Final = fmt.Sprintf("✓ %s auto-approved (granted by %s)", a.Tool, agentText(r.ps.mentions, by, 80)), true
 	for i := range m.Steps {
 		m.Steps[i].Done = true
 	}

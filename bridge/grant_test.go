@@ -105,7 +105,7 @@ func TestGrantSurvivesRestartAndRevoke(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		agent := ticketAgent(0)
 		store := bridgetest.NewMemStore()
-		p := bridgetest.NewPlatform(chat.PlatformSlack, bridgetest.SlackLimits())
+		p := bridgetest.NewPlatform("slack", bridgetest.WorkspaceLimits())
 		key := engKey("1")
 		first := startRig(t, agent, withConfig(withGrants), withStore(store), withPlatform(p))
 		grantIn(t, first, key)
@@ -144,7 +144,7 @@ func TestGrantsOffByDefault(t *testing.T) {
 		cardRef, a := pendingApproval(t, r, key)
 		_, ok := buttonOf(r.p, cardRef, chat.ApproveConversation)
 		assert.False(t, ok)
-		res := press(t, r, chat.Action{Platform: chat.PlatformSlack, Kind: chat.ApproveConversation, Target: a.ID}, "U1")
+		res := press(t, r, chat.Action{Platform: "slack", Kind: chat.ApproveConversation, Target: a.ID}, "U1")
 		assert.False(t, res.Accepted)
 		assert.Equal(t, "Approving a tool for the whole conversation is turned off; nothing was changed.", res.Notice)
 		grants, err := r.store.ListGrants(context.Background())

@@ -99,7 +99,7 @@ func TestRateLimitStormLosesNoFinal(t *testing.T) {
 	for _, name := range []string{"slack", "discord"} {
 		t.Run(name, func(t *testing.T) {
 			forEachBackend(t, func(t *testing.T, be backend) {
-				p := bridgetest.NewPlatform("slack", bridgetest.SlackLimits())
+				p := bridgetest.NewPlatform("slack", bridgetest.WorkspaceLimits())
 				if name == "discord" {
 					p = newDiscord()
 				}

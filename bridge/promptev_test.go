@@ -38,14 +38,20 @@ type liveRig struct {
 
 func startLive(t *testing.T, agents map[string]promptevtest.Agent, opts ...rigOption) *liveRig {
 	t.Helper()
+	return startLiveClient(t, agents, nil, opts...)
+}
+
+// startLiveClient is startLive with options for the Promptev client.
+func startLiveClient(t *testing.T, agents map[string]promptevtest.Agent, clientOpts []promptev.Option, opts ...rigOption) *liveRig {
+	t.Helper()
 	srv := promptevtest.NewServer("pk-test")
 	t.Cleanup(srv.Close)
 	for id, a := range agents {
 		srv.AddAgent(id, a)
 	}
-	client, err := promptev.New("pk-test", promptev.WithBaseURL(srv.URL))
+	client, err := promptev.New("pk-test", append([]promptev.Option{promptev.WithBaseURL(srv.URL)}, clientOpts...)...)
 	require.NoError(t, err)
-	p := bridgetest.NewPlatform("slack", fastLimits())
+	p := bridgetest.NewPlatform("slack", fastLimits(), bridgetest.WithVisitorID(workspaceVisitor))
 	r := startRig(t, bridge.ClientAgent(client), append([]rigOption{withPlatform(p)}, opts...)...)
 	t.Cleanup(r.stop)
 	return &liveRig{rig: r, srv: srv}
@@ -171,11 +177,13 @@ func TestPromptevStreamFaults(t *testing.T) {
 	}
 }
 
+// TestPromptevIdleStream: the one idle watchdog is the client's read-idle
+// timeout (promptev.idle_timeout); the engine turns its error into a notice.
 func TestPromptevIdleStream(t *testing.T) {
-	r := startLive(t, map[string]promptevtest.Agent{"agent-1": {Script: []promptevtest.Event{
+	r := startLiveClient(t, map[string]promptevtest.Agent{"agent-1": {Script: []promptevtest.Event{
 		{Type: promptevtest.TypeProcessing, Output: "Working"},
 		{Type: promptevtest.TypeDone, Output: "never seen"},
-	}}}, withConfig(func(c *bridge.Config) { c.Runs.IdleTimeout = 300 * time.Millisecond }))
+	}}}, []promptev.Option{promptev.WithIdleTimeout(300 * time.Millisecond)})
 	r.srv.InjectFault(promptevtest.Fault{Kind: promptevtest.FaultStall, AfterEvents: 1, Times: 1})
 	key := engKey("1")
 	r.send(key, "U1", "go")

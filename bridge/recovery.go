@@ -23,7 +23,7 @@ func (b *Bridge) recover(ctx context.Context, leftovers []chat.InFlightRun) {
 			continue
 		}
 		if r.Placeholder.ID != "" {
-			_, err := ps.out.Live(r.Placeholder).Finish(ctx, []chat.Message{b.interruptedMessage(ctx, r)}, chat.Message{})
+			_, err := ps.out.Live(r.Placeholder).Finish(ctx, []chat.Message{b.interruptedMessage(ctx, ps, r)}, chat.Message{})
 			if err != nil {
 				log.Warn("interrupted run not finalised: record kept for the next start", "err", err)
 				continue
@@ -46,7 +46,7 @@ func (b *Bridge) recover(ctx context.Context, leftovers []chat.InFlightRun) {
 // flight: the interrupted notice with a Retry button, or "Stopped by X"
 // when a Stop was pressed on it before this start-up finalised it. The run
 // record moves to failed first, so the Retry works once.
-func (b *Bridge) interruptedMessage(ctx context.Context, r chat.InFlightRun) chat.Message {
+func (b *Bridge) interruptedMessage(ctx context.Context, ps *platformState, r chat.InFlightRun) chat.Message {
 	if r.RunID == "" {
 		return noticeMessage(interruptedText)
 	}
@@ -61,7 +61,7 @@ func (b *Bridge) interruptedMessage(ctx context.Context, r chat.InFlightRun) cha
 	case ok || rec.State == chat.RunFailed:
 		return failureMessage(interruptedText, r.RunID)
 	case rec.State == chat.RunStopped:
-		return stoppedMessage(nil, rec.DecidedByName, rec.DecidedBy)
+		return stoppedMessage(ps.mentions, nil, rec.DecidedByName, rec.DecidedBy)
 	}
 	return noticeMessage(interruptedText)
 }

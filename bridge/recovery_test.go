@@ -30,7 +30,7 @@ func TestCrashBetweenPlaceholderAndFinalIsFinalisedOnRestart(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, be backend) {
 		w := newAgentWorld(be, stallFlow)
 		defer w.close()
-		p := bridgetest.NewPlatform("slack", bridgetest.SlackLimits())
+		p := bridgetest.NewPlatform("slack", bridgetest.WorkspaceLimits())
 		st := bridgetest.NewMemStore()
 		first := w.start(t, withPlatform(p), withStore(st))
 		key := engKey("1")
@@ -68,7 +68,7 @@ func TestCrashBetweenPlaceholderAndFinalIsFinalisedOnRestart(t *testing.T) {
 // platform that is not configured any more.
 func TestRecoveryOfLeftoverRecords(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := bridgetest.NewPlatform("slack", bridgetest.SlackLimits())
+		p := bridgetest.NewPlatform("slack", bridgetest.WorkspaceLimits())
 		st := bridgetest.NewMemStore()
 		ctx := context.Background()
 		var keys []chat.ConversationKey

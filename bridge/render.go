@@ -136,14 +136,14 @@ func noticeMessage(text string) chat.Message {
 	return chat.Message{Kind: chat.KindNotice, Body: text, Final: true}
 }
 
-// answerMessages neutralises and splits an answer into final messages that
-// fit the platform.
-func answerMessages(answer string, max int) []chat.Message {
+// answerMessages neutralises (with the platform's mentions rule) and splits
+// an answer into final messages that fit the platform.
+func answerMessages(mentions func(string) string, answer string, max int) []chat.Message {
 	answer = strings.TrimSpace(answer)
 	if answer == "" {
 		return []chat.Message{{Kind: chat.KindAnswer, Body: emptyAnswerText, Final: true}}
 	}
-	chunks := splitText(chat.NeutralizeMentions(answer), max)
+	chunks := splitText(mentions(answer), max)
 	msgs := make([]chat.Message, 0, len(chunks))
 	for _, c := range chunks {
 		msgs = append(msgs, chat.Message{Kind: chat.KindAnswer, Body: c, Final: true})
@@ -154,14 +154,15 @@ func answerMessages(answer string, max int) []chat.Message {
 	return msgs
 }
 
-// agentText makes agent text safe and short for a status line or card field.
-func agentText(s string, max int) string {
-	return chat.TruncateRunes(chat.NeutralizeMentions(strings.TrimSpace(s)), max)
+// agentText makes agent text safe (with the platform's mentions rule) and
+// short for a status line or card field.
+func agentText(mentions func(string) string, s string, max int) string {
+	return chat.TruncateRunes(mentions(strings.TrimSpace(s)), max)
 }
 
 // failureText is the notice for an agent-reported error.
-func failureText(output string) string {
-	out := agentText(output, maxDescriptionRunes)
+func failureText(mentions func(string) string, output string) string {
+	out := agentText(mentions, output, maxDescriptionRunes)
 	if out == "" {
 		return "⚠️ The agent reported an error. Please try again."
 	}

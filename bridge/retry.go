@@ -78,7 +78,7 @@ func (b *Bridge) retryRun(ctx context.Context, act chat.Action) (chat.ActionResu
 	}
 	started := b.workers.Go(func() {
 		if got.Live.ID != "" {
-			msg := noticeMessage(got.Notice + "\n↻ Retried by " + agentText(act.User.Display(), 80))
+			msg := noticeMessage(got.Notice + "\n↻ Retried by " + agentText(ps.mentions, act.User.Display(), 80))
 			if _, err := ps.out.Live(got.Live).Finish(b.life, []chat.Message{msg}, chat.Message{}); err != nil {
 				log.Warn("retried failure notice not updated", "err", err)
 			}

@@ -2,6 +2,7 @@ package bridge_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"sync/atomic"
 	"testing"
@@ -11,7 +12,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/promptev/promptev-bridge/bridge"
 	"github.com/promptev/promptev-bridge/bridge/bridgetest"
 	"github.com/promptev/promptev-bridge/chat"
 	"github.com/promptev/promptev-bridge/promptev"
@@ -41,13 +41,13 @@ func TestRetryAfterEachFailure(t *testing.T) {
 		{"agent error", []step{{Type: promptev.EventError, Out: "tool crashed"}}, "The agent reported an error: tool crashed"},
 		{"stream failure", []step{{Type: promptev.EventProcessing, Out: "Searching"}, {Err: io.ErrUnexpectedEOF}}, "Lost the connection to the agent"},
 		{"stream ended early", []step{{Type: promptev.EventProcessing, Out: "Searching"}}, "ended unexpectedly"},
-		{"idle timeout", []step{{Delay: 10 * time.Minute, Type: promptev.EventDone, Out: "late"}}, "stopped responding"},
+		{"idle timeout", []step{{Type: promptev.EventProcessing, Out: "Searching"}, {Err: fmt.Errorf("read: %w", promptev.ErrStreamIdle)}}, "stopped responding"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				agent := newFakeAgent(failOnce(tt.fail))
-				r := startRig(t, agent, withConfig(func(c *bridge.Config) { c.Runs.IdleTimeout = time.Minute }))
+				r := startRig(t, agent)
 				defer r.stop()
 				key := engKey("1")
 				r.send(key, "U1", "why?")
@@ -107,10 +107,10 @@ func TestRetryNotOnSuccess(t *testing.T) {
 		assert.False(t, ok)
 		rec := runRecords(t, r.store)
 		require.Len(t, rec, 1)
-		res := press(t, r, chat.Action{Platform: chat.PlatformSlack, Kind: chat.Retry, Target: rec[0].ID}, "U1")
+		res := press(t, r, chat.Action{Platform: "slack", Kind: chat.Retry, Target: rec[0].ID}, "U1")
 		assert.False(t, res.Accepted)
 		assert.Equal(t, "This run did not fail; there is nothing to retry.", res.Notice)
-		res = press(t, r, chat.Action{Platform: chat.PlatformSlack, Kind: chat.Retry, Target: "nope"}, "U1")
+		res = press(t, r, chat.Action{Platform: "slack", Kind: chat.Retry, Target: "nope"}, "U1")
 		assert.Equal(t, "This run is unknown or no longer available; nothing was changed.", res.Notice)
 	})
 }
@@ -135,7 +135,7 @@ func TestRetryAfterRestart(t *testing.T) {
 			return []step{{Type: promptev.EventDone, Out: "Answer to " + c.Query}}
 		})
 		store := bridgetest.NewMemStore()
-		p := bridgetest.NewPlatform(chat.PlatformSlack, bridgetest.SlackLimits())
+		p := bridgetest.NewPlatform("slack", bridgetest.WorkspaceLimits())
 		key := engKey("1")
 		first := startRig(t, agent, withStore(store), withPlatform(p))
 		first.send(key, "U1", "why?")
@@ -179,7 +179,7 @@ func TestStopPressedBeforeRecovery(t *testing.T) {
 			return []step{{Type: promptev.EventProcessing, Out: "Searching"}, {Delay: time.Hour, Type: promptev.EventDone, Out: "late"}}
 		})
 		store := bridgetest.NewMemStore()
-		p := bridgetest.NewPlatform(chat.PlatformSlack, bridgetest.SlackLimits())
+		p := bridgetest.NewPlatform("slack", bridgetest.WorkspaceLimits())
 		key := engKey("1")
 		first := startRig(t, agent, withStore(store), withPlatform(p))
 		first.send(key, "U1", "why?")

@@ -35,8 +35,9 @@ type rigConf struct {
 	store    *bridgetest.MemStore
 	// backing, when set, is the Store the Bridge uses instead of store (a
 	// real bbolt store, or a MemStore wrapped with faults).
-	backing chat.Store
-	logger  *slog.Logger
+	backing  chat.Store
+	logger   *slog.Logger
+	runEnded func(chat.ConversationKey, string)
 }
 
 type rigOption func(*rigConf)
@@ -47,6 +48,10 @@ func withConfig(edit func(*bridge.Config)) rigOption {
 
 func withPlatform(p *bridgetest.Platform) rigOption {
 	return func(c *rigConf) { c.platform = p }
+}
+
+func withRunEnded(fn func(chat.ConversationKey, string)) rigOption {
+	return func(c *rigConf) { c.runEnded = fn }
 }
 
 func withLogger(l *slog.Logger) rigOption {
@@ -76,8 +81,8 @@ func startRig(t testing.TB, agent bridge.Agent, opts ...rigOption) *rig {
 		o(&conf)
 	}
 	if conf.platform == nil {
-		conf.platform = bridgetest.NewPlatform(chat.PlatformSlack, bridgetest.SlackLimits(),
-			bridgetest.WithServerLimits(bridgetest.SlackServerLimits()...))
+		conf.platform = bridgetest.NewPlatform("slack", bridgetest.WorkspaceLimits(),
+			bridgetest.WithServerLimits(bridgetest.WorkspaceServerLimits()...), bridgetest.WithVisitorID(workspaceVisitor))
 	}
 	if conf.store == nil {
 		conf.store = bridgetest.NewMemStore()
@@ -94,6 +99,7 @@ func startRig(t testing.TB, agent bridge.Agent, opts ...rigOption) *rig {
 		Platforms: []chat.Platform{conf.platform},
 		Metrics:   m,
 		Logger:    conf.logger,
+		RunEnded:  conf.runEnded,
 	})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -118,7 +124,7 @@ func (r *rig) shutdown(ctx context.Context) error {
 }
 
 func engKey(thread string) chat.ConversationKey {
-	return chat.ConversationKey{Platform: chat.PlatformSlack, Workspace: "T1", Channel: "C1", Thread: thread}
+	return chat.ConversationKey{Platform: "slack", Workspace: "T1", Channel: "C1", Thread: thread}
 }
 
 // msg builds a mention from user in key with a fresh message id.
@@ -216,12 +222,18 @@ func (m *countMetrics) Approval(_ string, outcome string, d time.Duration) {
 }
 
 func newDiscord() *bridgetest.Platform {
-	return bridgetest.NewPlatform(chat.PlatformDiscord, bridgetest.DiscordLimits(),
-		bridgetest.WithServerLimits(bridgetest.DiscordServerLimits()...))
+	return bridgetest.NewPlatform("discord", bridgetest.SharedChannelLimits(),
+		bridgetest.WithServerLimits(bridgetest.SharedChannelServerLimits()...))
 }
 
 // settle lets fake time pass (edit intervals, budgets) until the bubble is idle.
 func settle() {
 	time.Sleep(5 * time.Second)
 	synctest.Wait()
+}
+
+// workspaceVisitor is a visitor rule for platforms whose user ids are unique
+// per workspace only: "platform:workspace:user".
+func workspaceVisitor(key chat.ConversationKey, u chat.User) string {
+	return key.Platform + ":" + key.Workspace + ":" + u.ID
 }

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"sync/atomic"
 	"time"
 
 	"github.com/promptev/promptev-bridge/bridge/outbox"
@@ -23,7 +22,15 @@ const (
 	outcomeInterrupted = "interrupted"
 	outcomeCancelled   = "cancelled"
 	outcomeStopped     = "stopped"
+	outcomeBusy        = "busy"
 )
+
+// ended tells Options.RunEnded, when set, that an accepted message is over.
+func (b *Bridge) ended(key chat.ConversationKey, outcome string) {
+	if b.runEnded != nil {
+		b.runEnded(key, outcome)
+	}
+}
 
 // run is one agent turn of a conversation, from placeholder to final state.
 type run struct {
@@ -102,6 +109,7 @@ func (b *Bridge) runJob(j job) {
 	endTurn()
 	d := time.Since(r.started)
 	b.metrics.RunFinished(ps.name, res.outcome, d)
+	b.ended(j.key, res.outcome)
 	attrs := []any{"run", handle.id, "agent", r.agentID, "duration", d, "events", r.events, "edits", r.updates, "outcome", res.outcome}
 	if res.err != nil {
 		attrs = append(attrs, "err", res.err)
@@ -164,7 +172,7 @@ func (r *run) deliver(res *result) error {
 	r.view.finishSteps()
 	switch res.outcome {
 	case outcomeDone:
-		chunks := answerMessages(res.answer, r.ps.limits.MaxMessageChars)
+		chunks := answerMessages(r.ps.mentions, res.answer, r.ps.limits.MaxMessageChars)
 		if _, err := r.live.Finish(b.life, chunks, r.view.summary()); err != nil {
 			return fmt.Errorf("deliver answer: %w", err)
 		}
@@ -236,7 +244,7 @@ func (r *run) finishNotice(text string) error {
 
 // finishStopped ends the live message with "Stopped by X" and the steps seen.
 func (r *run) finishStopped(by string) error {
-	if err := r.finish(stoppedMessage(r.view.message(r.ps.limits.MaxMessageChars).Steps, by, "")); err != nil {
+	if err := r.finish(stoppedMessage(r.ps.mentions, r.view.message(r.ps.limits.MaxMessageChars).Steps, by, "")); err != nil {
 		return fmt.Errorf("deliver stop: %w", err)
 	}
 	return nil
@@ -256,7 +264,7 @@ func (r *run) turn(ctx context.Context) result {
 			Key:     r.job.key,
 			AgentID: r.rt.agent,
 			Mode:    r.rt.mode,
-			Visitor: visitorID(r.job.key, r.job.user),
+			Visitor: visitorID(r.ps.p, r.job.key, r.job.user),
 			Created: now,
 		}
 	case err != nil:
@@ -353,18 +361,11 @@ func (r *run) trigger(ctx context.Context, conv *chat.Conversation) result {
 }
 
 // consume reads the stream until its terminal event, rendering live states.
-// An idle watchdog and the context close the stream to end a blocked Next:
-// no goroutine is needed per run.
+// The context closes the stream to end a blocked Next: no goroutine is
+// needed per run. An idle stream fails on its own (EventStream).
 func (r *run) consume(ctx context.Context, s EventStream) result {
-	idleAfter := r.b.cfg.Runs.IdleTimeout
-	var idled atomic.Bool
-	idle := time.AfterFunc(idleAfter, func() {
-		idled.Store(true)
-		_ = s.Close()
-	})
 	stopClose := context.AfterFunc(ctx, func() { _ = s.Close() })
 	defer func() {
-		idle.Stop()
 		stopClose()
 		if err := s.Close(); err != nil {
 			r.log.Debug("closing agent stream", "err", err)
@@ -373,18 +374,11 @@ func (r *run) consume(ctx context.Context, s EventStream) result {
 	for {
 		ev, err := s.Next()
 		switch {
-		case err != nil && idled.Load():
-			return result{
-				outcome: outcomeError,
-				notice:  fmt.Sprintf("⚠️ The agent stopped responding (nothing for %s). Please try again.", idleAfter),
-				err:     fmt.Errorf("agent stream idle: %w", err),
-			}
 		case err != nil && ctx.Err() != nil:
 			return r.failure(ctx, ctx.Err())
 		case err != nil:
 			return r.failure(ctx, err)
 		}
-		idle.Reset(idleAfter)
 		if res, end := r.onEvent(ev); end {
 			return res
 		}
@@ -398,20 +392,20 @@ func (r *run) onEvent(ev promptev.AgentEvent) (result, bool) {
 	switch ev.Type {
 	case promptev.EventProcessing:
 		first := r.view.total == 0
-		r.view.addStep(agentText(ev.Output, maxStatusRunes), r.b.cfg.Render.Steps)
+		r.view.addStep(agentText(r.ps.mentions, ev.Output, maxStatusRunes), r.b.cfg.Render.Steps)
 		r.update()
 		if first && r.job.decided == nil {
 			r.b.metrics.TimeToFirstStatus(r.ps.name, time.Since(r.job.received))
 		}
 	case promptev.EventThoughts:
 		if mode := r.b.cfg.Render.ShowThoughts; mode != ThoughtsOff {
-			r.view.addThought(agentText(ev.Output, maxThoughtRunes), mode)
+			r.view.addThought(agentText(r.ps.mentions, ev.Output, maxThoughtRunes), mode)
 			r.update()
 		}
 	case promptev.EventDone:
 		return result{outcome: outcomeDone, answer: ev.Output}, true
 	case promptev.EventError:
-		return result{outcome: outcomeError, notice: failureText(ev.Output), err: errors.New("agent error event")}, true
+		return result{outcome: outcomeError, notice: failureText(r.ps.mentions, ev.Output), err: errors.New("agent error event")}, true
 	case promptev.EventApprovalRequired:
 		return result{outcome: outcomeApproval, approval: ev}, true
 	default:
@@ -444,13 +438,19 @@ func (r *run) failure(ctx context.Context, err error) result {
 	case errors.Is(err, promptev.ErrStreamIdle):
 		return result{outcome: outcomeError, notice: "⚠️ The agent stopped responding. Please try again.", err: err}
 	}
-	return result{outcome: outcomeError, notice: agentErrorText(err), err: err}
+	return result{outcome: outcomeError, notice: agentErrorText(err, r.b.operatorAtHand), err: err}
 }
 
 // agentErrorText is the user-facing text for a failed agent request. It
 // reads the HTTP status of the SDK's common *promptev.Error, which every typed
-// SDK error (RateLimitError, NotFoundError, ...) unwraps to.
-func agentErrorText(err error) string {
+// SDK error (RateLimitError, NotFoundError, ...) unwraps to. operatorAtHand
+// (Options.OperatorAtHand) replaces "tell the operator" by a pointer at the
+// printed error.
+func agentErrorText(err error, operatorAtHand bool) string {
+	tell := "Please tell the operator."
+	if operatorAtHand {
+		tell = "The request and the answer are printed below."
+	}
 	var pe *promptev.Error
 	if !errors.As(err, &pe) || pe.StatusCode == 0 {
 		return "⚠️ Lost the connection to the agent. Please try again."
@@ -459,9 +459,9 @@ func agentErrorText(err error) string {
 	case code == http.StatusTooManyRequests:
 		return "⚠️ The agent service is busy right now. Please try again in a minute."
 	case code == http.StatusUnauthorized || code == http.StatusForbidden:
-		return "⚠️ The bridge could not authenticate with the agent service. Please tell the operator."
+		return "⚠️ The bridge could not authenticate with the agent service. " + tell
 	case code == http.StatusNotFound:
-		return "⚠️ The agent was not found. Please tell the operator."
+		return "⚠️ The agent was not found. " + tell
 	case code >= 500:
 		return "⚠️ The agent service failed. Please try again."
 	}
@@ -475,12 +475,13 @@ func sessionGone(err error) bool {
 	return errors.As(err, &pe) && (pe.StatusCode == http.StatusUnauthorized || pe.StatusCode == http.StatusNotFound)
 }
 
-// visitorID is the visitor a conversation's session is started with.
-func visitorID(key chat.ConversationKey, u chat.User) string {
-	if key.Platform == chat.PlatformSlack {
-		return key.Platform + ":" + key.Workspace + ":" + u.ID
+// visitorID is the visitor a conversation's session is started with: the
+// platform's own rule (chat.VisitorNamer), else chat.DefaultVisitorID.
+func visitorID(p chat.Platform, key chat.ConversationKey, u chat.User) string {
+	if vn, ok := p.(chat.VisitorNamer); ok {
+		return vn.VisitorID(key, u)
 	}
-	return key.Platform + ":" + u.ID
+	return chat.DefaultVisitorID(key, u)
 }
 
 // workingStatus is the text of a platform's native "working" indicator.
@@ -489,8 +490,8 @@ const workingStatus = "is working on it…"
 // statusCallTimeout bounds one indicator call; the indicator is best effort.
 const statusCallTimeout = 5 * time.Second
 
-// indicate shows the platform's native "working" indicator (Slack assistant
-// thread status, Discord typing) while the agent runs, when the platform has
+// indicate shows the platform's native "working" indicator (an assistant
+// thread status, a typing indicator) while the agent runs, when the platform has
 // one, and returns the function that clears it. The calls run on worker
 // goroutines, set before clear, so a slow indicator never delays the run and
 // no goroutine waits for the run's whole length; failures are only logged,

@@ -67,7 +67,7 @@ func TestOneLogLinePerRun(t *testing.T) {
 
 func TestPlaceholderPostFailure(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := bridgetest.NewPlatform("slack", bridgetest.SlackLimits())
+		p := bridgetest.NewPlatform("slack", bridgetest.WorkspaceLimits())
 		agent := newFakeAgent(replyWith("ok"))
 		r := startRig(t, agent, withPlatform(p))
 		defer r.stop()
@@ -87,7 +87,7 @@ func TestPlaceholderPostFailure(t *testing.T) {
 
 func TestApprovalCardPostFailureEndsInNotice(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := bridgetest.NewPlatform("slack", bridgetest.SlackLimits())
+		p := bridgetest.NewPlatform("slack", bridgetest.WorkspaceLimits())
 		r := startRig(t, newFakeAgent(approvalScript), withPlatform(p))
 		defer r.stop()
 		key := engKey("1")
@@ -150,7 +150,7 @@ func (g *goneTrigger) Trigger(_ context.Context, _, _ string, opts promptev.Trig
 // Messages handed over before Run starts wait for it (and for recovery).
 func TestMessageBeforeRun(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := bridgetest.NewPlatform("slack", bridgetest.SlackLimits())
+		p := bridgetest.NewPlatform("slack", bridgetest.WorkspaceLimits())
 		st := bridgetest.NewMemStore()
 		b, err := bridge.New(bridge.Options{Config: testConfig(), Agent: newFakeAgent(replyWith("ok")), Store: st, Platforms: []chat.Platform{p}})
 		require.NoError(t, err)
@@ -169,7 +169,7 @@ func TestMessageBeforeRun(t *testing.T) {
 }
 
 func TestNewRejectsBadOptions(t *testing.T) {
-	p := bridgetest.NewPlatform("slack", bridgetest.SlackLimits())
+	p := bridgetest.NewPlatform("slack", bridgetest.WorkspaceLimits())
 	good := bridge.Options{Config: testConfig(), Agent: newFakeAgent(replyWith("ok")), Store: bridgetest.NewMemStore(), Platforms: []chat.Platform{p}}
 	tests := []struct {
 		name string
@@ -202,7 +202,7 @@ func TestLogLinesHaveNoDuplicateKeys(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var logs bridgetest.SyncBuffer
 		logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-		p := bridgetest.NewPlatform("slack", bridgetest.SlackLimits())
+		p := bridgetest.NewPlatform("slack", bridgetest.WorkspaceLimits())
 		p.Inject429(1, time.Second) // makes the outbox log too
 		agent := newFakeAgent(func(streamCall) []step {
 			return []step{

@@ -138,7 +138,7 @@ func (r *run) showWaiting() error {
 	}
 	rec, err := r.b.store.GetRunRecord(context.WithoutCancel(r.b.life), r.handle.id)
 	if err == nil && rec.State == chat.RunStopped {
-		return r.finish(stoppedMessage(rec.Steps, rec.DecidedByName, rec.DecidedBy))
+		return r.finish(stoppedMessage(r.ps.mentions, rec.Steps, rec.DecidedByName, rec.DecidedBy))
 	}
 	return nil
 }

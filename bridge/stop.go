@@ -167,7 +167,7 @@ func (b *Bridge) afterStop(rec chat.RunRecord, a chat.Approval) {
 	}
 	started := b.workers.Go(func() {
 		if rec.Live.ID != "" {
-			msg := stoppedMessage(rec.Steps, rec.DecidedByName, rec.DecidedBy)
+			msg := stoppedMessage(ps.mentions, rec.Steps, rec.DecidedByName, rec.DecidedBy)
 			if _, err := ps.out.Live(rec.Live).Finish(b.life, []chat.Message{msg}, chat.Message{}); err != nil {
 				b.log.Warn("stopped run's message not updated", "run", rec.ID, "err", err)
 			}
@@ -184,12 +184,13 @@ func (b *Bridge) afterStop(rec chat.RunRecord, a chat.Approval) {
 }
 
 // stoppedMessage is the last state of a stopped run's live message: the
-// steps seen so far under "⏹ Stopped by <name>".
-func stoppedMessage(steps []chat.Step, byName, by string) chat.Message {
+// steps seen so far under "⏹ Stopped by <name>", the name made safe with
+// the platform's mentions rule.
+func stoppedMessage(mentions func(string) string, steps []chat.Step, byName, by string) chat.Message {
 	if byName == "" {
 		byName = by
 	}
-	m := chat.Message{Kind: chat.KindStatus, Status: "⏹ Stopped by " + agentText(byName, 80), Final: true}
+	m := chat.Message{Kind: chat.KindStatus, Status: "⏹ Stopped by " + agentText(mentions, byName, 80), Final: true}
 	if len(steps) > 0 {
 		m.Steps = append([]chat.Step(nil), steps...)
 	}

@@ -378,7 +378,7 @@ func TestStopWaitingAfterRestart(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		w := newAgentWorld(backendFake, approvalFlow)
 		store := bridgetest.NewMemStore()
-		p := bridgetest.NewPlatform(chat.PlatformSlack, bridgetest.SlackLimits())
+		p := bridgetest.NewPlatform("slack", bridgetest.WorkspaceLimits())
 		first := w.start(t, withStore(store), withPlatform(p))
 		key := engKey("1")
 		cardRef, a := pendingApproval(t, first.rig, key)
@@ -422,7 +422,7 @@ func TestStopConversation(t *testing.T) {
 		r := startScenario(t, backendFake, slowFlow)
 		defer r.close()
 		key := engKey("1")
-		act := chat.Action{Platform: chat.PlatformSlack, Kind: chat.StopConversation, Target: key.String()}
+		act := chat.Action{Platform: "slack", Kind: chat.StopConversation, Target: key.String()}
 		res := press(t, r.rig, act, "U1")
 		assert.True(t, res.Accepted)
 		assert.Equal(t, "No run is under way here; nothing was stopped.", res.Notice)
@@ -438,7 +438,7 @@ func TestStopConversation(t *testing.T) {
 		time.Sleep(2 * time.Second)
 		synctest.Wait()
 		assert.Contains(t, r.texts(key)[0], "⏹ Stopped by name-U1")
-		res = press(t, r.rig, chat.Action{Platform: chat.PlatformSlack, Kind: chat.StopConversation, Target: "not a key"}, "U1")
+		res = press(t, r.rig, chat.Action{Platform: "slack", Kind: chat.StopConversation, Target: "not a key"}, "U1")
 		assert.False(t, res.Accepted)
 	})
 }

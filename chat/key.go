@@ -5,13 +5,6 @@ import (
 	"strings"
 )
 
-// Platform names used in ConversationKey.Platform and in visitor ids.
-const (
-	PlatformSlack   = "slack"
-	PlatformDiscord = "discord"
-	PlatformConsole = "console"
-)
-
 // ConversationKey identifies one conversation: a thread on a platform.
 //
 // Slack: Workspace is the team id, Channel the channel id, Thread the ts of the

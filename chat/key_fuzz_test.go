@@ -9,11 +9,11 @@ import (
 // parses back to the same key (the store and logs rely on it), and that an
 // invalid key's String form is refused.
 func FuzzConversationKeyRoundTrip(f *testing.F) {
-	f.Add(PlatformSlack, "T0FAKE", "C1", "1764331200.000100")
-	f.Add(PlatformSlack, "T0FAKE", "D1", "")
-	f.Add(PlatformDiscord, "dm", "1300000000000000004", "")
-	f.Add(PlatformDiscord, "1300000000000000001", "1300000000000000002", "1300000000000000003")
-	f.Add(PlatformConsole, "local", "tty", "a1b2c3d4e5f6")
+	f.Add("slack", "T0FAKE", "C1", "1764331200.000100")
+	f.Add("slack", "T0FAKE", "D1", "")
+	f.Add("discord", "dm", "1300000000000000004", "")
+	f.Add("discord", "1300000000000000001", "1300000000000000002", "1300000000000000003")
+	f.Add("console", "local", "tty", "a1b2c3d4e5f6")
 	f.Add("p/x", "w%2Fy", "c%25/%", "%2F%25%%2")
 	f.Add("%", "/", "%2", "%252F")
 	f.Add("", "w", "c", "t")

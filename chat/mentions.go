@@ -2,29 +2,26 @@ package chat
 
 import "strings"
 
-// mentionBreaker is inserted to break a mention token: a zero-width space,
-// invisible to readers, which neither Slack nor Discord parses as part of a
-// mention.
-const mentionBreaker = "\u200b"
+// MentionBreaker is inserted to break a mention token: a zero-width space,
+// invisible to readers, which no chat platform parses as part of a mention.
+const MentionBreaker = "\u200b"
 
-// massMentionWords are the words that, after an '@', ping a whole channel or
-// server on some platform (Discord @everyone/@here, Slack @channel/@here with
-// link_names).
-var massMentionWords = [...]string{"everyone", "here", "channel"}
+// MentionSyntax describes how a platform's text can ping people, for
+// NeutralizeMentions. Each adapter declares its own; the mechanism is shared.
+type MentionSyntax struct {
+	// Escapes are the openings of mention tokens, such as "<@" or "<!". A
+	// MentionBreaker goes after the first byte of each.
+	Escapes []string
+	// MassWords are the words that ping a whole channel or server when they
+	// follow a bare '@' (in any letter case), such as "everyone". A
+	// MentionBreaker goes after the '@'.
+	MassWords []string
+}
 
-// NeutralizeMentions makes text unable to ping anyone on Slack or Discord. It
-// is what the bridge applies to agent text; adapters may apply it again to any
-// text they send (it is idempotent).
-//
-// Slack escapes (<!channel>, <!here>, <!everyone>, <!subteam^ID>, <@U123>) and
-// Discord mentions (<@123>, <@!123>, <@&123>) get a zero-width space after the
-// '<'; the bare words @everyone, @here and @channel (in any letter case) get one
-// after the '@'. The visible text is unchanged.
-func NeutralizeMentions(s string) string { return neutralizeMentions(s) }
-
-// neutralizeMentions makes agent text unable to ping, for every platform; see
-// NeutralizeMentions.
-func neutralizeMentions(s string) string {
+// NeutralizeMentions returns s unable to ping anyone under the syntax. The
+// visible text is unchanged (only zero-width spaces are added) and applying
+// it twice changes nothing more.
+func (m MentionSyntax) NeutralizeMentions(s string) string {
 	if !strings.ContainsAny(s, "<@") {
 		return s
 	}
@@ -36,18 +33,13 @@ func neutralizeMentions(s string) string {
 			break
 		}
 		i += j
-		var breakAfter bool
-		if s[i] == '<' {
-			breakAfter = i+1 < len(s) && (s[i+1] == '@' || s[i+1] == '!')
-		} else {
-			breakAfter = isMassMention(s[i+1:])
+		if !m.breaksAt(s, i) {
+			continue
 		}
-		if breakAfter {
-			b.Grow(len(s) + 8)
-			b.WriteString(s[last : i+1])
-			b.WriteString(mentionBreaker)
-			last = i + 1
-		}
+		b.Grow(len(s) + 8)
+		b.WriteString(s[last : i+1])
+		b.WriteString(MentionBreaker)
+		last = i + 1
 	}
 	if last == 0 {
 		return s
@@ -56,10 +48,18 @@ func neutralizeMentions(s string) string {
 	return b.String()
 }
 
-// isMassMention reports whether rest (the text after an '@') starts with a
-// mass-mention word, in any letter case.
-func isMassMention(rest string) bool {
-	for _, w := range massMentionWords {
+// breaksAt reports whether a mention token starts at s[i].
+func (m MentionSyntax) breaksAt(s string, i int) bool {
+	for _, e := range m.Escapes {
+		if strings.HasPrefix(s[i:], e) {
+			return true
+		}
+	}
+	if s[i] != '@' {
+		return false
+	}
+	rest := s[i+1:]
+	for _, w := range m.MassWords {
 		if len(rest) >= len(w) && strings.EqualFold(rest[:len(w)], w) {
 			return true
 		}

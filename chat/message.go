@@ -27,6 +27,11 @@ type InboundMessage struct {
 	Received time.Time
 }
 
+// EmptyQuestionText is the hint shown when the bot is addressed with nothing
+// to answer: a bare mention, or a slash command with no question. Every
+// platform shows the same words.
+const EmptyQuestionText = "Please add a question."
+
 // ActionKind says what a button does. It is a short lowercase word (see
 // Valid); adapters carry it in their button ids, so a kind, once used, is
 // part of the wire format of every button already posted.

@@ -180,26 +180,49 @@ type RunMove struct {
 }
 
 // Store is the bridge's durable state. Implementations must be safe for
-// concurrent use; every method is a short local transaction (no network I/O).
+// concurrent use; every method is one short transaction. The contract below
+// is what bridgetest.RunStoreConformance checks, for every backend:
+//
+//   - Every method first returns ctx's error when ctx is done, and then
+//     changes nothing. A store that is an io.Closer returns an error wrapping
+//     ErrClosed from every method called after Close, and Close may be
+//     called more than once.
+//   - ErrNotFound errors name the key or id that was not found.
+//   - Records read back equal what was written, with times at millisecond
+//     precision or better (their location may differ).
+//   - A put replaces the record under the same key (or id).
+//   - Of concurrent calls, each sees the others' whole transactions or none.
 type Store interface {
-	// GetConversation returns ErrNotFound when the key is unknown.
+	// GetConversation returns the conversation stored under key, or an
+	// error wrapping ErrNotFound when the key is unknown.
 	GetConversation(ctx context.Context, key ConversationKey) (Conversation, error)
+	// PutConversation creates or replaces the conversation under c.Key. It
+	// fails for an invalid key (ConversationKey.Valid).
 	PutConversation(ctx context.Context, c Conversation) error
+	// DeleteConversation removes the conversation of key; an unknown key
+	// is not an error.
 	DeleteConversation(ctx context.Context, key ConversationKey) error
 
+	// PutApproval creates or replaces the approval under a.ID, expiry and
+	// state included. It fails for an empty id or a state that is not one
+	// of the ApprovalState constants.
 	PutApproval(ctx context.Context, a Approval) error
-	// GetApproval returns ErrNotFound when the id is unknown.
+	// GetApproval returns an error wrapping ErrNotFound when the id is unknown.
 	GetApproval(ctx context.Context, id string) (Approval, error)
 	// SetApprovalCard records card as the approval's card message and
 	// returns the record as it now is. It changes nothing else: a decision
 	// (state, decided_by, decided_at) is never overwritten, so the returned
 	// record tells whether a decision was made before the card was recorded
-	// (Decided reports true). ErrNotFound when the id is unknown.
+	// (Decided reports true). Raced against DecideApproval, exactly one of
+	// the two sees the other's change. ErrNotFound when the id is unknown.
 	SetApprovalCard(ctx context.Context, id string, card MessageRef) (Approval, error)
 	// DecideApproval moves a pending approval to state (approved, denied,
-	// expired or stopped), recording by and at. It succeeds for exactly one caller:
-	// ok is false (and the current record is returned) when the approval had
-	// already left the pending state. ErrNotFound when the id is unknown.
+	// expired or stopped), recording by, byName and at, and returns the
+	// decided record with ok true. It is a compare-and-set: of any number of
+	// callers, concurrent or not, exactly one gets ok true; every other gets
+	// ok false and the record as the winner left it. An approval once
+	// decided, in any state, is never decided again. Any other state is an
+	// error and changes nothing. ErrNotFound when the id is unknown.
 	DecideApproval(ctx context.Context, id string, state ApprovalState, by, byName string, at time.Time) (a Approval, ok bool, err error)
 	// DecideApprovalWith is DecideApproval recording d, the reason of a
 	// denial included, in the same compare-and-set. With d.Grant (and
@@ -207,7 +230,10 @@ type Store interface {
 	// tool in its conversation, in the same transaction, and the record's
 	// Granted is set.
 	DecideApprovalWith(ctx context.Context, id string, d ApprovalDecision) (a Approval, ok bool, err error)
-	// ListExpiredApprovals returns up to limit pending approvals whose Expires is not after now.
+	// ListExpiredApprovals returns up to limit pending approvals whose
+	// Expires is not after now, soonest expiry first and equal expiries in
+	// id order. It decides nothing. A limit of zero or less means
+	// DefaultBatchLimit.
 	ListExpiredApprovals(ctx context.Context, now time.Time, limit int) ([]Approval, error)
 
 	// PutRunRecord creates or replaces the run record r.ID.
@@ -235,20 +261,31 @@ type Store interface {
 	// is none.
 	DeleteGrant(ctx context.Context, key ConversationKey, tool string) error
 
+	// PutRun records the in-flight run of r.Key, replacing an earlier one
+	// (one per conversation). It fails for an invalid key.
 	PutRun(ctx context.Context, r InFlightRun) error
+	// DeleteRun forgets the in-flight run of key; an unknown key is not an
+	// error.
 	DeleteRun(ctx context.Context, key ConversationKey) error
+	// ListRuns returns every in-flight run, oldest Started first and equal
+	// starts in key (String) order.
 	ListRuns(ctx context.Context) ([]InFlightRun, error)
 
 	// SeenOrMark atomically checks and marks the dedupe keys of one message
 	// (all its ids: a Slack mention has an event id and a channel+ts). It
 	// returns true when any of keys is marked and its mark has not expired
-	// at now. In the same transaction, whatever it returns, every key that is
-	// not marked or whose mark expired is marked until now+ttl; unexpired
-	// marks keep their expiry. Of two concurrent calls sharing a key, exactly
-	// one returns false. keys must be non-empty and hold no empty key; ttl
-	// must be positive.
+	// at now (a mark expires at its expiry: it is live strictly before). In
+	// the same transaction, whatever it returns, every key that is not
+	// marked or whose mark expired is marked until now+ttl; unexpired marks
+	// keep their expiry (a hit never extends one). A key given twice counts
+	// once. Of concurrent calls sharing a key, exactly one returns false.
+	// keys must be non-empty and hold no empty key, and ttl must be
+	// positive; otherwise it is an error and nothing is marked.
 	SeenOrMark(ctx context.Context, keys []string, ttl time.Duration, now time.Time) (seen bool, err error)
-	// SweepDedupe deletes up to limit expired dedupe entries and returns how many.
+	// SweepDedupe deletes up to limit dedupe marks that expired at or
+	// before now and returns how many; call it again while it returns
+	// limit. It never deletes a live mark, even racing SeenOrMark. A limit
+	// of zero or less means DefaultBatchLimit.
 	SweepDedupe(ctx context.Context, now time.Time, limit int) (int, error)
 }
 

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,11 +13,12 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/promptev/promptev-bridge/store/bolt"
+	"github.com/promptev/promptev-bridge/chat"
 )
 
-// StoreStatsFunc returns what the open store holds; (*bolt.Store).Stats is one.
-type StoreStatsFunc func() (bolt.Stats, error)
+// StoreStatsFunc returns what the open store holds; the Stats method of every
+// store backend (store.Store) is one.
+type StoreStatsFunc func(ctx context.Context) (chat.StoreStats, error)
 
 // DefaultStoreStatsMaxAge is how long the store gauges reuse one walk of the
 // store (RegisterStore): Stats walks every bucket (about 3 ms warm, 30 ms
@@ -54,7 +56,7 @@ type storeCollector struct {
 	conversations, pendingApprovals, runs, dedupe, oldestRunAge, fileSize *prometheus.Desc
 
 	mu      sync.Mutex
-	cached  bolt.Stats
+	cached  chat.StoreStats
 	err     error
 	fetched time.Time // zero: nothing cached
 }
@@ -70,7 +72,7 @@ func newStoreCollector(stats StoreStatsFunc, maxAge time.Duration, logger *slog.
 		runs:             desc("inflight_runs", "Runs recorded as in flight in the store."),
 		dedupe:           desc("dedupe_entries", "Marks in the store's dedupe ledger, expired or not."),
 		oldestRunAge:     desc("oldest_inflight_run_age_seconds", "Age of the oldest in-flight run; 0 when none is in flight."),
-		fileSize:         desc("file_size_bytes", "Size of the store file."),
+		fileSize:         desc("file_size_bytes", "Storage the store's records take: the store file's size."),
 	}
 }
 
@@ -99,32 +101,37 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 		age = max(c.now().Sub(r.Started).Seconds(), 0)
 	}
 	gauge(c.oldestRunAge, age)
-	gauge(c.fileSize, float64(st.FileSize))
+	gauge(c.fileSize, float64(st.SizeBytes))
 }
 
 // get returns the cached statistics, refreshing them when older than maxAge.
 // Concurrent scrapes wait for one walk instead of each walking the store.
-func (c *storeCollector) get() (bolt.Stats, error) {
+func (c *storeCollector) get() (chat.StoreStats, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := c.now()
 	if !c.fetched.IsZero() && c.maxAge > 0 && now.Sub(c.fetched) < c.maxAge {
 		return c.cached, c.err
 	}
-	c.cached, c.err = c.stats()
+	c.cached, c.err = c.stats(context.Background())
 	c.fetched = now
-	if c.err != nil && !errors.Is(c.err, bolt.ErrClosed) {
+	if c.err != nil && !errors.Is(c.err, chat.ErrClosed) {
 		c.log.Warn("store gauges left out of the scrape", "err", c.err)
 	}
 	return c.cached, c.err
 }
 
-// StoreStatsJSON is the JSON form of bolt.Stats served by
+// StoreStatsJSON is the JSON form of chat.StoreStats served by
 // /debug/store?format=json and printed by `store stats --json`. Like
-// bolt.WriteStats it carries counts, times and conversation keys only: never
+// WriteStoreStats it carries counts, times and conversation keys only: never
 // a session token or a message text.
 type StoreStatsJSON struct {
-	Path               string         `json:"path"`
+	// Backend names the store backend ("bbolt").
+	Backend string `json:"backend"`
+	// Path is where the records live (chat.StoreStats.Location): the
+	// store file for bbolt.
+	Path string `json:"path"`
+	// FileSizeBytes is the storage the records take (SizeBytes).
 	FileSizeBytes      int64          `json:"file_size_bytes"`
 	At                 time.Time      `json:"at"`
 	Conversations      int            `json:"conversations"`
@@ -150,9 +157,9 @@ type OldestRunJSON struct {
 }
 
 // NewStoreStatsJSON converts st to its JSON form.
-func NewStoreStatsJSON(st bolt.Stats) StoreStatsJSON {
+func NewStoreStatsJSON(st chat.StoreStats) StoreStatsJSON {
 	out := StoreStatsJSON{
-		Path: st.Path, FileSizeBytes: st.FileSize, At: st.At.UTC(),
+		Backend: st.Backend, Path: st.Location, FileSizeBytes: st.SizeBytes, At: st.At.UTC(),
 		Conversations: st.Conversations, Approvals: st.Approvals, PendingApprovals: st.PendingApprovals,
 		InFlightRuns: st.Runs, DedupeEntries: st.DedupeEntries, DedupeExpired: st.DedupeExpired,
 		Schema: st.Schema,
@@ -175,7 +182,7 @@ func NewStoreStatsJSON(st bolt.Stats) StoreStatsJSON {
 }
 
 // WriteStoreStatsJSON writes st as indented JSON (StoreStatsJSON).
-func WriteStoreStatsJSON(w io.Writer, st bolt.Stats) error {
+func WriteStoreStatsJSON(w io.Writer, st chat.StoreStats) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(NewStoreStatsJSON(st)); err != nil {
@@ -185,7 +192,7 @@ func WriteStoreStatsJSON(w io.Writer, st bolt.Stats) error {
 }
 
 // debugStore serves GET /debug/store: the open store's statistics, fresh on
-// every request, as text (bolt.WriteStats) or, with ?format=json, as JSON.
+// every request, as text (WriteStoreStats) or, with ?format=json, as JSON.
 func (s *Server) debugStore(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	format := r.URL.Query().Get("format")
@@ -193,10 +200,10 @@ func (s *Server) debugStore(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("unknown format %q: use text or json", format), http.StatusBadRequest)
 		return
 	}
-	st, err := s.opts.StoreStats()
+	st, err := s.opts.StoreStats(r.Context())
 	if err != nil {
 		code := http.StatusInternalServerError
-		if errors.Is(err, bolt.ErrClosed) {
+		if errors.Is(err, chat.ErrClosed) {
 			code = http.StatusServiceUnavailable
 		} else {
 			s.opts.Logger.Warn("store stats failed", "err", err)
@@ -210,5 +217,5 @@ func (s *Server) debugStore(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	_ = bolt.WriteStats(w, st)
+	_ = WriteStoreStats(w, st)
 }

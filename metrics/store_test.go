@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -16,20 +15,34 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/promptev/promptev-bridge/bridge/bridgetest"
 	"github.com/promptev/promptev-bridge/chat"
-	"github.com/promptev/promptev-bridge/store/bolt"
 )
 
 const testSessionToken = "sess-tok-must-never-show"
 
-// filledStore opens a store in a temp dir holding two conversations, one
-// pending and one decided approval, one in-flight run started 90 s ago and
-// three dedupe marks.
-func filledStore(t *testing.T) *bolt.Store {
+// fileStore is an in-memory store that reports a location, a size and a
+// schema, as a file-backed backend does: metrics renders whatever a
+// backend's Stats returns, and imports no store package.
+type fileStore struct{ *bridgetest.MemStore }
+
+func (s fileStore) Path() string { return "/var/lib/pvb/bridge.db" }
+
+func (s fileStore) Stats(ctx context.Context) (chat.StoreStats, error) {
+	st, err := s.MemStore.Stats(ctx)
+	if err != nil {
+		return chat.StoreStats{}, err
+	}
+	st.Backend, st.LocationKind, st.Location, st.SizeBytes = "bbolt", "file", s.Path(), 32<<10
+	st.Schema = map[string]int{"conversations": 1}
+	return st, nil
+}
+
+// filledStore returns a store holding two conversations, one pending and one
+// decided approval, one in-flight run started 90 s ago and three dedupe marks.
+func filledStore(t *testing.T) fileStore {
 	t.Helper()
-	st, err := bolt.Open(filepath.Join(t.TempDir(), "s.db"), bolt.Options{NoSync: true})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = st.Close() })
+	st := fileStore{bridgetest.NewMemStore()}
 	ctx := context.Background()
 	now := time.Now()
 	keyA := chat.ConversationKey{Platform: "slack", Workspace: "T1", Channel: "C1", Thread: "1.2"}
@@ -46,7 +59,7 @@ func filledStore(t *testing.T) *bolt.Store {
 		Created: now, Expires: now.Add(time.Hour)}))
 	require.NoError(t, st.PutRun(ctx, chat.InFlightRun{Key: keyA,
 		Placeholder: chat.MessageRef{Key: keyA, ID: "1.3"}, InboundID: "1.2", Started: now.Add(-90 * time.Second)}))
-	_, err = st.SeenOrMark(ctx, []string{"ev1", "ev2", "ev3"}, 10*time.Minute, now)
+	_, err := st.SeenOrMark(ctx, []string{"ev1", "ev2", "ev3"}, 10*time.Minute, now)
 	require.NoError(t, err)
 	return st
 }
@@ -76,9 +89,7 @@ func TestStoreGauges(t *testing.T) {
 }
 
 func TestStoreGaugesEmptyStoreHasZeroRunAge(t *testing.T) {
-	st, err := bolt.Open(filepath.Join(t.TempDir(), "s.db"), bolt.Options{NoSync: true})
-	require.NoError(t, err)
-	defer st.Close()
+	st := bridgetest.NewMemStore()
 	m := New(Options{NoRuntimeCollectors: true})
 	require.NoError(t, m.RegisterStore(st.Stats, -1, nil))
 	assert.Equal(t, 0.0, gatherValue(t, m, "promptev_bridge_store_oldest_inflight_run_age_seconds"))
@@ -89,14 +100,14 @@ func TestStoreGaugesCacheStats(t *testing.T) {
 	var mu sync.Mutex
 	calls, conversations := 0, 1
 	fail := false
-	stats := func() (bolt.Stats, error) {
+	stats := func(context.Context) (chat.StoreStats, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		calls++
 		if fail {
-			return bolt.Stats{}, errors.New("boom")
+			return chat.StoreStats{}, errors.New("boom")
 		}
-		return bolt.Stats{Conversations: conversations}, nil
+		return chat.StoreStats{Conversations: conversations}, nil
 	}
 	m := New(Options{NoRuntimeCollectors: true})
 	c := newStoreCollector(stats, 5*time.Second, slog.New(slog.DiscardHandler))
@@ -139,7 +150,7 @@ func TestStoreGaugesAfterClose(t *testing.T) {
 
 func TestRegisterStoreTwiceFails(t *testing.T) {
 	m := New(Options{NoRuntimeCollectors: true})
-	stats := func() (bolt.Stats, error) { return bolt.Stats{}, nil }
+	stats := func(context.Context) (chat.StoreStats, error) { return chat.StoreStats{}, nil }
 	require.NoError(t, m.RegisterStore(stats, 0, nil))
 	assert.Error(t, m.RegisterStore(stats, 0, nil))
 }
@@ -172,7 +183,9 @@ func TestDebugStore(t *testing.T) {
 		assert.NotContains(t, rec.Body.String(), testSessionToken)
 		var got StoreStatsJSON
 		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &got))
+		assert.Equal(t, "bbolt", got.Backend)
 		assert.Equal(t, st.Path(), got.Path)
+		assert.Equal(t, int64(32<<10), got.FileSizeBytes)
 		assert.Equal(t, 2, got.Conversations)
 		assert.Equal(t, 2, got.Approvals)
 		assert.Equal(t, 1, got.PendingApprovals)
@@ -204,7 +217,7 @@ func TestDebugStoreOffWithoutStats(t *testing.T) {
 }
 
 func TestStoreStatsJSONNoRun(t *testing.T) {
-	got := NewStoreStatsJSON(bolt.Stats{Path: "x.db"})
+	got := NewStoreStatsJSON(chat.StoreStats{Backend: "bbolt", Location: "x.db"})
 	b, err := json.Marshal(got)
 	require.NoError(t, err)
 	assert.Contains(t, string(b), `"oldest_run":null`)
@@ -229,4 +242,29 @@ func gatherValue(t *testing.T, m *Metrics, name string) float64 {
 func formatFloat(v float64) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// /debug/store and the gauges take any backend's statistics: here a store
+// with no file at all.
+func TestDebugStoreAnyBackend(t *testing.T) {
+	st := bridgetest.NewMemStore()
+	ctx := context.Background()
+	require.NoError(t, st.PutConversation(ctx, chat.Conversation{Key: chat.ConversationKey{Platform: "chat", Channel: "C1"}, AgentID: "a", Mode: chat.ModeStream}))
+	m := New(Options{NoRuntimeCollectors: true})
+	require.NoError(t, m.RegisterStore(st.Stats, -1, nil))
+	s := NewServer(ServerOptions{Metrics: m, StoreStats: st.Stats})
+
+	rec := httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/debug/store", nil))
+	require.Equal(t, http.StatusOK, rec.Code)
+	assert.Regexp(t, `^backend:\s+memory \(0 B\)\n`, rec.Body.String())
+	assert.Regexp(t, `conversations:\s+1\n`, rec.Body.String())
+
+	rec = httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/debug/store?format=json", nil))
+	var got StoreStatsJSON
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &got))
+	assert.Equal(t, "memory", got.Backend)
+	assert.Equal(t, 1, got.Conversations)
+	assert.Equal(t, 1.0, gatherValue(t, m, "promptev_bridge_store_conversations"))
 }

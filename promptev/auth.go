@@ -62,14 +62,15 @@ func (a Auth) String() string {
 }
 
 func (a Auth) validate() error {
-	if a.kind == authHeader && !validHeaderName(a.header) {
+	if a.kind == authHeader && !ValidHeaderName(a.header) {
 		return fmt.Errorf("promptev: auth header name %q is not a valid HTTP header name", a.header)
 	}
 	return nil
 }
 
-// validHeaderName reports whether s is an RFC 9110 token.
-func validHeaderName(s string) bool {
+// ValidHeaderName reports whether s is a valid HTTP header name (an RFC 9110
+// token). The configuration checks promptev.headers with it too.
+func ValidHeaderName(s string) bool {
 	if s == "" {
 		return false
 	}

@@ -101,7 +101,7 @@ func WithMaxRetries(n int) Option {
 func WithHeaders(h map[string]string) Option {
 	return func(c *Client) error {
 		for k, v := range h {
-			if !validHeaderName(k) {
+			if !ValidHeaderName(k) {
 				return fmt.Errorf("promptev: header name %q is not valid", k)
 			}
 			if !validHeaderValue(v) {

@@ -1,7 +1,7 @@
 // Package store is the one list of store backends behind the `store:` section
 // of the configuration: it validates the section and opens the chosen
-// backend. Each backend lives in its own package (store/bolt) and implements
-// chat.Store; adding one is a package and a line in backends.
+// backend. Each backend lives in its own package (store/bolt, store/postgres)
+// and implements chat.Store; adding one is a package and a line in backends.
 package store
 
 import (
@@ -13,35 +13,54 @@ import (
 
 	"github.com/promptev/promptev-bridge/chat"
 	"github.com/promptev/promptev-bridge/store/bolt"
+	"github.com/promptev/promptev-bridge/store/postgres"
 )
 
 // Config is the `store:` section of the configuration.
 type Config struct {
-	// Backend names the store backend: bbolt (the default).
+	// Backend names the store backend: bbolt (the default) or postgres.
 	Backend string `yaml:"backend"`
-	// Path is the bbolt file.
+	// Path is the bbolt file (ignored by the postgres backend).
 	Path string `yaml:"path"`
 	// LockTimeout is how long start-up waits for another process to release
 	// the bbolt file before failing.
 	LockTimeout time.Duration `yaml:"lock_timeout"`
+	// Postgres configures the postgres backend.
+	Postgres postgres.Config `yaml:"postgres"`
 }
 
-// DefaultBackend is the backend used when the section names none.
-const DefaultBackend = "bbolt"
+// DefaultBackend is the backend of DefaultConfig, used when the section
+// leaves store.backend out.
+const DefaultBackend = bolt.Backend
 
-// DefaultConfig returns the defaults: a bbolt file ./promptev-bridge.db with a
-// 2 s lock timeout.
+// DefaultConfig returns the defaults: the bbolt backend with its defaults
+// (a file ./promptev-bridge.db, a 2 s lock timeout).
 func DefaultConfig() Config {
-	return Config{Backend: DefaultBackend, Path: "./promptev-bridge.db", LockTimeout: bolt.DefaultLockTimeout}
+	b := bolt.DefaultConfig()
+	return Config{Backend: DefaultBackend, Path: b.Path, LockTimeout: b.LockTimeout, Postgres: postgres.DefaultConfig()}
 }
 
 // Store is an open store: the chat.Store port and what an operator needs
 // around it.
 type Store interface {
 	chat.Store
-	// Close releases the store; it is safe to call more than once.
+	// Stats counts what the store holds, for `store stats`, /debug/store
+	// and the store gauges. It may walk every record.
+	Stats(ctx context.Context) (chat.StoreStats, error)
+	// Export reads every conversation, approval, in-flight run, run record
+	// and grant, from one consistent snapshot (for Copy).
+	Export(ctx context.Context, fns chat.RecordFuncs) error
+	// PutGrant creates or replaces the grant of g.Tool in g.Key, for Copy
+	// (the bridge grants through DecideApprovalWith).
+	PutGrant(ctx context.Context, g chat.Grant) error
+	// Close releases the store; it is safe to call more than once. Every
+	// call afterwards fails with an error wrapping chat.ErrClosed.
 	Close() error
 }
+
+// ErrLocked means another process holds the store: a running bridge holds
+// its bbolt file's lock.
+var ErrLocked = bolt.ErrLocked
 
 // OpenOptions tune Open.
 type OpenOptions struct {
@@ -61,7 +80,8 @@ type backend struct {
 // backends is the one list of store backends.
 func backends() []backend {
 	return []backend{
-		{name: "bbolt", validate: validateBolt, open: openBolt},
+		{name: bolt.Backend, validate: validateBolt, open: openBolt},
+		{name: postgres.Backend, validate: validatePostgres, open: openPostgres},
 	}
 }
 
@@ -83,6 +103,15 @@ func Names() []string {
 	return names
 }
 
+// Summary names where the records are kept, for `check`: the bbolt file, or
+// the PostgreSQL database and host (never the DSN, which may hold a password).
+func (c Config) Summary() string {
+	if c.Backend == postgres.Backend {
+		return "postgres, " + c.Postgres.Summary()
+	}
+	return c.Path
+}
+
 // Validate reports the section's problems; path is its YAML prefix ("store").
 func (c Config) Validate(path string) chat.ConfigProblems {
 	b, ok := find(c.Backend)
@@ -94,11 +123,12 @@ func (c Config) Validate(path string) chat.ConfigProblems {
 	return b.validate(c, path)
 }
 
-// Open opens the configured backend.
+// Open opens the configured backend. An unknown backend is the config
+// problem Validate reports for store.backend.
 func Open(ctx context.Context, c Config, o OpenOptions) (Store, error) {
 	b, ok := find(c.Backend)
 	if !ok {
-		return nil, fmt.Errorf("store: unknown backend %q", c.Backend)
+		return nil, c.Validate("store").Err()
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -106,14 +136,49 @@ func Open(ctx context.Context, c Config, o OpenOptions) (Store, error) {
 	return b.open(ctx, c, o)
 }
 
+// boltConfig is the bbolt backend's part of the section.
+func (c Config) boltConfig() bolt.Config {
+	return bolt.Config{Path: c.Path, LockTimeout: c.LockTimeout}
+}
+
 func validateBolt(c Config, path string) chat.ConfigProblems {
-	return bolt.Config{Path: c.Path, LockTimeout: c.LockTimeout}.Validate(path)
+	return c.boltConfig().Validate(path)
 }
 
 func openBolt(_ context.Context, c Config, o OpenOptions) (Store, error) {
-	opts := bolt.Options{Timeout: c.LockTimeout, Logger: o.Logger}
+	opts := c.boltConfig().Options(o.Logger)
 	if o.ReadOnly {
 		return bolt.OpenReadOnly(c.Path, opts)
 	}
 	return bolt.Open(c.Path, opts)
+}
+
+func validatePostgres(c Config, path string) chat.ConfigProblems {
+	return c.Postgres.Validate(chat.JoinPath(path, "postgres"))
+}
+
+func openPostgres(ctx context.Context, c Config, o OpenOptions) (Store, error) {
+	opts := c.Postgres.Options()
+	opts.Logger, opts.ReadOnly, opts.Exclusive = o.Logger, o.ReadOnly, !o.ReadOnly
+	return postgres.Open(ctx, c.Postgres.DSN, opts)
+}
+
+// ParseSpec parses the short form of a store, BACKEND:WHERE (bbolt:FILE or
+// postgres:DSN), into a section with the defaults, for `store copy` and
+// `store migrate`. Its errors never quote a DSN.
+func ParseSpec(spec string) (Config, error) {
+	c := DefaultConfig()
+	name, where, ok := strings.Cut(spec, ":")
+	if !ok || where == "" {
+		return c, fmt.Errorf("a store is BACKEND:WHERE, such as bbolt:./promptev-bridge.db or postgres:postgres://host/db")
+	}
+	switch name {
+	case bolt.Backend:
+		c.Backend, c.Path = name, where
+	case postgres.Backend:
+		c.Backend, c.Postgres.DSN = name, where
+	default:
+		return c, fmt.Errorf("unknown backend %q: use %s", name, strings.Join(Names(), " or "))
+	}
+	return c, nil
 }

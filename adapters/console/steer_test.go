@@ -26,7 +26,7 @@ func TestInterruptStopsTheLiveRun(t *testing.T) {
 	act := recv(t, hs.h.actions)
 	assert.Equal(t, chat.Stop, act.Kind)
 	assert.Equal(t, "RUN1", act.Target)
-	assert.Equal(t, chat.PlatformConsole, act.Platform)
+	assert.Equal(t, Name, act.Platform)
 	assert.Equal(t, "you", act.User.Name)
 
 	require.NoError(t, hs.a.Edit(ctx, ref, chat.Message{Kind: chat.KindStatus, Status: "⏹ Stopped by you", Final: true}))

@@ -18,7 +18,7 @@ type Config struct {
 	// Enabled turns the adapter on.
 	Enabled bool `yaml:"enabled"`
 	// Token is the bot token (with or without the "Bot " prefix). Never logged.
-	Token string `yaml:"token"`
+	Token string `yaml:"token" secret:"true"`
 	// APIURL is the REST base URL (default https://discord.com/api/v9). Point it
 	// at a shared rate-limit proxy, or at a fake on loopback; the gateway URL is
 	// discovered through it.
@@ -66,7 +66,8 @@ type SlashCommandConfig struct {
 	GuildIDs []string `yaml:"guild_ids"`
 }
 
-// DefaultConfig returns the defaults of DESIGN §10 (the adapter is disabled).
+// DefaultConfig returns the defaults, as config.example.yaml lists them (the
+// adapter is disabled).
 func DefaultConfig() Config {
 	return Config{
 		APIURL:               DefaultAPIURL,

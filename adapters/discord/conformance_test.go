@@ -24,7 +24,8 @@ func TestPlatformConformance(t *testing.T) {
 		a := newAdapter(t, fake, testConfig(), &bridgetest.SyncBuffer{})
 		return bridgetest.Harness{
 			Platform: a,
-			Key:      chat.ConversationKey{Platform: chat.PlatformDiscord, Workspace: testGuild, Channel: testChannel, Thread: mention},
+			Key:      chat.ConversationKey{Platform: Name, Workspace: testGuild, Channel: testChannel, Thread: mention},
+			Pings:    discordPings,
 			Inject429: func(retryAfter time.Duration) {
 				fake.RateLimitEdits(1, retryAfter)
 				fake.RateLimitPosts(1, retryAfter)
@@ -42,7 +43,7 @@ func TestPlatformConformance(t *testing.T) {
 				var out []chat.Action
 				for _, b := range m.Buttons() {
 					if kind, target, ok := parseCustomID(b.CustomID); ok {
-						out = append(out, chat.Action{Platform: chat.PlatformDiscord, Kind: kind, Target: target})
+						out = append(out, chat.Action{Platform: Name, Kind: kind, Target: target})
 					}
 				}
 				return out

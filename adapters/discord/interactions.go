@@ -12,7 +12,7 @@ import (
 // Texts shown to users by the adapter itself.
 const (
 	noticeFailed        = "Sorry, that did not work. Please try again in a moment."
-	noticeEmptyQuestion = "Please add a question."
+	noticeEmptyQuestion = chat.EmptyQuestionText
 )
 
 // onInteraction handles one interaction. Discord requires an answer within
@@ -43,7 +43,7 @@ func (a *Adapter) onComponent(ctx context.Context, h chat.Handler, i *discordgo.
 	user := interactionUser(i)
 	a.rememberInteraction(i, user.ID)
 	act := chat.Action{
-		Platform: chat.PlatformDiscord,
+		Platform: Name,
 		Kind:     kind,
 		Target:   target,
 		User:     user,
@@ -131,14 +131,14 @@ func (a *Adapter) onCommand(ctx context.Context, h chat.Handler, i *discordgo.In
 		Received:  received,
 	}
 	if i.GuildID == "" {
-		in.Key = chat.ConversationKey{Platform: chat.PlatformDiscord, Workspace: workspaceDM, Channel: i.ChannelID}
+		in.Key = chat.ConversationKey{Platform: Name, Workspace: workspaceDM, Channel: i.ChannelID}
 	} else if parent, isThread := a.threadParent(ctx, i.ChannelID); isThread {
-		in.Key = chat.ConversationKey{Platform: chat.PlatformDiscord, Workspace: i.GuildID, Channel: parent, Thread: i.ChannelID}
+		in.Key = chat.ConversationKey{Platform: Name, Workspace: i.GuildID, Channel: parent, Thread: i.ChannelID}
 	} else if a.cfg.AutoThread {
-		in.Key = chat.ConversationKey{Platform: chat.PlatformDiscord, Workspace: i.GuildID, Channel: i.ChannelID, Thread: msg.ID}
+		in.Key = chat.ConversationKey{Platform: Name, Workspace: i.GuildID, Channel: i.ChannelID, Thread: msg.ID}
 		a.names.Put(msg.ID, threadName(question))
 	} else {
-		in.Key = chat.ConversationKey{Platform: chat.PlatformDiscord, Workspace: i.GuildID, Channel: i.ChannelID}
+		in.Key = chat.ConversationKey{Platform: Name, Workspace: i.GuildID, Channel: i.ChannelID}
 	}
 	if err := h.HandleMessage(ctx, in); err != nil {
 		a.log.ErrorContext(ctx, "handle slash command failed", "conversation", in.Key.String(), "err", err)
@@ -243,7 +243,7 @@ func (a *Adapter) onModalSubmit(ctx context.Context, h chat.Handler, i *discordg
 	user := interactionUser(i)
 	a.rememberInteraction(i, user.ID)
 	act := chat.Action{
-		Platform: chat.PlatformDiscord,
+		Platform: Name,
 		Kind:     kind,
 		Target:   target,
 		User:     user,

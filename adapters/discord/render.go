@@ -77,7 +77,7 @@ func render(msg chat.Message) (rendered, error) {
 	}
 	// The bridge neutralises agent text already; doing it again here keeps
 	// every path (notices, cards, status) unable to ping, whatever the caller.
-	r.content = fitContent(chat.NeutralizeMentions(r.content))
+	r.content = fitContent(neutralizeMentions(r.content))
 	return r, nil
 }
 

@@ -2,6 +2,7 @@ package slack
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
@@ -60,8 +61,17 @@ type Adapter struct {
 	api    webAPI
 	now    func() time.Time
 
-	ready atomic.Bool
-	self  atomic.Pointer[identity]
+	// ready is the HTTP listener's state; readyConns counts the Socket Mode
+	// connections that are up and healthy.
+	ready      atomic.Bool
+	readyConns atomic.Int32
+	self       atomic.Pointer[identity]
+
+	// Socket Mode liveness (see socketconn.go); tests shorten them.
+	pingInterval, clientPing, silenceLimit, watchEvery time.Duration
+	// socketTLS is the TLS config of wss:// connections; nil uses the
+	// system's roots (tests trust slackfake's certificate with it).
+	socketTLS *tls.Config
 
 	mu       sync.Mutex
 	httpAddr net.Addr
@@ -105,33 +115,55 @@ func newAdapter(cfg Config, api webAPI, logger *slog.Logger) *Adapter {
 	}
 	return &Adapter{
 		cfg:       cfg.withDefaults(),
-		log:       logger.With("platform", chat.PlatformSlack), // the caller names the component
+		log:       logger.With("platform", Name), // the caller names the component
 		api:       api,
 		now:       time.Now,
 		listening: make(chan struct{}),
+
+		pingInterval: socketPingInterval,
+		clientPing:   socketClientPing,
+		silenceLimit: socketSilenceLimit,
+		watchEvery:   socketWatchEvery,
 	}
 }
 
 // Name returns "slack".
-func (a *Adapter) Name() string { return chat.PlatformSlack }
+func (a *Adapter) Name() string { return Name }
+
+// The post budget is 4/5 of post_per_sec: postMarginCount × post_per_sec
+// posts per postMarginPer. Slack allows about one chat.postMessage a second
+// per channel; a budget of exactly that drew a 429 whenever a request
+// reached Slack a few milliseconds sooner after the one before it than it
+// had left the bridge. At 4/5, each post after the burst leaves 250 ms of
+// slack at the default (one post every 1.25 s).
+const (
+	postMarginCount = 4
+	postMarginPer   = 5 * time.Second
+)
 
 // Limits returns Slack's limits: 3,900 characters a message, one edit a
-// second per message, the configured chat.update budget per workspace and
-// the configured post budget per channel.
+// second per message, the configured chat.update budget per workspace (its
+// default, 40 a minute with a burst of 5, stays under Slack's 50 in any
+// minute) and a post budget per channel of 4/5 of post_per_sec.
 func (a *Adapter) Limits() chat.Limits {
 	return chat.Limits{
 		MaxMessageChars: maxTextChars,
 		MinEditInterval: time.Second,
 		EditRate:        chat.Rate{Count: a.cfg.EditBudgetPerMin, Per: time.Minute, Burst: a.cfg.EditBurst},
 		EditScope:       chat.ScopeWorkspace,
-		PostRate:        chat.Rate{Count: a.cfg.PostPerSec, Per: time.Second, Burst: a.cfg.PostBurst},
+		PostRate:        chat.Rate{Count: postMarginCount * a.cfg.PostPerSec, Per: postMarginPer, Burst: a.cfg.PostBurst},
 		PostScope:       chat.ScopeChannel,
 	}
 }
 
-// Ready reports whether the adapter is connected: the Socket Mode connection
-// is up, or the HTTP listener is serving.
-func (a *Adapter) Ready() bool { return a.ready.Load() }
+// Ready reports whether the adapter can receive events: in socket mode, at
+// least one of its Socket Mode connections has Slack's hello and has not
+// gone silent; in HTTP mode, the listener is serving.
+func (a *Adapter) Ready() bool { return a.readyConns.Load() > 0 || a.ready.Load() }
+
+// HealthyConnections returns how many Socket Mode connections are up and
+// healthy (0 in HTTP mode).
+func (a *Adapter) HealthyConnections() int { return int(a.readyConns.Load()) }
 
 // ButtonsSupported reports true: approval cards carry working buttons.
 func (a *Adapter) ButtonsSupported() bool { return true }

@@ -22,7 +22,7 @@ func (a *Adapter) onAgentSessionStopped(ctx context.Context, h chat.Handler, ev 
 	}
 	k := key(ev.TeamID, stop.Channel, stop.ThreadTimestamp)
 	act := chat.Action{
-		Platform: chat.PlatformSlack,
+		Platform: Name,
 		Kind:     chat.StopConversation,
 		Target:   k.String(),
 		User:     chat.User{ID: stop.User},

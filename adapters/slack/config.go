@@ -26,6 +26,12 @@ const (
 	DefaultEditBurst        = 5
 	DefaultPostPerSec       = 1
 	DefaultPostBurst        = 3
+	// DefaultSocketConnections is how many Socket Mode connections the
+	// adapter keeps open, so that Slack has a healthy one to send an
+	// envelope or its retry to when another is silently dead.
+	DefaultSocketConnections = 2
+	// MaxSocketConnections is Slack's limit of Socket Mode connections per app.
+	MaxSocketConnections = 10
 )
 
 // Config is the "slack" section of the bridge configuration.
@@ -35,11 +41,11 @@ type Config struct {
 	// Mode is "socket" (default) or "http".
 	Mode string `yaml:"mode"`
 	// BotToken is the bot user OAuth token (xoxb-...).
-	BotToken string `yaml:"bot_token"`
+	BotToken string `yaml:"bot_token" secret:"true"`
 	// AppToken is the app-level token (xapp-...) with connections:write, for Socket Mode.
-	AppToken string `yaml:"app_token"`
+	AppToken string `yaml:"app_token" secret:"true"`
 	// SigningSecret verifies HTTP-mode requests.
-	SigningSecret string `yaml:"signing_secret"`
+	SigningSecret string `yaml:"signing_secret" secret:"true"`
 	// Listen is the HTTP-mode listen address (default 127.0.0.1:3000).
 	Listen string `yaml:"listen"`
 	// EventsPath is the HTTP-mode Events API request URL path (default /slack/events).
@@ -57,6 +63,10 @@ type Config struct {
 	PostPerSec int `yaml:"post_per_sec"`
 	// PostBurst is the short burst of posts allowed per channel (default 3).
 	PostBurst int `yaml:"post_burst"`
+	// SocketConnections is how many Socket Mode connections to keep open
+	// (default 2, at most 10, Slack's limit per app). Slack spreads
+	// envelopes and their retries across them.
+	SocketConnections int `yaml:"socket_connections"`
 	// AssistantStatus enables assistant.threads.setStatus while the agent works
 	// (needs the assistant:write scope).
 	AssistantStatus bool `yaml:"assistant_status"`
@@ -66,15 +76,16 @@ type Config struct {
 // edits a minute per workspace and one post a second per channel.
 func DefaultConfig() Config {
 	return Config{
-		Mode:             ModeSocket,
-		Listen:           DefaultListen,
-		EventsPath:       DefaultEventsPath,
-		InteractionsPath: DefaultInteractionsPath,
-		APIURL:           DefaultAPIURL,
-		EditBudgetPerMin: DefaultEditBudgetPerMin,
-		EditBurst:        DefaultEditBurst,
-		PostPerSec:       DefaultPostPerSec,
-		PostBurst:        DefaultPostBurst,
+		Mode:              ModeSocket,
+		Listen:            DefaultListen,
+		EventsPath:        DefaultEventsPath,
+		InteractionsPath:  DefaultInteractionsPath,
+		APIURL:            DefaultAPIURL,
+		EditBudgetPerMin:  DefaultEditBudgetPerMin,
+		EditBurst:         DefaultEditBurst,
+		PostPerSec:        DefaultPostPerSec,
+		PostBurst:         DefaultPostBurst,
+		SocketConnections: DefaultSocketConnections,
 	}
 }
 
@@ -111,6 +122,9 @@ func (c Config) withDefaults() Config {
 	if c.PostBurst == 0 {
 		c.PostBurst = d.PostBurst
 	}
+	if c.SocketConnections == 0 {
+		c.SocketConnections = d.SocketConnections
+	}
 	return c
 }
 
@@ -126,7 +140,7 @@ func (c Config) Validate(path string) chat.ConfigProblems {
 	p := func(name string) string { return chat.JoinPath(path, name) }
 
 	if c.BotToken == "" {
-		ps.Add(p("bot_token"), "is required")
+		ps.Add(p("bot_token"), "is required (the Bot User OAuth Token, xoxb-..., from the Slack app's OAuth & Permissions page)")
 	} else if !strings.HasPrefix(c.BotToken, "xoxb-") {
 		ps.Add(p("bot_token"), "must be a bot token (xoxb-...)")
 	}
@@ -171,6 +185,10 @@ func (c Config) Validate(path string) chat.ConfigProblems {
 	}
 	if c.PostBurst < 0 {
 		ps.Add(p("post_burst"), "must be positive, got %d", c.PostBurst)
+	}
+	if c.SocketConnections < 1 || c.SocketConnections > MaxSocketConnections {
+		ps.Add(p("socket_connections"), "must be between 1 and %d (Slack's limit per app; 2 or more keep events flowing when one connection dies silently), got %d",
+			MaxSocketConnections, c.SocketConnections)
 	}
 	return ps
 }

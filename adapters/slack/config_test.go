@@ -24,6 +24,7 @@ func TestDefaultConfig(t *testing.T) {
 	assert.Equal(t, 40, c.EditBudgetPerMin)
 	assert.Equal(t, 1, c.PostPerSec)
 	assert.Positive(t, c.PostBurst)
+	assert.Equal(t, 2, c.SocketConnections)
 	assert.False(t, c.AssistantStatus)
 }
 
@@ -56,6 +57,10 @@ func TestConfigValidate(t *testing.T) {
 		{"edit budget over tier 3", func(c *Config) { c.EditBudgetPerMin = 90 }, []string{"slack.edit_budget_per_min"}},
 		{"negative edit budget", func(c *Config) { c.EditBudgetPerMin = -1 }, []string{"slack.edit_budget_per_min", "slack.edit_burst"}},
 		{"negative post rate", func(c *Config) { c.PostPerSec = -2; c.PostBurst = -1 }, []string{"slack.post_per_sec", "slack.post_burst"}},
+		{"one socket connection is allowed", func(c *Config) { c.SocketConnections = 1 }, nil},
+		{"ten socket connections", func(c *Config) { c.SocketConnections = 10 }, nil},
+		{"more socket connections than Slack allows", func(c *Config) { c.SocketConnections = 11 }, []string{"slack.socket_connections"}},
+		{"negative socket connections", func(c *Config) { c.SocketConnections = -1 }, []string{"slack.socket_connections"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -102,11 +107,28 @@ func TestLimits(t *testing.T) {
 	assert.Equal(t, 30, l.EditRate.Count)
 	assert.Equal(t, "1m0s", l.EditRate.Per.String())
 	assert.Equal(t, DefaultEditBurst, l.EditRate.Burst)
-	assert.Equal(t, 1, l.PostRate.Count)
-	assert.Equal(t, "1s", l.PostRate.Per.String())
+	assert.Equal(t, 4, l.PostRate.Count, "4 posts in 5 s: a 20 % margin under Slack's one a second")
+	assert.Equal(t, "5s", l.PostRate.Per.String())
 	assert.Equal(t, DefaultPostBurst, l.PostRate.Burst)
+
+	// The default budgets stay under Slack's documented limits with a margin:
+	// posts below one a second per channel, edits (budget plus burst) below
+	// 50 in any minute.
+	d, err := New(validConfig(), nil)
+	require.NoError(t, err)
+	dl := d.Limits()
+	assert.Less(t, float64(dl.PostRate.Count)/dl.PostRate.Per.Seconds(), 1.0)
+	assert.Less(t, dl.EditRate.Count+dl.EditRate.Burst, 50)
 	assert.False(t, l.SharedBudget)
 	assert.Equal(t, "slack", a.Name())
 	assert.True(t, a.ButtonsSupported())
 	assert.False(t, a.Ready())
+}
+
+func TestMissingBotTokenSaysWhereToFindIt(t *testing.T) {
+	c := validConfig()
+	c.BotToken = ""
+	ps := c.Validate("slack")
+	require.Len(t, ps, 1)
+	assert.Contains(t, ps[0].Message, "OAuth & Permissions", "the hint names the page the token is on")
 }

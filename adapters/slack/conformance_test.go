@@ -19,10 +19,11 @@ func TestPlatformConformance(t *testing.T) {
 	bridgetest.RunPlatformConformance(t, func(t *testing.T) bridgetest.Harness {
 		fake := slackfake.New(t)
 		a := newFakeAdapter(t, fake, func(c *Config) { c.AssistantStatus = true })
-		key := chat.ConversationKey{Platform: chat.PlatformSlack, Workspace: slackfake.TeamID, Channel: "C0CONF", Thread: fake.NextTS()}
+		key := chat.ConversationKey{Platform: Name, Workspace: slackfake.TeamID, Channel: "C0CONF", Thread: fake.NextTS()}
 		return bridgetest.Harness{
 			Platform: a,
 			Key:      key,
+			Pings:    slackPings,
 			Inject429: func(retryAfter time.Duration) {
 				secs := max(1, int(retryAfter/time.Second))
 				fake.RateLimit("chat.update", 1, secs)

@@ -37,7 +37,7 @@ type rig struct {
 	eventsURL, clicksURL string
 }
 
-func newRig(t *testing.T, agent promptevtest.Agent, edit func(*slack.Config)) *rig {
+func newRig(t testing.TB, agent promptevtest.Agent, edit func(*slack.Config)) *rig {
 	t.Helper()
 	return newRigWith(t, agent, edit, nil)
 }
@@ -45,10 +45,17 @@ func newRig(t *testing.T, agent promptevtest.Agent, edit func(*slack.Config)) *r
 // newRigWith is newRig with wrap, when not nil, wrapping the bridge's agent
 // (the real promptev client) to control its streams; wrap gets the rig's
 // fake Slack.
-func newRigWith(t *testing.T, agent promptevtest.Agent, edit func(*slack.Config),
+func newRigWith(t testing.TB, agent promptevtest.Agent, edit func(*slack.Config),
 	wrap func(*slackfake.Server, bridge.Agent) bridge.Agent) *rig {
 	t.Helper()
-	fake := slackfake.New(t)
+	return newRigFake(t, nil, agent, edit, wrap)
+}
+
+// newRigFake is newRigWith with options for the fake Slack.
+func newRigFake(t testing.TB, fakeOpts []slackfake.Option, agent promptevtest.Agent, edit func(*slack.Config),
+	wrap func(*slackfake.Server, bridge.Agent) bridge.Agent) *rig {
+	t.Helper()
+	fake := slackfake.New(t, fakeOpts...)
 	api := promptevtest.NewServer(projectKey)
 	t.Cleanup(api.Close)
 	api.AddAgent(agentID, agent)
@@ -62,6 +69,9 @@ func newRigWith(t *testing.T, agent promptevtest.Agent, edit func(*slack.Config)
 		edit(&scfg)
 	}
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	if _, ok := t.(*testing.B); ok {
+		log = slog.New(slog.DiscardHandler) // a benchmark's output is its figures
+	}
 	adapter, err := slack.New(scfg, log)
 	require.NoError(t, err)
 
@@ -138,11 +148,17 @@ func (r *rig) threadShows(t *testing.T, channel, thread, text string) slackfake.
 
 // assertNoRejectedCalls checks that Slack (the fake) rejected nothing but
 // injected 429s: no msg_too_long, no invalid_blocks.
-func (r *rig) assertNoRejectedCalls(t *testing.T) {
+func (r *rig) assertNoRejectedCalls(t testing.TB) {
 	t.Helper()
 	for _, c := range r.fake.Calls() {
 		if c.Error != "" && c.Error != "ratelimited" {
 			t.Errorf("%s on %s %s was rejected: %s", c.Method, c.Channel, c.TS, c.Error)
+		}
+	}
+	// Slack asks for new block ids on every update of a message.
+	for _, m := range r.fake.Messages("") {
+		if m.ReusedBlockIDs > 0 {
+			t.Errorf("message %s %s: %d block ids sent again by an update", m.Channel, m.TS, m.ReusedBlockIDs)
 		}
 	}
 }
@@ -237,7 +253,9 @@ func TestE2EMentionApprovalFlow(t *testing.T) {
 }
 
 func TestE2ERetryStormRunsOnce(t *testing.T) {
-	r := newRig(t, promptevtest.Agent{Script: []promptevtest.Event{{Type: promptevtest.TypeDone, Output: "Answer to {{query}}"}}}, nil)
+	// One connection: the events arrive in order (see the sentinel below).
+	r := newRig(t, promptevtest.Agent{Script: []promptevtest.Event{{Type: promptevtest.TypeDone, Output: "Answer to {{query}}"}}},
+		func(c *slack.Config) { c.SocketConnections = 1 })
 	ev := r.fake.Mention("C1", "U1", "storm")
 	var envs []string
 	for retry := range 4 {
@@ -507,6 +525,34 @@ func TestE2ELongAnswerSplitWithinLimits(t *testing.T) {
 		assert.Contains(t, all.String(), line)
 	}
 	r.assertNoRejectedCalls(t)
+}
+
+// TestE2ELongAnswerNo429AtSlackLimits posts a 30,000-character answer (nine
+// messages) with the default budgets to a fake that enforces Slack's
+// documented limits: the budgets' margin leaves no room for a 429.
+func TestE2ELongAnswerNo429AtSlackLimits(t *testing.T) {
+	answer, codeLines := longAnswer()
+	r := newRigFake(t, []slackfake.Option{slackfake.WithRateLimits()},
+		promptevtest.Agent{Script: []promptevtest.Event{{Type: promptevtest.TypeDone, Output: answer}}}, nil, nil)
+	ev := r.fake.Mention("C1", "U1", "write a lot")
+	_, err := r.fake.SendEvent(ev, 0)
+	require.NoError(t, err)
+	// Nine messages at one post every 1.25 s: longer than threadShows waits.
+	last := codeLines[len(codeLines)-1]
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	require.NoError(t, r.fake.WaitFor(ctx, func() bool {
+		for _, m := range r.fake.Thread("C1", ev.TS) {
+			if strings.Contains(m.BlockText(), last) {
+				return true
+			}
+		}
+		return false
+	}), "the last part of the answer")
+	require.GreaterOrEqual(t, len(r.fake.Thread("C1", ev.TS)), 8)
+	for _, c := range r.fake.Calls() {
+		assert.Empty(t, c.Error, "%s at %s", c.Method, c.At.Format("15:04:05.000"))
+	}
 }
 
 func TestE2EFatalAuthStopsAdapter(t *testing.T) {

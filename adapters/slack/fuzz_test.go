@@ -86,7 +86,7 @@ func addEventSeeds(f *testing.F) {
 // checkInbound fails when msg is not something the bridge may be handed.
 func checkInbound(t *testing.T, self *identity, msg chat.InboundMessage) {
 	t.Helper()
-	if !msg.Key.Valid() || msg.Key.Platform != chat.PlatformSlack {
+	if !msg.Key.Valid() || msg.Key.Platform != Name {
 		t.Fatalf("invalid conversation key %+v", msg.Key)
 	}
 	if got, err := chat.ParseConversationKey(msg.Key.String()); err != nil || got != msg.Key {
@@ -322,7 +322,7 @@ func checkHandedActions(t *testing.T, cb slack.InteractionCallback, acts []chat.
 		t.Fatalf("%d actions %+v, want %d %+v", len(acts), acts, len(want), want)
 	}
 	for i, act := range acts {
-		if act.Platform != chat.PlatformSlack || act.Kind != want[i].Kind || act.Target != want[i].Target {
+		if act.Platform != Name || act.Kind != want[i].Kind || act.Target != want[i].Target {
 			t.Fatalf("action %d is %+v, want kind %q target %q", i, act, want[i].Kind, want[i].Target)
 		}
 		if act.User.ID != cb.User.ID {

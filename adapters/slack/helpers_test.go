@@ -132,11 +132,22 @@ func start(t *testing.T, cfg Config, h chat.Handler, log io.Writer) *running {
 	return r
 }
 
-// startSocket runs a socket-mode adapter against fake and waits for the connection.
+// startSocket runs a socket-mode adapter against fake and waits for its
+// connections.
 func startSocket(t *testing.T, fake *slackfake.Server, h chat.Handler) *running {
 	t.Helper()
-	r := start(t, fakeConfig(fake, ModeSocket), h, nil)
-	fake.Await(t, "socket connection", fake.Connected)
+	return startSocketN(t, fake, h, DefaultSocketConnections)
+}
+
+// startSocketN is startSocket with n Socket Mode connections (1 keeps the
+// envelopes of a test in order: with more, Slack, and the fake, spread them
+// across connections).
+func startSocketN(t *testing.T, fake *slackfake.Server, h chat.Handler, n int) *running {
+	t.Helper()
+	cfg := fakeConfig(fake, ModeSocket)
+	cfg.SocketConnections = n
+	r := start(t, cfg, h, nil)
+	fake.Await(t, "every socket connection", func() bool { return r.a.HealthyConnections() == n })
 	return r
 }
 

@@ -129,7 +129,7 @@ func actionsFromCallback(cb slack.InteractionCallback, received time.Time) []cha
 			continue
 		}
 		out = append(out, chat.Action{
-			Platform: chat.PlatformSlack,
+			Platform: Name,
 			Kind:     kind,
 			Target:   ba.Value,
 			User:     chat.User{ID: cb.User.ID, Name: firstNonEmpty(cb.User.Name, cb.User.RealName)},
@@ -149,7 +149,7 @@ func callbackKey(cb slack.InteractionCallback) chat.ConversationKey {
 }
 
 func key(team, channel, thread string) chat.ConversationKey {
-	return chat.ConversationKey{Platform: chat.PlatformSlack, Workspace: team, Channel: channel, Thread: thread}
+	return chat.ConversationKey{Platform: Name, Workspace: team, Channel: channel, Thread: thread}
 }
 
 func firstNonEmpty(vals ...string) string {

@@ -49,7 +49,7 @@ func (a *Adapter) Delete(ctx context.Context, ref chat.MessageRef) error {
 
 // Ephemeral shows text to userID only, in the conversation's thread.
 func (a *Adapter) Ephemeral(ctx context.Context, key chat.ConversationKey, userID, text string) error {
-	opts := []slack.MsgOption{slack.MsgOptionText(plainFallback(chat.NeutralizeMentions(text)), false)}
+	opts := []slack.MsgOption{slack.MsgOptionText(plainFallback(neutralizeMentions(text)), false)}
 	if key.Thread != "" {
 		opts = append(opts, slack.MsgOptionTS(key.Thread))
 	}

@@ -97,7 +97,7 @@ func submittedPrompt(cb slack.InteractionCallback) (act chat.Action, where chat.
 		text = cb.View.State.Values[promptBlockID][promptActionID].Value
 	}
 	act = chat.Action{
-		Platform: chat.PlatformSlack,
+		Platform: Name,
 		Kind:     meta.Kind,
 		Target:   meta.Target,
 		User:     chat.User{ID: cb.User.ID, Name: firstNonEmpty(cb.User.Name, cb.User.RealName)},

@@ -30,6 +30,11 @@ const (
 // same form, so their clicks still decode.
 const actionIDPrefix = "pvb_"
 
+// noBlockID leaves a block's block_id out, so Slack assigns a fresh one on
+// every post and update: Slack asks for a new block_id each time a message
+// is updated, and the adapter finds clicks by action_id, not block_id.
+const noBlockID = ""
+
 // Action ids of the approval card's buttons.
 const (
 	ActionApprove = actionIDPrefix + string(chat.Approve)
@@ -98,7 +103,7 @@ func messageButtons(buttons []chat.Button) slack.Block {
 	if len(elems) == 0 {
 		return nil
 	}
-	return slack.NewActionBlock("pvb_buttons", elems...)
+	return slack.NewActionBlock(noBlockID, elems...)
 }
 
 // maxButtonLabel is Slack's limit on a button's text.
@@ -122,9 +127,9 @@ func renderStatus(m chat.Message) rendered {
 		line = ":hourglass_flowing_sand: " + line
 	}
 	var blocks []slack.Block
-	blocks = append(blocks, slack.NewContextBlock("pvb_status", mrkdwn(line)))
+	blocks = append(blocks, slack.NewContextBlock(noBlockID, mrkdwn(line)))
 	if t := strings.TrimSpace(m.Thought); t != "" {
-		blocks = append(blocks, slack.NewContextBlock("pvb_thought",
+		blocks = append(blocks, slack.NewContextBlock(noBlockID,
 			mrkdwn("_"+escape(chat.OneLine(t), maxSectionChars-10)+"_")))
 	}
 	if len(m.Steps) > 0 {
@@ -141,7 +146,7 @@ func renderStatus(m chat.Message) rendered {
 			}
 			lines = append(lines, mark+" "+escape(chat.OneLine(s.Text), per-len(mark)-2))
 		}
-		blocks = append(blocks, slack.NewContextBlock("pvb_steps", mrkdwn(strings.Join(lines, "\n"))))
+		blocks = append(blocks, slack.NewContextBlock(noBlockID, mrkdwn(strings.Join(lines, "\n"))))
 	}
 	return rendered{Blocks: blocks, Text: plainFallback(status)}
 }
@@ -160,12 +165,11 @@ func renderApproval(m chat.Message) rendered {
 	if d := strings.TrimSpace(card.Description); d != "" {
 		text += "\n" + escape(d, maxSectionChars-utf8.RuneCountInString(head)-1)
 	}
-	blocks = append(blocks, slack.NewSectionBlock(mrkdwn(text), nil, nil, slack.SectionBlockOptionBlockID("pvb_approval")))
+	blocks = append(blocks, slack.NewSectionBlock(mrkdwn(text), nil, nil))
 	if a := strings.TrimSpace(card.Arguments); a != "" {
 		// Inside a code span the text is shown verbatim; backticks would end it.
 		a = strings.ReplaceAll(a, "```", "'''")
-		blocks = append(blocks, slack.NewSectionBlock(mrkdwn("```"+escape(a, maxSectionChars-6)+"```"), nil, nil,
-			slack.SectionBlockOptionBlockID("pvb_arguments")))
+		blocks = append(blocks, slack.NewSectionBlock(mrkdwn("```"+escape(a, maxSectionChars-6)+"```"), nil, nil))
 	}
 	switch card.State {
 	case chat.ApprovalPending, "":
@@ -179,9 +183,9 @@ func renderApproval(m chat.Message) rendered {
 			label := "Approve all " + chat.TruncateRunes(chat.OneLine(card.Tool), maxButtonLabel-17) + " here"
 			elems = append(elems, slack.NewButtonBlockElement(actionID(chat.ApproveConversation), card.ID, plain(label)))
 		}
-		blocks = append(blocks, slack.NewActionBlock("pvb_decide", elems...))
+		blocks = append(blocks, slack.NewActionBlock(noBlockID, elems...))
 	default:
-		blocks = append(blocks, slack.NewContextBlock("pvb_decided", mrkdwn(decidedLine(card))))
+		blocks = append(blocks, slack.NewContextBlock(noBlockID, mrkdwn(decidedLine(card))))
 	}
 	fallback := "Approval needed"
 	if card.Tool != "" {
@@ -252,7 +256,7 @@ func renderMarkdown(m chat.Message) rendered {
 	// allows maxMarkdownChars, which leaves room for neutralised mentions.
 	body = chat.TruncateRunes(body, maxMarkdownChars)
 	return rendered{
-		Blocks: []slack.Block{slack.NewMarkdownBlock("pvb_body", body)},
+		Blocks: []slack.Block{slack.NewMarkdownBlock(noBlockID, body)},
 		Text:   plainFallback(body),
 	}
 }
@@ -260,23 +264,23 @@ func renderMarkdown(m chat.Message) rendered {
 // neutralize makes every text of m unable to ping (mentions, @channel),
 // whatever the caller did before.
 func neutralize(m chat.Message) chat.Message {
-	m.Status = chat.NeutralizeMentions(m.Status)
-	m.Thought = chat.NeutralizeMentions(m.Thought)
-	m.Body = chat.NeutralizeMentions(m.Body)
+	m.Status = neutralizeMentions(m.Status)
+	m.Thought = neutralizeMentions(m.Thought)
+	m.Body = neutralizeMentions(m.Body)
 	if len(m.Steps) > 0 {
 		steps := make([]chat.Step, len(m.Steps))
 		for i, st := range m.Steps {
-			steps[i] = chat.Step{Text: chat.NeutralizeMentions(st.Text), Done: st.Done}
+			steps[i] = chat.Step{Text: neutralizeMentions(st.Text), Done: st.Done}
 		}
 		m.Steps = steps
 	}
 	if m.Approval != nil {
 		card := *m.Approval
-		card.Tool = chat.NeutralizeMentions(card.Tool)
-		card.Description = chat.NeutralizeMentions(card.Description)
-		card.Arguments = chat.NeutralizeMentions(card.Arguments)
-		card.DecidedBy = chat.NeutralizeMentions(card.DecidedBy)
-		card.Reason = chat.NeutralizeMentions(card.Reason)
+		card.Tool = neutralizeMentions(card.Tool)
+		card.Description = neutralizeMentions(card.Description)
+		card.Arguments = neutralizeMentions(card.Arguments)
+		card.DecidedBy = neutralizeMentions(card.DecidedBy)
+		card.Reason = neutralizeMentions(card.Reason)
 		m.Approval = &card
 	}
 	return m

@@ -253,9 +253,9 @@ func assertWithinLimits(t *testing.T, r rendered) {
 	assert.LessOrEqual(t, markdown, maxMarkdownChars, "markdown total")
 }
 
-// TestRenderAcceptedBySlackLimits posts every kind of message of maximum
+// TestRenderAcceptedByWorkspaceLimits posts every kind of message of maximum
 // size through slack-go to the fake, which rejects what Slack would reject.
-func TestRenderAcceptedBySlackLimits(t *testing.T) {
+func TestRenderAcceptedByWorkspaceLimits(t *testing.T) {
 	fake := slackfake.New(t)
 	a, err := New(fakeConfig(fake, ModeSocket), testLogger(t, nil))
 	require.NoError(t, err)

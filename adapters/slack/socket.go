@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"sync"
 
 	"github.com/promptev/promptev-bridge/chat"
 	"github.com/slack-go/slack"
@@ -11,14 +12,50 @@ import (
 	"github.com/slack-go/slack/socketmode"
 )
 
-// runSocket runs a Socket Mode connection until ctx ends or a fatal error.
+// runSocket keeps cfg.SocketConnections Socket Mode connections open until
+// ctx ends or a fatal error (a refused token) ends them all. Slack spreads
+// envelopes and their retries across an app's connections, so while one
+// connection is silently dead, the retry of what was lost on it reaches
+// another; the adapter notices the dead one (watchSilence) and replaces it.
 func (a *Adapter) runSocket(ctx context.Context, h chat.Handler) error {
 	if a.client == nil {
 		return errors.New("slack: socket mode needs a client made by New")
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	smc := socketmode.New(a.client)
+	slots := make([]*socketSlot, a.cfg.SocketConnections)
+	fatal := make(chan error, len(slots))
+	var wg sync.WaitGroup
+	for i := range slots {
+		s := newSocketSlot(i+1, a.now)
+		slots[i] = s
+		wg.Go(func() {
+			if err := a.runSlot(ctx, h, s); err != nil {
+				fatal <- err
+				cancel()
+			}
+		})
+	}
+	wg.Go(func() { a.watchSilence(ctx, slots) })
+	wg.Wait()
+	select {
+	case err := <-fatal:
+		return err
+	default:
+		return nil
+	}
+}
+
+// runSlot runs one Socket Mode connection (slack-go reconnects it) until ctx
+// ends (nil) or a fatal error.
+func (a *Adapter) runSlot(ctx context.Context, h chat.Handler, s *socketSlot) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer a.setSlotReady(s, false)
+	smc := socketmode.New(a.client,
+		socketmode.OptionPingInterval(a.pingInterval),
+		socketmode.OptionDialer(s.dialer(a.socketTLS)),
+	)
 	runErr := make(chan error, 1)
 	go func() { runErr <- smc.RunContext(ctx) }()
 
@@ -36,7 +73,7 @@ func (a *Adapter) runSocket(ctx context.Context, h chat.Handler) error {
 			}
 			return errors.New("slack: socket mode stopped: " + redact(err.Error()))
 		case evt := <-smc.Events:
-			if fatal := a.socketEvent(ctx, smc, h, evt); fatal != nil {
+			if fatal := a.socketEvent(ctx, smc, s, h, evt); fatal != nil {
 				cancel()
 				<-runErr
 				return fatal
@@ -45,33 +82,34 @@ func (a *Adapter) runSocket(ctx context.Context, h chat.Handler) error {
 	}
 }
 
-// socketEvent handles one Socket Mode event; it returns a fatal error when
-// the connection cannot succeed (refused token).
-func (a *Adapter) socketEvent(ctx context.Context, smc *socketmode.Client, h chat.Handler, evt socketmode.Event) error {
+// socketEvent handles one Socket Mode event of slot s; it returns a fatal
+// error when the connection cannot succeed (refused token).
+func (a *Adapter) socketEvent(ctx context.Context, smc *socketmode.Client, s *socketSlot, h chat.Handler, evt socketmode.Event) error {
 	switch evt.Type {
 	case socketmode.EventTypeConnecting:
-		a.ready.Store(false)
-		a.log.Debug("slack socket mode connecting")
+		a.setSlotReady(s, false)
+		a.log.Debug("slack socket mode connecting", "connection", s.idx)
 	case socketmode.EventTypeConnectionError:
-		a.ready.Store(false)
+		a.setSlotReady(s, false)
 		if ce, ok := evt.Data.(*slack.ConnectionErrorEvent); ok {
 			if fatal := asAuthError("apps.connections.open", "slack.app_token", ce.ErrorObj); fatal != nil {
 				return fatal
 			}
-			a.log.Warn("slack socket mode connection failed, retrying", errAttr(ce.ErrorObj), "backoff", ce.Backoff)
+			a.log.Warn("slack socket mode connection failed, retrying", "connection", s.idx, errAttr(ce.ErrorObj), "backoff", ce.Backoff)
 		}
 	case socketmode.EventTypeInvalidAuth:
 		return &authError{method: "apps.connections.open", code: "invalid_auth", setting: "slack.app_token"}
 	case socketmode.EventTypeConnected:
-		a.log.Info("slack socket mode connected")
+		a.log.Info("slack socket mode connected", "connection", s.idx)
 	case socketmode.EventTypeHello:
-		a.ready.Store(true)
+		a.setSlotReady(s, true)
 	case socketmode.EventTypeDisconnect:
-		a.ready.Store(false)
-		a.log.Info("slack asked to reconnect")
+		a.setSlotReady(s, false)
+		a.log.Info("slack asked to reconnect", "connection", s.idx)
 	case socketmode.EventTypeIncomingError:
+		a.setSlotReady(s, false)
 		if ie, ok := evt.Data.(*slack.IncomingEventError); ok {
-			a.log.Warn("slack socket mode read error", errAttr(ie.ErrorObj))
+			a.log.Warn("slack socket mode read error", "connection", s.idx, errAttr(ie.ErrorObj))
 		}
 	case socketmode.EventTypeErrorWriteFailed:
 		if we, ok := evt.Data.(*socketmode.ErrorWriteFailed); ok {

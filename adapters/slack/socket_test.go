@@ -22,7 +22,8 @@ func TestSocketHelloPingReady(t *testing.T) {
 	fake.Await(t, "ready after hello", r.a.Ready)
 	fake.Await(t, "pongs", func() bool { return fake.Pongs() >= 2 })
 	assert.Equal(t, slackfake.BotUserID, r.a.BotUserID())
-	assert.Equal(t, 1, fake.Connections())
+	assert.Equal(t, 2, fake.Connections(), "two connections by default")
+	assert.Equal(t, 2, r.a.HealthyConnections())
 }
 
 // ackFirstHandler checks, inside HandleMessage and HandleAction, that the
@@ -109,7 +110,7 @@ func TestSocketClickAckBeforeHandler(t *testing.T) {
 func TestSocketEventsAreHandedOverAndAcked(t *testing.T) {
 	fake := slackfake.New(t)
 	rec := newRecorder()
-	startSocket(t, fake, rec)
+	startSocketN(t, fake, rec, 1) // one connection: the events arrive in order
 
 	mention := fake.Mention("C1", "U1", "first")
 	twin := fake.Twin(mention)
@@ -152,7 +153,7 @@ func TestSocketEventsAreHandedOverAndAcked(t *testing.T) {
 func TestSocketBadEnvelopesAreAcked(t *testing.T) {
 	fake := slackfake.New(t)
 	rec := newRecorder()
-	startSocket(t, fake, rec)
+	startSocketN(t, fake, rec, 1) // one connection: the good event comes after the bad ones
 
 	unknownInner := json.RawMessage(`{"type":"event_callback","team_id":"T0FAKE","event_id":"EvX","event":{"type":"brand_new_event_type","user":"U1"}}`)
 	env1, err := fake.SendEnvelope(slackfake.Envelope{Type: "events_api", Payload: unknownInner})
@@ -218,7 +219,7 @@ func TestSocketReconnectsOnDisconnect(t *testing.T) {
 	rec := newRecorder()
 	startSocket(t, fake, rec)
 	require.NoError(t, fake.Disconnect())
-	fake.Await(t, "second connection", func() bool { return fake.Connections() == 2 && fake.Connected() })
+	fake.Await(t, "a replacement connection", func() bool { return fake.Connections() == 3 && fake.OpenConnections() == 2 })
 	ev := fake.Mention("C1", "U1", "after reconnect")
 	_, err := fake.SendEvent(ev, 0)
 	require.NoError(t, err)
@@ -302,5 +303,5 @@ func TestSocketHandlerErrors(t *testing.T) {
 	require.NoError(t, err)
 	fake.Await(t, "error notice", func() bool { return len(fake.Calls("chat.postEphemeral")) == 1 })
 	assert.Contains(t, fake.Calls("chat.postEphemeral")[0].Text, "could not be processed")
-	assert.Equal(t, 1, fake.Connections())
+	assert.Equal(t, 2, fake.Connections(), "no reconnection")
 }

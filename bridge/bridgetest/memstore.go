@@ -13,10 +13,12 @@ import (
 )
 
 // MemStore is an in-memory chat.Store with the exact Store semantics
-// (ErrNotFound, the DecideApproval compare-and-set, dedupe expiry). It is safe
-// for concurrent use. Records are copied in and out.
+// (ErrNotFound, the DecideApproval compare-and-set, dedupe expiry); it passes
+// RunStoreConformance. It is safe for concurrent use. Records are copied in
+// and out.
 type MemStore struct {
 	mu            sync.Mutex
+	closed        bool
 	conversations map[chat.ConversationKey]chat.Conversation
 	approvals     map[string]chat.Approval
 	runs          map[chat.ConversationKey]chat.InFlightRun
@@ -25,7 +27,10 @@ type MemStore struct {
 	dedupe        map[string]time.Time // key -> expiry
 }
 
-var _ chat.Store = (*MemStore)(nil)
+var (
+	_ chat.Store    = (*MemStore)(nil)
+	_ StatsReporter = (*MemStore)(nil)
+)
 
 // NewMemStore returns an empty store.
 func NewMemStore() *MemStore {
@@ -39,13 +44,57 @@ func NewMemStore() *MemStore {
 	}
 }
 
-// lock takes the store's lock unless ctx is done; the caller unlocks s.mu.
+// lock takes the store's lock unless ctx is done or the store is closed;
+// the caller unlocks s.mu.
 func (s *MemStore) lock(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return chat.ErrClosed
+	}
 	return nil
+}
+
+// Close makes every later call fail with chat.ErrClosed. It is safe to call
+// more than once.
+func (s *MemStore) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	return nil
+}
+
+// Stats counts what the store holds; see chat.StoreStats. Its Backend is
+// "memory", with no location.
+func (s *MemStore) Stats(ctx context.Context) (chat.StoreStats, error) {
+	if err := s.lock(ctx); err != nil {
+		return chat.StoreStats{}, err
+	}
+	defer s.mu.Unlock()
+	st := chat.StoreStats{Backend: "memory", At: time.Now(), Conversations: len(s.conversations), Approvals: len(s.approvals)}
+	for _, a := range s.approvals {
+		if a.State == chat.ApprovalPending {
+			st.PendingApprovals++
+			if st.NextApprovalExpiry.IsZero() || a.Expires.Before(st.NextApprovalExpiry) {
+				st.NextApprovalExpiry = a.Expires
+			}
+		}
+	}
+	runs := s.sortedRunsLocked()
+	st.Runs = len(runs)
+	if len(runs) > 0 {
+		st.OldestRun = &runs[0]
+	}
+	st.DedupeEntries = len(s.dedupe)
+	for _, exp := range s.dedupe {
+		if !exp.After(st.At) {
+			st.DedupeExpired++
+		}
+	}
+	return st, nil
 }
 
 // approvalLocked returns the approval id, or chat.ErrNotFound. s.mu is held.
@@ -97,6 +146,11 @@ func (s *MemStore) DeleteConversation(ctx context.Context, key chat.Conversation
 func (s *MemStore) PutApproval(ctx context.Context, a chat.Approval) error {
 	if a.ID == "" {
 		return fmt.Errorf("bridgetest: put approval: empty id")
+	}
+	switch a.State {
+	case chat.ApprovalPending, chat.ApprovalApproved, chat.ApprovalDenied, chat.ApprovalExpired:
+	default:
+		return fmt.Errorf("bridgetest: put approval %s: invalid state %q", a.ID, a.State)
 	}
 	if err := s.lock(ctx); err != nil {
 		return err
@@ -191,7 +245,10 @@ func (s *MemStore) ListExpiredApprovals(ctx context.Context, now time.Time, limi
 		}
 		return out[i].ID < out[j].ID
 	})
-	if limit >= 0 && len(out) > limit {
+	if limit <= 0 {
+		limit = chat.DefaultBatchLimit
+	}
+	if len(out) > limit {
 		out = out[:limit]
 	}
 	return out, nil
@@ -199,6 +256,9 @@ func (s *MemStore) ListExpiredApprovals(ctx context.Context, now time.Time, limi
 
 // PutRun records an in-flight run of r.Key (replacing an earlier one).
 func (s *MemStore) PutRun(ctx context.Context, r chat.InFlightRun) error {
+	if !r.Key.Valid() {
+		return fmt.Errorf("bridgetest: put run: invalid key %q", r.Key.String())
+	}
 	if err := s.lock(ctx); err != nil {
 		return err
 	}
@@ -223,6 +283,11 @@ func (s *MemStore) ListRuns(ctx context.Context) ([]chat.InFlightRun, error) {
 		return nil, err
 	}
 	defer s.mu.Unlock()
+	return s.sortedRunsLocked(), nil
+}
+
+// sortedRunsLocked returns the runs oldest first, then by key. s.mu is held.
+func (s *MemStore) sortedRunsLocked() []chat.InFlightRun {
 	out := make([]chat.InFlightRun, 0, len(s.runs))
 	for _, r := range s.runs {
 		out = append(out, r)
@@ -233,7 +298,7 @@ func (s *MemStore) ListRuns(ctx context.Context) ([]chat.InFlightRun, error) {
 		}
 		return out[i].Key.String() < out[j].Key.String()
 	})
-	return out, nil
+	return out
 }
 
 // SeenOrMark atomically checks and marks the dedupe keys of one message; see
@@ -272,6 +337,9 @@ func (s *MemStore) SweepDedupe(ctx context.Context, now time.Time, limit int) (i
 		return 0, err
 	}
 	defer s.mu.Unlock()
+	if limit <= 0 {
+		limit = chat.DefaultBatchLimit
+	}
 	n := 0
 	for k, exp := range s.dedupe {
 		if n >= limit {

@@ -86,6 +86,18 @@ func WithoutButtons() PlatformOption {
 	return func(p *Platform) { p.noButtons = true }
 }
 
+// WithMentions gives the platform its own mention rule (its
+// NeutralizeMentions); without it the platform uses Mentions.
+func WithMentions(fn func(string) string) PlatformOption {
+	return func(p *Platform) { p.mentions = fn }
+}
+
+// WithVisitorID gives the platform its own visitor id rule (its VisitorID);
+// without it the platform uses chat.DefaultVisitorID.
+func WithVisitorID(fn func(chat.ConversationKey, chat.User) string) PlatformOption {
+	return func(p *Platform) { p.visitorID = fn }
+}
+
 // WithoutRecords makes the platform keep only the messages as they now
 // stand, not the log of every request: Records and Applied return nothing.
 // For benchmarks, whose request log would otherwise grow for the whole run
@@ -129,8 +141,8 @@ func WithPostHook(fn PostHook) PlatformOption {
 // records every request with its time, rejects messages over
 // Limits.MaxMessageChars, enforces its own server-side rate limits by answering
 // *chat.RateLimitError, and can inject 429s, latency and failures. It
-// implements the optional Ephemeral, StatusSetter, Buttons and Deleter
-// abilities. It is safe for concurrent use.
+// implements the optional Ephemeral, StatusSetter, Buttons, Deleter,
+// MentionGuard and VisitorNamer abilities. It is safe for concurrent use.
 type Platform struct {
 	name      string
 	limits    chat.Limits
@@ -138,6 +150,8 @@ type Platform struct {
 	noButtons bool
 	noRecords bool
 	postHook  PostHook
+	visitorID func(chat.ConversationKey, chat.User) string
+	mentions  func(string) string
 
 	mu          sync.Mutex
 	latency     time.Duration
@@ -161,6 +175,8 @@ var (
 	_ chat.StatusSetter = (*Platform)(nil)
 	_ chat.Buttons      = (*Platform)(nil)
 	_ chat.Deleter      = (*Platform)(nil)
+	_ chat.MentionGuard = (*Platform)(nil)
+	_ chat.VisitorNamer = (*Platform)(nil)
 )
 
 // NewPlatform returns a platform named name (the ConversationKey.Platform it
@@ -185,6 +201,24 @@ func (p *Platform) Name() string { return p.name }
 
 // Limits returns the limits the platform was built with.
 func (p *Platform) Limits() chat.Limits { return p.limits }
+
+// VisitorID implements chat.VisitorNamer: the WithVisitorID rule, else
+// chat.DefaultVisitorID.
+func (p *Platform) VisitorID(key chat.ConversationKey, u chat.User) string {
+	if p.visitorID != nil {
+		return p.visitorID(key, u)
+	}
+	return chat.DefaultVisitorID(key, u)
+}
+
+// NeutralizeMentions implements chat.MentionGuard: the WithMentions rule,
+// else Mentions.
+func (p *Platform) NeutralizeMentions(text string) string {
+	if p.mentions != nil {
+		return p.mentions(text)
+	}
+	return Mentions.NeutralizeMentions(text)
+}
 
 // ButtonsSupported reports whether approval cards get buttons (true unless
 // WithoutButtons was given).

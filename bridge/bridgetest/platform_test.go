@@ -15,7 +15,7 @@ import (
 	"github.com/promptev/promptev-bridge/chat"
 )
 
-var testKey = chat.ConversationKey{Platform: chat.PlatformSlack, Workspace: "T1", Channel: "C1", Thread: "1.0"}
+var testKey = chat.ConversationKey{Platform: "slack", Workspace: "T1", Channel: "C1", Thread: "1.0"}
 
 func TestPlatformConformance(t *testing.T) {
 	tests := []struct {
@@ -23,14 +23,14 @@ func TestPlatformConformance(t *testing.T) {
 		limits chat.Limits
 		opts   []bridgetest.PlatformOption
 	}{
-		{"slack-like", bridgetest.SlackLimits(), []bridgetest.PlatformOption{bridgetest.WithServerLimits(bridgetest.SlackServerLimits()...)}},
-		{"discord-like", bridgetest.DiscordLimits(), []bridgetest.PlatformOption{bridgetest.WithServerLimits(bridgetest.DiscordServerLimits()...)}},
-		{"without buttons", bridgetest.SlackLimits(), []bridgetest.PlatformOption{bridgetest.WithoutButtons()}},
+		{"slack-like", bridgetest.WorkspaceLimits(), []bridgetest.PlatformOption{bridgetest.WithServerLimits(bridgetest.WorkspaceServerLimits()...)}},
+		{"discord-like", bridgetest.SharedChannelLimits(), []bridgetest.PlatformOption{bridgetest.WithServerLimits(bridgetest.SharedChannelServerLimits()...)}},
+		{"without buttons", bridgetest.WorkspaceLimits(), []bridgetest.PlatformOption{bridgetest.WithoutButtons()}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			bridgetest.RunPlatformConformance(t, func(t *testing.T) bridgetest.Harness {
-				p := bridgetest.NewPlatform(chat.PlatformSlack, tc.limits, tc.opts...)
+				p := bridgetest.NewPlatform("slack", tc.limits, tc.opts...)
 				return bridgetest.Harness{
 					Platform:  p,
 					Key:       testKey,
@@ -50,9 +50,9 @@ func TestPlatformConformance(t *testing.T) {
 
 func TestPlatformRecordsAndRejects(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		limits := bridgetest.SlackLimits()
+		limits := bridgetest.WorkspaceLimits()
 		limits.MaxMessageChars = 5
-		p := bridgetest.NewPlatform(chat.PlatformSlack, limits)
+		p := bridgetest.NewPlatform("slack", limits)
 		ctx := context.Background()
 
 		t0 := time.Now()
@@ -92,7 +92,7 @@ func TestPlatformRecordsAndRejects(t *testing.T) {
 
 // LoseNextPostResponse posts the message but answers the error, once.
 func TestPlatformLoseNextPostResponse(t *testing.T) {
-	p := bridgetest.NewPlatform(chat.PlatformSlack, bridgetest.SlackLimits())
+	p := bridgetest.NewPlatform("slack", bridgetest.WorkspaceLimits())
 	ctx := context.Background()
 	lost := errors.New("timeout")
 	p.LoseNextPostResponse(lost)
@@ -110,7 +110,7 @@ func TestPlatformLoseNextPostResponse(t *testing.T) {
 // WithoutRecords keeps the messages and the server limits, not the log.
 func TestPlatformWithoutRecords(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := bridgetest.NewPlatform(chat.PlatformSlack, bridgetest.SlackLimits(),
+		p := bridgetest.NewPlatform("slack", bridgetest.WorkspaceLimits(),
 			bridgetest.WithoutRecords(), bridgetest.WithServerLimits(bridgetest.ServerLimit{Op: bridgetest.OpEdit, Max: 1, Window: time.Minute}))
 		ctx := context.Background()
 		ref, err := p.Post(ctx, testKey, chat.Message{Body: "hello"})
@@ -130,7 +130,7 @@ func TestPlatformWithoutRecords(t *testing.T) {
 
 func TestPlatformInjection(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := bridgetest.NewPlatform(chat.PlatformSlack, bridgetest.SlackLimits())
+		p := bridgetest.NewPlatform("slack", bridgetest.WorkspaceLimits())
 		ctx := context.Background()
 
 		p.Inject429(2, 3*time.Second)
@@ -164,8 +164,8 @@ func TestPlatformInjection(t *testing.T) {
 
 func TestPlatformServerLimits(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := bridgetest.NewPlatform(chat.PlatformDiscord, bridgetest.DiscordLimits(),
-			bridgetest.WithServerLimits(bridgetest.DiscordServerLimits()...))
+		p := bridgetest.NewPlatform("discord", bridgetest.SharedChannelLimits(),
+			bridgetest.WithServerLimits(bridgetest.SharedChannelServerLimits()...))
 		ctx := context.Background()
 		other := testKey
 		other.Channel = "C2"
@@ -195,8 +195,8 @@ func TestPlatformServerLimits(t *testing.T) {
 
 func TestPlatformSlackServerLimitPerWorkspace(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := bridgetest.NewPlatform(chat.PlatformSlack, bridgetest.SlackLimits(),
-			bridgetest.WithServerLimits(bridgetest.SlackServerLimits()...))
+		p := bridgetest.NewPlatform("slack", bridgetest.WorkspaceLimits(),
+			bridgetest.WithServerLimits(bridgetest.WorkspaceServerLimits()...))
 		ctx := context.Background()
 		var refs []chat.MessageRef
 		for i := range 10 {
@@ -218,7 +218,7 @@ func TestPlatformSlackServerLimitPerWorkspace(t *testing.T) {
 
 func TestPlatformAbilitiesAndWaitFor(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := bridgetest.NewPlatform(chat.PlatformSlack, bridgetest.SlackLimits())
+		p := bridgetest.NewPlatform("slack", bridgetest.WorkspaceLimits())
 		assert.True(t, p.ButtonsSupported())
 		assert.False(t, bridgetest.NewPlatform("x", chat.Limits{}, bridgetest.WithoutButtons()).ButtonsSupported())
 		ctx := context.Background()
@@ -281,7 +281,7 @@ func TestPlatformPostHook(t *testing.T) {
 		p     *bridgetest.Platform
 	)
 	failed := errors.New("boom")
-	p = bridgetest.NewPlatform(chat.PlatformSlack, bridgetest.SlackLimits(), bridgetest.WithPostHook(
+	p = bridgetest.NewPlatform("slack", bridgetest.WorkspaceLimits(), bridgetest.WithPostHook(
 		func(stage bridgetest.PostStage, key chat.ConversationKey, msg chat.Message, ref chat.MessageRef) {
 			calls = append(calls, call{stage: stage, body: msg.Body, ref: ref.ID, visible: len(p.Messages(key))})
 			if stage == bridgetest.BeforePost && msg.Body == "fail" {

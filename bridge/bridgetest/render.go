@@ -6,6 +6,13 @@ import (
 	"github.com/promptev/promptev-bridge/chat"
 )
 
+// Mentions is the fake platform's mention syntax: both kinds of escape
+// (<@id>, <!word>) and the mass-mention words everyone, here and channel.
+var Mentions = chat.MentionSyntax{
+	Escapes:   []string{"<@", "<!"},
+	MassWords: []string{"everyone", "here", "channel"},
+}
+
 // Render returns the plain text a user of the fake platform sees for msg: the
 // status line, the thought, the steps (✓ for finished ones, … for running
 // ones), the body and the approval card, one part per line. Like a careful
@@ -66,5 +73,5 @@ func Render(msg chat.Message) string {
 			parts = append(parts, buttons)
 		}
 	}
-	return chat.NeutralizeMentions(strings.Join(parts, "\n"))
+	return Mentions.NeutralizeMentions(strings.Join(parts, "\n"))
 }

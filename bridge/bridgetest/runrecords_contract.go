@@ -43,7 +43,7 @@ func RunRunRecordContract(t *testing.T, newStore func(t *testing.T) chat.Store) 
 	}
 }
 
-var contractKey = chat.ConversationKey{Platform: "slack", Workspace: "T1", Channel: "C1", Thread: "1.0"}
+var contractKey = chat.ConversationKey{Platform: "chat", Workspace: "T1", Channel: "C1", Thread: "1.0"}
 
 func contractRun(id string, state chat.RunState, created time.Time) chat.RunRecord {
 	return chat.RunRecord{ID: id, Key: contractKey, Requester: "U1", Query: "why?", State: state, Created: created}
@@ -211,7 +211,7 @@ func contractApprovalReason(t *testing.T, s chat.Store) {
 func contractGrants(t *testing.T, s chat.Store) {
 	ctx := context.Background()
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	other := chat.ConversationKey{Platform: "slack", Workspace: "T1", Channel: "C1", Thread: "2.0"}
+	other := chat.ConversationKey{Platform: "chat", Workspace: "T1", Channel: "C1", Thread: "2.0"}
 	put := func(id string, key chat.ConversationKey, tool string) {
 		require.NoError(t, s.PutApproval(ctx, chat.Approval{ID: id, Key: key, Tool: tool, Requester: "U1",
 			State: chat.ApprovalPending, Created: now, Expires: now.Add(time.Hour)}))

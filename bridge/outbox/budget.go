@@ -77,6 +77,30 @@ func (g *gcra) take(now time.Time) {
 	g.tat = g.tat.Add(g.interval)
 }
 
+// nextFor returns when a write of class pri may take a token (now or
+// later): finals, approval cards and posts while any token is left; live
+// status edits leave half the burst to them, and tidy-ups all but one token.
+// Under load the bucket so keeps a reserve, and a final finds a token at
+// once instead of waiting behind the live edits for the next one; a higher
+// class is woken as soon as one token is back, a lower one only when more are.
+func (g *gcra) nextFor(pri Priority, now time.Time) time.Time {
+	if g.interval == 0 {
+		return now
+	}
+	burst := int(g.tolerance/g.interval) + 1
+	keep := 0
+	switch pri {
+	case PrioNormal:
+		keep = burst / 2
+	case PrioLow:
+		keep = burst - 1
+	}
+	if t := g.tat.Add(-g.tolerance + time.Duration(keep)*g.interval); t.After(now) {
+		return t
+	}
+	return now
+}
+
 // fullAt returns when the bucket is full again (a fresh bucket is equivalent).
 func (g *gcra) fullAt() time.Time { return g.tat }
 
@@ -146,15 +170,17 @@ func (o *Outbox) budgetFor(key budgetKey) *budget {
 	return b
 }
 
-// editKey returns the budget that meters edits of ref.
+// editKey returns the budget that meters edits of ref. With
+// Limits.ThreadScope a thread conversation's edits are metered on its thread,
+// like its posts.
 func (o *Outbox) editKey(ref chat.MessageRef) budgetKey {
 	op := opEdit
 	if o.limits.SharedBudget {
 		op = opWrite
 	}
 	ch := ref.Channel
-	if ch == "" {
-		ch = ref.Key.Channel
+	if ch == "" || (o.limits.ThreadScope && ref.Key.Thread != "") {
+		ch = o.scopeChannel(ref.Key)
 	}
 	return o.scopedKey(op, o.limits.EditScope, ref.Key.Workspace, ch)
 }
@@ -162,9 +188,18 @@ func (o *Outbox) editKey(ref chat.MessageRef) budgetKey {
 // postKey returns the budget that meters posts into key.
 func (o *Outbox) postKey(key chat.ConversationKey) budgetKey {
 	if o.limits.SharedBudget {
-		return o.scopedKey(opWrite, o.limits.EditScope, key.Workspace, key.Channel)
+		return o.scopedKey(opWrite, o.limits.EditScope, key.Workspace, o.scopeChannel(key))
 	}
-	return o.scopedKey(opPost, o.limits.PostScope, key.Workspace, key.Channel)
+	return o.scopedKey(opPost, o.limits.PostScope, key.Workspace, o.scopeChannel(key))
+}
+
+// scopeChannel is the channel scope of a conversation: its thread when
+// threads are their own scope (Limits.ThreadScope), else its channel.
+func (o *Outbox) scopeChannel(key chat.ConversationKey) string {
+	if o.limits.ThreadScope && key.Thread != "" {
+		return key.Thread
+	}
+	return key.Channel
 }
 
 func (o *Outbox) scopedKey(op string, scope chat.Scope, workspace, channel string) budgetKey {
@@ -210,10 +245,17 @@ func (o *Outbox) markKeyDirtyLocked(key budgetKey) {
 	}
 }
 
-// pauseLocked pauses the budget named by key for d after a 429.
-func (o *Outbox) pauseLocked(key budgetKey, d time.Duration, now time.Time) {
+// pauseLocked pauses the budget named by key for d after a 429; after a 429
+// of the platform's bot-wide limit (rl.Global) it pauses every budget.
+func (o *Outbox) pauseLocked(key budgetKey, rl *chat.RateLimitError, now time.Time) {
+	d := rl.RetryAfter
 	if d <= 0 {
 		d = time.Second
+	}
+	if rl.Global {
+		if until := now.Add(d); until.After(o.globalPaused) {
+			o.globalPaused = until
+		}
 	}
 	b := o.budgetFor(key)
 	if until := now.Add(d); until.After(b.pausedUntil) {
@@ -249,7 +291,27 @@ func (o *Outbox) processLocked(b *budget, now time.Time) {
 			}
 			break
 		}
+		// In a scope budget only the outbox's own edits (live and tidy)
+		// leave a reserve; posts and finals of every class may use it.
+		class := PrioHigh
+		if w.grant == nil {
+			class = w.pri
+		}
+		at := b.rate.nextFor(class, now)
+		if g := o.globalNextLocked(w.pri, now); g.After(at) {
+			at = g
+		}
+		if at.After(now) {
+			// The budget (its own or the bot-wide one) is spent, or its
+			// last tokens are kept for higher classes: w goes back to the
+			// head of its class until then.
+			b.queues[w.pri] = append([]*waiter{w}, b.queues[w.pri]...)
+			b.waiting++
+			o.scheduleLocked(b, at)
+			return
+		}
 		b.rate.take(now)
+		o.global.take(now)
 		o.grantLocked(w, now)
 	}
 	if b.waiting > 0 || now.Before(b.pausedUntil) {
@@ -295,6 +357,17 @@ func (o *Outbox) pickLocked(b *budget, now time.Time) (w *waiter, hold time.Time
 	return nil, time.Time{}
 }
 
+// globalNextLocked returns when a write of class pri may pass the bot-wide
+// budget (Limits.GlobalRate), under the class reserves of nextFor. A
+// bot-wide 429 pauses every class.
+func (o *Outbox) globalNextLocked(pri Priority, now time.Time) time.Time {
+	at := o.global.nextFor(pri, now)
+	if o.globalPaused.After(at) {
+		at = o.globalPaused
+	}
+	return at
+}
+
 // eligibleLocked reports whether w may be granted now; when it must wait for
 // its message's edit interval, at is when it may go; drop means w is obsolete.
 func (o *Outbox) eligibleLocked(w *waiter, now time.Time) (ok bool, at time.Time, drop bool) {
@@ -325,7 +398,9 @@ func (o *Outbox) eligibleLocked(w *waiter, now time.Time) (ok bool, at time.Time
 	if lm.inFlight {
 		return false, time.Time{}, false
 	}
-	if next := lm.lastWrite.Add(o.limits.MinEditInterval); next.After(now) {
+	// The interval between edits of one message saves budget for live
+	// status edits only: a final or a tidy-up goes as soon as budget allows.
+	if next := lm.lastWrite.Add(o.limits.MinEditInterval); w.live && next.After(now) {
 		return false, next, false
 	}
 	return true, time.Time{}, false

@@ -92,12 +92,12 @@ func (r *obRig) placeholder(key chat.ConversationKey) *outbox.LiveMessage {
 
 // slackKey returns a conversation in workspace T1, channel C<n>.
 func slackKey(ch string) chat.ConversationKey {
-	return chat.ConversationKey{Platform: chat.PlatformSlack, Workspace: "T1", Channel: ch, Thread: "1.0"}
+	return chat.ConversationKey{Platform: "slack", Workspace: "T1", Channel: ch, Thread: "1.0"}
 }
 
 // discordKey returns a conversation in guild G1, channel ch.
 func discordKey(ch string) chat.ConversationKey {
-	return chat.ConversationKey{Platform: chat.PlatformDiscord, Workspace: "G1", Channel: ch}
+	return chat.ConversationKey{Platform: "discord", Workspace: "G1", Channel: ch}
 }
 
 // maxInWindow returns the most of times that fall in any half-open window

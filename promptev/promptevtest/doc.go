@@ -2,7 +2,8 @@
 // the offline demo.
 //
 // NewServer starts a real HTTP server on 127.0.0.1 (net/http/httptest) that
-// speaks the wire protocol the promptev client assumes (DESIGN §3):
+// speaks the wire protocol the promptev client assumes (docs/ARCHITECTURE.md,
+// "The assumed Promptev wire protocol"):
 //
 //	POST /api/sdk/v1/agent/{agent_id}/trigger  {"message", "session_id"?, "variables"?, "visitor"?}
 //	POST /api/sdk/v1/agent/{agent_id}/start    {"visitor"?, "platform"?}

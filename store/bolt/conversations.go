@@ -21,9 +21,6 @@ func (s *Store) GetConversation(ctx context.Context, key chat.ConversationKey) (
 		if raw == nil {
 			return fmt.Errorf("store: conversation %s: %w", key, chat.ErrNotFound)
 		}
-		if decodeConversationFast(raw, s.schema.version(kindConversations), &c) {
-			return nil
-		}
 		return decode(s.schema, kindConversations, k, raw, &c)
 	})
 	if err != nil {

@@ -9,109 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.etcd.io/bbolt"
-
-	"github.com/promptev/promptev-bridge/bridge/bridgetest"
-	"github.com/promptev/promptev-bridge/chat"
 )
-
-func TestSeenOrMark(t *testing.T) {
-	ctx := context.Background()
-	ks := func(keys ...string) []string { return keys }
-	type call struct {
-		keys     []string
-		ttl      time.Duration
-		at       time.Duration // after t0
-		wantSeen bool
-		wantErr  string
-	}
-	tests := []struct {
-		name  string
-		calls []call
-	}{
-		{name: "first is new, second seen", calls: []call{
-			{keys: ks("slack:Ev1"), ttl: 10 * time.Minute, wantSeen: false},
-			{keys: ks("slack:Ev1"), ttl: 10 * time.Minute, at: time.Minute, wantSeen: true},
-		}},
-		{name: "keys are independent", calls: []call{
-			{keys: ks("slack:Ev1"), ttl: time.Minute},
-			{keys: ks("slack:Ev2"), ttl: time.Minute},
-			{keys: ks("slack:C1:1.2"), ttl: time.Minute},
-		}},
-		{name: "seen just before expiry", calls: []call{
-			{keys: ks("k"), ttl: time.Minute},
-			{keys: ks("k"), ttl: time.Minute, at: time.Minute - time.Nanosecond, wantSeen: true},
-		}},
-		{name: "expired at exactly ttl: new again, re-marked", calls: []call{
-			{keys: ks("k"), ttl: time.Minute},
-			{keys: ks("k"), ttl: time.Minute, at: time.Minute},
-			{keys: ks("k"), ttl: time.Minute, at: time.Minute + 30*time.Second, wantSeen: true},
-			{keys: ks("k"), ttl: time.Minute, at: 2 * time.Minute},
-		}},
-		{name: "a hit does not extend the mark", calls: []call{
-			{keys: ks("k"), ttl: time.Minute},
-			{keys: ks("k"), ttl: time.Hour, at: 30 * time.Second, wantSeen: true},
-			{keys: ks("k"), ttl: time.Minute, at: time.Minute},
-		}},
-		{name: "twin: one id new, the other seen: seen, and the new id is marked", calls: []call{
-			{keys: ks("slack:event:Ev1", "slack:msg:C1:1.2"), ttl: 10 * time.Minute},
-			{keys: ks("slack:event:Ev2", "slack:msg:C1:1.2"), ttl: 10 * time.Minute, at: time.Second, wantSeen: true},
-			{keys: ks("slack:event:Ev2"), ttl: 10 * time.Minute, at: 2 * time.Second, wantSeen: true},
-			{keys: ks("slack:event:Ev3", "slack:msg:C1:1.3"), ttl: 10 * time.Minute, at: 3 * time.Second},
-		}},
-		{name: "all keys new: every key is marked", calls: []call{
-			{keys: ks("a", "b", "c"), ttl: time.Minute},
-			{keys: ks("a"), ttl: time.Minute, wantSeen: true},
-			{keys: ks("b"), ttl: time.Minute, wantSeen: true},
-			{keys: ks("c"), ttl: time.Minute, wantSeen: true},
-		}},
-		{name: "expired key beside a live one is re-marked", calls: []call{
-			{keys: ks("old"), ttl: time.Minute},
-			{keys: ks("live"), ttl: time.Hour},
-			{keys: ks("old", "live"), ttl: time.Hour, at: 2 * time.Minute, wantSeen: true},
-			{keys: ks("old"), ttl: time.Minute, at: 30 * time.Minute, wantSeen: true},
-		}},
-		{name: "a hit among several keys does not extend the live mark", calls: []call{
-			{keys: ks("k"), ttl: time.Minute},
-			{keys: ks("k", "j"), ttl: time.Hour, at: 30 * time.Second, wantSeen: true},
-			{keys: ks("k"), ttl: time.Minute, at: time.Minute},
-			{keys: ks("j"), ttl: time.Minute, at: time.Minute, wantSeen: true},
-		}},
-		{name: "a key repeated in one call is new once", calls: []call{
-			{keys: ks("k", "k"), ttl: time.Minute},
-			{keys: ks("k"), ttl: time.Minute, wantSeen: true},
-		}},
-		{name: "no keys", calls: []call{{keys: nil, ttl: time.Minute, wantErr: "no keys"}}},
-		{name: "empty key among others marks nothing", calls: []call{
-			{keys: ks("k", ""), ttl: time.Minute, wantErr: "empty key"},
-			{keys: ks("k"), ttl: time.Minute},
-		}},
-		{name: "empty key", calls: []call{{keys: ks(""), ttl: time.Minute, wantErr: "empty key"}}},
-		{name: "zero ttl", calls: []call{{keys: ks("k"), ttl: 0, wantErr: "ttl must be positive"}}},
-		{name: "negative ttl", calls: []call{{keys: ks("k"), ttl: -time.Second, wantErr: "ttl must be positive"}}},
-	}
-	// The bbolt store and bridgetest.MemStore (which the bridge's tests run
-	// on) answer alike.
-	impls := map[string]func(t *testing.T) chat.Store{
-		"bbolt":    func(t *testing.T) chat.Store { return openTemp(t) },
-		"memstore": func(*testing.T) chat.Store { return bridgetest.NewMemStore() },
-	}
-	for _, tt := range tests {
-		for impl, open := range impls {
-			t.Run(impl+"/"+tt.name, func(t *testing.T) {
-				s := open(t)
-				for i, c := range tt.calls {
-					seen, err := s.SeenOrMark(ctx, c.keys, c.ttl, t0.Add(c.at))
-					if c.wantErr != "" {
-						require.ErrorContains(t, err, c.wantErr)
-						continue
-					}
-					require.NoError(t, err)
-					assert.Equal(t, c.wantSeen, seen, "call %d", i)
-				}
-			})
-		}
-	}
-}
 
 // TestSeenOrMark_OneWriteTransaction checks that the keys of one message
 // cost one commit: new keys one write transaction in all, a full hit none.
@@ -177,7 +75,7 @@ func TestSweepDedupe(t *testing.T) {
 			n, err := s.SweepDedupe(ctx, t0.Add(tt.now), tt.limit)
 			require.NoError(t, err)
 			assert.Equal(t, tt.wantSwept, n)
-			st, err := s.Stats()
+			st, err := s.Stats(t.Context())
 			require.NoError(t, err)
 			assert.Equal(t, tt.wantLeft, st.DedupeEntries)
 			assert.Equal(t, tt.wantLeft, countBucket(t, s, bucketDedupeExp), "index and ledger stay in step")
@@ -189,25 +87,6 @@ func TestSweepDedupe(t *testing.T) {
 			}
 		})
 	}
-}
-
-func TestSweepDedupe_InBatchesUntilDone(t *testing.T) {
-	ctx := context.Background()
-	s := openTemp(t)
-	for i := range 25 {
-		_, err := s.SeenOrMark(ctx, []string{fmt.Sprintf("k%02d", i)}, time.Minute, t0)
-		require.NoError(t, err)
-	}
-	var batches []int
-	for {
-		n, err := s.SweepDedupe(ctx, t0.Add(time.Hour), 10)
-		require.NoError(t, err)
-		batches = append(batches, n)
-		if n < 10 {
-			break
-		}
-	}
-	assert.Equal(t, []int{10, 10, 5}, batches)
 }
 
 func TestSweepDedupe_KeepsReMarkedKey(t *testing.T) {

@@ -23,6 +23,21 @@ func putGrant(tx *bbolt.Tx, sc schema, g chat.Grant) error {
 	return bucketGrants.in(tx).Put(grantID(g.Key, g.Tool), v)
 }
 
+// PutGrant creates or replaces the grant of g.Tool in g.Key (for `store
+// copy`; the bridge grants through DecideApprovalWith).
+func (s *Store) PutGrant(ctx context.Context, g chat.Grant) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if !g.Key.Valid() || g.Tool == "" {
+		return fmt.Errorf("store: put grant: invalid key %q or empty tool %q", g.Key, g.Tool)
+	}
+	if err := s.update(func(tx *bbolt.Tx) error { return putGrant(tx, s.schema, g) }); err != nil {
+		return fmt.Errorf("store: put grant of %q in %s: %w", g.Tool, g.Key, err)
+	}
+	return nil
+}
+
 // GetGrant returns the grant of tool in key, or an error wrapping
 // chat.ErrNotFound.
 func (s *Store) GetGrant(ctx context.Context, key chat.ConversationKey, tool string) (chat.Grant, error) {

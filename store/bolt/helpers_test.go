@@ -27,7 +27,7 @@ func openTemp(t testing.TB) *Store {
 // convKey is a realistic Slack conversation key numbered i.
 func convKey(i int) chat.ConversationKey {
 	return chat.ConversationKey{
-		Platform:  chat.PlatformSlack,
+		Platform:  "slack",
 		Workspace: fmt.Sprintf("T%08d", i%37),
 		Channel:   fmt.Sprintf("C%08d", i%1013),
 		Thread:    fmt.Sprintf("%d.%06d", 1764331200+i, i%1000000),

@@ -10,13 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.etcd.io/bbolt"
 
-	"github.com/promptev/promptev-bridge/bridge/bridgetest"
 	"github.com/promptev/promptev-bridge/chat"
 )
-
-func TestRunRecordContract(t *testing.T) {
-	bridgetest.RunRunRecordContract(t, func(t *testing.T) chat.Store { return openTemp(t) })
-}
 
 // A stop or retry decided before a restart is still decided after it.
 func TestRunRecordSurvivesReopen(t *testing.T) {
@@ -98,7 +93,7 @@ func TestFileWithoutLaterBuckets(t *testing.T) {
 	assert.ErrorIs(t, err, chat.ErrNotFound)
 	_, err = ro.GetGrant(ctx, chat.ConversationKey{Platform: "slack", Channel: "C1"}, "x")
 	assert.ErrorIs(t, err, chat.ErrNotFound)
-	_, err = ro.Stats()
+	_, err = ro.Stats(ctx)
 	require.NoError(t, err)
 	require.NoError(t, ro.Close())
 
@@ -106,7 +101,7 @@ func TestFileWithoutLaterBuckets(t *testing.T) {
 	require.NoError(t, err)
 	defer rw.Close()
 	require.NoError(t, rw.PutRunRecord(ctx, chat.RunRecord{ID: "r1", State: chat.RunRunning, Created: time.Now()}))
-	st, err := rw.Stats()
+	st, err := rw.Stats(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, 1, st.Schema[kindGrants])
 	assert.Equal(t, 1, st.Schema[kindRunRecords])

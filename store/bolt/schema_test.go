@@ -186,7 +186,7 @@ func TestMigration_AtOpen(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, conversation(i), got)
 	}
-	st, err := s.Stats()
+	st, err := s.Stats(t.Context())
 	require.NoError(t, err)
 	assert.Equal(t, 2, st.Schema[kindConversations])
 	assert.Equal(t, 2, st.Schema[kindDedupe])

@@ -1,9 +1,7 @@
 package bolt
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"testing"
 	"time"
 
@@ -37,9 +35,11 @@ func TestStats(t *testing.T) {
 	_, err = s.SeenOrMark(ctx, []string{"old"}, time.Minute, now.Add(-time.Hour))
 	require.NoError(t, err)
 
-	want := func(t *testing.T, st Stats) {
-		assert.Equal(t, path, st.Path)
-		assert.Positive(t, st.FileSize)
+	want := func(t *testing.T, st chat.StoreStats) {
+		assert.Equal(t, "bbolt", st.Backend)
+		assert.Equal(t, "file", st.LocationKind)
+		assert.Equal(t, path, st.Location)
+		assert.Positive(t, st.SizeBytes)
 		assert.Equal(t, 3, st.Conversations)
 		assert.Equal(t, 3, st.Approvals)
 		assert.Equal(t, 2, st.PendingApprovals)
@@ -51,7 +51,7 @@ func TestStats(t *testing.T) {
 		assert.Equal(t, 1, st.DedupeExpired)
 		assert.Equal(t, map[string]int{"conversations": 1, "approvals": 1, "runs": 1, "dedupe": 1, "run_records": 1, "grants": 1}, st.Schema)
 	}
-	st, err := s.Stats()
+	st, err := s.Stats(t.Context())
 	require.NoError(t, err)
 	want(t, st)
 	require.NoError(t, s.Close())
@@ -60,83 +60,16 @@ func TestStats(t *testing.T) {
 	ro, err := OpenReadOnly(path, Options{})
 	require.NoError(t, err)
 	defer ro.Close()
-	st, err = ro.Stats()
+	st, err = ro.Stats(t.Context())
 	require.NoError(t, err)
 	want(t, st)
 }
 
 func TestStats_Empty(t *testing.T) {
 	s := openTemp(t)
-	st, err := s.Stats()
+	st, err := s.Stats(t.Context())
 	require.NoError(t, err)
 	assert.Zero(t, st.Conversations+st.Approvals+st.PendingApprovals+st.Runs+st.DedupeEntries)
 	assert.Nil(t, st.OldestRun)
 	assert.True(t, st.NextApprovalExpiry.IsZero())
-}
-
-func TestWriteStats(t *testing.T) {
-	oldest := run(1, t0)
-	tests := []struct {
-		name string
-		st   Stats
-		want []string
-	}{
-		{
-			name: "full",
-			st: Stats{
-				Path: "/var/lib/pvb/bridge.db", FileSize: 3 << 20, At: t0.Add(90 * time.Second),
-				Conversations: 12, Approvals: 4, PendingApprovals: 1, NextApprovalExpiry: t0.Add(time.Hour),
-				Runs: 2, OldestRun: &oldest, DedupeEntries: 40, DedupeExpired: 3,
-				Schema: map[string]int{"runs": 1, "approvals": 1, "conversations": 2, "dedupe": 1},
-			},
-			want: []string{
-				"file:            /var/lib/pvb/bridge.db (3.0 MiB)\n",
-				"conversations:   12\n",
-				"approvals:       4 (1 pending, next expiry 2026-11-28T13:00:00Z)\n",
-				"in-flight runs:  2\n",
-				"oldest run:      slack/T00000001/C00000001/1764331201.000001 started 2026-11-28T12:00:00Z (1m30s ago), placeholder 1764331400.000001\n",
-				"dedupe entries:  40 (3 expired, awaiting sweep)\n",
-				"schema:          approvals v1, conversations v2, dedupe v1, runs v1\n",
-			},
-		},
-		{
-			name: "empty",
-			st:   Stats{Path: "x.db", FileSize: 100},
-			want: []string{
-				"file:            x.db (100 B)\n",
-				"approvals:       0 (0 pending)\n",
-				"oldest run:      none\n",
-			},
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var buf bytes.Buffer
-			require.NoError(t, WriteStats(&buf, tt.st))
-			for _, line := range tt.want {
-				assert.Contains(t, buf.String(), line)
-			}
-		})
-	}
-}
-
-type failWriter struct{}
-
-func (failWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
-
-func TestWriteStats_WriterError(t *testing.T) {
-	err := WriteStats(failWriter{}, Stats{Path: "x"})
-	require.ErrorContains(t, err, "disk full")
-}
-
-func TestByteSize(t *testing.T) {
-	tests := []struct {
-		n    int64
-		want string
-	}{
-		{0, "0 B"}, {1023, "1023 B"}, {1024, "1.0 KiB"}, {1536, "1.5 KiB"}, {5 << 20, "5.0 MiB"}, {3 << 30, "3.0 GiB"},
-	}
-	for _, tt := range tests {
-		assert.Equal(t, tt.want, byteSize(tt.n))
-	}
 }

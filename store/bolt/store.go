@@ -24,8 +24,8 @@ var _ chat.Store = (*Store)(nil)
 const DefaultLockTimeout = 2 * time.Second
 
 // DefaultBatchLimit bounds ListExpiredApprovals and SweepDedupe when they are
-// called with a limit of zero or less.
-const DefaultBatchLimit = 1000
+// called with a limit of zero or less (chat.DefaultBatchLimit).
+const DefaultBatchLimit = chat.DefaultBatchLimit
 
 // batchDelay is how long db.Batch waits to gather concurrent writes into one
 // fsynced transaction. bbolt's default (10 ms) adds 10 ms to every batched
@@ -45,8 +45,9 @@ var (
 	// ErrCorrupt means the file is not a bbolt database, is truncated, or
 	// failed its consistency check.
 	ErrCorrupt = errors.New("store: database file is corrupt or not a promptev-bridge database")
-	// ErrClosed is returned by methods called after Close.
-	ErrClosed = errors.New("store: closed")
+	// ErrClosed is returned by methods called after Close; it is
+	// chat.ErrClosed, as for every backend.
+	ErrClosed = chat.ErrClosed
 	// ErrReadOnly is returned by writes on a Store opened with OpenReadOnly.
 	ErrReadOnly = errors.New("store: opened read-only")
 	// ErrNewerSchema means the file was written by a newer promptev-bridge

@@ -286,64 +286,6 @@ func TestOpen_NoSyncIsOptIn(t *testing.T) {
 	assert.True(t, openTemp(t).db.NoSync)
 }
 
-func TestClose_Idempotent(t *testing.T) {
-	s, err := Open(filepath.Join(t.TempDir(), "bridge.db"), Options{NoSync: true})
-	require.NoError(t, err)
-	require.NoError(t, s.Close())
-	require.NoError(t, s.Close())
-	require.NoError(t, s.Close())
-}
-
-// storeCalls calls every context-taking method of s with ctx, by name.
-func storeCalls(s *Store, ctx context.Context) map[string]func() error {
-	return map[string]func() error{
-		"GetConversation":    func() error { _, err := s.GetConversation(ctx, convKey(1)); return err },
-		"PutConversation":    func() error { return s.PutConversation(ctx, conversation(1)) },
-		"DeleteConversation": func() error { return s.DeleteConversation(ctx, convKey(1)) },
-		"PutApproval":        func() error { return s.PutApproval(ctx, approval(1, t0)) },
-		"GetApproval":        func() error { _, err := s.GetApproval(ctx, "a"); return err },
-		"SetApprovalCard":    func() error { _, err := s.SetApprovalCard(ctx, "a", chat.MessageRef{ID: "c"}); return err },
-		"DecideApproval": func() error {
-			_, _, err := s.DecideApproval(ctx, "a", chat.ApprovalApproved, "U1", "", t0)
-			return err
-		},
-		"ListExpiredApprovals": func() error { _, err := s.ListExpiredApprovals(ctx, t0, 1); return err },
-		"PutRun":               func() error { return s.PutRun(ctx, run(1, t0)) },
-		"DeleteRun":            func() error { return s.DeleteRun(ctx, convKey(1)) },
-		"ListRuns":             func() error { _, err := s.ListRuns(ctx); return err },
-		"SeenOrMark":           func() error { _, err := s.SeenOrMark(ctx, []string{"k"}, time.Minute, t0); return err },
-		"SweepDedupe":          func() error { _, err := s.SweepDedupe(ctx, t0, 1); return err },
-	}
-}
-
-func TestMethods_AfterClose(t *testing.T) {
-	s, err := Open(filepath.Join(t.TempDir(), "bridge.db"), Options{NoSync: true})
-	require.NoError(t, err)
-	require.NoError(t, s.Close())
-	calls := storeCalls(s, context.Background())
-	calls["Stats"] = func() error { _, err := s.Stats(); return err }
-	for name, call := range calls {
-		t.Run(name, func(t *testing.T) {
-			assert.ErrorIs(t, call(), ErrClosed)
-		})
-	}
-}
-
-func TestMethods_CancelledContext(t *testing.T) {
-	s := openTemp(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	for name, call := range storeCalls(s, ctx) {
-		t.Run(name, func(t *testing.T) {
-			assert.ErrorIs(t, call(), context.Canceled)
-		})
-	}
-	// Nothing was written.
-	st, err := s.Stats()
-	require.NoError(t, err)
-	assert.Zero(t, st.Conversations+st.Approvals+st.Runs+st.DedupeEntries)
-}
-
 func TestOpenReadOnly(t *testing.T) {
 	ctx := context.Background()
 	path := validFile(t, 5)

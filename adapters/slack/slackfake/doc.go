@@ -8,11 +8,19 @@
 // messages get increasing unique ts values and keep their latest content, so
 // tests can read a thread as a user would see it. Messages are checked
 // against Slack's limits (text over 4,000 characters is msg_too_long, too
-// many or too large blocks are invalid_blocks) and chat.update can be made to
-// answer 429 with Retry-After.
+// many or too large blocks are invalid_blocks), chat.update can be made to
+// answer 429 with Retry-After, and WithRateLimits enforces Slack's
+// documented post and update limits. Block ids an update sends again are
+// counted (Message.ReusedBlockIDs).
 //
 // The Socket Mode endpoint sends hello, then envelopes built with the Event
-// and Click helpers, sends WebSocket pings, and records acks and pongs. For
+// and Click helpers (a bare mention, an edit in Slack's message_changed
+// shape), sends WebSocket pings, and records acks and pongs. Envelopes are
+// spread across the open connections in turn; Silence makes one half-open
+// (open, but nothing gets through either way), and Deliver redelivers an
+// unacknowledged envelope with retry_attempt and retry_reason on another
+// connection, as Slack does. Clients' WebSocket pings are answered with
+// pongs (and counted), and WithTLSSocket serves Socket Mode over wss://. For
 // HTTP mode, PostEvent and PostClick sign bodies with the signing secret
 // (or deliberately not) and POST them to an adapter's listener.
 //

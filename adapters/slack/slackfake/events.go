@@ -26,16 +26,40 @@ type Event struct {
 	TS, ThreadTS string
 	// SubType is the message subtype ("message_changed", "channel_join", ...).
 	SubType string
+	// EditedTS and PreviousText describe a "message_changed" event (see
+	// Edit): the ts of the message that was edited and its text before.
+	// Text is then its new text, TS the time of the edit.
+	EditedTS, PreviousText string
 }
 
 // Mention builds an app_mention of the bot by user in channel, top level,
-// with "<@BOT> " before text and a fresh ts and event id.
+// with "<@BOT> " before text and a fresh ts and event id. An empty text
+// gives a bare mention, whose text is the mention alone ("<@BOT>"), as
+// Slack sends it.
 func (s *Server) Mention(channel, user, text string) Event {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	full := "<@" + BotUserID + ">"
+	if text != "" {
+		full += " " + text
+	}
 	return Event{
 		Type: "app_mention", EventID: s.nextIDLocked("Ev"), Channel: channel, User: user,
-		Text: "<@" + BotUserID + "> " + text, TS: s.nextTSLocked(),
+		Text: full, TS: s.nextTSLocked(),
+	}
+}
+
+// Edit builds the "message_changed" event Slack sends when the author of
+// orig (a message event) changes its text to text: a message event with
+// subtype message_changed whose "message" is the message as it is now
+// and whose "previous_message" is the message before the edit.
+func (s *Server) Edit(orig Event, text string) Event {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return Event{
+		Type: "message", SubType: "message_changed", EventID: s.nextIDLocked("Ev"),
+		Channel: orig.Channel, ChannelType: first(orig.ChannelType, "channel"), User: orig.User,
+		Text: text, TS: s.nextTSLocked(), ThreadTS: orig.ThreadTS, EditedTS: orig.TS, PreviousText: orig.Text,
 	}
 }
 
@@ -88,14 +112,19 @@ func (s *Server) EventBody(ev Event) json.RawMessage {
 	if ev.Type == "" {
 		ev.Type = "app_mention"
 	}
-	inner := map[string]any{
-		"type": ev.Type, "user": ev.User, "text": ev.Text, "ts": ev.TS,
-		"channel": ev.Channel, "event_ts": ev.TS, "team": ev.Team,
+	var inner map[string]any
+	if ev.SubType == "message_changed" {
+		inner = changedEvent(ev)
+	} else {
+		inner = map[string]any{
+			"type": ev.Type, "user": ev.User, "text": ev.Text, "ts": ev.TS,
+			"channel": ev.Channel, "event_ts": ev.TS, "team": ev.Team,
+		}
 	}
 	if ev.User == "" {
 		delete(inner, "user")
 	}
-	if ev.ThreadTS != "" {
+	if ev.ThreadTS != "" && ev.SubType != "message_changed" {
 		inner["thread_ts"] = ev.ThreadTS
 	}
 	if ev.Type == "message" {
@@ -121,6 +150,26 @@ func (s *Server) EventBody(ev Event) json.RawMessage {
 	return data
 }
 
+// changedEvent is the inner event of a "message_changed" in Slack's
+// shape: the author, text and thread are in the nested "message" (now) and
+// "previous_message" (before), not at the top level.
+func changedEvent(ev Event) map[string]any {
+	edited := first(ev.EditedTS, ev.TS)
+	now := map[string]any{
+		"type": "message", "user": ev.User, "text": ev.Text, "ts": edited,
+		"edited": map[string]any{"user": ev.User, "ts": ev.TS},
+	}
+	before := map[string]any{"type": "message", "user": ev.User, "text": ev.PreviousText, "ts": edited}
+	if ev.ThreadTS != "" {
+		now["thread_ts"], before["thread_ts"] = ev.ThreadTS, ev.ThreadTS
+	}
+	return map[string]any{
+		"type": "message", "subtype": "message_changed", "hidden": true,
+		"channel": ev.Channel, "ts": ev.TS, "event_ts": ev.TS,
+		"message": now, "previous_message": before,
+	}
+}
+
 // URLVerificationBody is the url_verification request Slack sends when a
 // Request URL is configured.
 func URLVerificationBody(challenge string) []byte {
@@ -138,6 +187,9 @@ type Click struct {
 	User, UserName string
 	// ActionID is the button's action id; Value its value (the approval id).
 	ActionID, Value string
+	// BlockID is the id of the block holding the button; when empty, one is
+	// made up, as Slack assigns one to a block sent without.
+	BlockID string
 }
 
 // ClickOn builds a click by user on the button actionID of the posted
@@ -146,6 +198,7 @@ func ClickOn(msg Message, user, actionID string) Click {
 	return Click{
 		Channel: msg.Channel, MessageTS: msg.TS, ThreadTS: msg.ThreadTS,
 		User: user, UserName: strings.ToLower(user), ActionID: actionID, Value: msg.ButtonValue(actionID),
+		BlockID: msg.buttonBlockID(actionID),
 	}
 }
 
@@ -158,6 +211,9 @@ func (s *Server) ClickBody(c Click) json.RawMessage {
 	trigger := s.nextIDLocked("trig-")
 	s.issueTriggerLocked(trigger)
 	actionTS := s.nextTSLocked()
+	if c.BlockID == "" {
+		c.BlockID = s.nextIDLocked("blk")
+	}
 	s.mu.Unlock()
 	container := map[string]any{"type": "message", "message_ts": c.MessageTS, "channel_id": c.Channel, "is_ephemeral": false}
 	message := map[string]any{"type": "message", "ts": c.MessageTS, "bot_id": BotID}
@@ -175,7 +231,7 @@ func (s *Server) ClickBody(c Click) json.RawMessage {
 		"message":      message,
 		"response_url": "https://hooks.slack.invalid/actions/fake",
 		"actions": []map[string]any{{
-			"action_id": c.ActionID, "block_id": "pvb_decide", "value": c.Value, "type": "button",
+			"action_id": c.ActionID, "block_id": c.BlockID, "value": c.Value, "type": "button",
 			"text": map[string]any{"type": "plain_text", "text": c.ActionID}, "action_ts": actionTS,
 		}},
 	}
@@ -231,6 +287,45 @@ func (m Message) Buttons() []Button {
 			if e.Type == "button" {
 				out = append(out, e.Button)
 			}
+		}
+	}
+	return out
+}
+
+// buttonBlockID returns the block_id of the block holding the button
+// actionID, or "".
+func (m Message) buttonBlockID(actionID string) string {
+	var blocks []struct {
+		BlockID  string `json:"block_id"`
+		Elements []struct {
+			ActionID string `json:"action_id"`
+		} `json:"elements"`
+	}
+	if json.Unmarshal(m.Blocks, &blocks) != nil {
+		return ""
+	}
+	for _, b := range blocks {
+		for _, e := range b.Elements {
+			if e.ActionID == actionID {
+				return b.BlockID
+			}
+		}
+	}
+	return ""
+}
+
+// blockIDs returns the block ids set in blocks.
+func blockIDs(blocks json.RawMessage) []string {
+	var bs []struct {
+		BlockID string `json:"block_id"`
+	}
+	if json.Unmarshal(blocks, &bs) != nil {
+		return nil
+	}
+	var out []string
+	for _, b := range bs {
+		if b.BlockID != "" {
+			out = append(out, b.BlockID)
 		}
 	}
 	return out

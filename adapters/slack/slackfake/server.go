@@ -2,8 +2,12 @@ package slackfake
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -63,6 +67,13 @@ type Message struct {
 	// Edits counts successful chat.update calls on the message.
 	Edits   int
 	Deleted bool
+	// ReusedBlockIDs counts the block ids an update sent again from the
+	// message's earlier versions. Slack accepts them but asks for a new
+	// block_id each time a message is updated (clients may not re-render a
+	// block whose id they know).
+	ReusedBlockIDs int
+	// seenBlockIDs are the block ids of every version of the message.
+	seenBlockIDs map[string]bool
 }
 
 // Option configures a Server.
@@ -71,10 +82,29 @@ type Option func(*Server)
 // WithPingInterval sets how often the Socket Mode endpoint pings (default 1 s).
 func WithPingInterval(d time.Duration) Option { return func(s *Server) { s.pingInterval = d } }
 
+// WithTLSSocket serves Socket Mode over TLS: apps.connections.open returns a
+// wss:// URL on a second, TLS-only listener (the Web API stays plain HTTP).
+// Clients trust it through SocketTLSConfig.
+func WithTLSSocket() Option { return func(s *Server) { s.wantTLS = true } }
+
+// SocketTLSConfig returns a TLS client config trusting the WithTLSSocket
+// listener's certificate, or nil without WithTLSSocket.
+func (s *Server) SocketTLSConfig() *tls.Config {
+	if s.tlsSocket == nil {
+		return nil
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(s.tlsSocket.Certificate())
+	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+}
+
 // Server is the fake Slack. Its methods are safe for concurrent use.
 type Server struct {
 	srv          *httptest.Server
+	tlsSocket    *httptest.Server // with WithTLSSocket: Socket Mode over TLS
+	wantTLS      bool
 	pingInterval time.Duration
+	ackTimeout   time.Duration
 
 	mu          sync.Mutex
 	changed     chan struct{}
@@ -84,6 +114,7 @@ type Server struct {
 	msgs        map[string]*Message // by channel+" "+ts
 	order       []string
 	rateLimited map[string]rateRule
+	limits      *limiter // nil unless WithRateLimits
 	authErr     map[string]string
 	socket      socketState
 	views       viewState
@@ -100,6 +131,7 @@ type rateRule struct {
 func New(tb testing.TB, opts ...Option) *Server {
 	s := &Server{
 		pingInterval: time.Second,
+		ackTimeout:   3 * time.Second,
 		changed:      make(chan struct{}),
 		msgs:         map[string]*Message{},
 		rateLimited:  map[string]rateRule{},
@@ -120,6 +152,14 @@ func New(tb testing.TB, opts ...Option) *Server {
 	mux.HandleFunc("/api/agents.sessions.setStatus", s.chat)
 	mux.HandleFunc("/ws", s.serveSocket)
 	s.srv = httptest.NewServer(mux)
+	if s.wantTLS {
+		ws := http.NewServeMux()
+		ws.HandleFunc("/ws", s.serveSocket)
+		s.tlsSocket = httptest.NewUnstartedServer(ws)
+		// Refused handshakes are what some tests are about: not worth a log line.
+		s.tlsSocket.Config.ErrorLog = log.New(io.Discard, "", 0)
+		s.tlsSocket.StartTLS()
+	}
 	if tb != nil {
 		tb.Cleanup(s.Close)
 	}
@@ -142,6 +182,9 @@ func (s *Server) Close() {
 		c.close()
 	}
 	s.srv.Close()
+	if s.tlsSocket != nil {
+		s.tlsSocket.Close()
+	}
 	s.wg.Wait()
 }
 

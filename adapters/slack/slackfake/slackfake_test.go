@@ -3,6 +3,7 @@ package slackfake
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -134,4 +135,42 @@ func TestEventBuilders(t *testing.T) {
 	c := ClickOn(Message{Channel: "C1", TS: "2.2", ThreadTS: "1.1", Blocks: msg.Blocks}, "U1", "pvb_approve")
 	assert.Equal(t, "ap-1", c.Value)
 	assert.Contains(t, string(s.ClickBody(c)), `"thread_ts":"1.1"`)
+}
+
+func TestReusedBlockIDsAreCounted(t *testing.T) {
+	s := New(t)
+	api := slack.New(BotToken, slack.OptionAPIURL(s.APIURL()))
+	ctx := context.Background()
+	block := func(id, text string) slack.MsgOption {
+		return slack.MsgOptionBlocks(slack.NewContextBlock(id, slack.NewTextBlockObject(slack.MarkdownType, text, false, false)))
+	}
+	_, ts, err := api.PostMessageContext(ctx, "C1", slack.MsgOptionText("v1", false), block("status", "v1"))
+	require.NoError(t, err)
+	_, _, _, err = api.UpdateMessageContext(ctx, "C1", ts, slack.MsgOptionText("v2", false), block("status-2", "v2"))
+	require.NoError(t, err)
+	m, _ := s.Message("C1", ts)
+	assert.Zero(t, m.ReusedBlockIDs, "a new id each time")
+	_, _, _, err = api.UpdateMessageContext(ctx, "C1", ts, slack.MsgOptionText("v3", false), block("status", "v3"))
+	require.NoError(t, err)
+	_, _, _, err = api.UpdateMessageContext(ctx, "C1", ts, slack.MsgOptionText("v4", false), block("", "v4"))
+	require.NoError(t, err)
+	m, _ = s.Message("C1", ts)
+	assert.Equal(t, 1, m.ReusedBlockIDs, "the first id sent again; no id at all is fine")
+	assert.Equal(t, 3, m.Edits)
+}
+
+func TestEditShape(t *testing.T) {
+	s := New(t)
+	reply := s.Reply("C1", "1.1", "U1", "before")
+	edit := s.Edit(reply, "after")
+	body := string(s.EventBody(edit))
+	for _, want := range []string{`"subtype":"message_changed"`, `"hidden":true`, `"previous_message":{`, `"text":"before"`, `"text":"after"`, `"edited":{`} {
+		assert.Contains(t, body, want)
+	}
+	var parsed struct {
+		Event map[string]any `json:"event"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(body), &parsed))
+	assert.NotContains(t, parsed.Event, "text", "the text is nested in message, not at the top level")
+	assert.NotContains(t, parsed.Event, "user")
 }

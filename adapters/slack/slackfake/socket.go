@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -25,16 +26,31 @@ type socketState struct {
 	conns    []*socketConn
 	acks     []Ack
 	pongs    int
+	// clientPings counts the pings clients sent (and the fake answered).
+	clientPings int
+	// next is the round-robin cursor over conns for envelopes.
+	next int
+	// deliveries records every envelope sent by Deliver, oldest first.
+	deliveries []Delivery
 }
 
 type socketConn struct {
+	// id numbers the connections in the order they were accepted, from 1.
+	id      int
 	ws      *websocket.Conn
 	writeMu sync.Mutex
 	done    chan struct{}
 	once    sync.Once
+	// silenced makes the connection half-open: it stays open, but nothing
+	// is sent on it (frames and pings are lost) and nothing it receives is
+	// recorded (acks and pongs are lost too).
+	silenced atomic.Bool
 }
 
 func (c *socketConn) write(data []byte) error {
+	if c.silenced.Load() {
+		return nil // lost on the way, as on a half-open connection
+	}
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
 	_ = c.ws.SetWriteDeadline(time.Now().Add(5 * time.Second))
@@ -71,21 +87,42 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.socket.accepted++
+	c.id = s.socket.accepted
 	s.socket.conns = append(s.socket.conns, c)
+	open := len(s.socket.conns)
 	s.wg.Add(1)
 	s.mu.Unlock()
 	defer s.wg.Done()
 	defer s.dropConn(c)
 
 	ws.SetPongHandler(func(string) error {
+		if c.silenced.Load() {
+			return nil
+		}
 		s.mu.Lock()
 		s.socket.pongs++
 		s.notifyLocked()
 		s.mu.Unlock()
 		return nil
 	})
+	// Slack answers a client's ping with a pong; a silenced connection
+	// loses both.
+	ws.SetPingHandler(func(data string) error {
+		if c.silenced.Load() {
+			return nil
+		}
+		s.mu.Lock()
+		s.socket.clientPings++
+		s.notifyLocked()
+		s.mu.Unlock()
+		err := ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
+		if err != nil && !errors.Is(err, websocket.ErrCloseSent) {
+			return err
+		}
+		return nil
+	})
 	hello, _ := json.Marshal(map[string]any{
-		"type": "hello", "num_connections": 1,
+		"type": "hello", "num_connections": open,
 		"connection_info": map[string]any{"app_id": AppID},
 		"debug_info":      map[string]any{"host": "slackfake", "approximate_connection_time": 3600},
 	})
@@ -107,7 +144,7 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		var ack Ack
-		if json.Unmarshal(data, &ack) != nil || ack.EnvelopeID == "" {
+		if c.silenced.Load() || json.Unmarshal(data, &ack) != nil || ack.EnvelopeID == "" {
 			continue
 		}
 		s.mu.Lock()
@@ -121,6 +158,9 @@ func (s *Server) pingLoop(c *socketConn) {
 	t := time.NewTicker(s.pingInterval)
 	defer t.Stop()
 	ping := func() bool {
+		if c.silenced.Load() {
+			return true // the ping is lost, the connection stays open
+		}
 		return c.ws.WriteControl(websocket.PingMessage, []byte("ping"), time.Now().Add(time.Second)) == nil
 	}
 	if !ping() {
@@ -172,6 +212,14 @@ func (s *Server) Pongs() int {
 	return s.socket.pongs
 }
 
+// ClientPings returns how many WebSocket pings the clients sent on
+// connections that were not silenced (each was answered with a pong).
+func (s *Server) ClientPings() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.socket.clientPings
+}
+
 // Acks returns the acknowledgements received, oldest first.
 func (s *Server) Acks() []Ack {
 	s.mu.Lock()
@@ -215,18 +263,111 @@ type Envelope struct {
 	RetryReason            string          `json:"retry_reason,omitempty"`
 }
 
-// SendEnvelope sends env (assigning an envelope id when empty) and returns its id.
+// SendEnvelope sends env (assigning an envelope id when empty) on the next
+// open connection in turn, as Slack spreads envelopes across an app's
+// connections, and returns its id.
 func (s *Server) SendEnvelope(env Envelope) (string, error) {
+	id, _, err := s.sendEnvelope(env, 0)
+	return id, err
+}
+
+// SendEnvelopeOn sends env on the open connection conn (a ConnIDs value).
+func (s *Server) SendEnvelopeOn(conn int, env Envelope) (string, error) {
+	s.mu.Lock()
+	c := s.connLocked(conn)
 	if env.EnvelopeID == "" {
-		s.mu.Lock()
 		env.EnvelopeID = s.nextIDLocked("env-")
-		s.mu.Unlock()
+	}
+	s.mu.Unlock()
+	if c == nil {
+		return "", ErrNotConnected
 	}
 	data, err := json.Marshal(env)
 	if err != nil {
 		return "", err
 	}
-	return env.EnvelopeID, s.SendRaw(data)
+	return env.EnvelopeID, c.write(data)
+}
+
+// sendEnvelope sends env on the next open connection in turn, avoiding the
+// connection avoid (a connection id, 0 for none) when another is open; it
+// returns the envelope id and the connection used.
+func (s *Server) sendEnvelope(env Envelope, avoid int) (string, int, error) {
+	s.mu.Lock()
+	if env.EnvelopeID == "" {
+		env.EnvelopeID = s.nextIDLocked("env-")
+	}
+	c := s.pickLocked(avoid)
+	s.mu.Unlock()
+	if c == nil {
+		return env.EnvelopeID, 0, ErrNotConnected
+	}
+	data, err := json.Marshal(env)
+	if err != nil {
+		return "", 0, err
+	}
+	return env.EnvelopeID, c.id, c.write(data)
+}
+
+// pickLocked returns the next open connection in turn, skipping avoid when
+// another one is open, or nil; s.mu must be held.
+func (s *Server) pickLocked(avoid int) *socketConn {
+	n := len(s.socket.conns)
+	if n == 0 {
+		return nil
+	}
+	for range n {
+		c := s.socket.conns[s.socket.next%n]
+		s.socket.next++
+		if c.id != avoid || n == 1 {
+			return c
+		}
+	}
+	return nil
+}
+
+func (s *Server) connLocked(id int) *socketConn {
+	for _, c := range s.socket.conns {
+		if c.id == id {
+			return c
+		}
+	}
+	return nil
+}
+
+// ConnIDs returns the ids of the open Socket Mode connections, oldest first.
+// Ids count accepted connections from 1.
+func (s *Server) ConnIDs() []int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]int, 0, len(s.socket.conns))
+	for _, c := range s.socket.conns {
+		out = append(out, c.id)
+	}
+	return out
+}
+
+// OpenConnections returns how many Socket Mode connections are open
+// (silenced ones included).
+func (s *Server) OpenConnections() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.socket.conns)
+}
+
+// Silence makes the open connection conn half-open: it stays open, but
+// everything sent on it from now on is lost (envelopes and pings) and
+// nothing the client sends on it arrives (acks and pongs). It reports
+// whether conn was open.
+func (s *Server) Silence(conn int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.connLocked(conn)
+	if c == nil {
+		return false
+	}
+	c.silenced.Store(true)
+	return true
 }
 
 // SendEvent sends ev as an events_api envelope. retryAttempt > 0 marks a

@@ -55,7 +55,11 @@ func (s *Server) connectionsOpen(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, map[string]any{"ok": false, "error": code})
 		return
 	}
-	u := "ws" + strings.TrimPrefix(s.srv.URL, "http") + "/ws?ticket=fake-ticket-" + strconv.Itoa(ticket)
+	base := s.srv.URL
+	if s.tlsSocket != nil {
+		base = s.tlsSocket.URL // https://...
+	}
+	u := "ws" + strings.TrimPrefix(base, "http") + "/ws?ticket=fake-ticket-" + strconv.Itoa(ticket)
 	writeJSON(w, map[string]any{"ok": true, "url": u})
 }
 
@@ -113,6 +117,18 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte(`{"ok":false,"error":"ratelimited"}`))
 		return
 	}
+	if s.limits != nil && tok == BotToken {
+		if ok, wait := s.limits.admit(method, c.Channel, c.At); !ok {
+			secs := retryAfterSeconds(wait)
+			c.Error = "ratelimited"
+			c.RetryAfter = time.Duration(secs) * time.Second
+			s.calls = append(s.calls, c)
+			w.Header().Set("Retry-After", strconv.Itoa(secs))
+			w.WriteHeader(http.StatusTooManyRequests)
+			_, _ = w.Write([]byte(`{"ok":false,"error":"ratelimited"}`))
+			return
+		}
+	}
 	code := ""
 	switch {
 	case tok != BotToken:
@@ -144,13 +160,23 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	case "chat.postMessage":
 		c.TS = s.nextTSLocked()
 		k := c.Channel + " " + c.TS
-		s.msgs[k] = &Message{Channel: c.Channel, TS: c.TS, ThreadTS: c.ThreadTS, Text: c.Text, Blocks: c.Blocks}
+		s.msgs[k] = &Message{Channel: c.Channel, TS: c.TS, ThreadTS: c.ThreadTS, Text: c.Text, Blocks: c.Blocks,
+			seenBlockIDs: map[string]bool{}}
+		for _, id := range blockIDs(c.Blocks) {
+			s.msgs[k].seenBlockIDs[id] = true
+		}
 		s.order = append(s.order, k)
 		resp["ts"] = c.TS
 		resp["message"] = map[string]any{"text": c.Text, "ts": c.TS, "thread_ts": c.ThreadTS, "bot_id": BotID}
 	case "chat.update":
 		target.Text, target.Blocks = c.Text, c.Blocks
 		target.Edits++
+		for _, id := range blockIDs(c.Blocks) {
+			if target.seenBlockIDs[id] {
+				target.ReusedBlockIDs++
+			}
+			target.seenBlockIDs[id] = true
+		}
 		resp["ts"] = c.TS
 		resp["text"] = c.Text
 	case "chat.delete":

@@ -1,0 +1,164 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/puddle/v2"
+
+	"github.com/promptev/promptev-bridge/chat"
+)
+
+// DefaultBatchLimit bounds ListExpiredApprovals and SweepDedupe when they are
+// called with a limit of zero or less (as in the bbolt store).
+const DefaultBatchLimit = 1000
+
+// Options tune Open.
+type Options struct {
+	// MaxConns is the pool's size; zero keeps pgx's default (the larger of
+	// 4 and the number of CPUs).
+	MaxConns int32
+	// ConnectTimeout bounds each new connection; zero keeps the DSN's
+	// connect_timeout (or none).
+	ConnectTimeout time.Duration
+	// Logger receives the store's few log lines (migrations); nil discards them.
+	Logger *slog.Logger
+	// ReadOnly opens the store for inspection: no migration is applied and
+	// every transaction is read-only.
+	ReadOnly bool
+	// Exclusive holds a lock on the database (its schema) for as long as the
+	// store is open; a second exclusive Open fails at once, as a second
+	// process on one bbolt file does. The bridge opens its store this way
+	// until several bridges can share one database.
+	Exclusive bool
+}
+
+// Store is the PostgreSQL-backed chat.Store. It is safe for concurrent use,
+// also by several processes on one database.
+type Store struct {
+	pool   *pgxpool.Pool
+	log    *slog.Logger
+	closed atomic.Bool
+	// lock is the connection holding the exclusive lock, nil when not exclusive.
+	lock *pgxpool.Conn
+}
+
+var _ chat.Store = (*Store)(nil)
+
+// Open connects to the database named by dsn (a libpq key/value string or a
+// postgres:// URL), applies the schema migrations that are missing, and
+// returns the store. The error never contains the DSN's password.
+func Open(ctx context.Context, dsn string, o Options) (*Store, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		// pgx's parse errors quote the DSN with its password masked.
+		return nil, fmt.Errorf("postgres: invalid dsn: %w", err)
+	}
+	if o.MaxConns > 0 {
+		cfg.MaxConns = o.MaxConns
+	}
+	if o.ConnectTimeout > 0 {
+		cfg.ConnConfig.ConnectTimeout = o.ConnectTimeout
+	}
+	if o.ReadOnly {
+		cfg.ConnConfig.RuntimeParams["default_transaction_read_only"] = "on"
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	s := &Store{pool: pool, log: o.Logger}
+	if o.ReadOnly {
+		if err := s.Ping(ctx); err != nil {
+			pool.Close()
+			return nil, err
+		}
+		return s, nil
+	}
+	if err := s.migrate(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	if o.Exclusive {
+		if err := s.lockExclusive(ctx); err != nil {
+			pool.Close()
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// exclusiveLockClass is the first key of the exclusive advisory lock; the
+// second is the hash of the schema the store lives in.
+const exclusiveLockClass int32 = 0x70766278 // "pvbx"
+
+// lockExclusive takes the exclusive lock on a connection kept out of the pool.
+func (s *Store) lockExclusive(ctx context.Context) error {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("postgres: connect: %w", err)
+	}
+	var ok bool
+	var schema string
+	err = conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1, hashtext(current_schema())), current_schema()", exclusiveLockClass).Scan(&ok, &schema)
+	if err != nil {
+		conn.Release()
+		return fmt.Errorf("postgres: lock: %w", err)
+	}
+	if !ok {
+		conn.Release()
+		return fmt.Errorf("postgres: another promptev-bridge is running on this database (schema %s): several bridges on one database are not supported yet", schema)
+	}
+	s.lock = conn
+	return nil
+}
+
+// Close closes the pool; calls after Close fail. It is safe to call more
+// than once.
+func (s *Store) Close() error {
+	if s.closed.CompareAndSwap(false, true) {
+		if s.lock != nil {
+			// Closing the connection ends its session and its lock.
+			_ = s.lock.Conn().Close(context.Background())
+			s.lock.Release()
+		}
+		s.pool.Close()
+	}
+	return nil
+}
+
+// Ping checks that the database answers (for /readyz).
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("postgres: ping: %w", err)
+	}
+	return nil
+}
+
+// check returns the context's error, or errClosed once the store is closed.
+func (s *Store) check(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if s.closed.Load() {
+		return chat.ErrClosed
+	}
+	return nil
+}
+
+// err wraps the error of operation op; once the store is closed (also while
+// the call was under way) it is chat.ErrClosed.
+func (s *Store) err(op string, err error) error {
+	if s.closed.Load() || errors.Is(err, puddle.ErrClosedPool) {
+		return fmt.Errorf("postgres: %s: %w", op, chat.ErrClosed)
+	}
+	return fmt.Errorf("postgres: %s: %w", op, err)
+}
