@@ -136,6 +136,10 @@ const (
 type Step struct {
 	Text string
 	Done bool
+	// Seq is the step's position in its run, from 1 (0 when unknown).
+	// Platforms that show steps as cards of their own (a native stream's
+	// task cards) use it as the card's identity.
+	Seq int
 }
 
 // ApprovalState is the state of an approval request.

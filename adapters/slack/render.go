@@ -212,7 +212,7 @@ func neutralize(m chat.Message) chat.Message {
 	if len(m.Steps) > 0 {
 		steps := make([]chat.Step, len(m.Steps))
 		for i, st := range m.Steps {
-			steps[i] = chat.Step{Text: neutralizeMentions(st.Text), Done: st.Done}
+			steps[i] = chat.Step{Text: neutralizeMentions(st.Text), Done: st.Done, Seq: st.Seq}
 		}
 		m.Steps = steps
 	}
