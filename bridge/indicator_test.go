@@ -44,8 +44,8 @@ func TestWorkingIndicatorShownWhileTheAgentRuns(t *testing.T) {
 			{Type: promptev.EventDone, Out: "quick"},
 		}, []string{"is working on it…", ""}, false},
 		{"steps paced", []step{
-			{Delay: time.Second, Type: promptev.EventProcessing, Out: "Searching Jira..."},
-			{Type: promptev.EventProcessing, Out: "Reading PROJ-1"},
+			{Delay: 1500 * time.Millisecond, Type: promptev.EventProcessing, Out: "Searching Jira..."},
+			{Delay: 200 * time.Millisecond, Type: promptev.EventProcessing, Out: "Reading PROJ-1"},
 			{Type: promptev.EventProcessing, Out: "Reading PROJ-2"},
 			{Delay: 3 * time.Second, Type: promptev.EventDone, Out: "found it"},
 		}, []string{"is working on it…", "Searching Jira...", "Reading PROJ-2", ""}, true},
