@@ -37,6 +37,10 @@ type webAPI interface {
 	PostEphemeralContext(ctx context.Context, channelID, userID string, options ...slack.MsgOption) (string, error)
 	DeleteMessageContext(ctx context.Context, channel, messageTimestamp string) (string, string, error)
 	SetAssistantThreadsStatusContext(ctx context.Context, params slack.AssistantThreadsSetStatusParameters) error
+	StartStreamContext(ctx context.Context, channelID string, options ...slack.MsgOption) (string, string, error)
+	AppendStreamContext(ctx context.Context, channelID, timestamp string, options ...slack.MsgOption) (string, string, error)
+	StopStreamContext(ctx context.Context, channelID, timestamp string, options ...slack.MsgOption) (string, string, error)
+	SetAgentSessionStatusContext(ctx context.Context, params slack.AgentSessionSetStatusParameters) (*slack.AgentSessionSetStatusResponse, error)
 }
 
 var _ webAPI = (*slack.Client)(nil)
@@ -81,6 +85,11 @@ type Adapter struct {
 	// start it with goBackground. Each Run gives it a new group and closes
 	// it before waiting for it, after which no work is added.
 	bg atomic.Pointer[workgroup.Group]
+
+	// lanes are the budgets of the progress lanes and what each workspace
+	// lacks; streams the native streams this adapter started.
+	lanes   *lanes
+	streams streams
 }
 
 // New validates cfg and returns an Adapter using slack-go's Web API client
@@ -117,6 +126,8 @@ func newAdapter(cfg Config, api webAPI, logger *slog.Logger) *Adapter {
 		api:       api,
 		now:       time.Now,
 		listening: make(chan struct{}),
+		lanes:     newLanes(),
+		streams:   streams{open: map[string]*openStream{}},
 
 		pingInterval: socketPingInterval,
 		clientPing:   socketClientPing,

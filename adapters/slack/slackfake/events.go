@@ -30,6 +30,8 @@ type Event struct {
 	// Edit): the ts of the message that was edited and its text before.
 	// Text is then its new text, TS the time of the edit.
 	EditedTS, PreviousText string
+	// StreamingTS lists the streams an agent_session_stopped event halted.
+	StreamingTS []string
 }
 
 // Mention builds an app_mention of the bot by user in channel, top level,
@@ -113,9 +115,17 @@ func (s *Server) EventBody(ev Event) json.RawMessage {
 		ev.Type = "app_mention"
 	}
 	var inner map[string]any
-	if ev.SubType == "message_changed" {
+	switch {
+	case ev.SubType == "message_changed":
 		inner = changedEvent(ev)
-	} else {
+	case ev.Type == "agent_session_stopped":
+		inner = map[string]any{
+			"type": ev.Type, "user": ev.User, "channel": ev.Channel, "thread_ts": ev.ThreadTS, "event_ts": ev.TS,
+		}
+		if len(ev.StreamingTS) > 0 {
+			inner["streaming_message_ts"] = ev.StreamingTS
+		}
+	default:
 		inner = map[string]any{
 			"type": ev.Type, "user": ev.User, "text": ev.Text, "ts": ev.TS,
 			"channel": ev.Channel, "event_ts": ev.TS, "team": ev.Team,

@@ -46,8 +46,10 @@ type Call struct {
 	User string
 	// UnfurlLinks and UnfurlMedia are the unfurl arguments as sent.
 	UnfurlLinks, UnfurlMedia string
-	// Status is the assistant.threads.setStatus status.
+	// Status is the assistant.threads.setStatus or agents.sessions.setStatus status.
 	Status string
+	// Chunks is the chunks JSON argument of the stream methods ("" when absent).
+	Chunks string
 	// Error is the error code answered ("" for ok, "ratelimited" for a 429).
 	Error string
 	// RetryAfter is the Retry-After answered with a 429 (zero otherwise).
@@ -74,6 +76,9 @@ type Message struct {
 	ReusedBlockIDs int
 	// seenBlockIDs are the block ids of every version of the message.
 	seenBlockIDs map[string]bool
+	// Stream is the streaming state of a message started with
+	// chat.startStream (nil for a posted message).
+	Stream *Stream
 }
 
 // Option configures a Server.
@@ -116,6 +121,9 @@ type Server struct {
 	rateLimited map[string]rateRule
 	limits      *limiter // nil unless WithRateLimits
 	authErr     map[string]string
+	failing     map[string]string
+	statuses    map[string]string   // assistant thread status by channel+" "+thread_ts
+	sessions    map[string][]string // agent session statuses by channel+" "+thread_ts, in order
 	socket      socketState
 	wg          sync.WaitGroup
 }
@@ -135,6 +143,9 @@ func New(tb testing.TB, opts ...Option) *Server {
 		msgs:         map[string]*Message{},
 		rateLimited:  map[string]rateRule{},
 		authErr:      map[string]string{},
+		failing:      map[string]string{},
+		statuses:     map[string]string{},
+		sessions:     map[string][]string{},
 	}
 	for _, o := range opts {
 		o(s)
@@ -147,6 +158,10 @@ func New(tb testing.TB, opts ...Option) *Server {
 	mux.HandleFunc("/api/chat.delete", s.chat)
 	mux.HandleFunc("/api/chat.postEphemeral", s.chat)
 	mux.HandleFunc("/api/assistant.threads.setStatus", s.chat)
+	mux.HandleFunc("/api/chat.startStream", s.stream)
+	mux.HandleFunc("/api/chat.appendStream", s.stream)
+	mux.HandleFunc("/api/chat.stopStream", s.stream)
+	mux.HandleFunc("/api/agents.sessions.setStatus", s.agentSession)
 	mux.HandleFunc("/ws", s.serveSocket)
 	s.srv = httptest.NewServer(mux)
 	if s.wantTLS {
@@ -246,7 +261,13 @@ func (s *Server) Message(channel, ts string) (Message, bool) {
 	if !ok {
 		return Message{}, false
 	}
-	return *m, true
+	out := *m
+	if m.Stream != nil {
+		st := *m.Stream
+		st.Tasks = append([]Task(nil), st.Tasks...)
+		out.Stream = &st
+	}
+	return out, true
 }
 
 // Messages returns the bot's messages in channel (all channels when ""),

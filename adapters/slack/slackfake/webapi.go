@@ -76,6 +76,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		Channel:     first(f.Get("channel"), f.Get("channel_id")),
 		TS:          f.Get("ts"),
 		ThreadTS:    f.Get("thread_ts"),
+		Chunks:      f.Get("loading_messages"),
 		Text:        f.Get("text"),
 		User:        f.Get("user"),
 		UnfurlLinks: f.Get("unfurl_links"),
@@ -96,28 +97,13 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	// Stamped under the lock: the calls' order and their times agree.
 	c.At = time.Now()
 
-	if rule, ok := s.rateLimited[method]; ok && rule.n > 0 {
-		rule.n--
-		s.rateLimited[method] = rule
-		c.Error = "ratelimited"
-		c.RetryAfter = time.Duration(rule.retryAfter) * time.Second
-		s.calls = append(s.calls, c)
-		w.Header().Set("Retry-After", strconv.Itoa(rule.retryAfter))
-		w.WriteHeader(http.StatusTooManyRequests)
-		_, _ = w.Write([]byte(`{"ok":false,"error":"ratelimited"}`))
-		return
+	scope := c.Channel
+	if method == "assistant.threads.setStatus" {
+		// Its limit is per thread.
+		scope = c.Channel + " " + c.ThreadTS
 	}
-	if s.limits != nil && tok == BotToken {
-		if ok, wait := s.limits.admit(method, c.Channel, c.At); !ok {
-			secs := retryAfterSeconds(wait)
-			c.Error = "ratelimited"
-			c.RetryAfter = time.Duration(secs) * time.Second
-			s.calls = append(s.calls, c)
-			w.Header().Set("Retry-After", strconv.Itoa(secs))
-			w.WriteHeader(http.StatusTooManyRequests)
-			_, _ = w.Write([]byte(`{"ok":false,"error":"ratelimited"}`))
-			return
-		}
+	if s.refuseLocked(w, &c, tok, scope) {
+		return
 	}
 	code := ""
 	switch {
@@ -125,7 +111,9 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		code = "invalid_auth"
 	case c.Channel == "":
 		code = "channel_not_found"
-	case method == "assistant.threads.setStatus" || method == "chat.delete":
+	case method == "assistant.threads.setStatus":
+		code = checkStatus(c.ThreadTS, f.Get("loading_messages"))
+	case method == "chat.delete":
 	default:
 		code = checkMessage(c.Text, c.Blocks)
 	}
@@ -173,6 +161,8 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	case "chat.postEphemeral":
 		c.TS = s.nextTSLocked()
 		resp["message_ts"] = c.TS
+	case "assistant.threads.setStatus":
+		s.statuses[c.Channel+" "+c.ThreadTS] = c.Status
 	}
 	s.calls = append(s.calls, c)
 	writeJSON(w, resp)
