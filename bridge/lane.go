@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/promptev/promptev-bridge/bridge/outbox"
@@ -69,6 +70,11 @@ type streamSink struct {
 	log   *slog.Logger
 	pace  *pacer
 	final time.Duration
+
+	mu sync.Mutex
+	// steps are the latest live state's steps, which the stream ends with
+	// (completed), whether or not their last state was appended.
+	steps []chat.Step
 }
 
 func (b *Bridge) newStreamSink(r *run, ns chat.NativeStreamer, ref chat.MessageRef) *streamSink {
@@ -86,7 +92,12 @@ func (b *Bridge) newStreamSink(r *run, ns chat.NativeStreamer, ref chat.MessageR
 func (s *streamSink) Ref() chat.MessageRef { return s.ref }
 
 // Set hands the latest live state to the stream's pacer.
-func (s *streamSink) Set(m chat.Message) { s.pace.set(m) }
+func (s *streamSink) Set(m chat.Message) {
+	s.mu.Lock()
+	s.steps = append(s.steps[:0:0], m.Steps...)
+	s.mu.Unlock()
+	s.pace.set(m)
+}
 
 // Finish stops the stream with chunks[0] and posts the other chunks. When the
 // stream cannot be stopped within the final deadline (its budget is short,
@@ -98,7 +109,14 @@ func (s *streamSink) Finish(ctx context.Context, chunks []chat.Message, tidy cha
 	}
 	s.pace.stop()
 	deadline := time.Now().Add(s.final)
-	stopped, retry := s.stop(ctx, chunks[0], deadline)
+	last := chunks[0]
+	s.mu.Lock()
+	last.Steps = append([]chat.Step(nil), s.steps...)
+	s.mu.Unlock()
+	for i := range last.Steps {
+		last.Steps[i].Done = true
+	}
+	stopped, retry := s.stop(ctx, last, deadline)
 	if stopped {
 		refs := []chat.MessageRef{s.ref}
 		for _, c := range chunks[1:] {

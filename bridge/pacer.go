@@ -112,7 +112,8 @@ func (p *pacer) loop(life context.Context) {
 			p.sent++
 			p.mu.Unlock()
 		case errors.As(err, &rl):
-			wait = max(wait, rl.RetryAfter)
+			// Nothing was sent: only the platform's wait applies.
+			wait = rl.RetryAfter
 			p.mu.Lock()
 			if p.pending == nil && !p.stopped {
 				p.pending = m

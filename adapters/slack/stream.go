@@ -114,8 +114,8 @@ func (a *Adapter) AppendStream(ctx context.Context, ref chat.MessageRef, msg cha
 	return nil
 }
 
-// StopStream implements chat.NativeStreamer: the task card still in
-// progress is completed, and final's text (an answer part, a notice, a
+// StopStream implements chat.NativeStreamer: final's steps (and the task
+// card last shown in progress) are completed, and final's text (an answer part, a notice, a
 // status) is the message's last markdown. The message is then complete and
 // visible to everyone.
 func (a *Adapter) StopStream(ctx context.Context, ref chat.MessageRef, final chat.Message) error {
@@ -124,8 +124,8 @@ func (a *Adapter) StopStream(ctx context.Context, ref chat.MessageRef, final cha
 	a.streams.mu.Lock()
 	st := a.streams.open[k]
 	a.streams.mu.Unlock()
-	var chunks []slack.StreamChunk
-	if st != nil && st.last.ID != "" {
+	chunks, _ := taskChunks(final.Steps)
+	if st != nil && st.last.ID != "" && !hasTask(chunks, st.last.ID) {
 		done := st.last
 		done.Status = slack.TaskCardStatusComplete
 		chunks = append(chunks, done)
@@ -171,6 +171,16 @@ func taskChunks(steps []chat.Step) ([]slack.StreamChunk, *slack.TaskUpdateChunk)
 		last = &c
 	}
 	return out, last
+}
+
+// hasTask reports whether chunks update the task card id.
+func hasTask(chunks []slack.StreamChunk, id string) bool {
+	for _, c := range chunks {
+		if t, ok := c.(slack.TaskUpdateChunk); ok && t.ID == id {
+			return true
+		}
+	}
+	return false
 }
 
 // finalMarkdown is the markdown a stream ends with.
