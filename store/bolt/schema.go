@@ -17,6 +17,7 @@ const (
 	kindApprovals     = "approvals"
 	kindRuns          = "runs"
 	kindDedupe        = "dedupe"
+	kindFeedback      = "feedback"
 )
 
 // bucketName names a bbolt bucket.
@@ -31,13 +32,14 @@ const (
 	bucketRuns          bucketName = kindRuns
 	bucketDedupe        bucketName = kindDedupe
 	bucketDedupeExp     bucketName = "dedupe_exp"
+	bucketFeedback      bucketName = kindFeedback
 )
 
 // allBuckets lists every bucket of a store file.
 func allBuckets() []bucketName {
 	return []bucketName{
 		bucketMeta, bucketConversations, bucketApprovals, bucketApprovalsExp,
-		bucketRuns, bucketDedupe, bucketDedupeExp,
+		bucketRuns, bucketDedupe, bucketDedupeExp, bucketFeedback,
 	}
 }
 
@@ -73,6 +75,7 @@ func defaultSchema() schema {
 			kindApprovals:     1,
 			kindRuns:          1,
 			kindDedupe:        1,
+			kindFeedback:      1,
 		},
 		up: map[string]map[int]migration{},
 	}

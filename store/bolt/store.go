@@ -231,7 +231,7 @@ func (s *Store) checkBuckets(tx *bbolt.Tx) error {
 	}
 	if s.readOnly {
 		for _, name := range allBuckets() {
-			if name.in(tx) == nil {
+			if name.in(tx) == nil && name != bucketFeedback { // files from before feedback lack it
 				return fmt.Errorf("%w: %s has no %s bucket: not an initialised promptev-bridge database",
 					ErrCorrupt, s.path, name)
 			}
