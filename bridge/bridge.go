@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"text/template"
 	"time"
 
 	"github.com/promptev/promptev-bridge/bridge/outbox"
@@ -79,6 +80,8 @@ type Bridge struct {
 	metrics   Metrics
 	runEnded  func(key chat.ConversationKey, outcome string)
 	platforms map[string]*platformState
+	// feedbackQuery is the parsed feedback.query (nil when off).
+	feedbackQuery *template.Template
 
 	// life ends when Run ends: platform writes stop. runs is its child and
 	// ends when Shutdown's grace is over: agent streams stop.
@@ -148,6 +151,8 @@ func New(o Options) (*Bridge, error) {
 		actions:   make(map[chat.ActionKind]actionHandler),
 	}
 	b.registerApprovals()
+	b.registerFeedback()
+	b.feedbackQuery, _ = parseFeedbackQuery(o.Config.Feedback.Query) // validated above
 	for i, p := range o.Platforms {
 		if p == nil {
 			return nil, fmt.Errorf("bridge: platform %d is nil", i)

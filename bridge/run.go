@@ -153,6 +153,10 @@ func (r *run) deliver(res *result) error {
 	switch res.outcome {
 	case outcomeDone:
 		chunks := answerMessages(r.ps.mentions, res.answer, r.ps.limits.MaxMessageChars)
+		if r.ps.buttons {
+			// The answer's last part carries its 👍/👎.
+			chunks[len(chunks)-1].Feedback = r.handle.id
+		}
 		if _, err := r.live.Finish(b.life, chunks, r.view.summary()); err != nil {
 			return fmt.Errorf("deliver answer: %w", err)
 		}

@@ -187,4 +187,8 @@ type Message struct {
 	Approval *ApprovalCard
 	// Final is true for the last state of a message (no more edits follow).
 	Final bool
+	// Feedback, when set, is the id of the answer this message ends: the
+	// platform shows 👍/👎 buttons whose action is Feedback with the target
+	// FeedbackTarget(Feedback, value). Only the last part of an answer has it.
+	Feedback string
 }
