@@ -133,6 +133,9 @@ func (a *Adapter) StopStream(ctx context.Context, ref chat.MessageRef, final cha
 	if text := finalMarkdown(final); text != "" {
 		chunks = append(chunks, slack.NewMarkdownTextChunk(text))
 	}
+	if fb := feedbackBlock(final.Feedback); fb != nil && final.Kind == chat.KindAnswer {
+		chunks = append(chunks, slack.NewBlocksChunk(fb))
+	}
 	if ok, wait := a.lanes.take("chat.stopStream", ref.Key.Workspace, a.now()); !ok {
 		return budgetShort("chat.stopStream", wait)
 	}

@@ -200,6 +200,8 @@ type Click struct {
 	// BlockID is the id of the block holding the button; when empty, one is
 	// made up, as Slack assigns one to a block sent without.
 	BlockID string
+	// Type is the element's type: "button" when empty, or "feedback_buttons".
+	Type string
 }
 
 // ClickOn builds a click by user on the button actionID of the posted
@@ -240,7 +242,7 @@ func (s *Server) ClickBody(c Click) json.RawMessage {
 		"message":      message,
 		"response_url": "https://hooks.slack.invalid/actions/fake",
 		"actions": []map[string]any{{
-			"action_id": c.ActionID, "block_id": c.BlockID, "value": c.Value, "type": "button",
+			"action_id": c.ActionID, "block_id": c.BlockID, "value": c.Value, "type": first(c.Type, "button"),
 			"text": map[string]any{"type": "plain_text", "text": c.ActionID}, "action_ts": actionTS,
 		}},
 	}
@@ -393,4 +395,40 @@ func eventTime(ts string) int64 {
 		return n
 	}
 	return time.Now().Unix()
+}
+
+// FeedbackClickOn builds a press by user of the 👍 (positive) or 👎 button
+// of the feedback_buttons element actionID in msg; as in Slack's
+// block_actions payload, the action's value is the pressed button's value.
+func FeedbackClickOn(msg Message, user, actionID string, positive bool) Click {
+	var blocks []struct {
+		BlockID  string `json:"block_id"`
+		Type     string `json:"type"`
+		Elements []struct {
+			Type     string          `json:"type"`
+			ActionID string          `json:"action_id"`
+			Positive *feedbackButton `json:"positive_button"`
+			Negative *feedbackButton `json:"negative_button"`
+		} `json:"elements"`
+	}
+	c := Click{Channel: msg.Channel, MessageTS: msg.TS, ThreadTS: msg.ThreadTS, User: user,
+		UserName: strings.ToLower(user), ActionID: actionID, Type: "feedback_buttons"}
+	if json.Unmarshal(msg.Blocks, &blocks) != nil {
+		return c
+	}
+	for _, b := range blocks {
+		for _, e := range b.Elements {
+			if e.Type != "feedback_buttons" || e.ActionID != actionID {
+				continue
+			}
+			fb := e.Negative
+			if positive {
+				fb = e.Positive
+			}
+			if fb != nil {
+				c.Value, c.BlockID = fb.Value, b.BlockID
+			}
+		}
+	}
+	return c
 }

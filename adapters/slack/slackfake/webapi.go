@@ -18,7 +18,25 @@ const (
 	maxContextElems  = 10
 	maxBlockID       = 255
 	maxButtonValue   = 2000
+	// maxContextActions is the limit of elements in a context_actions block.
+	maxContextActions = 5
+	// maxFeedbackText is the limit of a feedback button's text.
+	maxFeedbackText = 75
 )
+
+// feedbackButton is the positive or negative button of a feedback_buttons element.
+type feedbackButton struct {
+	Text struct {
+		Type string `json:"type"`
+		Text string `json:"text"`
+	} `json:"text"`
+	Value string `json:"value"`
+}
+
+func (b *feedbackButton) valid() bool {
+	return b != nil && b.Text.Type == "plain_text" && b.Text.Text != "" &&
+		utf8.RuneCountInString(b.Text.Text) <= maxFeedbackText && b.Value != "" && len(b.Value) <= maxButtonValue
+}
 
 func (s *Server) authTest(w http.ResponseWriter, r *http.Request) {
 	_ = r.ParseForm()
@@ -185,10 +203,12 @@ func checkMessage(text string, blocks json.RawMessage) string {
 		BlockID  string          `json:"block_id"`
 		Text     json.RawMessage `json:"text"`
 		Elements []struct {
-			Type     string `json:"type"`
-			Text     any    `json:"text"`
-			ActionID string `json:"action_id"`
-			Value    string `json:"value"`
+			Type     string          `json:"type"`
+			Text     any             `json:"text"`
+			ActionID string          `json:"action_id"`
+			Value    string          `json:"value"`
+			Positive *feedbackButton `json:"positive_button"`
+			Negative *feedbackButton `json:"negative_button"`
 		} `json:"elements"`
 	}
 	if err := json.Unmarshal(blocks, &bs); err != nil {
@@ -222,6 +242,29 @@ func checkMessage(text string, blocks json.RawMessage) string {
 			}
 			for _, e := range b.Elements {
 				if t, ok := e.Text.(string); ok && (t == "" || utf8.RuneCountInString(t) > maxSectionText) {
+					return "invalid_blocks"
+				}
+			}
+		case "context_actions":
+			// Up to 5 feedback_buttons or icon_button elements; each
+			// feedback button has a plain_text text of at most 75
+			// characters and a value of at most 2,000.
+			if len(b.Elements) == 0 || len(b.Elements) > maxContextActions {
+				return "invalid_blocks"
+			}
+			for _, e := range b.Elements {
+				switch e.Type {
+				case "feedback_buttons":
+					for _, fb := range []*feedbackButton{e.Positive, e.Negative} {
+						if !fb.valid() {
+							return "invalid_blocks"
+						}
+					}
+				case "icon_button":
+				default:
+					return "invalid_blocks"
+				}
+				if len(e.ActionID) > maxBlockID {
 					return "invalid_blocks"
 				}
 			}
