@@ -64,6 +64,13 @@ func render(msg chat.Message) (rendered, error) {
 		}
 	default: // KindAnswer, KindNotice
 		r.content = msg.Body
+		if msg.Kind == chat.KindAnswer && msg.Feedback != "" {
+			row, err := feedbackButtons(msg.Feedback)
+			if err != nil {
+				return r, err
+			}
+			r.components = []discordgo.MessageComponent{row}
+		}
 	}
 	// The bridge neutralises agent text already; doing it again here keeps
 	// every path (notices, cards, status) unable to ping, whatever the caller.
@@ -163,6 +170,22 @@ func approvalButtons(id string) (discordgo.ActionsRow, error) {
 	return discordgo.ActionsRow{Components: []discordgo.MessageComponent{
 		discordgo.Button{Label: "Approve", Style: discordgo.SuccessButton, CustomID: approve},
 		discordgo.Button{Label: "Deny", Style: discordgo.DangerButton, CustomID: deny},
+	}}, nil
+}
+
+// feedbackButtons is the 👍 / 👎 row of an answer's last part.
+func feedbackButtons(answer string) (discordgo.ActionsRow, error) {
+	up, err := customID(chat.Feedback, chat.FeedbackTarget(answer, chat.FeedbackUp))
+	if err != nil {
+		return discordgo.ActionsRow{}, err
+	}
+	down, err := customID(chat.Feedback, chat.FeedbackTarget(answer, chat.FeedbackDown))
+	if err != nil {
+		return discordgo.ActionsRow{}, err
+	}
+	return discordgo.ActionsRow{Components: []discordgo.MessageComponent{
+		discordgo.Button{Label: "👍", Style: discordgo.SecondaryButton, CustomID: up},
+		discordgo.Button{Label: "👎", Style: discordgo.SecondaryButton, CustomID: down},
 	}}, nil
 }
 
