@@ -90,6 +90,9 @@ type Adapter struct {
 	// lacks; streams the native streams this adapter started.
 	lanes   *lanes
 	streams streams
+	// http is the client of direct Web API requests (Scopes); nil uses a
+	// default one.
+	http *http.Client
 }
 
 // New validates cfg and returns an Adapter using slack-go's Web API client
@@ -103,15 +106,17 @@ func New(cfg Config, logger *slog.Logger) (*Adapter, error) {
 		return nil, fmt.Errorf("slack: invalid config: %w", err)
 	}
 	cfg = cfg.withDefaults()
+	hc := &http.Client{Timeout: webAPITimeout}
 	client := slack.New(cfg.BotToken,
 		slack.OptionAppLevelToken(cfg.AppToken),
 		slack.OptionAPIURL(cfg.APIURL),
 		// slack-go's default client has no timeout; a stalled Web API call
 		// must not hold a sender forever when the caller's ctx has no deadline.
-		slack.OptionHTTPClient(&http.Client{Timeout: webAPITimeout}),
+		slack.OptionHTTPClient(hc),
 	)
 	a := newAdapter(cfg, client, logger)
 	a.client = client
+	a.http = hc
 	return a, nil
 }
 

@@ -76,10 +76,29 @@ type lanes struct {
 	// missing maps "workspace lane" to the error that showed the lane is
 	// missing there.
 	missing map[string]string
+	// processing holds the threads whose agent session this adapter moved
+	// to processing and not yet back.
+	processing map[string]bool
 }
 
 func newLanes() *lanes {
-	return &lanes{tat: map[string]time.Time{}, missing: map[string]string{}}
+	return &lanes{tat: map[string]time.Time{}, missing: map[string]string{}, processing: map[string]bool{}}
+}
+
+// sessionMoves records that thread's session is (working) or is not
+// processing, and reports whether that is a change.
+func (l *lanes) sessionMoves(thread string, working bool) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.processing[thread] == working {
+		return false
+	}
+	if working {
+		l.processing[thread] = true
+	} else {
+		delete(l.processing, thread)
+	}
+	return true
 }
 
 // take draws one call of method in scope from its budget at now; when the

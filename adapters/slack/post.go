@@ -106,10 +106,11 @@ func (a *Adapter) statusLine() bool {
 }
 
 // setSession moves the thread's agent session to processing (working) or
-// back to active. It is best effort: a workspace without agent sessions is
+// back to active, once per change (each step of a run sets the status
+// line, not the session). It is best effort: a workspace without agent sessions is
 // remembered, and other failures are logged.
 func (a *Adapter) setSession(ctx context.Context, key chat.ConversationKey, working bool) {
-	if a.lanes.isMissing(key.Workspace, laneSession) {
+	if a.lanes.isMissing(key.Workspace, laneSession) || !a.lanes.sessionMoves(key.Channel+" "+key.Thread, working) {
 		return
 	}
 	status := slack.AgentSessionStatusActive

@@ -122,6 +122,7 @@ type Server struct {
 	limits      *limiter // nil unless WithRateLimits
 	authErr     map[string]string
 	failing     map[string]string
+	scopes      []string
 	statuses    map[string]string   // assistant thread status by channel+" "+thread_ts
 	sessions    map[string][]string // agent session statuses by channel+" "+thread_ts, in order
 	socket      socketState
@@ -144,6 +145,7 @@ func New(tb testing.TB, opts ...Option) *Server {
 		rateLimited:  map[string]rateRule{},
 		authErr:      map[string]string{},
 		failing:      map[string]string{},
+		scopes:       []string{"app_mentions:read", "chat:write", "im:history", "channels:history"},
 		statuses:     map[string]string{},
 		sessions:     map[string][]string{},
 	}
@@ -205,6 +207,14 @@ func (s *Server) URL() string { return s.srv.URL }
 
 // APIURL is the Web API base URL to configure in slack-go; it ends with "/".
 func (s *Server) APIURL() string { return s.srv.URL + "/api/" }
+
+// WithScopes sets the bot token's scopes, which auth.test reports in its
+// X-OAuth-Scopes header (default: app_mentions:read, chat:write,
+// im:history, channels:history; an app declared as an agent also has
+// assistant:write).
+func WithScopes(scopes ...string) Option {
+	return func(s *Server) { s.scopes = append([]string(nil), scopes...) }
+}
 
 // FailAuth makes method ("auth.test" or "apps.connections.open") answer
 // {"ok":false,"error":code} from now on; code "" restores success.

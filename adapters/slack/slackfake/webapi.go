@@ -54,6 +54,9 @@ func (s *Server) authTest(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, map[string]any{"ok": false, "error": code})
 		return
 	}
+	s.mu.Lock()
+	w.Header().Set("X-OAuth-Scopes", strings.Join(s.scopes, ","))
+	s.mu.Unlock()
 	writeJSON(w, map[string]any{
 		"ok": true, "url": "https://" + TeamDomain + ".slack.com/", "team": "Fake", "user": "promptev",
 		"team_id": TeamID, "user_id": BotUserID, "bot_id": BotID,
