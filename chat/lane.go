@@ -46,3 +46,18 @@ type NativeStreamer interface {
 	// *RateLimitError asks the bridge to try again after its RetryAfter.
 	StopStream(ctx context.Context, ref MessageRef, final Message) error
 }
+
+// LaneFallback is a progress lane a platform stopped using in one
+// workspace, because the platform answered that the workspace or the
+// token lacks it, and that answer.
+type LaneFallback struct {
+	Workspace string `json:"workspace"`
+	Lane      string `json:"lane"`
+	Error     string `json:"error"`
+}
+
+// LaneReporter is implemented by platforms that remember, per workspace,
+// the lanes they fell back from; the measurements export them.
+type LaneReporter interface {
+	LaneFallbacks() []LaneFallback
+}

@@ -146,11 +146,9 @@ func (l *lanes) markMissing(workspace, lane, code string) bool {
 }
 
 // LaneFallback is a lane a workspace lacks, and the error that showed it.
-type LaneFallback struct {
-	Workspace string `json:"workspace"`
-	Lane      string `json:"lane"`
-	Error     string `json:"error"`
-}
+type LaneFallback = chat.LaneFallback
+
+var _ chat.LaneReporter = (*Adapter)(nil)
 
 // LaneFallbacks returns the lanes the adapter stopped using, per workspace,
 // because Slack answered that the workspace or the token lacks them
