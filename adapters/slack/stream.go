@@ -2,6 +2,7 @@ package slack
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -76,7 +77,7 @@ func (a *Adapter) StartStream(ctx context.Context, req chat.StreamRequest) (chat
 	channel, ts, err := a.api.StartStreamContext(ctx, key.Channel, opts...)
 	if err != nil {
 		err = a.laneFailed(key.Workspace, laneStream, "chat.startStream", err)
-		if _, limited := err.(*chat.RateLimitError); limited {
+		if rl := (*chat.RateLimitError)(nil); errors.As(err, &rl) {
 			return chat.MessageRef{}, fmt.Errorf("%w: %w", chat.ErrNoLane, err)
 		}
 		return chat.MessageRef{}, err
