@@ -2,8 +2,8 @@ package slackfake
 
 import (
 	"context"
-	"errors"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 
@@ -137,4 +137,3 @@ func TestContextActionsChecked(t *testing.T) {
 	assert.Equal(t, "invalid_blocks", checkMessage("x", json.RawMessage(block(fb(strings.Repeat("t", 76), "v"), fb("👎", "a:down")))), "75-character text")
 	assert.Equal(t, "invalid_blocks", checkMessage("x", json.RawMessage(`[{"type":"context_actions","elements":[]}]`)))
 }
-
