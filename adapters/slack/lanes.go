@@ -54,7 +54,7 @@ var laneMissingCodes = map[string]bool{
 // per 5 s per thread, a fifth under one a second.
 var laneRates = map[string]laneRate{
 	"chat.startStream":            {count: 16, per: time.Minute, burst: 4},
-	"chat.stopStream":             {count: 16, per: time.Minute, burst: 6},
+	"chat.stopStream":             {count: 16, per: time.Minute, burst: 4},
 	"chat.appendStream":           {count: 80, per: time.Minute, burst: 10},
 	"assistant.threads.setStatus": {count: 4, per: 5 * time.Second, burst: 1},
 	"agents.sessions.setStatus":   {count: 40, per: time.Minute, burst: 10},
