@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"os"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestHelpForEveryCommand(t *testing.T) {
@@ -17,6 +19,7 @@ func TestHelpForEveryCommand(t *testing.T) {
 		{[]string{"-h"}, "Usage: promptev-bridge <command> [flags]"},
 		{[]string{"help"}, "Commands:"},
 		{[]string{"help", "demo"}, "Usage: promptev-bridge demo"},
+		{[]string{"init", "--help"}, "Usage: promptev-bridge init [--platforms slack,discord]"},
 		{[]string{"run", "--help"}, "Usage: promptev-bridge run [--config FILE]"},
 		{[]string{"check", "--help"}, "Usage: promptev-bridge check [--config FILE]"},
 		{[]string{"demo", "--help"}, "--auto-approve"},
@@ -57,15 +60,31 @@ func TestUsageErrors(t *testing.T) {
 }
 
 func TestVersion(t *testing.T) {
-	code, stdout, _ := runProgram(t, "", "version")
-	assert.Equal(t, exitOK, code)
-	assert.Regexp(t, `^promptev-bridge \S+ \(go1\.\d+`, stdout)
+	for _, args := range [][]string{{"version"}, {"--version"}, {"-version"}} {
+		code, stdout, stderr := runProgram(t, "", args...)
+		assert.Equal(t, exitOK, code, stderr)
+		assert.Regexp(t, `^promptev-bridge \S+ \(.*go1\.\d+`, stdout)
+	}
 }
 
 func TestRunIsTheDefaultCommand(t *testing.T) {
 	code, _, stderr := runProgram(t, "", "--config", "does-not-exist.yaml")
 	assert.Equal(t, exitFailure, code)
-	assert.Contains(t, stderr, "cannot read config file")
+	assert.Contains(t, stderr, "no config file at does-not-exist.yaml")
+}
+
+// A bare promptev-bridge (no config.yaml here) shows the first steps.
+func TestRunWithoutConfigPointsAtInitAndDemo(t *testing.T) {
+	_, err := os.Stat("config.yaml")
+	require.True(t, os.IsNotExist(err), "the test needs a directory without config.yaml")
+	for _, args := range [][]string{nil, {"run"}, {"check"}} {
+		code, stdout, stderr := runProgram(t, "", args...)
+		assert.Equal(t, exitFailure, code)
+		out := stdout + stderr
+		assert.Contains(t, out, "no config file at config.yaml")
+		assert.Contains(t, out, "promptev-bridge init")
+		assert.Contains(t, out, "promptev-bridge demo")
+	}
 }
 
 func TestRunEntryPoint(t *testing.T) {

@@ -1,11 +1,19 @@
 package main
 
 import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/promptev/promptev-bridge/adapters/console/consoletest"
+	"github.com/promptev/promptev-bridge/internal/cli"
 )
 
 func TestDemoNonInteractive(t *testing.T) {
@@ -122,3 +130,103 @@ func TestDemoBadScript(t *testing.T) {
 	assert.Equal(t, exitFailure, code)
 	assert.True(t, strings.Contains(stderr, "no such file"), stderr)
 }
+
+// The interactive demo on a terminal (120 columns, the screen modelled by
+// consoletest): the "> " prompt below the output while the input is open; a
+// line typed while the card waits, and a "y" before it appears, start
+// nothing; no stale status line stays on the screen.
+func TestDemoInteractiveOnATerminal(t *testing.T) {
+	script := writeFile(t, "agent.yaml", `
+name: Gate
+script:
+  - {type: processing, output: "Checking..."}
+  - {type: approval_required, output: "Deploy?", tool: deploy}
+on_approve:
+  - {type: done, output: "Deployed."}
+on_deny:
+  - {type: done, output: "Not deployed."}
+`)
+	p, w, screen := startOnTerminal(t, "demo", "--script", script, "--fast")
+	p.stdout.waitFor(t, "end with Ctrl-D or /quit.\n> ")
+	_, err := w.WriteString("y\n") // before any card
+	require.NoError(t, err)
+	// Each line is typed at the prompt, as a person would.
+	p.stdout.waitForEnd(t, `(no approval is waiting, so "y" was not sent.`, "\n> ")
+	_, err = w.WriteString("ship it\n")
+	require.NoError(t, err)
+	p.stdout.waitForEnd(t, "Waiting for approval", "Type y to approve or n to deny.\n> ")
+	_, err = w.WriteString("maybe\n")
+	require.NoError(t, err)
+	p.stdout.waitForEnd(t, "(an approval is waiting: the approval for deploy. Type y to approve or n to deny it first.)", "\n> ")
+	_, err = w.WriteString("y\n")
+	require.NoError(t, err)
+	p.stdout.waitForEnd(t, "Deployed.", "\n> ")
+	require.NoError(t, w.Close())
+	assert.Equal(t, exitOK, p.wait(t))
+	out := strings.Join(screen.Lines(), "\n")
+	assert.Equal(t, 1, strings.Count(out, "? Approval needed"), "one card: nothing typed started a second run\n%s", out)
+	assert.Equal(t, 1, strings.Count(out, "✓ Approved by you"), out)
+	assert.NotContains(t, out, "Thinking", "no stale status line is left on the screen\n%s", out)
+	assert.Contains(t, out, "> maybe\n(an approval is waiting: the approval for deploy.")
+	assert.Contains(t, out, "(approve: the approval for deploy)", "raw output: %q", p.stdout.String())
+	assert.True(t, strings.HasSuffix(out, "Deployed."), "the prompt goes when the input ends\n%s", out)
+}
+
+// startOnTerminal runs the program with its stdout on a modelled terminal
+// 120 columns wide; w types into it (with the terminal's echo).
+func startOnTerminal(t *testing.T, args ...string) (*inProcess, typist, *consoletest.Terminal) {
+	t.Helper()
+	in, stdin := newPipe()
+	screen := consoletest.New(120)
+	w := typist{screen: screen, w: stdin}
+	tty := true
+	p := &inProcess{stdout: newOutput(), stderr: newOutput(), sidePort: make(chan net.Addr, 1), code: make(chan int, 1)}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	// The screen first: once the test sees output, the screen has it.
+	e := &cli.Env{Stdin: in, Stdout: io.MultiWriter(screen, p.stdout), Stderr: p.stderr, Lookup: os.LookupEnv,
+		StdoutTTY: &tty, Width: 120}
+	go func() { p.code <- cli.Run(ctx, args, e) }()
+	return p, w, screen
+}
+
+// The built-in demo with a long question (200 characters, or 105 CJK
+// characters) at 120 columns: the screen ends with no stray "… Thinking…"
+// line and one card.
+func TestDemoLongQuestionOnATerminal(t *testing.T) {
+	for _, q := range []string{strings.Repeat("abcdefghij", 20), strings.Repeat("夜间构建为什么失败了", 10) + "请告诉我们"} {
+		t.Run(fmt.Sprintf("%d runes", len([]rune(q))), func(t *testing.T) {
+			p, w, screen := startOnTerminal(t, "demo", "--fast")
+			p.stdout.waitFor(t, "end with Ctrl-D or /quit.\n> ")
+			_, err := w.WriteString(q + "\n")
+			require.NoError(t, err)
+			p.stdout.waitForEnd(t, "Waiting for approval", "\n> ")
+			_, err = w.WriteString("n\n")
+			require.NoError(t, err)
+			p.stdout.waitForEnd(t, "Denied by", "\n> ")
+			p.stdout.waitForEnd(t, "green again.", "\n> ") // the answer after the denial
+			require.NoError(t, w.Close())
+			assert.Equal(t, exitOK, p.wait(t))
+			out := strings.Join(screen.Lines(), "\n")
+			assert.NotContains(t, out, "Thinking…", "no stray status line\n%s", out)
+			assert.Equal(t, 1, strings.Count(out, "? Approval needed"), out)
+			assert.LessOrEqual(t, strings.Count(out, "\n… "), 1, "one live status line at most\n%s", out)
+		})
+	}
+}
+
+// typist types into the program: the terminal echoes each line (after the
+// prompt already on the screen), then the program reads it.
+type typist struct {
+	screen io.Writer
+	w      pipeWriter
+}
+
+func (k typist) WriteString(s string) (int, error) {
+	if _, err := io.WriteString(k.screen, s); err != nil {
+		return 0, err
+	}
+	return k.w.WriteString(s)
+}
+
+func (k typist) Close() error { return k.w.Close() }

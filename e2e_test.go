@@ -133,6 +133,9 @@ log:
 		`promptev_bridge_agent_events_total{platform="console",type="done"} 1`,
 		`promptev_bridge_time_to_placeholder_seconds_count{platform="console"} 2`,
 		`promptev_bridge_approval_wait_seconds_count{outcome="approved",platform="console"} 1`,
+		// Series that had no event yet exist at zero, so dashboards show 0.
+		`promptev_bridge_rate_limited_total{op="edit",platform="console"} 0`,
+		`promptev_bridge_approvals_total{outcome="denied",platform="console"} 0`,
 		`promptev_bridge_adapter_ready{platform="console"} 1`,
 		`promptev_bridge_build_info{version=`,
 		`go_goroutines`,
@@ -193,4 +196,31 @@ func TestRunStoreLocked(t *testing.T) {
 	first.cancel()
 	require.NoError(t, w.Close())
 	assert.Equal(t, exitOK, first.wait(t))
+}
+
+// Ctrl-D on the console ends run, as it ends demo and chat.
+func TestRunEndsWhenTheConsoleInputEnds(t *testing.T) {
+	srv := startFakePromptev(t, "pk", "a")
+	cfg := writeFile(t, "config.yaml", fmt.Sprintf(
+		"promptev: {project_key: pk, base_url: %s}\nroutes: {default: {agent: a}}\nstore: {path: %s}\nconsole: {enabled: true}\nhttp: {listen: ''}\n",
+		srv.URL, filepath.Join(t.TempDir(), "b.db")))
+	code, _, stderr := runProgram(t, "", "run", "--config", cfg)
+	assert.Equal(t, exitOK, code, stderr)
+	assert.Contains(t, stderr, "terminal input ended (Ctrl-D or /quit): shutting down")
+	assert.Contains(t, stderr, "msg=stopped")
+}
+
+func TestRunStoreInMissingDirectory(t *testing.T) {
+	srv := startFakePromptev(t, "pk", "a")
+	missing := filepath.Join(t.TempDir(), "no-such-dir")
+	cfg := writeFile(t, "config.yaml", fmt.Sprintf(
+		"promptev: {project_key: pk, base_url: %s}\nroutes: {default: {agent: a}}\nstore: {path: %s}\nconsole: {enabled: true}\nhttp: {listen: ''}\n",
+		srv.URL, filepath.Join(missing, "b.db")))
+	in, w := newPipe()
+	t.Cleanup(func() { _ = w.Close() })
+	p := startProgram(t, in, "run", "--config", cfg)
+	assert.Equal(t, exitFailure, p.wait(t))
+	stderr := p.stderr.String()
+	assert.Contains(t, stderr, missing)
+	assert.NotContains(t, stderr, "open store: store:", "one prefix, not two")
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -22,6 +23,8 @@ const (
 	exitOK      = cli.ExitOK
 	exitFailure = cli.ExitFailure
 	exitUsage   = cli.ExitUsage
+	// exitInterrupted is the code of a command a signal cut short.
+	exitInterrupted = 130
 )
 
 // output is a goroutine-safe writer that tests can wait on.
@@ -58,11 +61,27 @@ func (o *output) waitFor(t testing.TB, s string) {
 // waitForCount blocks until the output contains s at least n times.
 func (o *output) waitForCount(t testing.TB, s string, n int) {
 	t.Helper()
+	o.waitUntil(t, fmt.Sprintf("%d× %q", n, s), func(out string) bool { return strings.Count(out, s) >= n })
+}
+
+// waitForEnd blocks until the output contains marker and ends with end
+// (a prompt after it, for example).
+func (o *output) waitForEnd(t testing.TB, marker, end string) {
+	t.Helper()
+	o.waitUntil(t, fmt.Sprintf("%q, then %q at the end", marker, end), func(out string) bool {
+		i := strings.LastIndex(out, marker)
+		return i >= 0 && strings.HasSuffix(out[i:], end)
+	})
+}
+
+// waitUntil blocks until ok holds for the output.
+func (o *output) waitUntil(t testing.TB, what string, ok func(string) bool) {
+	t.Helper()
 	guard := time.NewTimer(30 * time.Second)
 	defer guard.Stop()
 	for {
 		o.mu.Lock()
-		ok := strings.Count(o.b.String(), s) >= n
+		ok := ok(o.b.String())
 		ch := o.changed
 		o.mu.Unlock()
 		if ok {
@@ -71,7 +90,7 @@ func (o *output) waitForCount(t testing.TB, s string, n int) {
 		select {
 		case <-ch:
 		case <-guard.C:
-			t.Fatalf("output never contained %q; got:\n%s", s, o.String())
+			t.Fatalf("output never had %s; got:\n%s", what, o.String())
 		}
 	}
 }

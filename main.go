@@ -23,15 +23,17 @@ import (
 var version = ""
 
 func main() {
-	ctx, stop := signalContext(os.Stderr)
-	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	cleanups := new(cli.Cleanups)
+	ctx, stop := signalContext(os.Stderr, cleanups)
+	code := cli.Run(ctx, os.Args[1:], env(os.Stdin, os.Stdout, os.Stderr, cleanups))
 	stop()
 	os.Exit(code)
 }
 
 // signalContext returns a context cancelled by the first SIGINT or SIGTERM;
-// a second signal exits the process at once.
-func signalContext(stderr io.Writer) (context.Context, func()) {
+// a second signal runs the registered clean-ups (temporary stores) and
+// exits the process at once.
+func signalContext(stderr io.Writer, cleanups *cli.Cleanups) (context.Context, func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
@@ -46,7 +48,8 @@ func signalContext(stderr io.Writer) (context.Context, func()) {
 		select {
 		case s := <-sigs:
 			fmt.Fprintf(stderr, "promptev-bridge: second signal (%s): exiting now\n", s)
-			os.Exit(130)
+			cleanups.Run()
+			os.Exit(cli.ExitInterrupted)
 		case <-done:
 		}
 	}()
@@ -60,5 +63,10 @@ func signalContext(stderr io.Writer) (context.Context, func()) {
 // run is the whole program, drivable in-process: it parses args, runs the
 // command until it finishes or ctx ends, and returns the exit code.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	return cli.Run(ctx, args, &cli.Env{Stdin: stdin, Stdout: stdout, Stderr: stderr, Lookup: os.LookupEnv, Version: version})
+	return cli.Run(ctx, args, env(stdin, stdout, stderr, nil))
+}
+
+// env is the process's outside world for the commands.
+func env(stdin io.Reader, stdout, stderr io.Writer, cleanups *cli.Cleanups) *cli.Env {
+	return &cli.Env{Stdin: stdin, Stdout: stdout, Stderr: stderr, Lookup: os.LookupEnv, Version: version, Cleanups: cleanups}
 }

@@ -6,9 +6,13 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"syscall"
 	"testing"
+
 	"time"
+
+	"github.com/promptev/promptev-bridge/store/postgres/postgrestest"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -21,7 +25,9 @@ func TestMain(m *testing.M) {
 		main()
 		return
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	postgrestest.Stop()
+	os.Exit(code)
 }
 
 // slowScript takes about 2 s to answer, in small steps.
@@ -36,28 +42,38 @@ script:
 `
 
 // child starts main() in a child process running the demo on slowScript,
-// sends one message and waits until its run has visibly started.
-func child(t *testing.T) (*exec.Cmd, *output, *output) {
+// sends one message and waits until its run has visibly started. The child's
+// temporary directories go to tmp, which the test checks and removes.
+func child(t *testing.T) (cmd *exec.Cmd, stdout, stderr *output, tmp string) {
 	t.Helper()
 	exe, err := os.Executable()
 	require.NoError(t, err)
 	script := writeFile(t, "slow.yaml", slowScript)
-	cmd := exec.Command(exe, "demo", "--script", script, "--plain", "--log-level", "info")
-	cmd.Env = append(os.Environ(), "PB_TEST_RUN_MAIN=1")
+	tmp = t.TempDir()
+	cmd = exec.Command(exe, "demo", "--script", script, "--plain", "--log-level", "info")
+	cmd.Env = append(os.Environ(), "PB_TEST_RUN_MAIN=1", "TMPDIR="+tmp)
 	stdin, err := cmd.StdinPipe()
 	require.NoError(t, err)
 	stdoutPipe, err := cmd.StdoutPipe()
 	require.NoError(t, err)
-	stderr := newOutput()
+	stderr = newOutput()
 	cmd.Stderr = stderr
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = stdin.Close() })
-	stdout := newOutput()
+	stdout = newOutput()
 	go func() { _, _ = io.Copy(stdout, bufio.NewReader(stdoutPipe)) }()
 	_, err = io.WriteString(stdin, "go slowly\n")
 	require.NoError(t, err)
 	stdout.waitFor(t, "Step one...")
-	return cmd, stdout, stderr
+	return cmd, stdout, stderr, tmp
+}
+
+// leftovers lists the demo's temporary directories left in tmp.
+func leftovers(t *testing.T, tmp string) []string {
+	t.Helper()
+	left, err := filepath.Glob(filepath.Join(tmp, "promptev-bridge-demo-*"))
+	require.NoError(t, err)
+	return left
 }
 
 func exitCode(t *testing.T, cmd *exec.Cmd) int {
@@ -82,18 +98,21 @@ func TestSignalGracefulShutdownLetsTheRunFinish(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a child process for about 2 s")
 	}
-	cmd, stdout, _ := child(t)
+	cmd, stdout, stderr, tmp := child(t)
 	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
-	assert.Equal(t, exitOK, exitCode(t, cmd))
+	assert.Equal(t, exitInterrupted, exitCode(t, cmd), "an interrupted demo does not report success")
 	assert.Contains(t, stdout.String(), "Slow answer.", "the running answer finished within the grace")
+	assert.Contains(t, stderr.String(), "interrupted: letting the running answer finish", "the first signal says what happens")
+	assert.Empty(t, leftovers(t, tmp))
 }
 
 func TestSecondSignalExitsAtOnce(t *testing.T) {
-	cmd, stdout, stderr := child(t)
+	cmd, stdout, stderr, tmp := child(t)
 	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
 	stderr.waitFor(t, "shutting down") // the first signal was taken: graceful shutdown began
 	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
 	assert.Equal(t, 130, exitCode(t, cmd))
 	assert.Contains(t, stderr.String(), "second signal (interrupt): exiting now")
 	assert.NotContains(t, stdout.String(), "Slow answer.")
+	assert.Empty(t, leftovers(t, tmp), "the second signal still removes the demo's temporary store")
 }

@@ -46,6 +46,11 @@ type Options struct {
 	// dropped from the queue at shutdown (OutcomeInterrupted). It is called
 	// on the engine's goroutines and must not block.
 	RunEnded func(key chat.ConversationKey, outcome string)
+	// OperatorAtHand says the person chatting runs the bridge (a terminal
+	// session): a notice of a failure they must fix (authentication, an
+	// unknown agent) points at the error printed beside the conversation
+	// instead of asking them to tell the operator.
+	OperatorAtHand bool
 }
 
 // Run outcomes, as told to Options.RunEnded.
@@ -82,6 +87,9 @@ type Bridge struct {
 	platforms map[string]*platformState
 	// feedbackQuery is the parsed feedback.query (nil when off).
 	feedbackQuery *template.Template
+
+	// operatorAtHand is Options.OperatorAtHand.
+	operatorAtHand bool
 
 	// life ends when Run ends: platform writes stop. runs is its child and
 	// ends when Shutdown's grace is over: agent streams stop.
@@ -150,6 +158,7 @@ func New(o Options) (*Bridge, error) {
 		ready:     make(chan struct{}),
 		actions:   make(map[chat.ActionKind]actionHandler),
 	}
+	b.operatorAtHand = o.OperatorAtHand
 	b.registerApprovals()
 	b.registerFeedback()
 	b.feedbackQuery, _ = parseFeedbackQuery(o.Config.Feedback.Query) // validated above

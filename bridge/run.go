@@ -374,13 +374,19 @@ func (r *run) failure(ctx context.Context, err error) result {
 	case errors.Is(err, promptev.ErrStreamIdle):
 		return result{outcome: outcomeError, notice: "⚠️ The agent stopped responding. Please try again.", err: err}
 	}
-	return result{outcome: outcomeError, notice: agentErrorText(err), err: err}
+	return result{outcome: outcomeError, notice: agentErrorText(err, r.b.operatorAtHand), err: err}
 }
 
 // agentErrorText is the user-facing text for a failed agent request. It
 // reads the HTTP status of the SDK's common *promptev.Error, which every typed
-// SDK error (RateLimitError, NotFoundError, ...) unwraps to.
-func agentErrorText(err error) string {
+// SDK error (RateLimitError, NotFoundError, ...) unwraps to. operatorAtHand
+// (Options.OperatorAtHand) replaces "tell the operator" by a pointer at the
+// printed error.
+func agentErrorText(err error, operatorAtHand bool) string {
+	tell := "Please tell the operator."
+	if operatorAtHand {
+		tell = "The request and the answer are printed below."
+	}
 	var pe *promptev.Error
 	if !errors.As(err, &pe) || pe.StatusCode == 0 {
 		return "⚠️ Lost the connection to the agent. Please try again."
@@ -389,9 +395,9 @@ func agentErrorText(err error) string {
 	case code == http.StatusTooManyRequests:
 		return "⚠️ The agent service is busy right now. Please try again in a minute."
 	case code == http.StatusUnauthorized || code == http.StatusForbidden:
-		return "⚠️ The bridge could not authenticate with the agent service. Please tell the operator."
+		return "⚠️ The bridge could not authenticate with the agent service. " + tell
 	case code == http.StatusNotFound:
-		return "⚠️ The agent was not found. Please tell the operator."
+		return "⚠️ The agent was not found. " + tell
 	case code >= 500:
 		return "⚠️ The agent service failed. Please try again."
 	}

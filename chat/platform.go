@@ -61,6 +61,15 @@ type Limits struct {
 	// MaxEditAge, when not zero, is the age after which a message is no longer
 	// edited; a new message is posted instead (Discord: about 55 minutes).
 	MaxEditAge time.Duration
+	// ThreadScope makes every thread its own channel scope: the posts and
+	// edits of a conversation with a Thread are budgeted on the thread, not
+	// on its parent channel (Discord: a thread is a channel with its own
+	// buckets).
+	ThreadScope bool
+	// GlobalRate, when set, is a bot-wide budget every write passes through
+	// as well as its scope's (Discord: 50 requests per second per bot).
+	// Status edits and tidy-ups leave part of its burst to finals and posts.
+	GlobalRate Rate
 }
 
 // RateLimitError is returned by Platform calls refused with a retry-after.
@@ -68,6 +77,9 @@ type RateLimitError struct {
 	RetryAfter time.Duration
 	// Scope, when not empty, names what was limited (for logs).
 	Scope string
+	// Global is true when the platform's bot-wide limit was hit: every
+	// budget pauses, not only the one of the refused write.
+	Global bool
 }
 
 func (e *RateLimitError) Error() string {
@@ -91,6 +103,28 @@ type StatusSetter interface {
 type Buttons interface {
 	// ButtonsSupported reports whether approval cards get working buttons.
 	ButtonsSupported() bool
+}
+
+// ThreadStarter is implemented by platforms on which the first post of a
+// thread conversation first creates the thread with a write on its parent
+// channel (Discord). With Limits.ThreadScope the bridge then budgets that
+// write on the parent channel as well.
+type ThreadStarter interface {
+	// NeedsThread reports whether the next post into key creates its thread.
+	NeedsThread(key ConversationKey) bool
+}
+
+// RequestCounter counts platform requests refused as invalid (HTTP 401, 403
+// and 429); route is the method and path with ids replaced. Platforms that
+// ban clients for many invalid requests (Discord) report them.
+type RequestCounter interface {
+	InvalidRequest(platform, route string, status int)
+}
+
+// RequestCounted is implemented by adapters that report invalid requests to
+// a RequestCounter set before Run.
+type RequestCounted interface {
+	SetRequestCounter(c RequestCounter)
 }
 
 // Deleter is implemented by platforms that can delete a message the bridge posted.

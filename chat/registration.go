@@ -31,6 +31,11 @@ type Host struct {
 	Width int
 	// User is the person at the terminal.
 	User User
+	// ShareTerminal, when set, is called by a platform that draws on the
+	// terminal (the console rewrites its live status in place) with a
+	// function that wraps another writer of the same terminal (the logs on
+	// stderr) so that its lines are never drawn over.
+	ShareTerminal func(wrap func(io.Writer) io.Writer)
 }
 
 // Registration is what a platform's package exports for the list of

@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -36,6 +37,7 @@ type Metrics struct {
 	runDuration   *prometheus.HistogramVec
 	edits         *prometheus.CounterVec
 	rateLimited   *prometheus.CounterVec
+	invalid       *prometheus.CounterVec
 	approvals     *prometheus.CounterVec
 	feedback      *prometheus.CounterVec
 	approvalWait  *prometheus.HistogramVec
@@ -45,7 +47,10 @@ type Metrics struct {
 	buildInfo     *prometheus.GaugeVec
 }
 
-var _ bridge.Metrics = (*Metrics)(nil)
+var (
+	_ bridge.Metrics      = (*Metrics)(nil)
+	_ chat.RequestCounter = (*Metrics)(nil)
+)
 
 // Options tune New.
 type Options struct {
@@ -82,6 +87,9 @@ func New(opts Options) *Metrics {
 		rateLimited: counter("rate_limited_total",
 			"HTTP 429 answers from the platform, by platform and operation (post, edit).",
 			"platform", "op"),
+		invalid: counter("invalid_requests_total",
+			"Platform requests refused as invalid (HTTP 401, 403, 429), by platform, route and status. Discord bans an IP for an hour at 10,000 in 10 minutes.",
+			"platform", "route", "status"),
 		approvals: counter("approvals_total",
 			"Approval decisions and refused clicks, by platform and outcome (approved, denied, expired, unauthorized, duplicate).",
 			"platform", "outcome"),
@@ -105,7 +113,7 @@ func New(opts Options) *Metrics {
 			"version"),
 	}
 	reg.MustRegister(m.messages, m.dedupe, m.events, m.runs, m.runDuration, m.edits,
-		m.rateLimited, m.approvals, m.feedback, m.approvalWait, m.toPlaceholder, m.toFirstStatus,
+		m.rateLimited, m.invalid, m.approvals, m.feedback, m.approvalWait, m.toPlaceholder, m.toFirstStatus,
 		m.adapterReady, m.buildInfo)
 	if !opts.NoRuntimeCollectors {
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -213,6 +221,11 @@ func (m *Metrics) RateLimited(platform, op string) { m.rateLimited.WithLabelValu
 // the record.
 func (m *Metrics) Feedback(platform, value string) {
 	m.feedback.WithLabelValues(platform, value).Inc()
+}
+
+// InvalidRequest implements chat.RequestCounter.
+func (m *Metrics) InvalidRequest(platform, route string, status int) {
+	m.invalid.WithLabelValues(platform, route, strconv.Itoa(status)).Inc()
 }
 
 // Approval implements bridge.Metrics. The wait is observed only for decisions

@@ -66,6 +66,12 @@ func TestMetricsSeries(t *testing.T) {
 			want:   `promptev_bridge_rate_limited_total{op="edit",platform="discord"} 1`,
 		},
 		{
+			name:   "invalid requests by route and status",
+			record: func(m *Metrics) { m.InvalidRequest("discord", "POST /channels/{id}/messages", 429) },
+			series: "promptev_bridge_invalid_requests_total",
+			want:   `promptev_bridge_invalid_requests_total{platform="discord",route="POST /channels/{id}/messages",status="429"} 1`,
+		},
+		{
 			name:   "approvals by outcome with wait",
 			record: func(m *Metrics) { m.Approval("slack", "approved", 90*time.Second) },
 			series: "promptev_bridge_approval_wait_seconds",

@@ -6,6 +6,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 	"time"
@@ -46,6 +47,9 @@ type Store interface {
 	// Stats counts what the store holds, for `store stats`, /debug/store
 	// and the store gauges. It may walk every record.
 	Stats(ctx context.Context) (chat.StoreStats, error)
+	// Export reads every conversation, approval and in-flight run, from one
+	// consistent snapshot (for Copy).
+	Export(ctx context.Context, fns chat.RecordFuncs) error
 	// Close releases the store; it is safe to call more than once. Every
 	// call afterwards fails with an error wrapping chat.ErrClosed.
 	Close() error
@@ -152,6 +156,26 @@ func validatePostgres(c Config, path string) chat.ConfigProblems {
 
 func openPostgres(ctx context.Context, c Config, o OpenOptions) (Store, error) {
 	opts := c.Postgres.Options()
-	opts.Logger, opts.ReadOnly = o.Logger, o.ReadOnly
+	opts.Logger, opts.ReadOnly, opts.Exclusive = o.Logger, o.ReadOnly, !o.ReadOnly
 	return postgres.Open(ctx, c.Postgres.DSN, opts)
+}
+
+// ParseSpec parses the short form of a store, BACKEND:WHERE (bbolt:FILE or
+// postgres:DSN), into a section with the defaults, for `store copy` and
+// `store migrate`. Its errors never quote a DSN.
+func ParseSpec(spec string) (Config, error) {
+	c := DefaultConfig()
+	name, where, ok := strings.Cut(spec, ":")
+	if !ok || where == "" {
+		return c, fmt.Errorf("a store is BACKEND:WHERE, such as bbolt:./promptev-bridge.db or postgres:postgres://host/db")
+	}
+	switch name {
+	case bolt.Backend:
+		c.Backend, c.Path = name, where
+	case postgres.Backend:
+		c.Backend, c.Postgres.DSN = name, where
+	default:
+		return c, fmt.Errorf("unknown backend %q: use %s", name, strings.Join(Names(), " or "))
+	}
+	return c, nil
 }

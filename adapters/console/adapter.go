@@ -65,10 +65,16 @@ type Adapter struct {
 	inSeq   int
 	msgs    map[string]*rendered
 	order   []string // ids of msgs, oldest first (for keepMessages)
-	tail    string   // id of the message whose block ends the output (TTY mode)
-	tailN   int      // lines of that block
+	live    []string // ids of the messages whose blocks end the output, oldest first (TTY mode)
+	liveN   int      // screen rows of those blocks
 	pending []string
+	tools   map[string]string // tool of each pending card, by card id
 	autoQ   []answer
+	// prompting is set by Prompt: on a terminal, "> " then stays at the
+	// bottom of the output until the input ends. promptShown says it is on
+	// screen now (the cursor is after it).
+	prompting   bool
+	promptShown bool
 }
 
 // answer is an answer to a pending approval card queued by AnswerPending.
@@ -104,6 +110,7 @@ func New(opts Options) *Adapter {
 		inputDone: make(chan struct{}),
 		wake:      make(chan struct{}, 1),
 		msgs:      make(map[string]*rendered),
+		tools:     make(map[string]string),
 	}
 }
 
@@ -182,7 +189,8 @@ func (a *Adapter) read(ctx context.Context, lines chan<- string, done chan<- err
 			// The terminal echoed the line: the block above it can no
 			// longer be rewritten by moving the cursor up.
 			a.mu.Lock()
-			a.tail, a.tailN = "", 0
+			a.endLiveLocked()
+			a.promptShown = false // the Enter moved the cursor below the prompt
 			a.mu.Unlock()
 		}
 		line := strings.TrimSpace(sc.Text())
@@ -199,9 +207,12 @@ func (a *Adapter) read(ctx context.Context, lines chan<- string, done chan<- err
 	done <- sc.Err()
 }
 
-// endInput marks the input as ended.
+// endInput marks the input as ended; the prompt goes.
 func (a *Adapter) endInput() {
 	a.endOnce.Do(func() { close(a.inputDone) })
+	a.mu.Lock()
+	a.hidePromptLocked()
+	a.mu.Unlock()
 }
 
 // AnswerPending answers every approval card shown as pending with kind
@@ -231,18 +242,69 @@ func (a *Adapter) poke() {
 	}
 }
 
+// Prompt turns the prompt on (interactive sessions): on a terminal "> "
+// stays below the output, where the next line is typed, until the input
+// ends. Output written while it shows replaces it and shows it again below.
+func (a *Adapter) Prompt() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.prompting = true
+	a.showPromptLocked()
+}
+
+// showPromptLocked shows the prompt when it is on and not shown.
+func (a *Adapter) showPromptLocked() {
+	if !a.prompting || !a.opts.TTY || a.promptShown {
+		return
+	}
+	select {
+	case <-a.inputDone:
+		return
+	default:
+	}
+	if _, err := io.WriteString(a.opts.Out, "> "); err == nil {
+		a.promptShown = true
+	}
+}
+
+// hidePromptLocked returns the cursor to the start of the prompt's row and
+// clears it, so output takes its place.
+func (a *Adapter) hidePromptLocked() {
+	if a.promptShown {
+		_, _ = io.WriteString(a.opts.Out, "\r"+ansiClearLine)
+		a.promptShown = false
+	}
+}
+
 func (a *Adapter) handleLine(ctx context.Context, h chat.Handler, line string) {
 	if line == "" {
 		return
 	}
 	a.mu.Lock()
 	if !a.opts.TTY {
-		a.writeLocked("> " + line + "\n")
+		_ = a.writeLocked("> " + line + "\n")
 	}
-	if kind, ok := parseAnswer(line); ok && len(a.pending) > 0 {
+	kind, isAnswer := parseAnswer(line)
+	switch {
+	case isAnswer && len(a.pending) > 0:
+		// The oldest card is answered; say which one.
 		id := a.pending[0]
+		_ = a.writeLocked(fmt.Sprintf("(%s: %s%s)\n", kind, a.cardNameLocked(id), a.moreLocked()))
 		a.mu.Unlock()
 		a.decide(ctx, h, kind, id)
+		return
+	case len(a.pending) > 0:
+		// A new message now would start a run beside the waiting card (and
+		// "maybe" is not an answer): the card comes first.
+		_ = a.writeLocked(fmt.Sprintf("(an approval is waiting: %s. Type y to approve or n to deny it first.)\n",
+			a.cardNameLocked(a.pending[0])))
+		a.mu.Unlock()
+		return
+	case isAnswer:
+		// Typed before its card appeared (or with none coming): not a
+		// message for the agent.
+		_ = a.writeLocked(fmt.Sprintf("(no approval is waiting, so %q was not sent. y and n answer approval cards; to tell the agent, write a sentence such as \"yes, go ahead\".)\n", line))
+		a.mu.Unlock()
 		return
 	}
 	a.inSeq++
@@ -380,10 +442,48 @@ func (a *Adapter) printf(format string, args ...any) {
 }
 
 func (a *Adapter) removePendingLocked(id string) {
+	delete(a.tools, id)
 	for i, p := range a.pending {
 		if p == id {
 			a.pending = append(a.pending[:i], a.pending[i+1:]...)
 			return
 		}
 	}
+}
+
+// cardNameLocked names a pending card for the person at the terminal.
+func (a *Adapter) cardNameLocked(id string) string {
+	if tool := a.tools[id]; tool != "" {
+		return "the approval for " + tool
+	}
+	return "the approval"
+}
+
+// moreLocked says how many other cards wait, if any.
+func (a *Adapter) moreLocked() string {
+	if n := len(a.pending) - 1; n > 0 {
+		return fmt.Sprintf("; %d more waiting after it", n)
+	}
+	return ""
+}
+
+// Interleave returns a writer for another writer of the same terminal (the
+// daemon's log lines on stderr). Its writes are ordered with the console's
+// own and end the chance to rewrite the block above them in place, so a
+// status rewrite never wipes a log line: the next state is printed below it.
+func (a *Adapter) Interleave(w io.Writer) io.Writer { return interleaved{a: a, w: w} }
+
+type interleaved struct {
+	a *Adapter
+	w io.Writer
+}
+
+func (iw interleaved) Write(p []byte) (int, error) {
+	iw.a.mu.Lock()
+	defer iw.a.mu.Unlock()
+	iw.a.hidePromptLocked()
+	iw.a.endLiveLocked()
+	n, err := iw.w.Write(p)
+	iw.a.showPromptLocked()
+	return n, err
 }

@@ -168,28 +168,69 @@ func TestTypedAnswerDecidesPendingApproval(t *testing.T) {
 			assert.Equal(t, chat.Action{Platform: "console", Kind: tt.want, Target: "ap1",
 				User: chat.User{ID: "u1"}, Received: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}, act)
 
-			// Once decided, the same word is an ordinary message again.
+			assert.Contains(t, hs.out.String(), "("+string(tt.want)+": the approval for create_issue)\n", "the answer names the card it answers")
+
+			// Once decided, the same word answers nothing and is not sent.
 			require.NoError(t, hs.a.Edit(ctx, ref, card("ap1", chat.ApprovalApproved, "u1")))
 			hs.send(t, tt.line)
-			assert.Equal(t, tt.line, recv(t, hs.h.msgs).Text)
+			hs.send(t, "next question")
+			assert.Equal(t, "next question", recv(t, hs.h.msgs).Text)
+			assert.Contains(t, hs.out.String(), "no approval is waiting")
 		})
 	}
 }
 
-func TestAnswerWithoutPendingApprovalIsAMessage(t *testing.T) {
+// A "y" typed before its card appears must not become a message to the
+// agent: it would start a run of its own.
+func TestAnswerWithoutPendingApprovalIsNotSent(t *testing.T) {
 	hs := start(t, Options{})
 	hs.send(t, "y")
-	assert.Equal(t, "y", recv(t, hs.h.msgs).Text)
+	hs.send(t, "yes, go ahead")
+	assert.Equal(t, "yes, go ahead", recv(t, hs.h.msgs).Text, "a sentence is a message")
 	assert.Empty(t, hs.h.actions)
+	assert.Contains(t, hs.out.String(), `(no approval is waiting, so "y" was not sent.`)
+}
+
+// While a card waits, a message (or "maybe") would start a second run in
+// the same session; the console asks for the card's answer instead.
+func TestMessageWhileCardPendingAsksForTheAnswer(t *testing.T) {
+	hs := start(t, Options{})
+	ctx := context.Background()
+	ref, err := hs.a.Post(ctx, hs.a.Key(), card("ap1", chat.ApprovalPending, ""))
+	require.NoError(t, err)
+	hs.send(t, "maybe")
+	hs.send(t, "what does it do?")
+	hs.send(t, "n")
+	assert.Equal(t, chat.Deny, recv(t, hs.h.actions).Kind)
+	require.NoError(t, hs.a.Edit(ctx, ref, card("ap1", chat.ApprovalDenied, "u1")))
+	hs.send(t, "what does it do?")
+	assert.Equal(t, "what does it do?", recv(t, hs.h.msgs).Text, "the first message sent is the one after the answer")
+	assert.Equal(t, 2, strings.Count(hs.out.String(), "(an approval is waiting: the approval for create_issue. Type y to approve or n to deny it first.)\n"))
+}
+
+// Two cards waiting: the answer says which one it decides and that one more waits.
+func TestAnswerNamesTheCardAndTheOthersWaiting(t *testing.T) {
+	hs := start(t, Options{})
+	_, err := hs.a.Post(context.Background(), hs.a.Key(), card("ap1", chat.ApprovalPending, ""))
+	require.NoError(t, err)
+	c2 := card("ap2", chat.ApprovalPending, "")
+	c2.Approval.Tool = "rollback"
+	_, err = hs.a.Post(context.Background(), hs.a.Key(), c2)
+	require.NoError(t, err)
+	hs.send(t, "y")
+	assert.Equal(t, "ap1", recv(t, hs.h.actions).Target)
+	assert.Contains(t, hs.out.String(), "(approve: the approval for create_issue; 1 more waiting after it)\n")
 }
 
 func TestRefusedAnswerShowsNotice(t *testing.T) {
 	hs := start(t, Options{})
 	hs.h.result = chat.ActionResult{Notice: "Already approved by Ana"}
-	_, err := hs.a.Post(context.Background(), hs.a.Key(), card("ap1", chat.ApprovalPending, ""))
+	ref, err := hs.a.Post(context.Background(), hs.a.Key(), card("ap1", chat.ApprovalPending, ""))
 	require.NoError(t, err)
 	hs.send(t, "y")
 	recv(t, hs.h.actions)
+	// The bridge shows the card as decided by Ana.
+	require.NoError(t, hs.a.Edit(context.Background(), ref, card("ap1", chat.ApprovalApproved, "Ana")))
 	hs.send(t, "next") // ordered after the notice
 	recv(t, hs.h.msgs)
 	assert.Contains(t, hs.out.String(), "(Already approved by Ana)\n")

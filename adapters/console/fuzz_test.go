@@ -35,7 +35,9 @@ var (
 
 // FuzzConsoleLine types random lines, with and without an approval card
 // pending: an approval answer (y/n/approve/deny...) decides the oldest
-// pending card, everything else is a message with the line as its text.
+// pending card; with a card pending, nothing else is handed over (the card
+// comes first); without one, an answer word is not sent and everything
+// else is a message with the line as its text.
 func FuzzConsoleLine(f *testing.F) {
 	for _, s := range []string{
 		"y", "Y", "yes", " YES ", "approve", "Approved", "n", "No", "deny", "DENIED", "\tn\t",
@@ -84,6 +86,10 @@ func FuzzConsoleLine(f *testing.F) {
 			}
 			if len(a.pending) != 1 || a.pending[0] != "apr_2" {
 				t.Fatalf("pending after an accepted answer: %v", a.pending)
+			}
+		case pending || ok:
+			if len(h.msgs)+len(h.acts) > 0 {
+				t.Fatalf("line %q handed over beside a pending card or as a stray answer: %+v %+v", line, h.msgs, h.acts)
 			}
 		default:
 			if len(h.acts) != 0 || len(h.msgs) != 1 {

@@ -27,7 +27,11 @@ var Registration = chat.Registration{
 	Name:       Name,
 	NewSection: func() chat.Section { return &Config{} },
 	New: func(_ chat.Section, h chat.Host) (chat.Adapter, error) {
-		return New(Options{In: h.Stdin, Out: h.Stdout, TTY: h.TTY, Width: h.Width, User: h.User, Logger: h.Logger}), nil
+		a := New(Options{In: h.Stdin, Out: h.Stdout, TTY: h.TTY, Width: h.Width, User: h.User, Logger: h.Logger})
+		if h.TTY && h.ShareTerminal != nil {
+			h.ShareTerminal(a.Interleave)
+		}
+		return a, nil
 	},
 }
 

@@ -3,6 +3,7 @@ package console
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"unicode"
 
@@ -13,6 +14,7 @@ import (
 const (
 	ansiPrevLines = "\x1b[%dF" // cursor to the start of the line n lines up
 	ansiClearDown = "\x1b[J"   // clear from the cursor to the end of the screen
+	ansiClearLine = "\x1b[K"   // clear from the cursor to the end of the line
 )
 
 // rendered remembers what was last shown of one message, so plain output
@@ -25,6 +27,20 @@ type rendered struct {
 	steps    map[string]bool // step text -> shown as done
 	body     string
 	approval chat.ApprovalState
+	// last is the message as last shown (TTY mode redraws it).
+	last chat.Message
+	// compact is set when a decided card was shown as its outcome line only
+	// (it had scrolled away); redraws keep that form.
+	compact bool
+}
+
+// ttyBlock is the block of msg on a terminal: the whole current state, or
+// only the outcome line of a card shown compact.
+func (r *rendered) ttyBlock(msg chat.Message) string {
+	if r.compact && msg.Kind == chat.KindApproval && msg.Approval != nil && msg.Approval.State != chat.ApprovalPending {
+		return decidedLine(msg.Approval)
+	}
+	return formatBlock(msg)
 }
 
 // renderLocked shows msg as the new state of message id. a.mu is held.
@@ -37,13 +53,13 @@ func (a *Adapter) renderLocked(id string, r *rendered, msg chat.Message) error {
 		r.remember(msg)
 		return a.writeLocked(out)
 	}
-	out, lines := a.ttyLocked(id, r, msg)
+	out, live, rows := a.ttyLocked(id, r, msg)
 	r.remember(msg)
 	if err := a.writeLocked(out); err != nil {
 		return err
 	}
 	if out != "" {
-		a.tail, a.tailN = id, lines
+		a.live, a.liveN = live, rows
 	}
 	return nil
 }
@@ -53,6 +69,7 @@ func (a *Adapter) trackApprovalLocked(card *chat.ApprovalCard) {
 		a.removePendingLocked(card.ID)
 		return
 	}
+	a.tools[card.ID] = chat.OneLine(card.Tool)
 	for _, p := range a.pending {
 		if p == card.ID {
 			return
@@ -65,32 +82,67 @@ func (a *Adapter) writeLocked(s string) error {
 	if s == "" {
 		return nil
 	}
+	// The prompt's row is where the output goes; a rewrite's cursor-up
+	// counts from there, as from the row below the blocks.
+	a.hidePromptLocked()
 	if _, err := io.WriteString(a.opts.Out, s); err != nil {
 		return fmt.Errorf("console: write: %w", err)
 	}
-	// Anything written ends the chance to rewrite the block above it;
-	// renderLocked records a new tail after its own writes.
-	a.tail, a.tailN = "", 0
+	// Anything written ends the chance to rewrite the blocks above it;
+	// renderLocked records the new live blocks after its own writes.
+	a.endLiveLocked()
+	a.showPromptLocked()
 	return nil
 }
 
-// ttyLocked renders for a terminal: the message's whole block, rewritten in
-// place when it is the last thing on screen.
-func (a *Adapter) ttyLocked(id string, r *rendered, msg chat.Message) (string, int) {
-	block := formatBlock(msg)
-	if r.started && a.tail != id && msg.Kind == chat.KindApproval && msg.Approval != nil &&
-		msg.Approval.State != chat.ApprovalPending {
-		// The card scrolled away: print only the outcome.
-		block = decidedLine(msg.Approval)
+// endLiveLocked ends the live region: what is on screen now stays.
+func (a *Adapter) endLiveLocked() { a.live, a.liveN = nil, 0 }
+
+// maxLiveRows bounds the live region: a taller one might reach above the
+// top of the screen, where the cursor cannot go back.
+const maxLiveRows = 40
+
+// ttyLocked renders for a terminal. The live region is the blocks printed
+// since anything else was written (a typed line, a log line): a change of
+// one of them redraws the whole region in place, so a placeholder edited
+// after a newer message (its approval card) leaves no stale line behind. A
+// message outside the region is printed below it (a decided card that
+// scrolled away prints only its outcome). It returns the output and the new
+// region with its rows.
+func (a *Adapter) ttyLocked(id string, r *rendered, msg chat.Message) (string, []string, int) {
+	inLive := slices.Contains(a.live, id)
+	if !inLive {
+		if r.started && msg.Kind == chat.KindApproval && msg.Approval != nil &&
+			msg.Approval.State != chat.ApprovalPending {
+			r.compact = true
+		}
+		block := r.ttyBlock(msg)
+		if block == "" {
+			return "", nil, 0
+		}
+		rows := screenRows(block, a.opts.Width)
+		if a.liveN+rows > maxLiveRows {
+			return block, []string{id}, rows
+		}
+		return block, append(slices.Clone(a.live), id), a.liveN + rows
 	}
-	if block == "" {
-		return "", 0
+	var b strings.Builder
+	if a.liveN > 0 {
+		fmt.Fprintf(&b, ansiPrevLines, a.liveN)
+		b.WriteString(ansiClearDown)
 	}
-	prefix := ""
-	if a.tail == id && a.tailN > 0 {
-		prefix = fmt.Sprintf(ansiPrevLines, a.tailN) + ansiClearDown
+	start := b.Len()
+	for _, lid := range a.live {
+		if lid == id {
+			b.WriteString(r.ttyBlock(msg))
+			continue
+		}
+		if other, ok := a.msgs[lid]; ok { // a forgotten one (keepMessages) is not redrawn
+			b.WriteString(other.ttyBlock(other.last))
+		}
 	}
-	return prefix + block, screenRows(block, a.opts.Width)
+	rows := screenRows(b.String()[start:], a.opts.Width)
+	return b.String(), a.live, rows
 }
 
 // defaultWidth is the terminal width assumed when none is known.
@@ -145,6 +197,7 @@ func (r *rendered) remember(msg chat.Message) {
 		r.steps[chat.OneLine(s.Text)] = r.steps[chat.OneLine(s.Text)] || s.Done
 	}
 	r.body = msg.Body
+	r.last = msg
 	if msg.Approval != nil {
 		r.approval = msg.Approval.State
 	}

@@ -128,8 +128,17 @@ func TestTTYApprovalOutcome(t *testing.T) {
 	require.NoError(t, err)
 	_, err = a.Post(ctx, a.Key(), chat.Message{Kind: chat.KindNotice, Body: "later"})
 	require.NoError(t, err)
+	// Both are still the last thing on screen: the card is decided in place.
 	require.NoError(t, a.Edit(ctx, ref, card("ap1", chat.ApprovalApproved, "Ana")))
-	assert.True(t, strings.HasSuffix(out.String(), "! later\n✓ Approved by Ana\n"), out.String())
+	assert.True(t, strings.HasSuffix(out.String(), "\x1b[5F\x1b[J? Approval needed: create_issue\n  Create a Jira issue?\n"+
+		"  arguments: {\"project\":\"REL\"}\n✓ Approved by Ana\n! later\n"), out.String())
+
+	// Once other output follows, a decided card prints only its outcome.
+	ref2, err := a.Post(ctx, a.Key(), card("ap2", chat.ApprovalPending, ""))
+	require.NoError(t, err)
+	require.NoError(t, a.Ephemeral(ctx, a.Key(), "u", "note"))
+	require.NoError(t, a.Edit(ctx, ref2, card("ap2", chat.ApprovalDenied, "Bo")))
+	assert.True(t, strings.HasSuffix(out.String(), "(note)\n✗ Denied by Bo\n"), out.String())
 }
 
 func TestTTYDoesNotEchoInput(t *testing.T) {

@@ -19,11 +19,13 @@ import (
 
 // Compile-time conformance with the bridge's platform interfaces.
 var (
-	_ chat.Adapter      = (*Adapter)(nil)
-	_ chat.Ephemeral    = (*Adapter)(nil)
-	_ chat.Buttons      = (*Adapter)(nil)
-	_ chat.StatusSetter = (*Adapter)(nil)
-	_ chat.Deleter      = (*Adapter)(nil)
+	_ chat.Adapter        = (*Adapter)(nil)
+	_ chat.Ephemeral      = (*Adapter)(nil)
+	_ chat.Buttons        = (*Adapter)(nil)
+	_ chat.StatusSetter   = (*Adapter)(nil)
+	_ chat.Deleter        = (*Adapter)(nil)
+	_ chat.RequestCounted = (*Adapter)(nil)
+	_ chat.ThreadStarter  = (*Adapter)(nil)
 )
 
 // Intents are the gateway intents the adapter identifies with. MessageContent
@@ -54,13 +56,20 @@ type Adapter struct {
 
 	running atomic.Bool
 	ready   atomic.Bool
-	botID   atomic.Pointer[string]
-	appID   atomic.Pointer[string]
+	// sessionUp is set by READY and RESUMED and taken by Run when the
+	// connection drops: a session that was up reconnects at once.
+	sessionUp atomic.Bool
+	// resumeAddr is READY's resume_gateway_url as host:port; resumeNext,
+	// when set, sends the next gateway dial there (see resume.go).
+	resumeAddr atomic.Pointer[string]
+	resumeNext atomic.Bool
+	botID      atomic.Pointer[string]
+	appID      atomic.Pointer[string]
 
 	// conn is the latest raw network connection of the gateway, so an Open
 	// in progress can be aborted when Run's context ends.
 	connMu      sync.Mutex
-	conn        net.Conn
+	conn        *watchedConn
 	dialAborted bool
 
 	threads *lru[string, string]           // channel id -> parent id ("" = not a thread)
@@ -68,9 +77,15 @@ type Adapter struct {
 	tokens  *lru[string, interactionToken] // channel id + "/" + user id -> latest interaction
 	typing  *lru[string, time.Time]        // channel id -> last typing indicator
 	inline  *lru[string, bool]             // key string -> thread creation refused; reply inline
+	roles   *lru[string, string]           // guild id -> the bot's managed role id
 	create  singleflight.Group
 
 	warnedContent atomic.Bool
+
+	// limit meters every REST call but interaction callbacks; counter
+	// receives the invalid requests it sees.
+	limit   *restLimiter
+	counter atomic.Pointer[chat.RequestCounter]
 
 	// life is the context of the current Run (nil outside Run).
 	life atomic.Pointer[context.Context]
@@ -168,8 +183,12 @@ func New(cfg Config, logger *slog.Logger, opts ...Option) (*Adapter, error) {
 		tokens:         newLRU[string, interactionToken](tokenCacheSize),
 		typing:         newLRU[string, time.Time](typingCacheSize),
 		inline:         newLRU[string, bool](nameCacheSize),
+		roles:          newLRU[string, string](nameCacheSize),
 	}
 	tr.lifeCtx = a.lifeContext
+	a.limit = newRESTLimiter(a.log, time.Now)
+	a.limit.counter = a.requestCounter
+	tr.limit = a.limit
 	a.configureSession(o.dialer)
 	if cfg.ApplicationID != "" {
 		id := cfg.ApplicationID
@@ -212,7 +231,7 @@ func (a *Adapter) configureSession(d *websocket.Dialer) {
 		dial = (&net.Dialer{Timeout: 30 * time.Second}).DialContext
 	}
 	dialer.NetDialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		c, err := dial(ctx, network, addr)
+		c, err := dial(ctx, network, a.gatewayAddr(addr))
 		if err != nil {
 			return nil, err
 		}
@@ -221,16 +240,33 @@ func (a *Adapter) configureSession(d *websocket.Dialer) {
 	s.Dialer = &dialer
 }
 
+// SetRequestCounter implements chat.RequestCounted: c counts the REST
+// requests Discord refuses as invalid (401, 403, 429).
+func (a *Adapter) SetRequestCounter(c chat.RequestCounter) { a.counter.Store(&c) }
+
+func (a *Adapter) requestCounter() chat.RequestCounter {
+	if p := a.counter.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
 // Name implements chat.Platform.
 func (a *Adapter) Name() string { return Name }
 
 // Limits implements chat.Platform: 1,900 characters per message, one
-// per-channel budget shared by posts and edits, 1.5 s between edits of a
-// message, and no edits of messages older than 55 minutes.
+// per-channel budget shared by posts and edits in which every thread is its
+// own channel, a bot-wide budget under Discord's 50 requests per second,
+// 1.5 s between live edits of a message, and no edits of messages older than
+// 55 minutes.
 func (a *Adapter) Limits() chat.Limits {
-	// Burst 1: with a refill of Writes per Per, no window of Per holds more
-	// than Writes+1 writes, within Discord's ~5 per 5 s per channel.
-	rate := chat.Rate{Count: a.cfg.EditBudget.Writes, Per: a.cfg.EditBudget.Per, Burst: 1}
+	// A bucket of Writes (default 4, under Discord's 5 per 5 s per channel)
+	// refilled at Writes per Per: a burst of mentions in one channel gets
+	// its threads at once, the sustained rate keeps a fifth of the limit
+	// spare, and the transport holds a channel whose X-RateLimit-Remaining
+	// reached 0 until its reset, so the burst and the refill together never
+	// draw a 429.
+	rate := chat.Rate{Count: a.cfg.EditBudget.Writes, Per: a.cfg.EditBudget.Per, Burst: a.cfg.EditBudget.Writes}
 	return chat.Limits{
 		MaxMessageChars: MaxMessageChars,
 		MinEditInterval: a.cfg.EditInterval,
@@ -240,6 +276,8 @@ func (a *Adapter) Limits() chat.Limits {
 		PostScope:       chat.ScopeChannel,
 		SharedBudget:    true,
 		MaxEditAge:      a.cfg.MaxEditAge,
+		ThreadScope:     true,
+		GlobalRate:      chat.Rate{Count: outboxRate, Per: time.Second, Burst: outboxBurst},
 	}
 }
 

@@ -28,14 +28,19 @@ func InviteURL(appID string) string {
 	return "https://discord.com/oauth2/authorize?" + q.Encode()
 }
 
-// askCommand is the slash command definition.
-func (a *Adapter) askCommand() *discordgo.ApplicationCommand {
-	// Usable in servers and in DMs with the bot.
-	contexts := []discordgo.InteractionContextType{discordgo.InteractionContextGuild, discordgo.InteractionContextBotDM}
+// askCommand is the slash command definition for guild (or, with guild "",
+// global) registration. Only a global command carries contexts (usable in
+// servers and in DMs with the bot): Discord documents the field for global
+// commands only.
+func (a *Adapter) askCommand(guild string) *discordgo.ApplicationCommand {
+	var contexts *[]discordgo.InteractionContextType
+	if guild == "" {
+		contexts = &[]discordgo.InteractionContextType{discordgo.InteractionContextGuild, discordgo.InteractionContextBotDM}
+	}
 	return &discordgo.ApplicationCommand{
 		Name:        a.cfg.SlashCommand.Name,
 		Description: "Ask the Promptev agent a question",
-		Contexts:    &contexts,
+		Contexts:    contexts,
 		Options: []*discordgo.ApplicationCommandOption{{
 			Type:        discordgo.ApplicationCommandOptionString,
 			Name:        commandOption,
@@ -55,7 +60,7 @@ func (a *Adapter) registerCommands(ctx context.Context, appID string) error {
 		guilds = []string{""}
 	}
 	for _, g := range guilds {
-		if _, err := a.sess.ApplicationCommandCreate(appID, g, a.askCommand(), reqOpts(ctx)...); err != nil {
+		if _, err := a.sess.ApplicationCommandCreate(appID, g, a.askCommand(g), reqOpts(ctx)...); err != nil {
 			where := "globally"
 			if g != "" {
 				where = "in guild " + g

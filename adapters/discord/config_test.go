@@ -107,12 +107,14 @@ func TestLimits(t *testing.T) {
 	assert.Equal(t, chat.Limits{
 		MaxMessageChars: 1900,
 		MinEditInterval: 1500 * time.Millisecond,
-		EditRate:        chat.Rate{Count: 4, Per: 5 * time.Second, Burst: 1},
+		EditRate:        chat.Rate{Count: 4, Per: 5 * time.Second, Burst: 4},
 		EditScope:       chat.ScopeChannel,
-		PostRate:        chat.Rate{Count: 4, Per: 5 * time.Second, Burst: 1},
+		PostRate:        chat.Rate{Count: 4, Per: 5 * time.Second, Burst: 4},
 		PostScope:       chat.ScopeChannel,
 		SharedBudget:    true,
 		MaxEditAge:      55 * time.Minute,
+		ThreadScope:     true,
+		GlobalRate:      chat.Rate{Count: 40, Per: time.Second, Burst: 4},
 	}, a.Limits())
 	assert.Equal(t, "discord", a.Name())
 	assert.True(t, a.ButtonsSupported())

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -512,4 +514,49 @@ func testApprovalClickAfterRestart(t *testing.T, forgetCard, legacyClick bool) {
 	}
 	assert.Equal(t, 2, streams, "the run before the restart and its continuation after it")
 	assert.Len(t, s.Threads, 1)
+}
+
+// TestE2EDiscordShapesAndLimits runs the whole bridge over a fake that
+// enforces Discord's rate limits and speaks its real shapes: a mention of
+// the bot's managed role in a channel whose thread creation Discord refuses
+// (160006, the active-thread limit) is answered inline, with no 429, and
+// with only documented keys in the bodies; after an op 7 Reconnect and a
+// zombied connection the next mention is answered too.
+func TestE2EDiscordShapesAndLimits(t *testing.T) {
+	t.Parallel()
+	e := startE2E(t, promptevtest.Agent{})
+	e.fake.EnforceRateLimits(true)
+	body, err := os.ReadFile(filepath.Join("testdata", "wire", "thread_refused_160006.json"))
+	require.NoError(t, err)
+	e.fake.RefuseThreads(http.StatusBadRequest, body)
+
+	id, err := e.fake.SendMessage(discordfake.UserMessage{GuildID: testGuild, ChannelID: testChannel, AuthorID: testUser,
+		AuthorName: "ana", GlobalName: "Ana Lima", Content: "ping via role", MentionBotRole: true})
+	require.NoError(t, err)
+	s := e.waitFor(t, func(s discordfake.Snapshot) bool {
+		for _, m := range botMessagesIn(s, testChannel) {
+			if m.ReplyTo == id && strings.Contains(m.Content, "You said: ping via role") {
+				return true
+			}
+		}
+		return false
+	})
+	assert.Empty(t, s.Threads)
+	assert.Zero(t, s.RateLimited)
+	assert.Empty(t, s.UnknownKeys)
+
+	e.fake.RefuseThreads(0, nil)
+	e.fake.RequireResumeURL(true)
+	require.NoError(t, e.fake.RequestReconnect())
+	e.waitFor(t, func(s discordfake.Snapshot) bool { return s.Resumed == 1 && s.Connections == 1 })
+	thread := e.ask(t, testUser, "after the reconnect")
+	e.waitFor(t, func(s discordfake.Snapshot) bool {
+		for _, m := range botMessagesIn(s, thread) {
+			if strings.Contains(m.Content, "You said: after the reconnect") {
+				return true
+			}
+		}
+		return false
+	})
+	assert.Len(t, e.fake.Snapshot().Identifies, 1, "resumed on resume_gateway_url, not re-identified")
 }

@@ -80,7 +80,11 @@ func mapErr(err error) error {
 		if rl.Bucket != "" {
 			scope = "bucket " + rl.Bucket
 		}
-		return &chat.RateLimitError{RetryAfter: rl.RetryAfter, Scope: scope}
+		global := rl.Bucket == globalBucket // set by the transport (normalise429)
+		if global {
+			scope = "global"
+		}
+		return &chat.RateLimitError{RetryAfter: rl.RetryAfter, Scope: scope, Global: global}
 	}
 	var ue *url.Error
 	if errors.As(err, &ue) {
@@ -113,5 +117,7 @@ const (
 	codeUnknownMessage     = 10008
 	codeMissingAccess      = 50001
 	codeMissingPermissions = 50013
+	codeInvalidChannelType = 50024
 	codeThreadExists       = 160004
+	codeMaxActiveThreads   = 160006
 )

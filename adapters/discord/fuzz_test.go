@@ -16,6 +16,7 @@ import (
 
 const (
 	fuzzBot     = "1200000000000000001"
+	fuzzRole    = "1200000000000000009"
 	fuzzGuild   = "1300000000000000001"
 	fuzzChannel = "1300000000000000002"
 	fuzzThread  = "1300000000000000003"
@@ -102,11 +103,13 @@ func fuzzDiscordAdapter(t testing.TB, autoThread bool) *Adapter {
 	a.botID.Store(&id)
 	a.threads.Put(fuzzChannel, "")
 	a.threads.Put(fuzzThread, fuzzChannel)
+	a.roles.Put(fuzzGuild, fuzzRole)
 	return a
 }
 
 func botMentioned(s string) bool {
-	return strings.Contains(s, "<@"+fuzzBot+">") || strings.Contains(s, "<@!"+fuzzBot+">")
+	return strings.Contains(s, "<@"+fuzzBot+">") || strings.Contains(s, "<@!"+fuzzBot+">") ||
+		strings.Contains(s, "<@&"+fuzzRole+">")
 }
 
 // FuzzDiscordInbound classifies random MESSAGE_CREATE content: in a DM, a
@@ -125,6 +128,8 @@ func FuzzDiscordInbound(f *testing.F) {
 			f.Add(s, where, where == 2, uint8(0))
 		}
 	}
+	f.Add("<@&"+fuzzRole+"> hi", uint8(2), false, uint8(0)) // the bot's managed role
+	f.Add("<@&<@&"+fuzzRole+">"+fuzzRole+"> hi", uint8(2), false, uint8(0))
 	f.Add(bot+" hi", uint8(2), true, uint8(1))  // the bot itself
 	f.Add(bot+" hi", uint8(2), true, uint8(2))  // another bot
 	f.Add(bot+" hi", uint8(1), false, uint8(3)) // a webhook
@@ -133,7 +138,7 @@ func FuzzDiscordInbound(f *testing.F) {
 	inline := fuzzDiscordAdapter(f, false)
 	ctx := context.Background()
 	f.Fuzz(func(t *testing.T, content string, where uint8, inMentions bool, author uint8) {
-		stripped := stripMention(content, fuzzBot)
+		stripped := stripMention(content, fuzzBot, fuzzRole)
 		if botMentioned(stripped) {
 			t.Fatalf("stripMention(%q) = %q still mentions the bot", content, stripped)
 		}

@@ -56,13 +56,21 @@ func (a *Adapter) Run(ctx context.Context, h chat.Handler) error {
 	remove := []func(){
 		a.sess.AddHandler(func(_ *discordgo.Session, r *discordgo.Ready) {
 			a.onReady(r)
+			a.sessionUp.Store(true)
 			once.Do(func() { a.announce(ctx, spawn) })
 		}),
 		a.sess.AddHandler(func(_ *discordgo.Session, _ *discordgo.Resumed) {
 			a.ready.Store(true)
+			a.sessionUp.Store(true)
 			a.log.InfoContext(ctx, "gateway session resumed")
 		}),
 		a.sess.AddHandler(func(_ *discordgo.Session, _ *discordgo.Disconnect) {
+			if a.connOpen() {
+				// discordgo can report one drop twice (its close and its
+				// reader both close); the second comes when the next
+				// connection is already up.
+				return
+			}
 			a.ready.Store(false)
 			select {
 			case disconnected <- struct{}{}:
@@ -78,6 +86,9 @@ func (a *Adapter) Run(ctx context.Context, h chat.Handler) error {
 			if t.Channel != nil {
 				a.threads.Delete(t.ID) // a later reply creates a new thread on the message
 			}
+		}),
+		a.sess.AddHandler(func(_ *discordgo.Session, e *discordgo.Event) {
+			a.onRawEvent(e)
 		}),
 		a.sess.AddHandler(func(_ *discordgo.Session, m *discordgo.MessageCreate) {
 			select {
@@ -139,17 +150,28 @@ func (a *Adapter) Run(ctx context.Context, h chat.Handler) error {
 			}
 			continue
 		}
-		connected := time.Now()
-		select {
-		case <-ctx.Done():
-			shutdown()
-			return nil
-		case <-disconnected:
+		for down := false; !down; {
+			select {
+			case <-ctx.Done():
+				shutdown()
+				return nil
+			case <-disconnected:
+			}
+			// A drop reported while this connection was being opened
+			// belongs to the one before: wait for this one's.
+			down = !a.connOpen()
 		}
-		if time.Since(connected) > time.Minute {
+		// A session that was up (READY or RESUMED) resumes at once, as
+		// Discord asks after op 7 Reconnect or a missed heartbeat ACK, and
+		// the wait starts over; a connection that never got that far backs
+		// off. discordgo's close already waits 1 s, which bounds a storm.
+		var wait time.Duration
+		if a.sessionUp.Swap(false) {
 			backoff.Reset()
+			a.resumeNext.Store(true) // the first attempt goes to resume_gateway_url
+		} else {
+			wait = backoff.Next()
 		}
-		wait := backoff.Next()
 		a.log.Warn("gateway disconnected; resuming", "retry_in", wait)
 		if !chat.SleepContext(ctx, wait) {
 			shutdown()
@@ -180,6 +202,14 @@ func (a *Adapter) open(ctx context.Context) error {
 	}
 }
 
+// connOpen reports whether the latest gateway connection is still open.
+func (a *Adapter) connOpen() bool {
+	a.connMu.Lock()
+	c := a.conn
+	a.connMu.Unlock()
+	return c != nil && !c.isClosed()
+}
+
 // dialed records a new gateway connection, or refuses it when Run is stopping.
 func (a *Adapter) dialed(c net.Conn) (net.Conn, error) {
 	a.connMu.Lock()
@@ -188,8 +218,9 @@ func (a *Adapter) dialed(c net.Conn) (net.Conn, error) {
 		_ = c.Close()
 		return nil, errDialAborted
 	}
-	a.conn = c
-	return c, nil
+	w := &watchedConn{Conn: c, log: a.log}
+	a.conn = w
+	return w, nil
 }
 
 // onReady records who the bot is.

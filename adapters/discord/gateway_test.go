@@ -3,13 +3,19 @@ package discord
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/bwmarrin/discordgo"
 	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -39,6 +45,7 @@ func TestGatewayHandshake(t *testing.T) {
 	assert.Equal(t, testGuild, cmd.GuildID)
 	assert.Equal(t, discordfake.AppID, cmd.ApplicationID)
 	assert.Contains(t, string(cmd.Options), `"question"`)
+	assert.Nil(t, cmd.Contexts, "a guild command carries no contexts (documented for global commands only)")
 	assert.Contains(t, r.logs.String(), "client_id="+discordfake.AppID, "the invite URL is printed")
 }
 
@@ -67,6 +74,7 @@ func TestGatewayThroughAPIURL(t *testing.T) {
 	require.NotNil(t, s.Identifies[0].Shard)
 	assert.Equal(t, [2]int{1, 2}, *s.Identifies[0].Shard)
 	assert.Empty(t, s.Commands[0].GuildID, "no guilds configured: registered globally")
+	assert.JSONEq(t, `[0, 1]`, string(s.Commands[0].Contexts), "a global command is usable in guilds and bot DMs")
 
 	cancel()
 	require.NoError(t, <-done)
@@ -135,13 +143,16 @@ func TestFatalCloseAfterConnectedStopsRun(t *testing.T) {
 func TestDisconnectResumes(t *testing.T) {
 	t.Parallel()
 	r := startRig(t, nil)
+	r.fake.RequireResumeURL(true)
 	r.fake.CloseGateway(4000)
 	r.waitFor(t, func(s discordfake.Snapshot) bool { return s.Resumes >= 1 && s.Connections == 1 })
 	require.Eventually(t, r.a.Ready, waitTimeout, time.Millisecond)
 
 	in := r.mention(t, "still there?")
 	assert.Equal(t, "still there?", in.Text)
-	assert.Len(t, r.fake.Snapshot().Identifies, 1, "resumed, not re-identified")
+	s := r.fake.Snapshot()
+	assert.Len(t, s.Identifies, 1, "resumed on resume_gateway_url, not re-identified")
+	assert.Zero(t, s.InvalidSessions)
 }
 
 func TestRunRejectsSecondCallAndNilHandler(t *testing.T) {
@@ -213,4 +224,93 @@ func TestRunStopsDuringStalledGatewayDiscovery(t *testing.T) {
 	case <-time.After(waitTimeout):
 		t.Fatal("Run waited for the stalled gateway discovery")
 	}
+}
+
+// TestWatchedConnZombieRule: a write that follows a write with nothing read
+// in between (a heartbeat after an unacknowledged one) closes the
+// connection; an answered write does not.
+func TestWatchedConnZombieRule(t *testing.T) {
+	t.Parallel()
+	client, server := net.Pipe()
+	defer server.Close()
+	go func() { _, _ = io.Copy(io.Discard, server) }()
+	go func() { _, _ = server.Write([]byte{0x81, 2, '{', '}'}) }() // READY
+	w := &watchedConn{Conn: client, log: slog.New(slog.DiscardHandler)}
+	text := func(s string) []byte { return append([]byte{0x81, byte(len(s))}, s...) }
+	_, err := w.Write(text("identify"))
+	require.NoError(t, err)
+	_, err = w.Read(make([]byte, 4))
+	require.NoError(t, err)
+	_, err = w.Write(text("heartbeat 1"))
+	require.NoError(t, err)
+	_, err = w.Write([]byte{0x8a, 0}) // a pong is not a heartbeat
+	require.NoError(t, err)
+	_, err = w.Write(text("heartbeat 2"))
+	require.NoError(t, err, "swallowed")
+	assert.True(t, w.isClosed(), "heartbeat 1 was never acknowledged: the connection is closed")
+}
+
+// TestZombieConnectionResumes: heartbeats sent but never acknowledged (a
+// half-dead connection) close the connection at the first missed ACK, not
+// after discordgo's five, and the session resumes.
+func TestZombieConnectionResumes(t *testing.T) {
+	t.Parallel()
+	fake := discordfake.New()
+	t.Cleanup(fake.Close)
+	// Longer than discordgo's 1 s close, shorter than its own five-ACK rule.
+	fake.SetHeartbeatInterval(500 * time.Millisecond)
+	r := &rig{fake: fake, h: newRecordingHandler(), logs: &bridgetest.SyncBuffer{}, done: make(chan error, 1)}
+	r.a = newAdapter(t, fake, testConfig(), r.logs)
+	r.start(t)
+	fake.RequireResumeURL(true)
+	start := r.fake.Snapshot().Heartbeats
+	fake.ZombieHeartbeats(true)
+	s := r.waitFor(t, func(s discordfake.Snapshot) bool { return s.Connections == 0 })
+	fake.ZombieHeartbeats(false)
+	assert.LessOrEqual(t, s.Heartbeats-start, 2, "closed at the first heartbeat sent after a missed ACK (discordgo waits for five)")
+	assert.Contains(t, r.logs.String(), "heartbeat not acknowledged")
+	r.waitFor(t, func(s discordfake.Snapshot) bool { return s.Resumed == 1 && s.Connections == 1 })
+	assert.Len(t, r.fake.Snapshot().Identifies, 1, "resumed, not re-identified")
+	in := r.mention(t, "alive again?")
+	assert.Equal(t, "alive again?", in.Text)
+}
+
+// TestReconnectRequestsAndFaultsResumeAtOnce: op 7 Reconnect, a storm of
+// them, and back-to-back drops each resume on resume_gateway_url without a
+// backoff wait, because each RESUME succeeded.
+func TestReconnectRequestsAndFaultsResumeAtOnce(t *testing.T) {
+	t.Parallel()
+	r := startRig(t, nil, WithReconnectBackoff(time.Second, time.Minute))
+	r.fake.RequireResumeURL(true)
+	for i := 1; i <= 4; i++ {
+		if i%2 == 1 {
+			require.NoError(t, r.fake.RequestReconnect())
+		} else {
+			r.fake.CloseGateway(4000)
+		}
+		r.waitFor(t, func(s discordfake.Snapshot) bool { return s.Resumed == i && s.Connections == 1 })
+	}
+	s := r.fake.Snapshot()
+	assert.Len(t, s.Identifies, 1, "every fault resumed")
+	assert.Zero(t, s.InvalidSessions, "every RESUME went to resume_gateway_url")
+	assert.Equal(t, 4, strings.Count(r.logs.String(), "retry_in=0s"), "no backoff wait after a resumed session")
+	assert.NotContains(t, r.logs.String(), "retry_in=1s")
+	in := r.mention(t, "after the storm")
+	assert.Equal(t, "after the storm", in.Text)
+}
+
+// TestResumeGatewayURLFromReady reads READY's resume_gateway_url from
+// Discord's documented payload (testdata/wire) and sends only the next
+// gateway dial after an up session there.
+func TestResumeGatewayURLFromReady(t *testing.T) {
+	t.Parallel()
+	a, err := New(testConfig(), slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	raw, err := os.ReadFile(filepath.Join("testdata", "wire", "ready_resume_gateway_url.json"))
+	require.NoError(t, err)
+	a.onRawEvent(&discordgo.Event{Type: "READY", RawData: raw})
+	assert.Equal(t, "gateway.discord.gg:443", a.gatewayAddr("gateway.discord.gg:443"), "no resume pending")
+	a.resumeNext.Store(true)
+	assert.Equal(t, "gateway-us-east1-b.discord.gg:443", a.gatewayAddr("gateway.discord.gg:443"))
+	assert.Equal(t, "gateway.discord.gg:443", a.gatewayAddr("gateway.discord.gg:443"), "only the first attempt")
 }

@@ -34,10 +34,13 @@ func (a *Adapter) inbound(ctx context.Context, m *discordgo.Message, received ti
 	if m.Type != discordgo.MessageTypeDefault && m.Type != discordgo.MessageTypeReply {
 		return chat.InboundMessage{}, false
 	}
-	mentioned := mentionsUser(m, botID)
+	// A mention of the bot's managed role (what the @ autocomplete often
+	// inserts) addresses the bot too.
+	role := a.botRole(m.GuildID)
+	mentioned := mentionsUser(m, botID) || mentionsRole(m, role)
 	in := chat.InboundMessage{
 		User:      chat.User{ID: m.Author.ID, Name: displayName(m.Author, m.Member)},
-		Text:      stripMention(m.Content, botID),
+		Text:      stripMention(m.Content, botID, role),
 		MessageID: m.ID,
 		Mentioned: mentioned,
 		Received:  received,
@@ -104,20 +107,28 @@ func mentionsUser(m *discordgo.Message, userID string) bool {
 	return strings.Contains(m.Content, "<@"+userID+">") || strings.Contains(m.Content, "<@!"+userID+">")
 }
 
-// stripMention removes the bot's mentions and trims the text.
-func stripMention(text, userID string) string {
+// stripMention removes the bot's mentions (of its user and, when roleID is
+// not empty, of its managed role) and trims the text.
+func stripMention(text, userID, roleID string) string {
+	var tokens []string
 	if userID != "" {
-		// Removing one mention can join its neighbours into another
-		// ("<@<@ID>ID>"): repeat until none is left. Each pass shortens the
-		// text, so this ends.
-		for {
-			out := strings.ReplaceAll(text, "<@!"+userID+">", "")
-			out = strings.ReplaceAll(out, "<@"+userID+">", "")
-			if out == text {
-				break
-			}
-			text = out
+		tokens = append(tokens, "<@!"+userID+">", "<@"+userID+">")
+	}
+	if roleID != "" {
+		tokens = append(tokens, "<@&"+roleID+">")
+	}
+	// Removing one mention can join its neighbours into another
+	// ("<@<@ID>ID>"): repeat until none is left. Each pass shortens the
+	// text, so this ends.
+	for len(tokens) > 0 {
+		out := text
+		for _, tok := range tokens {
+			out = strings.ReplaceAll(out, tok, "")
 		}
+		if out == text {
+			break
+		}
+		text = out
 	}
 	return strings.TrimSpace(text)
 }

@@ -1,6 +1,9 @@
 package discord
 
 import (
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -170,4 +173,48 @@ func TestEmptyThreadMessageWarnsAboutMessageContentIntent(t *testing.T) {
 	r.sentinel(t)
 	assert.Equal(t, "sentinel", r.h.nextMessage(t).Text, "empty messages are dropped")
 	assert.Equal(t, 1, strings.Count(r.logs.String(), "Message Content intent"), "warned once")
+}
+
+// TestRoleMentionAddressesBot: a mention of the bot's managed role (learnt
+// from GUILD_CREATE's roles, tags.bot_id) addresses the bot like a mention
+// of its user; the author's global_name names them when they have no nick.
+func TestRoleMentionAddressesBot(t *testing.T) {
+	t.Parallel()
+	r := startRig(t, nil)
+	id, err := r.fake.SendMessage(discordfake.UserMessage{GuildID: testGuild, ChannelID: testChannel, AuthorID: testUser,
+		AuthorName: "ana", GlobalName: "Ana Lima", Content: "what is up?", MentionBotRole: true})
+	require.NoError(t, err)
+	in := r.h.nextMessage(t)
+	assert.True(t, in.Mentioned)
+	assert.Equal(t, "what is up?", in.Text)
+	assert.Equal(t, "Ana Lima", in.User.Name)
+	assert.Equal(t, chat.ConversationKey{Platform: "discord", Workspace: testGuild, Channel: testChannel, Thread: id}, in.Key)
+
+	// Another role's mention does not address the bot.
+	_, err = r.fake.SendMessage(discordfake.UserMessage{GuildID: testGuild, ChannelID: testChannel, AuthorID: testUser,
+		AuthorName: "ana", Content: "<@&1300000000000000555> not for the bot"})
+	require.NoError(t, err)
+	r.sentinel(t)
+	assert.Equal(t, "sentinel", r.h.nextMessage(t).Text)
+}
+
+// TestRoleMentionFixtures replays Discord's documented payloads
+// (testdata/wire): a GUILD_ROLE_CREATE of the bot's managed role, then a
+// MESSAGE_CREATE mentioning that role.
+func TestRoleMentionFixtures(t *testing.T) {
+	t.Parallel()
+	r := startRig(t, nil)
+	for _, f := range []struct{ event, file string }{
+		{"GUILD_ROLE_CREATE", "guild_role_create_bot.json"},
+		{"MESSAGE_CREATE", "message_create_role_mention.json"},
+	} {
+		raw, err := os.ReadFile(filepath.Join("testdata", "wire", f.file))
+		require.NoError(t, err)
+		require.NoError(t, r.fake.Dispatch(f.event, json.RawMessage(raw)))
+	}
+	in := r.h.nextMessage(t)
+	assert.True(t, in.Mentioned)
+	assert.Equal(t, "what changed in the last deploy?", in.Text)
+	assert.Equal(t, "Ana Lima", in.User.Name)
+	assert.Equal(t, "1300000000000000123", in.Key.Thread)
 }

@@ -62,18 +62,27 @@ func (a *Adapter) Edit(ctx context.Context, ref chat.MessageRef, msg chat.Messag
 	if ch == "" {
 		ch = keyChannel(ref.Key)
 	}
-	edit := &discordgo.MessageEdit{
-		ID:              ref.ID,
-		Channel:         ch,
+	// discordgo's MessageEdit would also send its ID and Channel fields as
+	// JSON keys; editBody carries only Discord's documented params.
+	edit := editBody{
 		Content:         &r.content,
 		Components:      &r.components,
 		AllowedMentions: noMentions(),
 		Flags:           discordgo.MessageFlagsSuppressEmbeds,
 	}
-	if _, err := a.sess.ChannelMessageEditComplex(edit, reqOpts(ctx)...); err != nil {
+	if _, err := a.sess.RequestWithBucketID("PATCH", discordgo.EndpointChannelMessage(ch, ref.ID), edit,
+		discordgo.EndpointChannelMessage(ch, ""), reqOpts(ctx)...); err != nil {
 		return fmt.Errorf("discord: edit message: %w", mapErr(err))
 	}
 	return nil
+}
+
+// editBody is the JSON of an Edit Message request.
+type editBody struct {
+	Content         *string                           `json:"content,omitempty"`
+	Components      *[]discordgo.MessageComponent     `json:"components,omitempty"`
+	AllowedMentions *discordgo.MessageAllowedMentions `json:"allowed_mentions,omitempty"`
+	Flags           discordgo.MessageFlags            `json:"flags,omitempty"`
 }
 
 // Delete implements chat.Deleter.
@@ -148,8 +157,12 @@ func (a *Adapter) SetStatus(ctx context.Context, key chat.ConversationKey, statu
 	if last, ok := a.typing.Get(ch); ok && now.Sub(last) < a.typingEvery {
 		return nil
 	}
+	// The indicator is the first thing dropped when the budget is tight.
+	if !a.limit.tryTake(typingReserve) {
+		return nil
+	}
 	a.typing.Put(ch, now)
-	if err := a.sess.ChannelTyping(ch, reqOpts(ctx)...); err != nil {
+	if err := a.sess.ChannelTyping(ch, reqOpts(withPrepaid(ctx))...); err != nil {
 		return fmt.Errorf("discord: typing: %w", mapErr(err))
 	}
 	return nil
@@ -203,9 +216,23 @@ func (a *Adapter) startThread(ctx context.Context, key chat.ConversationKey) (st
 			"conversation", key.String(), "code", code)
 		a.inline.Put(key.String(), true)
 		return "", nil
+	case code == codeInvalidChannelType || code == codeMaxActiveThreads:
+		// 50024: the channel cannot hold threads (a voice or stage text
+		// chat, a forum post); 160006: the guild has reached its active
+		// thread limit.
+		a.log.WarnContext(ctx, "Discord refused the thread; replying inline", "conversation", key.String(), "code", code)
+		a.inline.Put(key.String(), true)
+		return "", nil
 	default:
 		return "", fmt.Errorf("discord: create thread: %w", mapErr(err))
 	}
+}
+
+// NeedsThread implements chat.ThreadStarter: the next post into key first
+// creates its thread on the parent channel.
+func (a *Adapter) NeedsThread(key chat.ConversationKey) bool {
+	return key.Platform == Name && key.Workspace != workspaceDM && key.Thread != "" &&
+		a.existingChannel(key) == ""
 }
 
 // existingChannel is the channel a conversation's messages are in, or ""

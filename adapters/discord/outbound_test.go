@@ -1,6 +1,9 @@
 package discord
 
 import (
+	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -245,11 +248,14 @@ func TestSetStatusTyping(t *testing.T) {
 	dm := dmKey
 	pending := chat.ConversationKey{Platform: "discord", Workspace: testGuild, Channel: testChannel, Thread: "1300000000000000050"}
 
+	r.waitFor(t, func(s discordfake.Snapshot) bool { return len(s.Commands) == 1 }) // no other calls from here on
+	time.Sleep(time.Until(r.a.limit.fullAt()))                                      // the REST budget is full: typing is not skipped
 	require.NoError(t, r.a.SetStatus(ctx, pending, "Searching"), "no thread yet: nothing to do")
 	require.NoError(t, r.a.SetStatus(ctx, dm, ""), "clearing is a no-op")
 	require.NoError(t, r.a.SetStatus(ctx, dm, "Searching"))
 	require.NoError(t, r.a.SetStatus(ctx, dm, "Still searching"))
 	now.set(now.get().Add(9 * time.Second))
+	time.Sleep(time.Until(r.a.limit.fullAt()))
 	require.NoError(t, r.a.SetStatus(ctx, dm, "Reading"))
 	assert.Equal(t, []string{testDM, testDM}, r.fake.Snapshot().Typing)
 }
@@ -303,6 +309,33 @@ func TestThreadPermissionMissingRepliesInline(t *testing.T) {
 	require.NoError(t, r.a.Edit(ctx, first, chat.Message{Kind: chat.KindAnswer, Body: "edited"}))
 }
 
+// TestThreadRefusedRepliesInline replays Discord's documented refusals of a
+// thread (testdata/wire): the conversation continues inline, as for a
+// missing permission, instead of failing the reply.
+func TestThreadRefusedRepliesInline(t *testing.T) {
+	t.Parallel()
+	for _, fixture := range []string{"thread_refused_50024.json", "thread_refused_160006.json"} {
+		t.Run(fixture, func(t *testing.T) {
+			t.Parallel()
+			body, err := os.ReadFile(filepath.Join("testdata", "wire", fixture))
+			require.NoError(t, err)
+			r := startRig(t, nil)
+			r.fake.RefuseThreads(http.StatusBadRequest, body)
+			in := r.mention(t, "question")
+			ctx := ctxT(t)
+			first, err := r.a.Post(ctx, in.Key, chat.Message{Kind: chat.KindStatus})
+			require.NoError(t, err, "the refused thread does not fail the reply")
+			s := r.fake.Snapshot()
+			assert.Empty(t, s.Threads)
+			m, _ := s.Message(first.ID)
+			assert.Equal(t, testChannel, m.ChannelID)
+			assert.Equal(t, in.MessageID, m.ReplyTo, "the reply answers the mention inline")
+			assert.Contains(t, r.logs.String(), "replying inline")
+			assert.False(t, r.a.NeedsThread(in.Key), "no second attempt")
+		})
+	}
+}
+
 func TestDeletedThreadIsForgotten(t *testing.T) {
 	t.Parallel()
 	r := startRig(t, nil)
@@ -316,4 +349,22 @@ func TestDeletedThreadIsForgotten(t *testing.T) {
 	r.sentinel(t) // gateway events are handled in order
 	assert.Equal(t, "sentinel", r.h.nextMessage(t).Text)
 	assert.False(t, r.a.isKnownThread(in.MessageID))
+}
+
+// TestBodiesCarryOnlyDocumentedKeys: message posts and edits send only the
+// params Discord documents (discordgo's MessageEdit would add "ID" and
+// "Channel").
+func TestBodiesCarryOnlyDocumentedKeys(t *testing.T) {
+	t.Parallel()
+	r := startRig(t, nil)
+	in := r.mention(t, "question")
+	ctx := ctxT(t)
+	ref, err := r.a.Post(ctx, in.Key, chat.Message{Kind: chat.KindStatus, Status: "working"})
+	require.NoError(t, err)
+	require.NoError(t, r.a.Edit(ctx, ref, chat.Message{Kind: chat.KindAnswer, Body: "done"}))
+	require.NoError(t, r.a.Ephemeral(ctx, in.Key, testUser, "a notice"))
+	s := r.fake.Snapshot()
+	require.Len(t, s.Edits, 1)
+	assert.Equal(t, "done", *s.Edits[0].Content)
+	assert.Empty(t, s.UnknownKeys)
 }

@@ -2,6 +2,7 @@ package discord
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -30,6 +31,8 @@ type transport struct {
 	// discordgo's Session.Open makes without a context: it then ends with Run
 	// instead of running into the client timeout.
 	lifeCtx func() context.Context
+	// limit, when set, meters every request but interaction callbacks.
+	limit *restLimiter
 }
 
 func newTransport(base http.RoundTripper, apiURL string) (*transport, error) {
@@ -49,8 +52,30 @@ func newTransport(base http.RoundTripper, apiURL string) (*transport, error) {
 	return t, nil
 }
 
-// RoundTrip implements http.RoundTripper.
+// RoundTrip implements http.RoundTripper. Every request but interaction
+// callbacks first waits for the bot-wide REST budget (restLimiter).
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	route, key := routeOf(req.Method, req.URL.Path)
+	if t.limit != nil && !isCallback(req.URL.Path) && req.Context().Value(prepaidKey{}) == nil {
+		if err := t.limit.wait(req.Context(), key); err != nil {
+			return nil, fmt.Errorf("wait for the rest budget: %w", err)
+		}
+	}
+	resp, err := t.roundTrip(req)
+	if err != nil || t.limit == nil {
+		return resp, err
+	}
+	var global bool
+	var retryAfter time.Duration
+	if resp.StatusCode == http.StatusTooManyRequests {
+		global, retryAfter = rateLimitInfo(resp)
+	}
+	t.limit.observe(req.Method, route, key, resp, global, retryAfter)
+	return resp, nil
+}
+
+// roundTrip rewrites the host and normalises 429 answers.
+func (t *transport) roundTrip(req *http.Request) (*http.Response, error) {
 	var stop func()
 	if t.lifeCtx != nil && req.Method == http.MethodGet && strings.HasSuffix(req.URL.Path, "/gateway") {
 		ctx, cancel := context.WithCancel(req.Context())
@@ -97,9 +122,15 @@ func (b *stopOnClose) Close() error {
 // maxErrorBody caps how much of an error body is read.
 const maxErrorBody = 64 << 10
 
+// globalBucket is the bucket name a normalised 429 body carries when the
+// bot-wide limit was hit: discordgo's RateLimitError has no global flag, but
+// it keeps the body's bucket, which mapErr reads.
+const globalBucket = "global"
+
 // normalise429 makes sure a 429 body is JSON with a retry_after (seconds),
 // taking it from the Retry-After or X-RateLimit-Reset-After header when the
-// body lacks it.
+// body lacks it, and marks a global 429 (body "global": true, or the header
+// X-RateLimit-Scope: global or X-RateLimit-Global) with globalBucket.
 func normalise429(resp *http.Response) (*http.Response, error) {
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	_ = resp.Body.Close()
@@ -108,20 +139,45 @@ func normalise429(resp *http.Response) (*http.Response, error) {
 	}
 	var parsed struct {
 		RetryAfter *float64 `json:"retry_after"`
+		Global     bool     `json:"global"`
+		Message    string   `json:"message"`
 	}
-	if json.Unmarshal(body, &parsed) != nil || parsed.RetryAfter == nil {
+	valid := json.Unmarshal(body, &parsed) == nil && parsed.RetryAfter != nil
+	global := parsed.Global || strings.EqualFold(resp.Header.Get("X-RateLimit-Scope"), "global") ||
+		resp.Header.Get("X-RateLimit-Global") != ""
+	if !valid || global {
 		secs := headerSeconds(resp.Header)
-		body, _ = json.Marshal(map[string]any{
-			"message":     "rate limited",
-			"retry_after": secs,
-			"global":      resp.Header.Get("X-RateLimit-Global") != "",
-		})
+		if valid {
+			secs = *parsed.RetryAfter
+		}
+		out := map[string]any{"message": cmp.Or(parsed.Message, "rate limited"), "retry_after": secs, "global": global}
+		if global {
+			out["bucket"] = globalBucket
+			resp.Header.Set("X-RateLimit-Scope", "global")
+		}
+		body, _ = json.Marshal(out)
 		resp.Header.Set("Content-Type", "application/json")
 	}
 	resp.Body = io.NopCloser(bytes.NewReader(body))
 	resp.ContentLength = int64(len(body))
 	resp.Header.Set("Content-Length", strconv.Itoa(len(body)))
 	return resp, nil
+}
+
+// rateLimitInfo reads a normalised 429: whether it is global and its retry delay.
+func rateLimitInfo(resp *http.Response) (global bool, retryAfter time.Duration) {
+	global = resp.Header.Get("X-RateLimit-Scope") == "global"
+	body, err := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	var parsed struct {
+		RetryAfter float64 `json:"retry_after"`
+	}
+	secs := 1.0
+	if err == nil && json.Unmarshal(body, &parsed) == nil && parsed.RetryAfter > 0 {
+		secs = parsed.RetryAfter
+	}
+	return global, time.Duration(secs * float64(time.Second))
 }
 
 // headerSeconds reads a retry delay from headers, defaulting to one second.

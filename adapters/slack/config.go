@@ -155,7 +155,7 @@ func (c Config) Validate(path string) chat.ConfigProblems {
 	p := func(name string) string { return chat.JoinPath(path, name) }
 
 	if c.BotToken == "" {
-		ps.Add(p("bot_token"), "is required")
+		ps.Add(p("bot_token"), "is required (the Bot User OAuth Token, xoxb-..., from the Slack app's OAuth & Permissions page)")
 	} else if !strings.HasPrefix(c.BotToken, "xoxb-") {
 		ps.Add(p("bot_token"), "must be a bot token (xoxb-...)")
 	}

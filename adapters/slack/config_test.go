@@ -125,3 +125,11 @@ func TestLimits(t *testing.T) {
 	assert.True(t, a.ButtonsSupported())
 	assert.False(t, a.Ready())
 }
+
+func TestMissingBotTokenSaysWhereToFindIt(t *testing.T) {
+	c := validConfig()
+	c.BotToken = ""
+	ps := c.Validate("slack")
+	require.Len(t, ps, 1)
+	assert.Contains(t, ps[0].Message, "OAuth & Permissions", "the hint names the page the token is on")
+}

@@ -9,6 +9,34 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
+func TestManifest(t *testing.T) {
+	type manifest struct {
+		Settings struct {
+			EventSubscriptions struct {
+				RequestURL string   `yaml:"request_url"`
+				BotEvents  []string `yaml:"bot_events"`
+			} `yaml:"event_subscriptions"`
+			Interactivity struct {
+				IsEnabled  bool   `yaml:"is_enabled"`
+				RequestURL string `yaml:"request_url"`
+			} `yaml:"interactivity"`
+			SocketMode bool `yaml:"socket_mode_enabled"`
+		} `yaml:"settings"`
+	}
+	var socket, http manifest
+	require.NoError(t, yaml.Unmarshal([]byte(Manifest(ModeSocket, "")), &socket))
+	assert.True(t, socket.Settings.SocketMode)
+	assert.Empty(t, socket.Settings.EventSubscriptions.RequestURL)
+	assert.Contains(t, socket.Settings.EventSubscriptions.BotEvents, "app_mention")
+
+	require.NoError(t, yaml.Unmarshal([]byte(Manifest(ModeHTTP, "https://bridge.example.com/")), &http))
+	assert.False(t, http.Settings.SocketMode)
+	assert.Equal(t, "https://bridge.example.com/slack/events", http.Settings.EventSubscriptions.RequestURL)
+	assert.Equal(t, "https://bridge.example.com/slack/interactions", http.Settings.Interactivity.RequestURL)
+	assert.True(t, http.Settings.Interactivity.IsEnabled)
+	assert.Equal(t, socket.Settings.EventSubscriptions.BotEvents, http.Settings.EventSubscriptions.BotEvents)
+}
+
 // manifest is the part of a Slack app manifest the lanes depend on.
 type manifest struct {
 	Features struct {
@@ -31,12 +59,17 @@ type manifest struct {
 	} `yaml:"settings"`
 }
 
-func readManifest(t *testing.T, path string) manifest {
+func mustRead(t *testing.T, path string) string {
 	t.Helper()
 	raw, err := os.ReadFile(path)
 	require.NoError(t, err)
+	return string(raw)
+}
+
+func readManifest(t *testing.T, path string) manifest {
+	t.Helper()
 	var m manifest
-	require.NoError(t, yaml.Unmarshal(raw, &m))
+	require.NoError(t, yaml.Unmarshal([]byte(mustRead(t, path)), &m))
 	return m
 }
 
@@ -47,6 +80,9 @@ func TestManifestsCoverTheLanes(t *testing.T) {
 	assert.Contains(t, base.OAuth.Scopes.Bot, ScopeChatWrite)
 	assert.True(t, base.Settings.Interactivity.Enabled)
 	assert.Nil(t, base.Features.AgentView, "the base app is not an agent")
+
+	// The manifest init writes is this file.
+	assert.Equal(t, Manifest(ModeSocket, ""), mustRead(t, "manifest.yaml"))
 
 	agent := readManifest(t, "manifest-agent.yaml")
 	require.NotNil(t, agent.Features.AgentView, "agent_view declares the app an agent")

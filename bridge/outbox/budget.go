@@ -146,15 +146,17 @@ func (o *Outbox) budgetFor(key budgetKey) *budget {
 	return b
 }
 
-// editKey returns the budget that meters edits of ref.
+// editKey returns the budget that meters edits of ref. With
+// Limits.ThreadScope a thread conversation's edits are metered on its thread,
+// like its posts.
 func (o *Outbox) editKey(ref chat.MessageRef) budgetKey {
 	op := opEdit
 	if o.limits.SharedBudget {
 		op = opWrite
 	}
 	ch := ref.Channel
-	if ch == "" {
-		ch = ref.Key.Channel
+	if ch == "" || (o.limits.ThreadScope && ref.Key.Thread != "") {
+		ch = o.scopeChannel(ref.Key)
 	}
 	return o.scopedKey(op, o.limits.EditScope, ref.Key.Workspace, ch)
 }
@@ -162,9 +164,18 @@ func (o *Outbox) editKey(ref chat.MessageRef) budgetKey {
 // postKey returns the budget that meters posts into key.
 func (o *Outbox) postKey(key chat.ConversationKey) budgetKey {
 	if o.limits.SharedBudget {
-		return o.scopedKey(opWrite, o.limits.EditScope, key.Workspace, key.Channel)
+		return o.scopedKey(opWrite, o.limits.EditScope, key.Workspace, o.scopeChannel(key))
 	}
-	return o.scopedKey(opPost, o.limits.PostScope, key.Workspace, key.Channel)
+	return o.scopedKey(opPost, o.limits.PostScope, key.Workspace, o.scopeChannel(key))
+}
+
+// scopeChannel is the channel scope of a conversation: its thread when
+// threads are their own scope (Limits.ThreadScope), else its channel.
+func (o *Outbox) scopeChannel(key chat.ConversationKey) string {
+	if o.limits.ThreadScope && key.Thread != "" {
+		return key.Thread
+	}
+	return key.Channel
 }
 
 func (o *Outbox) scopedKey(op string, scope chat.Scope, workspace, channel string) budgetKey {
@@ -210,10 +221,17 @@ func (o *Outbox) markKeyDirtyLocked(key budgetKey) {
 	}
 }
 
-// pauseLocked pauses the budget named by key for d after a 429.
-func (o *Outbox) pauseLocked(key budgetKey, d time.Duration, now time.Time) {
+// pauseLocked pauses the budget named by key for d after a 429; after a 429
+// of the platform's bot-wide limit (rl.Global) it pauses every budget.
+func (o *Outbox) pauseLocked(key budgetKey, rl *chat.RateLimitError, now time.Time) {
+	d := rl.RetryAfter
 	if d <= 0 {
 		d = time.Second
+	}
+	if rl.Global {
+		if until := now.Add(d); until.After(o.globalPaused) {
+			o.globalPaused = until
+		}
 	}
 	b := o.budgetFor(key)
 	if until := now.Add(d); until.After(b.pausedUntil) {
@@ -249,7 +267,16 @@ func (o *Outbox) processLocked(b *budget, now time.Time) {
 			}
 			break
 		}
+		if at := o.globalNextLocked(w.pri, now); at.After(now) {
+			// The bot-wide budget is spent (or kept for higher classes):
+			// w goes back to the head of its class until then.
+			b.queues[w.pri] = append([]*waiter{w}, b.queues[w.pri]...)
+			b.waiting++
+			o.scheduleLocked(b, at)
+			return
+		}
 		b.rate.take(now)
+		o.global.take(now)
 		o.grantLocked(w, now)
 	}
 	if b.waiting > 0 || now.Before(b.pausedUntil) {
@@ -295,6 +322,35 @@ func (o *Outbox) pickLocked(b *budget, now time.Time) (w *waiter, hold time.Time
 	return nil, time.Time{}
 }
 
+// globalNextLocked returns when a write of class pri may pass the bot-wide
+// budget (Limits.GlobalRate): at once for finals and posts while a token is
+// left; live status edits leave half the burst to them, and tidy-ups all but
+// one token. Under load a waiting final or post is woken when one token is
+// back, a live edit only when more are, so the higher class takes the
+// tokens first across all scopes. A bot-wide 429 pauses every class.
+func (o *Outbox) globalNextLocked(pri Priority, now time.Time) time.Time {
+	at := now
+	if o.globalPaused.After(at) {
+		at = o.globalPaused
+	}
+	g := o.global
+	if g.interval == 0 {
+		return at
+	}
+	burst := int(g.tolerance/g.interval) + 1
+	keep := 0
+	switch pri {
+	case PrioNormal:
+		keep = burst / 2
+	case PrioLow:
+		keep = burst - 1
+	}
+	if t := g.tat.Add(-g.tolerance + time.Duration(keep)*g.interval); t.After(at) {
+		at = t
+	}
+	return at
+}
+
 // eligibleLocked reports whether w may be granted now; when it must wait for
 // its message's edit interval, at is when it may go; drop means w is obsolete.
 func (o *Outbox) eligibleLocked(w *waiter, now time.Time) (ok bool, at time.Time, drop bool) {
@@ -325,7 +381,9 @@ func (o *Outbox) eligibleLocked(w *waiter, now time.Time) (ok bool, at time.Time
 	if lm.inFlight {
 		return false, time.Time{}, false
 	}
-	if next := lm.lastWrite.Add(o.limits.MinEditInterval); next.After(now) {
+	// The interval between edits of one message saves budget for live
+	// status edits only: a final or a tidy-up goes as soon as budget allows.
+	if next := lm.lastWrite.Add(o.limits.MinEditInterval); w.live && next.After(now) {
 		return false, next, false
 	}
 	return true, time.Time{}, false

@@ -2,12 +2,15 @@
 // messages and edits live ones within the platform's budgets (chat.Limits).
 //
 // Every write waits for a token of the budget of its scope (a workspace, a
-// channel); posts, final edits and approval cards (PrioHigh) go before live
+// channel, or a thread when Limits.ThreadScope makes threads their own
+// scope) and, when Limits.GlobalRate is set, of the bot-wide budget; posts, final edits and approval cards (PrioHigh) go before live
 // status edits (PrioNormal), which go before tidy edits (PrioLow). A live
 // message (LiveMessage) holds at most one pending state: the latest wins and
 // older states are dropped, never queued. Live messages of different
 // conversations share an edit budget fairly (round robin). A 429 pauses the
-// budget it hit for its Retry-After. A final state never waits longer than
+// budget it hit for its Retry-After; a bot-wide 429 (RateLimitError.Global)
+// pauses them all. The minimum interval between edits of one message holds
+// back live status edits only: a final goes as soon as the budget allows. A final state never waits longer than
 // Options.FinalDeadline for edit budget: it is then posted as new replies and
 // the live message is tidied later.
 //

@@ -167,13 +167,13 @@ func (l *LiveMessage) finalEdit(ctx context.Context, msg chat.Message) (bool, er
 }
 
 // finalHopelessLocked reports whether a high-Priority edit of lm, queued now,
-// certainly cannot be granted by deadline: the budget is paused past it, or
-// its tokens (after the high-Priority writes already waiting) come later, or
-// the message's own edit interval ends later. The final is then posted at
-// once instead of waiting for the deadline. An edit of lm still in flight is
-// not counted: its end is unknown.
+// certainly cannot be granted by deadline: the budget (or the bot-wide one)
+// is paused past it, or its tokens (after the high-Priority writes already
+// waiting) come later. The final is then posted at once instead of waiting
+// for the deadline. An edit of lm still in flight is not counted: its end is
+// unknown. The message's edit interval does not hold a final back.
 func (o *Outbox) finalHopelessLocked(lm *LiveMessage, now, deadline time.Time) bool {
-	at := lm.lastWrite.Add(o.limits.MinEditInterval)
+	at := o.globalNextLocked(PrioHigh, now)
 	if b, ok := o.budgets[lm.editKey]; ok {
 		if b.pausedUntil.After(at) {
 			at = b.pausedUntil
@@ -228,7 +228,7 @@ func (o *Outbox) editDone(w *waiter, msg chat.Message, err error) bool {
 		o.metrics.Edit(o.name, "sent")
 	case errors.As(err, &rl):
 		o.metrics.RateLimited(o.name, "edit")
-		o.pauseLocked(lm.editKey, rl.RetryAfter, time.Now())
+		o.pauseLocked(lm.editKey, rl, time.Now())
 		if w.grant == nil && !o.isStopped {
 			if !w.live {
 				w.granted = false

@@ -58,15 +58,19 @@ type Outbox struct {
 	wake    chan struct{} // buffered(1): the dispatcher has work
 	stopped chan struct{} // closed when run ends
 
-	mu        sync.Mutex
-	budgets   map[budgetKey]*budget
-	dirty     []*budget
-	spare     []*budget
-	timers    wakeHeap
-	started   bool
-	isStopped bool
-	runCtx    context.Context
-	wg        sync.WaitGroup // edits sent by the outbox's own goroutines
+	mu      sync.Mutex
+	budgets map[budgetKey]*budget
+	// global is the bot-wide budget (Limits.GlobalRate) and globalPaused the
+	// end of a bot-wide 429 pause; both apply to every budget.
+	global       gcra
+	globalPaused time.Time
+	dirty        []*budget
+	spare        []*budget
+	timers       wakeHeap
+	started      bool
+	isStopped    bool
+	runCtx       context.Context
+	wg           sync.WaitGroup // edits sent by the outbox's own goroutines
 }
 
 // New builds the sender for one platform: token-bucket budgets per scope
@@ -94,6 +98,7 @@ func New(p chat.Platform, opts Options) *Outbox {
 		wake:    make(chan struct{}, 1),
 		stopped: make(chan struct{}),
 		budgets: make(map[budgetKey]*budget),
+		global:  newGCRA(p.Limits().GlobalRate),
 	}
 }
 
@@ -199,6 +204,9 @@ func (o *Outbox) Post(ctx context.Context, key chat.ConversationKey, msg chat.Me
 		return chat.MessageRef{}, err
 	}
 	bk := o.postKey(key)
+	if err := o.awaitThreadStart(ctx, key, pri); err != nil {
+		return chat.MessageRef{}, fmt.Errorf("outbox: post: %w", err)
+	}
 	front := false
 	for {
 		w := &waiter{pri: pri, grant: make(chan struct{})}
@@ -214,7 +222,7 @@ func (o *Outbox) Post(ctx context.Context, key chat.ConversationKey, msg chat.Me
 			o.metrics.RateLimited(o.name, "post")
 			o.log.Debug("post rate limited", "conversation", key.String(), "retry_after", rl.RetryAfter)
 			o.mu.Lock()
-			o.pauseLocked(bk, rl.RetryAfter, time.Now())
+			o.pauseLocked(bk, rl, time.Now())
 			o.mu.Unlock()
 			front = true
 			continue
@@ -224,6 +232,24 @@ func (o *Outbox) Post(ctx context.Context, key chat.ConversationKey, msg chat.Me
 		}
 		return ref, nil
 	}
+}
+
+// awaitThreadStart waits for a write of the parent channel's budget (and a
+// bot-wide token) when the post into key will create its thread first
+// (chat.ThreadStarter with Limits.ThreadScope): the creation is a write on
+// the parent, the post one on the thread.
+func (o *Outbox) awaitThreadStart(ctx context.Context, key chat.ConversationKey, pri Priority) error {
+	ts, ok := o.p.(chat.ThreadStarter)
+	if !ok || !o.limits.ThreadScope || key.Thread == "" || !ts.NeedsThread(key) {
+		return nil
+	}
+	parent := key
+	parent.Thread = ""
+	w := &waiter{pri: pri, grant: make(chan struct{})}
+	o.mu.Lock()
+	o.enqueueLocked(o.postKey(parent), w, false)
+	o.mu.Unlock()
+	return o.await(ctx, w, nil)
 }
 
 // postAll posts msgs in order at high Priority and returns the refs of those

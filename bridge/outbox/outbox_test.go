@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -583,7 +584,7 @@ func TestOutboxRunStopsWithoutLeaks(t *testing.T) {
 	r.stop()
 }
 
-func TestOutboxFinalWaitingForIntervalHoldsLiveEdits(t *testing.T) {
+func TestOutboxFinalDoesNotWaitForEditInterval(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := bridgetest.NewPlatform("discord", bridgetest.SharedChannelLimits()) // a write per 1.25 s, 1.5 s per message
 		r := startOutbox(t, p, 10*time.Second)
@@ -592,7 +593,7 @@ func TestOutboxFinalWaitingForIntervalHoldsLiveEdits(t *testing.T) {
 		b := r.placeholder(key)
 		time.Sleep(10 * time.Second)
 		a.Set(chat.Message{Status: "a live"})
-		synctest.Wait() // sent now; a may be edited again 1.5 s later
+		synctest.Wait() // sent now; a live edit of a would wait 1.5 s
 		b.Set(chat.Message{Status: "b live"})
 		_, err := a.Finish(r.ctx, answer("a final"), chat.Message{})
 		require.NoError(t, err)
@@ -600,9 +601,158 @@ func TestOutboxFinalWaitingForIntervalHoldsLiveEdits(t *testing.T) {
 		edits := p.Applied(bridgetest.OpEdit)
 		require.Len(t, edits, 3)
 		assert.Equal(t, "a live", edits[0].Message.Status)
-		assert.Equal(t, "a final", edits[1].Message.Body, "the final waits for its interval without losing the next write to a live edit")
-		assert.Equal(t, 1500*time.Millisecond, edits[1].Time.Sub(edits[0].Time))
+		assert.Equal(t, "a final", edits[1].Message.Body, "the final goes before the waiting live edit")
+		assert.Equal(t, 1250*time.Millisecond, edits[1].Time.Sub(edits[0].Time), "the final waits for the budget only, not for its message's interval")
 		assert.Equal(t, "b live", edits[2].Message.Status)
+	})
+}
+
+// TestOutboxFinalWithin100msOfDone: with budget available, a final edit and
+// an approval card are sent at once after the agent's done, although the
+// message was edited a moment ago; the per-message interval holds back only
+// live status edits.
+func TestOutboxFinalWithin100msOfDone(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		limits chat.Limits
+		key    chat.ConversationKey
+	}{
+		{"slack", bridgetest.WorkspaceLimits(), slackKey("C1")},
+		{"discord", bridgetest.SharedChannelLimits(), discordKey("C1")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				limits := tc.limits
+				roomy := chat.Rate{Count: 100, Per: time.Second, Burst: 10} // budget available
+				limits.EditRate, limits.PostRate = roomy, roomy
+				require.Positive(t, limits.MinEditInterval)
+				p := bridgetest.NewPlatform(tc.key.Platform, limits)
+				r := startOutbox(t, p, 2*time.Second)
+				lm := r.placeholder(tc.key)
+				time.Sleep(5 * time.Second)
+				lm.Set(chat.Message{Status: "step 20"})
+				synctest.Wait()
+				require.Len(t, editsOf(p, lm.Ref()), 1, "the status edit went")
+
+				time.Sleep(50 * time.Millisecond) // the agent says done
+				done := time.Now()
+				_, err := r.o.Post(r.ctx, tc.key, chat.Message{Kind: chat.KindApproval, Body: "approve?"}, outbox.PrioHigh)
+				require.NoError(t, err)
+				assert.LessOrEqual(t, time.Since(done), 100*time.Millisecond, "the approval card is not held back")
+				_, err = lm.Finish(r.ctx, answer("final"), chat.Message{})
+				require.NoError(t, err)
+				edits := editsOf(p, lm.Ref())
+				require.Len(t, edits, 2)
+				assert.Equal(t, "final", edits[1].Message.Body)
+				assert.LessOrEqual(t, edits[1].Time.Sub(done), 100*time.Millisecond, "the final is visible within 100 ms of done")
+			})
+		})
+	}
+}
+
+// TestOutboxThreadScope: with Limits.ThreadScope every thread is its own
+// budget for posts and edits, as on Discord, where a thread is a channel.
+func TestOutboxThreadScope(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		limits := bridgetest.SharedChannelLimits() // 4 writes per 5 s, burst 1
+		limits.ThreadScope = true
+		p := bridgetest.NewPlatform("discord", limits)
+		r := startOutbox(t, p, 10*time.Second)
+		start := time.Now()
+		var lms []*outbox.LiveMessage
+		for i := range 5 {
+			key := discordKey("C1")
+			key.Thread = "T" + strconv.Itoa(i)
+			lms = append(lms, r.placeholder(key))
+		}
+		assert.Equal(t, time.Duration(0), time.Since(start), "placeholders in five threads of one channel go at once")
+
+		// In one thread, posts and edits draw from one budget.
+		lms[0].Set(chat.Message{Status: "live"})
+		synctest.Wait()
+		time.Sleep(10 * time.Second)
+		edits := editsOf(p, lms[0].Ref())
+		require.Len(t, edits, 1)
+		assert.Equal(t, 1500*time.Millisecond, edits[0].Time.Sub(start), "the edit waits for its interval")
+		key := lms[0].Ref().Key
+		posted := time.Now()
+		lms[0].Set(chat.Message{Status: "live 2"})
+		synctest.Wait()
+		_, err := r.o.Post(r.ctx, key, chat.Message{Body: "more"}, outbox.PrioHigh)
+		require.NoError(t, err)
+		assert.Equal(t, 1250*time.Millisecond, time.Since(posted), "the post in the thread waits for the edit's token")
+	})
+}
+
+// TestOutboxGlobalBudget: Limits.GlobalRate bounds the writes of all scopes
+// together, and live status edits leave part of its burst to posts.
+func TestOutboxGlobalBudget(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		limits := bridgetest.SharedChannelLimits()
+		limits.GlobalRate = chat.Rate{Count: 10, Per: time.Second, Burst: 4}
+		p := bridgetest.NewPlatform("discord", limits)
+		r := startOutbox(t, p, 10*time.Second)
+		var lms []*outbox.LiveMessage
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for i := range 40 {
+			wg.Go(func() {
+				ref, err := r.o.Post(r.ctx, discordKey("C"+strconv.Itoa(i)), chat.Message{Status: "thinking"}, outbox.PrioNormal)
+				assert.NoError(t, err)
+				mu.Lock()
+				lms = append(lms, r.o.Live(ref))
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		posts := recordTimes(p, bridgetest.OpPost)
+		require.Len(t, posts, 40)
+		assert.LessOrEqual(t, maxInWindow(posts, time.Second), 4+10-1, "no second holds more than burst + rate")
+		time.Sleep(10 * time.Second) // budgets full again
+
+		// Live edits of every message and then a high-priority post: the
+		// post finds the reserve the live edits left.
+		for _, lm := range lms {
+			lm.Set(chat.Message{Status: "live"})
+		}
+		synctest.Wait()
+		at := time.Now()
+		_, err := r.o.Post(r.ctx, discordKey("C99"), chat.Message{Body: "final"}, outbox.PrioHigh)
+		require.NoError(t, err)
+		assert.Equal(t, time.Duration(0), time.Since(at), "status edits kept a share of the burst for the final")
+		assert.Len(t, p.Applied(bridgetest.OpEdit), 2, "status edits took the burst but its reserve (4 - 4/2)")
+		time.Sleep(10 * time.Second)
+		all := recordTimes(p, bridgetest.OpPost, bridgetest.OpEdit)
+		assert.LessOrEqual(t, maxInWindow(all, time.Second), 4+10-1)
+		assert.Len(t, p.Applied(bridgetest.OpEdit), 40)
+	})
+}
+
+// TestOutboxGlobal429PausesEverything: a 429 of the bot-wide limit pauses
+// the writes of every scope, not only the refused one's.
+func TestOutboxGlobal429PausesEverything(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := bridgetest.NewPlatform("discord", bridgetest.SharedChannelLimits())
+		r := startOutbox(t, p, 10*time.Second)
+		p.FailNext(&chat.RateLimitError{RetryAfter: 2 * time.Second, Global: true})
+		start := time.Now()
+		_, err := r.o.Post(r.ctx, discordKey("C1"), chat.Message{Body: "one"}, outbox.PrioHigh)
+		require.NoError(t, err)
+		assert.Equal(t, 2*time.Second, time.Since(start), "the refused post is retried after the pause")
+		assert.Equal(t, 1, r.metrics.limited("post"))
+
+		p.FailNext(&chat.RateLimitError{RetryAfter: 3 * time.Second, Global: true})
+		errc := make(chan error, 1)
+		go func() {
+			_, err := r.o.Post(r.ctx, discordKey("C2"), chat.Message{Body: "two"}, outbox.PrioHigh)
+			errc <- err
+		}()
+		synctest.Wait()
+		start = time.Now()
+		_, err = r.o.Post(r.ctx, discordKey("C3"), chat.Message{Body: "three"}, outbox.PrioHigh)
+		require.NoError(t, err)
+		assert.Equal(t, 3*time.Second, time.Since(start), "another channel's post waits for the bot-wide pause")
+		require.NoError(t, <-errc)
 	})
 }
 
@@ -674,4 +824,59 @@ func TestOutboxConcurrentConversationsUnderInjected429s(t *testing.T) {
 			})
 		})
 	}
+}
+
+// threadStarter is a platform whose first post into a thread conversation
+// creates the thread on the parent channel.
+type threadStarter struct {
+	*bridgetest.Platform
+	mu      sync.Mutex
+	created map[string]bool
+}
+
+func (p *threadStarter) NeedsThread(key chat.ConversationKey) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return !p.created[key.Thread]
+}
+
+func (p *threadStarter) Post(ctx context.Context, key chat.ConversationKey, msg chat.Message) (chat.MessageRef, error) {
+	p.mu.Lock()
+	p.created[key.Thread] = true
+	p.mu.Unlock()
+	return p.Platform.Post(ctx, key, msg)
+}
+
+// TestOutboxThreadCreationIsAParentWrite: a post that creates its thread
+// also waits for a write of the parent channel's budget; later posts in the
+// thread use the thread's budget only.
+func TestOutboxThreadCreationIsAParentWrite(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		limits := bridgetest.SharedChannelLimits() // 4 writes per 5 s, burst 1
+		limits.ThreadScope = true
+		p := &threadStarter{Platform: bridgetest.NewPlatform("discord", limits), created: map[string]bool{}}
+		o := outbox.New(p, outbox.Options{})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); o.Run(ctx) }()
+		defer func() { cancel(); <-done }()
+
+		start := time.Now()
+		var at []time.Duration
+		for i := range 3 {
+			key := discordKey("C1")
+			key.Thread = "T" + strconv.Itoa(i)
+			_, err := o.Post(ctx, key, chat.Message{Body: "placeholder"}, outbox.PrioHigh)
+			require.NoError(t, err)
+			at = append(at, time.Since(start))
+		}
+		assert.Equal(t, []time.Duration{0, 1250 * time.Millisecond, 2500 * time.Millisecond}, at,
+			"each thread's creation takes a write of the parent channel")
+		key := discordKey("C1")
+		key.Thread = "T0"
+		before := time.Now()
+		_, err := o.Post(ctx, key, chat.Message{Body: "second"}, outbox.PrioHigh)
+		require.NoError(t, err)
+		assert.Equal(t, time.Duration(0), time.Since(before), "an existing thread's post does not touch the parent")
+	})
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/promptev/promptev-bridge/chat"
 	"github.com/promptev/promptev-bridge/internal/config"
 	"github.com/promptev/promptev-bridge/internal/daemon"
+	"github.com/promptev/promptev-bridge/promptev"
 )
 
 func cmdChat(ctx context.Context, e *Env, args []string) int {
@@ -74,11 +75,13 @@ func cmdChat(ctx context.Context, e *Env, args []string) int {
 			fmt.Fprintf(e.Stderr, "promptev-bridge chat: temp dir: %v\n", err)
 			return ExitFailure
 		}
-		defer os.RemoveAll(dir)
+		defer e.Cleanups.Add(func() { _ = os.RemoveAll(dir) })()
 		cfg.Store.Path = filepath.Join(dir, "chat.db")
 	}
-	log := daemon.NewLogger(e.Stderr, cfg.Log)
-	ag, err := daemon.NewAgent(cfg.Promptev)
+	logs := newSharedStderr(e.Stderr)
+	log := daemon.NewLogger(logs, cfg.Log)
+	rec := newCallRecorder(cfg.Promptev)
+	ag, err := daemon.NewAgent(cfg.Promptev, promptev.WithHTTPClient(rec.client()))
 	if err != nil {
 		fmt.Fprintf(e.Stderr, "promptev-bridge chat: %v\n", err)
 		return ExitFailure
@@ -90,10 +93,20 @@ func cmdChat(ctx context.Context, e *Env, args []string) int {
 		fmt.Fprintf(e.Stdout, "promptev-bridge chat: agent %s at %s. Answer approvals with y or n; Ctrl-D ends.\n",
 			*agentID, cfg.Promptev.BaseURL)
 	}
-	err = runConsole(ctx, e, consoleOptions{cfg: cfg, agent: ag, log: log, in: in, autoApprove: *autoApprove, plain: *plain})
-	if err != nil {
-		fmt.Fprintf(e.Stderr, "promptev-bridge chat: %v\n", err)
-		return ExitFailure
+	err = runConsole(ctx, e, consoleOptions{command: "chat", cfg: cfg, agent: ag, log: log, logs: logs, in: in,
+		autoApprove: *autoApprove, plain: *plain, interactive: *message == "",
+		onRunFailed: func() { printFailedCall(e.Stderr, rec) }})
+	return exitCode(e, "chat", err)
+}
+
+// printFailedCall prints the Promptev call that made a run fail: the
+// endpoint, the status and the body, and the likely fix. A run that failed
+// without a failed call (the agent sent an error event) is described by the
+// bridge's error log line.
+func printFailedCall(w io.Writer, rec *callRecorder) {
+	c, ok := rec.takeFailure()
+	if !ok {
+		return
 	}
-	return ExitOK
+	fmt.Fprintf(w, "promptev-bridge chat: the Promptev call failed:\n%s  fix:      %s\n", c, c.hint())
 }

@@ -1,5 +1,6 @@
 // Package cli is the command line of promptev-bridge: the dispatcher (this
-// file) and one file per command (run, check, demo, chat, store, version).
+// file) and one file per command (init, run, check, demo, chat, store,
+// version).
 // The root package main only calls Run.
 package cli
 
@@ -20,6 +21,9 @@ const (
 	ExitOK      = 0
 	ExitFailure = 1
 	ExitUsage   = 2
+	// ExitInterrupted is the code of a command a signal cut short (128 +
+	// SIGINT, as shells report it).
+	ExitInterrupted = 130
 )
 
 // Env is what a command may use of the outside world. Tests fill the hooks.
@@ -35,6 +39,11 @@ type Env struct {
 	OnSidePort func(net.Addr)
 	// StdoutTTY forces terminal rendering on (true) or off (false); nil detects it.
 	StdoutTTY *bool
+	// Width forces the terminal's width in columns; 0 detects it.
+	Width int
+	// Cleanups, when set, collects what must be removed even if the process
+	// exits without returning (main's second signal).
+	Cleanups *Cleanups
 }
 
 // command is one subcommand.
@@ -46,11 +55,12 @@ type command struct {
 
 func commands() []command {
 	return []command{
+		{"init", "write a config, a .env.example and the Slack app manifest for your platforms", cmdInit},
 		{"run", "run the bridge daemon (the default command)", cmdRun},
 		{"check", "validate a config file and print every problem with its YAML path", cmdCheck},
 		{"demo", "talk to a built-in scripted agent in the terminal, offline, no tokens needed", cmdDemo},
 		{"chat", "talk to a real Promptev agent from the terminal", cmdChat},
-		{"store", "inspect the store: store stats (of a running bridge, or --db FILE)", cmdStore},
+		{"store", "the store: store stats (of a running bridge, or --db FILE), store copy, store migrate", cmdStore},
 		{"version", "print the version", cmdVersion},
 	}
 }
@@ -63,6 +73,9 @@ func Run(ctx context.Context, args []string, e *Env) int {
 	if len(args) == 1 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
 		usage(e.Stdout)
 		return ExitOK
+	}
+	if len(args) == 1 && (args[0] == "-version" || args[0] == "--version") {
+		return cmdVersion(ctx, e, nil)
 	}
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		name, args = args[0], args[1:]

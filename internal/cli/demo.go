@@ -72,7 +72,7 @@ func cmdDemo(ctx context.Context, e *Env, args []string) int {
 		fmt.Fprintf(e.Stderr, "promptev-bridge demo: temp dir: %v\n", err)
 		return ExitFailure
 	}
-	defer os.RemoveAll(dir)
+	defer e.Cleanups.Add(func() { _ = os.RemoveAll(dir) })()
 
 	cfg := config.DefaultConfig()
 	cfg.Promptev.ProjectKey = demoProjectKey
@@ -86,7 +86,8 @@ func cmdDemo(ctx context.Context, e *Env, args []string) int {
 		printProblems(e.Stderr, ps)
 		return ExitUsage
 	}
-	log := daemon.NewLogger(e.Stderr, cfg.Log)
+	logs := newSharedStderr(e.Stderr)
+	log := daemon.NewLogger(logs, cfg.Log)
 	ag, err := daemon.NewAgent(cfg.Promptev)
 	if err != nil {
 		fmt.Fprintf(e.Stderr, "promptev-bridge demo: %v\n", err)
@@ -105,10 +106,7 @@ func cmdDemo(ctx context.Context, e *Env, args []string) int {
 		fmt.Fprintln(e.Stdout, "Nothing leaves this machine. Type a message (try: Why did the nightly build fail?),")
 		fmt.Fprintln(e.Stdout, "answer approval prompts with y or n, and end with Ctrl-D or /quit.")
 	}
-	err = runConsole(ctx, e, consoleOptions{cfg: cfg, agent: ag, log: log, in: in, autoApprove: *autoApprove, plain: *plain})
-	if err != nil {
-		fmt.Fprintf(e.Stderr, "promptev-bridge demo: %v\n", err)
-		return ExitFailure
-	}
-	return ExitOK
+	err = runConsole(ctx, e, consoleOptions{command: "demo", cfg: cfg, agent: ag, log: log, logs: logs, in: in,
+		autoApprove: *autoApprove, plain: *plain, interactive: *message == ""})
+	return exitCode(e, "demo", err)
 }

@@ -2,9 +2,7 @@ package cli
 
 import (
 	"context"
-	"fmt"
 
-	"github.com/promptev/promptev-bridge/internal/config"
 	"github.com/promptev/promptev-bridge/internal/daemon"
 )
 
@@ -18,15 +16,16 @@ func cmdRun(ctx context.Context, e *Env, args []string) int {
 	if code, done := parseFlags(e, fs, args); done {
 		return code
 	}
-	cfg, ps := config.Load(*path, e.Lookup)
-	if len(ps) > 0 {
-		fmt.Fprintf(e.Stderr, "promptev-bridge: %s: %d problem(s):\n", *path, len(ps))
-		printProblems(e.Stderr, ps)
+	cfg, ok := loadConfig(e, e.Stderr, *path)
+	if !ok {
 		return ExitFailure
 	}
-	log := daemon.NewLogger(e.Stderr, cfg.Log)
+	stderr := newSharedStderr(e.Stderr)
+	log := daemon.NewLogger(stderr, cfg.Log)
+	host := terminalHost(e, false)
+	host.ShareTerminal = stderr.share
 	err := daemon.Run(ctx, cfg, daemon.Options{
-		Logger: log, Host: terminalHost(e, false), Version: buildVersion(e), OnSidePort: e.OnSidePort,
+		Logger: log, Host: host, Version: buildVersion(e), OnSidePort: e.OnSidePort,
 	})
 	if err != nil {
 		log.Error("promptev-bridge failed", "err", err)

@@ -1,7 +1,10 @@
 package cli
 
 import (
+	"cmp"
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -16,17 +19,38 @@ import (
 
 // consoleOptions configure a terminal conversation (demo and chat).
 type consoleOptions struct {
-	cfg         config.Config
-	agent       bridge.Agent
-	log         *slog.Logger
+	// command names the command in messages ("demo", "chat").
+	command string
+	cfg     config.Config
+	agent   bridge.Agent
+	log     *slog.Logger
+	// logs, when set, is the writer under log; it goes through the console
+	// on a terminal, so the live status never wipes a log line.
+	logs        *sharedStderr
 	in          io.Reader
 	autoApprove bool
 	plain       bool
+	// interactive shows the "> " prompt below the output (on a terminal).
+	interactive bool
+	// onRunFailed, when set, is called after each run that ended with an
+	// error (chat prints the failed call).
+	onRunFailed func()
 }
+
+// The ways a terminal conversation ends besides success and a start-up
+// failure.
+var (
+	// errInterrupted: a signal ended it (the running answer had the grace to
+	// finish).
+	errInterrupted = errors.New("interrupted")
+	// errRunFailed: at least one run ended with an error.
+	errRunFailed = errors.New("the run failed")
+)
 
 // runConsole runs one terminal conversation through the whole bridge until
 // the input has ended and every message sent has finished its run (or ctx
-// ends).
+// ends: errInterrupted, after the running answer had its grace). When a run
+// failed it returns errRunFailed.
 func runConsole(ctx context.Context, e *Env, o consoleOptions) error {
 	h := terminalHost(e, o.plain)
 	adapter := console.New(console.Options{
@@ -37,7 +61,14 @@ func runConsole(ctx context.Context, e *Env, o consoleOptions) error {
 		User:   h.User,
 		Logger: o.log,
 	})
+	if o.logs != nil && h.TTY {
+		o.logs.share(adapter.Interleave)
+	}
+	if o.interactive {
+		adapter.Prompt() // on a terminal, "> " stays below the output
+	}
 	tr := newIdleTracker(adapter, o.autoApprove)
+	tr.onFailure = o.onRunFailed
 	watchDone := make(chan struct{})
 	defer close(watchDone)
 	go func() {
@@ -47,17 +78,52 @@ func runConsole(ctx context.Context, e *Env, o consoleOptions) error {
 		case <-watchDone:
 		}
 	}()
-	return daemon.Serve(ctx, daemon.ServeOptions{
-		Config:      o.cfg,
-		Logger:      o.log,
-		Agent:       o.agent,
-		Adapters:    []chat.Adapter{adapter},
-		Version:     buildVersion(e),
-		WrapHandler: tr.wrap,
-		RunEnded:    tr.runEnded,
-		Stop:        tr.stop,
-		OnSidePort:  e.OnSidePort,
+	go func() {
+		select {
+		case <-ctx.Done():
+			fmt.Fprintf(e.Stderr, "\npromptev-bridge %s: interrupted: letting the running answer finish (at most %s); press Ctrl-C again to quit at once\n",
+				o.command, o.cfg.Bridge.Runs.ShutdownGrace)
+		case <-watchDone:
+		}
+	}()
+	err := daemon.Serve(ctx, daemon.ServeOptions{
+		Config:         o.cfg,
+		Logger:         o.log,
+		Agent:          o.agent,
+		Adapters:       []chat.Adapter{adapter},
+		Version:        buildVersion(e),
+		WrapHandler:    tr.wrap,
+		RunEnded:       tr.runEnded,
+		Stop:           tr.stop,
+		OnSidePort:     e.OnSidePort,
+		OperatorAtHand: true,
 	})
+	switch {
+	case err != nil:
+		return err
+	case ctx.Err() != nil:
+		return errInterrupted
+	case tr.failures() > 0:
+		return errRunFailed
+	}
+	return nil
+}
+
+// exitCode maps the end of a terminal conversation to the command's exit
+// code, saying on stderr what ended it.
+func exitCode(e *Env, command string, err error) int {
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.Is(err, errInterrupted):
+		fmt.Fprintf(e.Stderr, "promptev-bridge %s: interrupted: exit code %d\n", command, ExitInterrupted)
+		return ExitInterrupted
+	case errors.Is(err, errRunFailed):
+		fmt.Fprintf(e.Stderr, "promptev-bridge %s: the run failed: exit code %d\n", command, ExitFailure)
+		return ExitFailure
+	}
+	fmt.Fprintf(e.Stderr, "promptev-bridge %s: %v\n", command, err)
+	return ExitFailure
 }
 
 // terminalHost is the process's terminal as the platforms see it; plain
@@ -67,7 +133,7 @@ func terminalHost(e *Env, plain bool) chat.Host {
 		Stdin:  e.Stdin,
 		Stdout: e.Stdout,
 		TTY:    !plain && isTerminal(e),
-		Width:  terminalWidth(e),
+		Width:  cmp.Or(e.Width, terminalWidth(e)),
 		User:   consoleUser(e),
 	}
 }
@@ -108,19 +174,31 @@ type answerer interface {
 // --auto-approve, and with deny once the input has ended. It does so when a
 // run ends with outcome approval, which the engine tells after the approval
 // is recorded (the card itself is shown a moment earlier).
+//
+// It counts the runs that failed.
 type idleTracker struct {
 	stop        chan struct{}
 	console     answerer
 	autoApprove bool
+	// onFailure, when set, is called after each run that ended with an error.
+	onFailure func()
 
 	mu        sync.Mutex
 	pending   int
+	failed    int
 	inputDone bool
 	closed    bool
 }
 
 func newIdleTracker(c answerer, autoApprove bool) *idleTracker {
 	return &idleTracker{stop: make(chan struct{}), console: c, autoApprove: autoApprove}
+}
+
+// failures is how many runs ended with an error.
+func (t *idleTracker) failures() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.failed
 }
 
 func (t *idleTracker) wrap(h chat.Handler) chat.Handler { return trackedHandler{h, t} }
@@ -150,10 +228,17 @@ func (t *idleTracker) runEnded(_ chat.ConversationKey, outcome string) {
 		}
 		return
 	}
+	failed := outcome == bridge.OutcomeError
+	if failed && t.onFailure != nil {
+		t.onFailure()
+	}
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	t.pending--
+	if failed {
+		t.failed++
+	}
 	t.checkLocked()
+	t.mu.Unlock()
 }
 
 func (t *idleTracker) checkLocked() {

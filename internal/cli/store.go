@@ -27,15 +27,29 @@ const storeStatsPath = "/debug/store"
 // maxStatsBody bounds what `store stats --addr` reads from the side port.
 const maxStatsBody = 1 << 20
 
+// storeUsage lists the store subcommands.
+const storeUsage = "Usage: promptev-bridge " + storeStatsSynopsis + "\n       promptev-bridge " + storeCopySynopsis +
+	"\n       promptev-bridge " + storeMigrateSynopsis + "\n\nSubcommands:\n" +
+	"  stats    print the record counts of the store: of a running bridge (--addr,\n" +
+	"           --config) or of a store file (--db); read-only\n" +
+	"  copy     copy every record from one store to another (bbolt to PostgreSQL)\n" +
+	"  migrate  bring a store's schema up to this build's"
+
 func cmdStore(ctx context.Context, e *Env, args []string) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "copy":
+			return cmdStoreCopy(ctx, e, args[1:])
+		case "migrate":
+			return cmdStoreMigrate(ctx, e, args[1:])
+		}
+	}
 	if len(args) == 0 || args[0] != "stats" {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
-			fmt.Fprintln(e.Stdout, "Usage: promptev-bridge "+storeStatsSynopsis)
-			fmt.Fprintln(e.Stdout, "\nSubcommands:\n  stats  print the record counts of the store: of a running bridge (--addr,\n"+
-				"         --config) or of a store file (--db); read-only")
+			fmt.Fprintln(e.Stdout, storeUsage)
 			return ExitOK
 		}
-		fmt.Fprintln(e.Stderr, "Usage: promptev-bridge "+storeStatsSynopsis)
+		fmt.Fprintln(e.Stderr, storeUsage)
 		return ExitUsage
 	}
 	fs := newFlags(e, "store stats", storeStatsSynopsis,

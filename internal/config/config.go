@@ -5,8 +5,10 @@
 package config
 
 import (
+	"fmt"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -146,6 +148,36 @@ func PlatformNames() []string {
 	return names
 }
 
+// Enabled lists the platforms whose section has enabled: true, in the order
+// of the list of platforms.
+func (c Config) Enabled() []string {
+	var names []string
+	for _, r := range Platforms() {
+		if s := c.Platforms[r.Name]; s != nil && s.IsEnabled() {
+			names = append(names, r.Name)
+		}
+	}
+	return names
+}
+
+// NoPlatform is the problem of a config that enables no platform: run
+// refuses it, so check reports it too.
+func NoPlatform() string {
+	var keys []string
+	for _, name := range PlatformNames() {
+		keys = append(keys, name+".enabled: true")
+	}
+	return fmt.Sprintf("no platform enabled: set %s (or try the bridge offline: promptev-bridge demo)", orList(keys))
+}
+
+// orList renders "a, b or c".
+func orList(items []string) string {
+	if len(items) < 2 {
+		return strings.Join(items, "")
+	}
+	return strings.Join(items[:len(items)-1], ", ") + " or " + items[len(items)-1]
+}
+
 // Normalize applies the documented tidy-ups (trailing slash of base_url).
 func (c *Config) Normalize() {
 	c.Promptev.BaseURL = strings.TrimRight(strings.TrimSpace(c.Promptev.BaseURL), "/")
@@ -172,7 +204,7 @@ func (c PromptevConfig) Validate(path string) chat.ConfigProblems {
 	var ps chat.ConfigProblems
 	p := func(name string) string { return chat.JoinPath(path, name) }
 	if strings.TrimSpace(c.ProjectKey) == "" {
-		ps.Add(p("project_key"), "is required (set PROMPTEV_PROJECT_KEY or write the key here)")
+		ps.Add(p("project_key"), "is required: write project_key: ${PROMPTEV_PROJECT_KEY} in the promptev section and export PROMPTEV_PROJECT_KEY")
 	} else if _, err := promptev.New(c.ProjectKey); err != nil {
 		// The SDK's key checks; their messages never echo the key.
 		ps.Add(p("project_key"), "%s", strings.TrimPrefix(strings.TrimPrefix(err.Error(), "promptev: "), "project key "))
@@ -227,8 +259,9 @@ func (c HTTPConfig) Validate(path string) chat.ConfigProblems {
 	if c.Listen == "" {
 		return nil
 	}
-	if _, port, err := net.SplitHostPort(c.Listen); err != nil || port == "" {
-		ps.Add(chat.JoinPath(path, "listen"), "must be host:port (port 0 picks a free one) or empty to turn the side port off, got %q", c.Listen)
+	_, port, err := net.SplitHostPort(c.Listen)
+	if n, perr := strconv.ParseUint(port, 10, 16); err != nil || perr != nil || n > 65535 {
+		ps.Add(chat.JoinPath(path, "listen"), "must be host:port with a port from 0 to 65535 (0 picks a free one), or empty to turn the side port off, got %q", c.Listen)
 	}
 	return ps
 }

@@ -137,16 +137,58 @@ func TestCheckProblems(t *testing.T) {
 			name: "missing env variable names its path",
 			yaml: "promptev: {project_key: '${NOPE}'}\nroutes: {default: {agent: '${AGENT}'}}\n",
 			want: []string{
-				"promptev.project_key: environment variable NOPE is not set (write ${NOPE:-default} to allow that) (line 1)",
-				"routes.default.agent: environment variable AGENT is not set (write ${AGENT:-default} to allow that) (line 2)",
+				"promptev.project_key: environment variable NOPE is not set: export it (see .env.example), or write ${NOPE:-} if the value may be empty (line 1)",
+				"routes.default.agent: environment variable AGENT is not set: export it (see .env.example), or write ${AGENT:-} if the value may be empty (line 2)",
 			},
 		},
 		{
 			name: "missing env in a disabled section is fine, in an enabled one it is not",
 			yaml: minimalConfig + "slack: {bot_token: '${SLACK_BOT_TOKEN}'}\ndiscord: {enabled: true, token: '${DISCORD_BOT_TOKEN}'}\n",
 			want: []string{
-				"discord.token: environment variable DISCORD_BOT_TOKEN is not set (write ${DISCORD_BOT_TOKEN:-default} to allow that) (line 7)",
+				"discord.token: is required (the bot token from the Developer Portal, Bot page): environment variable DISCORD_BOT_TOKEN is not set (export it; see .env.example) (line 7)",
 			},
+		},
+		{
+			// Socket Mode does not use the signing secret: its unset variable
+			// must not fail the file (the shipped example references it).
+			name: "an unset variable the enabled section does not need is fine",
+			yaml: minimalConfig + "slack:\n  enabled: true\n  mode: socket\n  bot_token: xoxb-1\n  app_token: xapp-1\n  signing_secret: ${PB_UNSET_SIGNING}\n",
+			want: nil,
+		},
+		{
+			name: "an unset variable the enabled section needs names the variable",
+			yaml: minimalConfig + "slack:\n  enabled: true\n  mode: http\n  bot_token: xoxb-1\n  signing_secret: ${PB_UNSET_SIGNING}\n",
+			want: []string{
+				"slack.signing_secret: is required in http mode: environment variable PB_UNSET_SIGNING is not set (export it; see .env.example) (line 10)",
+			},
+		},
+		{
+			name: "a missing key names where to add it",
+			yaml: "promptev:\n  timeout: 30s\n",
+			want: []string{
+				"promptev.project_key: is required: write project_key: ${PROMPTEV_PROJECT_KEY} in the promptev section and export PROMPTEV_PROJECT_KEY (not in the file: add it under promptev, line 1)",
+				"routes.default.agent: is required (the agent used when no channel route matches) (not in the file: add a routes: section)",
+			},
+		},
+		{
+			name: "a side port that cannot be bound",
+			yaml: minimalConfig + "http: {listen: 'localhost:abc'}\n",
+			want: []string{`http.listen: must be host:port with a port from 0 to 65535 (0 picks a free one), or empty to turn the side port off, got "localhost:abc" (line 6)`},
+		},
+		{
+			name: "a port out of range",
+			yaml: minimalConfig + "http: {listen: ':99999'}\n",
+			want: []string{`http.listen: must be host:port with a port from 0 to 65535 (0 picks a free one), or empty to turn the side port off, got ":99999" (line 6)`},
+		},
+		{
+			name: "a tab in the indentation is named, on its line",
+			yaml: "promptev:\n  project_key: pk\n\tbase_url: https://x\nroutes: {default: {agent: a}}\n",
+			want: []string{"invalid YAML at line 3: a tab indents this line; YAML indents with spaces only (replace the tab with spaces)"},
+		},
+		{
+			name: "a syntax error is reported on the line that breaks the file",
+			yaml: "promptev:\n  project_key: pk\nroutes:\n  - a\n  default: {agent: a}\n",
+			want: []string{`invalid YAML at line 5: did not find expected '-' indicator (is a quote or bracket opened here left unclosed, or an item indented wrongly?)`},
 		},
 		{
 			name: "a removed key names the one to use",
@@ -180,13 +222,13 @@ func TestCheckProblems(t *testing.T) {
 			name: "validation of values",
 			yaml: "promptev: {project_key: '', base_url: 'ftp://x', auth: 'cookie', max_retries: -1}\nroutes: {default: {agent: ''}}\nhttp: {listen: nonsense}\nstore: {path: ''}\n",
 			want: []string{
-				"promptev.project_key: is required (set PROMPTEV_PROJECT_KEY or write the key here) (line 1)",
+				"promptev.project_key: is required: write project_key: ${PROMPTEV_PROJECT_KEY} in the promptev section and export PROMPTEV_PROJECT_KEY (line 1)",
 				"promptev.base_url: must be an http or https URL such as https://api.promptev.ai (line 1)",
 				"promptev.max_retries: must be between 0 and 10, got -1 (line 1)",
 				`promptev.auth: must be bearer, header:<Name> or path, got "cookie" (line 1)`,
 				"routes.default.agent: is required (the agent used when no channel route matches) (line 2)",
 				"store.path: must name the store file (line 4)",
-				`http.listen: must be host:port (port 0 picks a free one) or empty to turn the side port off, got "nonsense" (line 3)`,
+				`http.listen: must be host:port with a port from 0 to 65535 (0 picks a free one), or empty to turn the side port off, got "nonsense" (line 3)`,
 			},
 		},
 		{
@@ -210,7 +252,7 @@ func TestCheckProblems(t *testing.T) {
 		{
 			name: "invalid YAML",
 			yaml: "promptev: [unclosed\n",
-			want: []string{"invalid YAML: line 1: did not find expected ',' or ']'"},
+			want: []string{"invalid YAML at line 1: did not find expected ',' or ']' (is a quote or bracket opened here left unclosed, or an item indented wrongly?)"},
 		},
 		{
 			name: "not a mapping",
@@ -352,4 +394,22 @@ routes:
 	assert.Equal(t, "helpdesk", cfg.Bridge.Routes.Channels[0].Agent)
 	assert.Equal(t, chat.ModeTrigger, cfg.Bridge.Routes.Channels[0].Mode)
 	assert.Equal(t, "C1", cfg.Bridge.Routes.Channels[0].Channel)
+}
+
+func TestKnownKey(t *testing.T) {
+	for _, k := range []string{
+		"promptev", "promptev.project_key", "promptev.endpoints.start", "promptev.headers.X-Team",
+		"routes.default.agent", "routes.channels[0].agent", "routes.default.variables.company",
+		"approvals.policy", "runs.shutdown_grace", "store.postgres.dsn", "store.path",
+		"slack.bot_token", "slack.signing_secret", "discord.token", "discord.slash_command.name",
+		"console.enabled", "http.listen", "log.level",
+	} {
+		assert.True(t, KnownKey(k), k)
+	}
+	for _, k := range []string{
+		"", "promptev.projectkey", "slack.token", "runs.idle_timeout", "http.listen.port",
+		"routes.default[0]", "teams.enabled", "log.level.x",
+	} {
+		assert.False(t, KnownKey(k), k)
+	}
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"reflect"
 	"strconv"
+	"strings"
 )
 
 // document is the type of the whole file: Config's sections, with each
@@ -84,4 +85,40 @@ func (d document) save(p reflect.Value, c *Config) {
 		}
 		reflect.ValueOf(s).Elem().Set(v.Field(i))
 	}
+}
+
+// KnownKey reports whether path, a YAML path as problems name them
+// ("slack.bot_token", "routes.channels[0].agent", "promptev.headers.X-Team"),
+// is a key of the configuration file. A key under a map (headers, variables)
+// is any key. The README's test checks every key the setup section names.
+func KnownKey(path string) bool {
+	t := newDocument().typ
+	for _, part := range strings.Split(path, ".") {
+		name, index, _ := strings.Cut(part, "[")
+		for t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		switch t.Kind() {
+		case reflect.Struct:
+			f, ok := yamlFields(t)[name]
+			if !ok || name == "" {
+				return false
+			}
+			t = f.typ
+		case reflect.Map:
+			t = t.Elem()
+		default:
+			return false // a scalar has no keys
+		}
+		if index != "" {
+			for t.Kind() == reflect.Pointer {
+				t = t.Elem()
+			}
+			if t.Kind() != reflect.Slice {
+				return false
+			}
+			t = t.Elem()
+		}
+	}
+	return true
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"encoding"
+	"errors"
 	"fmt"
 	"os"
 	"reflect"
@@ -55,8 +56,11 @@ func ParseWith(data []byte, env LookupEnv, override func(*Config)) (Config, chat
 		if res.covered(p.Path) {
 			continue // already reported as undecodable
 		}
-		if line, ok := res.lines[p.Path]; ok && !strings.Contains(p.Message, "(line ") {
-			p.Message = fmt.Sprintf("%s (line %d)", p.Message, line)
+		if name, ok := res.unset[p.Path]; ok {
+			p.Message = fmt.Sprintf("%s: environment variable %s is not set (export it; see .env.example)", p.Message, name)
+		}
+		if !strings.Contains(p.Message, "(line ") {
+			p.Message += res.where(p.Path)
 		}
 		ps = append(ps, p)
 	}
@@ -79,6 +83,11 @@ type decodeResult struct {
 	// bad holds the paths that already have a problem; they were left out of
 	// the decoded value, so validation problems at or under them are noise.
 	bad map[string]bool
+	// unset maps the paths of an enabled platform's section whose ${NAME}
+	// was not set to NAME. Such a value is empty; it is a problem only when
+	// the section's validation needs it (Slack's signing secret is not needed
+	// in Socket Mode), and the problem then names the variable.
+	unset map[string]string
 }
 
 // removedKeys are the keys earlier versions accepted, each with the key to
@@ -86,6 +95,13 @@ type decodeResult struct {
 var removedKeys = map[string]string{
 	// The engine's event watchdog duplicated the client's read-idle timeout.
 	"runs.idle_timeout": "promptev.idle_timeout",
+}
+
+// Replacement returns the key to use instead of path when path is a key
+// earlier versions accepted and this one rejects.
+func Replacement(path string) (string, bool) {
+	use, ok := removedKeys[path]
+	return use, ok
 }
 
 // minRedacted is the shortest environment value redacted from problem
@@ -98,6 +114,30 @@ func (r decodeResult) redact(msg string) string {
 		msg = strings.ReplaceAll(msg, v, "[redacted]")
 	}
 	return msg
+}
+
+// where says where path is in the file: " (line N)" where it was written,
+// else where to add it: under the nearest section the file has, or as a
+// new section.
+func (r decodeResult) where(path string) string {
+	if path == "" {
+		return ""
+	}
+	if line, ok := r.lines[path]; ok {
+		return fmt.Sprintf(" (line %d)", line)
+	}
+	for p := path; ; {
+		i := strings.LastIndexAny(p, ".[")
+		if i < 0 {
+			break
+		}
+		p = p[:i]
+		if line, ok := r.lines[p]; ok {
+			return fmt.Sprintf(" (not in the file: add it under %s, line %d)", p, line)
+		}
+	}
+	section, _, _ := strings.Cut(path, ".")
+	return fmt.Sprintf(" (not in the file: add a %s: section)", section)
 }
 
 // covered reports whether path is at or under a path with a problem.
@@ -127,11 +167,11 @@ func (r decodeResult) covered(path string) bool {
 func decodeConfig(data []byte, out *Config, env LookupEnv) (decodeResult, chat.ConfigProblems) {
 	d := newDocument()
 	optional := PlatformNames()
-	res := decodeResult{lines: map[string]int{}, fromEnv: map[string]bool{}, bad: map[string]bool{}}
+	res := decodeResult{lines: map[string]int{}, fromEnv: map[string]bool{}, bad: map[string]bool{}, unset: map[string]string{}}
 	var probs chat.ConfigProblems
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		probs.Add("", "invalid YAML: %s", strings.TrimPrefix(err.Error(), "yaml: "))
+		probs.Add("", "%s", syntaxError(data, err))
 		return res, probs
 	}
 	if root.Kind == 0 || len(root.Content) == 0 {
@@ -144,13 +184,17 @@ func decodeConfig(data []byte, out *Config, env LookupEnv) (decodeResult, chat.C
 	}
 	for i := 0; i+1 < len(doc.Content); i += 2 {
 		name, val := doc.Content[i].Value, doc.Content[i+1]
-		lenient := false
+		mode := expandStrict
 		for _, o := range optional {
-			if o == name && !sectionEnabled(val, env) {
-				lenient = true
+			switch {
+			case o != name:
+			case sectionEnabled(val, env):
+				mode = expandDeferred
+			default:
+				mode = expandLenient
 			}
 		}
-		expandNode(val, name, env, lenient, &res, &probs)
+		expandNode(val, name, env, mode, &res, &probs)
 	}
 	checkNode(doc, d.typ, "", false, &res, &probs)
 	for _, p := range probs {
@@ -210,8 +254,21 @@ func sectionEnabled(n *yaml.Node, env LookupEnv) bool {
 	return false
 }
 
+// expandMode says what an unset ${NAME} without a default is.
+type expandMode int
+
+const (
+	// expandStrict: a problem at once.
+	expandStrict expandMode = iota
+	// expandLenient: nothing (a disabled platform's section).
+	expandLenient
+	// expandDeferred: an empty value, a problem only if validation needs the
+	// value (an enabled platform's section; see decodeResult.unset).
+	expandDeferred
+)
+
 // expandNode expands ${ENV} references in the scalar values under n.
-func expandNode(n *yaml.Node, path string, env LookupEnv, lenient bool, res *decodeResult, probs *chat.ConfigProblems) {
+func expandNode(n *yaml.Node, path string, env LookupEnv, mode expandMode, res *decodeResult, probs *chat.ConfigProblems) {
 	switch n.Kind {
 	case yaml.ScalarNode:
 		if !strings.Contains(n.Value, "$") {
@@ -225,12 +282,15 @@ func expandNode(n *yaml.Node, path string, env LookupEnv, lenient bool, res *dec
 			return val, ok
 		})
 		if err != nil {
-			if lenient {
-				v, _ = expandString(n.Value, func(string) (string, bool) { return "", true })
-			} else {
+			var unset *unsetError
+			if mode == expandStrict || !errors.As(err, &unset) {
 				probs.Add(path, "%v (line %d)", err, n.Line)
 				return
 			}
+			if mode == expandDeferred {
+				res.unset[path] = unset.name
+			}
+			v, _ = expandString(n.Value, func(string) (string, bool) { return "", true })
 		}
 		if v != n.Value && strings.Contains(n.Value, "${") {
 			res.fromEnv[path] = true
@@ -241,11 +301,11 @@ func expandNode(n *yaml.Node, path string, env LookupEnv, lenient bool, res *dec
 		}
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			expandNode(n.Content[i+1], childPath(path, n.Content[i].Value), env, lenient, res, probs)
+			expandNode(n.Content[i+1], childPath(path, n.Content[i].Value), env, mode, res, probs)
 		}
 	case yaml.SequenceNode:
 		for i, c := range n.Content {
-			expandNode(c, fmt.Sprintf("%s[%d]", path, i), env, lenient, res, probs)
+			expandNode(c, fmt.Sprintf("%s[%d]", path, i), env, mode, res, probs)
 		}
 	}
 }
@@ -284,12 +344,19 @@ func expandString(s string, env LookupEnv) (string, error) {
 		case hasDef && (!ok || v == ""):
 			v = def
 		case !ok:
-			return "", fmt.Errorf("environment variable %s is not set (write ${%s:-default} to allow that)", name, name)
+			return "", &unsetError{name: name}
 		}
 		b.WriteString(v)
 		i += 2 + end
 	}
 	return b.String(), nil
+}
+
+// unsetError reports a ${NAME} whose variable is not set.
+type unsetError struct{ name string }
+
+func (e *unsetError) Error() string {
+	return fmt.Sprintf("environment variable %s is not set: export it (see .env.example), or write ${%s:-} if the value may be empty", e.name, e.name)
 }
 
 func validEnvName(s string) bool {
@@ -318,7 +385,7 @@ var (
 // checkNode reports unknown keys and mistyped values under n, against t.
 // secret is true under a field tagged secret, whose values are never shown.
 func checkNode(n *yaml.Node, t reflect.Type, path string, secret bool, res *decodeResult, probs *chat.ConfigProblems) {
-	if path != "" {
+	if _, ok := res.lines[path]; path != "" && !ok {
 		res.lines[path] = n.Line
 	}
 	if n.Kind == yaml.AliasNode {
@@ -362,6 +429,7 @@ func checkNode(n *yaml.Node, t reflect.Type, path string, secret bool, res *deco
 				continue
 			}
 			seen[k.Value] = true
+			res.lines[p] = k.Line
 			f, ok := fields[k.Value]
 			if use, gone := removedKeys[p]; !ok && gone {
 				probs.Add(p, "is no longer an option: use %s instead (line %d)", use, k.Line)

@@ -21,6 +21,7 @@ func Printable(cfg Config) ([]byte, error) {
 		return nil, fmt.Errorf("render config: %w", err)
 	}
 	redactNode(&root, d.typ, false)
+	dropNulls(&root)
 	var b bytes.Buffer
 	enc := yaml.NewEncoder(&b)
 	enc.SetIndent(2)
@@ -78,3 +79,22 @@ func redactNode(n *yaml.Node, t reflect.Type, secret bool) {
 }
 
 var anyType = reflect.TypeFor[any]()
+
+// dropNulls removes the mapping entries whose value is null: the optional
+// parts left unset (a route's approvals override), which the file leaves out
+// too.
+func dropNulls(n *yaml.Node) {
+	if n.Kind == yaml.MappingNode {
+		kept := n.Content[:0]
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if isNull(n.Content[i+1]) {
+				continue
+			}
+			kept = append(kept, n.Content[i], n.Content[i+1])
+		}
+		n.Content = kept
+	}
+	for _, c := range n.Content {
+		dropNulls(c)
+	}
+}

@@ -163,3 +163,18 @@ func TestProblemsNeverShowTaggedSecrets(t *testing.T) {
 	assert.True(t, yamlFields(fields["slack"].typ)["bot_token"].secret, "platform sections carry their own tags")
 	assert.False(t, yamlFields(fields["promptev"].typ)["base_url"].secret)
 }
+
+func TestPrintableLeavesOutUnsetOptionalParts(t *testing.T) {
+	cfg, ps := Parse([]byte(minimalConfig), mapEnv(nil))
+	require.Empty(t, ps)
+	out, err := Printable(cfg)
+	require.NoError(t, err)
+	assert.NotContains(t, string(out), "null", "an unset route override is left out, as in the file")
+	assert.Contains(t, string(out), "approvals:\n  policy: requester", "the approvals section itself stays")
+	// What is printed loads back to the same configuration.
+	back, ps := Parse(out, mapEnv(nil))
+	require.Empty(t, ps)
+	again, err := Printable(back)
+	require.NoError(t, err)
+	assert.Equal(t, string(out), string(again))
+}

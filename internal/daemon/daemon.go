@@ -6,6 +6,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -32,20 +33,7 @@ type Options struct {
 }
 
 // ErrNoPlatform is returned when the config enables no platform.
-var ErrNoPlatform = fmt.Errorf("no platform enabled: set %s (or try: promptev-bridge demo)", enabledKeys())
-
-// enabledKeys renders "a.enabled, b.enabled or c.enabled" for the list of
-// platforms.
-func enabledKeys() string {
-	var keys []string
-	for _, name := range config.PlatformNames() {
-		keys = append(keys, name+".enabled")
-	}
-	if len(keys) < 2 {
-		return strings.Join(keys, "")
-	}
-	return strings.Join(keys[:len(keys)-1], ", ") + " or " + keys[len(keys)-1]
-}
+var ErrNoPlatform = errors.New(config.NoPlatform())
 
 // Run builds the adapters of the platforms cfg enables, in the order of the
 // list of platforms, and serves until ctx ends or an adapter fails.
@@ -61,10 +49,41 @@ func Run(ctx context.Context, cfg config.Config, o Options) error {
 	if len(adapters) == 0 {
 		return ErrNoPlatform
 	}
+	stop := make(chan struct{})
+	watchDone := make(chan struct{})
+	defer close(watchDone)
+	if ended := inputEnded(adapters); ended != nil {
+		go func() {
+			select {
+			case <-ended:
+				o.Logger.Info("terminal input ended (Ctrl-D or /quit): shutting down")
+				close(stop)
+			case <-watchDone:
+			}
+		}()
+	}
 	return Serve(ctx, ServeOptions{
 		Config: cfg, Logger: o.Logger, Agent: ag, Adapters: adapters,
-		Version: o.Version, OnSidePort: o.OnSidePort,
+		Version: o.Version, OnSidePort: o.OnSidePort, Stop: stop,
 	})
+}
+
+// inputEnder is the ability of an adapter that reads a terminal (the
+// console): InputDone is closed when its input ends.
+type inputEnder interface {
+	InputDone() <-chan struct{}
+}
+
+// inputEnded returns the InputDone channel of the first adapter that reads
+// the terminal, or nil: the end of the terminal's input (Ctrl-D) ends run,
+// as it ends demo and chat.
+func inputEnded(adapters []chat.Adapter) <-chan struct{} {
+	for _, a := range adapters {
+		if ie, ok := a.(inputEnder); ok {
+			return ie.InputDone()
+		}
+	}
+	return nil
 }
 
 // Adapters builds the adapter of every platform cfg enables, in the order of
@@ -107,8 +126,9 @@ func NewLogger(w io.Writer, c config.LogConfig) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// NewAgent builds the Promptev client from the promptev section.
-func NewAgent(c config.PromptevConfig) (bridge.Agent, error) {
+// NewAgent builds the Promptev client from the promptev section; extra
+// options (an HTTP client) come last.
+func NewAgent(c config.PromptevConfig, extra ...promptev.Option) (bridge.Agent, error) {
 	auth, err := promptev.ParseAuth(c.Auth)
 	if err != nil {
 		return nil, fmt.Errorf("promptev.auth: %w", err)
@@ -124,7 +144,7 @@ func NewAgent(c config.PromptevConfig) (bridge.Agent, error) {
 	if len(c.Headers) > 0 {
 		opts = append(opts, promptev.WithHeaders(c.Headers))
 	}
-	client, err := promptev.New(c.ProjectKey, opts...)
+	client, err := promptev.New(c.ProjectKey, append(opts, extra...)...)
 	if err != nil {
 		return nil, fmt.Errorf("promptev client: %w", err)
 	}

@@ -44,6 +44,9 @@ type ServeOptions struct {
 	Stop <-chan struct{}
 	// OnSidePort, when set, is told the side port's bound address.
 	OnSidePort func(net.Addr)
+	// OperatorAtHand is bridge.Options.OperatorAtHand: the person chatting
+	// runs the bridge (a terminal session).
+	OperatorAtHand bool
 }
 
 // Serve runs the bridge until ctx ends, Stop is closed or an adapter fails,
@@ -52,10 +55,19 @@ type ServeOptions struct {
 func Serve(ctx context.Context, o ServeOptions) error {
 	log := o.Logger
 	m := metrics.New(metrics.Options{Version: o.Version})
+	for _, a := range o.Adapters {
+		if rc, ok := a.(chat.RequestCounted); ok {
+			rc.SetRequestCounter(m)
+		}
+	}
+
+	for _, a := range o.Adapters {
+		m.AddPlatform(a.Name()) // every counter series exists from the start, at zero
+	}
 
 	st, err := store.Open(ctx, o.Config.Store, store.OpenOptions{Logger: log.With("component", "store")})
 	if err != nil {
-		return fmt.Errorf("open store: %w", err)
+		return err // the backends' errors name the store and the fix
 	}
 	var storeOpen, stopping atomic.Bool
 	storeOpen.Store(true)
@@ -76,7 +88,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	}
 	br, err := bridge.New(bridge.Options{
 		Config: o.Config.Bridge, Agent: o.Agent, Store: st, Platforms: platforms,
-		Logger: log, Metrics: m, RunEnded: o.RunEnded,
+		Logger: log, Metrics: m, RunEnded: o.RunEnded, OperatorAtHand: o.OperatorAtHand,
 	})
 	if err != nil {
 		return err

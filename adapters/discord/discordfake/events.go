@@ -20,6 +20,12 @@ type UserMessage struct {
 	Content string
 	// MentionBot puts "<@BotID> " before the content and the bot in mentions.
 	MentionBot bool
+	// MentionBotRole puts "<@&BotRoleID> " before the content and the bot's
+	// managed role in mention_roles (what Discord's @ autocomplete often
+	// inserts for a bot).
+	MentionBotRole bool
+	// GlobalName is the author's display name (user.global_name).
+	GlobalName string
 	// Type is the message type (0 default, 19 reply, 18 thread created, ...).
 	Type int
 }
@@ -29,10 +35,14 @@ type UserMessage struct {
 // channels. It returns the message id.
 func (s *Server) SendMessage(m UserMessage) (string, error) {
 	content := m.Content
-	mentions := []any{}
+	mentions, roles := []any{}, []any{}
 	if m.MentionBot {
 		content = "<@" + BotID + "> " + content
 		mentions = append(mentions, botUser())
+	}
+	if m.MentionBotRole {
+		content = "<@&" + BotRoleID + "> " + content
+		roles = append(roles, BotRoleID)
 	}
 	s.mu.Lock()
 	if m.ID == "" {
@@ -53,14 +63,31 @@ func (s *Server) SendMessage(m UserMessage) (string, error) {
 	s.mu.Unlock()
 
 	author := map[string]any{"id": m.AuthorID, "username": m.AuthorName, "discriminator": "0", "bot": m.Bot}
+	if m.GlobalName != "" {
+		author["global_name"] = m.GlobalName
+	} else {
+		author["global_name"] = nil
+	}
+	s.mu.Lock()
+	channelType := ChannelTypeGuildText
+	if c, ok := s.channels[m.ChannelID]; ok {
+		channelType = c.Type
+	}
+	s.mu.Unlock()
 	ev := map[string]any{
 		"id": m.ID, "channel_id": m.ChannelID, "author": author, "content": content,
-		"mentions": mentions, "type": m.Type, "timestamp": time.Now().UTC().Format(time.RFC3339Nano),
-		"attachments": []any{}, "embeds": []any{},
+		"mentions": mentions, "mention_roles": roles, "mention_everyone": false, "type": m.Type,
+		"timestamp": time.Now().UTC().Format(time.RFC3339Nano), "attachments": []any{}, "embeds": []any{},
+		"tts": false, "pinned": false, "flags": 0, "components": []any{}, "channel_type": channelType,
 	}
 	if m.GuildID != "" {
 		ev["guild_id"] = m.GuildID
-		ev["member"] = map[string]any{"nick": m.Nick, "roles": []any{}}
+		nick := any(nil)
+		if m.Nick != "" {
+			nick = m.Nick
+		}
+		ev["member"] = map[string]any{"nick": nick, "roles": []any{}, "joined_at": "2025-01-01T00:00:00.000000+00:00",
+			"deaf": false, "mute": false, "flags": 0}
 	}
 	return m.ID, s.Dispatch("MESSAGE_CREATE", ev)
 }
@@ -82,8 +109,19 @@ func (s *Server) Click(c Click) (string, error) {
 	id, tok := s.newInteraction(c.ChannelID, c.GuildID)
 	ev := s.interactionBase(id, tok, 3, c.GuildID, c.ChannelID, c.UserID, c.UserName)
 	ev["data"] = map[string]any{"custom_id": c.CustomID, "component_type": 2}
-	ev["message"] = map[string]any{"id": c.MessageID, "channel_id": c.ChannelID, "content": "",
-		"author": botUser(), "type": 0, "timestamp": time.Now().UTC().Format(time.RFC3339Nano)}
+	// Discord sends the whole clicked message, components included.
+	s.mu.Lock()
+	m, ok := s.messages[c.MessageID]
+	var msg map[string]any
+	if ok {
+		msg = messageJSON(*m)
+	}
+	s.mu.Unlock()
+	if msg == nil {
+		msg = map[string]any{"id": c.MessageID, "channel_id": c.ChannelID, "content": "", "components": []any{},
+			"author": botUser(), "type": 0, "timestamp": time.Now().UTC().Format(time.RFC3339Nano)}
+	}
+	ev["message"] = msg
 	return id, s.Dispatch("INTERACTION_CREATE", ev)
 }
 
@@ -140,15 +178,32 @@ func (s *Server) newInteraction(channelID, guildID string) (id, token string) {
 }
 
 func (s *Server) interactionBase(id, token string, typ int, guildID, channelID, userID, userName string) map[string]any {
-	user := map[string]any{"id": userID, "username": userName, "discriminator": "0"}
+	user := map[string]any{"id": userID, "username": userName, "discriminator": "0", "global_name": nil}
+	s.mu.Lock()
+	channel := map[string]any{"id": channelID, "type": ChannelTypeDM}
+	if c, ok := s.channels[channelID]; ok {
+		channel = map[string]any{"id": c.ID, "type": c.Type, "guild_id": c.GuildID, "name": c.Name}
+		if c.ParentID != "" {
+			channel["parent_id"] = c.ParentID
+		}
+	}
+	s.mu.Unlock()
 	ev := map[string]any{
 		"id": id, "application_id": AppID, "type": typ, "token": token, "version": 1,
-		"channel_id": channelID, "locale": "en-US",
+		"channel_id": channelID, "channel": channel, "locale": "en-US", "app_permissions": "309237713920",
+		"entitlements": []any{}, "authorizing_integration_owners": map[string]any{"0": guildID},
+	}
+	if guildID == "" {
+		ev["authorizing_integration_owners"] = map[string]any{"1": userID}
 	}
 	if guildID != "" {
 		ev["guild_id"] = guildID
-		ev["member"] = map[string]any{"user": user, "roles": []any{}, "permissions": "0"}
+		ev["guild_locale"] = "en-US"
+		ev["context"] = 0
+		ev["member"] = map[string]any{"user": user, "roles": []any{}, "permissions": "2248473465835073",
+			"nick": nil, "joined_at": "2025-01-01T00:00:00.000000+00:00", "deaf": false, "mute": false, "flags": 0}
 	} else {
+		ev["context"] = 1
 		ev["user"] = user
 	}
 	return ev

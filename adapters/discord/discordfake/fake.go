@@ -6,8 +6,10 @@
 // Point discordgo at it with HTTPClient (its transport rewrites discord.com
 // and the gateway host to the fake) or with api_url = APIURL(). Drive it
 // with SendMessage, Click and Slash; inspect it with Snapshot and Wait; make
-// it misbehave with RateLimitEdits, RateLimitPosts, RejectIdentify and
-// CloseGateway.
+// it misbehave with RateLimitEdits, RateLimitPosts, RejectIdentify,
+// CloseGateway, RefuseThreads, ZombieHeartbeats and RequestReconnect; make it
+// strict with EnforceRateLimits (Discord's global and per-channel limits)
+// and RequireResumeURL (RESUME only on READY's resume_gateway_url).
 package discordfake
 
 import (
@@ -33,12 +35,18 @@ const (
 	BotName = "promptev-bot"
 	// AppID is the application id (READY's application.id).
 	AppID = "1100000000000000002"
+	// BotRoleID is the bot's managed role in every guild (GUILD_CREATE's
+	// roles, with tags.bot_id = BotID); "<@&BotRoleID>" mentions it.
+	BotRoleID = "1100000000000000003"
 )
 
 // Server is a fake Discord. Its methods are safe for concurrent use.
 type Server struct {
-	srv      *httptest.Server
-	upgrader websocket.Upgrader
+	srv *httptest.Server
+	// resume is the gateway host READY names as resume_gateway_url: its own
+	// listener, as Discord's resume URL is another host.
+	resumeSrv *httptest.Server
+	upgrader  websocket.Upgrader
 
 	mu       sync.Mutex
 	changed  chan struct{} // closed and replaced on every recorded change
@@ -50,13 +58,20 @@ type Server struct {
 
 	interactions map[string]*interaction // by token
 	conns        map[*gwConn]struct{}
-	sessions     map[string]int64 // gateway session id -> last sequence
+	sessions     map[string]int64     // gateway session id -> last sequence
+	replay       map[string][]payload // gateway session id -> its dispatches
 
 	rlEdits, rlPosts int
 	retryAfter       time.Duration
 	identifyClose    int
 	heartbeatMillis  int
 	forbidThreads    bool
+	refuseThreads    []byte // raw JSON error body, nil to accept
+	refuseStatus     int
+	zombie           bool
+	strictResume     bool
+
+	limits limiter
 }
 
 type interaction struct {
@@ -74,10 +89,12 @@ func New() *Server {
 		interactions:    make(map[string]*interaction),
 		conns:           make(map[*gwConn]struct{}),
 		sessions:        make(map[string]int64),
+		replay:          make(map[string][]payload),
 		retryAfter:      300 * time.Millisecond,
 		heartbeatMillis: 41250,
 	}
-	s.srv = httptest.NewServer(s.routes())
+	s.srv = httptest.NewServer(s.rateLimit(s.routes()))
+	s.resumeSrv = httptest.NewServer(http.HandlerFunc(s.serveResumeGateway))
 	return s
 }
 
@@ -93,6 +110,7 @@ func (s *Server) Close() {
 		c.close(websocket.CloseGoingAway, "server closing")
 	}
 	s.srv.Close()
+	s.resumeSrv.Close()
 }
 
 // URL is the server's base URL (http://127.0.0.1:PORT).
@@ -104,6 +122,13 @@ func (s *Server) APIURL() string { return s.srv.URL + "/api/v9" }
 // GatewayURL is the websocket URL GET /gateway returns.
 func (s *Server) GatewayURL() string { return "ws" + strings.TrimPrefix(s.srv.URL, "http") + "/gw" }
 
+// ResumeGatewayURL is READY's resume_gateway_url, a second host (its own
+// listener) serving the same gateway; with RequireResumeURL the fake accepts
+// RESUME only there, as Discord asks clients to resume on it.
+func (s *Server) ResumeGatewayURL() string {
+	return "ws" + strings.TrimPrefix(s.resumeSrv.URL, "http") + "/gw"
+}
+
 // HTTPClient returns a client whose transport sends requests for discord.com
 // and gateway.discord.gg to the fake.
 func (s *Server) HTTPClient() *http.Client {
@@ -112,14 +137,19 @@ func (s *Server) HTTPClient() *http.Client {
 }
 
 // Dialer returns a websocket dialer that connects every gateway host to the
-// fake (for clients that were told the real gateway URL).
+// fake (for clients that were told the real gateway URL); the resume host
+// (ResumeGatewayURL) stays itself.
 func (s *Server) Dialer() *websocket.Dialer {
 	u, _ := url.Parse(s.srv.URL)
-	host := u.Host
+	ru, _ := url.Parse(s.resumeSrv.URL)
+	host, resumeHost := u.Host, ru.Host
 	return &websocket.Dialer{
 		HandshakeTimeout: 10 * time.Second,
-		NetDialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			var d net.Dialer
+			if addr == resumeHost {
+				return d.DialContext(ctx, network, resumeHost)
+			}
 			return d.DialContext(ctx, network, host)
 		},
 	}
@@ -180,6 +210,19 @@ func (s *Server) ForbidThreads(forbid bool) {
 	s.forbidThreads = forbid
 }
 
+// RefuseThreads answers thread creation with status and the raw JSON error
+// body (for example Discord's 50024 "Cannot execute action on this channel
+// type" or 160006 "Maximum number of active threads reached"); a nil body
+// accepts threads again.
+func (s *Server) RefuseThreads(status int, body []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refuseStatus, s.refuseThreads = status, append([]byte(nil), body...)
+	if body == nil {
+		s.refuseThreads = nil
+	}
+}
+
 // RejectIdentify makes the gateway close every Identify and Resume with code
 // (4004 bad token, 4014 disallowed intents, ...); 0 accepts them again.
 func (s *Server) RejectIdentify(code int) {
@@ -208,6 +251,7 @@ func (s *Server) snapshotLocked() Snapshot {
 	out.Commands = append([]Command(nil), s.snap.Commands...)
 	out.Typing = append([]string(nil), s.snap.Typing...)
 	out.Identifies = append([]Identify(nil), s.snap.Identifies...)
+	out.UnknownKeys = append([]string(nil), s.snap.UnknownKeys...)
 	out.Connections = len(s.conns)
 	return out
 }

@@ -21,7 +21,15 @@ type gwConn struct {
 	wmu     sync.Mutex
 	session string
 	seq     int64
+	// resumeURL is true for a connection made to READY's resume_gateway_url,
+	// the only place the fake accepts a RESUME.
+	resumeURL bool
+	// sent are the dispatches written on the session (for replay on RESUME).
+	sent []payload
 }
+
+// maxReplay bounds the dispatches kept per session for replay.
+const maxReplay = 1000
 
 type payload struct {
 	Op int    `json:"op"`
@@ -33,10 +41,16 @@ type payload struct {
 func (c *gwConn) write(p payload) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	if p.Op == 0 {
+	if p.Op == 0 && p.S == nil {
 		c.seq++
 		seq := c.seq
 		p.S = &seq
+		if p.T != "READY" && p.T != "RESUMED" {
+			c.sent = append(c.sent, p)
+			if len(c.sent) > maxReplay {
+				c.sent = c.sent[len(c.sent)-maxReplay:]
+			}
+		}
 	}
 	_ = c.ws.SetWriteDeadline(time.Now().Add(5 * time.Second))
 	return c.ws.WriteJSON(p)
@@ -50,16 +64,27 @@ func (c *gwConn) close(code int, text string) {
 }
 
 func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
+	s.serveConn(w, r, false)
+}
+
+func (s *Server) serveResumeGateway(w http.ResponseWriter, r *http.Request) {
+	s.serveConn(w, r, true)
+}
+
+func (s *Server) serveConn(w http.ResponseWriter, r *http.Request, resumeURL bool) {
 	ws, err := s.upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		return
 	}
-	c := &gwConn{ws: ws}
+	c := &gwConn{ws: ws, resumeURL: resumeURL}
 	defer func() {
 		s.mu.Lock()
 		if _, ok := s.conns[c]; ok {
 			delete(s.conns, c)
 			s.sessions[c.session] = c.seq
+			c.wmu.Lock()
+			s.replay[c.session] = c.sent
+			c.wmu.Unlock()
 			s.notifyLocked()
 		}
 		s.mu.Unlock()
@@ -88,7 +113,12 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
 		case 1:
 			s.mu.Lock()
 			s.snap.Heartbeats++
+			zombie := s.zombie
+			s.notifyLocked()
 			s.mu.Unlock()
+			if zombie {
+				continue // a zombied connection: open, but heartbeats go unanswered
+			}
 			if c.write(payload{Op: 11}) != nil {
 				return
 			}
@@ -131,7 +161,7 @@ func (s *Server) identify(c *gwConn, raw json.RawMessage) bool {
 		short = append(short, map[string]any{"id": g["id"], "unavailable": true})
 	}
 	ready := map[string]any{
-		"v": 9, "user": botUser(), "session_id": c.session, "resume_gateway_url": s.GatewayURL(),
+		"v": 9, "user": botUser(), "session_id": c.session, "resume_gateway_url": s.ResumeGatewayURL(),
 		"guilds": short, "private_channels": []any{}, "application": map[string]any{"id": AppID, "flags": 0},
 	}
 	if id.Shard != nil {
@@ -158,30 +188,94 @@ func (s *Server) identify(c *gwConn, raw json.RawMessage) bool {
 func (s *Server) resume(c *gwConn, raw json.RawMessage) bool {
 	var r struct {
 		SessionID string `json:"session_id"`
+		Seq       int64  `json:"seq"`
 	}
 	_ = json.Unmarshal(raw, &r)
 	s.mu.Lock()
 	s.snap.Resumes++
 	code := s.identifyClose
 	seq, known := s.sessions[r.SessionID]
+	missed := s.replay[r.SessionID]
 	s.notifyLocked()
 	s.mu.Unlock()
 	if code != 0 {
 		c.close(code, closeText(code))
 		return false
 	}
-	if !known {
+	s.mu.Lock()
+	strict := s.strictResume
+	s.mu.Unlock()
+	if !known || (strict && !c.resumeURL) {
+		// Unknown session, or a RESUME sent to the original gateway URL
+		// instead of resume_gateway_url: the session cannot be resumed.
+		s.mu.Lock()
+		s.snap.InvalidSessions++
+		s.notifyLocked()
+		s.mu.Unlock()
 		return c.write(payload{Op: 9, D: false}) == nil
 	}
 	c.session, c.seq = r.SessionID, seq
+	// Discord replays what the client missed, in order, then RESUMED.
+	for _, p := range missed {
+		if *p.S <= r.Seq {
+			continue
+		}
+		c.wmu.Lock()
+		c.sent = append(c.sent, p)
+		c.wmu.Unlock()
+		if c.write(p) != nil {
+			return false
+		}
+		s.mu.Lock()
+		s.snap.Replayed++
+		s.mu.Unlock()
+	}
 	if c.write(payload{Op: 0, T: "RESUMED", D: map[string]any{}}) != nil {
 		return false
 	}
 	s.mu.Lock()
 	s.conns[c] = struct{}{}
+	s.snap.Resumed++
 	s.notifyLocked()
 	s.mu.Unlock()
 	return true
+}
+
+// RequireResumeURL makes the gateway accept a RESUME only on READY's
+// resume_gateway_url (ResumeGatewayURL), as Discord asks; elsewhere it is
+// answered with op 9 Invalid Session.
+func (s *Server) RequireResumeURL(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.strictResume = on
+}
+
+// ZombieHeartbeats makes every gateway connection stop answering heartbeats
+// (op 11) while staying open, as a half-dead connection does; false answers
+// them again.
+func (s *Server) ZombieHeartbeats(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.zombie = on
+}
+
+// RequestReconnect sends op 7 Reconnect on every gateway connection: the
+// client must close, reconnect and resume at once.
+func (s *Server) RequestReconnect() error {
+	s.mu.Lock()
+	conns := make([]*gwConn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	if len(conns) == 0 {
+		return ErrNoConnection
+	}
+	var errs []error
+	for _, c := range conns {
+		errs = append(errs, c.write(payload{Op: 7, D: nil}))
+	}
+	return errors.Join(errs...)
 }
 
 // guildsLocked builds GUILD_CREATE payloads from the registered channels; s.mu must be held.
@@ -209,7 +303,15 @@ func (s *Server) guildsLocked() []map[string]any {
 		}
 		out = append(out, map[string]any{
 			"id": id, "name": "guild " + id, "unavailable": false,
-			"channels": channels, "threads": threads, "members": []any{}, "roles": []any{},
+			"channels": channels, "threads": threads, "members": []any{},
+			"roles": []any{
+				map[string]any{"id": id, "name": "@everyone", "color": 0, "hoist": false, "position": 0,
+					"permissions": "1071698660929", "managed": false, "mentionable": false, "flags": 0},
+				// The role Discord creates for a bot added with permissions.
+				map[string]any{"id": BotRoleID, "name": BotName, "color": 0, "hoist": false, "position": 1,
+					"permissions": "326417591296", "managed": true, "mentionable": false, "flags": 0,
+					"tags": map[string]any{"bot_id": BotID}},
+			},
 		})
 	}
 	return out

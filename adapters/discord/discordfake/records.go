@@ -132,6 +132,9 @@ type Command struct {
 	Name          string
 	Description   string
 	Options       json.RawMessage
+	// Contexts is the command's "contexts" field as sent (nil when absent);
+	// Discord documents it for global commands only.
+	Contexts json.RawMessage
 }
 
 // Identify is an Identify (op 2) the gateway received.
@@ -153,15 +156,26 @@ type Snapshot struct {
 	// Typing lists channel ids in the order typing was triggered.
 	Typing     []string
 	Identifies []Identify
-	// Resumes counts RESUME (op 6) attempts; Readies counts READY dispatches.
+	// Resumes counts RESUME (op 6) attempts, Resumed the RESUMED answers and
+	// InvalidSessions the refused ones (op 9); Readies counts READY dispatches.
 	Resumes int
-	Readies int
+	Resumed int
+	// Replayed counts dispatches sent again after a RESUME (those the
+	// client's seq said it missed).
+	Replayed        int
+	InvalidSessions int
+	Readies         int
 	// Connections is the number of gateway connections open now.
 	Connections int
 	// Heartbeats counts heartbeats (op 1) received.
 	Heartbeats int
-	// RateLimited counts 429 answers sent.
-	RateLimited int
+	// RateLimited counts 429 answers sent; GlobalRateLimited those for the
+	// global limit.
+	RateLimited       int
+	GlobalRateLimited int
+	// UnknownKeys lists the message body keys Discord does not document, as
+	// "METHOD key" (for example a stray "PATCH ID").
+	UnknownKeys []string
 }
 
 // BotMessages returns the messages the bot created, in order.

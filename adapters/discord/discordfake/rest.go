@@ -2,6 +2,7 @@ package discordfake
 
 import (
 	"encoding/json"
+	"io"
 	"math"
 	"net/http"
 	"strconv"
@@ -127,10 +128,35 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
 	return true
 }
 
+// messageParams are the JSON params Discord documents for Create Message and
+// Edit Message (https://discord.com/developers/docs/resources/message).
+var messageParams = map[string]bool{
+	"content": true, "nonce": true, "tts": true, "embeds": true, "allowed_mentions": true,
+	"message_reference": true, "components": true, "sticker_ids": true, "files": true,
+	"payload_json": true, "attachments": true, "flags": true, "enforce_nonce": true, "poll": true,
+}
+
 // decodeSend decodes and validates a message body (see sendBody.validate);
-// when it is refused, the answer is written and ok is false.
-func decodeSend(w http.ResponseWriter, r *http.Request, needContent bool) (body sendBody, ok bool) {
-	if !decodeBody(w, r, &body) {
+// when it is refused, the answer is written and ok is false. Keys Discord
+// does not document are recorded in Snapshot.UnknownKeys.
+func (s *Server) decodeSend(w http.ResponseWriter, r *http.Request, needContent bool) (body sendBody, ok bool) {
+	raw, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, codeInvalidFormBody, "Invalid Form Body: "+err.Error())
+		return body, false
+	}
+	var keys map[string]json.RawMessage
+	if json.Unmarshal(raw, &keys) == nil {
+		s.mu.Lock()
+		for k := range keys {
+			if !messageParams[k] {
+				s.snap.UnknownKeys = append(s.snap.UnknownKeys, r.Method+" "+k)
+			}
+		}
+		s.mu.Unlock()
+	}
+	if err := json.Unmarshal(raw, &body); err != nil {
+		writeError(w, http.StatusBadRequest, codeInvalidFormBody, "Invalid Form Body: "+err.Error())
 		return body, false
 	}
 	if code, msg := body.validate(needContent); code != 0 {
@@ -148,7 +174,7 @@ func components(raw json.RawMessage) json.RawMessage {
 }
 
 func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) {
-	body, ok := decodeSend(w, r, true)
+	body, ok := s.decodeSend(w, r, true)
 	if !ok {
 		return
 	}
@@ -186,7 +212,7 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) patchMessage(w http.ResponseWriter, r *http.Request) {
-	body, ok := decodeSend(w, r, false)
+	body, ok := s.decodeSend(w, r, false)
 	if !ok {
 		return
 	}
@@ -251,6 +277,14 @@ func (s *Server) postThread(w http.ResponseWriter, r *http.Request) {
 	if s.forbidThreads {
 		s.mu.Unlock()
 		writeError(w, http.StatusForbidden, codeMissingPermissions, "Missing Permissions")
+		return
+	}
+	if body := s.refuseThreads; body != nil {
+		status := s.refuseStatus
+		s.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_, _ = w.Write(body)
 		return
 	}
 	m, ok := s.messages[mid]
@@ -341,7 +375,7 @@ func (s *Server) getWebhookMessage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) postFollowup(w http.ResponseWriter, r *http.Request) {
-	body, ok := decodeSend(w, r, true)
+	body, ok := s.decodeSend(w, r, true)
 	if !ok {
 		return
 	}
@@ -368,6 +402,7 @@ func (s *Server) postCommand(w http.ResponseWriter, r *http.Request) {
 		Name        string          `json:"name"`
 		Description string          `json:"description"`
 		Options     json.RawMessage `json:"options"`
+		Contexts    json.RawMessage `json:"contexts"`
 	}
 	if !decodeBody(w, r, &body) {
 		return
@@ -375,7 +410,7 @@ func (s *Server) postCommand(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c := Command{ApplicationID: r.PathValue("app"), GuildID: r.PathValue("gid"), Name: body.Name,
-		Description: body.Description, Options: body.Options}
+		Description: body.Description, Options: body.Options, Contexts: body.Contexts}
 	s.snap.Commands = append(s.snap.Commands, c)
 	s.notifyLocked()
 	writeJSON(w, http.StatusCreated, map[string]any{

@@ -1,0 +1,11 @@
+package chat
+
+// RecordFuncs receive the records of a store, one function per kind, for a
+// store's Export (moving from one backend to another). A nil function skips
+// its kind.
+type RecordFuncs struct {
+	Conversation func(Conversation) error
+	Approval     func(Approval) error
+	Run          func(InFlightRun) error
+	Feedback     func(FeedbackRecord) error
+}
