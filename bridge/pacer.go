@@ -34,11 +34,15 @@ type pacer struct {
 	wake chan struct{} // buffered(1)
 	quit chan struct{} // closed by stop
 	done chan struct{} // closed when the goroutine returns
+	// cancel ends a call in flight when the pacer stops: the run's end
+	// (its final) never waits for a live state.
+	cancel context.CancelFunc
 }
 
 // startPacer starts a pacer on the bridge's workers; when the bridge is
 // stopping, the pacer only records states (nothing is sent).
 func (b *Bridge) startPacer(log *slog.Logger, interval time.Duration, send func(context.Context, chat.Message) error) *pacer {
+	ctx, cancel := context.WithCancel(b.life)
 	p := &pacer{
 		send:     send,
 		interval: interval,
@@ -46,8 +50,9 @@ func (b *Bridge) startPacer(log *slog.Logger, interval time.Duration, send func(
 		wake:     make(chan struct{}, 1),
 		quit:     make(chan struct{}),
 		done:     make(chan struct{}),
+		cancel:   cancel,
 	}
-	if !b.workers.Go(func() { p.loop(b.life) }) {
+	if !b.workers.Go(func() { p.loop(ctx) }) {
 		close(p.done)
 	}
 	return p
@@ -68,8 +73,9 @@ func (p *pacer) set(m chat.Message) {
 	}
 }
 
-// stop ends the pacer and waits for a call in flight; states not sent are
-// dropped. It returns how many states were sent.
+// stop ends the pacer, cancelling a call in flight, and waits for its
+// goroutine; states not sent are dropped. It returns how many states were
+// sent.
 func (p *pacer) stop() int {
 	p.mu.Lock()
 	if !p.stopped {
@@ -78,6 +84,7 @@ func (p *pacer) stop() int {
 		close(p.quit)
 	}
 	p.mu.Unlock()
+	p.cancel()
 	<-p.done
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -119,6 +126,8 @@ func (p *pacer) loop(life context.Context) {
 				p.pending = m
 			}
 			p.mu.Unlock()
+		case life.Err() != nil:
+			return
 		default:
 			p.log.Debug("live state not sent", "err", err)
 		}
