@@ -85,13 +85,23 @@ func BenchmarkFiftyConversationsLanes(b *testing.B) {
 	for _, mode := range []string{slack.StreamingAuto, slack.StreamingNative, slack.StreamingEdit} {
 		b.Run(mode, func(b *testing.B) {
 			for range b.N {
-				benchFifty(b, mode)
+				benchFifty(b, mode, false)
 			}
 		})
 	}
 }
 
-func benchFifty(b *testing.B, mode string) {
+// BenchmarkFiftyDMsLanes is BenchmarkFiftyConversationsLanes with 50 DMs
+// (top-level, one DM channel each) in streaming: auto: the stream start
+// budget takes the first ones natively, the others get the edited
+// placeholder alone (a top-level DM has no thread for a status line).
+func BenchmarkFiftyDMsLanes(b *testing.B) {
+	for range b.N {
+		benchFifty(b, slack.StreamingAuto, true)
+	}
+}
+
+func benchFifty(b *testing.B, mode string, dms bool) {
 	const n = 50
 	var sa *stampAgent
 	r := newRigFake(b, []slackfake.Option{slackfake.WithRateLimits()}, promptevtest.Agent{Script: laneScript()},
@@ -102,6 +112,9 @@ func benchFifty(b *testing.B, mode string) {
 		})
 	for i := range n {
 		ev := r.fake.Mention(fmt.Sprintf("C%02d", i), "U1", fmt.Sprintf("conv%02d", i))
+		if dms {
+			ev = r.fake.DM(fmt.Sprintf("D%02d", i), "U1", fmt.Sprintf("conv%02d", i))
+		}
 		if _, err := r.fake.SendEvent(ev, 0); err != nil {
 			b.Fatal(err)
 		}
