@@ -79,7 +79,14 @@ type lanes struct {
 	// processing holds the threads whose agent session this adapter moved
 	// to processing and not yet back.
 	processing map[string]bool
+	// takes counts take calls, for the sweep of spent budgets.
+	takes int
 }
+
+// laneSweepEvery is how many take calls go between two sweeps of the
+// budgets that are full again (per-thread budgets would otherwise pile up
+// for the life of the process).
+const laneSweepEvery = 1024
 
 func newLanes() *lanes {
 	return &lanes{tat: map[string]time.Time{}, missing: map[string]string{}, processing: map[string]bool{}}
@@ -112,6 +119,13 @@ func (l *lanes) take(method, scope string, now time.Time) (ok bool, wait time.Du
 	tolerance := interval * time.Duration(r.burst-1)
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.takes++; l.takes%laneSweepEvery == 0 {
+		for k, t := range l.tat {
+			if !t.After(now) { // a full budget: the same as none
+				delete(l.tat, k)
+			}
+		}
+	}
 	k := method + " " + scope
 	tat := l.tat[k]
 	if tat.Before(now) {

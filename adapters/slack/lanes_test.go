@@ -1,6 +1,7 @@
 package slack
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -73,4 +74,20 @@ func TestMissingLaneRememberedOnce(t *testing.T) {
 	assert.True(t, l.isMissing("T1", laneStream))
 	assert.False(t, l.isMissing("T2", laneStream), "per workspace")
 	assert.False(t, l.isMissing("T1", laneStatus), "per lane")
+}
+
+func TestLaneBudgetsOfIdleThreadsAreSwept(t *testing.T) {
+	l := newLanes()
+	t0 := time.Date(2026, 12, 6, 6, 0, 0, 0, time.UTC)
+	for i := range 5000 {
+		l.take("assistant.threads.setStatus", fmt.Sprintf("C1 %d.1", i), t0.Add(time.Duration(i)*time.Millisecond))
+	}
+	l.mu.Lock()
+	n := len(l.tat)
+	l.mu.Unlock()
+	// At most the threads still within their 1.25 s interval (1,250 at one
+	// new thread a millisecond) plus those added since the last sweep.
+	assert.LessOrEqual(t, n, 1250+laneSweepEvery, "threads whose budget is full again are forgotten")
+	ok, _ := l.take("assistant.threads.setStatus", "C1 4999.1", t0.Add(5000*time.Millisecond))
+	assert.False(t, ok, "a thread still within its interval keeps its budget")
 }

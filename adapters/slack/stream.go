@@ -145,7 +145,14 @@ func (a *Adapter) StopStream(ctx context.Context, ref chat.MessageRef, final cha
 		opts = append(opts, slack.MsgOptionChunks(chunks...))
 	}
 	if _, _, err := a.api.StopStreamContext(ctx, refChannel(ref), ref.ID, opts...); err != nil {
-		return a.laneFailed(ref.Key.Workspace, laneStream, "chat.stopStream", err)
+		err = a.laneFailed(ref.Key.Workspace, laneStream, "chat.stopStream", err)
+		if rl := (*chat.RateLimitError)(nil); !errors.As(err, &rl) {
+			// Not to be retried: forget the stream.
+			a.streams.mu.Lock()
+			delete(a.streams.open, k)
+			a.streams.mu.Unlock()
+		}
+		return err
 	}
 	a.streams.mu.Lock()
 	delete(a.streams.open, k)
