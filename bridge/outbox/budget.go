@@ -77,6 +77,30 @@ func (g *gcra) take(now time.Time) {
 	g.tat = g.tat.Add(g.interval)
 }
 
+// nextFor returns when a write of class pri may take a token (now or
+// later): finals, approval cards and posts while any token is left; live
+// status edits leave half the burst to them, and tidy-ups all but one token.
+// Under load the bucket so keeps a reserve, and a final finds a token at
+// once instead of waiting behind the live edits for the next one; a higher
+// class is woken as soon as one token is back, a lower one only when more are.
+func (g *gcra) nextFor(pri Priority, now time.Time) time.Time {
+	if g.interval == 0 {
+		return now
+	}
+	burst := int(g.tolerance/g.interval) + 1
+	keep := 0
+	switch pri {
+	case PrioNormal:
+		keep = burst / 2
+	case PrioLow:
+		keep = burst - 1
+	}
+	if t := g.tat.Add(-g.tolerance + time.Duration(keep)*g.interval); t.After(now) {
+		return t
+	}
+	return now
+}
+
 // fullAt returns when the bucket is full again (a fresh bucket is equivalent).
 func (g *gcra) fullAt() time.Time { return g.tat }
 
@@ -267,9 +291,20 @@ func (o *Outbox) processLocked(b *budget, now time.Time) {
 			}
 			break
 		}
-		if at := o.globalNextLocked(w.pri, now); at.After(now) {
-			// The bot-wide budget is spent (or kept for higher classes):
-			// w goes back to the head of its class until then.
+		// In a scope budget only the outbox's own edits (live and tidy)
+		// leave a reserve; posts and finals of every class may use it.
+		class := PrioHigh
+		if w.grant == nil {
+			class = w.pri
+		}
+		at := b.rate.nextFor(class, now)
+		if g := o.globalNextLocked(w.pri, now); g.After(at) {
+			at = g
+		}
+		if at.After(now) {
+			// The budget (its own or the bot-wide one) is spent, or its
+			// last tokens are kept for higher classes: w goes back to the
+			// head of its class until then.
 			b.queues[w.pri] = append([]*waiter{w}, b.queues[w.pri]...)
 			b.waiting++
 			o.scheduleLocked(b, at)
@@ -323,30 +358,12 @@ func (o *Outbox) pickLocked(b *budget, now time.Time) (w *waiter, hold time.Time
 }
 
 // globalNextLocked returns when a write of class pri may pass the bot-wide
-// budget (Limits.GlobalRate): at once for finals and posts while a token is
-// left; live status edits leave half the burst to them, and tidy-ups all but
-// one token. Under load a waiting final or post is woken when one token is
-// back, a live edit only when more are, so the higher class takes the
-// tokens first across all scopes. A bot-wide 429 pauses every class.
+// budget (Limits.GlobalRate), under the class reserves of nextFor. A
+// bot-wide 429 pauses every class.
 func (o *Outbox) globalNextLocked(pri Priority, now time.Time) time.Time {
-	at := now
+	at := o.global.nextFor(pri, now)
 	if o.globalPaused.After(at) {
 		at = o.globalPaused
-	}
-	g := o.global
-	if g.interval == 0 {
-		return at
-	}
-	burst := int(g.tolerance/g.interval) + 1
-	keep := 0
-	switch pri {
-	case PrioNormal:
-		keep = burst / 2
-	case PrioLow:
-		keep = burst - 1
-	}
-	if t := g.tat.Add(-g.tolerance + time.Duration(keep)*g.interval); t.After(at) {
-		at = t
 	}
 	return at
 }

@@ -880,3 +880,43 @@ func TestOutboxThreadCreationIsAParentWrite(t *testing.T) {
 		assert.Equal(t, time.Duration(0), time.Since(before), "an existing thread's post does not touch the parent")
 	})
 }
+
+// TestOutboxFinalNotBehindLiveEdits: one conversation whose status events
+// (2 a second, for 40 s) outrun its real edit budget still has its final
+// visible within 100 ms of done: live edits leave part of the burst to it.
+func TestOutboxFinalNotBehindLiveEdits(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		limits chat.Limits
+		key    chat.ConversationKey
+		burst  int
+	}{
+		{"slack", bridgetest.WorkspaceLimits(), slackKey("C1"), 5},
+		{"discord", bridgetest.SharedChannelLimits(), discordKey("C1"), 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				limits := tc.limits
+				limits.EditRate.Burst = tc.burst // as the adapters declare
+				p := bridgetest.NewPlatform(tc.key.Platform, limits)
+				r := startOutbox(t, p, 2*time.Second)
+				lm := r.placeholder(tc.key)
+				for i := range 80 {
+					time.Sleep(500 * time.Millisecond)
+					lm.Set(chat.Message{Status: "step " + strconv.Itoa(i+1)})
+				}
+				time.Sleep(500 * time.Millisecond)
+				done := time.Now()
+				_, err := lm.Finish(r.ctx, answer("final"), chat.Message{})
+				require.NoError(t, err)
+				edits := editsOf(p, lm.Ref())
+				require.NotEmpty(t, edits)
+				last := edits[len(edits)-1]
+				assert.Equal(t, "final", last.Message.Body, "the final replaced the placeholder")
+				assert.LessOrEqual(t, last.Time.Sub(done), 100*time.Millisecond, "the final is visible within 100 ms of done")
+				assert.Greater(t, len(edits), 3, "status edits went on meanwhile")
+				assert.Zero(t, p.ServerRateLimited())
+			})
+		})
+	}
+}
