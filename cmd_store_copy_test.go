@@ -27,6 +27,8 @@ func TestStoreCopyToPostgres(t *testing.T) {
 	at := time.Now().UTC()
 	require.NoError(t, st.PutConversation(t.Context(), chat.Conversation{Key: key, AgentID: "a", SessionToken: "tok", Created: at}))
 	require.NoError(t, st.PutApproval(t.Context(), chat.Approval{ID: "ap1", Key: key, State: chat.ApprovalPending, Created: at, Expires: at.Add(time.Hour)}))
+	_, _, err = st.PutFeedback(t.Context(), chat.FeedbackRecord{Answer: "run1", Key: key, User: "U1", Value: chat.FeedbackDown, At: at})
+	require.NoError(t, err)
 	require.NoError(t, st.Close())
 	dsn := postgrestest.DSN(t)
 
@@ -43,6 +45,16 @@ func TestStoreCopyToPostgres(t *testing.T) {
 	code, out, errOut = runProgram(t, "", "store", "migrate", "--store", "postgres:"+dsn)
 	require.Equal(t, 0, code, errOut)
 	assert.Equal(t, fmt.Sprintf("postgres store is up to date: schema postgres v%d\n", postgres.SchemaVersion()), out)
+
+	pc := store.DefaultConfig()
+	pc.Backend, pc.Postgres.DSN = "postgres", dsn
+	pg, err := store.Open(t.Context(), pc, store.OpenOptions{})
+	require.NoError(t, err)
+	defer pg.Close()
+	fb, err := pg.ListFeedback(t.Context(), "run1")
+	require.NoError(t, err)
+	require.Len(t, fb, 1, "ratings are copied too")
+	assert.Equal(t, chat.FeedbackDown, fb[0].Value)
 }
 
 func TestStoreCopyUsage(t *testing.T) {

@@ -85,6 +85,8 @@ type Bridge struct {
 	metrics   Metrics
 	runEnded  func(key chat.ConversationKey, outcome string)
 	platforms map[string]*platformState
+	// feedbackQuery is the parsed feedback.query (nil when off).
+	feedbackQuery *template.Template
 
 	// operatorAtHand is Options.OperatorAtHand.
 	operatorAtHand bool
@@ -163,6 +165,8 @@ func New(o Options) (*Bridge, error) {
 	b.operatorAtHand = o.OperatorAtHand
 	b.registerApprovals()
 	b.registerRuns()
+	b.registerFeedback()
+	b.feedbackQuery, _ = parseFeedbackQuery(o.Config.Feedback.Query) // validated above
 	for i, p := range o.Platforms {
 		if p == nil {
 			return nil, fmt.Errorf("bridge: platform %d is nil", i)

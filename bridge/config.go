@@ -18,6 +18,7 @@ type Config struct {
 	Approvals ApprovalsConfig `yaml:"approvals"`
 	Render    RenderConfig    `yaml:"render"`
 	Runs      RunsConfig      `yaml:"runs"`
+	Feedback  FeedbackConfig  `yaml:"feedback"`
 }
 
 // RoutesConfig picks the agent of each conversation. Channels are tried in
@@ -165,6 +166,9 @@ func (c Config) Validate(platforms ...string) chat.ConfigProblems {
 	var ps chat.ConfigProblems
 	c.Routes.validate("routes", platforms, &ps)
 	c.Approvals.validate("approvals", platforms, &ps)
+	if _, err := parseFeedbackQuery(c.Feedback.Query); err != nil {
+		ps.Add("feedback.query", "is not a valid template (fields: .Value, .User, .Answer): %v", err)
+	}
 	r := c.Render
 	switch r.ShowThoughts {
 	case ThoughtsOff, ThoughtsLatest, ThoughtsAll:

@@ -232,7 +232,7 @@ func TestLiveView(t *testing.T) {
 	m := v.message(0)
 	assert.Equal(t, "step xxxxxxx", m.Status)
 	require.Len(t, m.Steps, 3)
-	assert.Equal(t, []chat.Step{{Text: "step xxxxx", Done: true}, {Text: "step xxxxxx", Done: true}, {Text: "step xxxxxxx"}}, m.Steps)
+	assert.Equal(t, []chat.Step{{Text: "step xxxxx", Done: true, Seq: 5}, {Text: "step xxxxxx", Done: true, Seq: 6}, {Text: "step xxxxxxx", Seq: 7}}, m.Steps, "each step keeps its position in the run")
 	m.Steps[0].Text = "mutated"
 	assert.Equal(t, "step xxxxx", v.message(0).Steps[0].Text, "rendered steps are a copy")
 	assert.Equal(t, chat.Message{Kind: chat.KindStatus, Status: "✓ 7 steps", Final: true}, v.summary())

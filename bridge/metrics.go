@@ -29,6 +29,10 @@ type Metrics interface {
 	TimeToPlaceholder(platform string, d time.Duration)
 	// TimeToFirstStatus observes the time from receiving a message to its first status edit.
 	TimeToFirstStatus(platform string, d time.Duration)
+	// Feedback counts a rating of an answer that changed the record (a
+	// first press or a changed one; replays are not counted), by value
+	// ("up" or "down").
+	Feedback(platform, value string)
 }
 
 // NopMetrics discards every measurement.
@@ -45,3 +49,4 @@ func (NopMetrics) RateLimited(string, string)                {}
 func (NopMetrics) Approval(string, string, time.Duration)    {}
 func (NopMetrics) TimeToPlaceholder(string, time.Duration)   {}
 func (NopMetrics) TimeToFirstStatus(string, time.Duration)   {}
+func (NopMetrics) Feedback(string, string)                   {}

@@ -56,7 +56,7 @@ func (v *liveView) addStep(text string, keep int) {
 		copy(v.steps, v.steps[len(v.steps)-keep+1:])
 		v.steps = v.steps[:keep-1]
 	}
-	v.steps = append(v.steps, chat.Step{Text: chat.TruncateRunes(text, maxStepRunes)})
+	v.steps = append(v.steps, chat.Step{Text: chat.TruncateRunes(text, maxStepRunes), Seq: v.total})
 }
 
 // addThought records a thoughts event according to the show_thoughts mode.

@@ -25,11 +25,11 @@ func TestLiveStatusStepsAndThoughts(t *testing.T) {
 		want     chat.Message
 	}{
 		{"latest thought", bridge.ThoughtsLatest, chat.Message{Kind: chat.KindStatus, Status: "Writing report", Thought: "now write",
-			Steps: []chat.Step{{Text: "Reading Jira", Done: true}, {Text: "Searching wiki", Done: true}, {Text: "Writing report"}}}},
+			Steps: []chat.Step{{Text: "Reading Jira", Done: true, Seq: 2}, {Text: "Searching wiki", Done: true, Seq: 3}, {Text: "Writing report", Seq: 4}}}},
 		{"thoughts off", bridge.ThoughtsOff, chat.Message{Kind: chat.KindStatus, Status: "Writing report",
-			Steps: []chat.Step{{Text: "Reading Jira", Done: true}, {Text: "Searching wiki", Done: true}, {Text: "Writing report"}}}},
+			Steps: []chat.Step{{Text: "Reading Jira", Done: true, Seq: 2}, {Text: "Searching wiki", Done: true, Seq: 3}, {Text: "Writing report", Seq: 4}}}},
 		{"all thoughts", bridge.ThoughtsAll, chat.Message{Kind: chat.KindStatus, Status: "Writing report", Thought: "plan\nnow write",
-			Steps: []chat.Step{{Text: "Reading Jira", Done: true}, {Text: "Searching wiki", Done: true}, {Text: "Writing report"}}}},
+			Steps: []chat.Step{{Text: "Reading Jira", Done: true, Seq: 2}, {Text: "Searching wiki", Done: true, Seq: 3}, {Text: "Writing report", Seq: 4}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -205,6 +205,7 @@ func (m *countMetrics) durations(name string) []time.Duration {
 
 func (m *countMetrics) MessageReceived(string)          { m.inc("received") }
 func (m *countMetrics) DedupeHit(string)                { m.inc("dedupe") }
+func (m *countMetrics) Feedback(_ string, v string)     { m.inc("feedback:" + v) }
 func (m *countMetrics) AgentEvent(_ string, typ string) { m.inc("event:" + typ) }
 func (m *countMetrics) Edit(_ string, result string)    { m.inc("edit:" + result) }
 func (m *countMetrics) RateLimited(_ string, op string) { m.inc("429:" + op) }

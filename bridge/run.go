@@ -53,7 +53,9 @@ type run struct {
 	liveDone bool
 
 	started time.Time
-	live    *outbox.LiveMessage
+	live    liveSink
+	lane    string
+	status  *pacer
 	ref     chat.MessageRef
 	agentID string
 
@@ -110,7 +112,7 @@ func (b *Bridge) runJob(j job) {
 	d := time.Since(r.started)
 	b.metrics.RunFinished(ps.name, res.outcome, d)
 	b.ended(j.key, res.outcome)
-	attrs := []any{"run", handle.id, "agent", r.agentID, "duration", d, "events", r.events, "edits", r.updates, "outcome", res.outcome}
+	attrs := []any{"run", handle.id, "lane", r.lane, "agent", r.agentID, "duration", d, "events", r.events, "edits", r.updates, "outcome", res.outcome}
 	if res.err != nil {
 		attrs = append(attrs, "err", res.err)
 	}
@@ -124,14 +126,16 @@ func (b *Bridge) runJob(j job) {
 // execute posts the placeholder, runs the agent turn and delivers its end.
 func (r *run) execute() result {
 	b := r.b
-	ref, err := r.ps.out.Post(b.life, r.job.key, r.withStop(placeholderMessage()), outbox.PrioHigh)
+	live, lane, err := r.openLive()
+	r.lane = lane
 	if err != nil {
 		r.settle(&result{outcome: outcomeError, notice: "placeholder not posted"})
-		return result{outcome: outcomeError, err: fmt.Errorf("post placeholder: %w", err)}
+		return result{outcome: outcomeError, err: err}
 	}
 	b.metrics.TimeToPlaceholder(r.ps.name, time.Since(r.job.received))
+	ref := live.Ref()
 	r.ref = ref
-	r.live = r.ps.out.Live(ref)
+	r.live = live
 	r.recordLive(ref)
 	inflight := chat.InFlightRun{Key: r.job.key, Placeholder: ref, InboundID: r.job.inboundID, Started: r.started}
 	if r.tracked {
@@ -173,6 +177,10 @@ func (r *run) deliver(res *result) error {
 	switch res.outcome {
 	case outcomeDone:
 		chunks := answerMessages(r.ps.mentions, res.answer, r.ps.limits.MaxMessageChars)
+		if r.ps.buttons {
+			// The answer's last part carries its 👍/👎.
+			chunks[len(chunks)-1].Feedback = r.handle.id
+		}
 		if _, err := r.live.Finish(b.life, chunks, r.view.summary()); err != nil {
 			return fmt.Errorf("deliver answer: %w", err)
 		}
@@ -417,7 +425,11 @@ func (r *run) onEvent(ev promptev.AgentEvent) (result, bool) {
 // update hands the current live state to the coalescing editor.
 func (r *run) update() {
 	r.updates++
-	r.live.Set(r.withStop(r.view.message(r.ps.limits.MaxMessageChars)))
+	m := r.withStop(r.view.message(r.ps.limits.MaxMessageChars))
+	r.live.Set(m)
+	if r.status != nil {
+		r.status.set(m)
+	}
 }
 
 // failure turns an error into the user-facing end of the turn. A run
@@ -484,46 +496,53 @@ func visitorID(p chat.Platform, key chat.ConversationKey, u chat.User) string {
 	return chat.DefaultVisitorID(key, u)
 }
 
-// workingStatus is the text of a platform's native "working" indicator.
+// workingStatus is the text of a platform's native "working" indicator
+// before the first step.
 const workingStatus = "is working on it…"
 
-// statusCallTimeout bounds one indicator call; the indicator is best effort.
+// statusCallTimeout bounds the call that clears the indicator.
 const statusCallTimeout = 5 * time.Second
 
 // indicate shows the platform's native "working" indicator (an assistant
-// thread status, a typing indicator) while the agent runs, when the platform has
-// one, and returns the function that clears it. The calls run on worker
-// goroutines, set before clear, so a slow indicator never delays the run and
-// no goroutine waits for the run's whole length; failures are only logged,
-// since the placeholder already shows the run's progress.
+// thread status, a typing indicator) while the agent runs, when the platform
+// has one: first workingStatus, then each step's text as the run goes (the
+// status line everyone in the conversation sees), paced like live edits. It
+// returns the function that clears it. The calls run on a worker, so a slow
+// indicator never delays the run; failures are only logged, since the live
+// message already shows the run's progress.
 func (r *run) indicate() (stop func()) {
 	ss, ok := r.ps.p.(chat.StatusSetter)
 	if !ok {
 		return func() {}
 	}
 	b, key := r.b, r.job.key
-	call := func(ctx context.Context, status string) {
-		ctx, cancel := context.WithTimeout(ctx, statusCallTimeout)
-		defer cancel()
-		if err := ss.SetStatus(ctx, key, status); err != nil {
-			r.log.Debug("status indicator not updated", "status", status, "err", err)
-		}
-	}
-	set := make(chan struct{})
-	if !b.workers.Go(func() {
-		defer close(set)
-		call(b.life, workingStatus)
-	}) {
-		return func() {}
-	}
+	r.status = b.startPacer(r.log, r.ps.limits.MinEditInterval, func(ctx context.Context, m chat.Message) error {
+		return ss.SetStatus(ctx, key, statusLineText(m))
+	})
+	r.status.set(chat.Message{Kind: chat.KindStatus, Status: workingStatus})
 	return func() {
+		p := r.status
+		r.status = nil
 		// Clear even while stopping: a stale "working" status would outlive the run.
 		clear := func() {
-			<-set
-			call(context.WithoutCancel(b.life), "")
+			p.stop()
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(b.life), statusCallTimeout)
+			defer cancel()
+			if err := ss.SetStatus(ctx, key, ""); err != nil {
+				r.log.Debug("status indicator not cleared", "err", err)
+			}
 		}
 		if !b.workers.Go(clear) {
 			clear()
 		}
 	}
+}
+
+// statusLineText is the status line of a live state: its current step's
+// text, verbatim, or workingStatus before the first step.
+func statusLineText(m chat.Message) string {
+	if m.Status == "" || m.Status == thinkingText {
+		return workingStatus
+	}
+	return m.Status
 }

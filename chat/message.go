@@ -171,6 +171,10 @@ const (
 type Step struct {
 	Text string
 	Done bool
+	// Seq is the step's position in its run, from 1 (0 when unknown).
+	// Platforms that show steps as cards of their own (a native stream's
+	// task cards) use it as the card's identity.
+	Seq int
 }
 
 // ApprovalState is the state of an approval request.
@@ -229,6 +233,10 @@ type Message struct {
 	Approval *ApprovalCard
 	// Final is true for the last state of a message (no more edits follow).
 	Final bool
+	// Feedback, when set, is the id of the answer this message ends: the
+	// platform shows 👍/👎 buttons whose action is Feedback with the target
+	// FeedbackTarget(Feedback, value). Only the last part of an answer has it.
+	Feedback string
 	// Buttons are extra buttons the message carries (a run's Stop, a failure
 	// notice's Retry), rendered after any approval buttons. An edit without
 	// them removes them.

@@ -10,5 +10,6 @@ type RecordFuncs struct {
 	// RunRecord receives the run records (a run's Stop, a failure's Retry).
 	RunRecord func(RunRecord) error
 	// Grant receives the conversation grants of approvals.
-	Grant func(Grant) error
+	Grant    func(Grant) error
+	Feedback func(FeedbackRecord) error
 }

@@ -287,6 +287,9 @@ type Store interface {
 	// limit. It never deletes a live mark, even racing SeenOrMark. A limit
 	// of zero or less means DefaultBatchLimit.
 	SweepDedupe(ctx context.Context, now time.Time, limit int) (int, error)
+
+	// FeedbackStore keeps the ratings of answers.
+	FeedbackStore
 }
 
 // ApplyRunMove returns r changed by m: state m.To and every non-empty field

@@ -39,6 +39,7 @@ type Metrics struct {
 	rateLimited   *prometheus.CounterVec
 	invalid       *prometheus.CounterVec
 	approvals     *prometheus.CounterVec
+	feedback      *prometheus.CounterVec
 	approvalWait  *prometheus.HistogramVec
 	toPlaceholder *prometheus.HistogramVec
 	toFirstStatus *prometheus.HistogramVec
@@ -92,6 +93,9 @@ func New(opts Options) *Metrics {
 		approvals: counter("approvals_total",
 			"Approval decisions and refused clicks, by platform and outcome (approved, denied, expired, stopped, auto: approved by a conversation grant, unauthorized, duplicate).",
 			"platform", "outcome"),
+		feedback: counter("feedback_total",
+			"Ratings of answers that changed the record (a first press or a changed one), by platform and value (up, down).",
+			"platform", "value"),
 		approvalWait: histogram("approval_wait_seconds",
 			"Time from an approval card to its decision, by platform and outcome.",
 			waitBuckets(), "platform", "outcome"),
@@ -109,7 +113,7 @@ func New(opts Options) *Metrics {
 			"version"),
 	}
 	reg.MustRegister(m.messages, m.dedupe, m.events, m.runs, m.runDuration, m.edits,
-		m.rateLimited, m.invalid, m.approvals, m.approvalWait, m.toPlaceholder, m.toFirstStatus,
+		m.rateLimited, m.invalid, m.approvals, m.feedback, m.approvalWait, m.toPlaceholder, m.toFirstStatus,
 		m.adapterReady, m.buildInfo)
 	if !opts.NoRuntimeCollectors {
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -174,6 +178,9 @@ func (m *Metrics) AddPlatform(platform string) {
 	for _, o := range approvalOutcomes {
 		m.approvals.WithLabelValues(platform, o)
 	}
+	for _, v := range []chat.FeedbackValue{chat.FeedbackUp, chat.FeedbackDown} {
+		m.feedback.WithLabelValues(platform, string(v))
+	}
 	m.adapterReady.WithLabelValues(platform)
 }
 
@@ -209,6 +216,12 @@ func (m *Metrics) Edit(platform, result string) { m.edits.WithLabelValues(platfo
 
 // RateLimited implements bridge.Metrics.
 func (m *Metrics) RateLimited(platform, op string) { m.rateLimited.WithLabelValues(platform, op).Inc() }
+
+// Feedback implements bridge.Metrics: a rating of an answer that changed
+// the record.
+func (m *Metrics) Feedback(platform, value string) {
+	m.feedback.WithLabelValues(platform, value).Inc()
+}
 
 // InvalidRequest implements chat.RequestCounter.
 func (m *Metrics) InvalidRequest(platform, route string, status int) {

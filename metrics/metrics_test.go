@@ -84,6 +84,12 @@ func TestMetricsSeries(t *testing.T) {
 			want:   `promptev_bridge_approvals_total{outcome="unauthorized",platform="slack"} 1`,
 		},
 		{
+			name:   "feedback by value",
+			record: func(m *Metrics) { m.Feedback("slack", "down") },
+			series: "promptev_bridge_feedback_total",
+			want:   `promptev_bridge_feedback_total{platform="slack",value="down"} 1`,
+		},
+		{
 			name:   "time to placeholder",
 			record: func(m *Metrics) { m.TimeToPlaceholder("slack", 4*time.Millisecond) },
 			series: "promptev_bridge_time_to_placeholder_seconds",
@@ -160,6 +166,7 @@ func TestAddPlatformPrecreatesSeries(t *testing.T) {
 		{"promptev_bridge_edits_total", []string{`{platform="chat",result="failed"} 0`}},
 		{"promptev_bridge_agent_events_total", []string{`{platform="chat",type="other"} 0`}},
 		{"promptev_bridge_adapter_ready", []string{`{platform="chat"} 0`}},
+		{"promptev_bridge_feedback_total", []string{`{platform="chat",value="up"} 0`, `{platform="chat",value="down"} 0`}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.series, func(t *testing.T) {

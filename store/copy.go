@@ -14,6 +14,8 @@ type Copied struct {
 	Runs          int
 	RunRecords    int
 	Grants        int
+	// Feedback counts the ratings of answers copied.
+	Feedback int
 }
 
 // Copy copies every conversation, approval (pending or decided), in-flight
@@ -64,6 +66,11 @@ func Copy(ctx context.Context, from, to Store, force bool) (Copied, error) {
 		Grant: func(g chat.Grant) error {
 			n.Grants++
 			return to.PutGrant(ctx, g)
+		},
+		Feedback: func(f chat.FeedbackRecord) error {
+			n.Feedback++
+			_, _, err := to.PutFeedback(ctx, f)
+			return err
 		},
 	})
 	if err != nil {

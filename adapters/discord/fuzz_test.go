@@ -108,8 +108,14 @@ func fuzzDiscordAdapter(t testing.TB, autoThread bool) *Adapter {
 }
 
 func botMentioned(s string) bool {
+	return botMentionedIn(s, fuzzGuild)
+}
+
+// botMentionedIn is botMentioned for a message of guild: the managed role
+// is the bot's only in fuzzGuild (in a DM, "<@&…>" is plain text).
+func botMentionedIn(s, guild string) bool {
 	return strings.Contains(s, "<@"+fuzzBot+">") || strings.Contains(s, "<@!"+fuzzBot+">") ||
-		strings.Contains(s, "<@&"+fuzzRole+">")
+		(guild == fuzzGuild && strings.Contains(s, "<@&"+fuzzRole+">"))
 }
 
 // FuzzDiscordInbound classifies random MESSAGE_CREATE content: in a DM, a
@@ -173,7 +179,7 @@ func FuzzDiscordInbound(f *testing.F) {
 		case 4:
 			m.Type = discordgo.MessageTypeGuildMemberJoin
 		}
-		mentioned := inMentions || botMentioned(content)
+		mentioned := inMentions || botMentionedIn(content, m.GuildID)
 		for _, a := range []*Adapter{autoThread, inline} {
 			in, ok := a.inbound(ctx, m, time.Unix(1764331200, 0))
 			if !ok {
@@ -184,7 +190,7 @@ func FuzzDiscordInbound(f *testing.F) {
 			}
 			// An empty text is handed over only when the bot is addressed:
 			// the bridge answers a bare mention with a hint.
-			if botMentioned(in.Text) || in.Text != strings.TrimSpace(in.Text) || (in.Text == "" && !in.Mentioned) {
+			if botMentionedIn(in.Text, m.GuildID) || in.Text != strings.TrimSpace(in.Text) || (in.Text == "" && !in.Mentioned) {
 				t.Fatalf("text %q handed over for content %q", in.Text, content)
 			}
 			if !in.Key.Valid() || in.Key.Platform != Name {

@@ -67,6 +67,13 @@ func render(msg chat.Message) (rendered, error) {
 		}
 	default: // KindAnswer, KindNotice
 		r.content = msg.Body
+		if msg.Kind == chat.KindAnswer && msg.Feedback != "" {
+			row, err := feedbackButtons(msg.Feedback)
+			if err != nil {
+				return r, err
+			}
+			r.components = []discordgo.MessageComponent{row}
+		}
 	}
 	row, err := messageButtons(msg.Buttons)
 	if err != nil {
@@ -237,6 +244,22 @@ func messageButtons(buttons []chat.Button) (*discordgo.ActionsRow, error) {
 		row.Components = append(row.Components, discordgo.Button{Label: oneLine(b.Label, 80), Style: style, CustomID: id})
 	}
 	return &row, nil
+}
+
+// feedbackButtons is the 👍 / 👎 row of an answer's last part.
+func feedbackButtons(answer string) (discordgo.ActionsRow, error) {
+	up, err := customID(chat.Feedback, chat.FeedbackTarget(answer, chat.FeedbackUp))
+	if err != nil {
+		return discordgo.ActionsRow{}, err
+	}
+	down, err := customID(chat.Feedback, chat.FeedbackTarget(answer, chat.FeedbackDown))
+	if err != nil {
+		return discordgo.ActionsRow{}, err
+	}
+	return discordgo.ActionsRow{Components: []discordgo.MessageComponent{
+		discordgo.Button{Label: "👍", Style: discordgo.SecondaryButton, CustomID: up},
+		discordgo.Button{Label: "👎", Style: discordgo.SecondaryButton, CustomID: down},
+	}}, nil
 }
 
 // customID is the custom id of a button of the given kind and target; it

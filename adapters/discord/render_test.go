@@ -138,3 +138,28 @@ func TestTextHelpers(t *testing.T) {
 	assert.Equal(t, "Promptev", threadName("  \n "))
 	assert.Equal(t, 90, utf8.RuneCountInString(threadName(strings.Repeat("ü", 200))))
 }
+
+func TestRenderFeedbackButtons(t *testing.T) {
+	t.Parallel()
+	r, err := render(chat.Message{Kind: chat.KindAnswer, Body: "answer", Final: true, Feedback: "RUN123"})
+	require.NoError(t, err)
+	require.Len(t, r.components, 1, "the answer's last part carries 👍/👎")
+	row := r.components[0].(discordgo.ActionsRow)
+	require.Len(t, row.Components, 2)
+	for i, want := range []chat.FeedbackValue{chat.FeedbackUp, chat.FeedbackDown} {
+		b := row.Components[i].(discordgo.Button)
+		kind, target, ok := parseCustomID(b.CustomID)
+		require.True(t, ok)
+		assert.Equal(t, chat.Feedback, kind)
+		answer, v, err := chat.ParseFeedbackTarget(target)
+		require.NoError(t, err)
+		assert.Equal(t, "RUN123", answer)
+		assert.Equal(t, want, v)
+	}
+	plain, err := render(chat.Message{Kind: chat.KindAnswer, Body: "first part", Final: true})
+	require.NoError(t, err)
+	assert.Empty(t, plain.components, "other parts have no buttons")
+	notice, err := render(chat.Message{Kind: chat.KindNotice, Body: "failed", Final: true, Feedback: "RUN123"})
+	require.NoError(t, err)
+	assert.Empty(t, notice.components, "notices are not rated")
+}

@@ -72,8 +72,9 @@ func TestE2EStopButton(t *testing.T) {
 		CustomID: stop.CustomID, UserID: testUser, UserName: "ana"})
 	require.NoError(t, err)
 	s = e.waitFor(t, func(s discordfake.Snapshot) bool {
+		// The edit may land before the press's own response is recorded.
 		m, _ := s.Message(live.ID)
-		return strings.Contains(m.Content, "Stopped by")
+		return strings.Contains(m.Content, "Stopped by") && len(s.InteractionResponses) == 2
 	})
 	assert.Less(t, time.Since(pressed), 2*time.Second)
 	stopped, _ := s.Message(live.ID)

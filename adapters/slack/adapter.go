@@ -38,6 +38,9 @@ type webAPI interface {
 	DeleteMessageContext(ctx context.Context, channel, messageTimestamp string) (string, string, error)
 	SetAssistantThreadsStatusContext(ctx context.Context, params slack.AssistantThreadsSetStatusParameters) error
 	OpenViewContext(ctx context.Context, triggerID string, view slack.ModalViewRequest) (*slack.ViewResponse, error)
+	StartStreamContext(ctx context.Context, channelID string, options ...slack.MsgOption) (string, string, error)
+	AppendStreamContext(ctx context.Context, channelID, timestamp string, options ...slack.MsgOption) (string, string, error)
+	StopStreamContext(ctx context.Context, channelID, timestamp string, options ...slack.MsgOption) (string, string, error)
 	SetAgentSessionStatusContext(ctx context.Context, params slack.AgentSessionSetStatusParameters) (*slack.AgentSessionSetStatusResponse, error)
 }
 
@@ -83,6 +86,14 @@ type Adapter struct {
 	// start it with goBackground. Each Run gives it a new group and closes
 	// it before waiting for it, after which no work is added.
 	bg atomic.Pointer[workgroup.Group]
+
+	// lanes are the budgets of the progress lanes and what each workspace
+	// lacks; streams the native streams this adapter started.
+	lanes   *lanes
+	streams streams
+	// http is the client of direct Web API requests (Scopes); nil uses a
+	// default one.
+	http *http.Client
 }
 
 // New validates cfg and returns an Adapter using slack-go's Web API client
@@ -96,15 +107,17 @@ func New(cfg Config, logger *slog.Logger) (*Adapter, error) {
 		return nil, fmt.Errorf("slack: invalid config: %w", err)
 	}
 	cfg = cfg.withDefaults()
+	hc := &http.Client{Timeout: webAPITimeout}
 	client := slack.New(cfg.BotToken,
 		slack.OptionAppLevelToken(cfg.AppToken),
 		slack.OptionAPIURL(cfg.APIURL),
 		// slack-go's default client has no timeout; a stalled Web API call
 		// must not hold a sender forever when the caller's ctx has no deadline.
-		slack.OptionHTTPClient(&http.Client{Timeout: webAPITimeout}),
+		slack.OptionHTTPClient(hc),
 	)
 	a := newAdapter(cfg, client, logger)
 	a.client = client
+	a.http = hc
 	return a, nil
 }
 
@@ -119,6 +132,8 @@ func newAdapter(cfg Config, api webAPI, logger *slog.Logger) *Adapter {
 		api:       api,
 		now:       time.Now,
 		listening: make(chan struct{}),
+		lanes:     newLanes(),
+		streams:   streams{open: map[string]*openStream{}},
 
 		pingInterval: socketPingInterval,
 		clientPing:   socketClientPing,

@@ -70,6 +70,17 @@ type Config struct {
 	// AssistantStatus enables assistant.threads.setStatus while the agent works
 	// (needs the assistant:write scope).
 	AssistantStatus bool `yaml:"assistant_status"`
+	// Streaming chooses how runs show progress: "auto" (default) streams
+	// natively (chat.startStream, task cards) in DMs and shows the edited
+	// placeholder plus the thread's status line in channel threads;
+	// "native" streams to the asker everywhere while the stream budgets
+	// allow; "edit" uses the edited placeholder alone. The status line
+	// (assistant.threads.setStatus) is on in auto and native.
+	Streaming string `yaml:"streaming"`
+	// AgentSessions moves each run's agent session to processing and back
+	// to active (agents.sessions.setStatus); the app must be declared as an
+	// agent (see manifest-agent.yaml).
+	AgentSessions bool `yaml:"agent_sessions"`
 }
 
 // DefaultConfig returns the defaults: socket mode, the public API URL, 40
@@ -86,6 +97,7 @@ func DefaultConfig() Config {
 		PostPerSec:        DefaultPostPerSec,
 		PostBurst:         DefaultPostBurst,
 		SocketConnections: DefaultSocketConnections,
+		Streaming:         StreamingAuto,
 	}
 }
 
@@ -124,6 +136,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.SocketConnections == 0 {
 		c.SocketConnections = d.SocketConnections
+	}
+	if c.Streaming == "" {
+		c.Streaming = d.Streaming
 	}
 	return c
 }
@@ -185,6 +200,11 @@ func (c Config) Validate(path string) chat.ConfigProblems {
 	}
 	if c.PostBurst < 0 {
 		ps.Add(p("post_burst"), "must be positive, got %d", c.PostBurst)
+	}
+	switch c.Streaming {
+	case StreamingAuto, StreamingNative, StreamingEdit:
+	default:
+		ps.Add(p("streaming"), "must be auto, native or edit, got %q", c.Streaming)
 	}
 	if c.SocketConnections < 1 || c.SocketConnections > MaxSocketConnections {
 		ps.Add(p("socket_connections"), "must be between 1 and %d (Slack's limit per app; 2 or more keep events flowing when one connection dies silently), got %d",

@@ -61,6 +61,7 @@ func TestConfigValidate(t *testing.T) {
 		{"ten socket connections", func(c *Config) { c.SocketConnections = 10 }, nil},
 		{"more socket connections than Slack allows", func(c *Config) { c.SocketConnections = 11 }, []string{"slack.socket_connections"}},
 		{"negative socket connections", func(c *Config) { c.SocketConnections = -1 }, []string{"slack.socket_connections"}},
+		{"unknown streaming mode", func(c *Config) { c.Streaming = "stream" }, []string{"slack.streaming"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

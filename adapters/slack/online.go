@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/slack-go/slack"
 )
@@ -19,7 +20,19 @@ func (a *Adapter) CheckOnline(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("auth.test: %w: %s", err, authFix(err))
 	}
-	return fmt.Sprintf("auth.test: bot @%s (%s) in workspace %s (%s)", r.User, r.UserID, r.Team, r.TeamID), nil
+	desc := fmt.Sprintf("auth.test: bot @%s (%s) in workspace %s (%s)", r.User, r.UserID, r.Team, r.TeamID)
+	if !a.cfg.AgentSessions {
+		return desc, nil
+	}
+	ok, missing, err := a.AgentSessionsAllowed(ctx)
+	switch {
+	case err != nil:
+		return "", fmt.Errorf("agent sessions: %w", err)
+	case !ok:
+		return "", fmt.Errorf("slack.agent_sessions is on but the token lacks %s: install the app from adapters/slack/manifest-agent.yaml (agent_view declares it an agent) and reinstall it, or turn slack.agent_sessions off",
+			strings.Join(missing, ", "))
+	}
+	return desc + "; agent sessions allowed", nil
 }
 
 // authFix is the fix for a failed auth.test, by Slack's documented error

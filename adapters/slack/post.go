@@ -59,12 +59,35 @@ func (a *Adapter) Ephemeral(ctx context.Context, key chat.ConversationKey, userI
 	return nil
 }
 
-// SetStatus sets the assistant thread status ("is working on it...") when
-// assistant_status is enabled in the config; otherwise it does nothing.
-// Status "" clears it. Threadless conversations have no status.
+// SetStatus is the run's status line: assistant.threads.setStatus with the
+// current step, visible to everyone in the thread, when streaming is auto or
+// native (or assistant_status is on); status "" clears it. Threadless
+// conversations have no status line. Calls are drawn from a budget per
+// thread; a short budget answers *chat.RateLimitError (the bridge sends the
+// latest step later). With agent_sessions on, a status moves the thread's
+// agent session to processing and the clear moves it back to active.
 func (a *Adapter) SetStatus(ctx context.Context, key chat.ConversationKey, status string) error {
-	if !a.cfg.AssistantStatus || key.Thread == "" {
+	if key.Thread == "" {
 		return nil
+	}
+	if a.cfg.AgentSessions {
+		a.setSession(ctx, key, status != "")
+	}
+	if !a.statusLine() || a.lanes.isMissing(key.Workspace, laneStatus) {
+		return nil
+	}
+	for {
+		ok, wait := a.lanes.take("assistant.threads.setStatus", key.Channel+" "+key.Thread, a.now())
+		if ok {
+			break
+		}
+		if status != "" {
+			return budgetShort("assistant.threads.setStatus", wait)
+		}
+		// The clear is never dropped: it waits for the thread's budget.
+		if !chat.SleepContext(ctx, wait) {
+			return ctx.Err()
+		}
 	}
 	err := a.api.SetAssistantThreadsStatusContext(ctx, slack.AssistantThreadsSetStatusParameters{
 		ChannelID: key.Channel,
@@ -72,9 +95,39 @@ func (a *Adapter) SetStatus(ctx context.Context, key chat.ConversationKey, statu
 		Status:    chat.TruncateRunes(chat.OneLine(status), 200),
 	})
 	if err != nil {
-		return mapError("assistant.threads.setStatus", err)
+		return a.laneFailed(key.Workspace, laneStatus, "assistant.threads.setStatus", err)
 	}
 	return nil
+}
+
+// statusLine reports whether the status line is on.
+func (a *Adapter) statusLine() bool {
+	return a.cfg.AssistantStatus || a.cfg.Streaming == StreamingAuto || a.cfg.Streaming == StreamingNative
+}
+
+// setSession moves the thread's agent session to processing (working) or
+// back to active, once per change (each step of a run sets the status
+// line, not the session). It is best effort: a workspace without agent sessions is
+// remembered, and other failures are logged.
+func (a *Adapter) setSession(ctx context.Context, key chat.ConversationKey, working bool) {
+	if a.lanes.isMissing(key.Workspace, laneSession) || !a.lanes.sessionMoves(key.Channel+" "+key.Thread, working) {
+		return
+	}
+	status := slack.AgentSessionStatusActive
+	if working {
+		status = slack.AgentSessionStatusProcessing
+	}
+	if ok, _ := a.lanes.take("agents.sessions.setStatus", key.Workspace, a.now()); !ok && working {
+		// Short budget: skip processing; never skip the way back to active.
+		return
+	}
+	_, err := a.api.SetAgentSessionStatusContext(ctx, slack.AgentSessionSetStatusParameters{
+		Status: status, ChannelID: key.Channel, ThreadTS: key.Thread,
+	})
+	if err != nil {
+		err = a.laneFailed(key.Workspace, laneSession, "agents.sessions.setStatus", err)
+		a.log.Debug("agent session status not set", "status", status, "conversation", key.String(), "err", err)
+	}
 }
 
 func refChannel(ref chat.MessageRef) string {

@@ -173,11 +173,11 @@ func TestEphemeral(t *testing.T) {
 func TestSetStatus(t *testing.T) {
 	fake := slackfake.New(t)
 	key := chat.ConversationKey{Platform: "slack", Workspace: slackfake.TeamID, Channel: "C1", Thread: "1.1"}
-	off := newFakeAdapter(t, fake, nil)
+	off := newFakeAdapter(t, fake, func(c *Config) { c.Streaming = StreamingEdit })
 	require.NoError(t, off.SetStatus(context.Background(), key, "is searching..."))
-	assert.Empty(t, fake.Calls("assistant.threads.setStatus"), "off by default")
+	assert.Empty(t, fake.Calls("assistant.threads.setStatus"), "off with streaming: edit")
 
-	on := newFakeAdapter(t, fake, func(c *Config) { c.AssistantStatus = true })
+	on := newFakeAdapter(t, fake, nil) // on by default (streaming: auto)
 	require.NoError(t, on.SetStatus(context.Background(), key, "is searching..."))
 	require.NoError(t, on.SetStatus(context.Background(), key, ""))
 	require.NoError(t, on.SetStatus(context.Background(), chat.ConversationKey{Platform: "slack", Channel: "D1"}, "x"))
@@ -186,6 +186,25 @@ func TestSetStatus(t *testing.T) {
 	assert.Equal(t, "is searching...", calls[0].Status)
 	assert.Equal(t, "1.1", calls[0].ThreadTS)
 	assert.Empty(t, calls[1].Status)
+	assert.Equal(t, "", fake.ThreadStatus("C1", "1.1"), "cleared")
+	assert.GreaterOrEqual(t, calls[1].At.Sub(calls[0].At), time.Second, "the clear waited for the thread's budget")
+}
+
+func TestSetStatusBudgetPerThread(t *testing.T) {
+	fake := slackfake.New(t, slackfake.WithRateLimits())
+	a := newFakeAdapter(t, fake, nil)
+	k1 := chat.ConversationKey{Platform: "slack", Workspace: slackfake.TeamID, Channel: "C1", Thread: "1.1"}
+	k2 := chat.ConversationKey{Platform: "slack", Workspace: slackfake.TeamID, Channel: "C1", Thread: "1.2"}
+	ctx := context.Background()
+	require.NoError(t, a.SetStatus(ctx, k1, "Searching Jira"))
+	require.NoError(t, a.SetStatus(ctx, k2, "Reading wiki"), "each thread has its own budget")
+	err := a.SetStatus(ctx, k1, "Reading PROJ-1")
+	var rl *chat.RateLimitError
+	require.ErrorAs(t, err, &rl, "a second step within the thread's budget waits")
+	assert.Greater(t, rl.RetryAfter, time.Second)
+	assert.Len(t, fake.Calls("assistant.threads.setStatus"), 2, "the refused step never reached Slack")
+	assert.Equal(t, "Searching Jira", fake.ThreadStatus("C1", "1.1"))
+	assert.Equal(t, "Reading wiki", fake.ThreadStatus("C1", "1.2"))
 }
 
 func TestBlocksArePlainJSON(t *testing.T) {

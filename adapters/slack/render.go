@@ -255,10 +255,26 @@ func renderMarkdown(m chat.Message) rendered {
 	// The bridge keeps Body within maxTextChars; the markdown block itself
 	// allows maxMarkdownChars, which leaves room for neutralised mentions.
 	body = chat.TruncateRunes(body, maxMarkdownChars)
-	return rendered{
-		Blocks: []slack.Block{slack.NewMarkdownBlock(noBlockID, body)},
-		Text:   plainFallback(body),
+	blocks := []slack.Block{slack.NewMarkdownBlock(noBlockID, body)}
+	if fb := feedbackBlock(m.Feedback); fb != nil {
+		blocks = append(blocks, fb)
 	}
+	return rendered{Blocks: blocks, Text: plainFallback(body)}
+}
+
+// ActionFeedback is the action id of an answer's 👍/👎 (a feedback_buttons
+// element); the pressed button's value is chat.FeedbackTarget.
+const ActionFeedback = actionIDPrefix + string(chat.Feedback)
+
+// feedbackBlock is the context_actions block with the 👍/👎 feedback
+// buttons of answer, or nil without an answer id.
+func feedbackBlock(answer string) slack.Block {
+	if answer == "" {
+		return nil
+	}
+	up := slack.NewFeedbackButton(plain("👍"), chat.FeedbackTarget(answer, chat.FeedbackUp)).WithAccessibilityLabel("Good answer")
+	down := slack.NewFeedbackButton(plain("👎"), chat.FeedbackTarget(answer, chat.FeedbackDown)).WithAccessibilityLabel("Bad answer")
+	return slack.NewContextActionsBlock(noBlockID, slack.NewFeedbackButtonsBlockElement(ActionFeedback, up, down))
 }
 
 // neutralize makes every text of m unable to ping (mentions, @channel),
@@ -270,7 +286,7 @@ func neutralize(m chat.Message) chat.Message {
 	if len(m.Steps) > 0 {
 		steps := make([]chat.Step, len(m.Steps))
 		for i, st := range m.Steps {
-			steps[i] = chat.Step{Text: neutralizeMentions(st.Text), Done: st.Done}
+			steps[i] = chat.Step{Text: neutralizeMentions(st.Text), Done: st.Done, Seq: st.Seq}
 		}
 		m.Steps = steps
 	}

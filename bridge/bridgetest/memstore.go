@@ -24,7 +24,8 @@ type MemStore struct {
 	runs          map[chat.ConversationKey]chat.InFlightRun
 	runRecords    map[string]chat.RunRecord
 	grants        map[grantKey]chat.Grant
-	dedupe        map[string]time.Time // key -> expiry
+	dedupe        map[string]time.Time                      // key -> expiry
+	feedback      map[string]map[string]chat.FeedbackRecord // answer -> user -> record
 }
 
 var (
@@ -41,6 +42,7 @@ func NewMemStore() *MemStore {
 		runRecords:    make(map[string]chat.RunRecord),
 		grants:        make(map[grantKey]chat.Grant),
 		dedupe:        make(map[string]time.Time),
+		feedback:      make(map[string]map[string]chat.FeedbackRecord),
 	}
 }
 
@@ -351,4 +353,40 @@ func (s *MemStore) SweepDedupe(ctx context.Context, now time.Time, limit int) (i
 		}
 	}
 	return n, nil
+}
+
+// PutFeedback records one user's rating of an answer; see chat.FeedbackStore.
+func (s *MemStore) PutFeedback(ctx context.Context, f chat.FeedbackRecord) (chat.FeedbackValue, bool, error) {
+	if err := chat.CheckFeedback(f); err != nil {
+		return "", false, err
+	}
+	if err := s.lock(ctx); err != nil {
+		return "", false, err
+	}
+	defer s.mu.Unlock()
+	byUser := s.feedback[f.Answer]
+	if byUser == nil {
+		byUser = map[string]chat.FeedbackRecord{}
+		s.feedback[f.Answer] = byUser
+	}
+	prev := byUser[f.User].Value
+	if prev == f.Value {
+		return prev, false, nil
+	}
+	byUser[f.User] = f
+	return prev, true, nil
+}
+
+// ListFeedback returns the ratings of answer, in user order.
+func (s *MemStore) ListFeedback(ctx context.Context, answer string) ([]chat.FeedbackRecord, error) {
+	if err := s.lock(ctx); err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	out := make([]chat.FeedbackRecord, 0, len(s.feedback[answer]))
+	for _, f := range s.feedback[answer] {
+		out = append(out, f)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].User < out[j].User })
+	return out, nil
 }

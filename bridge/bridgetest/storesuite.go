@@ -84,6 +84,8 @@ func RunStoreConformance(t *testing.T, newStore func(t *testing.T) chat.Store) {
 		{"CancelledContext", confCancelled},
 		{"ConcurrentCallers", confConcurrentMixed},
 		{"Stats", confStats},
+		{"Feedback", confFeedback},
+		{"Feedback/ConcurrentPresses", confFeedbackConcurrent},
 		{"AfterClose", confAfterClose},
 	}
 	for _, c := range checks {
@@ -896,6 +898,8 @@ func storeCalls(s chat.Store, ctx context.Context) map[string]func() error {
 		"GetGrant":        func() error { _, err := s.GetGrant(ctx, sKey(1), "tool"); return err },
 		"ListGrants":      func() error { _, err := s.ListGrants(ctx); return err },
 		"DeleteGrant":     func() error { return s.DeleteGrant(ctx, sKey(1), "tool") },
+		"PutFeedback":     func() error { _, _, err := s.PutFeedback(ctx, sFeedback("U1", chat.FeedbackUp)); return err },
+		"ListFeedback":    func() error { _, err := s.ListFeedback(ctx, "run-1"); return err },
 	}
 }
 
@@ -1115,4 +1119,76 @@ func confStats(t *testing.T, s chat.Store) {
 	cancel()
 	_, err = sr.Stats(cctx)
 	assert.ErrorIs(t, err, context.Canceled)
+}
+
+// sFeedback is user's rating v of the suite's answer "run-1".
+func sFeedback(user string, v chat.FeedbackValue) chat.FeedbackRecord {
+	return chat.FeedbackRecord{Answer: "run-1", Key: sKey(1), User: user, Value: v, At: st0}
+}
+
+// A rating is stored once per user per answer, can be changed, and a replay
+// changes nothing.
+func confFeedback(t *testing.T, s chat.Store) {
+	ctx := t.Context()
+	list, err := s.ListFeedback(ctx, "run-1")
+	require.NoError(t, err)
+	assert.Empty(t, list)
+
+	steps := []struct {
+		user        string
+		v           chat.FeedbackValue
+		wantPrev    chat.FeedbackValue
+		wantChanged bool
+	}{
+		{"U1", chat.FeedbackUp, "", true},
+		{"U1", chat.FeedbackUp, chat.FeedbackUp, false}, // replayed press
+		{"U2", chat.FeedbackDown, "", true},
+		{"U1", chat.FeedbackDown, chat.FeedbackUp, true}, // changed
+		{"U1", chat.FeedbackDown, chat.FeedbackDown, false},
+	}
+	for i, st := range steps {
+		f := sFeedback(st.user, st.v)
+		f.At = st0.Add(time.Duration(i) * time.Second)
+		prev, changed, err := s.PutFeedback(ctx, f)
+		require.NoError(t, err, "step %d", i)
+		assert.Equal(t, st.wantPrev, prev, "step %d: previous value", i)
+		assert.Equal(t, st.wantChanged, changed, "step %d: changed", i)
+	}
+	list, err = s.ListFeedback(ctx, "run-1")
+	require.NoError(t, err)
+	require.Len(t, list, 2, "one record per user per answer")
+	assert.Equal(t, "U1", list[0].User)
+	assert.Equal(t, chat.FeedbackDown, list[0].Value)
+	assert.Equal(t, st0.Add(3*time.Second), utc(list[0].At), "the change's time, not the replay's")
+	assert.Equal(t, sKey(1), list[0].Key)
+	assert.Equal(t, "U2", list[1].User)
+	other, err := s.ListFeedback(ctx, "run-10")
+	require.NoError(t, err)
+	assert.Empty(t, other, "answers do not share ratings, even by prefix")
+
+	for _, bad := range []chat.FeedbackRecord{
+		{Answer: "", User: "U1", Value: chat.FeedbackUp},
+		{Answer: "run-1", User: "", Value: chat.FeedbackUp},
+		{Answer: "run-1", User: "U3", Value: "meh"},
+	} {
+		_, _, err := s.PutFeedback(ctx, bad)
+		assert.Error(t, err, "invalid record %+v", bad)
+	}
+	list, err = s.ListFeedback(ctx, "run-1")
+	require.NoError(t, err)
+	assert.Len(t, list, 2, "invalid records are not stored")
+}
+
+// Of concurrent identical presses, exactly one changes the record.
+func confFeedbackConcurrent(t *testing.T, s chat.Store) {
+	ctx := t.Context()
+	var changed atomic.Int64
+	together(8, func(int) {
+		_, ok, err := s.PutFeedback(ctx, sFeedback("U9", chat.FeedbackUp))
+		assert.NoError(t, err)
+		if ok {
+			changed.Add(1)
+		}
+	})
+	assert.Equal(t, int64(1), changed.Load())
 }

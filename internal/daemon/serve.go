@@ -103,6 +103,14 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		if err := m.RegisterStore(st.Stats, metrics.DefaultStoreStatsMaxAge, httpLog); err != nil {
 			return err
 		}
+		// The progress lanes each platform fell back from, per workspace.
+		for _, a := range o.Adapters {
+			if lr, ok := a.(chat.LaneReporter); ok {
+				if err := m.RegisterLanes(a.Name(), lr); err != nil {
+					return err
+				}
+			}
+		}
 		checks := readinessChecks(&storeOpen, &stopping, o.Adapters, m)
 		side = metrics.NewServer(metrics.ServerOptions{
 			Addr: o.Config.HTTP.Listen, Metrics: m, Checks: checks, StoreStats: st.Stats, Logger: httpLog,

@@ -68,12 +68,24 @@ func (s *Store) Export(ctx context.Context, fns chat.RecordFuncs) error {
 			}
 		}
 		if b := bucketGrants.in(tx); fns.Grant != nil && b != nil {
-			return b.ForEach(func(k, v []byte) error {
+			err := b.ForEach(func(k, v []byte) error {
 				var g chat.Grant
 				if err := decode(s.schema, kindGrants, k, v, &g); err != nil {
 					return err
 				}
 				return fns.Grant(g)
+			})
+			if err != nil {
+				return err
+			}
+		}
+		if b := bucketFeedback.in(tx); fns.Feedback != nil && b != nil {
+			return b.ForEach(func(k, v []byte) error {
+				var f chat.FeedbackRecord
+				if err := decode(s.schema, kindFeedback, k, v, &f); err != nil {
+					return err
+				}
+				return fns.Feedback(f)
 			})
 		}
 		return nil

@@ -19,6 +19,7 @@ const (
 	kindDedupe        = "dedupe"
 	kindRunRecords    = "run_records"
 	kindGrants        = "grants"
+	kindFeedback      = "feedback"
 )
 
 // bucketName names a bbolt bucket.
@@ -35,6 +36,7 @@ const (
 	bucketDedupeExp     bucketName = "dedupe_exp"
 	bucketRunRecords    bucketName = kindRunRecords
 	bucketGrants        bucketName = kindGrants
+	bucketFeedback      bucketName = kindFeedback
 )
 
 // allBuckets lists every bucket of a store file.
@@ -42,7 +44,7 @@ func allBuckets() []bucketName {
 	return []bucketName{
 		bucketMeta, bucketConversations, bucketApprovals, bucketApprovalsExp,
 		bucketRuns, bucketDedupe, bucketDedupeExp, bucketRunRecords,
-		bucketGrants,
+		bucketGrants, bucketFeedback,
 	}
 }
 
@@ -50,7 +52,7 @@ func allBuckets() []bucketName {
 // file a newer bridge has not opened yet lacks it, and read-only readers
 // treat it as empty.
 func laterBucket(name bucketName) bool {
-	return name == bucketRunRecords || name == bucketGrants
+	return name == bucketRunRecords || name == bucketGrants || name == bucketFeedback
 }
 
 // in returns the bucket in tx (nil when the file lacks it).
@@ -87,6 +89,7 @@ func defaultSchema() schema {
 			kindDedupe:        1,
 			kindRunRecords:    1,
 			kindGrants:        1,
+			kindFeedback:      1,
 		},
 		up: map[string]map[int]migration{},
 	}

@@ -83,12 +83,24 @@ func (s *Store) Export(ctx context.Context, fns chat.RecordFuncs) error {
 			}
 		}
 		if fns.Grant != nil {
-			return each(tx, `SELECT record FROM grants ORDER BY key COLLATE "C", tool COLLATE "C"`, func(rec []byte) error {
+			err := each(tx, `SELECT record FROM grants ORDER BY key COLLATE "C", tool COLLATE "C"`, func(rec []byte) error {
 				var g chat.Grant
 				if err := json.Unmarshal(rec, &g); err != nil {
 					return err
 				}
 				return fns.Grant(g)
+			})
+			if err != nil {
+				return err
+			}
+		}
+		if fns.Feedback != nil {
+			return each(tx, `SELECT record FROM feedback ORDER BY answer COLLATE "C", user_id COLLATE "C"`, func(rec []byte) error {
+				var f chat.FeedbackRecord
+				if err := json.Unmarshal(rec, &f); err != nil {
+					return err
+				}
+				return fns.Feedback(f)
 			})
 		}
 		return nil

@@ -30,6 +30,8 @@ type Event struct {
 	// Edit): the ts of the message that was edited and its text before.
 	// Text is then its new text, TS the time of the edit.
 	EditedTS, PreviousText string
+	// StreamingTS lists the streams an agent_session_stopped event halted.
+	StreamingTS []string
 }
 
 // Mention builds an app_mention of the bot by user in channel, top level,
@@ -113,9 +115,17 @@ func (s *Server) EventBody(ev Event) json.RawMessage {
 		ev.Type = "app_mention"
 	}
 	var inner map[string]any
-	if ev.SubType == "message_changed" {
+	switch {
+	case ev.SubType == "message_changed":
 		inner = changedEvent(ev)
-	} else {
+	case ev.Type == "agent_session_stopped":
+		inner = map[string]any{
+			"type": ev.Type, "user": ev.User, "channel": ev.Channel, "thread_ts": ev.ThreadTS, "event_ts": ev.TS,
+		}
+		if len(ev.StreamingTS) > 0 {
+			inner["streaming_message_ts"] = ev.StreamingTS
+		}
+	default:
 		inner = map[string]any{
 			"type": ev.Type, "user": ev.User, "text": ev.Text, "ts": ev.TS,
 			"channel": ev.Channel, "event_ts": ev.TS, "team": ev.Team,
@@ -190,6 +200,8 @@ type Click struct {
 	// BlockID is the id of the block holding the button; when empty, one is
 	// made up, as Slack assigns one to a block sent without.
 	BlockID string
+	// Type is the element's type: "button" when empty, or "feedback_buttons".
+	Type string
 }
 
 // ClickOn builds a click by user on the button actionID of the posted
@@ -231,7 +243,7 @@ func (s *Server) ClickBody(c Click) json.RawMessage {
 		"message":      message,
 		"response_url": "https://hooks.slack.invalid/actions/fake",
 		"actions": []map[string]any{{
-			"action_id": c.ActionID, "block_id": c.BlockID, "value": c.Value, "type": "button",
+			"action_id": c.ActionID, "block_id": c.BlockID, "value": c.Value, "type": first(c.Type, "button"),
 			"text": map[string]any{"type": "plain_text", "text": c.ActionID}, "action_ts": actionTS,
 		}},
 	}
@@ -384,4 +396,40 @@ func eventTime(ts string) int64 {
 		return n
 	}
 	return time.Now().Unix()
+}
+
+// FeedbackClickOn builds a press by user of the 👍 (positive) or 👎 button
+// of the feedback_buttons element actionID in msg; as in Slack's
+// block_actions payload, the action's value is the pressed button's value.
+func FeedbackClickOn(msg Message, user, actionID string, positive bool) Click {
+	var blocks []struct {
+		BlockID  string `json:"block_id"`
+		Type     string `json:"type"`
+		Elements []struct {
+			Type     string          `json:"type"`
+			ActionID string          `json:"action_id"`
+			Positive *feedbackButton `json:"positive_button"`
+			Negative *feedbackButton `json:"negative_button"`
+		} `json:"elements"`
+	}
+	c := Click{Channel: msg.Channel, MessageTS: msg.TS, ThreadTS: msg.ThreadTS, User: user,
+		UserName: strings.ToLower(user), ActionID: actionID, Type: "feedback_buttons"}
+	if json.Unmarshal(msg.Blocks, &blocks) != nil {
+		return c
+	}
+	for _, b := range blocks {
+		for _, e := range b.Elements {
+			if e.Type != "feedback_buttons" || e.ActionID != actionID {
+				continue
+			}
+			fb := e.Negative
+			if positive {
+				fb = e.Positive
+			}
+			if fb != nil {
+				c.Value, c.BlockID = fb.Value, b.BlockID
+			}
+		}
+	}
+	return c
 }

@@ -46,8 +46,10 @@ type Call struct {
 	User string
 	// UnfurlLinks and UnfurlMedia are the unfurl arguments as sent.
 	UnfurlLinks, UnfurlMedia string
-	// Status is the assistant.threads.setStatus status.
+	// Status is the assistant.threads.setStatus or agents.sessions.setStatus status.
 	Status string
+	// Chunks is the chunks JSON argument of the stream methods ("" when absent).
+	Chunks string
 	// Error is the error code answered ("" for ok, "ratelimited" for a 429).
 	Error string
 	// RetryAfter is the Retry-After answered with a 429 (zero otherwise).
@@ -74,6 +76,9 @@ type Message struct {
 	ReusedBlockIDs int
 	// seenBlockIDs are the block ids of every version of the message.
 	seenBlockIDs map[string]bool
+	// Stream is the streaming state of a message started with
+	// chat.startStream (nil for a posted message).
+	Stream *Stream
 }
 
 // Option configures a Server.
@@ -116,6 +121,10 @@ type Server struct {
 	rateLimited map[string]rateRule
 	limits      *limiter // nil unless WithRateLimits
 	authErr     map[string]string
+	failing     map[string]string
+	scopes      []string
+	statuses    map[string]string   // assistant thread status by channel+" "+thread_ts
+	sessions    map[string][]string // agent session statuses by channel+" "+thread_ts, in order
 	socket      socketState
 	views       viewState
 	wg          sync.WaitGroup
@@ -136,6 +145,10 @@ func New(tb testing.TB, opts ...Option) *Server {
 		msgs:         map[string]*Message{},
 		rateLimited:  map[string]rateRule{},
 		authErr:      map[string]string{},
+		failing:      map[string]string{},
+		scopes:       []string{"app_mentions:read", "chat:write", "im:history", "channels:history"},
+		statuses:     map[string]string{},
+		sessions:     map[string][]string{},
 	}
 	for _, o := range opts {
 		o(s)
@@ -149,7 +162,10 @@ func New(tb testing.TB, opts ...Option) *Server {
 	mux.HandleFunc("/api/chat.postEphemeral", s.chat)
 	mux.HandleFunc("/api/assistant.threads.setStatus", s.chat)
 	mux.HandleFunc("/api/views.open", s.viewsOpen)
-	mux.HandleFunc("/api/agents.sessions.setStatus", s.chat)
+	mux.HandleFunc("/api/chat.startStream", s.stream)
+	mux.HandleFunc("/api/chat.appendStream", s.stream)
+	mux.HandleFunc("/api/chat.stopStream", s.stream)
+	mux.HandleFunc("/api/agents.sessions.setStatus", s.agentSession)
 	mux.HandleFunc("/ws", s.serveSocket)
 	s.srv = httptest.NewServer(mux)
 	if s.wantTLS {
@@ -193,6 +209,14 @@ func (s *Server) URL() string { return s.srv.URL }
 
 // APIURL is the Web API base URL to configure in slack-go; it ends with "/".
 func (s *Server) APIURL() string { return s.srv.URL + "/api/" }
+
+// WithScopes sets the bot token's scopes, which auth.test reports in its
+// X-OAuth-Scopes header (default: app_mentions:read, chat:write,
+// im:history, channels:history; an app declared as an agent also has
+// assistant:write).
+func WithScopes(scopes ...string) Option {
+	return func(s *Server) { s.scopes = append([]string(nil), scopes...) }
+}
 
 // FailAuth makes method ("auth.test" or "apps.connections.open") answer
 // {"ok":false,"error":code} from now on; code "" restores success.
@@ -249,7 +273,13 @@ func (s *Server) Message(channel, ts string) (Message, bool) {
 	if !ok {
 		return Message{}, false
 	}
-	return *m, true
+	out := *m
+	if m.Stream != nil {
+		st := *m.Stream
+		st.Tasks = append([]Task(nil), st.Tasks...)
+		out.Stream = &st
+	}
+	return out, true
 }
 
 // Messages returns the bot's messages in channel (all channels when ""),

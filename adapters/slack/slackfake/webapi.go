@@ -18,7 +18,25 @@ const (
 	maxContextElems  = 10
 	maxBlockID       = 255
 	maxButtonValue   = 2000
+	// maxContextActions is the limit of elements in a context_actions block.
+	maxContextActions = 5
+	// maxFeedbackText is the limit of a feedback button's text.
+	maxFeedbackText = 75
 )
+
+// feedbackButton is the positive or negative button of a feedback_buttons element.
+type feedbackButton struct {
+	Text struct {
+		Type string `json:"type"`
+		Text string `json:"text"`
+	} `json:"text"`
+	Value string `json:"value"`
+}
+
+func (b *feedbackButton) valid() bool {
+	return b != nil && b.Text.Type == "plain_text" && b.Text.Text != "" &&
+		utf8.RuneCountInString(b.Text.Text) <= maxFeedbackText && b.Value != "" && len(b.Value) <= maxButtonValue
+}
 
 func (s *Server) authTest(w http.ResponseWriter, r *http.Request) {
 	_ = r.ParseForm()
@@ -36,6 +54,9 @@ func (s *Server) authTest(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, map[string]any{"ok": false, "error": code})
 		return
 	}
+	s.mu.Lock()
+	w.Header().Set("X-OAuth-Scopes", strings.Join(s.scopes, ","))
+	s.mu.Unlock()
 	writeJSON(w, map[string]any{
 		"ok": true, "url": "https://" + TeamDomain + ".slack.com/", "team": "Fake", "user": "promptev",
 		"team_id": TeamID, "user_id": BotUserID, "bot_id": BotID,
@@ -63,17 +84,7 @@ func (s *Server) connectionsOpen(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, map[string]any{"ok": true, "url": u})
 }
 
-// validSessionStatus reports whether st is a status agents.sessions.setStatus
-// accepts.
-func validSessionStatus(st string) bool {
-	switch st {
-	case "active", "processing", "suspended", "closed":
-		return true
-	}
-	return false
-}
-
-// chat serves chat.*, assistant.threads.setStatus and agents.sessions.setStatus.
+// chat serves chat.* and assistant.threads.setStatus.
 func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	method := strings.TrimPrefix(r.URL.Path, "/api/")
 	if err := r.ParseForm(); err != nil {
@@ -86,6 +97,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		Channel:     first(f.Get("channel"), f.Get("channel_id")),
 		TS:          f.Get("ts"),
 		ThreadTS:    f.Get("thread_ts"),
+		Chunks:      f.Get("loading_messages"),
 		Text:        f.Get("text"),
 		User:        f.Get("user"),
 		UnfurlLinks: f.Get("unfurl_links"),
@@ -106,28 +118,13 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	// Stamped under the lock: the calls' order and their times agree.
 	c.At = time.Now()
 
-	if rule, ok := s.rateLimited[method]; ok && rule.n > 0 {
-		rule.n--
-		s.rateLimited[method] = rule
-		c.Error = "ratelimited"
-		c.RetryAfter = time.Duration(rule.retryAfter) * time.Second
-		s.calls = append(s.calls, c)
-		w.Header().Set("Retry-After", strconv.Itoa(rule.retryAfter))
-		w.WriteHeader(http.StatusTooManyRequests)
-		_, _ = w.Write([]byte(`{"ok":false,"error":"ratelimited"}`))
-		return
+	scope := c.Channel
+	if method == "assistant.threads.setStatus" {
+		// Its limit is per thread.
+		scope = c.Channel + " " + c.ThreadTS
 	}
-	if s.limits != nil && tok == BotToken {
-		if ok, wait := s.limits.admit(method, c.Channel, c.At); !ok {
-			secs := retryAfterSeconds(wait)
-			c.Error = "ratelimited"
-			c.RetryAfter = time.Duration(secs) * time.Second
-			s.calls = append(s.calls, c)
-			w.Header().Set("Retry-After", strconv.Itoa(secs))
-			w.WriteHeader(http.StatusTooManyRequests)
-			_, _ = w.Write([]byte(`{"ok":false,"error":"ratelimited"}`))
-			return
-		}
+	if s.refuseLocked(w, &c, tok, scope) {
+		return
 	}
 	code := ""
 	switch {
@@ -135,9 +132,9 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		code = "invalid_auth"
 	case c.Channel == "":
 		code = "channel_not_found"
-	case method == "agents.sessions.setStatus" && !validSessionStatus(c.Status):
-		code = "invalid_arguments"
-	case method == "assistant.threads.setStatus" || method == "chat.delete" || method == "agents.sessions.setStatus":
+	case method == "assistant.threads.setStatus":
+		code = checkStatus(c.ThreadTS, f.Get("loading_messages"))
+	case method == "chat.delete":
 	default:
 		code = checkMessage(c.Text, c.Blocks)
 	}
@@ -185,6 +182,8 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	case "chat.postEphemeral":
 		c.TS = s.nextTSLocked()
 		resp["message_ts"] = c.TS
+	case "assistant.threads.setStatus":
+		s.statuses[c.Channel+" "+c.ThreadTS] = c.Status
 	}
 	s.calls = append(s.calls, c)
 	writeJSON(w, resp)
@@ -207,10 +206,12 @@ func checkMessage(text string, blocks json.RawMessage) string {
 		BlockID  string          `json:"block_id"`
 		Text     json.RawMessage `json:"text"`
 		Elements []struct {
-			Type     string `json:"type"`
-			Text     any    `json:"text"`
-			ActionID string `json:"action_id"`
-			Value    string `json:"value"`
+			Type     string          `json:"type"`
+			Text     any             `json:"text"`
+			ActionID string          `json:"action_id"`
+			Value    string          `json:"value"`
+			Positive *feedbackButton `json:"positive_button"`
+			Negative *feedbackButton `json:"negative_button"`
 		} `json:"elements"`
 	}
 	if err := json.Unmarshal(blocks, &bs); err != nil {
@@ -244,6 +245,29 @@ func checkMessage(text string, blocks json.RawMessage) string {
 			}
 			for _, e := range b.Elements {
 				if t, ok := e.Text.(string); ok && (t == "" || utf8.RuneCountInString(t) > maxSectionText) {
+					return "invalid_blocks"
+				}
+			}
+		case "context_actions":
+			// Up to 5 feedback_buttons or icon_button elements; each
+			// feedback button has a plain_text text of at most 75
+			// characters and a value of at most 2,000.
+			if len(b.Elements) == 0 || len(b.Elements) > maxContextActions {
+				return "invalid_blocks"
+			}
+			for _, e := range b.Elements {
+				switch e.Type {
+				case "feedback_buttons":
+					for _, fb := range []*feedbackButton{e.Positive, e.Negative} {
+						if !fb.valid() {
+							return "invalid_blocks"
+						}
+					}
+				case "icon_button":
+				default:
+					return "invalid_blocks"
+				}
+				if len(e.ActionID) > maxBlockID {
 					return "invalid_blocks"
 				}
 			}
