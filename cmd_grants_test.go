@@ -10,7 +10,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/promptev/promptev-bridge/chat"
+	"github.com/promptev/promptev-bridge/store"
 	"github.com/promptev/promptev-bridge/store/bolt"
+	"github.com/promptev/promptev-bridge/store/postgres/postgrestest"
 )
 
 // TestGrantsListAndRevoke: grants list prints the grants of a store file;
@@ -72,4 +74,42 @@ func TestGrantsUsage(t *testing.T) {
 		assert.Equal(t, tt.code, code, tt.args)
 		assert.Contains(t, stderr, tt.want, tt.args)
 	}
+}
+
+// TestGrantsPostgresThroughConfig: with --config, grants opens the config's
+// store, here PostgreSQL, lists its grants and revokes one; problems
+// outside the store section (no platform, no project key) do not matter.
+func TestGrantsPostgresThroughConfig(t *testing.T) {
+	dsn := postgrestest.DSN(t)
+	t.Setenv("PB_GRANTS_DSN", dsn)
+	cfgPath := writeFile(t, "config.yaml", "store:\n  backend: postgres\n  postgres: {dsn: \"${PB_GRANTS_DSN}\"}\n")
+
+	c := store.DefaultConfig()
+	c.Backend, c.Postgres.DSN = "postgres", dsn
+	st, err := store.Open(t.Context(), c, store.OpenOptions{})
+	require.NoError(t, err)
+	at := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	key := chat.ConversationKey{Platform: "slack", Workspace: "T1", Channel: "C1", Thread: "1.0"}
+	require.NoError(t, st.PutApproval(t.Context(), chat.Approval{ID: "a1", Key: key, Tool: "jira.create_issue",
+		State: chat.ApprovalPending, Created: at, Expires: at.Add(time.Hour)}))
+	_, ok, err := st.DecideApprovalWith(t.Context(), "a1", chat.ApprovalDecision{State: chat.ApprovalApproved, By: "U1", ByName: "Ana", At: at, Grant: true})
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.NoError(t, st.Close())
+
+	code, stdout, stderr := runProgram(t, "", "grants", "list", "--config", cfgPath)
+	require.Equal(t, exitOK, code, stderr)
+	assert.Contains(t, stdout, "slack/T1/C1/1.0")
+	assert.Contains(t, stdout, "Ana (U1)")
+
+	code, stdout, stderr = runProgram(t, "", "grants", "revoke", "--config", cfgPath, "--conversation", "slack/T1/C1/1.0", "--tool", "jira.create_issue")
+	require.Equal(t, exitOK, code, stderr)
+	assert.Contains(t, stdout, "revoked: jira.create_issue in slack/T1/C1/1.0")
+	code, stdout, _ = runProgram(t, "", "grants", "list", "--config", cfgPath)
+	require.Equal(t, exitOK, code)
+	assert.Contains(t, stdout, "no grants")
+
+	code, _, stderr = runProgram(t, "", "grants", "list", "--config", cfgPath, "--db", "x.db")
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, stderr, "not both")
 }
