@@ -452,9 +452,9 @@ func parseAnswer(s string) (chat.ActionKind, bool) {
 		return chat.Approve, true
 	case "n", "no", "deny", "denied":
 		return chat.Deny, true
-	case "r", "reason", "deny with reason":
+	case "r", "reason":
 		return chat.DenyWithReason, true
-	case "a", "all", "approve all":
+	case "a", "all":
 		return chat.ApproveConversation, true
 	}
 	return "", false

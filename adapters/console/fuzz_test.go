@@ -27,11 +27,19 @@ func (h *lineHandler) HandleAction(_ context.Context, a chat.Action) (chat.Actio
 	return chat.ActionResult{Accepted: true}, nil
 }
 
-// approveWords and denyWords are the answers parseAnswer understands.
+// approveWords, denyWords, reasonWords and allWords are the answers
+// parseAnswer understands.
 var (
 	approveWords = map[string]bool{"y": true, "yes": true, "approve": true, "approved": true}
 	denyWords    = map[string]bool{"n": true, "no": true, "deny": true, "denied": true}
+	reasonWords  = map[string]bool{"r": true, "reason": true}
+	allWords     = map[string]bool{"a": true, "all": true}
 )
+
+// answerWord reports whether lw (lower case, trimmed) is an answer.
+func answerWord(lw string) bool {
+	return approveWords[lw] || denyWords[lw] || reasonWords[lw] || allWords[lw]
+}
 
 // FuzzConsoleLine types random lines, with and without an approval card
 // pending: an approval answer (y/n/approve/deny...) decides the oldest
@@ -42,7 +50,7 @@ func FuzzConsoleLine(f *testing.F) {
 	for _, s := range []string{
 		"y", "Y", "yes", " YES ", "approve", "Approved", "n", "No", "deny", "DENIED", "\tn\t",
 		"yes please", "nope", "y y", "what is our uptime?", "approve the deploy", "/quit", "",
-		"\u0130", "den\u0130ed", "\u212a", "ye\u017f", "\xff",
+		"\u0130", "den\u0130ed", "\u212a", "ye\u017f", "\xff", "r", "Reason", "a", " ALL ", "approve all", "deny with reason",
 	} {
 		f.Add(s, false)
 		f.Add(s, true)
@@ -50,7 +58,7 @@ func FuzzConsoleLine(f *testing.F) {
 	f.Fuzz(func(t *testing.T, line string, pending bool) {
 		d, ok := parseAnswer(line)
 		if ok {
-			if d != chat.Approve && d != chat.Deny {
+			if d != chat.Approve && d != chat.Deny && d != chat.DenyWithReason && d != chat.ApproveConversation {
 				t.Fatalf("parseAnswer(%q) = %q", line, d)
 			}
 			// A decision is a single short word, never a sentence.
@@ -59,10 +67,11 @@ func FuzzConsoleLine(f *testing.F) {
 			}
 			// ASCII answers map to the decision they spell.
 			if lw := strings.ToLower(strings.TrimSpace(line)); isASCII(lw) &&
-				((d == chat.Approve) != approveWords[lw] || (d == chat.Deny) != denyWords[lw]) {
+				((d == chat.Approve) != approveWords[lw] || (d == chat.Deny) != denyWords[lw] ||
+					(d == chat.DenyWithReason) != reasonWords[lw] || (d == chat.ApproveConversation) != allWords[lw]) {
 				t.Fatalf("parseAnswer(%q) = %q", line, d)
 			}
-		} else if lw := strings.ToLower(strings.TrimSpace(line)); approveWords[lw] || denyWords[lw] {
+		} else if lw := strings.ToLower(strings.TrimSpace(line)); answerWord(lw) {
 			t.Fatalf("parseAnswer(%q) refused an answer", line)
 		}
 
