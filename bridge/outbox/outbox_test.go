@@ -920,3 +920,40 @@ func TestOutboxFinalNotBehindLiveEdits(t *testing.T) {
 		})
 	}
 }
+
+// TestOutboxGlobalBudgetInArrivalOrder: writes of different scopes that wait
+// for the bot-wide budget are granted in the order they arrived (within a
+// priority class), so an early write is not overtaken by later ones of other
+// scopes while it waits.
+func TestOutboxGlobalBudgetInArrivalOrder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		limits := bridgetest.SharedChannelLimits()
+		limits.GlobalRate = chat.Rate{Count: 10, Per: time.Second, Burst: 1}
+		p := bridgetest.NewPlatform("discord", limits)
+		r := startOutbox(t, p, 10*time.Second)
+		const n = 30
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				_, err := r.o.Post(r.ctx, discordKey("C"+strconv.Itoa(i)), chat.Message{Body: strconv.Itoa(i)}, outbox.PrioHigh)
+				assert.NoError(t, err)
+			})
+			synctest.Wait() // the next write arrives after this one waits
+			if i%3 == 2 {
+				time.Sleep(30 * time.Millisecond) // arrivals spread between grants
+			}
+		}
+		wg.Wait()
+		var order []string
+		for _, rec := range p.Applied(bridgetest.OpPost) {
+			order = append(order, rec.Message.Body)
+		}
+		want := make([]string, n)
+		for i := range want {
+			want[i] = strconv.Itoa(i)
+		}
+		assert.Equal(t, want, order, "the bot-wide budget grants writes of all scopes in arrival order")
+		posts := recordTimes(p, bridgetest.OpPost)
+		assert.LessOrEqual(t, maxInWindow(posts, time.Second), 10, "the bot-wide rate still holds")
+	})
+}
