@@ -957,3 +957,42 @@ func TestOutboxGlobalBudgetInArrivalOrder(t *testing.T) {
 		assert.LessOrEqual(t, maxInWindow(posts, time.Second), 10, "the bot-wide rate still holds")
 	})
 }
+
+// TestOutboxThreadAndPlaceholderKeepArrivalOrder: a post that creates its
+// thread takes the creation's place in arrival order at the bot-wide
+// budget, so each mention's thread and placeholder go before the next
+// mention's thread, not after every thread.
+func TestOutboxThreadAndPlaceholderKeepArrivalOrder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		limits := bridgetest.SharedChannelLimits()
+		limits.ThreadScope = true
+		limits.GlobalRate = chat.Rate{Count: 10, Per: time.Second, Burst: 1}
+		p := &threadStarter{Platform: bridgetest.NewPlatform("discord", limits), created: map[string]bool{}}
+		o := outbox.New(p, outbox.Options{})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); o.Run(ctx) }()
+		defer func() { cancel(); <-done }()
+
+		const n = 5
+		start := time.Now()
+		at := make([]time.Duration, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				key := discordKey("C" + strconv.Itoa(i))
+				key.Thread = "T" + strconv.Itoa(i)
+				_, err := o.Post(ctx, key, chat.Message{Body: "placeholder"}, outbox.PrioHigh)
+				assert.NoError(t, err)
+				at[i] = time.Since(start)
+			})
+			synctest.Wait() // the next mention arrives after this one waits
+		}
+		wg.Wait()
+		want := make([]time.Duration, n)
+		for i := range want {
+			want[i] = time.Duration(2*i+1) * 100 * time.Millisecond // thread, then its post
+		}
+		assert.Equal(t, want, at, "each placeholder follows its own thread's creation")
+	})
+}
