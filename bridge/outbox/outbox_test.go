@@ -996,3 +996,34 @@ func TestOutboxThreadAndPlaceholderKeepArrivalOrder(t *testing.T) {
 		assert.Equal(t, want, at, "each placeholder follows its own thread's creation")
 	})
 }
+
+// TestOutboxRetryKeepsArrivalOrder: a post retried after a 429 of its own
+// scope keeps its place at the bot-wide budget: it goes before the writes
+// of other scopes that arrived while it was on the wire.
+func TestOutboxRetryKeepsArrivalOrder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		limits := bridgetest.SharedChannelLimits()
+		limits.EditRate.Burst = 4 // the refused write's channel has a token left for the retry
+		limits.GlobalRate = chat.Rate{Count: 10, Per: time.Second, Burst: 1}
+		p := bridgetest.NewPlatform("discord", limits)
+		p.SetLatency(30 * time.Millisecond)
+		p.Inject429(1, 50*time.Millisecond)
+		r := startOutbox(t, p, 10*time.Second)
+		const n = 5
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				_, err := r.o.Post(r.ctx, discordKey("C"+strconv.Itoa(i)), chat.Message{Body: strconv.Itoa(i)}, outbox.PrioHigh)
+				assert.NoError(t, err)
+			})
+			synctest.Wait()
+		}
+		wg.Wait()
+		var order []string
+		for _, rec := range p.Applied(bridgetest.OpPost) {
+			order = append(order, rec.Message.Body)
+		}
+		assert.Equal(t, []string{"0", "1", "2", "3", "4"}, order, "the refused write is retried first")
+		assert.Equal(t, 1, r.metrics.limited("post"))
+	})
+}
