@@ -395,9 +395,10 @@ func (o *Outbox) processLocked(b *budget, now time.Time) {
 // class the earliest arrival, whatever its scope. A head that cannot go
 // holds back every later one, so a write waiting for the bot-wide budget is
 // never overtaken by one that arrived after it. Each budget granted is
-// processed again for its next write; it reports whether any was.
+// processed again for its next write, as is one whose head was withdrawn;
+// it reports whether any budget is to be processed again.
 func (o *Outbox) grantHeadsLocked(now time.Time) bool {
-	granted := false
+	changed := false
 	for len(o.heads) > 0 {
 		b := o.heads[0]
 		w := b.head
@@ -405,6 +406,7 @@ func (o *Outbox) grantHeadsLocked(now time.Time) bool {
 			heap.Pop(&o.heads)
 			b.head = nil
 			o.addDirtyLocked(b)
+			changed = true
 			continue
 		}
 		// Reserves grow as the class falls, so when the first head must
@@ -419,9 +421,9 @@ func (o *Outbox) grantHeadsLocked(now time.Time) bool {
 		o.global.take(now)
 		o.grantLocked(w, now)
 		o.addDirtyLocked(b)
-		granted = true
+		changed = true
 	}
-	return granted
+	return changed
 }
 
 // pickLocked removes and returns the write to grant next: the first eligible

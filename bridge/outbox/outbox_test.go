@@ -1027,3 +1027,38 @@ func TestOutboxRetryKeepsArrivalOrder(t *testing.T) {
 		assert.Equal(t, 1, r.metrics.limited("post"))
 	})
 }
+
+// TestOutboxWithdrawnWriteAtBotWideBudget: a write withdrawn while it waits
+// for the bot-wide budget does not hold back the next write of its scope.
+func TestOutboxWithdrawnWriteAtBotWideBudget(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		limits := bridgetest.SharedChannelLimits()
+		limits.EditRate.Burst = 4
+		limits.GlobalRate = chat.Rate{Count: 1, Per: time.Second, Burst: 1}
+		p := bridgetest.NewPlatform("discord", limits)
+		r := startOutbox(t, p, 10*time.Second)
+		_, err := r.o.Post(r.ctx, discordKey("C0"), chat.Message{Body: "first"}, outbox.PrioHigh)
+		require.NoError(t, err) // the bot-wide token is spent until 1 s
+		start := time.Now()
+
+		wctx, withdraw := context.WithCancel(r.ctx)
+		withdrawn := make(chan error, 1)
+		go func() {
+			_, err := r.o.Post(wctx, discordKey("C1"), chat.Message{Body: "withdrawn"}, outbox.PrioHigh)
+			withdrawn <- err
+		}()
+		synctest.Wait()
+		var at time.Duration
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			_, err := r.o.Post(r.ctx, discordKey("C1"), chat.Message{Body: "next"}, outbox.PrioHigh)
+			assert.NoError(t, err)
+			at = time.Since(start)
+		})
+		synctest.Wait()
+		withdraw()
+		require.ErrorIs(t, <-withdrawn, context.Canceled)
+		wg.Wait()
+		assert.Equal(t, time.Second, at, "the next write goes with the next bot-wide token")
+	})
+}
