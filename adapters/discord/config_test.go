@@ -114,8 +114,9 @@ func TestLimits(t *testing.T) {
 		SharedBudget:    true,
 		MaxEditAge:      55 * time.Minute,
 		ThreadScope:     true,
-		GlobalRate:      chat.Rate{Count: 40, Per: time.Second, Burst: 4},
+		GlobalRate:      chat.Rate{Count: 44, Per: time.Second, Burst: 4},
 	}, a.Limits())
+	assert.Equal(t, restRate, a.Limits().GlobalRate.Count, "the outbox's bot-wide budget runs at the transport's rate, no slower")
 	assert.Equal(t, "discord", a.Name())
 	assert.True(t, a.ButtonsSupported())
 	assert.False(t, a.Ready())

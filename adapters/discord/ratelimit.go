@@ -23,11 +23,14 @@ const (
 	restRate  = 44
 	restBurst = 2
 	// outboxRate and outboxBurst are the bot-wide budget of the bridge's
-	// posts, edits and thread creations (chat.Limits.GlobalRate): 40 a
-	// second with a burst of 4, leaving the transport room for typing,
-	// follow-ups and lookups, so writes queue in the outbox (by priority),
-	// not in the transport.
-	outboxRate  = 40
+	// posts, edits and thread creations (chat.Limits.GlobalRate): the
+	// transport's 44 a second, so a placeholder (a thread and a post) is not
+	// held below the rate every call is allowed anyway, with a burst of 4 of
+	// which live status edits leave 2 to finals and posts. Writes queue in
+	// the outbox (by priority, then arrival), and every call still passes
+	// the transport, so no second exceeds 45; typing is the first dropped
+	// there, as it goes only with the transport's burst unspent.
+	outboxRate  = restRate
 	outboxBurst = 4
 	// typingReserve is how many tokens of the REST burst a typing indicator
 	// leaves for other calls: when fewer are left, it is skipped.

@@ -113,6 +113,10 @@ type waiter struct {
 	live bool
 	// msg is the state a final or tidy edit sends.
 	msg chat.Message
+	// seq is the write's place in arrival order (set when first queued, kept
+	// by its retries): the bot-wide budget serves the writes of all scopes
+	// in this order within a class.
+	seq uint64
 	// grant, for writes the caller performs itself (posts and final edits), is
 	// closed when the write may go. Live and tidy edits have none: the outbox
 	// sends them itself.
@@ -132,9 +136,15 @@ type budget struct {
 	dirty       bool
 	wakeAt      time.Time // pending timer entry, zero when none
 	removed     bool
+	// head is the write this budget has granted but the bot-wide budget not
+	// yet: it waits in Outbox.heads (at index headIdx) with the heads of the
+	// other scopes. It is in none of the queues meanwhile.
+	head    *waiter
+	headIdx int
 }
 
-// wakeEntry is a timer heap entry: process budget b at time at.
+// wakeEntry is a timer heap entry: process budget b at time at; a nil b
+// looks at the heads waiting for the bot-wide budget.
 type wakeEntry struct {
 	at time.Time
 	b  *budget
@@ -154,6 +164,37 @@ func (h *wakeHeap) Pop() any {
 	old[n-1] = wakeEntry{}
 	*h = old[:n-1]
 	return e
+}
+
+// headHeap orders the budgets whose head waits for the bot-wide budget: the
+// highest class first, then the earliest arrival (waiter.seq).
+type headHeap []*budget
+
+func (h headHeap) Len() int { return len(h) }
+func (h headHeap) Less(i, j int) bool {
+	a, b := h[i].head, h[j].head
+	if a.pri != b.pri {
+		return a.pri > b.pri
+	}
+	return a.seq < b.seq
+}
+func (h headHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].headIdx, h[j].headIdx = i, j
+}
+func (h *headHeap) Push(x any) {
+	b := x.(*budget)
+	b.headIdx = len(*h)
+	*h = append(*h, b)
+}
+func (h *headHeap) Pop() any {
+	old := *h
+	n := len(old)
+	b := old[n-1]
+	old[n-1] = nil
+	*h = old[:n-1]
+	b.headIdx = -1
+	return b
 }
 
 // budgetFor returns the budget named by key, creating it. Guarded by o.mu.
@@ -213,6 +254,10 @@ func (o *Outbox) scopedKey(op string, scope chat.Scope, workspace, channel strin
 // when front is set, for a retry after a 429) and wakes the dispatcher.
 func (o *Outbox) enqueueLocked(key budgetKey, w *waiter, front bool) {
 	b := o.budgetFor(key)
+	if w.seq == 0 {
+		o.seq++
+		w.seq = o.seq
+	}
 	q := b.queues[w.pri]
 	if front {
 		q = append(q, nil)
@@ -228,13 +273,18 @@ func (o *Outbox) enqueueLocked(key budgetKey, w *waiter, front bool) {
 
 // markDirtyLocked asks the dispatcher to look at b again.
 func (o *Outbox) markDirtyLocked(b *budget) {
-	if !b.dirty {
-		b.dirty = true
-		o.dirty = append(o.dirty, b)
-	}
+	o.addDirtyLocked(b)
 	select {
 	case o.wake <- struct{}{}:
 	default:
+	}
+}
+
+// addDirtyLocked adds b to the budgets the dispatcher processes next.
+func (o *Outbox) addDirtyLocked(b *budget) {
+	if !b.dirty {
+		b.dirty = true
+		o.dirty = append(o.dirty, b)
 	}
 }
 
@@ -264,6 +314,15 @@ func (o *Outbox) pauseLocked(key budgetKey, rl *chat.RateLimitError, now time.Ti
 	o.markDirtyLocked(b)
 }
 
+// scheduleGlobalLocked makes the dispatcher look at the heads waiting for
+// the bot-wide budget again at (or after) at.
+func (o *Outbox) scheduleGlobalLocked(at time.Time) {
+	if o.globalWakeAt.IsZero() || at.Before(o.globalWakeAt) {
+		o.globalWakeAt = at
+		heap.Push(&o.timers, wakeEntry{at: at})
+	}
+}
+
 // scheduleLocked makes the dispatcher process b again at (or after) at.
 func (o *Outbox) scheduleLocked(b *budget, at time.Time) {
 	if b.wakeAt.IsZero() || at.Before(b.wakeAt) {
@@ -272,9 +331,17 @@ func (o *Outbox) scheduleLocked(b *budget, at time.Time) {
 	}
 }
 
-// processLocked grants as many waiting writes of b as its budget allows now and
-// schedules the next look.
+// processLocked offers the next write of b that its own budget allows now
+// to the bot-wide budget (see grantHeadsLocked) and schedules the next look.
+// A head offered before goes back to its queue first, so a write that
+// arrived since (a final) or a pause is taken into account.
 func (o *Outbox) processLocked(b *budget, now time.Time) {
+	if b.head != nil {
+		heap.Remove(&o.heads, b.headIdx)
+		b.queues[b.head.pri] = append([]*waiter{b.head}, b.queues[b.head.pri]...)
+		b.waiting++
+		b.head = nil
+	}
 	for b.waiting > 0 {
 		if now.Before(b.pausedUntil) {
 			o.scheduleLocked(b, b.pausedUntil)
@@ -297,22 +364,19 @@ func (o *Outbox) processLocked(b *budget, now time.Time) {
 		if w.grant == nil {
 			class = w.pri
 		}
-		at := b.rate.nextFor(class, now)
-		if g := o.globalNextLocked(w.pri, now); g.After(at) {
-			at = g
-		}
-		if at.After(now) {
-			// The budget (its own or the bot-wide one) is spent, or its
-			// last tokens are kept for higher classes: w goes back to the
-			// head of its class until then.
+		if at := b.rate.nextFor(class, now); at.After(now) {
+			// The budget is spent, or its last tokens are kept for higher
+			// classes: w goes back to the head of its class until then.
 			b.queues[w.pri] = append([]*waiter{w}, b.queues[w.pri]...)
 			b.waiting++
 			o.scheduleLocked(b, at)
 			return
 		}
-		b.rate.take(now)
-		o.global.take(now)
-		o.grantLocked(w, now)
+		// The scope allows w: it waits for the bot-wide budget in arrival
+		// order with the heads of the other scopes.
+		b.head = w
+		heap.Push(&o.heads, b)
+		return
 	}
 	if b.waiting > 0 || now.Before(b.pausedUntil) {
 		return
@@ -324,6 +388,42 @@ func (o *Outbox) processLocked(b *budget, now time.Time) {
 	}
 	b.removed = true
 	delete(o.budgets, b.key)
+}
+
+// grantHeadsLocked grants the heads of the scope budgets as the bot-wide
+// budget (Limits.GlobalRate) allows: the highest class first, within a
+// class the earliest arrival, whatever its scope. A head that cannot go
+// holds back every later one, so a write waiting for the bot-wide budget is
+// never overtaken by one that arrived after it. Each budget granted is
+// processed again for its next write, as is one whose head was withdrawn;
+// it reports whether any budget is to be processed again.
+func (o *Outbox) grantHeadsLocked(now time.Time) bool {
+	changed := false
+	for len(o.heads) > 0 {
+		b := o.heads[0]
+		w := b.head
+		if w.cancelled {
+			heap.Pop(&o.heads)
+			b.head = nil
+			o.addDirtyLocked(b)
+			changed = true
+			continue
+		}
+		// Reserves grow as the class falls, so when the first head must
+		// wait, every other one must too.
+		if at := o.globalNextLocked(w.pri, now); at.After(now) {
+			o.scheduleGlobalLocked(at)
+			break
+		}
+		heap.Pop(&o.heads)
+		b.head = nil
+		b.rate.take(now)
+		o.global.take(now)
+		o.grantLocked(w, now)
+		o.addDirtyLocked(b)
+		changed = true
+	}
+	return changed
 }
 
 // pickLocked removes and returns the write to grant next: the first eligible

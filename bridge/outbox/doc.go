@@ -4,7 +4,9 @@
 // Every write waits for a token of the budget of its scope (a workspace, a
 // channel, or a thread when Limits.ThreadScope makes threads their own
 // scope) and, when Limits.GlobalRate is set, of the bot-wide budget; posts, final edits and approval cards (PrioHigh) go before live
-// status edits (PrioNormal), which go before tidy edits (PrioLow). A live
+// status edits (PrioNormal), which go before tidy edits (PrioLow); the
+// bot-wide budget serves the writes of all scopes by class, then in arrival
+// order. A live
 // message (LiveMessage) holds at most one pending state: the latest wins and
 // older states are dropped, never queued. Live messages of different
 // conversations share an edit budget fairly (round robin). A 429 pauses the

@@ -137,8 +137,9 @@ func (l *LiveMessage) finalEdit(ctx context.Context, msg chat.Message) (bool, er
 	deadline := time.NewTimer(o.opts.FinalDeadline)
 	defer deadline.Stop()
 	front := false
+	var seq uint64 // a retry keeps the write's place in arrival order
 	for {
-		w := &waiter{pri: PrioHigh, lm: l, msg: msg, grant: make(chan struct{})}
+		w := &waiter{pri: PrioHigh, lm: l, msg: msg, grant: make(chan struct{}), seq: seq}
 		o.mu.Lock()
 		if o.finalHopelessLocked(l, time.Now(), deadlineAt) {
 			o.mu.Unlock()
@@ -146,6 +147,7 @@ func (l *LiveMessage) finalEdit(ctx context.Context, msg chat.Message) (bool, er
 			return false, nil
 		}
 		o.enqueueLocked(l.editKey, w, front)
+		seq = w.seq
 		o.mu.Unlock()
 		if err := o.await(ctx, w, deadline.C); err != nil {
 			if errors.Is(err, errFinalDeadline) {
@@ -180,6 +182,9 @@ func (o *Outbox) finalHopelessLocked(lm *LiveMessage, now, deadline time.Time) b
 		}
 		if g := b.rate; g.interval > 0 {
 			ahead := 0
+			if b.head != nil && b.head.pri == PrioHigh && !b.head.cancelled {
+				ahead++
+			}
 			for _, w := range b.queues[PrioHigh] {
 				if !w.cancelled {
 					ahead++

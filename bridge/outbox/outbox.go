@@ -64,6 +64,12 @@ type Outbox struct {
 	// end of a bot-wide 429 pause; both apply to every budget.
 	global       gcra
 	globalPaused time.Time
+	// heads are the budgets whose next write waits only for the bot-wide
+	// budget, in the order it grants them; globalWakeAt is their pending
+	// timer entry (zero when none). seq numbers writes in arrival order.
+	heads        headHeap
+	globalWakeAt time.Time
+	seq          uint64
 	dirty        []*budget
 	spare        []*budget
 	timers       wakeHeap
@@ -143,6 +149,10 @@ func (o *Outbox) stop() {
 	o.isStopped = true
 	close(o.stopped)
 	for _, b := range o.budgets {
+		if b.head != nil {
+			b.queues[b.head.pri] = append(b.queues[b.head.pri], b.head)
+			b.head = nil
+		}
 		for _, q := range b.queues {
 			for _, w := range q {
 				if w.grant == nil && !w.cancelled {
@@ -157,6 +167,7 @@ func (o *Outbox) stop() {
 	}
 	o.budgets = make(map[budgetKey]*budget)
 	o.dirty = nil
+	o.heads = nil
 	o.timers = nil
 	o.mu.Unlock()
 	o.wg.Wait()
@@ -169,6 +180,12 @@ func (o *Outbox) dispatch(now time.Time) time.Time {
 	defer o.mu.Unlock()
 	for len(o.timers) > 0 && !o.timers[0].at.After(now) {
 		e := heap.Pop(&o.timers).(wakeEntry)
+		if e.b == nil { // the bot-wide budget: its heads are looked at below
+			if o.globalWakeAt.Equal(e.at) {
+				o.globalWakeAt = time.Time{}
+			}
+			continue
+		}
 		if e.b.removed || !e.b.wakeAt.Equal(e.at) {
 			continue // stale entry
 		}
@@ -178,6 +195,20 @@ func (o *Outbox) dispatch(now time.Time) time.Time {
 			o.dirty = append(o.dirty, e.b)
 		}
 	}
+	for {
+		o.processDirtyLocked(now)
+		if !o.grantHeadsLocked(now) {
+			break
+		}
+	}
+	if len(o.timers) == 0 {
+		return time.Time{}
+	}
+	return o.timers[0].at
+}
+
+// processDirtyLocked processes the budgets marked dirty, until none is.
+func (o *Outbox) processDirtyLocked(now time.Time) {
 	for len(o.dirty) > 0 {
 		batch := o.dirty
 		o.dirty = o.spare[:0]
@@ -190,10 +221,6 @@ func (o *Outbox) dispatch(now time.Time) time.Time {
 		}
 		o.spare = batch[:0]
 	}
-	if len(o.timers) == 0 {
-		return time.Time{}
-	}
-	return o.timers[0].at
 }
 
 // post sends a new message through the post budget (waiting for budget and 429
@@ -204,14 +231,19 @@ func (o *Outbox) Post(ctx context.Context, key chat.ConversationKey, msg chat.Me
 		return chat.MessageRef{}, err
 	}
 	bk := o.postKey(key)
-	if err := o.awaitThreadStart(ctx, key, pri); err != nil {
+	// The post keeps its place in arrival order across its retries, and
+	// after a thread creation it takes that write's place: a mention's
+	// thread and placeholder are not put behind later mentions' threads.
+	seq, err := o.awaitThreadStart(ctx, key, pri)
+	if err != nil {
 		return chat.MessageRef{}, fmt.Errorf("outbox: post: %w", err)
 	}
 	front := false
 	for {
-		w := &waiter{pri: pri, grant: make(chan struct{})}
+		w := &waiter{pri: pri, grant: make(chan struct{}), seq: seq}
 		o.mu.Lock()
 		o.enqueueLocked(bk, w, front)
+		seq = w.seq
 		o.mu.Unlock()
 		if err := o.await(ctx, w, nil); err != nil {
 			return chat.MessageRef{}, fmt.Errorf("outbox: post: %w", err)
@@ -237,19 +269,21 @@ func (o *Outbox) Post(ctx context.Context, key chat.ConversationKey, msg chat.Me
 // awaitThreadStart waits for a write of the parent channel's budget (and a
 // bot-wide token) when the post into key will create its thread first
 // (chat.ThreadStarter with Limits.ThreadScope): the creation is a write on
-// the parent, the post one on the thread.
-func (o *Outbox) awaitThreadStart(ctx context.Context, key chat.ConversationKey, pri Priority) error {
+// the parent, the post one on the thread. It returns the creation's place
+// in arrival order (zero when there is none).
+func (o *Outbox) awaitThreadStart(ctx context.Context, key chat.ConversationKey, pri Priority) (uint64, error) {
 	ts, ok := o.p.(chat.ThreadStarter)
 	if !ok || !o.limits.ThreadScope || key.Thread == "" || !ts.NeedsThread(key) {
-		return nil
+		return 0, nil
 	}
 	parent := key
 	parent.Thread = ""
 	w := &waiter{pri: pri, grant: make(chan struct{})}
 	o.mu.Lock()
 	o.enqueueLocked(o.postKey(parent), w, false)
+	seq := w.seq
 	o.mu.Unlock()
-	return o.await(ctx, w, nil)
+	return seq, o.await(ctx, w, nil)
 }
 
 // postAll posts msgs in order at high Priority and returns the refs of those

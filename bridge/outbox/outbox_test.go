@@ -920,3 +920,145 @@ func TestOutboxFinalNotBehindLiveEdits(t *testing.T) {
 		})
 	}
 }
+
+// TestOutboxGlobalBudgetInArrivalOrder: writes of different scopes that wait
+// for the bot-wide budget are granted in the order they arrived (within a
+// priority class), so an early write is not overtaken by later ones of other
+// scopes while it waits.
+func TestOutboxGlobalBudgetInArrivalOrder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		limits := bridgetest.SharedChannelLimits()
+		limits.GlobalRate = chat.Rate{Count: 10, Per: time.Second, Burst: 1}
+		p := bridgetest.NewPlatform("discord", limits)
+		r := startOutbox(t, p, 10*time.Second)
+		const n = 30
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				_, err := r.o.Post(r.ctx, discordKey("C"+strconv.Itoa(i)), chat.Message{Body: strconv.Itoa(i)}, outbox.PrioHigh)
+				assert.NoError(t, err)
+			})
+			synctest.Wait() // the next write arrives after this one waits
+			if i%3 == 2 {
+				time.Sleep(30 * time.Millisecond) // arrivals spread between grants
+			}
+		}
+		wg.Wait()
+		var order []string
+		for _, rec := range p.Applied(bridgetest.OpPost) {
+			order = append(order, rec.Message.Body)
+		}
+		want := make([]string, n)
+		for i := range want {
+			want[i] = strconv.Itoa(i)
+		}
+		assert.Equal(t, want, order, "the bot-wide budget grants writes of all scopes in arrival order")
+		posts := recordTimes(p, bridgetest.OpPost)
+		assert.LessOrEqual(t, maxInWindow(posts, time.Second), 10, "the bot-wide rate still holds")
+	})
+}
+
+// TestOutboxThreadAndPlaceholderKeepArrivalOrder: a post that creates its
+// thread takes the creation's place in arrival order at the bot-wide
+// budget, so each mention's thread and placeholder go before the next
+// mention's thread, not after every thread.
+func TestOutboxThreadAndPlaceholderKeepArrivalOrder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		limits := bridgetest.SharedChannelLimits()
+		limits.ThreadScope = true
+		limits.GlobalRate = chat.Rate{Count: 10, Per: time.Second, Burst: 1}
+		p := &threadStarter{Platform: bridgetest.NewPlatform("discord", limits), created: map[string]bool{}}
+		o := outbox.New(p, outbox.Options{})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); o.Run(ctx) }()
+		defer func() { cancel(); <-done }()
+
+		const n = 5
+		start := time.Now()
+		at := make([]time.Duration, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				key := discordKey("C" + strconv.Itoa(i))
+				key.Thread = "T" + strconv.Itoa(i)
+				_, err := o.Post(ctx, key, chat.Message{Body: "placeholder"}, outbox.PrioHigh)
+				assert.NoError(t, err)
+				at[i] = time.Since(start)
+			})
+			synctest.Wait() // the next mention arrives after this one waits
+		}
+		wg.Wait()
+		want := make([]time.Duration, n)
+		for i := range want {
+			want[i] = time.Duration(2*i+1) * 100 * time.Millisecond // thread, then its post
+		}
+		assert.Equal(t, want, at, "each placeholder follows its own thread's creation")
+	})
+}
+
+// TestOutboxRetryKeepsArrivalOrder: a post retried after a 429 of its own
+// scope keeps its place at the bot-wide budget: it goes before the writes
+// of other scopes that arrived while it was on the wire.
+func TestOutboxRetryKeepsArrivalOrder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		limits := bridgetest.SharedChannelLimits()
+		limits.EditRate.Burst = 4 // the refused write's channel has a token left for the retry
+		limits.GlobalRate = chat.Rate{Count: 10, Per: time.Second, Burst: 1}
+		p := bridgetest.NewPlatform("discord", limits)
+		p.SetLatency(30 * time.Millisecond)
+		p.Inject429(1, 50*time.Millisecond)
+		r := startOutbox(t, p, 10*time.Second)
+		const n = 5
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				_, err := r.o.Post(r.ctx, discordKey("C"+strconv.Itoa(i)), chat.Message{Body: strconv.Itoa(i)}, outbox.PrioHigh)
+				assert.NoError(t, err)
+			})
+			synctest.Wait()
+		}
+		wg.Wait()
+		var order []string
+		for _, rec := range p.Applied(bridgetest.OpPost) {
+			order = append(order, rec.Message.Body)
+		}
+		assert.Equal(t, []string{"0", "1", "2", "3", "4"}, order, "the refused write is retried first")
+		assert.Equal(t, 1, r.metrics.limited("post"))
+	})
+}
+
+// TestOutboxWithdrawnWriteAtBotWideBudget: a write withdrawn while it waits
+// for the bot-wide budget does not hold back the next write of its scope.
+func TestOutboxWithdrawnWriteAtBotWideBudget(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		limits := bridgetest.SharedChannelLimits()
+		limits.EditRate.Burst = 4
+		limits.GlobalRate = chat.Rate{Count: 1, Per: time.Second, Burst: 1}
+		p := bridgetest.NewPlatform("discord", limits)
+		r := startOutbox(t, p, 10*time.Second)
+		_, err := r.o.Post(r.ctx, discordKey("C0"), chat.Message{Body: "first"}, outbox.PrioHigh)
+		require.NoError(t, err) // the bot-wide token is spent until 1 s
+		start := time.Now()
+
+		wctx, withdraw := context.WithCancel(r.ctx)
+		withdrawn := make(chan error, 1)
+		go func() {
+			_, err := r.o.Post(wctx, discordKey("C1"), chat.Message{Body: "withdrawn"}, outbox.PrioHigh)
+			withdrawn <- err
+		}()
+		synctest.Wait()
+		var at time.Duration
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			_, err := r.o.Post(r.ctx, discordKey("C1"), chat.Message{Body: "next"}, outbox.PrioHigh)
+			assert.NoError(t, err)
+			at = time.Since(start)
+		})
+		synctest.Wait()
+		withdraw()
+		require.ErrorIs(t, <-withdrawn, context.Canceled)
+		wg.Wait()
+		assert.Equal(t, time.Second, at, "the next write goes with the next bot-wide token")
+	})
+}
