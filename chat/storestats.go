@@ -43,6 +43,11 @@ type StoreStats struct {
 	// OldestRun is the in-flight run that started first (the first in
 	// ListRuns order), nil when none.
 	OldestRun *InFlightRun
+	// RunRecords is the number of run records (a run's Stop and Retry
+	// state), running or ended and not yet swept.
+	RunRecords int
+	// Grants is the number of conversation grants ("Approve all <tool> here").
+	Grants int
 	// DedupeEntries is the number of marks in the dedupe ledger, expired or not.
 	DedupeEntries int
 	// DedupeExpired is how many of them had expired at At (awaiting a sweep).

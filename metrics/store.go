@@ -140,6 +140,8 @@ type StoreStatsJSON struct {
 	NextApprovalExpiry *time.Time     `json:"next_approval_expiry,omitempty"`
 	InFlightRuns       int            `json:"in_flight_runs"`
 	OldestRun          *OldestRunJSON `json:"oldest_run"`
+	RunRecords         int            `json:"run_records"`
+	Grants             int            `json:"grants"`
 	DedupeEntries      int            `json:"dedupe_entries"`
 	DedupeExpired      int            `json:"dedupe_expired"`
 	Schema             map[string]int `json:"schema"`
@@ -161,7 +163,8 @@ func NewStoreStatsJSON(st chat.StoreStats) StoreStatsJSON {
 	out := StoreStatsJSON{
 		Backend: st.Backend, Path: st.Location, FileSizeBytes: st.SizeBytes, At: st.At.UTC(),
 		Conversations: st.Conversations, Approvals: st.Approvals, PendingApprovals: st.PendingApprovals,
-		InFlightRuns: st.Runs, DedupeEntries: st.DedupeEntries, DedupeExpired: st.DedupeExpired,
+		InFlightRuns: st.Runs, RunRecords: st.RunRecords, Grants: st.Grants,
+		DedupeEntries: st.DedupeEntries, DedupeExpired: st.DedupeExpired,
 		Schema: st.Schema,
 	}
 	if out.Schema == nil {

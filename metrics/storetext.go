@@ -41,6 +41,8 @@ func WriteStoreStats(w io.Writer, st chat.StoreStats) error {
 	} else {
 		p("oldest run:\tnone")
 	}
+	p("run records:\t%d", st.RunRecords)
+	p("grants:\t%d", st.Grants)
 	p("dedupe entries:\t%d (%d expired, awaiting sweep)", st.DedupeEntries, st.DedupeExpired)
 	kinds := make([]string, 0, len(st.Schema))
 	for k := range st.Schema {

@@ -91,6 +91,8 @@ func (s *MemStore) Stats(ctx context.Context) (chat.StoreStats, error) {
 		st.OldestRun = &runs[0]
 	}
 	st.DedupeEntries = len(s.dedupe)
+	st.RunRecords = len(s.runRecords)
+	st.Grants = len(s.grants)
 	for _, exp := range s.dedupe {
 		if !exp.After(st.At) {
 			st.DedupeExpired++

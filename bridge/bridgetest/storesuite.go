@@ -1100,12 +1100,16 @@ func confStats(t *testing.T, s chat.Store) {
 	require.NoError(t, err)
 	_, err = s.SeenOrMark(ctx, []string{"live1", "live2"}, 100*365*24*time.Hour, past)
 	require.NoError(t, err)
+	require.NoError(t, s.PutRunRecord(ctx, contractRun("stats-1", chat.RunRunning, st0)))
+	require.NoError(t, s.PutApproval(ctx, sApproval(4, st0.Add(time.Hour))))
+	_, _, err = s.DecideApprovalWith(ctx, sApproval(4, st0).ID, chat.ApprovalDecision{State: chat.ApprovalApproved, By: "U1", At: st0, Grant: true})
+	require.NoError(t, err)
 
 	st, err := sr.Stats(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, empty.Backend, st.Backend)
 	assert.Equal(t, 3, st.Conversations)
-	assert.Equal(t, 3, st.Approvals)
+	assert.Equal(t, 4, st.Approvals)
 	assert.Equal(t, 2, st.PendingApprovals)
 	assert.True(t, st.NextApprovalExpiry.Equal(st0.Add(time.Hour)), "next expiry %s", st.NextApprovalExpiry)
 	assert.Equal(t, 2, st.Runs)
@@ -1114,6 +1118,8 @@ func confStats(t *testing.T, s chat.Store) {
 	}
 	assert.Equal(t, 3, st.DedupeEntries)
 	assert.Equal(t, 1, st.DedupeExpired)
+	assert.Equal(t, 1, st.RunRecords)
+	assert.Equal(t, 1, st.Grants)
 
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()

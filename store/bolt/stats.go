@@ -34,6 +34,13 @@ func (s *Store) Stats(ctx context.Context) (chat.StoreStats, error) {
 		st.Conversations = bucketConversations.in(tx).Stats().KeyN
 		st.Approvals = bucketApprovals.in(tx).Stats().KeyN
 		st.DedupeEntries = bucketDedupe.in(tx).Stats().KeyN
+		// Files from before run records and grants may lack their buckets.
+		if b := bucketRunRecords.in(tx); b != nil {
+			st.RunRecords = b.Stats().KeyN
+		}
+		if b := bucketGrants.in(tx); b != nil {
+			st.Grants = b.Stats().KeyN
+		}
 
 		exp := bucketApprovalsExp.in(tx)
 		st.PendingApprovals = exp.Stats().KeyN

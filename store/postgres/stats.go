@@ -38,11 +38,14 @@ func (s *Store) Stats(ctx context.Context) (chat.StoreStats, error) {
 			(SELECT count(*) FROM runs),
 			(SELECT count(*) FROM dedupe),
 			(SELECT count(*) FROM dedupe WHERE expires_ns <= $1),
+			(SELECT count(*) FROM run_records),
+			(SELECT count(*) FROM grants),
 			(SELECT coalesce(max(version), 0) FROM promptev_bridge_migrations),
 			(SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint FROM pg_class c
-			   WHERE c.oid IN ('conversations'::regclass, 'approvals'::regclass, 'runs'::regclass, 'dedupe'::regclass))`, at).
+			   WHERE c.oid IN ('conversations'::regclass, 'approvals'::regclass, 'runs'::regclass, 'dedupe'::regclass,
+			                 'run_records'::regclass, 'grants'::regclass))`, at).
 			Scan(&st.Conversations, &st.Approvals, &st.PendingApprovals, &next, &st.Runs,
-				&st.DedupeEntries, &st.DedupeExpired, &version, &st.SizeBytes)
+				&st.DedupeEntries, &st.DedupeExpired, &st.RunRecords, &st.Grants, &version, &st.SizeBytes)
 		if err != nil {
 			return err
 		}
