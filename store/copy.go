@@ -34,15 +34,7 @@ func Copy(ctx context.Context, from, to Store, force bool) (Copied, error) {
 	if err != nil {
 		return n, fmt.Errorf("store: copy: target: %w", err)
 	}
-	grantsBefore, err := countGrants(ctx, to)
-	if err != nil {
-		return n, fmt.Errorf("store: copy: target: %w", err)
-	}
-	if !force && (before.Conversations > 0 || before.Approvals > 0 || before.Runs > 0 || grantsBefore > 0) {
-		held := fmt.Sprintf("%d conversations, %d approvals, %d in-flight runs", before.Conversations, before.Approvals, before.Runs)
-		if grantsBefore > 0 {
-			held += fmt.Sprintf(", %d grants", grantsBefore)
-		}
+	if held := counted(before); !force && held != (Copied{}) {
 		return n, fmt.Errorf("store: copy: the target is not empty (%s): "+
 			"copy into an empty store, or give --force to replace records of the same keys", held)
 	}
@@ -80,38 +72,43 @@ func Copy(ctx context.Context, from, to Store, force bool) (Copied, error) {
 	if err != nil {
 		return n, fmt.Errorf("store: copy: source: %w", err)
 	}
-	if src.Conversations != n.Conversations || src.Approvals != n.Approvals || src.Runs != n.Runs {
-		return n, fmt.Errorf("store: copy: the source changed during the copy (read %d/%d/%d conversations/approvals/runs, it now holds %d/%d/%d): stop every bridge that uses it and copy again",
-			n.Conversations, n.Approvals, n.Runs, src.Conversations, src.Approvals, src.Runs)
-	}
-	if g, err := countGrants(ctx, from); err != nil || g != n.Grants {
-		return n, fmt.Errorf("store: copy: the source's grants changed during the copy (read %d, it now holds %d, err %v): stop every bridge that uses it and copy again",
-			n.Grants, g, err)
+	read := n
+	read.Feedback = 0 // Stats does not count ratings
+	if now := counted(src); now != read {
+		return n, fmt.Errorf("store: copy: the source changed during the copy (read %s, it now holds %s): "+
+			"stop every bridge that uses it and copy again", read, now)
 	}
 	after, err := to.Stats(ctx)
 	if err != nil {
 		return n, fmt.Errorf("store: copy: target: %w", err)
 	}
-	grantsAfter, err := countGrants(ctx, to)
-	if err != nil {
-		return n, fmt.Errorf("store: copy: target: %w", err)
-	}
-	if grantsAfter < n.Grants || (!force && grantsAfter != n.Grants) {
-		return n, fmt.Errorf("store: copy: the target holds %d grants after copying %d", grantsAfter, n.Grants)
-	}
-	short := after.Conversations < n.Conversations || after.Approvals < n.Approvals || after.Runs < n.Runs
-	if !force {
-		short = after.Conversations != n.Conversations || after.Approvals != n.Approvals || after.Runs != n.Runs
-	}
-	if short {
-		return n, fmt.Errorf("store: copy: the target holds %d/%d/%d conversations/approvals/runs after copying %d/%d/%d",
-			after.Conversations, after.Approvals, after.Runs, n.Conversations, n.Approvals, n.Runs)
+	held := counted(after)
+	if held != read && (!force || !held.atLeast(read)) {
+		return n, fmt.Errorf("store: copy: the target holds %s after copying %s", held, read)
 	}
 	return n, nil
 }
 
-// countGrants counts the conversation grants s holds.
-func countGrants(ctx context.Context, s Store) (int, error) {
-	gs, err := s.ListGrants(ctx)
-	return len(gs), err
+// counted is the part of st that Copy checks.
+func counted(st chat.StoreStats) Copied {
+	return Copied{Conversations: st.Conversations, Approvals: st.Approvals, Runs: st.Runs,
+		RunRecords: st.RunRecords, Grants: st.Grants}
+}
+
+// atLeast reports whether c holds at least as many records of each kind as o.
+func (c Copied) atLeast(o Copied) bool {
+	return c.Conversations >= o.Conversations && c.Approvals >= o.Approvals && c.Runs >= o.Runs &&
+		c.RunRecords >= o.RunRecords && c.Grants >= o.Grants && c.Feedback >= o.Feedback
+}
+
+// String renders the counts for messages.
+func (c Copied) String() string {
+	s := fmt.Sprintf("%d conversations, %d approvals, %d in-flight runs", c.Conversations, c.Approvals, c.Runs)
+	if c.RunRecords > 0 {
+		s += fmt.Sprintf(", %d run records", c.RunRecords)
+	}
+	if c.Grants > 0 {
+		s += fmt.Sprintf(", %d grants", c.Grants)
+	}
+	return s
 }

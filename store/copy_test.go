@@ -94,7 +94,7 @@ func TestCopy(t *testing.T) {
 
 			// A second copy finds the target full.
 			_, err = store.Copy(t.Context(), from, to, false)
-			require.ErrorContains(t, err, "the target is not empty (6 conversations, 6 approvals, 3 in-flight runs, 3 grants)")
+			require.ErrorContains(t, err, "the target is not empty (6 conversations, 6 approvals, 3 in-flight runs, 3 run records, 3 grants)")
 			n, err = store.Copy(t.Context(), from, to, true)
 			require.NoError(t, err, "--force replaces records of the same keys")
 			assert.Equal(t, 6, n.Conversations)
