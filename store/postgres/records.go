@@ -33,16 +33,8 @@ func (s *Store) PutConversation(ctx context.Context, c chat.Conversation) error 
 	if !c.Key.Valid() {
 		return fmt.Errorf("postgres: put conversation: invalid key %q", c.Key)
 	}
-	rec, err := json.Marshal(c)
-	if err != nil {
-		return s.err("put conversation", err)
-	}
-	_, err = s.pool.Exec(ctx, `INSERT INTO conversations (key, record) VALUES ($1, $2)
-		ON CONFLICT (key) DO UPDATE SET record = EXCLUDED.record`, c.Key.String(), rec)
-	if err != nil {
-		return s.err(fmt.Sprintf("put conversation %s", c.Key), err)
-	}
-	return nil
+	return s.upsert(ctx, fmt.Sprintf("put conversation %s", c.Key), `INSERT INTO conversations (key, record) VALUES ($1, $2)
+		ON CONFLICT (key) DO UPDATE SET record = EXCLUDED.record`, c, c.Key.String())
 }
 
 // DeleteConversation deletes the conversation of key; an unknown key is not an error.
@@ -67,17 +59,9 @@ func (s *Store) PutApproval(ctx context.Context, a chat.Approval) error {
 	if !validState(a.State) {
 		return fmt.Errorf("postgres: put approval %q: invalid state %q", a.ID, a.State)
 	}
-	rec, err := json.Marshal(a)
-	if err != nil {
-		return s.err(fmt.Sprintf("put approval %q", a.ID), err)
-	}
-	_, err = s.pool.Exec(ctx, `INSERT INTO approvals (id, state, expires_ns, record) VALUES ($1, $2, $3, $4)
+	return s.upsert(ctx, fmt.Sprintf("put approval %q", a.ID), `INSERT INTO approvals (id, state, expires_ns, record) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state, expires_ns = EXCLUDED.expires_ns, record = EXCLUDED.record`,
-		a.ID, string(a.State), a.Expires.UnixNano(), rec)
-	if err != nil {
-		return s.err(fmt.Sprintf("put approval %q", a.ID), err)
-	}
-	return nil
+		a, a.ID, string(a.State), a.Expires.UnixNano())
 }
 
 // GetApproval returns the approval id, or chat.ErrNotFound.
@@ -200,17 +184,9 @@ func (s *Store) PutRun(ctx context.Context, r chat.InFlightRun) error {
 	if !r.Key.Valid() {
 		return fmt.Errorf("postgres: put run: invalid key %q", r.Key)
 	}
-	rec, err := json.Marshal(r)
-	if err != nil {
-		return s.err("put run", err)
-	}
-	_, err = s.pool.Exec(ctx, `INSERT INTO runs (key, started_ns, record) VALUES ($1, $2, $3)
+	return s.upsert(ctx, fmt.Sprintf("put run %s", r.Key), `INSERT INTO runs (key, started_ns, record) VALUES ($1, $2, $3)
 		ON CONFLICT (key) DO UPDATE SET started_ns = EXCLUDED.started_ns, record = EXCLUDED.record`,
-		r.Key.String(), r.Started.UnixNano(), rec)
-	if err != nil {
-		return s.err(fmt.Sprintf("put run %s", r.Key), err)
-	}
-	return nil
+		r, r.Key.String(), r.Started.UnixNano())
 }
 
 // DeleteRun deletes the in-flight run of key; an unknown key is not an error.
@@ -239,6 +215,19 @@ func (s *Store) ListRuns(ctx context.Context) ([]chat.InFlightRun, error) {
 		return nil, s.err("list runs", err)
 	}
 	return list, nil
+}
+
+// upsert writes the JSON record of v with an INSERT … ON CONFLICT whose
+// last parameter is the record and whose others are args, in order.
+func (s *Store) upsert(ctx context.Context, op, query string, v any, args ...any) error {
+	rec, err := json.Marshal(v)
+	if err != nil {
+		return s.err(op, err)
+	}
+	if _, err := s.pool.Exec(ctx, query, append(args, rec)...); err != nil {
+		return s.err(op, err)
+	}
+	return nil
 }
 
 // getRecord runs a query returning at most one JSON record and decodes it

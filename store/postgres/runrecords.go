@@ -26,17 +26,9 @@ func (s *Store) PutRunRecord(ctx context.Context, r chat.RunRecord) error {
 	case !r.State.Valid():
 		return fmt.Errorf("postgres: put run record %q: invalid state %q", r.ID, r.State)
 	}
-	rec, err := json.Marshal(r)
-	if err != nil {
-		return s.err(fmt.Sprintf("put run record %q", r.ID), err)
-	}
-	_, err = s.pool.Exec(ctx, `INSERT INTO run_records (id, state, created_ns, record) VALUES ($1, $2, $3, $4)
+	return s.upsert(ctx, fmt.Sprintf("put run record %q", r.ID), `INSERT INTO run_records (id, state, created_ns, record) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state, created_ns = EXCLUDED.created_ns, record = EXCLUDED.record`,
-		r.ID, string(r.State), r.Created.UnixNano(), rec)
-	if err != nil {
-		return s.err(fmt.Sprintf("put run record %q", r.ID), err)
-	}
-	return nil
+		r, r.ID, string(r.State), r.Created.UnixNano())
 }
 
 // GetRunRecord returns the run record id, or chat.ErrNotFound.
