@@ -34,21 +34,11 @@ func (a *Adapter) onInteraction(ctx context.Context, h chat.Handler, i *discordg
 // action), otherwise a deferred update; the bridge then edits the message
 // through Edit. Other buttons get a deferred update and nothing else.
 func (a *Adapter) onComponent(ctx context.Context, h chat.Handler, i *discordgo.Interaction, received time.Time) {
-	data := i.MessageComponentData()
-	kind, target, ok := parseCustomID(data.CustomID)
+	act, ok := a.interactionAction(ctx, i, i.MessageComponentData().CustomID, received)
 	if !ok {
-		a.respond(ctx, i, &discordgo.InteractionResponse{Type: discordgo.InteractionResponseDeferredMessageUpdate})
 		return
 	}
-	user := interactionUser(i)
-	a.rememberInteraction(i, user.ID)
-	act := chat.Action{
-		Platform: Name,
-		Kind:     kind,
-		Target:   target,
-		User:     user,
-		Received: received,
-	}
+	kind, target, user := act.Kind, act.Target, act.User
 	if m := i.Message; m != nil && m.ID != "" {
 		// The card the button is on: the bridge closes it when the card's
 		// ref was never recorded.
@@ -235,21 +225,12 @@ func modalResponse(p chat.Prompt) *discordgo.InteractionResponse {
 // request was decided meanwhile), otherwise a deferred update.
 func (a *Adapter) onModalSubmit(ctx context.Context, h chat.Handler, i *discordgo.Interaction, received time.Time) {
 	data := i.ModalSubmitData()
-	kind, target, ok := parseCustomID(data.CustomID)
+	act, ok := a.interactionAction(ctx, i, data.CustomID, received)
 	if !ok {
-		a.respond(ctx, i, &discordgo.InteractionResponse{Type: discordgo.InteractionResponseDeferredMessageUpdate})
 		return
 	}
-	user := interactionUser(i)
-	a.rememberInteraction(i, user.ID)
-	act := chat.Action{
-		Platform: Name,
-		Kind:     kind,
-		Target:   target,
-		User:     user,
-		Received: received,
-		Text:     modalText(data.Components),
-	}
+	act.Text = modalText(data.Components)
+	kind, target, user := act.Kind, act.Target, act.User
 	res, err := h.HandleAction(ctx, act)
 	switch {
 	case err != nil:
@@ -260,6 +241,20 @@ func (a *Adapter) onModalSubmit(ctx context.Context, h chat.Handler, i *discordg
 	default:
 		a.respond(ctx, i, &discordgo.InteractionResponse{Type: discordgo.InteractionResponseDeferredMessageUpdate})
 	}
+}
+
+// interactionAction decodes the bridge action a button or modal's custom id
+// names, for the clicker, and remembers the interaction for notices. Another
+// app's custom id gets a deferred update and ok is false.
+func (a *Adapter) interactionAction(ctx context.Context, i *discordgo.Interaction, customID string, received time.Time) (chat.Action, bool) {
+	kind, target, ok := parseCustomID(customID)
+	if !ok {
+		a.respond(ctx, i, &discordgo.InteractionResponse{Type: discordgo.InteractionResponseDeferredMessageUpdate})
+		return chat.Action{}, false
+	}
+	user := interactionUser(i)
+	a.rememberInteraction(i, user.ID)
+	return chat.Action{Platform: Name, Kind: kind, Target: target, User: user, Received: received}, true
 }
 
 // modalText returns the value of a prompt modal's text input.
