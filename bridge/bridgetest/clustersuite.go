@@ -35,6 +35,7 @@ func RunClusterConformance(t *testing.T, newReplicas func(t *testing.T, n int) [
 		{"Fence/StaleWritesRefused", confFenceStale},
 		{"Queue/OrderAndStart", confQueueOrder},
 		{"Queue/DedupeAcrossReplicas", confQueueDedupe},
+		{"Orphans", confOrphans},
 		{"Signals", confSignals},
 	}
 	for _, c := range checks {
@@ -239,9 +240,20 @@ func confQueueOrder(t *testing.T, rs []chat.Cluster) {
 	n, err := rs[2].CountQueued(ctx, key)
 	require.NoError(t, err)
 	assert.Equal(t, 5, n)
-	keys, err := rs[2].QueuedKeys(ctx)
+	runs, keys, err := rs[2].Orphans(ctx)
 	require.NoError(t, err)
+	assert.Empty(t, runs)
 	assert.Equal(t, []chat.ConversationKey{key, other}, keys, "oldest first")
+	l, ok, err := rs[0].AcquireLease(ctx, chat.ConversationLease(other), "A", time.Minute)
+	require.NoError(t, err)
+	require.True(t, ok)
+	_, keys, err = rs[1].Orphans(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, []chat.ConversationKey{key}, keys, "a held conversation is no orphan")
+	require.NoError(t, rs[0].ReleaseLease(ctx, l))
+	_, keys, err = rs[1].Orphans(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, []chat.ConversationKey{key, other}, keys, "a released conversation is an orphan again")
 
 	var prev int64
 	for i := range 5 {
@@ -263,6 +275,9 @@ func confQueueOrder(t *testing.T, rs []chat.Cluster) {
 		require.NoError(t, err)
 		require.Len(t, runs, 1)
 		assert.Equal(t, normRun(run), normRun(runs[0]), "the in-flight record replaces the turn")
+		got, err := rs[2].GetRun(ctx, run.Key)
+		require.NoError(t, err)
+		assert.Equal(t, normRun(run), normRun(got))
 		require.ErrorIs(t, rs[2].StartQueued(ctx, q.Seq, run), chat.ErrNotFound, "a turn starts once")
 	}
 	_, err = rs[0].NextQueued(ctx, key)
@@ -321,4 +336,25 @@ func confSignals(t *testing.T, rs []chat.Cluster) {
 			t.Fatalf("replica %d got no signal", i)
 		}
 	}
+}
+
+func confOrphans(t *testing.T, rs []chat.Cluster) {
+	ctx := t.Context()
+	_, err := rs[0].GetRun(ctx, sKey(1))
+	require.ErrorIs(t, err, chat.ErrNotFound)
+	for i := 1; i <= 3; i++ {
+		require.NoError(t, rs[0].PutRun(ctx, sRun(i, st0.Add(time.Duration(-i)*time.Second))))
+	}
+	_, ok, err := rs[1].AcquireLease(ctx, chat.ConversationLease(sKey(2)), "B", time.Minute)
+	require.NoError(t, err)
+	require.True(t, ok)
+	_, ok, err = rs[1].AcquireLease(ctx, chat.ConversationLease(sKey(3)), "B", time.Millisecond)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Eventually(t, func() bool {
+		runs, queued, err := rs[2].Orphans(ctx)
+		require.NoError(t, err)
+		assert.Empty(t, queued)
+		return assert.ObjectsAreEqual([]chat.ConversationKey{sKey(3), sKey(1)}, runKeys(runs))
+	}, 30*time.Second, 5*time.Millisecond, "orphans: never leased (1) and expired (3), oldest first; not the held one (2)")
 }

@@ -216,24 +216,48 @@ func (s *Store) CountQueued(ctx context.Context, key chat.ConversationKey) (int,
 	return n, nil
 }
 
-// QueuedKeys returns the conversations with queued turns, oldest turn first.
-func (s *Store) QueuedKeys(ctx context.Context) ([]chat.ConversationKey, error) {
+// GetRun returns the in-flight run of key, or chat.ErrNotFound.
+func (s *Store) GetRun(ctx context.Context, key chat.ConversationKey) (chat.InFlightRun, error) {
+	var r chat.InFlightRun
 	if err := s.check(ctx); err != nil {
-		return nil, err
+		return r, err
 	}
-	rows, err := s.pool.Query(ctx, `SELECT record FROM (SELECT DISTINCT ON (key) seq, record FROM inbox ORDER BY key, seq) AS first ORDER BY seq`)
+	if err := s.getRecord(ctx, "SELECT record FROM runs WHERE key = $1", key.String(), &r); err != nil {
+		return chat.InFlightRun{}, s.err(fmt.Sprintf("run %s", key), err)
+	}
+	return r, nil
+}
+
+// Orphans returns the in-flight runs and the queued conversations whose
+// conversation lease is not held, on the database's clock.
+func (s *Store) Orphans(ctx context.Context) ([]chat.InFlightRun, []chat.ConversationKey, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, nil, err
+	}
+	rows, err := s.pool.Query(ctx, `SELECT r.record FROM runs r LEFT JOIN leases l ON l.name = 'conv:' || r.key
+		WHERE l.name IS NULL OR l.expires <= now() ORDER BY r.started_ns, r.key COLLATE "C"`)
 	if err != nil {
-		return nil, s.err("list queued conversations", err)
+		return nil, nil, s.err("list orphans", err)
+	}
+	runs, err := collectRecords[chat.InFlightRun](rows)
+	if err != nil {
+		return nil, nil, s.err("list orphans", err)
+	}
+	rows, err = s.pool.Query(ctx, `SELECT record FROM (
+		SELECT DISTINCT ON (i.key) i.seq, i.record FROM inbox i LEFT JOIN leases l ON l.name = 'conv:' || i.key
+		WHERE l.name IS NULL OR l.expires <= now() ORDER BY i.key, i.seq) AS first ORDER BY seq`)
+	if err != nil {
+		return nil, nil, s.err("list orphans", err)
 	}
 	list, err := collectRecords[chat.Queued](rows)
 	if err != nil {
-		return nil, s.err("list queued conversations", err)
+		return nil, nil, s.err("list orphans", err)
 	}
 	keys := make([]chat.ConversationKey, len(list))
 	for i, q := range list {
 		keys[i] = q.Key
 	}
-	return keys, nil
+	return runs, keys, nil
 }
 
 // signal is a chat.Signal on the wire.
