@@ -63,6 +63,9 @@ type shared struct {
 	ttl   time.Duration
 	// paused stops lease renewals (tests stand a long pause in with it).
 	paused atomic.Bool
+	// halted makes every lease count as lost and skips every clean-up
+	// (tests stand a killed process in with it).
+	halted atomic.Bool
 }
 
 func newShared(st chat.Store, o ReplicaOptions) *shared {
@@ -112,6 +115,10 @@ type leaseHold struct {
 	mu       sync.Mutex
 	deadline time.Time
 	lost     bool
+	// released is set once the lease was given back with every turn under
+	// it delivered: the outbox may still tidy their messages, which no
+	// other replica touches.
+	released bool
 
 	done chan struct{}
 	wg   sync.WaitGroup
@@ -174,9 +181,12 @@ func (h *leaseHold) renew() {
 
 // held reports whether the lease may still be assumed held.
 func (h *leaseHold) held() bool {
+	if h.b.shared.halted.Load() {
+		return false
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return !h.lost && time.Now().Before(h.deadline)
+	return !h.lost && (h.released || time.Now().Before(h.deadline))
 }
 
 func (h *leaseHold) markLost(why string) {
@@ -199,14 +209,18 @@ func (h *leaseHold) release() {
 	h.mu.Lock()
 	lost := h.lost
 	h.mu.Unlock()
-	if lost {
+	if lost || h.b.shared.halted.Load() {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(h.b.life), h.b.shared.ttl/3)
 	defer cancel()
 	if err := h.b.shared.store.ReleaseLease(ctx, h.lease); err != nil {
 		h.b.log.Warn("conversation lease not released; it expires on its own", "conversation", h.key.String(), "err", err)
+		return
 	}
+	h.mu.Lock()
+	h.released = true
+	h.mu.Unlock()
 }
 
 // acceptShared queues a message's turn in the store with its dedupe marks,
@@ -298,7 +312,7 @@ func (b *Bridge) workShared(c *conversation, orphan *chat.InFlightRun) {
 		if again {
 			continue
 		}
-		if closing && left > 0 {
+		if closing && left > 0 && !b.shared.halted.Load() {
 			// Hand the waiting turns to a live replica now rather than at
 			// its next orphan sweep.
 			sig := chat.Signal{Topic: signalInbox, Payload: c.key.String()}
