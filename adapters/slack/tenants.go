@@ -95,10 +95,8 @@ func (s *installs) dropLocked(id string) {
 
 // resolveLocked returns the installation id serving team (of enterprise,
 // when known): the workspace's own install first, then its org's org-wide
-// install. An enterprise learned here is remembered for calls that know
-// only the team. With one org-wide install and no other clue, a team of
-// unknown enterprise is served by it (the conversations of an org-wide
-// install, after a restart, before any event of theirs). s.mu is held.
+// install. An enterprise learned here (from an event or a click) is
+// remembered for calls that know only the team. s.mu is held.
 func (s *installs) resolveLocked(team, enterprise string) (string, bool) {
 	if id, ok := s.team[team]; ok {
 		return id, true
@@ -112,11 +110,6 @@ func (s *installs) resolveLocked(team, enterprise string) (string, bool) {
 			s.teamOrg[team] = enterprise
 		}
 		return id, ok
-	}
-	if len(s.org) == 1 {
-		for _, id := range s.org {
-			return id, true
-		}
 	}
 	return "", false
 }
