@@ -156,5 +156,10 @@ type BrokenInstallation struct {
 // the side port shows the broken ones in /readyz (without failing it:
 // every other team goes on) and as a gauge per team.
 type InstallationReporter interface {
+	// ServesInstallations reports whether the adapter serves installations
+	// (it was configured for OAuth installs).
+	ServesInstallations() bool
+	// BrokenInstallations returns the broken installations, by id. It is
+	// quick and never waits on the network.
 	BrokenInstallations() []BrokenInstallation
 }

@@ -149,6 +149,10 @@ func (a *Adapter) countInstall(event string) {
 	}
 }
 
+// ServesInstallations implements chat.InstallationReporter: true with
+// slack.oauth.
+func (a *Adapter) ServesInstallations() bool { return a.oauth() }
+
 // BrokenInstallations implements chat.InstallationReporter: the
 // installations whose token Slack refused, by id.
 func (a *Adapter) BrokenInstallations() []chat.BrokenInstallation {
