@@ -19,8 +19,7 @@ const (
 // DefaultOAuthScopes are the bot scopes an install asks for when
 // slack.oauth.scopes is empty: those of manifest.yaml.
 var DefaultOAuthScopes = []string{
-	"app_mentions:read", "assistant:write", "channels:history", "chat:write",
-	"groups:history", "im:history", "mpim:history",
+	"app_mentions:read", "chat:write", "channels:history", "groups:history", "im:history", "mpim:history",
 }
 
 // OAuthConfig is the "slack.oauth" section: distribution to many workspaces
