@@ -162,8 +162,7 @@ func (c Config) Validate(path string) chat.ConfigProblems {
 	if c.OAuth != nil {
 		c.OAuth.validate(p("oauth"), c, &ps)
 	} else if c.BotToken == "" {
-		ps.Add(p("bot_token"), "is required (the Bot User OAuth Token, xoxb-..., from the Slack app's OAuth & Permissions page), "+
-			"or slack.oauth to serve the workspaces that install the app")
+		ps.Add(p("bot_token"), "is required (the Bot User OAuth Token, xoxb-..., from the Slack app's OAuth & Permissions page)")
 	}
 	if c.BotToken != "" && !strings.HasPrefix(c.BotToken, "xoxb-") {
 		ps.Add(p("bot_token"), "must be a bot token (xoxb-...)")
