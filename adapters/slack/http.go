@@ -178,6 +178,11 @@ func (a *Adapter) serveInteraction(ctx context.Context, h chat.Handler, w http.R
 		return
 	}
 	ackNow(w)
+	if a.oauth() && cb.Enterprise.ID != "" {
+		// A click names the org of its workspace: remembered for the
+		// answers, which name the workspace only.
+		_, _ = a.tenantFor(ctx, firstNonEmpty(cb.Team.ID, cb.User.TeamID), cb.Enterprise.ID)
+	}
 	a.applyClick(ctx, h, cb)
 }
 

@@ -236,3 +236,38 @@ func TestWebAPIRefusesUnknownTeam(t *testing.T) {
 	_, err = a.Post(t.Context(), key("TNONE", "C1", ""), chat.Message{Body: "hi"})
 	require.ErrorIs(t, err, ErrNotInstalled)
 }
+
+// Which installation serves a team: its own, else its org's org-wide one,
+// once the org is known (from an event or a click); never another org's.
+func TestTenantResolution(t *testing.T) {
+	store := bridgetest.NewMemStore()
+	a, err := New(oauthConfig(), nil)
+	require.NoError(t, err)
+	a.UseStore(store)
+	put := func(in chat.Installation) {
+		in.Platform, in.Installed = Name, time.Now()
+		in.SealedToken, err = a.sealer.seal("xoxb-"+in.ID(), in.ID())
+		require.NoError(t, err)
+		require.NoError(t, store.PutInstallation(t.Context(), in))
+	}
+	put(chat.Installation{EnterpriseID: "E1", OrgWide: true, BotUserID: "UORG"})
+	put(chat.Installation{EnterpriseID: "E1", TeamID: "T1OWN", BotUserID: "UOWN"})
+	put(chat.Installation{TeamID: "TSOLO", BotUserID: "USOLO"})
+	require.NoError(t, a.startInstalls(t.Context()))
+
+	bot := func(team, enterprise string) string {
+		tn, err := a.tenantFor(t.Context(), team, enterprise)
+		if err != nil {
+			require.ErrorIs(t, err, ErrNotInstalled)
+			return ""
+		}
+		return tn.self.UserID
+	}
+	assert.Equal(t, "USOLO", bot("TSOLO", ""))
+	assert.Equal(t, "UOWN", bot("T1OWN", "E1"), "a workspace's own install comes first")
+	assert.Equal(t, "", bot("T1OTHER", ""), "the org is not known yet")
+	assert.Equal(t, "UORG", bot("T1OTHER", "E1"), "an event or a click names the org")
+	assert.Equal(t, "UORG", bot("T1OTHER", ""), "and it is remembered")
+	assert.Equal(t, "", bot("T2", "E2"), "another org's workspace is not served")
+	assert.Equal(t, "", bot("TNONE", ""))
+}
