@@ -211,7 +211,7 @@ func (a *Adapter) loadInstalls(ctx context.Context) error {
 }
 
 // tenantFor returns the installation serving team (of enterprise, when
-// known), with its client. A miss rereads the store (at most every
+// known), with its client: a snapshot, safe to read without a lock. A miss rereads the store (at most every
 // reloadEvery) before it answers ErrNotInstalled.
 func (a *Adapter) tenantFor(ctx context.Context, team, enterprise string) (*tenant, error) {
 	for attempt := 0; ; attempt++ {
@@ -220,8 +220,13 @@ func (a *Adapter) tenantFor(ctx context.Context, team, enterprise string) (*tena
 		id, ok := s.resolveLocked(team, enterprise)
 		if ok {
 			t, err := a.clientLocked(id)
+			var snapshot *tenant
+			if err == nil {
+				cp := *t // the caller reads it without the lock
+				snapshot = &cp
+			}
 			s.mu.Unlock()
-			return t, err
+			return snapshot, err
 		}
 		stale := a.now().Sub(s.lastReload) >= reloadEvery
 		s.mu.Unlock()
