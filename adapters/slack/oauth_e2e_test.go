@@ -338,6 +338,16 @@ func TestE2EOAuthGridOrgWide(t *testing.T) {
 		"a workspace without an installation is counted (and logged) once")
 	assert.Empty(t, r.fake.Messages("CALPHA"))
 	assert.Equal(t, 1, strings.Count(r.logs.String(), "slack event from a workspace without an installation"))
+
+	// The org removes the app: the org's installation goes, and its
+	// workspaces are no longer answered.
+	r.post(t, r.fake.AppUninstalled("EGRID"))
+	assert.Eventually(t, func() bool { return r.counter.get("uninstalled") == 1 }, 10*time.Second, 10*time.Millisecond)
+	assert.Empty(t, r.installations(t))
+	before := len(r.fake.Calls())
+	r.mention(t, wsGrid2.TeamID, "CG2", "hello?")
+	assert.Eventually(t, func() bool { return r.counter.get("unknown_team") == 2 }, 10*time.Second, 10*time.Millisecond)
+	assert.Len(t, r.fake.Calls(), before, "no call for the org any more")
 }
 
 // The app is uninstalled while a run streams: the installation is deleted

@@ -2,6 +2,9 @@ package slack
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -270,4 +273,44 @@ func TestTenantResolution(t *testing.T) {
 	assert.Equal(t, "UORG", bot("T1OTHER", ""), "and it is remembered")
 	assert.Equal(t, "", bot("T2", "E2"), "another org's workspace is not served")
 	assert.Equal(t, "", bot("TNONE", ""))
+}
+
+// The install page sets the state cookie for the redirect path only
+// (HttpOnly, Secure for an https redirect URL, SameSite=Lax) and a state
+// older than 10 minutes gets the "expired" page and stores nothing.
+func TestInstallPagesExpiredState(t *testing.T) {
+	store := bridgetest.NewMemStore()
+	a, err := New(oauthConfig(), nil)
+	require.NoError(t, err)
+	a.UseStore(store)
+	start := time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC)
+	a.now = func() time.Time { return start }
+	h := a.httpHandler(t.Context(), nil)
+
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/slack/install", nil))
+	require.Equal(t, http.StatusFound, rec.Code)
+	loc, err := url.Parse(rec.Header().Get("Location"))
+	require.NoError(t, err)
+	assert.Equal(t, "https://slack.com/oauth/v2/authorize", loc.Scheme+"://"+loc.Host+loc.Path)
+	state := loc.Query().Get("state")
+	cookies := rec.Result().Cookies()
+	require.Len(t, cookies, 1)
+	c := cookies[0]
+	assert.Equal(t, state, c.Value)
+	assert.Equal(t, "/slack/oauth_redirect", c.Path)
+	assert.True(t, c.HttpOnly)
+	assert.True(t, c.Secure)
+	assert.Equal(t, http.SameSiteLaxMode, c.SameSite)
+
+	a.now = func() time.Time { return start.Add(stateTTL + time.Second) }
+	req := httptest.NewRequest(http.MethodGet, "/slack/oauth_redirect?code=c1&state="+url.QueryEscape(state), nil)
+	req.AddCookie(c)
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	assert.Equal(t, http.StatusBadRequest, rec.Code)
+	assert.Contains(t, rec.Body.String(), "expired")
+	list, err := store.ListInstallations(t.Context())
+	require.NoError(t, err)
+	assert.Empty(t, list)
 }
