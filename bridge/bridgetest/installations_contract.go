@@ -17,7 +17,7 @@ import (
 // enterprise for even i, a workspace of enterprise E1 for odd i.
 func sInstall(i int) chat.Installation {
 	in := chat.Installation{
-		Platform:    "slack",
+		Platform:    "chat",
 		TeamID:      "T" + string(rune('A'+i)),
 		TeamName:    "team " + string(rune('A'+i)),
 		AppID:       "A1",
@@ -35,7 +35,7 @@ func sInstall(i int) chat.Installation {
 
 // sOrgInstall is an org-wide install of enterprise E1.
 func sOrgInstall() chat.Installation {
-	return chat.Installation{Platform: "slack", EnterpriseID: "E1", EnterpriseName: "Grid", OrgWide: true,
+	return chat.Installation{Platform: "chat", EnterpriseID: "E1", EnterpriseName: "Grid", OrgWide: true,
 		BotUserID: "UORG", SealedToken: "sealed-org", Installed: st0}
 }
 
@@ -100,7 +100,7 @@ func confInstallCRUD(t *testing.T, s chat.InstallationStore) {
 	}
 	list, err = s.ListInstallations(ctx)
 	require.NoError(t, err)
-	assert.Equal(t, []string{"slack//TA", "slack//TC", "slack/E1/", "slack/E1/TB"}, installIDs(list), "id order")
+	assert.Equal(t, []string{"chat//TA", "chat//TC", "chat/E1/", "chat/E1/TB"}, installIDs(list), "id order")
 
 	// A reinstall replaces the record: new token, broken cleared.
 	_, ok, err := s.MarkInstallationBroken(ctx, sInstall(0).ID(), "sealed-A", "invalid_auth", st0)
@@ -121,7 +121,7 @@ func confInstallCRUD(t *testing.T, s chat.InstallationStore) {
 	assert.ErrorIs(t, err, chat.ErrNotFound, "a second delete")
 	list, err = s.ListInstallations(ctx)
 	require.NoError(t, err)
-	assert.Equal(t, []string{"slack//TA", "slack//TC", "slack/E1/TB"}, installIDs(list))
+	assert.Equal(t, []string{"chat//TA", "chat//TC", "chat/E1/TB"}, installIDs(list))
 }
 
 func confInstallInvalid(t *testing.T, s chat.InstallationStore) {
@@ -146,7 +146,7 @@ func confInstallInvalid(t *testing.T, s chat.InstallationStore) {
 
 func confInstallBroken(t *testing.T, s chat.InstallationStore) {
 	ctx := t.Context()
-	_, _, err := s.MarkInstallationBroken(ctx, "slack//TX", "x", "invalid_auth", st0)
+	_, _, err := s.MarkInstallationBroken(ctx, "chat//TX", "x", "invalid_auth", st0)
 	require.ErrorIs(t, err, chat.ErrNotFound)
 
 	in := sInstall(1)
