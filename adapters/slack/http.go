@@ -68,6 +68,12 @@ func (a *Adapter) httpHandler(ctx context.Context, h chat.Handler) http.Handler 
 	mux.HandleFunc("POST "+a.cfg.InteractionsPath, func(w http.ResponseWriter, r *http.Request) {
 		a.serveInteraction(ctx, h, w, r)
 	})
+	if a.oauth() {
+		mux.HandleFunc("GET "+a.cfg.OAuth.InstallPath, a.serveInstall)
+		mux.HandleFunc("GET "+a.cfg.OAuth.redirectPath(), func(w http.ResponseWriter, r *http.Request) {
+			a.serveOAuthRedirect(ctx, w, r)
+		})
+	}
 	return mux
 }
 
@@ -138,10 +144,17 @@ func (a *Adapter) serveEvent(ctx context.Context, h chat.Handler, w http.Respons
 	if n := r.Header.Get("X-Slack-Retry-Num"); n != "" {
 		a.log.Debug("slack redelivery", "retry_num", n, "reason", r.Header.Get("X-Slack-Retry-Reason"))
 	}
+	self := a.self.Load()
+	if a.oauth() {
+		// The installation of the event's team: its bot, its token.
+		if self, ok = a.eventTenant(ctx, h, ev); !ok {
+			return
+		}
+	}
 	if a.onAgentSessionStopped(ctx, h, ev) {
 		return
 	}
-	if msg, ok := inboundFromEvent(a.self.Load(), ev, a.now()); ok {
+	if msg, ok := inboundFromEvent(self, ev, a.now()); ok {
 		a.handleMessage(ctx, h, msg)
 	}
 }
@@ -165,6 +178,11 @@ func (a *Adapter) serveInteraction(ctx context.Context, h chat.Handler, w http.R
 		return
 	}
 	ackNow(w)
+	if a.oauth() && cb.Enterprise.ID != "" {
+		// A click names the org of its workspace: remembered for the
+		// answers, which name the workspace only.
+		_, _ = a.tenantFor(ctx, firstNonEmpty(cb.Team.ID, cb.User.TeamID), cb.Enterprise.ID)
+	}
 	a.applyClick(ctx, h, cb)
 }
 

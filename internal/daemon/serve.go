@@ -59,6 +59,9 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		if rc, ok := a.(chat.RequestCounted); ok {
 			rc.SetRequestCounter(m)
 		}
+		if ic, ok := a.(chat.InstallationCounted); ok {
+			ic.SetInstallationCounter(m)
+		}
 	}
 
 	for _, a := range o.Adapters {
@@ -81,6 +84,13 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		return nil
 	}
 	defer func() { _ = closeStore() }()
+	// Adapters that keep state in the store (OAuth installations) get it
+	// before the engine's recovery may call them.
+	for _, a := range o.Adapters {
+		if su, ok := a.(chat.StoreUser); ok {
+			su.UseStore(st)
+		}
+	}
 
 	platforms := make([]chat.Platform, len(o.Adapters))
 	for i, a := range o.Adapters {
@@ -111,6 +121,11 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		for _, a := range o.Adapters {
 			if lr, ok := a.(chat.LaneReporter); ok {
 				if err := m.RegisterLanes(a.Name(), lr); err != nil {
+					return err
+				}
+			}
+			if ir, ok := a.(chat.InstallationReporter); ok && ir.ServesInstallations() {
+				if err := m.RegisterInstallations(a.Name(), ir); err != nil {
 					return err
 				}
 			}
@@ -223,14 +238,18 @@ func readinessChecks(storeOpen, stopping *atomic.Bool, adapters []chat.Adapter, 
 		return nil
 	}}}
 	for _, a := range adapters {
-		checks = append(checks, metrics.Check{Name: a.Name(), Ready: func() error {
+		check := metrics.Check{Name: a.Name(), Ready: func() error {
 			ready := a.Ready()
 			m.SetAdapterReady(a.Name(), ready)
 			if !ready {
 				return errors.New("not connected")
 			}
 			return nil
-		}})
+		}}
+		if ir, ok := a.(chat.InstallationReporter); ok && ir.ServesInstallations() {
+			check.Detail = func() string { return brokenDetail(ir.BrokenInstallations()) }
+		}
+		checks = append(checks, check)
 	}
 	return checks
 }
@@ -241,4 +260,17 @@ func platformNames(as []chat.Adapter) string {
 		names[i] = a.Name()
 	}
 	return strings.Join(names, ",")
+}
+
+// brokenDetail is the /readyz note of an adapter's broken installations:
+// the other teams go on, so the adapter stays ready.
+func brokenDetail(broken []chat.BrokenInstallation) string {
+	if len(broken) == 0 {
+		return ""
+	}
+	parts := make([]string, len(broken))
+	for i, b := range broken {
+		parts[i] = fmt.Sprintf("%s %s since %s", b.Team, b.Reason, b.Since.UTC().Format(time.RFC3339))
+	}
+	return fmt.Sprintf("%d installation(s) broken, reinstall needed: %s", len(broken), strings.Join(parts, ", "))
 }
