@@ -3,11 +3,13 @@ package main
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -129,6 +131,7 @@ func TestReplicaProcessKilled(t *testing.T) {
 	<-owner.exited
 	killed := time.Now()
 	delete(replicas, owner.id)
+	stopWatch := watchReady(t, replicas)
 
 	// The issue's bound on failover is 30 s from the death; the lease is 3 s.
 	waitFake(t, fake, "the interrupted notice on the dead replica's placeholder", 30*time.Second, func() bool {
@@ -148,6 +151,9 @@ func TestReplicaProcessKilled(t *testing.T) {
 	survivor.post(t, fake, next)
 	waitFake(t, fake, "the answer to the new mention", 60*time.Second, func() bool { return answered(fake, next) })
 
+	for id, answers := range stopWatch() {
+		assert.Empty(t, answers, "%s stayed ready through the failover", id)
+	}
 	for _, r := range replicas {
 		body := waitHTTP(t, r.side+"/readyz", http.StatusOK, "store: ok\n")
 		assert.Contains(t, body, "slack: ok\n", r.id)
@@ -159,6 +165,49 @@ func TestReplicaProcessKilled(t *testing.T) {
 		r.stop(t)
 		assert.NotContains(t, r.stderr.String(), "DATA RACE", r.id)
 		assert.Contains(t, r.stderr.String(), `"msg":"stopped"`, r.id)
+	}
+}
+
+// watchReady asks the replicas' /readyz every 200 ms until the returned
+// function is called, which returns each replica's answers other than 200.
+// A request that gets no answer (a loaded machine) is logged, not counted.
+func watchReady(t *testing.T, replicas map[string]*replicaProcess) (stop func() map[string][]string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	bad := map[string][]string{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	client := &http.Client{Timeout: 10 * time.Second}
+	for id, r := range replicas {
+		bad[id] = nil
+		wg.Go(func() {
+			tick := time.NewTicker(200 * time.Millisecond)
+			defer tick.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-tick.C:
+				}
+				resp, err := client.Get(r.side + "/readyz")
+				if err != nil {
+					t.Logf("%s /readyz: %v", id, err)
+					continue
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					mu.Lock()
+					bad[id] = append(bad[id], fmt.Sprintf("%d %s", resp.StatusCode, b))
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	return func() map[string][]string {
+		cancel()
+		wg.Wait()
+		return bad
 	}
 }
 
