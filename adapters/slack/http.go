@@ -110,9 +110,16 @@ func (a *Adapter) readVerified(w http.ResponseWriter, r *http.Request) ([]byte, 
 	return body, true
 }
 
+// handOverTimeout bounds the hand-over of an HTTP-mode message to the
+// bridge, which the response waits for: within Slack's 3-second deadline.
+const handOverTimeout = 2 * time.Second
+
 // serveEvent answers an Events API request: the url_verification challenge,
-// or a 200 acknowledgement followed by the hand-over to the bridge. Retries
-// (X-Slack-Retry-Num) are handed over too: the bridge dedupes them.
+// or a message handed over to the bridge and then acknowledged with a 200,
+// or another event acknowledged at once and then applied. A message the
+// bridge could not accept (its store unreachable, the bridge shutting down)
+// is answered 503, so Slack delivers it again, to this replica or another.
+// Retries (X-Slack-Retry-Num) are handed over too: the bridge dedupes them.
 func (a *Adapter) serveEvent(ctx context.Context, h chat.Handler, w http.ResponseWriter, r *http.Request) {
 	body, ok := a.readVerified(w, r)
 	if !ok {
@@ -140,7 +147,6 @@ func (a *Adapter) serveEvent(ctx context.Context, h chat.Handler, w http.Respons
 		_, _ = io.WriteString(w, uv.Challenge)
 		return
 	}
-	ackNow(w)
 	if n := r.Header.Get("X-Slack-Retry-Num"); n != "" {
 		a.log.Debug("slack redelivery", "retry_num", n, "reason", r.Header.Get("X-Slack-Retry-Reason"))
 	}
@@ -148,15 +154,34 @@ func (a *Adapter) serveEvent(ctx context.Context, h chat.Handler, w http.Respons
 	if a.oauth() {
 		// The installation of the event's team: its bot, its token.
 		if self, ok = a.eventTenant(ctx, h, ev); !ok {
+			ackNow(w)
 			return
 		}
 	}
-	if a.onAgentSessionStopped(ctx, h, ev) {
+	if _, stop := ev.InnerEvent.Data.(*slackevents.AgentSessionStoppedEvent); !stop {
+		if msg, ok := inboundFromEvent(self, ev, a.now()); ok {
+			a.handOver(ctx, h, w, msg)
+			return
+		}
+	}
+	ackNow(w)
+	a.onAgentSessionStopped(ctx, h, ev)
+}
+
+// handOver hands msg to the bridge, then answers the request: 200 once the
+// bridge has it (accepted, or dropped as a duplicate), 503 when it could not
+// take it. The bridge's dedupe makes Slack's redelivery safe either way.
+func (a *Adapter) handOver(ctx context.Context, h chat.Handler, w http.ResponseWriter, msg chat.InboundMessage) {
+	hctx, cancel := context.WithTimeout(ctx, handOverTimeout)
+	err := h.HandleMessage(hctx, msg)
+	cancel()
+	if err != nil {
+		a.log.Warn("slack message not accepted: answered 503 so Slack delivers it again",
+			"conversation", msg.Key.String(), "event_id", msg.EventID, errAttr(err))
+		http.Error(w, "not accepted, try again", http.StatusServiceUnavailable)
 		return
 	}
-	if msg, ok := inboundFromEvent(self, ev, a.now()); ok {
-		a.handleMessage(ctx, h, msg)
-	}
+	ackNow(w)
 }
 
 // serveInteraction acknowledges a verified interactivity request with an

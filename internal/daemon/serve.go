@@ -91,6 +91,10 @@ func Serve(ctx context.Context, o ServeOptions) error {
 			su.UseStore(st)
 		}
 	}
+	// A store reached over the network is pinged for /readyz; the pings end
+	// before the store closes.
+	watch := watchStore(st, storePingEvery, log.With("component", "store"))
+	defer watch.stop()
 
 	platforms := make([]chat.Platform, len(o.Adapters))
 	for i, a := range o.Adapters {
@@ -130,7 +134,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 				}
 			}
 		}
-		checks := readinessChecks(&storeOpen, &stopping, o.Adapters, m)
+		checks := readinessChecks(&storeOpen, &stopping, watch, o.Adapters, m)
 		side = metrics.NewServer(metrics.ServerOptions{
 			Addr: o.Config.HTTP.Listen, Metrics: m, Checks: checks, StoreStats: st.Stats, Logger: httpLog,
 		})
@@ -216,6 +220,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		}
 	}
 	// 3. Close the store. 4. The side port closes in the deferred call.
+	watch.stop()
 	if err := closeStore(); err != nil {
 		log.Error("store close failed", "err", err)
 		fatal = errors.Join(fatal, err)
@@ -224,18 +229,19 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	return fatal
 }
 
-// readinessChecks are the conditions of /readyz: the store is open and not
-// shutting down, and every adapter is connected (also exported as the
+// readinessChecks are the conditions of /readyz: the store is open, not
+// shutting down and, for a database, answered its last ping (watch, nil for
+// a local store), and every adapter is connected (also exported as the
 // adapter_ready gauge).
-func readinessChecks(storeOpen, stopping *atomic.Bool, adapters []chat.Adapter, m *metrics.Metrics) []metrics.Check {
+func readinessChecks(storeOpen, stopping *atomic.Bool, watch *storeWatch, adapters []chat.Adapter, m *metrics.Metrics) []metrics.Check {
 	checks := []metrics.Check{{Name: "store", Ready: func() error {
 		switch {
 		case stopping.Load():
-			return errors.New("shutting down")
+			return errShuttingDown
 		case !storeOpen.Load():
-			return errors.New("closed")
+			return errStoreClosed
 		}
-		return nil
+		return watch.err()
 	}}}
 	for _, a := range adapters {
 		check := metrics.Check{Name: a.Name(), Ready: func() error {
