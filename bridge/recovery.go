@@ -32,7 +32,10 @@ func (b *Bridge) recoverRun(ctx context.Context, r chat.InFlightRun, owned bool)
 		return false
 	}
 	if r.Placeholder.ID != "" {
-		_, err := ps.out.LiveUnder(ctx, r.Placeholder).Finish(ctx, []chat.Message{b.interruptedMessage(ctx, ps, r)}, chat.Message{})
+		// In place, however long the edit budget makes it wait: a notice
+		// posted beside the placeholder would leave the conversation with
+		// two.
+		err := ps.out.LiveUnder(ctx, r.Placeholder).Replace(ctx, b.interruptedMessage(ctx, ps, r))
 		if err != nil {
 			log.Warn("interrupted run not finalised: record kept", "err", err)
 			return false

@@ -58,12 +58,19 @@ const DefaultTestTTL = time.Minute
 
 // BenchmarkReplicasFailover measures the time from the death of a replica
 // to the last of its runs' placeholders showing the interrupted notice,
-// edited by a survivor, with the default lease TTL of 15 s. Ten
-// conversations are started through the dying replica, each waiting on its
-// agent; those another replica picked up first are not counted ("runs" is
-// how many were). Run it with -benchtime=1x.
+// edited by a survivor, with the default lease TTL of 15 s. One, then ten
+// conversations of one workspace are started through the dying replica,
+// each waiting on its agent; those another replica picked up first are not
+// counted ("runs" is how many were). The ten notices are edits of one
+// workspace: they wait for its edit budget (40 a minute, one at a time).
+// Run it with -benchtime=1x.
 func BenchmarkReplicasFailover(b *testing.B) {
-	const convs = 10
+	for _, convs := range []int{1, 10} {
+		b.Run(fmt.Sprintf("conversations=%d", convs), func(b *testing.B) { benchFailover(b, convs) })
+	}
+}
+
+func benchFailover(b *testing.B, convs int) {
 	hold := make(chan struct{})
 	defer close(hold)
 	for range b.N {
@@ -90,7 +97,14 @@ func BenchmarkReplicasFailover(b *testing.B) {
 		set.rs[0].b.Halt()
 		set.rs[0].stop(b)
 		var first, last time.Duration
-		poll(b, time.Minute, func() bool {
+		deadline := time.Now().Add(time.Minute)
+		poll(b, 2*time.Minute, func() bool {
+			if time.Now().After(deadline) {
+				for _, key := range keys {
+					b.Logf("%s: %q", key, set.texts(key))
+				}
+				b.FailNow()
+			}
 			done := 0
 			for _, key := range keys {
 				if txt := set.texts(key); len(txt) == 1 && strings.HasPrefix(txt[0], interrupted) {

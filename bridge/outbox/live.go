@@ -102,38 +102,14 @@ func (l *LiveMessage) Set(msg chat.Message) {
 // finish with that error and the refs posted so far.
 func (l *LiveMessage) Finish(ctx context.Context, chunks []chat.Message, tidy chat.Message) ([]chat.MessageRef, error) {
 	o := l.o
-	if len(chunks) == 0 {
-		return nil, errors.New("outbox: finish: no chunks")
-	}
-	if err := errors.Join(l.fenced(), chat.CheckFence(ctx)); err != nil {
+	tooOld, err := l.end(ctx, chunks)
+	if err != nil {
 		return nil, fmt.Errorf("outbox: finish: %w", err)
 	}
-	for i, c := range chunks {
-		if err := o.checkLength(c); err != nil {
-			return nil, fmt.Errorf("outbox: finish: chunk %d: %w", i, err)
-		}
-	}
-	o.mu.Lock()
-	if l.finished {
-		o.mu.Unlock()
-		return nil, errFinished
-	}
-	l.finished = true
-	if l.pending != nil {
-		l.pending = nil
-		o.metrics.Edit(o.name, "coalesced")
-	}
-	if l.queued != nil {
-		l.queued.cancelled = true
-		l.queued = nil
-	}
-	tooOld := o.tooOld(l, time.Now())
-	o.mu.Unlock()
-
 	if tooOld {
 		return o.postAll(ctx, l.r.Key, chunks)
 	}
-	edited, err := l.finalEdit(ctx, chunks[0])
+	edited, err := l.finalEdit(ctx, chunks[0], false)
 	if err != nil {
 		return nil, err
 	}
@@ -153,21 +129,86 @@ func (l *LiveMessage) Finish(ctx context.Context, chunks []chat.Message, tidy ch
 	return refs, err
 }
 
+// Replace delivers msg as the last state of the message by editing it in
+// place. Unlike Finish it never posts msg elsewhere: it waits for edit
+// budget (at high Priority, retrying after 429s) for as long as ctx allows,
+// so the conversation shows msg once, where the message was. It is for
+// notices that replace a message nobody else will finish (an interrupted
+// run's). A message too old to edit (Limits.MaxEditAge) gets msg as a new
+// reply instead. After Replace the LiveMessage accepts no more set calls.
+func (l *LiveMessage) Replace(ctx context.Context, msg chat.Message) error {
+	tooOld, err := l.end(ctx, []chat.Message{msg})
+	if err != nil {
+		return fmt.Errorf("outbox: replace: %w", err)
+	}
+	if tooOld {
+		_, err := l.o.postAll(ctx, l.r.Key, []chat.Message{msg})
+		return err
+	}
+	edited, err := l.finalEdit(ctx, msg, true)
+	if err != nil {
+		return err
+	}
+	if !edited {
+		return errors.New("outbox: replace: the platform refused the edit")
+	}
+	return nil
+}
+
+// end checks the final chunks and ends the live message: no more set
+// calls, its pending state dropped. It reports whether the message is too
+// old to be edited.
+func (l *LiveMessage) end(ctx context.Context, chunks []chat.Message) (tooOld bool, err error) {
+	o := l.o
+	if len(chunks) == 0 {
+		return false, errors.New("no chunks")
+	}
+	if err := errors.Join(l.fenced(), chat.CheckFence(ctx)); err != nil {
+		return false, err
+	}
+	for i, c := range chunks {
+		if err := o.checkLength(c); err != nil {
+			return false, fmt.Errorf("chunk %d: %w", i, err)
+		}
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if l.finished {
+		return false, errFinished
+	}
+	l.finished = true
+	if l.pending != nil {
+		l.pending = nil
+		o.metrics.Edit(o.name, "coalesced")
+	}
+	if l.queued != nil {
+		l.queued.cancelled = true
+		l.queued = nil
+	}
+	return o.tooOld(l, time.Now()), nil
+}
+
 // finalEdit tries to replace the live message with msg within FinalDeadline.
 // It reports false when the caller must post instead (the budget cannot make
 // it in time, the deadline passed, or the edit failed for a reason other than
 // a 429); an error only when ctx ended or the outbox stopped.
-func (l *LiveMessage) finalEdit(ctx context.Context, msg chat.Message) (bool, error) {
+// A patient edit has no deadline: it waits for budget as long as ctx
+// allows, and reports false only when the platform refused it.
+func (l *LiveMessage) finalEdit(ctx context.Context, msg chat.Message, patient bool) (bool, error) {
 	o := l.o
 	deadlineAt := time.Now().Add(o.opts.FinalDeadline)
-	deadline := time.NewTimer(o.opts.FinalDeadline)
-	defer deadline.Stop()
+	var deadline <-chan time.Time
+	if !patient {
+		t := time.NewTimer(o.opts.FinalDeadline)
+		defer t.Stop()
+		deadline = t.C
+	}
 	front := false
 	var seq uint64 // a retry keeps the write's place in arrival order
 	for {
 		w := &waiter{pri: PrioHigh, lm: l, msg: msg, grant: make(chan struct{}), seq: seq}
 		o.mu.Lock()
-		if o.finalHopelessLocked(l, time.Now(), deadlineAt) {
+		if !patient && o.finalHopelessLocked(l, time.Now(), deadlineAt) {
 			o.mu.Unlock()
 			o.log.Debug("edit budget cannot take the final in time; posting instead", "conversation", l.r.Key.String())
 			return false, nil
@@ -175,7 +216,7 @@ func (l *LiveMessage) finalEdit(ctx context.Context, msg chat.Message) (bool, er
 		o.enqueueLocked(l.editKey, w, front)
 		seq = w.seq
 		o.mu.Unlock()
-		if err := o.await(ctx, w, deadline.C); err != nil {
+		if err := o.await(ctx, w, deadline); err != nil {
 			if errors.Is(err, errFinalDeadline) {
 				o.log.Debug("final edit found no budget in time; posting instead", "conversation", l.r.Key.String())
 				return false, nil

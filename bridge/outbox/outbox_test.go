@@ -1062,3 +1062,34 @@ func TestOutboxWithdrawnWriteAtBotWideBudget(t *testing.T) {
 		assert.Equal(t, time.Second, at, "the next write goes with the next bot-wide token")
 	})
 }
+
+// TestOutboxReplaceWaitsInPlace: with the workspace's edit budget spent and
+// a 429 on top, Finish would post its final elsewhere; Replace waits and
+// edits every message in place, once each, and posts nothing.
+func TestOutboxReplaceWaitsInPlace(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := bridgetest.NewPlatform("slack", bridgetest.WorkspaceLimits())
+		r := startOutbox(t, p, 0)
+		const n = 12
+		msgs := make([]*outbox.LiveMessage, n)
+		for i := range msgs {
+			msgs[i] = r.placeholder(slackKey(fmt.Sprint("C", i)))
+		}
+		posts := len(p.Applied(bridgetest.OpPost))
+		p.Inject429(1, 5*time.Second)
+		var wg sync.WaitGroup
+		for i, lm := range msgs {
+			wg.Go(func() {
+				assert.NoError(t, lm.Replace(r.ctx, chat.Message{Kind: chat.KindNotice, Body: fmt.Sprint("notice ", i)}))
+			})
+		}
+		wg.Wait()
+		assert.Len(t, p.Applied(bridgetest.OpPost), posts, "nothing posted elsewhere")
+		for i, lm := range msgs {
+			assert.Equal(t, fmt.Sprint("notice ", i), p.Current(lm.Ref()).Body)
+			assert.Len(t, editsOf(p, lm.Ref()), 1, "edited once")
+		}
+		_, err := msgs[0].Finish(r.ctx, answer("late"), chat.Message{})
+		assert.Error(t, err, "a replaced message is finished")
+	})
+}
