@@ -276,7 +276,6 @@ func (a *Adapter) Limits() chat.Limits {
 // Deny buttons.
 func (a *Adapter) ButtonsSupported() bool { return true }
 
-
 // BotUserID returns the bot's user id once the gateway said READY.
 func (a *Adapter) BotUserID() string {
 	if p := a.botID.Load(); p != nil {
