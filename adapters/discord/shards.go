@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"strconv"
 
 	"github.com/bwmarrin/discordgo"
 	"github.com/promptev/promptev-bridge/chat"
@@ -25,16 +24,6 @@ type shardPlan struct {
 	// ids are the shards this process runs (without a leaser) or may claim
 	// (with one), in order.
 	ids []int
-}
-
-// ShardOf returns the shard that receives the events of guildID among
-// count shards: (guild_id >> 22) % count; DMs (guildID "") go to shard 0.
-func ShardOf(guildID string, count int) int {
-	id, err := strconv.ParseUint(guildID, 10, 64)
-	if err != nil || count <= 1 {
-		return 0
-	}
-	return int((id >> 22) % uint64(count))
 }
 
 // planShards works out the shards of this Run: shard_id of shard_count, or
