@@ -132,9 +132,18 @@ type Inbox interface {
 	DropQueued(ctx context.Context, seq int64) error
 	// CountQueued returns how many turns wait for key.
 	CountQueued(ctx context.Context, key ConversationKey) (int, error)
-	// QueuedKeys returns the conversations with queued turns.
-	QueuedKeys(ctx context.Context) ([]ConversationKey, error)
+	// GetRun returns the in-flight run of key, or ErrNotFound.
+	GetRun(ctx context.Context, key ConversationKey) (InFlightRun, error)
+	// Orphans returns what no replica is running: the in-flight runs, oldest
+	// first, and the conversations with queued turns, oldest turn first,
+	// whose conversation lease (ConversationLease) is not held (never
+	// taken, released, or expired on the store's clock).
+	Orphans(ctx context.Context) (runs []InFlightRun, queued []ConversationKey, err error)
 }
+
+// ConversationLease is the name of the lease of the conversation key: its
+// holder is the one replica that runs the conversation's turns.
+func ConversationLease(key ConversationKey) string { return "conv:" + key.String() }
 
 // Signal is a short message from one replica to all of them.
 type Signal struct {

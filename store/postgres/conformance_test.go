@@ -34,3 +34,14 @@ func TestStoreConformance(t *testing.T) {
 		return replicated{Store: s, dsn: dsn}
 	})
 }
+
+func TestClusterConformance(t *testing.T) {
+	bridgetest.RunClusterConformance(t, func(t *testing.T, n int) []chat.Cluster {
+		dsn := postgrestest.DSN(t)
+		rs := make([]chat.Cluster, n)
+		for i := range rs {
+			rs[i] = open(t, dsn)
+		}
+		return rs
+	})
+}

@@ -27,22 +27,32 @@ func (s *Store) SeenOrMark(ctx context.Context, keys []string, ttl time.Duration
 	if ttl <= 0 {
 		return false, fmt.Errorf("postgres: seen or mark %q: ttl must be positive, got %s", keys, ttl)
 	}
+	seen, err := seenOrMark(ctx, s.pool, keys, ttl, now)
+	if err != nil {
+		return false, s.err("seen or mark", err)
+	}
+	return seen, nil
+}
+
+// seenOrMark is SeenOrMark's statement, on the pool or in a transaction
+// (AcceptQueued's).
+func seenOrMark(ctx context.Context, q querier, keys []string, ttl time.Duration, now time.Time) (bool, error) {
 	// ON CONFLICT may not touch one row twice in a statement.
 	distinct := slices.Clone(keys)
 	slices.Sort(distinct)
 	distinct = slices.Compact(distinct)
-	rows, err := s.pool.Query(ctx, `INSERT INTO dedupe (key, expires_ns) SELECT k, $2 FROM unnest($1::text[]) AS k
+	rows, err := q.Query(ctx, `INSERT INTO dedupe (key, expires_ns) SELECT k, $2 FROM unnest($1::text[]) AS k
 		ON CONFLICT (key) DO UPDATE SET expires_ns = EXCLUDED.expires_ns WHERE dedupe.expires_ns <= $3
 		RETURNING key`, distinct, now.Add(ttl).UnixNano(), now.UnixNano())
 	if err != nil {
-		return false, s.err("seen or mark", err)
+		return false, err
 	}
 	marked := 0
 	for rows.Next() {
 		marked++
 	}
 	if err := rows.Err(); err != nil {
-		return false, s.err("seen or mark", err)
+		return false, err
 	}
 	return marked < len(distinct), nil
 }

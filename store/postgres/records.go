@@ -42,7 +42,11 @@ func (s *Store) DeleteConversation(ctx context.Context, key chat.ConversationKey
 	if err := s.check(ctx); err != nil {
 		return err
 	}
-	if _, err := s.pool.Exec(ctx, "DELETE FROM conversations WHERE key = $1", key.String()); err != nil {
+	err := s.write(ctx, func(q querier) error {
+		_, err := q.Exec(ctx, "DELETE FROM conversations WHERE key = $1", key.String())
+		return err
+	})
+	if err != nil {
 		return s.err(fmt.Sprintf("delete conversation %s", key), err)
 	}
 	return nil
@@ -87,8 +91,10 @@ func (s *Store) SetApprovalCard(ctx context.Context, id string, card chat.Messag
 	if err != nil {
 		return a, s.err(fmt.Sprintf("set approval card %q", id), err)
 	}
-	err = s.getRecord(ctx, `UPDATE approvals SET record = jsonb_set(record, '{card}', $2::jsonb)
-		WHERE id = $1 RETURNING record`, id, &a, ref)
+	err = s.write(ctx, func(q querier) error {
+		return scanRecord(q.QueryRow(ctx, `UPDATE approvals SET record = jsonb_set(record, '{card}', $2::jsonb)
+			WHERE id = $1 RETURNING record`, id, ref), &a)
+	})
 	if err != nil {
 		return chat.Approval{}, s.err(fmt.Sprintf("set approval card %q", id), err)
 	}
@@ -129,7 +135,7 @@ func (s *Store) DecideApprovalWith(ctx context.Context, id string, d chat.Approv
 		return a, false, s.err(fmt.Sprintf("decide approval %q", id), err)
 	}
 	won := false
-	err = pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
+	err = s.tx(ctx, func(tx pgx.Tx) error {
 		err := scanRecord(tx.QueryRow(ctx, `UPDATE approvals SET state = $2, record = record || $3::jsonb
 			WHERE id = $1 AND state = 'pending' RETURNING record`, id, string(state), patch), &a)
 		if errors.Is(err, chat.ErrNotFound) {
@@ -194,7 +200,11 @@ func (s *Store) DeleteRun(ctx context.Context, key chat.ConversationKey) error {
 	if err := s.check(ctx); err != nil {
 		return err
 	}
-	if _, err := s.pool.Exec(ctx, "DELETE FROM runs WHERE key = $1", key.String()); err != nil {
+	err := s.write(ctx, func(q querier) error {
+		_, err := q.Exec(ctx, "DELETE FROM runs WHERE key = $1", key.String())
+		return err
+	})
+	if err != nil {
 		return s.err(fmt.Sprintf("delete run %s", key), err)
 	}
 	return nil
@@ -224,7 +234,11 @@ func (s *Store) upsert(ctx context.Context, op, query string, v any, args ...any
 	if err != nil {
 		return s.err(op, err)
 	}
-	if _, err := s.pool.Exec(ctx, query, append(args, rec)...); err != nil {
+	err = s.write(ctx, func(q querier) error {
+		_, err := q.Exec(ctx, query, append(args, rec)...)
+		return err
+	})
+	if err != nil {
 		return s.err(op, err)
 	}
 	return nil

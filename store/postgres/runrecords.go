@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/promptev/promptev-bridge/chat"
 )
@@ -91,8 +92,10 @@ func (s *Store) MoveRun(ctx context.Context, id string, from []chat.RunState, m 
 	for i, st := range from {
 		states[i] = string(st)
 	}
-	err = s.getRecord(ctx, `UPDATE run_records SET state = $2, record = record || $3::jsonb
-		WHERE id = $1 AND state = ANY($4) RETURNING record`, id, &r, string(m.To), patch, states)
+	err = s.write(ctx, func(q querier) error {
+		return scanRecord(q.QueryRow(ctx, `UPDATE run_records SET state = $2, record = record || $3::jsonb
+			WHERE id = $1 AND state = ANY($4) RETURNING record`, id, string(m.To), patch, states), &r)
+	})
 	switch {
 	case err == nil:
 		return r, true, nil
@@ -144,7 +147,7 @@ func (s *Store) PutGrant(ctx context.Context, g chat.Grant) error {
 	if !g.Key.Valid() || g.Tool == "" {
 		return fmt.Errorf("postgres: put grant: invalid key %q or empty tool %q", g.Key, g.Tool)
 	}
-	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{}, func(tx pgx.Tx) error { return putGrant(ctx, tx, g) })
+	err := s.tx(ctx, func(tx pgx.Tx) error { return putGrant(ctx, tx, g) })
 	if err != nil {
 		return s.err(fmt.Sprintf("put grant of %q in %s", g.Tool, g.Key), err)
 	}
@@ -185,7 +188,11 @@ func (s *Store) DeleteGrant(ctx context.Context, key chat.ConversationKey, tool 
 	if err := s.check(ctx); err != nil {
 		return err
 	}
-	tag, err := s.pool.Exec(ctx, "DELETE FROM grants WHERE key = $1 AND tool = $2", key.String(), tool)
+	var tag pgconn.CommandTag
+	err := s.write(ctx, func(q querier) (err error) {
+		tag, err = q.Exec(ctx, "DELETE FROM grants WHERE key = $1 AND tool = $2", key.String(), tool)
+		return err
+	})
 	if err != nil {
 		return s.err(fmt.Sprintf("delete grant of %q in %s", tool, key), err)
 	}
