@@ -191,8 +191,8 @@ type heldShard struct {
 func (c *claimer) interval() time.Duration { return c.ttl / 3 }
 
 // hold is how long after asking for a lease it may be assumed held: the
-// ttl less a fifth, for the time the answer took and clock drift.
-func (c *claimer) hold() time.Duration { return c.ttl - c.ttl/5 }
+// ttl less a tenth, for clock drift.
+func (c *claimer) hold() time.Duration { return c.ttl - c.ttl/10 }
 
 // run runs rounds until ctx ends or fatal delivers, then closes the
 // gateways and hands the leases back.
@@ -312,12 +312,14 @@ func (c *claimer) claim(ctx context.Context) error {
 	return nil
 }
 
-// dropOverdue closes the gateway of every shard whose lease may have
-// expired unrenewed: another replica may hold it now.
+// dropOverdue closes the gateway of every shard whose lease may expire
+// unrenewed before the next round: another replica may hold it then. With
+// rounds every third of the ttl, one failed renewal is tolerated; after two
+// the gateway closes before the lease expires on the store.
 func (c *claimer) dropOverdue(ctx context.Context) {
-	now := c.now()
+	next := c.now().Add(c.interval())
 	for _, id := range c.heldIDs() {
-		if now.Before(c.held[id].until) {
+		if next.Before(c.held[id].until) {
 			continue
 		}
 		c.log.WarnContext(ctx, "the lease of a discord shard could not be renewed in time; closing its gateway", "shard", id)
