@@ -81,6 +81,9 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		return nil
 	}
 	defer func() { _ = closeStore() }()
+	if n := shareLeaser(st, o.Adapters); n > 0 {
+		log.Info("the store is shared: platform connections are claimed through its leases", "adapters", n)
+	}
 
 	platforms := make([]chat.Platform, len(o.Adapters))
 	for i, a := range o.Adapters {
