@@ -35,8 +35,8 @@ type replica struct {
 }
 
 // startReplica starts an adapter whose claim loop runs a round when the
-// test ticks it (its first round runs at once).
-func startReplica(t *testing.T, fake *discordfake.Server, l chat.Leaser, mutate func(*Config)) *replica {
+// test ticks it (its first round runs at once), unless opts say otherwise.
+func startReplica(t *testing.T, fake *discordfake.Server, l chat.Leaser, mutate func(*Config), extra ...Option) *replica {
 	t.Helper()
 	cfg := testConfig()
 	cfg.SlashCommand.Enabled = false
@@ -49,6 +49,7 @@ func startReplica(t *testing.T, fake *discordfake.Server, l chat.Leaser, mutate 
 	if l != nil {
 		opts = append(opts, WithLeaser(r.link))
 	}
+	opts = append(opts, extra...)
 	r.a = newAdapter(t, fake, cfg, r.logs, opts...)
 	ctx, cancel := context.WithCancel(context.Background())
 	r.stop = cancel
