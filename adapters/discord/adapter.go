@@ -73,6 +73,8 @@ type Adapter struct {
 	claimTTL time.Duration
 	// claimTick, when set, replaces the claim loop's ticker (tests).
 	claimTick <-chan time.Time
+	// identify spaces the identifies of the shards (identify.go).
+	identify *identifyGate
 
 	threads *lru[string, string]           // channel id -> parent id ("" = not a thread)
 	names   *lru[string, string]           // message id -> name for the thread to create on it
@@ -111,15 +113,16 @@ type interactionToken struct {
 type Option func(*options)
 
 type options struct {
-	client         *http.Client
-	dialer         *websocket.Dialer
-	now            func() time.Time
-	reconnectMin   time.Duration
-	reconnectMax   time.Duration
-	respondTimeout time.Duration
-	leaser         chat.Leaser
-	claimTTL       time.Duration
-	claimTick      <-chan time.Time
+	client          *http.Client
+	dialer          *websocket.Dialer
+	now             func() time.Time
+	reconnectMin    time.Duration
+	reconnectMax    time.Duration
+	respondTimeout  time.Duration
+	leaser          chat.Leaser
+	claimTTL        time.Duration
+	claimTick       <-chan time.Time
+	identifySpacing time.Duration
 }
 
 // WithHTTPClient sets the HTTP client for REST calls (tests pass one whose
@@ -194,6 +197,7 @@ func New(cfg Config, logger *slog.Logger, opts ...Option) (*Adapter, error) {
 		owner:          newOwnerID(),
 		claimTTL:       cmp.Or(o.claimTTL, DefaultShardLeaseTTL),
 		claimTick:      o.claimTick,
+		identify:       newIdentifyGate(cmp.Or(o.identifySpacing, IdentifySpacing)),
 	}
 	if o.leaser != nil {
 		a.SetLeaser(o.leaser)

@@ -114,7 +114,7 @@ func (a *Adapter) claimShards(ctx context.Context, in *intake, plan shardPlan, c
 		leaser: cc.leaser, owner: a.owner, ttl: a.claimTTL, count: plan.count, ids: plan.ids,
 		log: a.log, now: time.Now, held: map[int]heldShard{},
 		start: func(id int) error {
-			s, err := a.newShard(id, plan.count)
+			s, err := a.newShard(id, plan)
 			if err != nil {
 				return err
 			}

@@ -307,7 +307,7 @@ func TestResumeGatewayURLFromReady(t *testing.T) {
 	require.NoError(t, err)
 	raw, err := os.ReadFile(filepath.Join("testdata", "wire", "ready_resume_gateway_url.json"))
 	require.NoError(t, err)
-	s, err := a.newShard(0, 1)
+	s, err := a.newShard(0, shardPlan{count: 1, ids: []int{0}, concurrency: 1})
 	require.NoError(t, err)
 	s.onReadyRaw(raw)
 	assert.Equal(t, "gateway.discord.gg:443", s.gatewayAddr("gateway.discord.gg:443"), "no resume pending")

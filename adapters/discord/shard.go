@@ -22,10 +22,16 @@ import (
 type shard struct {
 	a         *Adapter
 	id, count int
-	sess      *discordgo.Session
-	log       *slog.Logger
+	// concurrency is the bot's max_concurrency: shards identify in
+	// buckets of id % concurrency (identify.go).
+	concurrency int
+	sess        *discordgo.Session
+	log         *slog.Logger
 
 	ready atomic.Bool
+	// everUp is set by the first READY: later connections resume, or
+	// identify on discordgo's own after an invalid session.
+	everUp atomic.Bool
 	// sessionUp is set by READY and RESUMED and taken by run when the
 	// connection drops: a session that was up reconnects at once.
 	sessionUp atomic.Bool
@@ -53,8 +59,9 @@ type intake struct {
 	announce sync.Once
 }
 
-// newShard builds the gateway session of shard id of count.
-func (a *Adapter) newShard(id, count int) (*shard, error) {
+// newShard builds the gateway session of shard id of plan.
+func (a *Adapter) newShard(id int, plan shardPlan) (*shard, error) {
+	count := plan.count
 	sess, err := discordgo.New("Bot " + botToken(a.cfg.Token))
 	if err != nil {
 		return nil, fmt.Errorf("discord: new gateway session: %w", err)
@@ -62,7 +69,7 @@ func (a *Adapter) newShard(id, count int) (*shard, error) {
 	sess.Client = a.sess.Client // the transport: api_url, the REST budget
 	configureSession(sess)
 	sess.ShardID, sess.ShardCount = id, max(count, 1)
-	s := &shard{a: a, id: id, count: max(count, 1), sess: sess, log: a.log.With("shard", id)}
+	s := &shard{a: a, id: id, count: max(count, 1), concurrency: max(plan.concurrency, 1), sess: sess, log: a.log.With("shard", id)}
 
 	var dialer websocket.Dialer
 	if a.dialer != nil {
@@ -94,6 +101,7 @@ func (s *shard) run(ctx context.Context, in *intake) error {
 	remove := []func(){
 		s.sess.AddHandler(func(_ *discordgo.Session, r *discordgo.Ready) {
 			a.onReady(r, s)
+			s.everUp.Store(true)
 			s.ready.Store(true)
 			s.sessionUp.Store(true)
 			in.announce.Do(func() { a.announce(in.ctx, in.spawn) })
@@ -158,6 +166,9 @@ func (s *shard) run(ctx context.Context, in *intake) error {
 		select { // a signal left over from a closed connection is stale
 		case <-disconnected:
 		default:
+		}
+		if !s.everUp.Load() && !a.awaitIdentify(ctx, s) {
+			return nil
 		}
 		err := s.open(ctx)
 		if ctx.Err() != nil {

@@ -24,6 +24,9 @@ type shardPlan struct {
 	// ids are the shards this process runs (without a leaser) or may claim
 	// (with one), in order.
 	ids []int
+	// concurrency is the bot's max_concurrency (1 unless Discord said
+	// more): shards identify in buckets of id % concurrency.
+	concurrency int
 }
 
 // planShards works out the shards of this Run: shard_id of shard_count, or
@@ -35,9 +38,11 @@ func (a *Adapter) planShards(ctx context.Context) (shardPlan, error) {
 	case err != nil:
 		return shardPlan{}, fmt.Errorf("discord: %w", err)
 	case a.cfg.Shards == "":
-		return shardPlan{count: max(a.cfg.ShardCount, 1), ids: []int{a.cfg.ShardID}}, nil
-	case n == 0:
-		if n, err = a.recommendedShards(ctx); err != nil {
+		return shardPlan{count: max(a.cfg.ShardCount, 1), ids: []int{a.cfg.ShardID}, concurrency: 1}, nil
+	}
+	concurrency := 1
+	if n == 0 {
+		if n, concurrency, err = a.recommendedShards(ctx); err != nil {
 			return shardPlan{}, err
 		}
 	}
@@ -45,28 +50,29 @@ func (a *Adapter) planShards(ctx context.Context) (shardPlan, error) {
 	for i := range ids {
 		ids[i] = i
 	}
-	return shardPlan{count: n, ids: ids}, nil
+	return shardPlan{count: n, ids: ids, concurrency: concurrency}, nil
 }
 
-// recommendedShards asks Discord for the bot's recommended shard count.
-func (a *Adapter) recommendedShards(ctx context.Context) (int, error) {
+// recommendedShards asks Discord for the bot's recommended shard count and
+// its max_concurrency.
+func (a *Adapter) recommendedShards(ctx context.Context) (shards, concurrency int, err error) {
 	backoff := chat.Backoff{Min: a.reconnectMin, Max: a.reconnectMax}
 	for {
 		gb, err := a.sess.GatewayBot(reqOpts(ctx)...)
 		if err == nil {
-			n := max(gb.Shards, 1)
-			a.log.InfoContext(ctx, "discord recommends a shard count", "shards", n)
-			return n, nil
+			n, c := max(gb.Shards, 1), max(gb.SessionStartLimit.MaxConcurrency, 1)
+			a.log.InfoContext(ctx, "discord recommends a shard count", "shards", n, "max_concurrency", c)
+			return n, c, nil
 		}
 		var re *discordgo.RESTError
 		if errors.As(err, &re) && re.Response != nil && re.Response.StatusCode == http.StatusUnauthorized {
-			return 0, errors.New("discord: GET /gateway/bot: 401 Unauthorized: discord.token (DISCORD_BOT_TOKEN) is not a valid bot token: " +
+			return 0, 0, errors.New("discord: GET /gateway/bot: 401 Unauthorized: discord.token (DISCORD_BOT_TOKEN) is not a valid bot token: " +
 				"copy it from the Developer Portal, your application's Bot page (Reset Token)")
 		}
 		wait := backoff.Next()
 		a.log.WarnContext(ctx, "asking discord for the shard count failed; retrying", "err", mapErr(err), "retry_in", wait)
 		if !chat.SleepContext(ctx, wait) {
-			return 0, ctx.Err()
+			return 0, 0, ctx.Err()
 		}
 	}
 }
@@ -78,7 +84,7 @@ func (a *Adapter) runShards(ctx context.Context, in *intake, plan shardPlan) err
 	defer cancel()
 	errs := make(chan error, len(plan.ids))
 	for _, id := range plan.ids {
-		s, err := a.newShard(id, plan.count)
+		s, err := a.newShard(id, plan)
 		if err != nil {
 			return err
 		}

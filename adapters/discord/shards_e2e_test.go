@@ -23,6 +23,11 @@ var (
 	oddChannel  = "1400000000000000002"
 )
 
+// testIdentifySpacing spaces the identifies of a bucket in these tests;
+// the fake sees them at least half of it apart (without spacing they come
+// together).
+const testIdentifySpacing = 200 * time.Millisecond
+
 // replica is one adapter of several sharing a leaser over one fake.
 type replica struct {
 	a    *Adapter
@@ -45,7 +50,7 @@ func startReplica(t *testing.T, fake *discordfake.Server, l chat.Leaser, mutate 
 	}
 	r := &replica{h: newRecordingHandler(), link: &cutLeaser{l: l}, tick: make(chan time.Time), logs: &bridgetest.SyncBuffer{},
 		done: make(chan error, 1)}
-	opts := []Option{withClaimTick(r.tick)}
+	opts := []Option{withClaimTick(r.tick), withIdentifySpacing(testIdentifySpacing)}
 	if l != nil {
 		opts = append(opts, WithLeaser(r.link))
 	}
@@ -164,6 +169,8 @@ func TestShardsWithoutLeaserRunInOneProcess(t *testing.T) {
 			r := startReplica(t, fake, nil, func(c *Config) { c.Shards = shards })
 			s := waitFake(t, fake, func(s discordfake.Snapshot) bool { return s.Connections == 2 })
 			assert.Equal(t, [][2]int{{0, 2}, {1, 2}}, identified(s))
+			assert.GreaterOrEqual(t, s.Identifies[1].At.Sub(s.Identifies[0].At), testIdentifySpacing/2,
+				"one bucket (max_concurrency 1): identifies are spaced")
 			require.Eventually(t, r.a.Ready, waitTimeout, time.Millisecond)
 			assert.Equal(t, []int{0, 1}, r.a.RunningShards())
 
@@ -181,7 +188,7 @@ func TestShardsWithoutLeaserRunInOneProcess(t *testing.T) {
 func TestShardsSplitAcrossReplicas(t *testing.T) {
 	t.Parallel()
 	fake := newShardedFake(t)
-	clock := newManualClock()
+	clock := &offsetClock{}
 	l := newMemLeaser(clock.now)
 	shardsAuto := func(c *Config) { c.Shards = ShardsAuto }
 	a, b := startReplica(t, fake, l, shardsAuto), startReplica(t, fake, l, shardsAuto)
@@ -199,6 +206,8 @@ func TestShardsSplitAcrossReplicas(t *testing.T) {
 	s = fake.Snapshot()
 	assert.Equal(t, [][2]int{{0, 2}, {1, 2}}, identified(s), "each shard identified exactly once")
 	assert.Equal(t, 2, s.Connections)
+	assert.GreaterOrEqual(t, s.Identifies[1].At.Sub(s.Identifies[0].At), testIdentifySpacing/2,
+		"two replicas space their identifies through the store")
 	assert.Len(t, a.a.RunningShards(), 1)
 	assert.Len(t, b.a.RunningShards(), 1)
 	require.Eventually(t, func() bool { return a.a.Ready() && b.a.Ready() }, waitTimeout, time.Millisecond)
@@ -220,7 +229,7 @@ func TestShardsSplitAcrossReplicas(t *testing.T) {
 func TestShardTakenOverWhenItsHolderDies(t *testing.T) {
 	t.Parallel()
 	fake := newShardedFake(t)
-	clock := newManualClock()
+	clock := &offsetClock{}
 	l := newMemLeaser(clock.now)
 	two := func(c *Config) { c.Shards = "2" }
 	rs := []*replica{startReplica(t, fake, l, two), startReplica(t, fake, l, two), startReplica(t, fake, l, two)}
@@ -268,7 +277,7 @@ func TestShardTakenOverWhenItsHolderDies(t *testing.T) {
 func TestOneShardOneConnection(t *testing.T) {
 	t.Parallel()
 	fake := newShardedFake(t)
-	clock := newManualClock()
+	clock := &offsetClock{}
 	l := newMemLeaser(clock.now)
 	rs := []*replica{startReplica(t, fake, l, nil), startReplica(t, fake, l, nil), startReplica(t, fake, l, nil)}
 	waitPresent(t, l, rs...)

@@ -161,6 +161,7 @@ func (s *Server) serveConn(w http.ResponseWriter, r *http.Request, resumeURL boo
 func (s *Server) identify(c *gwConn, raw json.RawMessage) bool {
 	var id Identify
 	_ = json.Unmarshal(raw, &id)
+	id.At = time.Now()
 	s.mu.Lock()
 	s.snap.Identifies = append(s.snap.Identifies, id)
 	code := s.identifyClose

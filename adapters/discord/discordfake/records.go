@@ -145,6 +145,8 @@ type Identify struct {
 	Token   string  `json:"token"`
 	Intents int64   `json:"intents"`
 	Shard   *[2]int `json:"shard"`
+	// At is when the fake received it.
+	At time.Time `json:"-"`
 }
 
 // Snapshot is a copy of everything the fake recorded.
