@@ -89,7 +89,7 @@ func TestFatalCloseCodesStopRun(t *testing.T) {
 		{CloseAuthenticationFailed, "discord.token"},
 		{CloseDisallowedIntents, "Message Content intent"},
 		{CloseInvalidShard, "shard_id"},
-		{CloseShardingRequired, "shard_count"},
+		{CloseShardingRequired, "discord.shards: auto"},
 		{CloseInvalidIntents, "invalid intents"},
 	}
 	for _, tt := range tests {
