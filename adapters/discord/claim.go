@@ -174,9 +174,10 @@ type claimer struct {
 	// claimed, when set, is told after each round whether it succeeded.
 	claimed func(bool)
 
-	presence *chat.Lease
-	held     map[int]heldShard
-	rounds   int
+	presence    *chat.Lease
+	held        map[int]heldShard
+	rounds      int
+	warnedCount bool
 }
 
 // heldShard is a shard lease this replica holds.
@@ -277,6 +278,11 @@ func (c *claimer) claim(ctx context.Context) error {
 			replicas++
 		} else if id, err := strconv.Atoi(strings.TrimPrefix(l.Name, shardLeasePrefix)); err == nil && strings.HasPrefix(l.Name, shardLeasePrefix) {
 			taken[id] = true
+			if id >= c.count && !c.warnedCount {
+				c.warnedCount = true
+				c.log.WarnContext(ctx, "another replica runs more discord shards than this one: every replica must run the same count (restart them all after changing it)",
+					"shard", id, "holder", l.Owner, "shards", c.count)
+			}
 		}
 	}
 	share := (c.count + replicas - 1) / replicas

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -14,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/promptev/promptev-bridge/bridge/bridgetest"
 	"github.com/promptev/promptev-bridge/chat"
 )
 
@@ -303,4 +305,19 @@ func TestClaimLoop(t *testing.T) {
 		assert.Empty(t, b.shards(), "gateways closed")
 		assert.Empty(t, l.holder(shardLeaseName(0)), "lease handed back")
 	})
+}
+
+func TestClaimWarnsWhenReplicasDisagreeOnTheCount(t *testing.T) {
+	t.Parallel()
+	clock := newManualClock()
+	l := newMemLeaser(clock.now)
+	logs := &bridgetest.SyncBuffer{}
+	a := newClaimReplica(l, "a", clock.now, 2)
+	a.c.log = slog.New(slog.NewTextHandler(logs, nil))
+	rounds(t, clock, 2, a)
+	assert.NotContains(t, logs.String(), "same count")
+	l.steal(shardLeaseName(3), "b", testTTL) // b runs 4 shards
+	rounds(t, clock, 2, a)
+	assert.Equal(t, 1, strings.Count(logs.String(), "every replica must run the same count"), "warned once")
+	assert.Contains(t, logs.String(), "holder=b")
 }
