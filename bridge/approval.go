@@ -66,19 +66,19 @@ func (r *run) requestApproval(ev promptev.AgentEvent) error {
 	slot := &postingCard{}
 	b.posting.Store(a.ID, slot)
 	defer b.posting.Delete(a.ID)
-	if err := b.store.PutApproval(b.life, a); err != nil {
+	if err := b.store.PutApproval(r.life, a); err != nil {
 		return fmt.Errorf("record approval: %w", err)
 	}
 	r.log.Info("approval requested", "approval", a.ID, "tool", a.Tool, "requester", a.Requester,
 		"arguments_digest", a.ArgumentsDigest, "expires", a.Expires)
 	if !r.beginWait(a) {
 		// Stopped before the card was shown: no card, the request is closed.
-		if _, _, err := r.b.store.DecideApproval(context.WithoutCancel(b.life), a.ID, chat.ApprovalStopped, "", "", time.Now()); err != nil {
+		if _, _, err := r.b.store.DecideApproval(context.WithoutCancel(r.life), a.ID, chat.ApprovalStopped, "", "", time.Now()); err != nil {
 			r.log.Warn("approval of a stopped run not closed", "approval", a.ID, "err", err)
 		}
 		return errStopped
 	}
-	ref, err := r.ps.out.Post(b.life, a.Key, b.cardMessage(a, r.ps.buttons), outbox.PrioHigh)
+	ref, err := r.ps.out.Post(r.life, a.Key, b.cardMessage(a, r.ps.buttons), outbox.PrioHigh)
 	if err != nil {
 		// No card to click: withdraw the request rather than leave it
 		// pending until it expires.
@@ -97,7 +97,7 @@ func (r *run) requestApproval(ev promptev.AgentEvent) error {
 	}
 	// The card is out: record it even if the bridge is stopping now, so its
 	// buttons keep working after a restart.
-	rec, err := b.store.SetApprovalCard(context.WithoutCancel(b.life), a.ID, ref)
+	rec, err := b.store.SetApprovalCard(context.WithoutCancel(r.life), a.ID, ref)
 	if err != nil {
 		// A later decision would not know which card to edit: withdraw the
 		// request and close the card here.
@@ -149,7 +149,7 @@ func (p *postingCard) get() chat.MessageRef {
 func (r *run) withdrawApproval(a chat.Approval) (chat.Approval, bool) {
 	// The store write is short and local; it must happen even when the
 	// bridge is stopping, or a pending request would outlive its card.
-	ctx := context.WithoutCancel(r.b.life)
+	ctx := context.WithoutCancel(r.life)
 	decided, ok, err := r.b.store.DecideApproval(ctx, a.ID, chat.ApprovalExpired, "", "", time.Now())
 	if err != nil {
 		r.log.Warn("approval not withdrawn", "approval", a.ID, "err", err)
@@ -164,7 +164,7 @@ func (r *run) withdrawApproval(a chat.Approval) (chat.Approval, bool) {
 
 // closeCard edits the approval card ref to the decided state of a (no buttons).
 func (r *run) closeCard(ref chat.MessageRef, a chat.Approval) {
-	if _, err := r.ps.out.Live(ref).Finish(r.b.life, []chat.Message{cardMessage(a, false)}, chat.Message{}); err != nil {
+	if _, err := r.ps.out.LiveUnder(r.life, ref).Finish(r.life, []chat.Message{cardMessage(a, false)}, chat.Message{}); err != nil {
 		r.log.Warn("approval card not updated", "approval", a.ID, "state", a.State, "err", err)
 	}
 }

@@ -51,6 +51,9 @@ type Options struct {
 	// unknown agent) points at the error printed beside the conversation
 	// instead of asking them to tell the operator.
 	OperatorAtHand bool
+	// Replica tunes the bridge when Store is shared by replicas
+	// (chat.Cluster); it is ignored otherwise.
+	Replica ReplicaOptions
 }
 
 // Run outcomes, as told to Options.RunEnded.
@@ -90,6 +93,10 @@ type Bridge struct {
 
 	// operatorAtHand is Options.OperatorAtHand.
 	operatorAtHand bool
+
+	// shared is set when the store is shared by replicas: conversations
+	// then have owners (cluster.go).
+	shared *shared
 
 	// life ends when Run ends: platform writes stop. runs is its child and
 	// ends when Shutdown's grace is over: agent streams stop.
@@ -163,6 +170,7 @@ func New(o Options) (*Bridge, error) {
 	}
 	b.denyReason, _ = denyReasonTemplate(o.Config.Approvals.DenyWithReasonQuery) // checked by Validate
 	b.operatorAtHand = o.OperatorAtHand
+	b.shared = newShared(o.Store, o.Replica)
 	b.registerApprovals()
 	b.registerRuns()
 	b.registerFeedback()
@@ -216,9 +224,12 @@ func (b *Bridge) Run(ctx context.Context) error {
 	b.started = true
 	b.mu.Unlock()
 
-	leftovers, err := b.store.ListRuns(ctx)
-	if err != nil {
-		b.log.Error("cannot list interrupted runs", "err", err)
+	var leftovers []chat.InFlightRun
+	if b.shared == nil {
+		var err error
+		if leftovers, err = b.store.ListRuns(ctx); err != nil {
+			b.log.Error("cannot list interrupted runs", "err", err)
+		}
 	}
 	close(b.ready)
 
@@ -226,7 +237,18 @@ func (b *Bridge) Run(ctx context.Context) error {
 	for _, ps := range b.platforms {
 		bg.Go(func() { ps.out.Run(b.life) })
 	}
-	bg.Go(func() { b.recover(b.life, leftovers) })
+	if b.shared != nil {
+		// The runs and turns of replicas that died (this process's
+		// predecessor among them) are taken over once their leases
+		// expire; live replicas' are theirs.
+		bg.Go(func() { b.listen(b.life) })
+		bg.Go(func() {
+			b.sweepOrphans(b.life, time.Now())
+			b.sweepLoop(b.life, b.shared.ttl/5, b.sweepOrphans)
+		})
+	} else {
+		bg.Go(func() { b.recover(b.life, leftovers) })
+	}
 	bg.Go(func() { b.sweepLoop(b.life, expirySweepInterval, b.sweepExpired) })
 	bg.Go(func() { b.sweepLoop(b.life, dedupeSweepInterval, b.sweepDedupe) })
 	bg.Go(func() { b.sweepLoop(b.life, dedupeSweepInterval, b.sweepRunRecords) })

@@ -18,6 +18,9 @@ import (
 type conversation struct {
 	key   chat.ConversationKey
 	queue []job
+	// more, with a shared store (whose queue holds the jobs), tells the
+	// worker that a turn was queued after it last looked.
+	more bool
 }
 
 // job is one agent turn to run in a conversation.
@@ -34,6 +37,10 @@ type job struct {
 	received time.Time
 	// decided is set for the continuation of a decided approval.
 	decided *chat.Approval
+	// seq is the job's turn in a shared store's queue and hold the lease
+	// it runs under (zero and nil without a shared store).
+	seq  int64
+	hold *leaseHold
 }
 
 // HandleMessage dedupes an inbound message and queues it on its
@@ -72,7 +79,33 @@ func (b *Bridge) HandleMessage(ctx context.Context, msg chat.InboundMessage) err
 			return nil
 		}
 	}
-	dup, err := b.seen(ctx, ps.name, msg)
+	j := job{
+		key:       msg.Key,
+		user:      msg.User,
+		query:     msg.Text,
+		inboundID: msg.MessageID,
+		received:  msg.Received,
+	}
+	hint := msg.Mentioned && strings.TrimSpace(msg.Text) == ""
+	decision := !hint && b.isDecisionText(msg.Text)
+	// With a shared store a turn is queued in the store, in the dedupe's
+	// transaction; a full queue only marks the message seen.
+	queue, busy := false, false
+	if b.shared != nil && !hint && !decision {
+		n, err := b.shared.store.CountQueued(ctx, msg.Key)
+		if err != nil {
+			return fmt.Errorf("bridge: read the conversation's queue: %w", err)
+		}
+		busy = n >= b.cfg.Runs.QueueSize
+		queue = !busy
+	}
+	var dup bool
+	var err error
+	if queue {
+		dup, err = b.acceptShared(ctx, dedupeKeys(ps.name, msg), j)
+	} else {
+		dup, err = b.seen(ctx, ps.name, msg)
+	}
 	if err != nil {
 		return err
 	}
@@ -81,7 +114,7 @@ func (b *Bridge) HandleMessage(ctx context.Context, msg chat.InboundMessage) err
 		log().Debug("duplicate delivery dropped", "message_id", msg.MessageID, "event_id", msg.EventID)
 		return nil
 	}
-	if msg.Mentioned && strings.TrimSpace(msg.Text) == "" {
+	if hint {
 		// A bare mention (nothing left once the mention is removed): a hint,
 		// not a run with an empty query.
 		l := log()
@@ -93,7 +126,7 @@ func (b *Bridge) HandleMessage(ctx context.Context, msg chat.InboundMessage) err
 		})
 		return nil
 	}
-	if b.isDecisionText(msg.Text) {
+	if decision {
 		// The agent would take this text as the answer to a pending approval,
 		// bypassing the card's policy: typed text never decides.
 		l := log()
@@ -105,14 +138,14 @@ func (b *Bridge) HandleMessage(ctx context.Context, msg chat.InboundMessage) err
 		})
 		return nil
 	}
-	j := job{
-		key:       msg.Key,
-		user:      msg.User,
-		query:     msg.Text,
-		inboundID: msg.MessageID,
-		received:  msg.Received,
+	if queue {
+		return nil
 	}
-	switch err := b.enqueue(j, false); {
+	err = errBusy
+	if !busy {
+		err = b.enqueue(j, false)
+	}
+	switch {
 	case errors.Is(err, errBusy):
 		b.metrics.RunFinished(ps.name, outcomeBusy, 0)
 		b.ended(msg.Key, outcomeBusy)
@@ -137,6 +170,15 @@ var errBusy = errors.New("bridge: conversation queue full")
 // conversation is idle. A full queue refuses j with errBusy unless force is set
 // (continuations of decided approvals are never refused).
 func (b *Bridge) enqueue(j job, force bool) error {
+	if b.shared != nil {
+		// Continuations, retries: queued for the conversation's owner,
+		// whichever replica that is.
+		if b.isClosing() {
+			return ErrClosed
+		}
+		_, err := b.acceptShared(b.life, nil, j)
+		return err
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.isClosing() {
@@ -228,6 +270,17 @@ func (b *Bridge) knownConversation(ctx context.Context, key chat.ConversationKey
 	switch {
 	case err == nil:
 		return true, nil
+	case errors.Is(err, chat.ErrNotFound) && b.shared != nil:
+		// The conversation's first turn may be queued, or under way on
+		// another replica, before its session is stored.
+		if n, err := b.shared.store.CountQueued(ctx, key); err != nil || n > 0 {
+			return n > 0, err
+		}
+		_, err := b.shared.store.GetRun(ctx, key)
+		if errors.Is(err, chat.ErrNotFound) {
+			return false, nil
+		}
+		return err == nil, err
 	case errors.Is(err, chat.ErrNotFound):
 		return false, nil
 	default:
@@ -240,13 +293,7 @@ func (b *Bridge) knownConversation(ctx context.Context, key chat.ConversationKey
 // twice as two events (a mention event and a message event), with different
 // event ids and the same message id.
 func (b *Bridge) seen(ctx context.Context, platform string, msg chat.InboundMessage) (bool, error) {
-	keys := make([]string, 0, 2)
-	if msg.EventID != "" {
-		keys = append(keys, platform+":event:"+msg.EventID)
-	}
-	if msg.MessageID != "" {
-		keys = append(keys, platform+":msg:"+msg.Key.Channel+":"+msg.MessageID)
-	}
+	keys := dedupeKeys(platform, msg)
 	if len(keys) == 0 {
 		return false, nil
 	}
@@ -255,4 +302,16 @@ func (b *Bridge) seen(ctx context.Context, platform string, msg chat.InboundMess
 		return false, fmt.Errorf("bridge: dedupe: %w", err)
 	}
 	return dup, nil
+}
+
+// dedupeKeys are the dedupe keys of msg: its event id and its message id.
+func dedupeKeys(platform string, msg chat.InboundMessage) []string {
+	keys := make([]string, 0, 2)
+	if msg.EventID != "" {
+		keys = append(keys, platform+":event:"+msg.EventID)
+	}
+	if msg.MessageID != "" {
+		keys = append(keys, platform+":msg:"+msg.Key.Channel+":"+msg.MessageID)
+	}
+	return keys
 }

@@ -21,6 +21,8 @@ type step struct {
 	Tool  string
 	Args  string
 	Err   error
+	// Wait, when set, holds the event back until it is closed.
+	Wait <-chan struct{}
 }
 
 // streamCall is one Stream call the fake agent received.
@@ -124,6 +126,15 @@ func (s *fakeStream) Next() (promptev.AgentEvent, error) {
 		defer t.Stop()
 		select {
 		case <-t.C:
+		case <-s.closed:
+			return promptev.AgentEvent{}, io.ErrClosedPipe
+		case <-s.ctx.Done():
+			return promptev.AgentEvent{}, s.ctx.Err()
+		}
+	}
+	if st.Wait != nil {
+		select {
+		case <-st.Wait:
 		case <-s.closed:
 			return promptev.AgentEvent{}, io.ErrClosedPipe
 		case <-s.ctx.Done():

@@ -20,7 +20,7 @@ func (r *run) grantFor(ev promptev.AgentEvent) (chat.Grant, bool) {
 	if tool == "" {
 		return chat.Grant{}, false
 	}
-	g, err := r.b.store.GetGrant(r.b.life, r.job.key, tool)
+	g, err := r.b.store.GetGrant(r.life, r.job.key, tool)
 	if err != nil {
 		if !errors.Is(err, chat.ErrNotFound) {
 			r.log.Warn("grant not read: the request gets a card", "tool", tool, "err", err)
@@ -45,7 +45,7 @@ func (r *run) autoApprove(ev promptev.AgentEvent, g chat.Grant) error {
 	b := r.b
 	if r.tracked {
 		// A Stop pressed before now wins: the request is not approved.
-		rec, ok, err := b.store.MoveRun(context.WithoutCancel(b.life), r.handle.id, []chat.RunState{chat.RunRunning},
+		rec, ok, err := b.store.MoveRun(context.WithoutCancel(r.life), r.handle.id, []chat.RunState{chat.RunRunning},
 			chat.RunMove{To: chat.RunFinished})
 		switch {
 		case err != nil:
@@ -79,7 +79,7 @@ func (r *run) autoApprove(ev promptev.AgentEvent, g chat.Grant) error {
 		DecidedAt:       now,
 		Granted:         true,
 	}
-	if err := b.store.PutApproval(context.WithoutCancel(b.life), a); err != nil {
+	if err := b.store.PutApproval(context.WithoutCancel(r.life), a); err != nil {
 		return fmt.Errorf("record automatic approval: %w", err)
 	}
 	b.metrics.Approval(a.Key.Platform, "auto", 0)

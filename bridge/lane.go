@@ -40,7 +40,7 @@ var _ liveSink = (*outbox.LiveMessage)(nil)
 // posted through the outbox.
 func (r *run) openLive() (liveSink, string, error) {
 	if ns, ok := r.ps.p.(chat.NativeStreamer); ok {
-		ctx, cancel := context.WithTimeout(r.b.life, paceCallTimeout)
+		ctx, cancel := context.WithTimeout(r.life, paceCallTimeout)
 		ref, err := ns.StartStream(ctx, chat.StreamRequest{Key: r.job.key, Asker: r.job.user, InboundID: r.job.inboundID})
 		cancel()
 		if err == nil {
@@ -52,11 +52,11 @@ func (r *run) openLive() (liveSink, string, error) {
 			r.log.Debug("native stream declined; posting a placeholder", "reason", err)
 		}
 	}
-	ref, err := r.ps.out.Post(r.b.life, r.job.key, r.withStop(placeholderMessage()), outbox.PrioHigh)
+	ref, err := r.ps.out.Post(r.life, r.job.key, r.withStop(placeholderMessage()), outbox.PrioHigh)
 	if err != nil {
 		return nil, laneEdit, fmt.Errorf("post placeholder: %w", err)
 	}
-	return r.ps.out.Live(ref), laneEdit, nil
+	return r.ps.out.LiveUnder(r.life, ref), laneEdit, nil
 }
 
 // streamSink is a run's native stream: live states go through a pacer to
@@ -70,6 +70,8 @@ type streamSink struct {
 	log   *slog.Logger
 	pace  *pacer
 	final time.Duration
+	// under is the run's context, whose fence every stream call checks.
+	under context.Context
 
 	mu sync.Mutex
 	// steps are the latest live state's steps, which the stream ends with
@@ -78,11 +80,14 @@ type streamSink struct {
 }
 
 func (b *Bridge) newStreamSink(r *run, ns chat.NativeStreamer, ref chat.MessageRef) *streamSink {
-	s := &streamSink{b: b, ns: ns, out: r.ps.out, ref: ref, log: r.log, final: b.cfg.Render.FinalDeadline}
+	s := &streamSink{b: b, ns: ns, out: r.ps.out, ref: ref, log: r.log, final: b.cfg.Render.FinalDeadline, under: r.life}
 	if s.final <= 0 {
 		s.final = 2 * time.Second
 	}
 	s.pace = b.startPacer(r.log, r.ps.limits.MinEditInterval, func(ctx context.Context, m chat.Message) error {
+		if err := chat.CheckFence(r.life); err != nil {
+			return err
+		}
 		return ns.AppendStream(ctx, ref, m)
 	})
 	return s
@@ -106,6 +111,9 @@ func (s *streamSink) Set(m chat.Message) {
 func (s *streamSink) Finish(ctx context.Context, chunks []chat.Message, tidy chat.Message) ([]chat.MessageRef, error) {
 	if len(chunks) == 0 {
 		return nil, errors.New("stream: finish: no chunks")
+	}
+	if err := errors.Join(chat.CheckFence(s.under), chat.CheckFence(ctx)); err != nil {
+		return nil, fmt.Errorf("stream: finish: %w", err)
 	}
 	s.pace.stop()
 	deadline := time.Now().Add(s.final)
@@ -176,6 +184,9 @@ func (s *streamSink) stopLater(m chat.Message, wait time.Duration) {
 	b.workers.Go(func() {
 		for attempt := 0; attempt < 10; attempt++ {
 			if !chat.SleepContext(b.life, wait) {
+				return
+			}
+			if chat.CheckFence(s.under) != nil {
 				return
 			}
 			ctx, cancel := context.WithTimeout(b.life, paceCallTimeout)

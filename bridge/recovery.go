@@ -16,30 +16,47 @@ func (b *Bridge) recover(ctx context.Context, leftovers []chat.InFlightRun) {
 		if ctx.Err() != nil {
 			return
 		}
-		log := b.log.With("platform", r.Key.Platform, "conversation", r.Key.String())
-		ps, ok := b.platform(r.Key.Platform)
-		if !ok {
-			log.Warn("interrupted run of a platform not configured: record kept")
-			continue
-		}
-		if r.Placeholder.ID != "" {
-			_, err := ps.out.Live(r.Placeholder).Finish(ctx, []chat.Message{b.interruptedMessage(ctx, ps, r)}, chat.Message{})
-			if err != nil {
-				log.Warn("interrupted run not finalised: record kept for the next start", "err", err)
-				continue
-			}
-		}
-		b.metrics.RunFinished(ps.name, outcomeInterrupted, 0)
-		b.mu.Lock()
-		_, active := b.convs[r.Key]
-		if !active {
-			if err := b.store.DeleteRun(context.WithoutCancel(ctx), r.Key); err != nil {
-				log.Warn("interrupted run record not removed", "err", err)
-			}
-		}
-		b.mu.Unlock()
-		log.Info("interrupted run finalised", "placeholder", r.Placeholder.ID, "started", r.Started)
+		b.recoverRun(ctx, r, false)
 	}
+}
+
+// recoverRun finalises r, a run no process is running. owned says this
+// replica holds r's conversation (ctx carries its fence): the record is
+// then removed whatever else runs; otherwise only when the conversation
+// has no run under way here. It reports whether r was finalised.
+func (b *Bridge) recoverRun(ctx context.Context, r chat.InFlightRun, owned bool) bool {
+	log := b.log.With("platform", r.Key.Platform, "conversation", r.Key.String())
+	ps, ok := b.platform(r.Key.Platform)
+	if !ok {
+		log.Warn("interrupted run of a platform not configured: record kept")
+		return false
+	}
+	if r.Placeholder.ID != "" {
+		_, err := ps.out.LiveUnder(ctx, r.Placeholder).Finish(ctx, []chat.Message{b.interruptedMessage(ctx, ps, r)}, chat.Message{})
+		if err != nil {
+			log.Warn("interrupted run not finalised: record kept", "err", err)
+			return false
+		}
+	}
+	if ss, ok := ps.p.(chat.StatusSetter); ok && chat.CheckFence(ctx) == nil {
+		// The run's "working" indicator would outlive it.
+		sctx, cancel := context.WithTimeout(ctx, statusCallTimeout)
+		if err := ss.SetStatus(sctx, r.Key, ""); err != nil {
+			log.Debug("interrupted run's status indicator not cleared", "err", err)
+		}
+		cancel()
+	}
+	b.metrics.RunFinished(ps.name, outcomeInterrupted, 0)
+	b.mu.Lock()
+	_, active := b.convs[r.Key]
+	if owned || !active {
+		if err := b.store.DeleteRun(context.WithoutCancel(ctx), r.Key); err != nil {
+			log.Warn("interrupted run record not removed", "err", err)
+		}
+	}
+	b.mu.Unlock()
+	log.Info("interrupted run finalised", "placeholder", r.Placeholder.ID, "started", r.Started)
+	return true
 }
 
 // interruptedMessage is the last state of a run a previous process left in

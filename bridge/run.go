@@ -52,6 +52,11 @@ type run struct {
 	// placeholder go through a new editor.
 	liveDone bool
 
+	// life is the bridge's life carrying the run's fence (its
+	// conversation's lease) when the store is shared: every write of the
+	// run is made with it.
+	life context.Context
+
 	started time.Time
 	live    liveSink
 	lane    string
@@ -99,6 +104,10 @@ func (b *Bridge) runJob(j job) {
 		handle:  handle,
 		endTurn: endTurn,
 		started: time.Now(),
+		life:    b.life,
+	}
+	if j.hold != nil {
+		r.life = chat.WithFence(b.life, j.hold.fence())
 	}
 	if j.decided != nil {
 		// The run that waited for this decision ended before this job
@@ -141,7 +150,13 @@ func (r *run) execute() result {
 	if r.tracked {
 		inflight.RunID = r.handle.id
 	}
-	if err := b.store.PutRun(b.life, inflight); err != nil {
+	if r.job.seq != 0 {
+		// The queued turn becomes the in-flight run in one transaction.
+		if err := b.shared.store.StartQueued(r.life, r.job.seq, inflight); err != nil {
+			r.settle(&result{outcome: outcomeError, notice: "turn not started"})
+			return result{outcome: outcomeInterrupted, err: fmt.Errorf("start the queued turn: %w", err)}
+		}
+	} else if err := b.store.PutRun(r.life, inflight); err != nil {
 		r.log.Warn("in-flight run not recorded", "err", err)
 	}
 
@@ -151,9 +166,14 @@ func (r *run) execute() result {
 	cancel()
 	r.endTurn()
 	stopIndicator()
+	if r.job.hold != nil && !r.job.hold.held() {
+		// Another replica owns the conversation now and finalises this
+		// run as interrupted: nothing more is written from here.
+		return result{outcome: outcomeInterrupted, err: errors.Join(res.err, errLeaseLost)}
+	}
 	r.settle(&res)
 	if res.note != "" && res.outcome != outcomeStopped {
-		if _, err := r.ps.out.Post(b.life, r.job.key, noticeMessage(res.note), outbox.PrioNormal); err != nil {
+		if _, err := r.ps.out.Post(r.life, r.job.key, noticeMessage(res.note), outbox.PrioNormal); err != nil {
 			r.log.Warn("note not posted", "err", err)
 		}
 	}
@@ -164,7 +184,7 @@ func (r *run) execute() result {
 	}
 	// The final state is out: the record must go even if the bridge is
 	// stopping right now, or the next start would overwrite the answer.
-	if err := b.store.DeleteRun(context.WithoutCancel(b.life), r.job.key); err != nil {
+	if err := b.store.DeleteRun(context.WithoutCancel(r.life), r.job.key); err != nil {
 		r.log.Warn("in-flight run not removed", "err", err)
 	}
 	return res
@@ -172,7 +192,6 @@ func (r *run) execute() result {
 
 // deliver puts the end of the turn into the conversation.
 func (r *run) deliver(res *result) error {
-	b := r.b
 	r.view.finishSteps()
 	switch res.outcome {
 	case outcomeDone:
@@ -181,7 +200,7 @@ func (r *run) deliver(res *result) error {
 			// The answer's last part carries its 👍/👎.
 			chunks[len(chunks)-1].Feedback = r.handle.id
 		}
-		if _, err := r.live.Finish(b.life, chunks, r.view.summary()); err != nil {
+		if _, err := r.live.Finish(r.life, chunks, r.view.summary()); err != nil {
 			return fmt.Errorf("deliver answer: %w", err)
 		}
 	case outcomeApproval:
@@ -228,10 +247,10 @@ func (r *run) deliver(res *result) error {
 func (r *run) finish(msg chat.Message) error {
 	l := r.live
 	if r.liveDone {
-		l = r.ps.out.Live(r.ref)
+		l = r.ps.out.LiveUnder(r.life, r.ref)
 	}
 	r.liveDone = true
-	if _, err := l.Finish(r.b.life, []chat.Message{msg}, chat.Message{}); err != nil {
+	if _, err := l.Finish(r.life, []chat.Message{msg}, chat.Message{}); err != nil {
 		return err
 	}
 	return nil
@@ -288,7 +307,7 @@ func (r *run) turn(ctx context.Context) result {
 	if conv.SessionToken != "" || conv.SessionID != "" {
 		conv.LastActive = time.Now()
 		conv.Turns++
-		if err := b.store.PutConversation(b.life, conv); err != nil {
+		if err := b.store.PutConversation(r.life, conv); err != nil {
 			r.log.Warn("conversation not saved", "err", err)
 		}
 	}
@@ -338,7 +357,7 @@ func (r *run) start(ctx context.Context, conv *chat.Conversation) error {
 		return errors.New("start session: no session token in the answer")
 	}
 	conv.SessionToken = sess.SessionToken
-	if err := r.b.store.PutConversation(r.b.life, *conv); err != nil {
+	if err := r.b.store.PutConversation(r.life, *conv); err != nil {
 		r.log.Warn("conversation not saved", "err", err)
 	}
 	return nil
@@ -516,7 +535,11 @@ func (r *run) indicate() (stop func()) {
 		return func() {}
 	}
 	b, key := r.b, r.job.key
+	under := r.life
 	r.status = b.startPacer(r.log, r.ps.limits.MinEditInterval, func(ctx context.Context, m chat.Message) error {
+		if err := chat.CheckFence(under); err != nil {
+			return err
+		}
 		return ss.SetStatus(ctx, key, statusLineText(m))
 	})
 	r.status.set(chat.Message{Kind: chat.KindStatus, Status: workingStatus})
@@ -526,7 +549,10 @@ func (r *run) indicate() (stop func()) {
 		// Clear even while stopping: a stale "working" status would outlive the run.
 		clear := func() {
 			p.stop()
-			ctx, cancel := context.WithTimeout(context.WithoutCancel(b.life), statusCallTimeout)
+			if chat.CheckFence(under) != nil {
+				return
+			}
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(under), statusCallTimeout)
 			defer cancel()
 			if err := ss.SetStatus(ctx, key, ""); err != nil {
 				r.log.Debug("status indicator not cleared", "err", err)

@@ -24,7 +24,7 @@ func (r *run) record() {
 		State:     chat.RunRunning,
 		Created:   r.started,
 	}
-	if err := r.b.store.PutRunRecord(r.b.life, rec); err != nil {
+	if err := r.b.store.PutRunRecord(r.life, rec); err != nil {
 		r.log.Warn("run record not stored: no Stop or Retry for this run", "run", r.handle.id, "err", err)
 		return
 	}
@@ -37,7 +37,7 @@ func (r *run) recordLive(ref chat.MessageRef) {
 	if !r.tracked {
 		return
 	}
-	_, _, err := r.b.store.MoveRun(context.WithoutCancel(r.b.life), r.handle.id,
+	_, _, err := r.b.store.MoveRun(context.WithoutCancel(r.life), r.handle.id,
 		[]chat.RunState{chat.RunRunning}, chat.RunMove{To: chat.RunRunning, Live: ref})
 	if err != nil {
 		r.log.Warn("run's live message not recorded", "err", err)
@@ -70,7 +70,7 @@ func (r *run) settle(res *result) {
 	}
 	// The move must land even while the bridge stops: the record decides
 	// what a later press does.
-	rec, ok, err := r.b.store.MoveRun(context.WithoutCancel(r.b.life), r.handle.id,
+	rec, ok, err := r.b.store.MoveRun(context.WithoutCancel(r.life), r.handle.id,
 		[]chat.RunState{chat.RunRunning, chat.RunWaiting}, m)
 	switch {
 	case err != nil:
@@ -90,7 +90,7 @@ func (r *run) stoppedBy(by string) string {
 	if by != "" || !r.tracked {
 		return by
 	}
-	rec, err := r.b.store.GetRunRecord(context.WithoutCancel(r.b.life), r.handle.id)
+	rec, err := r.b.store.GetRunRecord(context.WithoutCancel(r.life), r.handle.id)
 	if err != nil {
 		return ""
 	}
@@ -112,7 +112,7 @@ func (r *run) beginWait(a chat.Approval) bool {
 	for i := range steps {
 		steps[i].Done = true
 	}
-	rec, ok, err := r.b.store.MoveRun(context.WithoutCancel(r.b.life), r.handle.id, []chat.RunState{chat.RunRunning},
+	rec, ok, err := r.b.store.MoveRun(context.WithoutCancel(r.life), r.handle.id, []chat.RunState{chat.RunRunning},
 		chat.RunMove{To: chat.RunWaiting, Approval: a.ID, Steps: steps})
 	switch {
 	case err != nil:
@@ -136,7 +136,7 @@ func (r *run) showWaiting() error {
 	if !r.tracked {
 		return nil
 	}
-	rec, err := r.b.store.GetRunRecord(context.WithoutCancel(r.b.life), r.handle.id)
+	rec, err := r.b.store.GetRunRecord(context.WithoutCancel(r.life), r.handle.id)
 	if err == nil && rec.State == chat.RunStopped {
 		return r.finish(stoppedMessage(r.ps.mentions, rec.Steps, rec.DecidedByName, rec.DecidedBy))
 	}

@@ -46,6 +46,13 @@ func (b *Bridge) stopConversation(ctx context.Context, act chat.Action) (chat.Ac
 		return chat.ActionResult{Notice: noticeUnknownRun}, nil
 	}
 	h, ok := b.active.byConversation(key)
+	if !ok && b.shared != nil {
+		// The run may be under way on another replica.
+		if r, err := b.shared.store.GetRun(ctx, key); err == nil && r.RunID != "" {
+			act.Kind, act.Target = chat.Stop, r.RunID
+			return b.stopRun(ctx, act)
+		}
+	}
 	if !ok {
 		b.log.Info("conversation stop with no run under way", "platform", key.Platform, "conversation", key.String(),
 			"user", act.User.ID)
@@ -104,10 +111,15 @@ func (b *Bridge) stopRun(ctx context.Context, act chat.Action) (chat.ActionResul
 		}
 		log.Info("run stopped", "by", act.User.ID, "by_name", act.User.Display())
 		if !b.cancelRun(rec.ID, fmt.Errorf("%w by %s", errStopped, act.User.Display())) {
-			// The turn is over (its end is being delivered) or the run
-			// belongs to a previous process: whoever finalises it finds
-			// the stopped record and shows it.
-			log.Debug("stopped run had no turn under way")
+			// The turn is over (its end is being delivered), the run
+			// belongs to a previous process, or, with a shared store, it
+			// is under way on another replica, which is told to cancel
+			// it. Whoever finalises it finds the stopped record and
+			// shows it.
+			log.Debug("stopped run had no turn under way here")
+			if b.shared != nil {
+				b.publishStop(ctx, rec.ID)
+			}
 		}
 		return chat.ActionResult{Accepted: true}, nil
 	case chat.RunWaiting:

@@ -12,7 +12,7 @@ import (
 var ErrLeaseLost = errors.New("chat: lease lost")
 
 // Lease is one replica's hold on a named resource: a conversation
-// ("conv:<key>") or a Discord shard ("discord:shard:<n>"). Expiry is kept
+// ("conv:<key>") or a gateway shard. Expiry is kept
 // on the store's clock, so replicas' clocks need not agree.
 type Lease struct {
 	Name  string `json:"name"`

@@ -159,7 +159,7 @@ func validatePostgres(c Config, path string) chat.ConfigProblems {
 
 func openPostgres(ctx context.Context, c Config, o OpenOptions) (Store, error) {
 	opts := c.Postgres.Options()
-	opts.Logger, opts.ReadOnly, opts.Exclusive = o.Logger, o.ReadOnly, !o.ReadOnly
+	opts.Logger, opts.ReadOnly = o.Logger, o.ReadOnly
 	return postgres.Open(ctx, c.Postgres.DSN, opts)
 }
 

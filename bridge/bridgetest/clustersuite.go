@@ -152,19 +152,19 @@ func confLeaseConcurrent(t *testing.T, rs []chat.Cluster) {
 
 func confLeaseList(t *testing.T, rs []chat.Cluster) {
 	ctx := t.Context()
-	for _, n := range []string{"discord:shard:1", "conv:a", "discord:shard:0"} {
+	for _, n := range []string{"bot:shard:1", "conv:a", "bot:shard:0"} {
 		_, ok, err := rs[0].AcquireLease(ctx, n, "A", time.Minute)
 		require.NoError(t, err)
 		require.True(t, ok)
 	}
-	got, err := rs[1].ListLeases(ctx, "discord:shard:")
+	got, err := rs[1].ListLeases(ctx, "bot:shard:")
 	require.NoError(t, err)
 	names := make([]string, len(got))
 	for i, l := range got {
 		names[i] = l.Name
 		assert.Equal(t, "A", l.Owner)
 	}
-	assert.Equal(t, []string{"discord:shard:0", "discord:shard:1"}, names)
+	assert.Equal(t, []string{"bot:shard:0", "bot:shard:1"}, names)
 }
 
 func confFenceStale(t *testing.T, rs []chat.Cluster) {
@@ -299,9 +299,9 @@ func confQueueDedupe(t *testing.T, rs []chat.Cluster) {
 	// One message delivered 4 times (three retries and a twin event with
 	// another event id and the same message id), to all replicas at once.
 	together(12, func(g int) {
-		keys := []string{"slack:event:Ev1", "slack:msg:C1:1.0"}
+		keys := []string{"p1:event:Ev1", "p1:msg:C1:1.0"}
 		if g%4 == 3 {
-			keys = []string{"slack:event:Ev1b", "slack:msg:C1:1.0"}
+			keys = []string{"p1:event:Ev1b", "p1:msg:C1:1.0"}
 		}
 		seen, err := rs[g%len(rs)].AcceptQueued(ctx, keys, time.Hour, st0, chat.Queued{Key: key, Query: "hi"})
 		assert.NoError(t, err)
@@ -313,7 +313,7 @@ func confQueueDedupe(t *testing.T, rs []chat.Cluster) {
 	n, err := rs[0].CountQueued(ctx, key)
 	require.NoError(t, err)
 	assert.Equal(t, 1, n)
-	seen, err := rs[1].SeenOrMark(ctx, []string{"slack:event:Ev1"}, time.Hour, st0)
+	seen, err := rs[1].SeenOrMark(ctx, []string{"p1:event:Ev1"}, time.Hour, st0)
 	require.NoError(t, err)
 	assert.True(t, seen, "the queue's dedupe marks are the store's")
 }

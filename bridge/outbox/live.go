@@ -27,6 +27,9 @@ type LiveMessage struct {
 	queued   *waiter
 	inFlight bool
 	finished bool
+	// under is the context whose fence (chat.WithFence) every edit of the
+	// message is checked against; nil when unfenced.
+	under context.Context
 }
 
 // live returns the coalescing editor of one posted message. Call it once per
@@ -38,6 +41,26 @@ func (o *Outbox) Live(ref chat.MessageRef) *LiveMessage {
 		posted = now
 	}
 	return &LiveMessage{o: o, r: ref, editKey: o.editKey(ref), posted: posted, lastWrite: posted}
+}
+
+// LiveUnder is Live for a message whose edits are made under ctx's fence
+// (chat.WithFence): once the fence's lease is lost, no edit is sent. Only
+// ctx's values are used.
+func (o *Outbox) LiveUnder(ctx context.Context, ref chat.MessageRef) *LiveMessage {
+	l := o.Live(ref)
+	if _, ok := chat.FenceFrom(ctx); ok {
+		l.under = ctx
+	}
+	return l
+}
+
+// fenced returns the error of the message's fence, nil when it has none
+// or its lease is held.
+func (l *LiveMessage) fenced() error {
+	if l.under == nil {
+		return nil
+	}
+	return chat.CheckFence(l.under)
 }
 
 // ref returns the message's ref.
@@ -81,6 +104,9 @@ func (l *LiveMessage) Finish(ctx context.Context, chunks []chat.Message, tidy ch
 	o := l.o
 	if len(chunks) == 0 {
 		return nil, errors.New("outbox: finish: no chunks")
+	}
+	if err := errors.Join(l.fenced(), chat.CheckFence(ctx)); err != nil {
+		return nil, fmt.Errorf("outbox: finish: %w", err)
 	}
 	for i, c := range chunks {
 		if err := o.checkLength(c); err != nil {
@@ -156,7 +182,13 @@ func (l *LiveMessage) finalEdit(ctx context.Context, msg chat.Message) (bool, er
 			}
 			return false, fmt.Errorf("outbox: final edit: %w", err)
 		}
-		err := o.p.Edit(ctx, l.r, msg)
+		err := errors.Join(l.fenced(), chat.CheckFence(ctx))
+		if err == nil {
+			err = o.p.Edit(ctx, l.r, msg)
+		} else {
+			o.editDone(w, msg, err)
+			return false, fmt.Errorf("outbox: final edit: %w", err)
+		}
 		if o.editDone(w, msg, err) {
 			return true, nil
 		}
@@ -215,7 +247,10 @@ func (o *Outbox) tidy(lm *LiveMessage, msg chat.Message) {
 // sendEdit sends a live or tidy edit on a goroutine of the outbox.
 func (o *Outbox) sendEdit(w *waiter, msg chat.Message) {
 	defer o.wg.Done()
-	err := o.p.Edit(o.runCtx, w.lm.r, msg)
+	err := w.lm.fenced()
+	if err == nil {
+		err = o.p.Edit(o.runCtx, w.lm.r, msg)
+	}
 	o.editDone(w, msg, err)
 }
 
@@ -242,7 +277,7 @@ func (o *Outbox) editDone(w *waiter, msg chat.Message, err error) bool {
 				lm.pending = &msg
 			}
 		}
-	case o.isStopped || o.runCtx.Err() != nil ||
+	case o.isStopped || o.runCtx.Err() != nil || errors.Is(err, chat.ErrLeaseLost) ||
 		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
 		o.metrics.Edit(o.name, "dropped")
 	default:

@@ -248,6 +248,9 @@ func (o *Outbox) Post(ctx context.Context, key chat.ConversationKey, msg chat.Me
 		if err := o.await(ctx, w, nil); err != nil {
 			return chat.MessageRef{}, fmt.Errorf("outbox: post: %w", err)
 		}
+		if err := chat.CheckFence(ctx); err != nil {
+			return chat.MessageRef{}, fmt.Errorf("outbox: post: %w", err)
+		}
 		ref, err := o.p.Post(ctx, key, msg)
 		var rl *chat.RateLimitError
 		if errors.As(err, &rl) {

@@ -92,9 +92,13 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	br, err := bridge.New(bridge.Options{
 		Config: o.Config.Bridge, Agent: o.Agent, Store: st, Platforms: platforms,
 		Logger: log, Metrics: m, RunEnded: o.RunEnded, OperatorAtHand: o.OperatorAtHand,
+		Replica: bridge.ReplicaOptions{ID: o.Config.Store.Postgres.ReplicaID, LeaseTTL: o.Config.Store.Postgres.LeaseTTL},
 	})
 	if err != nil {
 		return err
+	}
+	if id := br.Replica(); id != "" {
+		log.Info("replica of a shared store: conversations are leased", "replica", id, "lease_ttl", o.Config.Store.Postgres.LeaseTTL)
 	}
 
 	var side *metrics.Server

@@ -22,11 +22,19 @@ type Config struct {
 	MaxConns int `yaml:"max_conns"`
 	// ConnectTimeout bounds each new connection.
 	ConnectTimeout time.Duration `yaml:"connect_timeout"`
+	// LeaseTTL is how long a replica's hold on a conversation lasts
+	// without renewal: a replica that dies loses its conversations this
+	// long after its last renewal, and a survivor then finalises its runs.
+	LeaseTTL time.Duration `yaml:"lease_ttl"`
+	// ReplicaID names this replica in leases and logs; empty means the
+	// host name and a random suffix, new at every start.
+	ReplicaID string `yaml:"replica_id"`
 }
 
-// DefaultConfig returns the defaults: no DSN, 10 connections, a 5 s connect timeout.
+// DefaultConfig returns the defaults: no DSN, 10 connections, a 5 s
+// connect timeout, 15 s leases.
 func DefaultConfig() Config {
-	return Config{MaxConns: 10, ConnectTimeout: 5 * time.Second}
+	return Config{MaxConns: 10, ConnectTimeout: 5 * time.Second, LeaseTTL: 15 * time.Second}
 }
 
 // Validate reports the section's problems; path is its YAML prefix
@@ -41,6 +49,9 @@ func (c Config) Validate(path string) chat.ConfigProblems {
 	}
 	if c.MaxConns < 1 || c.MaxConns > 1000 {
 		ps.Add(chat.JoinPath(path, "max_conns"), "must be between 1 and 1000, got %d", c.MaxConns)
+	}
+	if c.LeaseTTL < time.Second || c.LeaseTTL > 10*time.Minute {
+		ps.Add(chat.JoinPath(path, "lease_ttl"), "must be between 1s and 10m (15s is the default), got %s", c.LeaseTTL)
 	}
 	if c.ConnectTimeout <= 0 {
 		ps.Add(chat.JoinPath(path, "connect_timeout"), "must be positive (for example 5s), got %s", c.ConnectTimeout)

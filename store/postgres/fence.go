@@ -37,6 +37,9 @@ func (s *Store) write(ctx context.Context, fn func(q querier) error) error {
 func (s *Store) tx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	return pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		if f, ok := chat.FenceFrom(ctx); ok {
+			if err := f.Check(); err != nil {
+				return err
+			}
 			if err := checkFence(ctx, tx, f); err != nil {
 				return err
 			}

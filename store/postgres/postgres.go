@@ -31,11 +31,6 @@ type Options struct {
 	// ReadOnly opens the store for inspection: no migration is applied and
 	// every transaction is read-only.
 	ReadOnly bool
-	// Exclusive holds a lock on the database (its schema) for as long as the
-	// store is open; a second exclusive Open fails at once, as a second
-	// process on one bbolt file does. The bridge opens its store this way
-	// until several bridges can share one database.
-	Exclusive bool
 }
 
 // Store is the PostgreSQL-backed chat.Store. It is safe for concurrent use,
@@ -44,8 +39,6 @@ type Store struct {
 	pool   *pgxpool.Pool
 	log    *slog.Logger
 	closed atomic.Bool
-	// lock is the connection holding the exclusive lock, nil when not exclusive.
-	lock *pgxpool.Conn
 }
 
 var _ chat.Store = (*Store)(nil)
@@ -87,49 +80,13 @@ func Open(ctx context.Context, dsn string, o Options) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
-	if o.Exclusive {
-		if err := s.lockExclusive(ctx); err != nil {
-			pool.Close()
-			return nil, err
-		}
-	}
 	return s, nil
-}
-
-// exclusiveLockClass is the first key of the exclusive advisory lock; the
-// second is the hash of the schema the store lives in.
-const exclusiveLockClass int32 = 0x70766278 // "pvbx"
-
-// lockExclusive takes the exclusive lock on a connection kept out of the pool.
-func (s *Store) lockExclusive(ctx context.Context) error {
-	conn, err := s.pool.Acquire(ctx)
-	if err != nil {
-		return fmt.Errorf("postgres: connect: %w", err)
-	}
-	var ok bool
-	var schema string
-	err = conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1, hashtext(current_schema())), current_schema()", exclusiveLockClass).Scan(&ok, &schema)
-	if err != nil {
-		conn.Release()
-		return fmt.Errorf("postgres: lock: %w", err)
-	}
-	if !ok {
-		conn.Release()
-		return fmt.Errorf("postgres: another promptev-bridge is running on this database (schema %s): several bridges on one database are not supported yet", schema)
-	}
-	s.lock = conn
-	return nil
 }
 
 // Close closes the pool; calls after Close fail. It is safe to call more
 // than once.
 func (s *Store) Close() error {
 	if s.closed.CompareAndSwap(false, true) {
-		if s.lock != nil {
-			// Closing the connection ends its session and its lock.
-			_ = s.lock.Conn().Close(context.Background())
-			s.lock.Release()
-		}
 		s.pool.Close()
 	}
 	return nil

@@ -136,19 +136,3 @@ func TestSeenOrMarkAcrossPools(t *testing.T) {
 	assert.Equal(t, 3, n, "every key was marked until now+ttl and is swept then")
 }
 
-// TestExclusiveOpen refuses a second bridge on one database, as the bbolt
-// file lock does, and lets one start again once the first closed.
-func TestExclusiveOpen(t *testing.T) {
-	dsn := postgrestest.DSN(t)
-	first, err := postgres.Open(t.Context(), dsn, postgres.Options{Exclusive: true})
-	require.NoError(t, err)
-	_, err = postgres.Open(t.Context(), dsn, postgres.Options{Exclusive: true})
-	require.ErrorContains(t, err, "another promptev-bridge is running on this database")
-	reader, err := postgres.Open(t.Context(), dsn, postgres.Options{ReadOnly: true})
-	require.NoError(t, err, "inspection is not refused")
-	require.NoError(t, reader.Close())
-	require.NoError(t, first.Close())
-	second, err := postgres.Open(t.Context(), dsn, postgres.Options{Exclusive: true})
-	require.NoError(t, err)
-	require.NoError(t, second.Close())
-}
