@@ -200,7 +200,7 @@ func New(cfg Config, logger *slog.Logger, opts ...Option) (*Adapter, error) {
 		identify:       newIdentifyGate(cmp.Or(o.identifySpacing, IdentifySpacing)),
 	}
 	if o.leaser != nil {
-		a.SetLeaser(o.leaser)
+		a.SetLeaser(o.leaser, "", 0)
 	}
 	tr.lifeCtx = a.lifeContext
 	a.limit = newRESTLimiter(a.log, time.Now)

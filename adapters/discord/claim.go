@@ -1,6 +1,7 @@
 package discord
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -59,21 +60,27 @@ func shardLeaseName(id int) string { return shardLeasePrefix + strconv.Itoa(id) 
 // clusterConfig is what SetLeaser gave.
 type clusterConfig struct {
 	leaser chat.Leaser
+	// owner names this replica in the leases; ttl is their time to live.
+	owner string
+	ttl   time.Duration
 }
 
 // SetLeaser makes the next Run share the bot's shards with the other
 // replicas that use l (a store shared by several replicas): each shard's
-// gateway then runs in one replica at a time. Without a leaser (nil, the
-// default) Run runs every shard it is configured for. Call it before Run.
-func (a *Adapter) SetLeaser(l chat.Leaser) {
+// gateway then runs in one replica at a time. owner names this replica in
+// the leases (empty: the adapter's own name, host, process and a random
+// part; every process needs its own) and ttl is their time to live (0:
+// DefaultShardLeaseTTL). Without a leaser (nil, the default) Run runs every
+// shard it is configured for. Call it before Run.
+func (a *Adapter) SetLeaser(l chat.Leaser, owner string, ttl time.Duration) {
 	if l == nil {
 		a.cluster.Store(nil)
 		return
 	}
-	a.cluster.Store(&clusterConfig{leaser: l})
+	a.cluster.Store(&clusterConfig{leaser: l, owner: cmp.Or(owner, a.owner), ttl: cmp.Or(ttl, a.claimTTL)})
 }
 
-// WithLeaser is SetLeaser as an option of New.
+// WithLeaser is SetLeaser(l, "", 0) as an option of New.
 func WithLeaser(l chat.Leaser) Option { return func(o *options) { o.leaser = l } }
 
 // withClaimTTL sets the time to live of the claim's leases (tests).
@@ -84,7 +91,12 @@ func withClaimTTL(d time.Duration) Option { return func(o *options) { o.claimTTL
 func withClaimTick(tick <-chan time.Time) Option { return func(o *options) { o.claimTick = tick } }
 
 // Owner returns the name this replica holds its leases under.
-func (a *Adapter) Owner() string { return a.owner }
+func (a *Adapter) Owner() string {
+	if cc := a.cluster.Load(); cc != nil {
+		return cc.owner
+	}
+	return a.owner
+}
 
 // newOwnerID names this process in leases: host, process id and a random
 // part, so a restarted process is a new owner.
@@ -111,7 +123,7 @@ func (a *Adapter) claimShards(ctx context.Context, in *intake, plan shardPlan, c
 	fatal := make(chan error, 1)
 	live := map[int]*running{} // the claim loop's goroutine alone uses it
 	c := &claimer{
-		leaser: cc.leaser, owner: a.owner, ttl: a.claimTTL, count: plan.count, ids: plan.ids,
+		leaser: cc.leaser, owner: cc.owner, ttl: cc.ttl, count: plan.count, ids: plan.ids,
 		log: a.log, now: time.Now, held: map[int]heldShard{},
 		start: func(id int) error {
 			s, err := a.newShard(id, plan)

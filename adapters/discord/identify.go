@@ -67,7 +67,7 @@ func (a *Adapter) awaitIdentify(ctx context.Context, s *shard) bool {
 		return true
 	}
 	name := identifyLeasePrefix + strconv.Itoa(bucket)
-	owner := a.owner + "/shard-" + strconv.Itoa(s.id) // two shards of this process are two holders
+	owner := cc.owner + "/shard-" + strconv.Itoa(s.id) // two shards of this process are two holders
 	warned := false
 	for {
 		_, ok, err := cc.leaser.AcquireLease(ctx, name, owner, a.identify.spacing)

@@ -20,10 +20,14 @@ var _ leaseUser = (*discord.Adapter)(nil)
 // leasingAdapter records the leaser it was given.
 type leasingAdapter struct {
 	chat.Adapter
-	got chat.Leaser
+	got   chat.Leaser
+	owner string
+	ttl   time.Duration
 }
 
-func (a *leasingAdapter) SetLeaser(l chat.Leaser) { a.got = l }
+func (a *leasingAdapter) SetLeaser(l chat.Leaser, owner string, ttl time.Duration) {
+	a.got, a.owner, a.ttl = l, owner, ttl
+}
 
 // stubLeaser is a store that hands out leases (its answers are not used).
 type stubLeaser struct{}
@@ -54,10 +58,12 @@ func TestShareLeaser(t *testing.T) {
 			t.Parallel()
 			leasing := &leasingAdapter{Adapter: console.New(console.Options{In: eofReader{}, Out: io.Discard})}
 			plain := console.New(console.Options{In: eofReader{}, Out: io.Discard})
-			n := shareLeaser(tt.store, []chat.Adapter{plain, leasing})
+			n := shareLeaser(tt.store, []chat.Adapter{plain, leasing}, "replica-1", 20*time.Second)
 			assert.Equal(t, tt.want, leasing.got)
 			if tt.want != nil {
 				assert.Equal(t, 1, n, "only the adapter that uses leases")
+				assert.Equal(t, "replica-1", leasing.owner, "the bridge's replica name")
+				assert.Equal(t, 20*time.Second, leasing.ttl)
 			} else {
 				assert.Zero(t, n)
 			}

@@ -81,9 +81,6 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		return nil
 	}
 	defer func() { _ = closeStore() }()
-	if n := shareLeaser(st, o.Adapters); n > 0 {
-		log.Info("the store is shared: platform connections are claimed through its leases", "adapters", n)
-	}
 
 	platforms := make([]chat.Platform, len(o.Adapters))
 	for i, a := range o.Adapters {
@@ -99,6 +96,10 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	}
 	if id := br.Replica(); id != "" {
 		log.Info("replica of a shared store: conversations are leased", "replica", id, "lease_ttl", o.Config.Store.Postgres.LeaseTTL)
+		// The platforms' connections too (Discord's shards), under the same name.
+		if n := shareLeaser(st, o.Adapters, id, o.Config.Store.Postgres.LeaseTTL); n > 0 {
+			log.Info("platform connections are claimed through the store's leases", "adapters", n)
+		}
 	}
 
 	var side *metrics.Server

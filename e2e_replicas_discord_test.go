@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/promptev/promptev-bridge/adapters/discord/discordfake"
+)
+
+// TestEndToEndReplicasDiscordShards runs three daemons on one PostgreSQL
+// schema with `discord.shards: 2` against one fake Discord: the store's
+// leases reach the Discord adapter, each shard is identified once by one
+// replica, a mention in each shard's guild is answered once, and a graceful
+// stop of shard 0's holder hands the shard to a survivor.
+func TestEndToEndReplicasDiscordShards(t *testing.T) {
+	const key = "pk-e2e-replicas-discord"
+	t.Setenv("PB_E2E_KEY", key)
+	t.Setenv("PB_DISCORD_TOKEN", "discord-e2e-bot-token")
+	api := startReplicaPromptev(t, key)
+	fake := discordfake.New()
+	t.Cleanup(fake.Close)
+	guilds := [2]string{strconv.FormatUint(1300<<22, 10), strconv.FormatUint(1301<<22, 10)} // shards 0 and 1 of 2
+	for i, g := range guilds {
+		require.Equal(t, i, discordfake.ShardOf(g, 2))
+		fake.AddChannel(discordfake.Channel{ID: fmt.Sprintf("%d00", i+7), GuildID: g, Name: "general", Type: discordfake.ChannelTypeGuildText})
+	}
+	ps := startReplicas(t, 3, api, "echo", func(int) string {
+		return fmt.Sprintf(`discord:
+  enabled: true
+  token: ${PB_DISCORD_TOKEN}
+  api_url: %s
+  shards: 2
+  slash_command: {enabled: false}`, fake.APIURL())
+	})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second) // failure guard
+	defer cancel()
+	wait := func(what string, cond func(discordfake.Snapshot) bool) discordfake.Snapshot {
+		t.Helper()
+		s, err := fake.Wait(ctx, cond)
+		require.NoError(t, err, "waiting for %s", what)
+		return s
+	}
+	shardsOf := func(s discordfake.Snapshot) map[[2]int]int {
+		n := map[[2]int]int{}
+		for _, id := range s.Identifies {
+			require.NotNil(t, id.Shard)
+			n[*id.Shard]++
+		}
+		return n
+	}
+	s := wait("two shards up", func(s discordfake.Snapshot) bool { return s.Connections == 2 })
+	assert.Equal(t, map[[2]int]int{{0, 2}: 1, {1, 2}: 1}, shardsOf(s), "each shard identified once")
+
+	ask := func(shard int, text string) {
+		t.Helper()
+		_, err := fake.SendMessage(discordfake.UserMessage{GuildID: guilds[shard], ChannelID: fmt.Sprintf("%d00", shard+7),
+			AuthorID: "300", AuthorName: "ana", Content: text, MentionBot: true})
+		require.NoError(t, err)
+		wait("the answer to "+text, func(s discordfake.Snapshot) bool { return answered(s, text) > 0 })
+	}
+	ask(0, "question even")
+	ask(1, "question odd")
+
+	// The holder of shard 0 stops gracefully: it hands the shard back.
+	claimed := regexp.MustCompile(`claimed a discord shard.*shard=0\b`)
+	holder := -1
+	for i, p := range ps {
+		if claimed.MatchString(p.stderr.String()) {
+			require.Equal(t, -1, holder, "shard 0 claimed by two replicas")
+			holder = i
+		}
+	}
+	require.NotEqual(t, -1, holder, "no replica logged claiming shard 0")
+	ps[holder].cancel()
+	code := ps[holder].wait(t)
+	ps[holder].code <- code // for the cleanup's wait
+	require.Zero(t, code)
+	assert.Contains(t, ps[holder].stderr.String(), "discord shards handed back")
+
+	s = wait("shard 0 taken over", func(s discordfake.Snapshot) bool { return s.Connections == 2 && len(s.Identifies) == 3 })
+	assert.Equal(t, map[[2]int]int{{0, 2}: 2, {1, 2}: 1}, shardsOf(s))
+	ask(0, "after the hand-over")
+	for _, q := range []string{"question even", "question odd", "after the hand-over"} {
+		assert.Equal(t, 1, answered(fake.Snapshot(), q), "%q answered once", q)
+	}
+}
+
+// answered counts the bot's messages that answer text.
+func answered(s discordfake.Snapshot, text string) int {
+	n := 0
+	for _, m := range s.BotMessages() {
+		if strings.Contains(m.Content, "Answer: "+text) {
+			n++
+		}
+	}
+	return n
+}
