@@ -38,7 +38,8 @@ import (
 // a survivor takes the shards over on its next round. A replica that died
 // loses them when they expire; a survivor then identifies the shard anew
 // (the dead session's id and sequence died with it), within the lease's
-// time to live plus one round: 20 s by default.
+// time to live plus one round: 20 s by default. docs/ARCHITECTURE.md
+// ("Discord shards") gives the reasons.
 
 // DefaultShardLeaseTTL is the time to live of a replica's lease on a shard
 // (and of its presence) without renewal.
