@@ -41,7 +41,7 @@ type replica struct {
 
 // startReplica starts an adapter whose claim loop runs a round when the
 // test ticks it (its first round runs at once), unless opts say otherwise.
-func startReplica(t *testing.T, fake *discordfake.Server, l chat.Leaser, mutate func(*Config), extra ...Option) *replica {
+func startReplica(t testing.TB, fake *discordfake.Server, l chat.Leaser, mutate func(*Config), extra ...Option) *replica {
 	t.Helper()
 	cfg := testConfig()
 	cfg.SlashCommand.Enabled = false
@@ -67,7 +67,7 @@ func startReplica(t *testing.T, fake *discordfake.Server, l chat.Leaser, mutate 
 }
 
 // halt stops the replica (once) and waits for Run.
-func (r *replica) halt(t *testing.T) {
+func (r *replica) halt(t testing.TB) {
 	t.Helper()
 	r.stop()
 	select {
@@ -105,7 +105,7 @@ func identified(s discordfake.Snapshot) [][2]int {
 	return out
 }
 
-func waitFake(t *testing.T, fake *discordfake.Server, cond func(discordfake.Snapshot) bool) discordfake.Snapshot {
+func waitFake(t testing.TB, fake *discordfake.Server, cond func(discordfake.Snapshot) bool) discordfake.Snapshot {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
@@ -127,7 +127,7 @@ func waitPresent(t *testing.T, l *memLeaser, rs ...*replica) {
 	}, waitTimeout, time.Millisecond)
 }
 
-func newShardedFake(t *testing.T) *discordfake.Server {
+func newShardedFake(t testing.TB) *discordfake.Server {
 	t.Helper()
 	fake := discordfake.New()
 	t.Cleanup(fake.Close)
@@ -147,7 +147,7 @@ func mentionIn(t *testing.T, fake *discordfake.Server, guild, channel, text stri
 }
 
 // holderOf returns the replica running shard id.
-func holderOf(t *testing.T, id int, rs ...*replica) *replica {
+func holderOf(t testing.TB, id int, rs ...*replica) *replica {
 	t.Helper()
 	var found *replica
 	for _, r := range rs {
