@@ -321,3 +321,62 @@ func TestClaimWarnsWhenReplicasDisagreeOnTheCount(t *testing.T) {
 	assert.Equal(t, 1, strings.Count(logs.String(), "every replica must run the same count"), "warned once")
 	assert.Contains(t, logs.String(), "holder=b")
 }
+
+// countingLeaser counts the calls that reach the store.
+type countingLeaser struct {
+	chat.Leaser
+	mu    sync.Mutex
+	calls int
+}
+
+func (c *countingLeaser) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := c.calls
+	c.calls = 0
+	return n
+}
+
+func (c *countingLeaser) inc() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.calls++
+}
+
+func (c *countingLeaser) AcquireLease(ctx context.Context, name, owner string, ttl time.Duration) (chat.Lease, bool, error) {
+	c.inc()
+	return c.Leaser.AcquireLease(ctx, name, owner, ttl)
+}
+
+func (c *countingLeaser) RenewLease(ctx context.Context, l chat.Lease, ttl time.Duration) (chat.Lease, error) {
+	c.inc()
+	return c.Leaser.RenewLease(ctx, l, ttl)
+}
+
+func (c *countingLeaser) ListLeases(ctx context.Context, prefix string) ([]chat.Lease, error) {
+	c.inc()
+	return c.Leaser.ListLeases(ctx, prefix)
+}
+
+// TestClaimRoundTrips counts the store calls of a steady round: the
+// presence, one renewal per held shard, and one listing.
+func TestClaimRoundTrips(t *testing.T) {
+	t.Parallel()
+	clock := newManualClock()
+	l := newMemLeaser(clock.now)
+	var counters []*countingLeaser
+	var rs []*claimReplica
+	for _, name := range []string{"a", "b"} {
+		c := &countingLeaser{Leaser: l}
+		counters = append(counters, c)
+		rs = append(rs, newClaimReplica(c, name, clock.now, 3))
+	}
+	rounds(t, clock, 4, rs...)
+	require.Equal(t, []int{0, 1}, rs[0].shards())
+	require.Equal(t, []int{2}, rs[1].shards())
+	counters[0].count()
+	counters[1].count()
+	rounds(t, clock, 1, rs...)
+	assert.Equal(t, 4, counters[0].count(), "presence + 2 renewals + list")
+	assert.Equal(t, 3, counters[1].count(), "presence + 1 renewal + list")
+}
