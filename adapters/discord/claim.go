@@ -227,10 +227,12 @@ func (c *claimer) run(ctx context.Context, tick <-chan time.Time, fatal <-chan e
 // round is one pass of the claim loop; its failures are logged and the
 // next round tries again.
 func (c *claimer) round(ctx context.Context) {
-	c.dropOverdue(ctx)
 	rctx, cancel := context.WithTimeout(ctx, c.interval())
 	err := c.claim(rctx)
 	cancel()
+	if err != nil {
+		c.dropOverdue(ctx) // the shards this round could not renew
+	}
 	ok := err == nil && c.rounds > 0
 	c.rounds++
 	if c.claimed != nil {
@@ -332,9 +334,11 @@ func (c *claimer) claim(ctx context.Context) error {
 }
 
 // dropOverdue closes the gateway of every shard whose lease may expire
-// unrenewed before the next round: another replica may hold it then. With
-// rounds every third of the ttl, one failed renewal is tolerated; after two
-// the gateway closes before the lease expires on the store.
+// unrenewed before the next round: another replica may hold it then. It
+// runs after a round that failed; with rounds every third of the ttl, one
+// failed renewal is tolerated, and after two the gateway closes before the
+// lease expires on the store. A round that comes late but renews keeps its
+// shards: a lease nobody took over is still this replica's.
 func (c *claimer) dropOverdue(ctx context.Context) {
 	next := c.now().Add(c.interval())
 	for _, id := range c.heldIDs() {

@@ -380,3 +380,17 @@ func TestClaimRoundTrips(t *testing.T) {
 	assert.Equal(t, 4, counters[0].count(), "presence + 2 renewals + list")
 	assert.Equal(t, 3, counters[1].count(), "presence + 1 renewal + list")
 }
+
+func TestClaimLateRoundThatRenewsKeepsItsShards(t *testing.T) {
+	t.Parallel()
+	clock := newManualClock()
+	l := newMemLeaser(clock.now)
+	a := newClaimReplica(l, "a", clock.now, 1)
+	rounds(t, clock, 2, a)
+	require.Equal(t, []int{0}, a.shards())
+	clock.advance(testTTL) // a paused: its next round comes after the lease's expiry
+	a.c.round(t.Context())
+	assert.Equal(t, []int{0}, a.shards(), "nobody took it over: the renewal holds it still")
+	_, stops, _ := a.record()
+	assert.Empty(t, stops)
+}
