@@ -1,7 +1,10 @@
 // Package discordfake is a fake Discord for tests: the REST endpoints the
 // bridge uses on an httptest server, and a gateway (at /gw/) speaking enough
 // of Discord's websocket protocol for discordgo: Hello, Identify, READY,
-// heartbeat ACKs, RESUME, dispatches and close codes.
+// heartbeat ACKs, RESUME, dispatches and close codes. With several shards
+// (SetRecommendedShards for GET /gateway/bot, Identify's shard) each
+// connection gets its own guilds' events, (guild_id >> 22) % num_shards,
+// and shard 0 the DMs.
 //
 // Point discordgo at it with HTTPClient (its transport rewrites discord.com
 // and the gateway host to the fake) or with api_url = APIURL(). Drive it
