@@ -24,9 +24,9 @@ var (
 )
 
 // testIdentifySpacing spaces the identifies of a bucket in these tests;
-// the fake sees them at least half of it apart (without spacing they come
-// together).
-const testIdentifySpacing = 200 * time.Millisecond
+// the fake sees them at least a fifth of it apart (without spacing they
+// come together), whatever the connections' own delays.
+const testIdentifySpacing = 500 * time.Millisecond
 
 // replica is one adapter of several sharing a leaser over one fake.
 type replica struct {
@@ -37,6 +37,8 @@ type replica struct {
 	logs *bridgetest.SyncBuffer
 	stop context.CancelFunc
 	done chan error
+	// ended is closed once Run returned.
+	ended chan struct{}
 }
 
 // startReplica starts an adapter whose claim loop runs a round when the
@@ -49,7 +51,7 @@ func startReplica(t testing.TB, fake *discordfake.Server, l chat.Leaser, mutate 
 		mutate(&cfg)
 	}
 	r := &replica{h: newRecordingHandler(), link: &cutLeaser{l: l}, tick: make(chan time.Time), logs: &bridgetest.SyncBuffer{},
-		done: make(chan error, 1)}
+		done: make(chan error, 1), ended: make(chan struct{})}
 	opts := []Option{withClaimTick(r.tick), withIdentifySpacing(testIdentifySpacing)}
 	if l != nil {
 		opts = append(opts, WithLeaser(r.link))
@@ -58,7 +60,10 @@ func startReplica(t testing.TB, fake *discordfake.Server, l chat.Leaser, mutate 
 	r.a = newAdapter(t, fake, cfg, r.logs, opts...)
 	ctx, cancel := context.WithCancel(context.Background())
 	r.stop = cancel
-	go func() { r.done <- r.a.Run(ctx, r.h) }()
+	go func() {
+		defer close(r.ended)
+		r.done <- r.a.Run(ctx, r.h)
+	}()
 	t.Cleanup(func() {
 		r.halt(t)
 		require.NotContains(t, r.logs.String(), testToken, "the bot token reached the logs")
@@ -115,16 +120,51 @@ func waitFake(t testing.TB, fake *discordfake.Server, cond func(discordfake.Snap
 }
 
 // waitPresent waits until every replica's first claim round has announced it.
-func waitPresent(t *testing.T, l *memLeaser, rs ...*replica) {
+func waitPresent(t *testing.T, l chat.Leaser, rs ...*replica) {
 	t.Helper()
 	require.Eventually(t, func() bool {
+		leases, err := l.ListLeases(context.Background(), replicaLeasePrefix)
+		require.NoError(t, err)
+		present := map[string]bool{}
+		for _, l := range leases {
+			present[l.Owner] = true
+		}
 		for _, r := range rs {
-			if l.holder(replicaLeasePrefix+r.a.Owner()) == "" {
+			if !present[r.a.Owner()] {
 				return false
 			}
 		}
 		return true
 	}, waitTimeout, time.Millisecond)
+}
+
+// tickEvery makes the replicas' claim loops run a round every d until the
+// test ends, as their tickers would; a replica whose Run ended is skipped.
+func tickEvery(t *testing.T, d time.Duration, rs ...*replica) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(d)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case now := <-tick.C:
+				for _, r := range rs {
+					select {
+					case r.tick <- now:
+					case <-r.ended:
+					case <-ctx.Done():
+						return
+					}
+				}
+			}
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-done })
 }
 
 func newShardedFake(t testing.TB) *discordfake.Server {
@@ -169,7 +209,7 @@ func TestShardsWithoutLeaserRunInOneProcess(t *testing.T) {
 			r := startReplica(t, fake, nil, func(c *Config) { c.Shards = shards })
 			s := waitFake(t, fake, func(s discordfake.Snapshot) bool { return s.Connections == 2 })
 			assert.Equal(t, [][2]int{{0, 2}, {1, 2}}, identified(s))
-			assert.GreaterOrEqual(t, s.Identifies[1].At.Sub(s.Identifies[0].At), testIdentifySpacing/2,
+			assert.GreaterOrEqual(t, s.Identifies[1].At.Sub(s.Identifies[0].At), testIdentifySpacing/5,
 				"one bucket (max_concurrency 1): identifies are spaced")
 			require.Eventually(t, r.a.Ready, waitTimeout, time.Millisecond)
 			assert.Equal(t, []int{0, 1}, r.a.RunningShards())
@@ -206,7 +246,7 @@ func TestShardsSplitAcrossReplicas(t *testing.T) {
 	s = fake.Snapshot()
 	assert.Equal(t, [][2]int{{0, 2}, {1, 2}}, identified(s), "each shard identified exactly once")
 	assert.Equal(t, 2, s.Connections)
-	assert.GreaterOrEqual(t, s.Identifies[1].At.Sub(s.Identifies[0].At), testIdentifySpacing/2,
+	assert.GreaterOrEqual(t, s.Identifies[1].At.Sub(s.Identifies[0].At), testIdentifySpacing/5,
 		"two replicas space their identifies through the store")
 	assert.Len(t, a.a.RunningShards(), 1)
 	assert.Len(t, b.a.RunningShards(), 1)

@@ -14,24 +14,34 @@ import (
 )
 
 // TestShardsOnPostgres runs three replicas, each with its own pool on one
-// PostgreSQL database, over two shards on their real claim loops: each
-// shard is identified once, and when the holder of shard 0 dies without a
-// word (its store cut, nothing released), a survivor identifies shard 0
-// anew within 30 s.
+// PostgreSQL database, over two shards, their rounds a third of the ttl
+// apart: each shard is identified once, and when the holder of shard 0
+// dies without a word (its store cut, nothing released), a survivor
+// identifies shard 0 anew within 30 s.
 func TestShardsOnPostgres(t *testing.T) {
 	t.Parallel()
 	dsn := postgrestest.DSN(t)
 	fake := newShardedFake(t)
 	const ttl = 3 * time.Second
-	var rs []*replica
-	for range 3 {
+	stores := make([]*postgres.Store, 3)
+	for i := range stores {
 		st, err := postgres.Open(t.Context(), dsn, postgres.Options{})
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = st.Close() }) // after the replica's Run returned
-		rs = append(rs, startReplica(t, fake, st, func(c *Config) { c.Shards = "2" }, withClaimTTL(ttl), withClaimTick(nil)))
+		stores[i] = st
+	}
+	var rs []*replica
+	for _, st := range stores {
+		rs = append(rs, startReplica(t, fake, st, func(c *Config) { c.Shards = "2" }, withClaimTTL(ttl)))
+	}
+	// The first rounds (presence) are over before the second: replicas
+	// started together, whatever the machine's load.
+	waitPresent(t, stores[0], rs...)
+	for _, r := range rs {
+		r.round(t)
 	}
 	s := waitFake(t, fake, func(s discordfake.Snapshot) bool { return s.Connections == 2 })
-	assert.Equal(t, [][2]int{{0, 2}, {1, 2}}, identified(s), "each shard identified exactly once")
+	tickEvery(t, ttl/3, rs...) // from here on, rounds on the clock
 	dead := holderOf(t, 0, rs...)
 	var survivors []*replica
 	for _, r := range rs {
@@ -39,6 +49,7 @@ func TestShardsOnPostgres(t *testing.T) {
 			survivors = append(survivors, r)
 		}
 	}
+	assert.Equal(t, [][2]int{{0, 2}, {1, 2}}, identified(s), "each shard identified exactly once")
 
 	dead.link.cut.Store(true)
 	dead.halt(t)
