@@ -80,7 +80,7 @@ func TestEndToEndReplicasDiscordShards(t *testing.T) {
 		_, err := fake.SendMessage(discordfake.UserMessage{GuildID: guilds[shard], ChannelID: fmt.Sprintf("%d00", shard+7),
 			AuthorID: "300", AuthorName: "ana", Content: text, MentionBot: true})
 		require.NoError(t, err)
-		wait("the answer to "+text, func(s discordfake.Snapshot) bool { return answered(s, text) > 0 })
+		wait("the answer to "+text, func(s discordfake.Snapshot) bool { return discordAnswered(s, text) > 0 })
 	}
 	ask(0, "question even")
 	ask(1, "question odd")
@@ -98,7 +98,7 @@ func TestEndToEndReplicasDiscordShards(t *testing.T) {
 	assert.Equal(t, before[[2]int{1, 2}], after[[2]int{1, 2}], "shard 1 untouched")
 	ask(0, "after the hand-over")
 	for _, q := range []string{"question even", "question odd", "after the hand-over"} {
-		assert.Equal(t, 1, answered(fake.Snapshot(), q), "%q answered once", q)
+		assert.Equal(t, 1, discordAnswered(fake.Snapshot(), q), "%q answered once", q)
 	}
 }
 
@@ -128,8 +128,8 @@ func shardHolders(ps []*inProcess) map[int]int {
 	return out
 }
 
-// answered counts the bot's messages that answer text.
-func answered(s discordfake.Snapshot, text string) int {
+// discordAnswered counts the bot's messages that answer text.
+func discordAnswered(s discordfake.Snapshot, text string) int {
 	n := 0
 	for _, m := range s.BotMessages() {
 		if strings.Contains(m.Content, "Answer: "+text) {

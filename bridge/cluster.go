@@ -223,15 +223,18 @@ func (h *leaseHold) release() {
 	h.mu.Unlock()
 }
 
-// acceptShared queues a message's turn in the store with its dedupe marks,
-// then makes sure a replica runs it.
-func (b *Bridge) acceptShared(ctx context.Context, keys []string, j job) (seen bool, err error) {
-	seen, err = b.shared.store.AcceptQueued(ctx, keys, b.cfg.Runs.DedupeTTL, time.Now(), queuedOf(j))
-	if err != nil || seen {
-		return seen, err
+// acceptShared queues a message's turn in the store with its dedupe marks
+// (limit bounds the conversation's queue; zero for none), then makes sure
+// a replica runs it.
+func (b *Bridge) acceptShared(ctx context.Context, keys []string, j job, limit int) (seen, full bool, err error) {
+	seen, full, err = b.shared.store.AcceptQueued(ctx, keys, b.cfg.Runs.DedupeTTL, time.Now(), queuedOf(j), limit)
+	if err != nil {
+		return false, false, fmt.Errorf("bridge: queue the turn: %w", err)
 	}
-	b.kickShared(j.key, nil)
-	return false, nil
+	if !seen && !full {
+		b.kickShared(j.key, nil)
+	}
+	return seen, full, nil
 }
 
 // queuedOf is j as the store queues it.
@@ -338,8 +341,9 @@ func (b *Bridge) drain(h *leaseHold, log *slog.Logger) {
 			return
 		}
 		j, err := b.jobOf(fenced, q)
+		started := false
 		if err == nil {
-			j.hold = h
+			j.hold, j.started = h, &started
 			b.runJob(j)
 		} else {
 			log.Warn("queued turn dropped", "err", err)
@@ -347,8 +351,11 @@ func (b *Bridge) drain(h *leaseHold, log *slog.Logger) {
 		// A turn that started left the queue as it did; one that could not
 		// start (its placeholder not posted) leaves it now. Under a lost
 		// lease nothing is dropped: the next owner runs it.
+		if started {
+			continue
+		}
 		if err := b.shared.store.DropQueued(context.WithoutCancel(fenced), q.Seq); err != nil && !errors.Is(err, chat.ErrLeaseLost) {
-			log.Warn("finished turn not removed from the queue", "err", err)
+			log.Warn("turn that did not start not removed from the queue", "err", err)
 		}
 	}
 }

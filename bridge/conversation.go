@@ -41,6 +41,9 @@ type job struct {
 	// it runs under (zero and nil without a shared store).
 	seq  int64
 	hold *leaseHold
+	// started, when set, is set once the queued turn became the
+	// conversation's in-flight run (it then left the queue).
+	started *bool
 }
 
 // HandleMessage dedupes an inbound message and queues it on its
@@ -89,20 +92,13 @@ func (b *Bridge) HandleMessage(ctx context.Context, msg chat.InboundMessage) err
 	hint := msg.Mentioned && strings.TrimSpace(msg.Text) == ""
 	decision := !hint && b.isDecisionText(msg.Text)
 	// With a shared store a turn is queued in the store, in the dedupe's
-	// transaction; a full queue only marks the message seen.
-	queue, busy := false, false
-	if b.shared != nil && !hint && !decision {
-		n, err := b.shared.store.CountQueued(ctx, msg.Key)
-		if err != nil {
-			return fmt.Errorf("bridge: read the conversation's queue: %w", err)
-		}
-		busy = n >= b.cfg.Runs.QueueSize
-		queue = !busy
-	}
-	var dup bool
+	// statement; a full queue only marks the message seen. The limit
+	// counts the turn about to start as well as those waiting behind it.
+	queue := b.shared != nil && !hint && !decision
+	var dup, busy bool
 	var err error
 	if queue {
-		dup, err = b.acceptShared(ctx, dedupeKeys(ps.name, msg), j)
+		dup, busy, err = b.acceptShared(ctx, dedupeKeys(ps.name, msg), j, b.cfg.Runs.QueueSize+1)
 	} else {
 		dup, err = b.seen(ctx, ps.name, msg)
 	}
@@ -138,7 +134,7 @@ func (b *Bridge) HandleMessage(ctx context.Context, msg chat.InboundMessage) err
 		})
 		return nil
 	}
-	if queue {
+	if queue && !busy {
 		return nil
 	}
 	err = errBusy
@@ -176,7 +172,7 @@ func (b *Bridge) enqueue(j job, force bool) error {
 		if b.isClosing() {
 			return ErrClosed
 		}
-		_, err := b.acceptShared(b.life, nil, j)
+		_, _, err := b.acceptShared(b.life, nil, j, 0)
 		return err
 	}
 	b.mu.Lock()

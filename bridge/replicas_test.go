@@ -9,9 +9,11 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -40,10 +42,12 @@ type replica struct {
 
 	mu    sync.Mutex
 	ended map[chat.ConversationKey][]string
+	// runs counts the messages whose run ended.
+	runs atomic.Int64
 }
 
 // stop ends the replica's Run (without Shutdown) and closes its store.
-func (r *replica) stop(t *testing.T) {
+func (r *replica) stop(t testing.TB) {
 	r.once.Do(func() {
 		r.cancel()
 		require.NoError(t, <-r.done)
@@ -60,7 +64,7 @@ func (r *replica) outcomes(key chat.ConversationKey) []string {
 
 // replicaSet is n replicas over one database, platform and agent.
 type replicaSet struct {
-	t     *testing.T
+	t     testing.TB
 	p     *bridgetest.Platform
 	agent *trackingAgent
 	rs    []*replica
@@ -69,23 +73,30 @@ type replicaSet struct {
 type replicaConf struct {
 	ttl   time.Duration
 	grace time.Duration
+	// platform, when set, replaces the default fake platform.
+	platform *bridgetest.Platform
+	// tracer, when set, sees every statement of every replica's store.
+	tracer pgx.QueryTracer
 }
 
 // startReplicas starts n replicas whose leases last ttl.
-func startReplicas(t *testing.T, n int, conf replicaConf, script func(streamCall) []step) *replicaSet {
+func startReplicas(t testing.TB, n int, conf replicaConf, script func(streamCall) []step) *replicaSet {
 	t.Helper()
 	dsn := postgrestest.DSN(t)
 	set := &replicaSet{
 		t:     t,
-		p:     bridgetest.NewPlatform("slack", bridgetest.WorkspaceLimits(), bridgetest.WithVisitorID(workspaceVisitor)),
+		p:     conf.platform,
 		agent: &trackingAgent{fakeAgent: newFakeAgent(script), active: map[string]int{}},
+	}
+	if set.p == nil {
+		set.p = bridgetest.NewPlatform("slack", bridgetest.WorkspaceLimits(), bridgetest.WithVisitorID(workspaceVisitor))
 	}
 	cfg := testConfig()
 	if conf.grace > 0 {
 		cfg.Runs.ShutdownGrace = conf.grace
 	}
 	for i := range n {
-		st, err := postgres.Open(t.Context(), dsn, postgres.Options{MaxConns: 8})
+		st, err := postgres.Open(t.Context(), dsn, postgres.Options{MaxConns: 8, Tracer: conf.tracer})
 		require.NoError(t, err)
 		r := &replica{st: st, done: make(chan error, 1), ended: map[chat.ConversationKey][]string{}}
 		r.b, err = bridge.New(bridge.Options{
@@ -99,6 +110,7 @@ func startReplicas(t *testing.T, n int, conf replicaConf, script func(streamCall
 				r.mu.Lock()
 				r.ended[key] = append(r.ended[key], outcome)
 				r.mu.Unlock()
+				r.runs.Add(1)
 			},
 		})
 		require.NoError(t, err)
@@ -114,6 +126,15 @@ func startReplicas(t *testing.T, n int, conf replicaConf, script func(streamCall
 		}
 	})
 	return set
+}
+
+// ended returns how many runs ended on every replica together.
+func (s *replicaSet) ended() int64 {
+	var n int64
+	for _, r := range s.rs {
+		n += r.runs.Load()
+	}
+	return n
 }
 
 // deliver hands msg to replica i.
@@ -504,7 +525,7 @@ func TestReplicasGracefulHandBack(t *testing.T) {
 	assert.True(t, strings.HasPrefix(got[0], interrupted), "the owner finalised its own run: %q", got[0])
 }
 
-func testLogger(t *testing.T, i int) *slog.Logger {
+func testLogger(t testing.TB, i int) *slog.Logger {
 	if os.Getenv("REPLICA_LOG") == "" {
 		return nil
 	}

@@ -156,6 +156,7 @@ func (r *run) execute() result {
 			r.settle(&result{outcome: outcomeError, notice: "turn not started"})
 			return result{outcome: outcomeInterrupted, err: fmt.Errorf("start the queued turn: %w", err)}
 		}
+		*r.job.started = true
 	} else if err := b.store.PutRun(r.life, inflight); err != nil {
 		r.log.Warn("in-flight run not recorded", "err", err)
 	}

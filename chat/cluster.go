@@ -118,9 +118,11 @@ type Inbox interface {
 	// AcceptQueued marks the dedupe keys of a message as SeenOrMark does
 	// and, when none had been seen, appends q to its conversation's queue,
 	// in the same transaction: a redelivery to any replica is either seen
-	// or queued, never both and never neither. With no keys it only
-	// appends.
-	AcceptQueued(ctx context.Context, keys []string, ttl time.Duration, now time.Time, q Queued) (seen bool, err error)
+	// or queued, never both and never neither. A conversation already
+	// holding limit queued turns (when limit is positive) is full: the
+	// keys are marked, q is not queued, and full is true. With no keys it
+	// only appends.
+	AcceptQueued(ctx context.Context, keys []string, ttl time.Duration, now time.Time, q Queued, limit int) (seen, full bool, err error)
 	// NextQueued returns the first turn queued for key, or ErrNotFound.
 	NextQueued(ctx context.Context, key ConversationKey) (Queued, error)
 	// StartQueued removes turn seq from the queue and records r as its

@@ -12,4 +12,6 @@ type RecordFuncs struct {
 	// Grant receives the conversation grants of approvals.
 	Grant    func(Grant) error
 	Feedback func(FeedbackRecord) error
+	// Installation receives the app installations (their tokens sealed).
+	Installation func(Installation) error
 }

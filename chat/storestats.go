@@ -48,6 +48,11 @@ type StoreStats struct {
 	RunRecords int
 	// Grants is the number of conversation grants ("Approve all <tool> here").
 	Grants int
+	// Installations is the number of app installations (OAuth installs);
+	// BrokenInstallations how many of them the platform refused. Their
+	// tokens are never part of the statistics.
+	Installations       int
+	BrokenInstallations int
 	// DedupeEntries is the number of marks in the dedupe ledger, expired or not.
 	DedupeEntries int
 	// DedupeExpired is how many of them had expired at At (awaiting a sweep).

@@ -45,6 +45,7 @@ type Metrics struct {
 	toFirstStatus *prometheus.HistogramVec
 	adapterReady  *prometheus.GaugeVec
 	buildInfo     *prometheus.GaugeVec
+	install       installMetrics
 }
 
 var (

@@ -142,9 +142,13 @@ type StoreStatsJSON struct {
 	OldestRun          *OldestRunJSON `json:"oldest_run"`
 	RunRecords         int            `json:"run_records"`
 	Grants             int            `json:"grants"`
-	DedupeEntries      int            `json:"dedupe_entries"`
-	DedupeExpired      int            `json:"dedupe_expired"`
-	Schema             map[string]int `json:"schema"`
+	// Installations counts the app installations (never their tokens);
+	// BrokenInstallations those whose token the platform refused.
+	Installations       int            `json:"installations"`
+	BrokenInstallations int            `json:"broken_installations"`
+	DedupeEntries       int            `json:"dedupe_entries"`
+	DedupeExpired       int            `json:"dedupe_expired"`
+	Schema              map[string]int `json:"schema"`
 }
 
 // OldestRunJSON is the oldest in-flight run in StoreStatsJSON.
@@ -164,6 +168,7 @@ func NewStoreStatsJSON(st chat.StoreStats) StoreStatsJSON {
 		Backend: st.Backend, Path: st.Location, FileSizeBytes: st.SizeBytes, At: st.At.UTC(),
 		Conversations: st.Conversations, Approvals: st.Approvals, PendingApprovals: st.PendingApprovals,
 		InFlightRuns: st.Runs, RunRecords: st.RunRecords, Grants: st.Grants,
+		Installations: st.Installations, BrokenInstallations: st.BrokenInstallations,
 		DedupeEntries: st.DedupeEntries, DedupeExpired: st.DedupeExpired,
 		Schema: st.Schema,
 	}

@@ -43,6 +43,7 @@ func WriteStoreStats(w io.Writer, st chat.StoreStats) error {
 	}
 	p("run records:\t%d", st.RunRecords)
 	p("grants:\t%d", st.Grants)
+	p("installations:\t%d (%d broken)", st.Installations, st.BrokenInstallations)
 	p("dedupe entries:\t%d (%d expired, awaiting sweep)", st.DedupeEntries, st.DedupeExpired)
 	kinds := make([]string, 0, len(st.Schema))
 	for k := range st.Schema {

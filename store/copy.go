@@ -16,6 +16,9 @@ type Copied struct {
 	Grants        int
 	// Feedback counts the ratings of answers copied.
 	Feedback int
+	// Installations counts the app installations copied (tokens sealed as
+	// they were: the target needs the same slack.oauth.token_key).
+	Installations int
 }
 
 // Copy copies every conversation, approval (pending or decided), in-flight
@@ -59,6 +62,10 @@ func Copy(ctx context.Context, from, to Store, force bool) (Copied, error) {
 			n.Grants++
 			return to.PutGrant(ctx, g)
 		},
+		Installation: func(in chat.Installation) error {
+			n.Installations++
+			return to.PutInstallation(ctx, in)
+		},
 		Feedback: func(f chat.FeedbackRecord) error {
 			n.Feedback++
 			_, _, err := to.PutFeedback(ctx, f)
@@ -92,13 +99,14 @@ func Copy(ctx context.Context, from, to Store, force bool) (Copied, error) {
 // counted is the part of st that Copy checks.
 func counted(st chat.StoreStats) Copied {
 	return Copied{Conversations: st.Conversations, Approvals: st.Approvals, Runs: st.Runs,
-		RunRecords: st.RunRecords, Grants: st.Grants}
+		RunRecords: st.RunRecords, Grants: st.Grants, Installations: st.Installations}
 }
 
 // atLeast reports whether c holds at least as many records of each kind as o.
 func (c Copied) atLeast(o Copied) bool {
 	return c.Conversations >= o.Conversations && c.Approvals >= o.Approvals && c.Runs >= o.Runs &&
-		c.RunRecords >= o.RunRecords && c.Grants >= o.Grants && c.Feedback >= o.Feedback
+		c.RunRecords >= o.RunRecords && c.Grants >= o.Grants && c.Feedback >= o.Feedback &&
+		c.Installations >= o.Installations
 }
 
 // String renders the counts for messages.
@@ -109,6 +117,9 @@ func (c Copied) String() string {
 	}
 	if c.Grants > 0 {
 		s += fmt.Sprintf(", %d grants", c.Grants)
+	}
+	if c.Installations > 0 {
+		s += fmt.Sprintf(", %d installations", c.Installations)
 	}
 	return s
 }

@@ -51,6 +51,13 @@ func fill(t *testing.T, s store.Store, n int) {
 				Query: "why?", State: chat.RunFailed, Notice: "lost", Created: at}))
 			require.NoError(t, s.PutGrant(t.Context(), chat.Grant{Key: key, Tool: "jira", By: "U2", ByName: "Dos", Approval: a.ID, Created: at}))
 			require.NoError(t, s.PutRun(t.Context(), chat.InFlightRun{Key: key, Placeholder: chat.MessageRef{Key: key, ID: "p1"}, InboundID: "m0", Started: at}))
+			in := chat.Installation{Platform: "slack", TeamID: fmt.Sprint("T", i), BotUserID: "UB", Scopes: []string{"chat:write"},
+				SealedToken: fmt.Sprint("sealed-", i), Installed: at}
+			require.NoError(t, s.PutInstallation(t.Context(), in))
+			if i == 0 {
+				_, _, err := s.MarkInstallationBroken(t.Context(), in.ID(), in.SealedToken, "invalid_auth", at)
+				require.NoError(t, err)
+			}
 		}
 	}
 }
@@ -62,7 +69,13 @@ func TestCopy(t *testing.T) {
 			fill(t, from, 6)
 			n, err := store.Copy(t.Context(), from, to, false)
 			require.NoError(t, err)
-			assert.Equal(t, store.Copied{Conversations: 6, Approvals: 6, Runs: 3, RunRecords: 3, Grants: 3}, n)
+			assert.Equal(t, store.Copied{Conversations: 6, Approvals: 6, Runs: 3, RunRecords: 3, Grants: 3, Installations: 3}, n)
+			ins, err := to.ListInstallations(t.Context())
+			require.NoError(t, err)
+			if assert.Len(t, ins, 3) {
+				assert.Equal(t, "sealed-0", ins[0].SealedToken, "copied sealed, as they were")
+				assert.Equal(t, "invalid_auth", ins[0].Broken, "a broken installation stays broken")
+			}
 
 			key := chat.ConversationKey{Platform: "p", Workspace: "W", Channel: "C", Thread: "3"}
 			want, err := from.GetConversation(t.Context(), key)
@@ -94,7 +107,7 @@ func TestCopy(t *testing.T) {
 
 			// A second copy finds the target full.
 			_, err = store.Copy(t.Context(), from, to, false)
-			require.ErrorContains(t, err, "the target is not empty (6 conversations, 6 approvals, 3 in-flight runs, 3 run records, 3 grants)")
+			require.ErrorContains(t, err, "the target is not empty (6 conversations, 6 approvals, 3 in-flight runs, 3 run records, 3 grants, 3 installations)")
 			n, err = store.Copy(t.Context(), from, to, true)
 			require.NoError(t, err, "--force replaces records of the same keys")
 			assert.Equal(t, 6, n.Conversations)

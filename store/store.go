@@ -53,6 +53,9 @@ type Store interface {
 	// PutGrant creates or replaces the grant of g.Tool in g.Key, for Copy
 	// (the bridge grants through DecideApprovalWith).
 	PutGrant(ctx context.Context, g chat.Grant) error
+	// InstallationStore keeps the apps' OAuth installations (their tokens
+	// sealed by the adapter).
+	chat.InstallationStore
 	// Close releases the store; it is safe to call more than once. Every
 	// call afterwards fails with an error wrapping chat.ErrClosed.
 	Close() error

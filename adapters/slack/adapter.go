@@ -23,6 +23,10 @@ var (
 	_ chat.Buttons      = (*Adapter)(nil)
 	_ chat.StatusSetter = (*Adapter)(nil)
 	_ chat.Deleter      = (*Adapter)(nil)
+
+	_ chat.StoreUser            = (*Adapter)(nil)
+	_ chat.InstallationCounted  = (*Adapter)(nil)
+	_ chat.InstallationReporter = (*Adapter)(nil)
 )
 
 // webAPITimeout bounds one Web API call.
@@ -94,6 +98,15 @@ type Adapter struct {
 	// http is the client of direct Web API requests (Scopes); nil uses a
 	// default one.
 	http *http.Client
+
+	// With slack.oauth: the installations (installs, indexed from store),
+	// the sealer of their tokens, the install states and the counter of
+	// installation events (store and counter are guarded by mu).
+	installs *installs
+	sealer   *sealer
+	states   states
+	store    chat.InstallationBackend
+	counter  chat.InstallationCounter
 }
 
 // New validates cfg and returns an Adapter using slack-go's Web API client
@@ -107,6 +120,7 @@ func New(cfg Config, logger *slog.Logger) (*Adapter, error) {
 		return nil, fmt.Errorf("slack: invalid config: %w", err)
 	}
 	cfg = cfg.withDefaults()
+	var err error
 	hc := &http.Client{Timeout: webAPITimeout}
 	client := slack.New(cfg.BotToken,
 		slack.OptionAppLevelToken(cfg.AppToken),
@@ -118,6 +132,14 @@ func New(cfg Config, logger *slog.Logger) (*Adapter, error) {
 	a := newAdapter(cfg, client, logger)
 	a.client = client
 	a.http = hc
+	if cfg.OAuth != nil {
+		o := cfg.OAuth.withDefaults()
+		a.cfg.OAuth = &o
+		if a.sealer, err = newSealer(o.TokenKey); err != nil {
+			return nil, err
+		}
+		a.states = newStates(o.ClientSecret)
+	}
 	return a, nil
 }
 
@@ -133,6 +155,7 @@ func newAdapter(cfg Config, api webAPI, logger *slog.Logger) *Adapter {
 		now:       time.Now,
 		listening: make(chan struct{}),
 		lanes:     newLanes(),
+		installs:  newInstalls(),
 		streams:   streams{open: map[string]*openStream{}},
 
 		pingInterval: socketPingInterval,

@@ -37,7 +37,7 @@ func (a *Adapter) onAgentSessionStopped(ctx context.Context, h chat.Handler, ev 
 	release := err == nil && res.Accepted
 	started := a.goBackground(func() {
 		if release {
-			_, err := a.api.SetAgentSessionStatusContext(ctx, slack.AgentSessionSetStatusParameters{
+			_, err := a.webAPI(ctx, k.Workspace).SetAgentSessionStatusContext(ctx, slack.AgentSessionSetStatusParameters{
 				Status: slack.AgentSessionStatusActive, ChannelID: stop.Channel, ThreadTS: stop.ThreadTimestamp,
 			})
 			if err != nil && ctx.Err() == nil {

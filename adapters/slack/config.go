@@ -81,6 +81,11 @@ type Config struct {
 	// to active (agents.sessions.setStatus); the app must be declared as an
 	// agent (see manifest-agent.yaml).
 	AgentSessions bool `yaml:"agent_sessions"`
+	// OAuth, when set, serves every workspace that installs the app through
+	// Slack's OAuth flow, each with its own bot token (see
+	// docs/slack-distribution.md); BotToken is then left empty. It needs
+	// HTTP mode.
+	OAuth *OAuthConfig `yaml:"oauth"`
 }
 
 // DefaultConfig returns the defaults: socket mode, the public API URL, 40
@@ -154,9 +159,12 @@ func (c Config) Validate(path string) chat.ConfigProblems {
 	c = c.withDefaults()
 	p := func(name string) string { return chat.JoinPath(path, name) }
 
-	if c.BotToken == "" {
+	if c.OAuth != nil {
+		c.OAuth.validate(p("oauth"), c, &ps)
+	} else if c.BotToken == "" {
 		ps.Add(p("bot_token"), "is required (the Bot User OAuth Token, xoxb-..., from the Slack app's OAuth & Permissions page)")
-	} else if !strings.HasPrefix(c.BotToken, "xoxb-") {
+	}
+	if c.BotToken != "" && !strings.HasPrefix(c.BotToken, "xoxb-") {
 		ps.Add(p("bot_token"), "must be a bot token (xoxb-...)")
 	}
 	switch c.Mode {

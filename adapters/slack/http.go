@@ -68,6 +68,12 @@ func (a *Adapter) httpHandler(ctx context.Context, h chat.Handler) http.Handler 
 	mux.HandleFunc("POST "+a.cfg.InteractionsPath, func(w http.ResponseWriter, r *http.Request) {
 		a.serveInteraction(ctx, h, w, r)
 	})
+	if a.oauth() {
+		mux.HandleFunc("GET "+a.cfg.OAuth.InstallPath, a.serveInstall)
+		mux.HandleFunc("GET "+a.cfg.OAuth.redirectPath(), func(w http.ResponseWriter, r *http.Request) {
+			a.serveOAuthRedirect(ctx, w, r)
+		})
+	}
 	return mux
 }
 
@@ -104,9 +110,16 @@ func (a *Adapter) readVerified(w http.ResponseWriter, r *http.Request) ([]byte, 
 	return body, true
 }
 
+// handOverTimeout bounds the hand-over of an HTTP-mode message to the
+// bridge, which the response waits for: within Slack's 3-second deadline.
+const handOverTimeout = 2 * time.Second
+
 // serveEvent answers an Events API request: the url_verification challenge,
-// or a 200 acknowledgement followed by the hand-over to the bridge. Retries
-// (X-Slack-Retry-Num) are handed over too: the bridge dedupes them.
+// or a message handed over to the bridge and then acknowledged with a 200,
+// or another event acknowledged at once and then applied. A message the
+// bridge could not accept (its store unreachable, the bridge shutting down)
+// is answered 503, so Slack delivers it again, to this replica or another.
+// Retries (X-Slack-Retry-Num) are handed over too: the bridge dedupes them.
 func (a *Adapter) serveEvent(ctx context.Context, h chat.Handler, w http.ResponseWriter, r *http.Request) {
 	body, ok := a.readVerified(w, r)
 	if !ok {
@@ -134,16 +147,41 @@ func (a *Adapter) serveEvent(ctx context.Context, h chat.Handler, w http.Respons
 		_, _ = io.WriteString(w, uv.Challenge)
 		return
 	}
-	ackNow(w)
 	if n := r.Header.Get("X-Slack-Retry-Num"); n != "" {
 		a.log.Debug("slack redelivery", "retry_num", n, "reason", r.Header.Get("X-Slack-Retry-Reason"))
 	}
-	if a.onAgentSessionStopped(ctx, h, ev) {
+	self := a.self.Load()
+	if a.oauth() {
+		// The installation of the event's team: its bot, its token.
+		if self, ok = a.eventTenant(ctx, h, ev); !ok {
+			ackNow(w)
+			return
+		}
+	}
+	if _, stop := ev.InnerEvent.Data.(*slackevents.AgentSessionStoppedEvent); !stop {
+		if msg, ok := inboundFromEvent(self, ev, a.now()); ok {
+			a.handOver(ctx, h, w, msg)
+			return
+		}
+	}
+	ackNow(w)
+	a.onAgentSessionStopped(ctx, h, ev)
+}
+
+// handOver hands msg to the bridge, then answers the request: 200 once the
+// bridge has it (accepted, or dropped as a duplicate), 503 when it could not
+// take it. The bridge's dedupe makes Slack's redelivery safe either way.
+func (a *Adapter) handOver(ctx context.Context, h chat.Handler, w http.ResponseWriter, msg chat.InboundMessage) {
+	hctx, cancel := context.WithTimeout(ctx, handOverTimeout)
+	err := h.HandleMessage(hctx, msg)
+	cancel()
+	if err != nil {
+		a.log.Warn("slack message not accepted: answered 503 so Slack delivers it again",
+			"conversation", msg.Key.String(), "event_id", msg.EventID, errAttr(err))
+		http.Error(w, "not accepted, try again", http.StatusServiceUnavailable)
 		return
 	}
-	if msg, ok := inboundFromEvent(a.self.Load(), ev, a.now()); ok {
-		a.handleMessage(ctx, h, msg)
-	}
+	ackNow(w)
 }
 
 // serveInteraction acknowledges a verified interactivity request with an
@@ -165,6 +203,11 @@ func (a *Adapter) serveInteraction(ctx context.Context, h chat.Handler, w http.R
 		return
 	}
 	ackNow(w)
+	if a.oauth() && cb.Enterprise.ID != "" {
+		// A click names the org of its workspace: remembered for the
+		// answers, which name the workspace only.
+		_, _ = a.tenantFor(ctx, firstNonEmpty(cb.Team.ID, cb.User.TeamID), cb.Enterprise.ID)
+	}
 	a.applyClick(ctx, h, cb)
 }
 

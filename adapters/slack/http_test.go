@@ -2,10 +2,12 @@ package slack
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -249,31 +251,68 @@ func TestHTTPListenError(t *testing.T) {
 	assert.Contains(t, err.Error(), "listen on")
 }
 
-// blockingHandler holds HandleMessage until release is closed.
-type blockingHandler struct {
+// refusingHandler fails HandleMessage while refuse is set, as the bridge
+// does when its store cannot be reached, and records each call's deadline.
+type refusingHandler struct {
 	*recorder
-	release chan struct{}
+	refuse    atomic.Bool
+	deadlines chan time.Duration
 }
 
-func (h *blockingHandler) HandleMessage(ctx context.Context, m chat.InboundMessage) error {
-	select {
-	case <-h.release:
-	case <-time.After(10 * time.Second):
+var errStoreDown = errors.New("postgres: connection refused")
+
+func (h *refusingHandler) HandleMessage(ctx context.Context, m chat.InboundMessage) error {
+	if d, ok := ctx.Deadline(); ok {
+		h.deadlines <- time.Until(d)
+	} else {
+		h.deadlines <- -1
+	}
+	if h.refuse.Load() {
+		return errStoreDown
 	}
 	return h.recorder.HandleMessage(ctx, m)
 }
 
-func TestHTTPAckBeforeHandler(t *testing.T) {
+// TestHTTPHandOverBeforeAck: a message is handed to the bridge, within a
+// bound below Slack's 3-second deadline, before the request is answered; a
+// message the bridge cannot take is answered 503 so that Slack delivers it
+// again, and the redelivery is taken once the bridge can.
+func TestHTTPHandOverBeforeAck(t *testing.T) {
 	fake := slackfake.New(t)
-	h := &blockingHandler{recorder: newRecorder(), release: make(chan struct{})}
-	_, base := startHTTP(t, fake, h, nil)
-	ev := fake.Mention("C1", "U1", "ack me first")
-	// The 200 arrives while the handler is still held: the ack came first.
-	resp, err := fake.PostEvent(base+DefaultEventsPath, ev, slackfake.PostOptions{})
+	h := &refusingHandler{recorder: newRecorder(), deadlines: make(chan time.Duration, 10)}
+	var logs bridgetest.SyncBuffer
+	_, base := startHTTP(t, fake, h, &logs)
+	ev := fake.Mention("C1", "U1", "take me")
+
+	steps := []struct {
+		name     string
+		refuse   bool
+		retry    int
+		wantCode int
+		wantMsgs int
+	}{
+		{"store down: Slack is told to retry", true, 0, http.StatusServiceUnavailable, 0},
+		{"first retry, store still down", true, 1, http.StatusServiceUnavailable, 0},
+		{"second retry, store back: taken", false, 2, http.StatusOK, 1},
+	}
+	for _, s := range steps {
+		h.refuse.Store(s.refuse)
+		resp, err := fake.PostEvent(base+DefaultEventsPath, ev, slackfake.PostOptions{RetryNum: s.retry})
+		require.NoError(t, err, s.name)
+		readAll(t, resp)
+		assert.Equal(t, s.wantCode, resp.StatusCode, s.name)
+		// The answer came after the hand-over: no waiting needed.
+		assert.Len(t, h.messages(), s.wantMsgs, s.name)
+		d := <-h.deadlines
+		assert.True(t, d > 0 && d <= handOverTimeout, "%s: the hand-over is bounded (%s left)", s.name, d)
+	}
+	assert.Equal(t, ev.EventID, h.messages()[0].EventID)
+	assert.Contains(t, logs.String(), "answered 503 so Slack delivers it again")
+
+	// Events that are not messages are acknowledged at once, as before.
+	resp, err := slackfake.PostSigned(base+DefaultEventsPath, "application/json",
+		[]byte(`{"type":"event_callback","team_id":"T0FAKE","event_id":"EvQ","event":{"type":"brand_new_event"}}`), slackfake.PostOptions{})
 	require.NoError(t, err)
-	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	readAll(t, resp)
-	assert.Empty(t, h.messages())
-	close(h.release)
-	assert.Equal(t, ev.EventID, h.waitMessages(t, 1)[0].EventID)
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
 }

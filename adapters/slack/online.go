@@ -13,6 +13,10 @@ import (
 // its workspace; `check --online` shows it. An error says what the answer
 // means and how to fix it. The token never appears.
 func (a *Adapter) CheckOnline(ctx context.Context) (string, error) {
+	if a.oauth() {
+		// No token of its own: each installation has one (installs list).
+		return "slack.oauth: bot tokens come from the installed workspaces (promptev-bridge installs list shows them)", nil
+	}
 	if a.client == nil {
 		return "", errors.New("slack: no Web API client")
 	}

@@ -13,6 +13,18 @@ var Registration = chat.Registration{
 	New: func(s chat.Section, h chat.Host) (chat.Adapter, error) {
 		return New(*s.(*Config), h.Logger)
 	},
+	Summary: func(s chat.Section) []string {
+		c := s.(*Config)
+		if c.OAuth == nil {
+			return nil
+		}
+		o := c.OAuth.withDefaults()
+		return []string{
+			"slack oauth: installs start at " + o.InstallPath + " on " + c.withDefaults().Listen +
+				" (publish it at the public HTTPS host of " + o.RedirectURL + ")",
+			"slack oauth: redirect URL to list in the app's OAuth & Permissions page: " + o.RedirectURL,
+		}
+	},
 }
 
 // IsEnabled implements chat.Section.

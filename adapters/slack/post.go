@@ -19,7 +19,7 @@ func (a *Adapter) Post(ctx context.Context, key chat.ConversationKey, msg chat.M
 	if key.Thread != "" {
 		opts = append(opts, slack.MsgOptionTS(key.Thread))
 	}
-	channel, ts, err := a.api.PostMessageContext(ctx, key.Channel, opts...)
+	channel, ts, err := a.webAPI(ctx, key.Workspace).PostMessageContext(ctx, key.Channel, opts...)
 	if err != nil {
 		return chat.MessageRef{}, mapError("chat.postMessage", err)
 	}
@@ -33,7 +33,7 @@ func (a *Adapter) Post(ctx context.Context, key chat.ConversationKey, msg chat.M
 // Edit replaces the message's text and blocks (blocks are always resent).
 func (a *Adapter) Edit(ctx context.Context, ref chat.MessageRef, msg chat.Message) error {
 	r := render(msg)
-	if _, _, _, err := a.api.UpdateMessageContext(ctx, refChannel(ref), ref.ID, r.msgOptions()...); err != nil {
+	if _, _, _, err := a.webAPI(ctx, ref.Key.Workspace).UpdateMessageContext(ctx, refChannel(ref), ref.ID, r.msgOptions()...); err != nil {
 		return mapError("chat.update", err)
 	}
 	return nil
@@ -41,7 +41,7 @@ func (a *Adapter) Edit(ctx context.Context, ref chat.MessageRef, msg chat.Messag
 
 // Delete deletes a message the bridge posted.
 func (a *Adapter) Delete(ctx context.Context, ref chat.MessageRef) error {
-	if _, _, err := a.api.DeleteMessageContext(ctx, refChannel(ref), ref.ID); err != nil {
+	if _, _, err := a.webAPI(ctx, ref.Key.Workspace).DeleteMessageContext(ctx, refChannel(ref), ref.ID); err != nil {
 		return mapError("chat.delete", err)
 	}
 	return nil
@@ -53,7 +53,7 @@ func (a *Adapter) Ephemeral(ctx context.Context, key chat.ConversationKey, userI
 	if key.Thread != "" {
 		opts = append(opts, slack.MsgOptionTS(key.Thread))
 	}
-	if _, err := a.api.PostEphemeralContext(ctx, key.Channel, userID, opts...); err != nil {
+	if _, err := a.webAPI(ctx, key.Workspace).PostEphemeralContext(ctx, key.Channel, userID, opts...); err != nil {
 		return mapError("chat.postEphemeral", err)
 	}
 	return nil
@@ -89,7 +89,7 @@ func (a *Adapter) SetStatus(ctx context.Context, key chat.ConversationKey, statu
 			return ctx.Err()
 		}
 	}
-	err := a.api.SetAssistantThreadsStatusContext(ctx, slack.AssistantThreadsSetStatusParameters{
+	err := a.webAPI(ctx, key.Workspace).SetAssistantThreadsStatusContext(ctx, slack.AssistantThreadsSetStatusParameters{
 		ChannelID: key.Channel,
 		ThreadTS:  key.Thread,
 		Status:    chat.TruncateRunes(chat.OneLine(status), 200),
@@ -121,7 +121,7 @@ func (a *Adapter) setSession(ctx context.Context, key chat.ConversationKey, work
 		// Short budget: skip processing; never skip the way back to active.
 		return
 	}
-	_, err := a.api.SetAgentSessionStatusContext(ctx, slack.AgentSessionSetStatusParameters{
+	_, err := a.webAPI(ctx, key.Workspace).SetAgentSessionStatusContext(ctx, slack.AgentSessionSetStatusParameters{
 		Status: status, ChannelID: key.Channel, ThreadTS: key.Thread,
 	})
 	if err != nil {

@@ -73,7 +73,7 @@ func promptModal(p chat.Prompt, key chat.ConversationKey) (slack.ModalViewReques
 func (a *Adapter) openPrompt(ctx context.Context, triggerID string, p chat.Prompt, key chat.ConversationKey, user string) {
 	view, err := promptModal(p, key)
 	if err == nil {
-		_, err = a.api.OpenViewContext(ctx, triggerID, view)
+		_, err = a.webAPI(ctx, key.Workspace).OpenViewContext(ctx, triggerID, view)
 	}
 	if err != nil {
 		a.log.Warn("slack prompt not opened", "kind", p.Kind, "target", p.Target, errAttr(mapError("views.open", err)))

@@ -23,6 +23,15 @@ func (a *Adapter) Run(ctx context.Context, h chat.Handler) error {
 	a.bg.Store(bg)
 	defer waitBackground(bg)
 	defer a.ready.Store(false)
+	if a.oauth() {
+		if err := a.startInstalls(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		return a.runHTTP(ctx, h)
+	}
 	if err := a.identify(ctx); err != nil {
 		if ctx.Err() != nil {
 			return nil

@@ -74,7 +74,7 @@ func (a *Adapter) StartStream(ctx context.Context, req chat.StreamRequest) (chat
 		// text arrive; the others see the message once it stops.
 		opts = append(opts, slack.MsgOptionRecipientUserID(req.Asker.ID), slack.MsgOptionRecipientTeamID(key.Workspace))
 	}
-	channel, ts, err := a.api.StartStreamContext(ctx, key.Channel, opts...)
+	channel, ts, err := a.webAPI(ctx, key.Workspace).StartStreamContext(ctx, key.Channel, opts...)
 	if err != nil {
 		err = a.laneFailed(key.Workspace, laneStream, "chat.startStream", err)
 		if rl := (*chat.RateLimitError)(nil); errors.As(err, &rl) {
@@ -104,7 +104,7 @@ func (a *Adapter) AppendStream(ctx context.Context, ref chat.MessageRef, msg cha
 	if ok, wait := a.lanes.take("chat.appendStream", ref.Key.Workspace, a.now()); !ok {
 		return budgetShort("chat.appendStream", wait)
 	}
-	if _, _, err := a.api.AppendStreamContext(ctx, refChannel(ref), ref.ID, slack.MsgOptionChunks(chunks...)); err != nil {
+	if _, _, err := a.webAPI(ctx, ref.Key.Workspace).AppendStreamContext(ctx, refChannel(ref), ref.ID, slack.MsgOptionChunks(chunks...)); err != nil {
 		return a.laneFailed(ref.Key.Workspace, laneStream, "chat.appendStream", err)
 	}
 	a.streams.mu.Lock()
@@ -144,7 +144,7 @@ func (a *Adapter) StopStream(ctx context.Context, ref chat.MessageRef, final cha
 	if len(chunks) > 0 {
 		opts = append(opts, slack.MsgOptionChunks(chunks...))
 	}
-	if _, _, err := a.api.StopStreamContext(ctx, refChannel(ref), ref.ID, opts...); err != nil {
+	if _, _, err := a.webAPI(ctx, ref.Key.Workspace).StopStreamContext(ctx, refChannel(ref), ref.ID, opts...); err != nil {
 		err = a.laneFailed(ref.Key.Workspace, laneStream, "chat.stopStream", err)
 		if rl := (*chat.RateLimitError)(nil); !errors.As(err, &rl) {
 			// Not to be retried: forget the stream.

@@ -211,7 +211,7 @@ func confFenceStale(t *testing.T, rs []chat.Cluster) {
 
 	// The new holder writes, and a queued turn starts under its fence only.
 	require.NoError(t, b.PutConversation(fenceB, conv))
-	_, err = b.AcceptQueued(ctx, nil, 0, st0, chat.Queued{Key: key, Query: "q"})
+	_, _, err = b.AcceptQueued(ctx, nil, 0, st0, chat.Queued{Key: key, Query: "q"}, 0)
 	require.NoError(t, err)
 	q, err := b.NextQueued(ctx, key)
 	require.NoError(t, err)
@@ -230,12 +230,20 @@ func confQueueOrder(t *testing.T, rs []chat.Cluster) {
 	require.ErrorIs(t, err, chat.ErrNotFound, "empty queue")
 	for i := range 5 {
 		q := chat.Queued{Key: key, User: chat.User{ID: "U1", Name: "Ann"}, Query: fmt.Sprintf("q%d", i), InboundID: fmt.Sprint(i), Received: st0.Add(time.Duration(i) * time.Second), Approval: ""}
-		seen, err := rs[i%len(rs)].AcceptQueued(ctx, []string{fmt.Sprintf("m%d", i)}, time.Hour, st0, q)
+		seen, full, err := rs[i%len(rs)].AcceptQueued(ctx, []string{fmt.Sprintf("m%d", i)}, time.Hour, st0, q, 5)
 		require.NoError(t, err)
 		require.False(t, seen)
+		require.False(t, full, "turn %d fits the limit of 5", i)
 	}
-	_, err = rs[1].AcceptQueued(ctx, nil, 0, st0, chat.Queued{Key: other, Query: "o", Approval: "ap1"})
+	_, _, err = rs[1].AcceptQueued(ctx, nil, 0, st0, chat.Queued{Key: other, Query: "o", Approval: "ap1"}, 0)
 	require.NoError(t, err)
+	seen, full, err := rs[2].AcceptQueued(ctx, []string{"m5"}, time.Hour, st0, chat.Queued{Key: key, Query: "q5"}, 5)
+	require.NoError(t, err)
+	assert.False(t, seen)
+	assert.True(t, full, "a sixth turn does not fit")
+	seen, _, err = rs[0].AcceptQueued(ctx, []string{"m5"}, time.Hour, st0, chat.Queued{Key: key, Query: "q5"}, 0)
+	require.NoError(t, err)
+	assert.True(t, seen, "the refused turn's message is marked seen")
 
 	n, err := rs[2].CountQueued(ctx, key)
 	require.NoError(t, err)
@@ -286,9 +294,9 @@ func confQueueOrder(t *testing.T, rs []chat.Cluster) {
 	require.NoError(t, err)
 	assert.Equal(t, "ap1", q.Approval)
 	require.Error(t, rs[0].StartQueued(ctx, q.Seq, chat.InFlightRun{}), "invalid key")
-	_, err = rs[0].AcceptQueued(ctx, []string{""}, time.Hour, st0, chat.Queued{Key: key})
+	_, _, err = rs[0].AcceptQueued(ctx, []string{""}, time.Hour, st0, chat.Queued{Key: key}, 0)
 	require.Error(t, err, "empty dedupe key")
-	_, err = rs[0].AcceptQueued(ctx, nil, 0, st0, chat.Queued{})
+	_, _, err = rs[0].AcceptQueued(ctx, nil, 0, st0, chat.Queued{}, 0)
 	require.Error(t, err, "invalid key")
 }
 
@@ -303,7 +311,7 @@ func confQueueDedupe(t *testing.T, rs []chat.Cluster) {
 		if g%4 == 3 {
 			keys = []string{"p1:event:Ev1b", "p1:msg:C1:1.0"}
 		}
-		seen, err := rs[g%len(rs)].AcceptQueued(ctx, keys, time.Hour, st0, chat.Queued{Key: key, Query: "hi"})
+		seen, _, err := rs[g%len(rs)].AcceptQueued(ctx, keys, time.Hour, st0, chat.Queued{Key: key, Query: "hi"}, 0)
 		assert.NoError(t, err)
 		if !seen {
 			queued.Add(1)

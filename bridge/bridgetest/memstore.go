@@ -26,6 +26,7 @@ type MemStore struct {
 	grants        map[grantKey]chat.Grant
 	dedupe        map[string]time.Time                      // key -> expiry
 	feedback      map[string]map[string]chat.FeedbackRecord // answer -> user -> record
+	installations map[string]chat.Installation              // id -> installation
 }
 
 var (
@@ -93,6 +94,7 @@ func (s *MemStore) Stats(ctx context.Context) (chat.StoreStats, error) {
 	st.DedupeEntries = len(s.dedupe)
 	st.RunRecords = len(s.runRecords)
 	st.Grants = len(s.grants)
+	s.countInstallationsLocked(&st)
 	for _, exp := range s.dedupe {
 		if !exp.After(st.At) {
 			st.DedupeExpired++

@@ -110,6 +110,23 @@ func RunStoreConformance(t *testing.T, newStore func(t *testing.T) chat.Store) {
 			return s
 		})
 	})
+	// App installations (OAuth installs), for the stores that keep them.
+	t.Run("Installations", func(t *testing.T) {
+		probe := newStore(t)
+		if cl, ok := probe.(io.Closer); ok {
+			t.Cleanup(func() { assert.NoError(t, cl.Close(), "Close") })
+		}
+		if _, ok := probe.(chat.InstallationStore); !ok {
+			t.Skip("the store keeps no installations")
+		}
+		RunInstallationContract(t, func(t *testing.T) chat.InstallationStore {
+			s := newStore(t)
+			if cl, ok := s.(io.Closer); ok {
+				t.Cleanup(func() { assert.NoError(t, cl.Close(), "Close") })
+			}
+			return s.(chat.InstallationStore)
+		})
+	})
 }
 
 // st0 is the suite's fixed "now".

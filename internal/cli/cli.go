@@ -1,6 +1,6 @@
 // Package cli is the command line of promptev-bridge: the dispatcher (this
 // file) and one file per command (init, run, check, demo, chat, store,
-// grants, version).
+// grants, installs, version).
 // The root package main only calls Run.
 package cli
 
@@ -65,6 +65,7 @@ func commands() []command {
 		{"chat", "talk to a real Promptev agent from the terminal", cmdChat},
 		{"store", "the store: store stats (of a running bridge, or --db FILE), store copy, store migrate", cmdStore},
 		{"grants", "list or revoke the conversation grants of approvals: grants list|revoke", cmdGrants},
+		{"installs", "list or remove the Slack app's installations (slack.oauth): installs list|remove", cmdInstalls},
 		{"version", "print the version", cmdVersion},
 	}
 }

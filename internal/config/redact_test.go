@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
 
+	"github.com/promptev/promptev-bridge/adapters/slack"
 	"github.com/promptev/promptev-bridge/chat"
 )
 
@@ -177,4 +178,20 @@ func TestPrintableLeavesOutUnsetOptionalParts(t *testing.T) {
 	again, err := Printable(back)
 	require.NoError(t, err)
 	assert.Equal(t, string(out), string(again))
+}
+
+// The secrets of slack.oauth (an optional section, behind a pointer) are
+// redacted too: the client secret and every token key.
+func TestCheckPrintRedactsSlackOAuth(t *testing.T) {
+	cfg := DefaultConfig()
+	sl := cfg.Section(slack.Name).(*slack.Config)
+	sl.Enabled, sl.Mode, sl.SigningSecret = true, slack.ModeHTTP, "sentinel-signing"
+	sl.OAuth = &slack.OAuthConfig{ClientID: "123.456", ClientSecret: "sentinel-client-secret",
+		RedirectURL: "https://b.example.com/cb", TokenKey: slack.TokenKeys{"sentinel-key-one", "sentinel-key-two"}}
+	out, err := Printable(cfg)
+	require.NoError(t, err)
+	assert.Contains(t, string(out), "client_id: \"123.456\"")
+	for _, secret := range []string{"sentinel-client-secret", "sentinel-key-one", "sentinel-key-two", "sentinel-signing"} {
+		assert.NotContains(t, string(out), secret)
+	}
 }

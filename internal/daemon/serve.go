@@ -59,6 +59,9 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		if rc, ok := a.(chat.RequestCounted); ok {
 			rc.SetRequestCounter(m)
 		}
+		if ic, ok := a.(chat.InstallationCounted); ok {
+			ic.SetInstallationCounter(m)
+		}
 	}
 
 	for _, a := range o.Adapters {
@@ -81,6 +84,17 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		return nil
 	}
 	defer func() { _ = closeStore() }()
+	// Adapters that keep state in the store (OAuth installations) get it
+	// before the engine's recovery may call them.
+	for _, a := range o.Adapters {
+		if su, ok := a.(chat.StoreUser); ok {
+			su.UseStore(st)
+		}
+	}
+	// A store reached over the network is pinged for /readyz; the pings end
+	// before the store closes.
+	watch := watchStore(st, storePingEvery, log.With("component", "store"))
+	defer watch.stop()
 
 	platforms := make([]chat.Platform, len(o.Adapters))
 	for i, a := range o.Adapters {
@@ -118,8 +132,13 @@ func Serve(ctx context.Context, o ServeOptions) error {
 					return err
 				}
 			}
+			if ir, ok := a.(chat.InstallationReporter); ok && ir.ServesInstallations() {
+				if err := m.RegisterInstallations(a.Name(), ir); err != nil {
+					return err
+				}
+			}
 		}
-		checks := readinessChecks(&storeOpen, &stopping, o.Adapters, m)
+		checks := readinessChecks(&storeOpen, &stopping, watch, o.Adapters, m)
 		side = metrics.NewServer(metrics.ServerOptions{
 			Addr: o.Config.HTTP.Listen, Metrics: m, Checks: checks, StoreStats: st.Stats, Logger: httpLog,
 		})
@@ -205,6 +224,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		}
 	}
 	// 3. Close the store. 4. The side port closes in the deferred call.
+	watch.stop()
 	if err := closeStore(); err != nil {
 		log.Error("store close failed", "err", err)
 		fatal = errors.Join(fatal, err)
@@ -213,28 +233,33 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	return fatal
 }
 
-// readinessChecks are the conditions of /readyz: the store is open and not
-// shutting down, and every adapter is connected (also exported as the
+// readinessChecks are the conditions of /readyz: the store is open, not
+// shutting down and, for a database, answered its last ping (watch, nil for
+// a local store), and every adapter is connected (also exported as the
 // adapter_ready gauge).
-func readinessChecks(storeOpen, stopping *atomic.Bool, adapters []chat.Adapter, m *metrics.Metrics) []metrics.Check {
+func readinessChecks(storeOpen, stopping *atomic.Bool, watch *storeWatch, adapters []chat.Adapter, m *metrics.Metrics) []metrics.Check {
 	checks := []metrics.Check{{Name: "store", Ready: func() error {
 		switch {
 		case stopping.Load():
-			return errors.New("shutting down")
+			return errShuttingDown
 		case !storeOpen.Load():
-			return errors.New("closed")
+			return errStoreClosed
 		}
-		return nil
+		return watch.err()
 	}}}
 	for _, a := range adapters {
-		checks = append(checks, metrics.Check{Name: a.Name(), Ready: func() error {
+		check := metrics.Check{Name: a.Name(), Ready: func() error {
 			ready := a.Ready()
 			m.SetAdapterReady(a.Name(), ready)
 			if !ready {
 				return errors.New("not connected")
 			}
 			return nil
-		}})
+		}}
+		if ir, ok := a.(chat.InstallationReporter); ok && ir.ServesInstallations() {
+			check.Detail = func() string { return brokenDetail(ir.BrokenInstallations()) }
+		}
+		checks = append(checks, check)
 	}
 	return checks
 }
@@ -245,4 +270,17 @@ func platformNames(as []chat.Adapter) string {
 		names[i] = a.Name()
 	}
 	return strings.Join(names, ",")
+}
+
+// brokenDetail is the /readyz note of an adapter's broken installations:
+// the other teams go on, so the adapter stays ready.
+func brokenDetail(broken []chat.BrokenInstallation) string {
+	if len(broken) == 0 {
+		return ""
+	}
+	parts := make([]string, len(broken))
+	for i, b := range broken {
+		parts[i] = fmt.Sprintf("%s %s since %s", b.Team, b.Reason, b.Since.UTC().Format(time.RFC3339))
+	}
+	return fmt.Sprintf("%d installation(s) broken, reinstall needed: %s", len(broken), strings.Join(parts, ", "))
 }

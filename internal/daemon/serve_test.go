@@ -22,7 +22,7 @@ func TestReadinessChecks(t *testing.T) {
 		a := console.New(console.Options{In: pr, Out: io.Discard})
 		m := metrics.New(metrics.Options{NoRuntimeCollectors: true})
 		var storeOpen, stopping atomic.Bool
-		checks := readinessChecks(&storeOpen, &stopping, []chat.Adapter{a}, m)
+		checks := readinessChecks(&storeOpen, &stopping, nil, []chat.Adapter{a}, m)
 		require.Len(t, checks, 2)
 		state := func() string {
 			var out []string

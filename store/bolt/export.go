@@ -79,6 +79,11 @@ func (s *Store) Export(ctx context.Context, fns chat.RecordFuncs) error {
 				return err
 			}
 		}
+		if fns.Installation != nil {
+			if err := eachInstallation(tx, s.schema, fns.Installation); err != nil {
+				return err
+			}
+		}
 		if b := bucketFeedback.in(tx); fns.Feedback != nil && b != nil {
 			return b.ForEach(func(k, v []byte) error {
 				var f chat.FeedbackRecord

@@ -20,6 +20,7 @@ const (
 	kindRunRecords    = "run_records"
 	kindGrants        = "grants"
 	kindFeedback      = "feedback"
+	kindInstallations = "installations"
 )
 
 // bucketName names a bbolt bucket.
@@ -37,6 +38,7 @@ const (
 	bucketRunRecords    bucketName = kindRunRecords
 	bucketGrants        bucketName = kindGrants
 	bucketFeedback      bucketName = kindFeedback
+	bucketInstallations bucketName = kindInstallations
 )
 
 // allBuckets lists every bucket of a store file.
@@ -44,7 +46,7 @@ func allBuckets() []bucketName {
 	return []bucketName{
 		bucketMeta, bucketConversations, bucketApprovals, bucketApprovalsExp,
 		bucketRuns, bucketDedupe, bucketDedupeExp, bucketRunRecords,
-		bucketGrants, bucketFeedback,
+		bucketGrants, bucketFeedback, bucketInstallations,
 	}
 }
 
@@ -52,7 +54,8 @@ func allBuckets() []bucketName {
 // file a newer bridge has not opened yet lacks it, and read-only readers
 // treat it as empty.
 func laterBucket(name bucketName) bool {
-	return name == bucketRunRecords || name == bucketGrants || name == bucketFeedback
+	return name == bucketRunRecords || name == bucketGrants || name == bucketFeedback ||
+		name == bucketInstallations
 }
 
 // in returns the bucket in tx (nil when the file lacks it).
@@ -90,6 +93,7 @@ func defaultSchema() schema {
 			kindRunRecords:    1,
 			kindGrants:        1,
 			kindFeedback:      1,
+			kindInstallations: 1,
 		},
 		up: map[string]map[int]migration{},
 	}

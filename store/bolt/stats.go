@@ -41,6 +41,16 @@ func (s *Store) Stats(ctx context.Context) (chat.StoreStats, error) {
 		if b := bucketGrants.in(tx); b != nil {
 			st.Grants = b.Stats().KeyN
 		}
+		err := eachInstallation(tx, s.schema, func(in chat.Installation) error {
+			st.Installations++
+			if in.Broken != "" {
+				st.BrokenInstallations++
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
 
 		exp := bucketApprovalsExp.in(tx)
 		st.PendingApprovals = exp.Stats().KeyN

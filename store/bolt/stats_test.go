@@ -49,7 +49,7 @@ func TestStats(t *testing.T) {
 		assert.Equal(t, run(8, t0), *st.OldestRun)
 		assert.Equal(t, 2, st.DedupeEntries)
 		assert.Equal(t, 1, st.DedupeExpired)
-		assert.Equal(t, map[string]int{"conversations": 1, "approvals": 1, "runs": 1, "dedupe": 1, "run_records": 1, "grants": 1, "feedback": 1}, st.Schema)
+		assert.Equal(t, map[string]int{"conversations": 1, "approvals": 1, "runs": 1, "dedupe": 1, "run_records": 1, "grants": 1, "feedback": 1, "installations": 1}, st.Schema)
 	}
 	st, err := s.Stats(t.Context())
 	require.NoError(t, err)

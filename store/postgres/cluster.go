@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/promptev/promptev-bridge/chat"
 )
@@ -101,38 +102,44 @@ func (s *Store) ListLeases(ctx context.Context, prefix string) ([]chat.Lease, er
 	return list, nil
 }
 
-// AcceptQueued marks the dedupe keys and queues q unless one was seen, in
-// one transaction (see chat.Inbox).
-func (s *Store) AcceptQueued(ctx context.Context, keys []string, ttl time.Duration, now time.Time, q chat.Queued) (bool, error) {
+// AcceptQueued marks the dedupe keys and queues q unless one was seen or
+// the conversation's queue is full, in one statement (see chat.Inbox).
+func (s *Store) AcceptQueued(ctx context.Context, keys []string, ttl time.Duration, now time.Time, q chat.Queued, limit int) (seen, full bool, err error) {
 	if err := s.check(ctx); err != nil {
-		return false, err
+		return false, false, err
 	}
 	if !q.Key.Valid() {
-		return false, fmt.Errorf("postgres: queue turn: invalid key %q", q.Key)
+		return false, false, fmt.Errorf("postgres: queue turn: invalid key %q", q.Key)
 	}
 	if slices.Contains(keys, "") || (len(keys) > 0 && ttl <= 0) {
-		return false, fmt.Errorf("postgres: queue turn %q: empty dedupe key or non-positive ttl %s", keys, ttl)
+		return false, false, fmt.Errorf("postgres: queue turn %q: empty dedupe key or non-positive ttl %s", keys, ttl)
 	}
 	q.Seq = 0
 	rec, err := json.Marshal(q)
 	if err != nil {
-		return false, s.err("queue turn", err)
+		return false, false, s.err("queue turn", err)
 	}
-	seen := false
-	err = s.tx(ctx, func(tx pgx.Tx) error {
-		if len(keys) > 0 {
-			var err error
-			if seen, err = seenOrMark(ctx, tx, keys, ttl, now); err != nil || seen {
-				return err
-			}
-		}
-		_, err := tx.Exec(ctx, "INSERT INTO inbox (key, record) VALUES ($1, $2)", q.Key.String(), rec)
-		return err
-	})
+	// ON CONFLICT may not touch one row twice in a statement.
+	distinct := slices.Clone(keys)
+	slices.Sort(distinct)
+	distinct = slices.Compact(distinct)
+	var marked, queued int
+	err = s.pool.QueryRow(ctx, `WITH marked AS (
+			INSERT INTO dedupe (key, expires_ns) SELECT k, $2 FROM unnest($1::text[]) AS k
+			ON CONFLICT (key) DO UPDATE SET expires_ns = EXCLUDED.expires_ns WHERE dedupe.expires_ns <= $3
+			RETURNING key),
+		queued AS (
+			INSERT INTO inbox (key, record) SELECT $4, $5
+			WHERE (SELECT count(*) FROM marked) = $6
+				AND ($7 <= 0 OR (SELECT count(*) FROM inbox WHERE key = $4) < $7)
+			RETURNING seq)
+		SELECT (SELECT count(*) FROM marked), (SELECT count(*) FROM queued)`,
+		distinct, now.Add(ttl).UnixNano(), now.UnixNano(), q.Key.String(), rec, len(distinct), limit).Scan(&marked, &queued)
 	if err != nil {
-		return false, s.err(fmt.Sprintf("queue turn in %s", q.Key), err)
+		return false, false, s.err(fmt.Sprintf("queue turn in %s", q.Key), err)
 	}
-	return seen, nil
+	seen = marked < len(distinct)
+	return seen, !seen && queued == 0, nil
 }
 
 // NextQueued returns the first turn queued for key, or chat.ErrNotFound.
@@ -170,19 +177,17 @@ func (s *Store) StartQueued(ctx context.Context, seq int64, r chat.InFlightRun) 
 	if err != nil {
 		return s.err("start queued turn", err)
 	}
-	err = s.tx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, "DELETE FROM inbox WHERE seq = $1", seq)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
-			return fmt.Errorf("turn %d: %w", seq, chat.ErrNotFound)
-		}
-		_, err = tx.Exec(ctx, `INSERT INTO runs (key, started_ns, record) VALUES ($1, $2, $3)
+	var tag pgconn.CommandTag
+	err = s.write(ctx, func(q querier) (err error) {
+		tag, err = q.Exec(ctx, `WITH taken AS (DELETE FROM inbox WHERE seq = $1 RETURNING seq)
+			INSERT INTO runs (key, started_ns, record) SELECT $2, $3, $4 FROM taken
 			ON CONFLICT (key) DO UPDATE SET started_ns = EXCLUDED.started_ns, record = EXCLUDED.record`,
-			r.Key.String(), r.Started.UnixNano(), rec)
+			seq, r.Key.String(), r.Started.UnixNano(), rec)
 		return err
 	})
+	if err == nil && tag.RowsAffected() == 0 {
+		err = fmt.Errorf("turn %d: %w", seq, chat.ErrNotFound)
+	}
 	if err != nil {
 		return s.err(fmt.Sprintf("start queued turn in %s", r.Key), err)
 	}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // SeenOrMark checks and marks the dedupe keys of one message in one
@@ -34,9 +36,10 @@ func (s *Store) SeenOrMark(ctx context.Context, keys []string, ttl time.Duration
 	return seen, nil
 }
 
-// seenOrMark is SeenOrMark's statement, on the pool or in a transaction
-// (AcceptQueued's).
-func seenOrMark(ctx context.Context, q querier, keys []string, ttl time.Duration, now time.Time) (bool, error) {
+// seenOrMark is SeenOrMark's statement.
+func seenOrMark(ctx context.Context, q interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}, keys []string, ttl time.Duration, now time.Time) (bool, error) {
 	// ON CONFLICT may not touch one row twice in a statement.
 	distinct := slices.Clone(keys)
 	slices.Sort(distinct)

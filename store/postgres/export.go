@@ -94,6 +94,18 @@ func (s *Store) Export(ctx context.Context, fns chat.RecordFuncs) error {
 				return err
 			}
 		}
+		if fns.Installation != nil {
+			err := each(tx, `SELECT record FROM installations ORDER BY id COLLATE "C"`, func(rec []byte) error {
+				var in chat.Installation
+				if err := json.Unmarshal(rec, &in); err != nil {
+					return err
+				}
+				return fns.Installation(in)
+			})
+			if err != nil {
+				return err
+			}
+		}
 		if fns.Feedback != nil {
 			return each(tx, `SELECT record FROM feedback ORDER BY answer COLLATE "C", user_id COLLATE "C"`, func(rec []byte) error {
 				var f chat.FeedbackRecord

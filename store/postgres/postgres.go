@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/puddle/v2"
 
@@ -31,6 +32,9 @@ type Options struct {
 	// ReadOnly opens the store for inspection: no migration is applied and
 	// every transaction is read-only.
 	ReadOnly bool
+	// Tracer, when set, sees every statement the store sends (the
+	// benchmarks count the round trips of a turn with it).
+	Tracer pgx.QueryTracer
 }
 
 // Store is the PostgreSQL-backed chat.Store. It is safe for concurrent use,
@@ -63,6 +67,9 @@ func Open(ctx context.Context, dsn string, o Options) (*Store, error) {
 	}
 	if o.ReadOnly {
 		cfg.ConnConfig.RuntimeParams["default_transaction_read_only"] = "on"
+	}
+	if o.Tracer != nil {
+		cfg.ConnConfig.Tracer = o.Tracer
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

@@ -135,4 +135,3 @@ func TestSeenOrMarkAcrossPools(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 3, n, "every key was marked until now+ttl and is swept then")
 }
-

@@ -53,6 +53,11 @@ func (s *Store) Stats(ctx context.Context) (chat.StoreStats, error) {
 			st.NextApprovalExpiry = time.Unix(0, *next).UTC()
 		}
 		st.Schema["postgres"] = version
+		err = tx.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE broken) FROM installations`).
+			Scan(&st.Installations, &st.BrokenInstallations)
+		if err != nil {
+			return err
+		}
 		var rec []byte
 		err = tx.QueryRow(ctx, `SELECT record FROM runs ORDER BY started_ns, key COLLATE "C" LIMIT 1`).Scan(&rec)
 		switch {

@@ -24,6 +24,19 @@
 // HTTP mode, PostEvent and PostClick sign bodies with the signing secret
 // (or deliberately not) and POST them to an adapter's listener.
 //
+// For apps distributed with OAuth it serves the authorize page
+// (/oauth/v2/authorize, answered as the installer chose with SetConsent:
+// a redirect with code and state, or error=access_denied) and
+// oauth.v2.access in Slack's documented shape (team null and
+// is_enterprise_install for an org-wide install). Each install gets its own
+// bot token and bot user; calls record the team of their token
+// (Call.Team). Workspaces are declared with AddWorkspace, alone or in an
+// Enterprise Grid org; MentionIn addresses the installation serving a
+// workspace (with enterprise_id and authorizations as Slack sends them);
+// AppUninstalled and TokensRevoked build the lifecycle events and make the
+// token answer account_inactive or token_revoked, and Revoke makes it
+// answer any code (invalid_auth).
+//
 // Use it as:
 //
 //	fake := slackfake.New(t)

@@ -32,6 +32,13 @@ type Event struct {
 	EditedTS, PreviousText string
 	// StreamingTS lists the streams an agent_session_stopped event halted.
 	StreamingTS []string
+	// Enterprise is the Enterprise Grid org of Team; OrgWide marks an event
+	// delivered for an org-wide install (authorizations[].is_enterprise_install).
+	Enterprise string
+	OrgWide    bool
+	// BotUser is the bot user of the installation the event is delivered
+	// for (default BotUserID).
+	BotUser string
 }
 
 // Mention builds an app_mention of the bot by user in channel, top level,
@@ -118,6 +125,11 @@ func (s *Server) EventBody(ev Event) json.RawMessage {
 	switch {
 	case ev.SubType == "message_changed":
 		inner = changedEvent(ev)
+	case ev.Type == "app_uninstalled":
+		inner = map[string]any{"type": ev.Type, "event_ts": ev.TS}
+	case ev.Type == "tokens_revoked":
+		inner = map[string]any{"type": ev.Type, "event_ts": ev.TS,
+			"tokens": map[string]any{"oauth": []string{}, "bot": []string{first(ev.BotUser, BotUserID)}}}
 	case ev.Type == "agent_session_stopped":
 		inner = map[string]any{
 			"type": ev.Type, "user": ev.User, "channel": ev.Channel, "thread_ts": ev.ThreadTS, "event_ts": ev.TS,
@@ -146,12 +158,19 @@ func (s *Server) EventBody(ev Event) json.RawMessage {
 	if ev.BotID != "" {
 		inner["bot_id"] = ev.BotID
 	}
+	auth := map[string]any{"team_id": ev.Team, "user_id": first(ev.BotUser, BotUserID), "is_bot": true}
 	body := map[string]any{
 		"token": "fake-verification-token", "team_id": ev.Team, "api_app_id": AppID,
 		"event": inner, "type": "event_callback", "event_id": ev.EventID,
-		"event_time": eventTime(ev.TS), "authorizations": []map[string]any{{
-			"team_id": ev.Team, "user_id": BotUserID, "is_bot": true,
-		}},
+		"event_time": eventTime(ev.TS), "authorizations": []map[string]any{auth},
+	}
+	if ev.Enterprise != "" {
+		body["enterprise_id"] = ev.Enterprise
+		auth["enterprise_id"] = ev.Enterprise
+		auth["is_enterprise_install"] = ev.OrgWide
+		if ev.OrgWide {
+			auth["team_id"] = nil // an org-wide install is not a workspace's
+		}
 	}
 	data, err := json.Marshal(body)
 	if err != nil {

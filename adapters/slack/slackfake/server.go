@@ -50,6 +50,9 @@ type Call struct {
 	Status string
 	// Chunks is the chunks JSON argument of the stream methods ("" when absent).
 	Chunks string
+	// Team is the team the call's token belongs to (the enterprise id for
+	// the token of an org-wide install; "" for a refused token).
+	Team string
 	// Error is the error code answered ("" for ok, "ratelimited" for a 429).
 	Error string
 	// RetryAfter is the Retry-After answered with a 429 (zero otherwise).
@@ -127,6 +130,7 @@ type Server struct {
 	sessions    map[string][]string // agent session statuses by channel+" "+thread_ts, in order
 	socket      socketState
 	views       viewState
+	oauth       oauthState
 	wg          sync.WaitGroup
 }
 
@@ -149,6 +153,8 @@ func New(tb testing.TB, opts ...Option) *Server {
 		scopes:       []string{"app_mentions:read", "chat:write", "im:history", "channels:history"},
 		statuses:     map[string]string{},
 		sessions:     map[string][]string{},
+		oauth: oauthState{workspaces: map[string]Workspace{}, codes: map[string]authCode{},
+			installs: map[string]*Installed{}},
 	}
 	for _, o := range opts {
 		o(s)
@@ -166,6 +172,8 @@ func New(tb testing.TB, opts ...Option) *Server {
 	mux.HandleFunc("/api/chat.appendStream", s.stream)
 	mux.HandleFunc("/api/chat.stopStream", s.stream)
 	mux.HandleFunc("/api/agents.sessions.setStatus", s.agentSession)
+	mux.HandleFunc("/api/oauth.v2.access", s.oauthAccess)
+	mux.HandleFunc("GET /oauth/v2/authorize", s.authorize)
 	mux.HandleFunc("/ws", s.serveSocket)
 	s.srv = httptest.NewServer(mux)
 	if s.wantTLS {

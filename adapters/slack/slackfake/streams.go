@@ -270,15 +270,17 @@ func (s *Server) refuseLocked(w http.ResponseWriter, c *Call, tok, scope string)
 		s.answer429Locked(w, c, rule.retryAfter)
 		return true
 	}
-	if s.limits != nil && tok == BotToken {
+	team, authCode := s.tokenTeamLocked(tok)
+	c.Team = team
+	if s.limits != nil && authCode == "" {
 		if ok, wait := s.limits.admit(c.Method, scope, c.At); !ok {
 			s.answer429Locked(w, c, retryAfterSeconds(wait))
 			return true
 		}
 	}
 	code := s.failing[c.Method]
-	if tok != BotToken {
-		code = "invalid_auth"
+	if authCode != "" {
+		code = authCode
 	}
 	if code == "" {
 		return false

@@ -82,8 +82,8 @@ func (s *Server) viewsOpen(w http.ResponseWriter, r *http.Request) {
 	}
 	issued, known := s.views.triggers[req.TriggerID]
 	switch {
-	case bearer(r) != BotToken:
-		fail("invalid_auth")
+	case s.tokenCodeLocked(bearer(r)) != "":
+		fail(s.tokenCodeLocked(bearer(r)))
 	case err != nil:
 		fail("invalid_json")
 	case !known:

@@ -46,9 +46,14 @@ func (s *Server) authTest(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	code := s.authErr["auth.test"]
+	team, tokCode := s.tokenTeamLocked(tok)
+	bot := BotUserID
+	if in, ok := s.oauth.installs[tok]; ok {
+		bot = in.BotUserID
+	}
 	s.mu.Unlock()
-	if code == "" && tok != BotToken {
-		code = "invalid_auth"
+	if code == "" {
+		code = tokCode
 	}
 	if code != "" {
 		writeJSON(w, map[string]any{"ok": false, "error": code})
@@ -59,7 +64,7 @@ func (s *Server) authTest(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	writeJSON(w, map[string]any{
 		"ok": true, "url": "https://" + TeamDomain + ".slack.com/", "team": "Fake", "user": "promptev",
-		"team_id": TeamID, "user_id": BotUserID, "bot_id": BotID,
+		"team_id": team, "user_id": bot, "bot_id": BotID,
 	})
 }
 
@@ -128,8 +133,6 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	}
 	code := ""
 	switch {
-	case tok != BotToken:
-		code = "invalid_auth"
 	case c.Channel == "":
 		code = "channel_not_found"
 	case method == "assistant.threads.setStatus":

@@ -21,3 +21,17 @@ CREATE TABLE inbox (
 
 -- A conversation's turns are read in order.
 CREATE INDEX inbox_key_seq ON inbox (key, seq);
+
+-- A write fenced by a lease runs this first, in the write's own
+-- transaction: it fails unless the lease is still held with the writer's
+-- token, and its row lock keeps a takeover from committing until the write
+-- has.
+CREATE FUNCTION promptev_bridge_fence(lease text, fence bigint) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM 1 FROM leases WHERE name = lease AND token = fence FOR SHARE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'lease % is no longer held with token %', lease, fence USING ERRCODE = 'PB409';
+    END IF;
+END
+$$;
