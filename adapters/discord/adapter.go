@@ -1,11 +1,11 @@
 package discord
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -54,23 +54,27 @@ type Adapter struct {
 	respondTimeout             time.Duration
 	typingEvery                time.Duration
 
-	running atomic.Bool
-	ready   atomic.Bool
-	// sessionUp is set by READY and RESUMED and taken by Run when the
-	// connection drops: a session that was up reconnects at once.
-	sessionUp atomic.Bool
-	// resumeAddr is READY's resume_gateway_url as host:port; resumeNext,
-	// when set, sends the next gateway dial there (see resume.go).
-	resumeAddr atomic.Pointer[string]
-	resumeNext atomic.Bool
-	botID      atomic.Pointer[string]
-	appID      atomic.Pointer[string]
+	dialer *websocket.Dialer // the configured gateway dialer, nil for the default
 
-	// conn is the latest raw network connection of the gateway, so an Open
-	// in progress can be aborted when Run's context ends.
-	connMu      sync.Mutex
-	conn        *watchedConn
-	dialAborted bool
+	running atomic.Bool
+	botID   atomic.Pointer[string]
+	appID   atomic.Pointer[string]
+
+	// shards are the gateway sessions of the current Run, by shard id
+	// (shards.go); claimed is set once a Run with a leaser has finished a
+	// round of claiming, so a replica holding no shard is ready too.
+	shardsMu sync.Mutex
+	shards   map[int]*shard
+	claimed  bool
+	// cluster, when set, shares the shards with other replicas through
+	// leases (claim.go); owner names this replica in them.
+	cluster  atomic.Pointer[clusterConfig]
+	owner    string
+	claimTTL time.Duration
+	// claimTick, when set, replaces the claim loop's ticker (tests).
+	claimTick <-chan time.Time
+	// identify spaces the identifies of the shards (identify.go).
+	identify *identifyGate
 
 	threads *lru[string, string]           // channel id -> parent id ("" = not a thread)
 	names   *lru[string, string]           // message id -> name for the thread to create on it
@@ -109,12 +113,16 @@ type interactionToken struct {
 type Option func(*options)
 
 type options struct {
-	client         *http.Client
-	dialer         *websocket.Dialer
-	now            func() time.Time
-	reconnectMin   time.Duration
-	reconnectMax   time.Duration
-	respondTimeout time.Duration
+	client          *http.Client
+	dialer          *websocket.Dialer
+	now             func() time.Time
+	reconnectMin    time.Duration
+	reconnectMax    time.Duration
+	respondTimeout  time.Duration
+	leaser          chat.Leaser
+	claimTTL        time.Duration
+	claimTick       <-chan time.Time
+	identifySpacing time.Duration
 }
 
 // WithHTTPClient sets the HTTP client for REST calls (tests pass one whose
@@ -184,12 +192,21 @@ func New(cfg Config, logger *slog.Logger, opts ...Option) (*Adapter, error) {
 		typing:         newLRU[string, time.Time](typingCacheSize),
 		inline:         newLRU[string, bool](nameCacheSize),
 		roles:          newLRU[string, string](nameCacheSize),
+		dialer:         o.dialer,
+		shards:         make(map[int]*shard),
+		owner:          newOwnerID(),
+		claimTTL:       cmp.Or(o.claimTTL, DefaultShardLeaseTTL),
+		claimTick:      o.claimTick,
+		identify:       newIdentifyGate(cmp.Or(o.identifySpacing, IdentifySpacing)),
+	}
+	if o.leaser != nil {
+		a.SetLeaser(o.leaser, "", 0)
 	}
 	tr.lifeCtx = a.lifeContext
 	a.limit = newRESTLimiter(a.log, time.Now)
 	a.limit.counter = a.requestCounter
 	tr.limit = a.limit
-	a.configureSession(o.dialer)
+	configureSession(sess)
 	if cfg.ApplicationID != "" {
 		id := cfg.ApplicationID
 		a.appID.Store(&id)
@@ -197,12 +214,11 @@ func New(cfg Config, logger *slog.Logger, opts ...Option) (*Adapter, error) {
 	return a, nil
 }
 
-// configureSession sets the discordgo session up for the bridge: no retries
+// configureSession sets a discordgo session up for the bridge: no retries
 // or sleeps on 429, no blind re-posts on 502, synchronous event handlers
 // (the adapter queues work itself, in order), a minimal state cache, and no
 // logging to the standard logger.
-func (a *Adapter) configureSession(d *websocket.Dialer) {
-	s := a.sess
+func configureSession(s *discordgo.Session) {
 	s.ShouldRetryOnRateLimit = false
 	s.ShouldReconnectOnError = false // Run reconnects, so fatal close codes can stop it
 	s.ShouldReconnectVoiceOnSessionError = false
@@ -210,8 +226,6 @@ func (a *Adapter) configureSession(d *websocket.Dialer) {
 	s.SyncEvents = true
 	s.LogLevel = discordgo.LogError - 1
 	s.Identify.Intents = Intents
-	s.ShardID = a.cfg.ShardID
-	s.ShardCount = max(a.cfg.ShardCount, 1)
 	s.State.TrackEmojis = false
 	s.State.TrackMembers = false
 	s.State.TrackRoles = false
@@ -219,25 +233,6 @@ func (a *Adapter) configureSession(d *websocket.Dialer) {
 	s.State.TrackPresences = false
 	s.State.TrackThreadMembers = false
 	s.State.TrackStickers = false
-
-	var dialer websocket.Dialer
-	if d != nil {
-		dialer = *d
-	} else {
-		dialer = websocket.Dialer{Proxy: http.ProxyFromEnvironment, HandshakeTimeout: 30 * time.Second}
-	}
-	dial := dialer.NetDialContext
-	if dial == nil {
-		dial = (&net.Dialer{Timeout: 30 * time.Second}).DialContext
-	}
-	dialer.NetDialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		c, err := dial(ctx, network, a.gatewayAddr(addr))
-		if err != nil {
-			return nil, err
-		}
-		return a.dialed(c)
-	}
-	s.Dialer = &dialer
 }
 
 // SetRequestCounter implements chat.RequestCounted: c counts the REST
@@ -284,9 +279,6 @@ func (a *Adapter) Limits() chat.Limits {
 // ButtonsSupported implements chat.Buttons: approval cards get Approve and
 // Deny buttons.
 func (a *Adapter) ButtonsSupported() bool { return true }
-
-// Ready implements chat.Adapter: true while the gateway session is up.
-func (a *Adapter) Ready() bool { return a.ready.Load() }
 
 // BotUserID returns the bot's user id once the gateway said READY.
 func (a *Adapter) BotUserID() string {

@@ -1,6 +1,7 @@
 package discord
 
 import (
+	"fmt"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -42,9 +43,16 @@ type Config struct {
 	// instead of edited (default 55 min; Discord limits edits of messages older than 1 h).
 	MaxEditAge time.Duration `yaml:"max_edit_age"`
 	// ShardID and ShardCount pass through to the gateway Identify when
-	// ShardCount is greater than 1.
+	// ShardCount is greater than 1: this process runs that one shard (see
+	// Shards for a process, or a set of replicas, that runs them all).
 	ShardID    int `yaml:"shard_id"`
 	ShardCount int `yaml:"shard_count"`
+	// Shards, when set, runs every shard of the bot: "auto" takes Discord's
+	// recommended count (GET /gateway/bot), a positive whole number is the
+	// count. One process runs them all; replicas sharing a PostgreSQL store
+	// split them through leases (docs/ARCHITECTURE.md, "Discord shards").
+	// Empty (the default) runs shard_id of shard_count.
+	Shards string `yaml:"shards"`
 	// SlashCommand configures the /ask command.
 	SlashCommand SlashCommandConfig `yaml:"slash_command"`
 }
@@ -139,6 +147,11 @@ func (c Config) validate(path string) chat.ConfigProblems {
 	if c.ShardID < 0 || (c.ShardCount > 1 && c.ShardID >= c.ShardCount) || (c.ShardCount <= 1 && c.ShardID != 0) {
 		ps.Add(p("shard_id"), "must be at least 0 and less than shard_count (got %d of %d)", c.ShardID, c.ShardCount)
 	}
+	if _, err := c.shardCount(); err != nil {
+		ps.Add(p("shards"), "%v", err)
+	} else if c.Shards != "" && (c.ShardCount > 1 || c.ShardID != 0) {
+		ps.Add(p("shards"), "cannot be combined with shard_id and shard_count: remove those two keys (shards runs every shard)")
+	}
 	if c.SlashCommand.Enabled {
 		if !commandNameRe.MatchString(c.SlashCommand.Name) {
 			ps.Add(p("slash_command.name"), "must be 1-32 lowercase letters, digits, - or _ (got %q)", c.SlashCommand.Name)
@@ -150,6 +163,29 @@ func (c Config) validate(path string) chat.ConfigProblems {
 		}
 	}
 	return ps
+}
+
+// ShardsAuto is the value of Config.Shards that takes Discord's
+// recommended shard count.
+const ShardsAuto = "auto"
+
+// maxShards bounds a configured shard count (Discord's largest bots run a
+// few thousand shards).
+const maxShards = 1 << 16
+
+// shardCount reads Shards: 0 for "" (shard_id of shard_count) and for
+// "auto" (asked of Discord at start), else the count.
+func (c Config) shardCount() (int, error) {
+	switch s := strings.TrimSpace(c.Shards); s {
+	case "", ShardsAuto:
+		return 0, nil
+	default:
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > maxShards {
+			return 0, fmt.Errorf("must be auto or a whole number from 1 to %d (got %q): write shards: auto to use Discord's recommended count", maxShards, c.Shards)
+		}
+		return n, nil
+	}
 }
 
 // botToken strips the "Bot " prefix and surrounding space.

@@ -39,6 +39,13 @@ func TestConfigValidate(t *testing.T) {
 			wantPaths: []string{"discord.edit_interval", "discord.max_edit_age"}},
 		{name: "shard out of range", mutate: func(c *Config) { c.ShardID, c.ShardCount = 2, 2 }, wantPaths: []string{"discord.shard_id"}},
 		{name: "shard id without count", mutate: func(c *Config) { c.ShardID = 1 }, wantPaths: []string{"discord.shard_id"}},
+		{name: "shards auto", mutate: func(c *Config) { c.Shards = ShardsAuto }},
+		{name: "shards count", mutate: func(c *Config) { c.Shards = "16" }},
+		{name: "shards zero", mutate: func(c *Config) { c.Shards = "0" }, wantPaths: []string{"discord.shards"}},
+		{name: "shards word", mutate: func(c *Config) { c.Shards = "many" }, wantPaths: []string{"discord.shards"}},
+		{name: "shards too many", mutate: func(c *Config) { c.Shards = "70000" }, wantPaths: []string{"discord.shards"}},
+		{name: "shards with shard_count", mutate: func(c *Config) { c.Shards = "2"; c.ShardID, c.ShardCount = 1, 2 },
+			wantPaths: []string{"discord.shards"}},
 		{name: "application id", mutate: func(c *Config) { c.ApplicationID = "abc" }, wantPaths: []string{"discord.application_id"}},
 		{name: "slash command", mutate: func(c *Config) {
 			c.SlashCommand.Name = "Ask Me"
@@ -87,6 +94,16 @@ slash_command: {enabled: false, name: ask, guild_ids: ["123"]}
 		SlashCommand: SlashCommandConfig{Enabled: false, Name: "ask", GuildIDs: []string{"123"}},
 	}, cfg)
 	assert.Empty(t, cfg.Validate("discord"))
+}
+
+func TestConfigShardsYAML(t *testing.T) {
+	t.Parallel()
+	for src, want := range map[string]string{"shards: 4": "4", "shards: auto": ShardsAuto, "shards: '2'": "2", "{}": ""} {
+		cfg := testConfig()
+		require.NoError(t, yaml.Unmarshal([]byte(src), &cfg), src)
+		assert.Equal(t, want, cfg.Shards, src)
+		assert.Empty(t, cfg.Validate("discord"), src)
+	}
 }
 
 func TestNewRejectsInvalidConfig(t *testing.T) {

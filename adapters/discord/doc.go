@@ -13,6 +13,12 @@
 // budget. Fatal gateway close codes (bad token, disallowed intents, invalid
 // shard) stop Run with a *GatewayCloseError; other disconnects resume.
 //
+// The gateway runs one session per shard (shard.go): the shard of
+// shard_id/shard_count, or every shard of `shards` (shards.go). Replicas
+// that share a store with leases split the shards between them, one
+// replica per shard at a time (claim.go), and identify in turn
+// (identify.go).
+//
 // Tests drive the real discordgo client against the loopback fake in
 // package discordfake.
 package discord

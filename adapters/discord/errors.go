@@ -54,9 +54,9 @@ func fatalHint(code int) (hint string, ok bool) {
 	case CloseAuthenticationFailed:
 		return "authentication failed: the bot token (discord.token) is wrong or was reset; copy a fresh one from the Developer Portal, Bot page", true
 	case CloseInvalidShard:
-		return "invalid shard: check discord.shard_id and discord.shard_count", true
+		return "invalid shard: check discord.shards, or discord.shard_id and discord.shard_count", true
 	case CloseShardingRequired:
-		return "sharding required: the bot is in too many guilds for one connection; set discord.shard_count", true
+		return "sharding required: the bot is in too many guilds for one connection; set discord.shards: auto", true
 	case CloseInvalidAPIVersion:
 		return "invalid API version: check discord.api_url", true
 	case CloseInvalidIntents:

@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bwmarrin/discordgo"
 	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -90,7 +89,7 @@ func TestFatalCloseCodesStopRun(t *testing.T) {
 		{CloseAuthenticationFailed, "discord.token"},
 		{CloseDisallowedIntents, "Message Content intent"},
 		{CloseInvalidShard, "shard_id"},
-		{CloseShardingRequired, "shard_count"},
+		{CloseShardingRequired, "discord.shards: auto"},
 		{CloseInvalidIntents, "invalid intents"},
 	}
 	for _, tt := range tests {
@@ -308,9 +307,11 @@ func TestResumeGatewayURLFromReady(t *testing.T) {
 	require.NoError(t, err)
 	raw, err := os.ReadFile(filepath.Join("testdata", "wire", "ready_resume_gateway_url.json"))
 	require.NoError(t, err)
-	a.onRawEvent(&discordgo.Event{Type: "READY", RawData: raw})
-	assert.Equal(t, "gateway.discord.gg:443", a.gatewayAddr("gateway.discord.gg:443"), "no resume pending")
-	a.resumeNext.Store(true)
-	assert.Equal(t, "gateway-us-east1-b.discord.gg:443", a.gatewayAddr("gateway.discord.gg:443"))
-	assert.Equal(t, "gateway.discord.gg:443", a.gatewayAddr("gateway.discord.gg:443"), "only the first attempt")
+	s, err := a.newShard(0, shardPlan{count: 1, ids: []int{0}, concurrency: 1})
+	require.NoError(t, err)
+	s.onReadyRaw(raw)
+	assert.Equal(t, "gateway.discord.gg:443", s.gatewayAddr("gateway.discord.gg:443"), "no resume pending")
+	s.resumeNext.Store(true)
+	assert.Equal(t, "gateway-us-east1-b.discord.gg:443", s.gatewayAddr("gateway.discord.gg:443"))
+	assert.Equal(t, "gateway.discord.gg:443", s.gatewayAddr("gateway.discord.gg:443"), "only the first attempt")
 }

@@ -104,7 +104,7 @@ func testConfig() Config {
 	return cfg
 }
 
-func newAdapter(t *testing.T, fake *discordfake.Server, cfg Config, logs *bridgetest.SyncBuffer, opts ...Option) *Adapter {
+func newAdapter(t testing.TB, fake *discordfake.Server, cfg Config, logs *bridgetest.SyncBuffer, opts ...Option) *Adapter {
 	t.Helper()
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	opts = append([]Option{WithHTTPClient(fake.HTTPClient()), WithReconnectBackoff(10*time.Millisecond, 50*time.Millisecond)}, opts...)

@@ -70,14 +70,15 @@ func (a *Adapter) inbound(ctx context.Context, m *discordgo.Message, received ti
 }
 
 // threadParent reports whether channelID is a thread and its parent channel,
-// from the adapter's cache, discordgo's state, or (once per channel) REST.
+// from the adapter's cache, the shards' gateway state, or (once per channel) REST.
 func (a *Adapter) threadParent(ctx context.Context, channelID string) (string, bool) {
 	if parent, ok := a.threads.Get(channelID); ok {
 		return parent, parent != ""
 	}
-	ch, err := a.sess.State.Channel(channelID)
-	if err != nil {
+	ch, ok := a.stateChannel(channelID)
+	if !ok {
 		lctx, cancel := context.WithTimeout(ctx, lookupTimeout)
+		var err error
 		ch, err = a.sess.Channel(channelID, reqOpts(lctx)...)
 		cancel()
 		if err != nil {

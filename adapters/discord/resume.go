@@ -16,7 +16,7 @@ import (
 // gateway hosts share a certificate for.
 
 // onReadyRaw keeps READY's resume_gateway_url (discordgo's Ready lacks it).
-func (a *Adapter) onReadyRaw(raw json.RawMessage) {
+func (s *shard) onReadyRaw(raw json.RawMessage) {
 	var r struct {
 		ResumeGatewayURL string `json:"resume_gateway_url"`
 	}
@@ -25,7 +25,7 @@ func (a *Adapter) onReadyRaw(raw json.RawMessage) {
 	}
 	u, err := url.Parse(r.ResumeGatewayURL)
 	if err != nil || u.Hostname() == "" {
-		a.log.Warn("READY carried an unusable resume_gateway_url; resuming on the original gateway", "url", r.ResumeGatewayURL)
+		s.log.Warn("READY carried an unusable resume_gateway_url; resuming on the original gateway", "url", r.ResumeGatewayURL)
 		return
 	}
 	port := u.Port()
@@ -36,16 +36,16 @@ func (a *Adapter) onReadyRaw(raw json.RawMessage) {
 		}
 	}
 	addr := net.JoinHostPort(u.Hostname(), port)
-	a.resumeAddr.Store(&addr)
+	s.resumeAddr.Store(&addr)
 }
 
 // gatewayAddr is where a gateway dial for addr goes: the resume host for
 // the first attempt to resume a session that was up, else addr.
-func (a *Adapter) gatewayAddr(addr string) string {
-	if !a.resumeNext.Swap(false) {
+func (s *shard) gatewayAddr(addr string) string {
+	if !s.resumeNext.Swap(false) {
 		return addr
 	}
-	if p := a.resumeAddr.Load(); p != nil {
+	if p := s.resumeAddr.Load(); p != nil {
 		return *p
 	}
 	return addr

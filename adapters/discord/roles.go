@@ -17,13 +17,11 @@ type roleJSON struct {
 	} `json:"tags"`
 }
 
-// onRawEvent reads what discordgo's typed events drop: READY's
-// resume_gateway_url, and the bot's managed role of each guild from
-// GUILD_CREATE and GUILD_ROLE_CREATE/UPDATE (the role tags).
+// onRawEvent reads what discordgo's typed events drop: the bot's managed
+// role of each guild from GUILD_CREATE and GUILD_ROLE_CREATE/UPDATE (the
+// role tags). READY's resume_gateway_url is the shard's (shard.onReadyRaw).
 func (a *Adapter) onRawEvent(e *discordgo.Event) {
 	switch e.Type {
-	case "READY":
-		a.onReadyRaw(e.RawData)
 	case "GUILD_CREATE":
 		var g struct {
 			ID    string     `json:"id"`

@@ -196,8 +196,10 @@ func TestE2EDenyWithReason(t *testing.T) {
 		Values: map[string]string{input: "wrong project @everyone"}})
 	require.NoError(t, err)
 	s = e.waitFor(t, func(s discordfake.Snapshot) bool {
+		// The bridge's edit of the card may land before the interaction's
+		// answer, which the adapter sends once HandleAction returned.
 		c, _ := s.Message(card.ID)
-		return strings.Contains(c.Content, "Denied by **ana**: wrong project")
+		return strings.Contains(c.Content, "Denied by **ana**: wrong project") && len(s.InteractionResponses) == 4
 	})
 	decided, _ := s.Message(card.ID)
 	assert.Empty(t, decided.Buttons())

@@ -191,6 +191,16 @@ func TestCheckProblems(t *testing.T) {
 			want: []string{`invalid YAML at line 5: did not find expected '-' indicator (is a quote or bracket opened here left unclosed, or an item indented wrongly?)`},
 		},
 		{
+			name: "discord shards: auto or a whole number, not both ways of sharding",
+			yaml: minimalConfig + "discord:\n  enabled: true\n  token: t\n  shards: 0\n",
+			want: []string{`discord.shards: must be auto or a whole number from 1 to 65536 (got "0"): write shards: auto to use Discord's recommended count (line 9)`},
+		},
+		{
+			name: "discord shards with shard_count",
+			yaml: minimalConfig + "discord:\n  enabled: true\n  token: t\n  shards: 4\n  shard_count: 4\n  shard_id: 1\n",
+			want: []string{"discord.shards: cannot be combined with shard_id and shard_count: remove those two keys (shards runs every shard) (line 9)"},
+		},
+		{
 			name: "a removed key names the one to use",
 			yaml: minimalConfig + "runs:\n  queue_size: 3\n  idle_timeout: 2m\n",
 			want: []string{"runs.idle_timeout: is no longer an option: use promptev.idle_timeout instead (line 8)"},

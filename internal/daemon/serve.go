@@ -110,6 +110,10 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	}
 	if id := br.Replica(); id != "" {
 		log.Info("replica of a shared store: conversations are leased", "replica", id, "lease_ttl", o.Config.Store.Postgres.LeaseTTL)
+		// The platforms' connections too (Discord's shards), under the same name.
+		if n := shareLeaser(st, o.Adapters, id, o.Config.Store.Postgres.LeaseTTL); n > 0 {
+			log.Info("platform connections are claimed through the store's leases", "adapters", n)
+		}
 	}
 
 	var side *metrics.Server

@@ -126,7 +126,7 @@ func BenchmarkReplicaStoreOps(b *testing.B) {
 		latencies(b, func(ctx context.Context, i int) error {
 			keys := []string{fmt.Sprintf("slack:ev:q%d:%d", r, i), fmt.Sprintf("slack:msg:q%d:%d", r, i)}
 			q := chat.Queued{Key: benchKey(i % benchConversations), User: chat.User{ID: "U0BENCH"}, Query: "is prod down?", InboundID: keys[1], Received: now}
-			_, err := s.AcceptQueued(ctx, keys, time.Hour, now, q)
+			_, _, err := s.AcceptQueued(ctx, keys, time.Hour, now, q, 0)
 			return err
 		})
 	})
@@ -169,7 +169,7 @@ func BenchmarkReplicaStoreOps(b *testing.B) {
 		turns := make([]prepared, b.N)
 		for i := range turns {
 			key := chat.ConversationKey{Platform: "slack", Workspace: "T0BENCH", Channel: fmt.Sprintf("CS%d", r), Thread: fmt.Sprintf("%d.000001", i)}
-			_, err := s.AcceptQueued(ctx, nil, 0, now, chat.Queued{Key: key, User: chat.User{ID: "U0BENCH"}, Query: "go", Received: now})
+			_, _, err := s.AcceptQueued(ctx, nil, 0, now, chat.Queued{Key: key, User: chat.User{ID: "U0BENCH"}, Query: "go", Received: now}, 0)
 			require.NoError(b, err)
 			q, err := s.NextQueued(ctx, key)
 			require.NoError(b, err)

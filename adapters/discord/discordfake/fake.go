@@ -1,7 +1,10 @@
 // Package discordfake is a fake Discord for tests: the REST endpoints the
 // bridge uses on an httptest server, and a gateway (at /gw/) speaking enough
 // of Discord's websocket protocol for discordgo: Hello, Identify, READY,
-// heartbeat ACKs, RESUME, dispatches and close codes.
+// heartbeat ACKs, RESUME, dispatches and close codes. With several shards
+// (SetRecommendedShards for GET /gateway/bot, Identify's shard) each
+// connection gets its own guilds' events, (guild_id >> 22) % num_shards,
+// and shard 0 the DMs.
 //
 // Point discordgo at it with HTTPClient (its transport rewrites discord.com
 // and the gateway host to the fake) or with api_url = APIURL(). Drive it
@@ -13,6 +16,7 @@
 package discordfake
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -20,6 +24,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -56,10 +61,11 @@ type Server struct {
 	order    []string // message ids in creation order
 	snap     Snapshot // the recorded lists (Messages is built from messages/order)
 
-	interactions map[string]*interaction // by token
-	conns        map[*gwConn]struct{}
-	sessions     map[string]int64     // gateway session id -> last sequence
-	replay       map[string][]payload // gateway session id -> its dispatches
+	interactions  map[string]*interaction // by token
+	conns         map[*gwConn]struct{}
+	sessions      map[string]int64     // gateway session id -> last sequence
+	sessionShards map[string][2]int    // gateway session id -> its shard
+	replay        map[string][]payload // gateway session id -> its dispatches
 
 	rlEdits, rlPosts int
 	retryAfter       time.Duration
@@ -70,6 +76,7 @@ type Server struct {
 	refuseStatus     int
 	zombie           bool
 	strictResume     bool
+	shards           int // GET /gateway/bot's recommended shard count
 
 	limits limiter
 }
@@ -90,6 +97,8 @@ func New() *Server {
 		interactions:    make(map[string]*interaction),
 		conns:           make(map[*gwConn]struct{}),
 		sessions:        make(map[string]int64),
+		sessionShards:   make(map[string][2]int),
+		shards:          1,
 		replay:          make(map[string][]payload),
 		retryAfter:      300 * time.Millisecond,
 		heartbeatMillis: 41250,
@@ -182,6 +191,14 @@ func (s *Server) AddChannel(c Channel) {
 	s.channels[c.ID] = &cc
 }
 
+// SetRecommendedShards sets the shard count GET /gateway/bot recommends
+// (default 1).
+func (s *Server) SetRecommendedShards(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.shards = n
+}
+
 // SetHeartbeatInterval sets the interval Hello announces (default 41.25 s).
 func (s *Server) SetHeartbeatInterval(d time.Duration) {
 	s.mu.Lock()
@@ -254,6 +271,10 @@ func (s *Server) snapshotLocked() Snapshot {
 	out.Identifies = append([]Identify(nil), s.snap.Identifies...)
 	out.UnknownKeys = append([]string(nil), s.snap.UnknownKeys...)
 	out.Connections = len(s.conns)
+	for c := range s.conns {
+		out.ConnectedShards = append(out.ConnectedShards, c.shard)
+	}
+	slices.SortFunc(out.ConnectedShards, func(a, b [2]int) int { return cmp.Compare(a[0], b[0]) })
 	return out
 }
 

@@ -291,3 +291,109 @@ func TestGatewayResumeReplaysMissedEvents(t *testing.T) {
 	assert.Equal(t, "RESUMED", p.T)
 	assert.Equal(t, 1, s.Snapshot().Replayed)
 }
+
+func TestShardOf(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		guild string
+		count int
+		want  int
+	}{
+		{"81384788765712384", 17, 7}, // the example of Discord's libraries' docs
+		{"81384788765712384", 1, 0},
+		{"", 4, 0}, // DMs go to shard 0
+		{strconv.FormatUint(5<<22, 10), 4, 1},
+		{strconv.FormatUint(6<<22|(1<<22-1), 10), 4, 2}, // the low 22 bits (the timestamp's rest) do not count
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, ShardOf(tt.guild, tt.count), "%s of %d", tt.guild, tt.count)
+	}
+}
+
+// TestGatewayRoutesByShard identifies shards 0 and 1 of 2: each gets the
+// GUILD_CREATE and the events of its guilds only, DMs go to shard 0, and an
+// out-of-range shard is closed with 4010.
+func TestGatewayRoutesByShard(t *testing.T) {
+	t.Parallel()
+	s := New()
+	t.Cleanup(s.Close)
+	even, odd := strconv.FormatUint(2<<22, 10), strconv.FormatUint(3<<22, 10)
+	s.AddChannel(Channel{ID: "20", GuildID: even, Type: ChannelTypeGuildText})
+	s.AddChannel(Channel{ID: "30", GuildID: odd, Type: ChannelTypeGuildText})
+
+	type frame struct {
+		Op int             `json:"op"`
+		T  string          `json:"t"`
+		D  json.RawMessage `json:"d"`
+	}
+	identify := func(shard [2]int) *websocket.Conn {
+		ws, _, err := websocket.DefaultDialer.Dial(s.GatewayURL()+"/?v=9&encoding=json", nil)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = ws.Close() })
+		var p frame
+		require.NoError(t, ws.ReadJSON(&p)) // Hello
+		require.NoError(t, ws.WriteJSON(map[string]any{"op": 2, "d": map[string]any{"token": "Bot x", "intents": 1, "shard": shard}}))
+		return ws
+	}
+	next := func(ws *websocket.Conn) (string, string) {
+		var p frame
+		require.NoError(t, ws.SetReadDeadline(time.Now().Add(5*time.Second)))
+		require.NoError(t, ws.ReadJSON(&p))
+		var d struct {
+			ID      string `json:"id"`
+			GuildID string `json:"guild_id"`
+			Content string `json:"content"`
+		}
+		_ = json.Unmarshal(p.D, &d)
+		if p.T == "GUILD_CREATE" {
+			return p.T, d.ID
+		}
+		return p.T, d.GuildID + "/" + d.Content
+	}
+	ws0, ws1 := identify([2]int{0, 2}), identify([2]int{1, 2})
+	for _, c := range []struct {
+		ws    *websocket.Conn
+		guild string
+	}{{ws0, even}, {ws1, odd}} {
+		typ, _ := next(c.ws)
+		require.Equal(t, "READY", typ)
+		typ, id := next(c.ws)
+		assert.Equal(t, "GUILD_CREATE", typ)
+		assert.Equal(t, c.guild, id, "a shard gets its own guilds only")
+	}
+
+	_, err := s.SendMessage(UserMessage{GuildID: odd, ChannelID: "30", AuthorID: "9", Content: "to odd"})
+	require.NoError(t, err)
+	_, err = s.SendMessage(UserMessage{GuildID: even, ChannelID: "20", AuthorID: "9", Content: "to even"})
+	require.NoError(t, err)
+	_, err = s.SendMessage(UserMessage{ChannelID: "40", AuthorID: "9", Content: "a dm"})
+	require.NoError(t, err)
+	typ, got := next(ws1)
+	assert.Equal(t, "MESSAGE_CREATE", typ)
+	assert.Equal(t, odd+"/to odd", got)
+	_, got = next(ws0)
+	assert.Equal(t, even+"/to even", got, "shard 0 never saw the odd guild's message")
+	_, got = next(ws0)
+	assert.Equal(t, "/a dm", got, "DMs go to shard 0")
+	assert.Equal(t, [][2]int{{0, 2}, {1, 2}}, s.Snapshot().ConnectedShards)
+
+	bad := identify([2]int{2, 2})
+	_, _, err = bad.ReadMessage()
+	var ce *websocket.CloseError
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, 4010, ce.Code, "shard_id must be less than num_shards")
+}
+
+func TestGatewayBotRecommendsShards(t *testing.T) {
+	t.Parallel()
+	s := New()
+	t.Cleanup(s.Close)
+	s.SetRecommendedShards(3)
+	status, _, body := do(t, s, "GET", "/gateway/bot", "")
+	require.Equal(t, http.StatusOK, status)
+	assert.Contains(t, body, `"shards":3`)
+	assert.Contains(t, body, `"max_concurrency":1`)
+	status, _, body = do(t, s, "GET", "/gateway", "")
+	require.Equal(t, http.StatusOK, status)
+	assert.NotContains(t, body, "shards", "GET /gateway names the URL alone")
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -26,6 +27,26 @@ type gwConn struct {
 	resumeURL bool
 	// sent are the dispatches written on the session (for replay on RESUME).
 	sent []payload
+	// shard is the session's [shard_id, num_shards] ({0, 1} without one).
+	shard [2]int
+}
+
+// receives reports whether the connection's shard gets the events of
+// guildID: Discord sends a guild's events to shard (guild_id >> 22) %
+// num_shards, and DMs (guildID "") to shard 0 alone.
+func (c *gwConn) receives(guildID string) bool {
+	return ShardOf(guildID, c.shard[1]) == c.shard[0]
+}
+
+// ShardOf returns the shard that receives guildID's events among count
+// shards, by Discord's rule (guild_id >> 22) % num_shards; DMs (guildID "")
+// go to shard 0.
+func ShardOf(guildID string, count int) int {
+	id, err := strconv.ParseUint(guildID, 10, 64)
+	if err != nil || count <= 1 {
+		return 0
+	}
+	return int((id >> 22) % uint64(count))
 }
 
 // maxReplay bounds the dispatches kept per session for replay.
@@ -76,12 +97,13 @@ func (s *Server) serveConn(w http.ResponseWriter, r *http.Request, resumeURL boo
 	if err != nil {
 		return
 	}
-	c := &gwConn{ws: ws, resumeURL: resumeURL}
+	c := &gwConn{ws: ws, resumeURL: resumeURL, shard: [2]int{0, 1}}
 	defer func() {
 		s.mu.Lock()
 		if _, ok := s.conns[c]; ok {
 			delete(s.conns, c)
 			s.sessions[c.session] = c.seq
+			s.sessionShards[c.session] = c.shard
 			c.wmu.Lock()
 			s.replay[c.session] = c.sent
 			c.wmu.Unlock()
@@ -139,6 +161,7 @@ func (s *Server) serveConn(w http.ResponseWriter, r *http.Request, resumeURL boo
 func (s *Server) identify(c *gwConn, raw json.RawMessage) bool {
 	var id Identify
 	_ = json.Unmarshal(raw, &id)
+	id.At = time.Now()
 	s.mu.Lock()
 	s.snap.Identifies = append(s.snap.Identifies, id)
 	code := s.identifyClose
@@ -152,9 +175,21 @@ func (s *Server) identify(c *gwConn, raw json.RawMessage) bool {
 		c.close(4004, closeText(4004))
 		return false
 	}
+	if id.Shard != nil {
+		if sh := *id.Shard; sh[1] < 1 || sh[0] < 0 || sh[0] >= sh[1] {
+			c.close(4010, closeText(4010))
+			return false
+		}
+		c.shard = *id.Shard
+	}
 	c.session = randomToken()
 	s.mu.Lock()
-	guilds := s.guildsLocked()
+	var guilds []map[string]any
+	for _, g := range s.guildsLocked() {
+		if c.receives(g["id"].(string)) {
+			guilds = append(guilds, g)
+		}
+	}
 	s.mu.Unlock()
 	short := make([]any, 0, len(guilds))
 	for _, g := range guilds {
@@ -196,6 +231,7 @@ func (s *Server) resume(c *gwConn, raw json.RawMessage) bool {
 	code := s.identifyClose
 	seq, known := s.sessions[r.SessionID]
 	missed := s.replay[r.SessionID]
+	shard := s.sessionShards[r.SessionID]
 	s.notifyLocked()
 	s.mu.Unlock()
 	if code != 0 {
@@ -214,7 +250,7 @@ func (s *Server) resume(c *gwConn, raw json.RawMessage) bool {
 		s.mu.Unlock()
 		return c.write(payload{Op: 9, D: false}) == nil
 	}
-	c.session, c.seq = r.SessionID, seq
+	c.session, c.seq, c.shard = r.SessionID, seq, shard
 	// Discord replays what the client missed, in order, then RESUMED.
 	for _, p := range missed {
 		if *p.S <= r.Seq {
@@ -317,12 +353,18 @@ func (s *Server) guildsLocked() []map[string]any {
 	return out
 }
 
-// Dispatch sends an event (op 0) to every identified gateway connection.
+// Dispatch sends an event (op 0) to every identified gateway connection
+// of the shard that receives it: the shard of the event's guild_id, or
+// shard 0 for an event without one (a DM). Every connection without a
+// shard receives everything.
 func (s *Server) Dispatch(eventType string, data any) error {
+	guildID := eventGuild(data)
 	s.mu.Lock()
 	conns := make([]*gwConn, 0, len(s.conns))
 	for c := range s.conns {
-		conns = append(conns, c)
+		if c.receives(guildID) {
+			conns = append(conns, c)
+		}
 	}
 	s.mu.Unlock()
 	if len(conns) == 0 {
@@ -333,6 +375,23 @@ func (s *Server) Dispatch(eventType string, data any) error {
 		errs = append(errs, c.write(payload{Op: 0, T: eventType, D: data}))
 	}
 	return errors.Join(errs...)
+}
+
+// eventGuild reads an event's guild_id ("" when it has none).
+func eventGuild(data any) string {
+	if m, ok := data.(map[string]any); ok {
+		g, _ := m["guild_id"].(string)
+		return g
+	}
+	raw, err := json.Marshal(data)
+	if err != nil {
+		return ""
+	}
+	var ev struct {
+		GuildID string `json:"guild_id"`
+	}
+	_ = json.Unmarshal(raw, &ev)
+	return ev.GuildID
 }
 
 // CloseGateway closes every gateway connection with code (for example 4000

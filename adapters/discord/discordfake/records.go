@@ -145,6 +145,8 @@ type Identify struct {
 	Token   string  `json:"token"`
 	Intents int64   `json:"intents"`
 	Shard   *[2]int `json:"shard"`
+	// At is when the fake received it.
+	At time.Time `json:"-"`
 }
 
 // Snapshot is a copy of everything the fake recorded.
@@ -168,8 +170,11 @@ type Snapshot struct {
 	Replayed        int
 	InvalidSessions int
 	Readies         int
-	// Connections is the number of gateway connections open now.
-	Connections int
+	// Connections is the number of gateway connections open now;
+	// ConnectedShards their [shard_id, num_shards], by shard id ({0, 1} for
+	// a connection without a shard).
+	Connections     int
+	ConnectedShards [][2]int
 	// Heartbeats counts heartbeats (op 1) received.
 	Heartbeats int
 	// RateLimited counts 429 answers sent; GlobalRateLimited those for the

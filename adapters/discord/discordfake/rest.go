@@ -28,7 +28,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /gw", s.serveGateway)
 	mux.HandleFunc("GET /gw/", s.serveGateway)
 	mux.HandleFunc("GET "+api+"/gateway", s.getGateway)
-	mux.HandleFunc("GET "+api+"/gateway/bot", s.getGateway)
+	mux.HandleFunc("GET "+api+"/gateway/bot", s.auth(s.getGatewayBot))
 	mux.HandleFunc("GET "+api+"/users/@me", s.auth(s.getMe))
 	mux.HandleFunc("GET "+api+"/channels/{cid}", s.auth(s.getChannel))
 	mux.HandleFunc("POST "+api+"/channels/{cid}/messages", s.auth(s.postMessage))
@@ -58,10 +58,20 @@ func (s *Server) auth(h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
+// getGateway answers GET /gateway: the gateway's URL alone.
 func (s *Server) getGateway(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"url": s.GatewayURL()})
+}
+
+// getGatewayBot answers GET /gateway/bot: the URL, the recommended shard
+// count (SetRecommendedShards) and the session start limit.
+func (s *Server) getGatewayBot(w http.ResponseWriter, _ *http.Request) {
+	s.mu.Lock()
+	shards := s.shards
+	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]any{
 		"url":    s.GatewayURL(),
-		"shards": 1,
+		"shards": shards,
 		"session_start_limit": map[string]any{
 			"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1,
 		},
