@@ -242,6 +242,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 		// predecessor among them) are taken over once their leases
 		// expire; live replicas' are theirs.
 		bg.Go(func() { b.listen(b.life) })
+		bg.Go(func() { b.sweepLoop(b.life, dedupeSweepInterval, b.sweepLeases) })
 		bg.Go(func() {
 			b.sweepOrphans(b.life, time.Now())
 			b.sweepLoop(b.life, b.shared.ttl/5, b.sweepOrphans)

@@ -388,6 +388,24 @@ func (b *Bridge) sweepOrphans(ctx context.Context, _ time.Time) {
 	}
 }
 
+// leaseSweepAge is how long after its expiry a lease is deleted: a
+// conversation or a replica that has not held it for an hour.
+const leaseSweepAge = time.Hour
+
+// sweepLeases deletes leases long expired, in batches.
+func (b *Bridge) sweepLeases(ctx context.Context, _ time.Time) {
+	for ctx.Err() == nil {
+		n, err := b.shared.store.SweepLeases(ctx, leaseSweepAge, sweepBatch)
+		if err != nil {
+			b.log.Warn("lease sweep failed", "err", err)
+			return
+		}
+		if n < sweepBatch {
+			return
+		}
+	}
+}
+
 // listen applies the other replicas' signals until ctx ends.
 func (b *Bridge) listen(ctx context.Context) {
 	for ctx.Err() == nil {

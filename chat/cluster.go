@@ -43,6 +43,10 @@ type Leaser interface {
 	// ListLeases returns every lease whose name starts with prefix,
 	// expired ones included, by name.
 	ListLeases(ctx context.Context, prefix string) ([]Lease, error)
+	// SweepLeases deletes up to limit leases that expired more than age
+	// ago (on the store's clock) and returns how many. Tokens are never
+	// given twice, so a deleted lease taken again gets a greater one.
+	SweepLeases(ctx context.Context, age time.Duration, limit int) (int, error)
 }
 
 // Fence is the lease a write is made under. A store that is a Leaser

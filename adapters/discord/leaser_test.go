@@ -83,6 +83,19 @@ func (m *memLeaser) ListLeases(_ context.Context, prefix string) ([]chat.Lease, 
 	return out, nil
 }
 
+func (m *memLeaser) SweepLeases(_ context.Context, age time.Duration, limit int) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for name, l := range m.leases {
+		if n < limit && l.Expires.Before(m.now().Add(-age)) {
+			delete(m.leases, name)
+			n++
+		}
+	}
+	return n, nil
+}
+
 // steal gives name to owner with a new token, as a takeover does.
 func (m *memLeaser) steal(name, owner string, ttl time.Duration) {
 	m.mu.Lock()

@@ -32,6 +32,7 @@ func RunClusterConformance(t *testing.T, newReplicas func(t *testing.T, n int) [
 		{"Lease/ExpiryAndTakeover", confLeaseTakeover},
 		{"Lease/ConcurrentAcquire", confLeaseConcurrent},
 		{"Lease/List", confLeaseList},
+		{"Lease/Sweep", confLeaseSweep},
 		{"Fence/StaleWritesRefused", confFenceStale},
 		{"Queue/OrderAndStart", confQueueOrder},
 		{"Queue/DedupeAcrossReplicas", confQueueDedupe},
@@ -365,4 +366,27 @@ func confOrphans(t *testing.T, rs []chat.Cluster) {
 		assert.Empty(t, queued)
 		return assert.ObjectsAreEqual([]chat.ConversationKey{sKey(3), sKey(1)}, runKeys(runs))
 	}, 30*time.Second, 5*time.Millisecond, "orphans: never leased (1) and expired (3), oldest first; not the held one (2)")
+}
+
+func confLeaseSweep(t *testing.T, rs []chat.Cluster) {
+	ctx := t.Context()
+	old, ok, err := rs[0].AcquireLease(ctx, "conv:old", "A", time.Millisecond)
+	require.NoError(t, err)
+	require.True(t, ok)
+	_, ok, err = rs[0].AcquireLease(ctx, "conv:live", "A", time.Minute)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Eventually(t, func() bool {
+		n, err := rs[1].SweepLeases(ctx, 10*time.Millisecond, 0)
+		require.NoError(t, err)
+		return n == 1
+	}, 30*time.Second, 5*time.Millisecond, "the long-expired lease is swept")
+	ls, err := rs[2].ListLeases(ctx, "conv:")
+	require.NoError(t, err)
+	require.Len(t, ls, 1)
+	assert.Equal(t, "conv:live", ls[0].Name, "a live lease is kept")
+	again, ok, err := rs[2].AcquireLease(ctx, "conv:old", "B", time.Minute)
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.Greater(t, again.Token, old.Token, "a swept lease taken again gets a greater token")
 }

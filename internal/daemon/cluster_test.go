@@ -43,6 +43,8 @@ func (stubLeaser) ListLeases(context.Context, string) ([]chat.Lease, error) {
 	return nil, nil
 }
 
+func (stubLeaser) SweepLeases(context.Context, time.Duration, int) (int, error) { return 0, nil }
+
 func TestShareLeaser(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

@@ -102,6 +102,23 @@ func (s *Store) ListLeases(ctx context.Context, prefix string) ([]chat.Lease, er
 	return list, nil
 }
 
+// SweepLeases deletes up to limit leases expired more than age ago.
+func (s *Store) SweepLeases(ctx context.Context, age time.Duration, limit int) (int, error) {
+	if err := s.check(ctx); err != nil {
+		return 0, err
+	}
+	if limit <= 0 {
+		limit = DefaultBatchLimit
+	}
+	tag, err := s.pool.Exec(ctx, `DELETE FROM leases WHERE name IN (
+		SELECT name FROM leases WHERE expires < now() - $1 * interval '1 microsecond'
+		ORDER BY expires LIMIT $2 FOR UPDATE SKIP LOCKED)`, age.Microseconds(), limit)
+	if err != nil {
+		return 0, s.err("sweep leases", err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
 // AcceptQueued marks the dedupe keys and queues q unless one was seen or
 // the conversation's queue is full, in one statement (see chat.Inbox).
 func (s *Store) AcceptQueued(ctx context.Context, keys []string, ttl time.Duration, now time.Time, q chat.Queued, limit int) (seen, full bool, err error) {
