@@ -193,3 +193,10 @@ func (c *offsetClock) advance(d time.Duration) {
 	defer c.mu.Unlock()
 	c.offset += d
 }
+
+func (c *cutLeaser) SweepLeases(ctx context.Context, age time.Duration, limit int) (int, error) {
+	if c.cut.Load() {
+		return 0, errUnreachable
+	}
+	return c.l.SweepLeases(ctx, age, limit)
+}
