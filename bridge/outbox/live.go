@@ -224,10 +224,13 @@ func (o *Outbox) sendEdit(w *waiter, msg chat.Message) {
 // (a live one only when no newer state replaced it).
 func (o *Outbox) editDone(w *waiter, msg chat.Message, err error) bool {
 	lm := w.lm
+	var rl *chat.RateLimitError
+	if errors.As(err, &rl) {
+		o.sharePause(lm.editKey, rl)
+	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	lm.inFlight = false
-	var rl *chat.RateLimitError
 	switch {
 	case err == nil:
 		o.metrics.Edit(o.name, "sent")
