@@ -68,8 +68,8 @@ func (m *MemBudgets) TakeBudget(ctx context.Context, takes []chat.BudgetTake) (b
 	for _, t := range takes {
 		iv := chat.BudgetInterval(t.Rate)
 		b := m.bucket(t.Key)
-		slack := time.Duration(max(t.Rate.Burst, 1)-1-t.Keep) * iv
-		if b.paused.After(now) || b.tat.Add(-slack).After(now) {
+		spare := time.Duration(max(t.Rate.Burst, 1)-1-t.Keep) * iv
+		if b.paused.After(now) || b.tat.Add(-spare).After(now) {
 			taken = false
 		}
 	}

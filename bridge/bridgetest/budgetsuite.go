@@ -118,7 +118,7 @@ func testBudgetsRejectsBadTakes(t *testing.T, s chat.SharedBudgets) {
 // testBudgetsPauseIsShared pauses a bucket from one replica: the others are
 // refused for the pause's length, and a shorter pause keeps the longer one.
 func testBudgetsPauseIsShared(t *testing.T, hs [3]chat.SharedBudgets) {
-	take := chat.BudgetTake{Key: "slack:edit:T1:", Rate: chat.Rate{Count: 40, Per: time.Minute, Burst: 5}}
+	take := chat.BudgetTake{Key: "chat:edit:W1:", Rate: chat.Rate{Count: 40, Per: time.Minute, Burst: 5}}
 	require.NoError(t, hs[0].PauseBudget(t.Context(), take.Key, time.Hour))
 	require.NoError(t, hs[1].PauseBudget(t.Context(), take.Key, time.Second))
 	ok, states, err := hs[2].TakeBudget(t.Context(), []chat.BudgetTake{take})
@@ -129,7 +129,7 @@ func testBudgetsPauseIsShared(t *testing.T, hs [3]chat.SharedBudgets) {
 	assert.Zero(t, states[0].Backlog, "a paused bucket gives no token")
 
 	// A pause of a bucket in use keeps its spent tokens spent.
-	other := chat.BudgetTake{Key: "slack:edit:T2:", Rate: slowRate(3)}
+	other := chat.BudgetTake{Key: "chat:edit:W2:", Rate: slowRate(3)}
 	n, _ := takeUntilRefused(t, hs[1], 1, other)
 	require.Equal(t, 1, n)
 	require.NoError(t, hs[1].PauseBudget(t.Context(), other.Key, time.Hour))
@@ -140,9 +140,9 @@ func testBudgetsPauseIsShared(t *testing.T, hs [3]chat.SharedBudgets) {
 	assert.Greater(t, states[0].Paused, 59*time.Minute)
 
 	// A pause of the bot-wide bucket holds back takes of every scope.
-	global := chat.BudgetTake{Key: "discord:global", Rate: chat.Rate{Count: 44, Per: time.Second, Burst: 4}}
+	global := chat.BudgetTake{Key: "chat:global", Rate: chat.Rate{Count: 44, Per: time.Second, Burst: 4}}
 	require.NoError(t, hs[0].PauseBudget(t.Context(), global.Key, time.Hour))
-	ok, _, err = hs[2].TakeBudget(t.Context(), []chat.BudgetTake{{Key: "discord:write:G:C9", Rate: slowRate(4)}, global})
+	ok, _, err = hs[2].TakeBudget(t.Context(), []chat.BudgetTake{{Key: "chat:write:G:C9", Rate: slowRate(4)}, global})
 	require.NoError(t, err)
 	assert.False(t, ok)
 }
@@ -153,7 +153,7 @@ func testBudgetsPauseIsShared(t *testing.T, hs [3]chat.SharedBudgets) {
 // saw them), and the burst is always drawn.
 func testBudgetsAcrossReplicas(t *testing.T, hs [3]chat.SharedBudgets) {
 	rate := chat.Rate{Count: 20, Per: time.Second, Burst: 5}
-	takes := []chat.BudgetTake{{Key: "discord:write:G:C1", Rate: rate}, {Key: "discord:global", Rate: chat.Rate{Count: 44, Per: time.Second, Burst: 4}}}
+	takes := []chat.BudgetTake{{Key: "chat:write:G:C1", Rate: rate}, {Key: "chat:global", Rate: chat.Rate{Count: 44, Per: time.Second, Burst: 4}}}
 	var mu sync.Mutex
 	drawn, calls := 0, 0
 	var wg sync.WaitGroup
