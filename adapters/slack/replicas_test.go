@@ -1,0 +1,232 @@
+package slack_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/promptev/promptev-bridge/adapters/slack"
+	"github.com/promptev/promptev-bridge/adapters/slack/slackfake"
+	"github.com/promptev/promptev-bridge/bridge"
+	"github.com/promptev/promptev-bridge/chat"
+	"github.com/promptev/promptev-bridge/promptev"
+	"github.com/promptev/promptev-bridge/promptev/promptevtest"
+	"github.com/promptev/promptev-bridge/store/postgres"
+	"github.com/promptev/promptev-bridge/store/postgres/postgrestest"
+)
+
+// replicas is n bridges, each with its own Slack adapter (one Socket Mode
+// connection each) and its own PostgreSQL pool on one schema, over one
+// slackfake enforcing Slack's documented limits and one fake Promptev API.
+type replicas struct {
+	fake  *slackfake.Server
+	agent *stampAgent
+	// ran counts the runs each replica ended.
+	mu  sync.Mutex
+	ran []int
+}
+
+// localStore hides a store's shared budgets: the bridge then keeps its
+// budgets in the process, as before they were shared.
+type localStore struct{ chat.Store }
+
+// startReplicas starts n replicas; with shared false their stores do not
+// share budgets. Everything is stopped when tb ends.
+func startReplicas(tb testing.TB, n int, shared bool, agent promptevtest.Agent) *replicas {
+	tb.Helper()
+	dsn := postgrestest.DSN(tb)
+	fake := slackfake.New(tb, slackfake.WithRateLimits())
+	api := promptevtest.NewServer(projectKey)
+	tb.Cleanup(api.Close)
+	api.AddAgent(agentID, agent)
+	client, err := promptev.New(projectKey, promptev.WithBaseURL(api.URL))
+	require.NoError(tb, err)
+	r := &replicas{fake: fake, agent: &stampAgent{Agent: bridge.ClientAgent(client), stamp: map[string]time.Time{}}, ran: make([]int, n)}
+	for i := range n {
+		st, err := postgres.Open(context.Background(), dsn, postgres.Options{MaxConns: 4})
+		require.NoError(tb, err)
+		var store chat.Store = st
+		if !shared {
+			store = localStore{st}
+		}
+		cfg := slack.DefaultConfig()
+		cfg.Enabled = true
+		cfg.BotToken, cfg.AppToken, cfg.APIURL = slackfake.BotToken, slackfake.AppToken, fake.APIURL()
+		cfg.SocketConnections = 1
+		adapter, err := slack.New(cfg, slog.New(slog.DiscardHandler))
+		require.NoError(tb, err)
+		bcfg := bridge.DefaultConfig()
+		bcfg.Routes.Default.Agent = agentID
+		b, err := bridge.New(bridge.Options{
+			Config: bcfg, Agent: r.agent, Store: store, Platforms: []chat.Platform{adapter},
+			RunEnded: func(chat.ConversationKey, string) {
+				r.mu.Lock()
+				r.ran[i]++
+				r.mu.Unlock()
+			},
+		})
+		require.NoError(tb, err)
+		ctx, cancel := context.WithCancel(context.Background())
+		bridgeDone, adapterDone := make(chan error, 1), make(chan error, 1)
+		go func() { bridgeDone <- b.Run(ctx) }()
+		go func() { adapterDone <- adapter.Run(ctx, b) }()
+		tb.Cleanup(func() {
+			sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer scancel()
+			assert.NoError(tb, b.Shutdown(sctx))
+			cancel()
+			assert.NoError(tb, <-adapterDone)
+			assert.NoError(tb, <-bridgeDone)
+			assert.NoError(tb, st.Close())
+		})
+		fake.Await(tb, fmt.Sprintf("socket connection of replica %d", i), func() bool { return fake.Connections() == i+1 })
+	}
+	return r
+}
+
+// mention starts one conversation per channel, "conv<NN>" in channel
+// C<NN>; the fake deals the mentions to the replicas' connections in turn.
+func (r *replicas) mention(tb testing.TB, n int) {
+	tb.Helper()
+	for i := range n {
+		ev := r.fake.Mention(fmt.Sprintf("C%02d", i), "U1", fmt.Sprintf("conv%02d", i))
+		_, err := r.fake.SendEvent(ev, 0)
+		require.NoError(tb, err)
+	}
+}
+
+// replicaFigures are what the replicas did to Slack.
+type replicaFigures struct {
+	limited     int             // calls answered 429, of every method
+	maxUpdates  int             // chat.update calls, refused ones included, in any 60 s
+	doneToFinal []time.Duration // per conversation, sorted
+}
+
+// await waits until every conversation's answer is shown, then measures.
+func (r *replicas) await(tb testing.TB, n int, timeout time.Duration) replicaFigures {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	err := r.fake.WaitFor(ctx, func() bool {
+		got := 0
+		for _, c := range r.fake.Calls("chat.update", "chat.postMessage") {
+			if c.Error == "" && strings.Contains(string(c.Blocks)+c.Text, " answer") {
+				got++
+			}
+		}
+		return got >= n
+	})
+	require.NoError(tb, err, "every answer shown")
+	var f replicaFigures
+	calls := r.fake.Calls()
+	var updates []time.Time
+	for _, c := range calls {
+		if c.Error == "ratelimited" {
+			f.limited++
+		}
+		if c.Method == "chat.update" {
+			updates = append(updates, c.At)
+		}
+	}
+	f.maxUpdates = mostInWindow(updates, time.Minute)
+	for i := range n {
+		conv := fmt.Sprintf("conv%02d", i)
+		doneAt, ok := r.agent.at(conv + " answer")
+		require.True(tb, ok, "%s done read", conv)
+		for _, c := range calls {
+			if shows(c, conv+" answer") {
+				f.doneToFinal = append(f.doneToFinal, c.At.Sub(doneAt))
+				break
+			}
+		}
+	}
+	require.Len(tb, f.doneToFinal, n)
+	slices.Sort(f.doneToFinal)
+	return f
+}
+
+// mostInWindow is the most of times in any window [t, t+w).
+func mostInWindow(times []time.Time, w time.Duration) int {
+	ts := slices.Clone(times)
+	slices.SortFunc(ts, func(a, b time.Time) int { return a.Compare(b) })
+	best, lo := 0, 0
+	for hi := range ts {
+		for ts[hi].Sub(ts[lo]) >= w {
+			lo++
+		}
+		best = max(best, hi-lo+1)
+	}
+	return best
+}
+
+// shortScript is 10 steps 300 ms apart, then done.
+func shortScript() []promptevtest.Event {
+	script := make([]promptevtest.Event, 0, 11)
+	for i := range 10 {
+		script = append(script, promptevtest.Event{Type: "processing", Output: fmt.Sprintf("{{query}} step %02d", i+1), Delay: 300 * time.Millisecond})
+	}
+	return append(script, promptevtest.Event{Type: promptevtest.TypeDone, Output: "{{query}} answer", Delay: 300 * time.Millisecond})
+}
+
+// TestReplicasShareSlackBudgets runs 18 conversations of one workspace on
+// three replicas sharing their budgets through PostgreSQL: Slack answers no
+// call with a 429, chat.update stays within its 50 a minute, and every
+// replica ran conversations.
+func TestReplicasShareSlackBudgets(t *testing.T) {
+	const n = 18
+	r := startReplicas(t, 3, true, promptevtest.Agent{Script: shortScript()})
+	r.mention(t, n)
+	f := r.await(t, n, 60*time.Second)
+	assert.Zero(t, f.limited, "429s")
+	assert.LessOrEqual(t, f.maxUpdates, slackfake.UpdatePerMin, "chat.update calls in any minute")
+	r.fake.Await(t, "every run ended", func() bool {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return r.ran[0]+r.ran[1]+r.ran[2] == n
+	})
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i, ran := range r.ran {
+		assert.Positive(t, ran, "replica %d ran conversations", i)
+	}
+}
+
+// BenchmarkReplicasFiftyConversations runs 50 conversations in one Slack
+// workspace (one channel thread each, 20 steps 500 ms apart, then done) on
+// three replicas, each with its own Socket Mode connection and PostgreSQL
+// pool, against slackfake enforcing Slack's documented limits. budgets=shared
+// is the bridge as it runs on PostgreSQL; budgets=local hides the shared
+// budgets from the replicas (each keeps its own, as before). It reports the
+// calls answered 429 (every method), the most chat.update calls (refused
+// ones included) in any 60 s, and done→final p50/p99/max. One iteration is
+// about 11 s of agent time; use -benchtime 1x.
+func BenchmarkReplicasFiftyConversations(b *testing.B) {
+	for _, shared := range []bool{true, false} {
+		name := "budgets=local"
+		if shared {
+			name = "budgets=shared"
+		}
+		b.Run(name, func(b *testing.B) {
+			for range b.N {
+				const n = 50
+				r := startReplicas(b, 3, shared, promptevtest.Agent{Script: laneScript()})
+				r.mention(b, n)
+				f := r.await(b, n, 3*time.Minute)
+				ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+				b.ReportMetric(float64(f.limited), "429s")
+				b.ReportMetric(float64(f.maxUpdates), "max_chat.update/60s")
+				b.ReportMetric(ms(f.doneToFinal[len(f.doneToFinal)/2]), "p50_done→final_ms")
+				b.ReportMetric(ms(f.doneToFinal[len(f.doneToFinal)*99/100]), "p99_done→final_ms")
+				b.ReportMetric(ms(f.doneToFinal[len(f.doneToFinal)-1]), "max_done→final_ms")
+			}
+		})
+	}
+}
