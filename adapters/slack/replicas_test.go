@@ -39,8 +39,9 @@ type replicas struct {
 type localStore struct{ chat.Store }
 
 // startReplicas starts n replicas; with shared false their stores do not
-// share budgets. Everything is stopped when tb ends.
-func startReplicas(tb testing.TB, n int, shared bool, agent promptevtest.Agent) *replicas {
+// share budgets; edit, when not nil, changes each adapter's config.
+// Everything is stopped when tb ends.
+func startReplicas(tb testing.TB, n int, shared bool, agent promptevtest.Agent, edit func(*slack.Config)) *replicas {
 	tb.Helper()
 	dsn := postgrestest.DSN(tb)
 	fake := slackfake.New(tb, slackfake.WithRateLimits())
@@ -61,6 +62,9 @@ func startReplicas(tb testing.TB, n int, shared bool, agent promptevtest.Agent) 
 		cfg.Enabled = true
 		cfg.BotToken, cfg.AppToken, cfg.APIURL = slackfake.BotToken, slackfake.AppToken, fake.APIURL()
 		cfg.SocketConnections = 1
+		if edit != nil {
+			edit(&cfg)
+		}
 		adapter, err := slack.New(cfg, slog.New(slog.DiscardHandler))
 		require.NoError(tb, err)
 		bcfg := bridge.DefaultConfig()
@@ -177,25 +181,36 @@ func shortScript() []promptevtest.Event {
 }
 
 // TestReplicasShareSlackBudgets runs 18 conversations of one workspace on
-// three replicas sharing their budgets through PostgreSQL: Slack answers no
-// call with a 429, chat.update stays within its 50 a minute, and every
-// replica ran conversations.
+// three replicas whose chat.update budget is 30 a minute with a burst of
+// 20: shared through PostgreSQL, no 60 s holds more than 50 calls, so
+// Slack answers no call with a 429, and every replica ran conversations;
+// kept by each replica alone, the three bursts together overrun Slack's 50.
 func TestReplicasShareSlackBudgets(t *testing.T) {
 	const n = 18
-	r := startReplicas(t, 3, true, promptevtest.Agent{Script: shortScript()})
-	r.mention(t, n)
-	f := r.await(t, n, 60*time.Second)
-	assert.Zero(t, f.limited, "429s")
-	assert.LessOrEqual(t, f.maxUpdates, slackfake.UpdatePerMin, "chat.update calls in any minute")
-	r.fake.Await(t, "every run ended", func() bool {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		return r.ran[0]+r.ran[1]+r.ran[2] == n
-	})
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for i, ran := range r.ran {
-		assert.Positive(t, ran, "replica %d ran conversations", i)
+	for _, shared := range []bool{true, false} {
+		t.Run(fmt.Sprintf("shared=%t", shared), func(t *testing.T) {
+			r := startReplicas(t, 3, shared, promptevtest.Agent{Script: shortScript()}, func(c *slack.Config) {
+				c.EditBudgetPerMin, c.EditBurst = 30, 20
+			})
+			r.mention(t, n)
+			f := r.await(t, n, 60*time.Second)
+			if !shared {
+				assert.Positive(t, f.limited, "three bursts of 20 overrun Slack's 50 a minute")
+				return
+			}
+			assert.Zero(t, f.limited, "429s")
+			assert.LessOrEqual(t, f.maxUpdates, slackfake.UpdatePerMin, "chat.update calls in any minute")
+			r.fake.Await(t, "every run ended", func() bool {
+				r.mu.Lock()
+				defer r.mu.Unlock()
+				return r.ran[0]+r.ran[1]+r.ran[2] == n
+			})
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			for i, ran := range r.ran {
+				assert.Positive(t, ran, "replica %d ran conversations", i)
+			}
+		})
 	}
 }
 
@@ -217,7 +232,7 @@ func BenchmarkReplicasFiftyConversations(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			for range b.N {
 				const n = 50
-				r := startReplicas(b, 3, shared, promptevtest.Agent{Script: laneScript()})
+				r := startReplicas(b, 3, shared, promptevtest.Agent{Script: laneScript()}, nil)
 				r.mention(b, n)
 				f := r.await(b, n, 3*time.Minute)
 				ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
