@@ -171,13 +171,14 @@ func mostInWindow(times []time.Time, w time.Duration) int {
 	return best
 }
 
-// shortScript is 10 steps 300 ms apart, then done.
-func shortScript() []promptevtest.Event {
-	script := make([]promptevtest.Event, 0, 11)
-	for i := range 10 {
-		script = append(script, promptevtest.Event{Type: "processing", Output: fmt.Sprintf("{{query}} step %02d", i+1), Delay: 300 * time.Millisecond})
+// stepScript is n steps every apart, then done after as long again; every
+// text names its conversation (the query).
+func stepScript(n int, every time.Duration) []promptevtest.Event {
+	script := make([]promptevtest.Event, 0, n+1)
+	for i := range n {
+		script = append(script, promptevtest.Event{Type: "processing", Output: fmt.Sprintf("{{query}} step %03d", i+1), Delay: every})
 	}
-	return append(script, promptevtest.Event{Type: promptevtest.TypeDone, Output: "{{query}} answer", Delay: 300 * time.Millisecond})
+	return append(script, promptevtest.Event{Type: promptevtest.TypeDone, Output: "{{query}} answer", Delay: every})
 }
 
 // TestReplicasShareSlackBudgets runs 18 conversations of one workspace on
@@ -189,7 +190,7 @@ func TestReplicasShareSlackBudgets(t *testing.T) {
 	const n = 18
 	for _, shared := range []bool{true, false} {
 		t.Run(fmt.Sprintf("shared=%t", shared), func(t *testing.T) {
-			r := startReplicas(t, 3, shared, promptevtest.Agent{Script: shortScript()}, func(c *slack.Config) {
+			r := startReplicas(t, 3, shared, promptevtest.Agent{Script: stepScript(10, 300*time.Millisecond)}, func(c *slack.Config) {
 				c.EditBudgetPerMin, c.EditBurst = 30, 20
 			})
 			r.mention(t, n)
@@ -215,14 +216,15 @@ func TestReplicasShareSlackBudgets(t *testing.T) {
 }
 
 // BenchmarkReplicasFiftyConversations runs 50 conversations in one Slack
-// workspace (one channel thread each, 20 steps 500 ms apart, then done) on
+// workspace (one channel thread each, 130 steps 500 ms apart, then done:
+// longer than the 60 s window Slack counts chat.update in) on
 // three replicas, each with its own Socket Mode connection and PostgreSQL
 // pool, against slackfake enforcing Slack's documented limits. budgets=shared
 // is the bridge as it runs on PostgreSQL; budgets=local hides the shared
 // budgets from the replicas (each keeps its own, as before). It reports the
 // calls answered 429 (every method), the most chat.update calls (refused
 // ones included) in any 60 s, and done→final p50/p99/max. One iteration is
-// about 11 s of agent time; use -benchtime 1x.
+// about 66 s of agent time; use -benchtime 1x.
 func BenchmarkReplicasFiftyConversations(b *testing.B) {
 	for _, shared := range []bool{true, false} {
 		name := "budgets=local"
@@ -232,7 +234,7 @@ func BenchmarkReplicasFiftyConversations(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			for range b.N {
 				const n = 50
-				r := startReplicas(b, 3, shared, promptevtest.Agent{Script: laneScript()}, nil)
+				r := startReplicas(b, 3, shared, promptevtest.Agent{Script: stepScript(130, 500*time.Millisecond)}, nil)
 				r.mention(b, n)
 				f := r.await(b, n, 3*time.Minute)
 				ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
