@@ -134,6 +134,10 @@ type waiter struct {
 	// closed when the write may go. Live and tidy edits have none: the outbox
 	// sends them itself.
 	grant chan struct{}
+	// giveUp, for a final edit, is closed when the shared budgets' answer
+	// shows it cannot be granted before deadline: it is posted instead.
+	giveUp   chan struct{}
+	deadline time.Time
 	// granted and cancelled are guarded by the outbox's mutex.
 	granted   bool
 	cancelled bool

@@ -139,7 +139,8 @@ func (l *LiveMessage) finalEdit(ctx context.Context, msg chat.Message) (bool, er
 	front := false
 	var seq uint64 // a retry keeps the write's place in arrival order
 	for {
-		w := &waiter{pri: PrioHigh, lm: l, msg: msg, grant: make(chan struct{}), seq: seq}
+		w := &waiter{pri: PrioHigh, lm: l, msg: msg, grant: make(chan struct{}), seq: seq,
+			giveUp: make(chan struct{}), deadline: deadlineAt}
 		o.mu.Lock()
 		if o.finalHopelessLocked(l, time.Now(), deadlineAt) {
 			o.mu.Unlock()

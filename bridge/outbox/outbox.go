@@ -328,6 +328,8 @@ func (o *Outbox) await(ctx context.Context, w *waiter, deadline <-chan time.Time
 		err = errOutboxStopped
 	case <-deadline:
 		err = errFinalDeadline
+	case <-w.giveUp:
+		err = errFinalDeadline
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()

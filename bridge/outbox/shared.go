@@ -106,6 +106,12 @@ func (o *Outbox) takeShared(b *budget, w *waiter, takes []chat.BudgetTake) {
 		// drawn are spent, as if it had gone.
 	case taken:
 		o.grantLocked(w, now)
+	case w.giveUp != nil && o.finalHopelessLocked(w.lm, now, w.deadline):
+		// Other replicas took the tokens a final counted on, and the
+		// answer shows none comes before its deadline: it is posted now
+		// rather than at the deadline.
+		w.cancelled = true
+		close(w.giveUp)
 	default:
 		o.requeueFrontLocked(b, w)
 	}

@@ -20,13 +20,17 @@ import (
 
 // startReplicas runs n outboxes for one platform, standing in for the
 // outboxes of n replicas of the bridge, all with the given shared budgets
-// (nil: each keeps its own).
+// (nil: each keeps its own) and a final deadline of 2 s.
 func startReplicas(t *testing.T, p *bridgetest.Platform, n int, shared chat.SharedBudgets) []*obRig {
+	return startReplicasDeadline(t, p, n, shared, 2*time.Second)
+}
+
+func startReplicasDeadline(t *testing.T, p *bridgetest.Platform, n int, shared chat.SharedBudgets, finalDeadline time.Duration) []*obRig {
 	t.Helper()
 	rigs := make([]*obRig, n)
 	for i := range rigs {
 		m := newOBMetrics()
-		opts := outbox.Options{FinalDeadline: 2 * time.Second, Metrics: m}
+		opts := outbox.Options{FinalDeadline: finalDeadline, Metrics: m}
 		if shared != nil {
 			opts.Shared = shared
 		}
@@ -204,5 +208,28 @@ func TestOutboxSharedBudgetsUnreachable(t *testing.T) {
 		_, err := r.o.Post(r.ctx, slackKey("C9"), chat.Message{Body: "back"}, outbox.PrioHigh)
 		require.NoError(t, err)
 		assert.Equal(t, before+1, shared.Takes(), "the store is asked again once it answers")
+	})
+}
+
+// TestOutboxSharedFinalGivesUpEarly: a final whose tokens another replica
+// took, with the next token due after its deadline, is posted as soon as
+// the shared budgets answer, not at the deadline.
+func TestOutboxSharedFinalGivesUpEarly(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := bridgetest.NewPlatform("slack", bridgetest.WorkspaceLimits()) // 40 edits a minute, burst 1
+		rigs := startReplicasDeadline(t, p, 2, bridgetest.NewMemBudgets(), time.Second)
+		a := rigs[0].placeholder(slackKey("C1"))
+		b := rigs[1].placeholder(slackKey("C2"))
+		time.Sleep(time.Minute)
+
+		_, err := b.Finish(rigs[1].ctx, answer("b"), chat.Message{})
+		require.NoError(t, err)
+		start := time.Now()
+		refs, err := a.Finish(rigs[0].ctx, answer("a"), chat.Message{})
+		require.NoError(t, err)
+		assert.Equal(t, time.Duration(0), time.Since(start), "posted at once: the next token (1.5 s) comes after the deadline (1 s)")
+		require.Len(t, refs, 1)
+		assert.NotEqual(t, a.Ref().ID, refs[0].ID, "the answer was posted")
+		assert.Equal(t, "a", p.Current(refs[0]).Body)
 	})
 }
