@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/promptev/promptev-bridge/bridge"
 	"github.com/promptev/promptev-bridge/bridge/bridgetest"
 	"github.com/promptev/promptev-bridge/chat"
 )
@@ -73,6 +74,40 @@ func TestReplicasShareBudgets(t *testing.T) {
 					assert.LessOrEqual(t, at.Sub(doneAt), 3*time.Second, "final %d after its done", i)
 				}
 			})
+		})
+	}
+}
+
+// sharingPlatform records the shared budgets the bridge hands it.
+type sharingPlatform struct {
+	*bridgetest.Platform
+	got chat.SharedBudgets
+}
+
+func (p *sharingPlatform) ShareBudgets(b chat.SharedBudgets) { p.got = b }
+
+// TestNewHandsSharedBudgetsToPlatforms: a platform with budgets of its own
+// (chat.BudgetSharing) gets the store's shared budgets; with a store that
+// shares none it gets nothing.
+func TestNewHandsSharedBudgetsToPlatforms(t *testing.T) {
+	for _, shared := range []bool{true, false} {
+		t.Run("shared="+strconv.FormatBool(shared), func(t *testing.T) {
+			budgets := bridgetest.NewMemBudgets()
+			var store chat.Store = bridgetest.NewMemStore()
+			if shared {
+				store = budgetStore{MemStore: store.(*bridgetest.MemStore), MemBudgets: budgets}
+			}
+			p := &sharingPlatform{Platform: bridgetest.NewPlatform("slack", bridgetest.WorkspaceLimits())}
+			_, err := bridge.New(bridge.Options{Config: testConfig(), Agent: newFakeAgent(replyWith("hi")), Store: store, Platforms: []chat.Platform{p}})
+			require.NoError(t, err)
+			if !shared {
+				assert.Nil(t, p.got)
+				return
+			}
+			require.NotNil(t, p.got)
+			_, _, err = p.got.TakeBudget(t.Context(), []chat.BudgetTake{{Key: "k", Rate: chat.Rate{Count: 1, Per: time.Second}}})
+			require.NoError(t, err)
+			assert.Equal(t, 1, budgets.Takes(), "the platform draws from the store's budgets")
 		})
 	}
 }

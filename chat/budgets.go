@@ -24,6 +24,14 @@ type SharedBudgets interface {
 	PauseBudget(ctx context.Context, key string, d time.Duration) error
 }
 
+// BudgetSharing is implemented by platforms that keep rate budgets of their
+// own beside the outbox's (the Slack adapter's lanes: stream and session
+// calls per workspace). With a store that shares budgets, the bridge hands
+// it to them before Run, as it hands it to the outbox.
+type BudgetSharing interface {
+	ShareBudgets(b SharedBudgets)
+}
+
 // BudgetTake names one bucket of a TakeBudget and how much of it a write
 // may use.
 type BudgetTake struct {
