@@ -18,6 +18,7 @@ type MemBudgets struct {
 	mu      sync.Mutex
 	buckets map[string]*memBucket
 	fail    error
+	latency time.Duration
 	takes   int
 }
 
@@ -42,6 +43,14 @@ func (m *MemBudgets) FailWith(err error) {
 	m.fail = err
 }
 
+// SetLatency makes every TakeBudget call take d (or until its context
+// ends), as a slow store.
+func (m *MemBudgets) SetLatency(d time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.latency = d
+}
+
 // Takes returns how many TakeBudget calls were answered.
 func (m *MemBudgets) Takes() int {
 	m.mu.Lock()
@@ -56,6 +65,18 @@ func (m *MemBudgets) TakeBudget(ctx context.Context, takes []chat.BudgetTake) (b
 	}
 	if err := checkTakes(takes); err != nil {
 		return false, nil, err
+	}
+	m.mu.Lock()
+	latency := m.latency
+	m.mu.Unlock()
+	if latency > 0 {
+		t := time.NewTimer(latency)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return false, nil, ctx.Err()
+		}
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()

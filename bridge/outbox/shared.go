@@ -21,6 +21,11 @@ import (
 // sharePauseTimeout bounds the call that shares a 429's pause.
 const sharePauseTimeout = 5 * time.Second
 
+// sharedTakeTimeout bounds one take: every grant of the outbox waits for
+// it, so a store slower than this counts as unreachable (the write is
+// metered by the replica's own copy) rather than holding up finals.
+const sharedTakeTimeout = time.Second
+
 // newRate builds the bucket of r. With shared budgets its interval is the
 // store's (chat.BudgetInterval), so the copy and the store agree on when a
 // token is back.
@@ -71,7 +76,9 @@ func (o *Outbox) startTakeLocked(b *budget, w *waiter) bool {
 // every answer waiting for the store.
 func (o *Outbox) takeShared(b *budget, w *waiter, takes []chat.BudgetTake) {
 	defer o.wg.Done()
-	taken, states, err := o.shared.TakeBudget(o.runCtx, takes)
+	ctx, cancel := context.WithTimeout(o.runCtx, sharedTakeTimeout)
+	taken, states, err := o.shared.TakeBudget(ctx, takes)
+	cancel()
 	now := time.Now()
 	o.mu.Lock()
 	defer o.mu.Unlock()

@@ -233,3 +233,32 @@ func TestOutboxSharedFinalGivesUpEarly(t *testing.T) {
 		assert.Equal(t, "a", p.Current(refs[0]).Body)
 	})
 }
+
+// TestOutboxSharedBudgetsSlow: a store slower than the take's timeout (1 s)
+// counts as unreachable, so a write waits a second, not the store's ten;
+// and an outbox stopped while a take is under way returns at once and
+// releases the write's caller.
+func TestOutboxSharedBudgetsSlow(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		shared := bridgetest.NewMemBudgets()
+		shared.SetLatency(10 * time.Second)
+		p := bridgetest.NewPlatform("slack", bridgetest.WorkspaceLimits())
+		r := startReplicas(t, p, 1, shared)[0]
+		start := time.Now()
+		_, err := r.o.Post(r.ctx, slackKey("C1"), chat.Message{Body: "one"}, outbox.PrioHigh)
+		require.NoError(t, err)
+		assert.Equal(t, time.Second, time.Since(start), "metered locally after the take's timeout")
+
+		errc := make(chan error, 1)
+		go func() {
+			_, err := r.o.Post(context.Background(), slackKey("C2"), chat.Message{Body: "two"}, outbox.PrioHigh)
+			errc <- err
+		}()
+		time.Sleep(100 * time.Millisecond) // the take is under way
+		stopped := time.Now()
+		r.stop()
+		assert.Equal(t, time.Duration(0), time.Since(stopped), "the stop does not wait for the store")
+		assert.Error(t, <-errc, "the waiting post is released")
+		assert.Len(t, p.Applied(bridgetest.OpPost), 1)
+	})
+}
