@@ -197,10 +197,15 @@ func New(o Options) (*Bridge, error) {
 		if bt, ok := p.(chat.Buttons); ok {
 			ps.buttons = bt.ButtonsSupported()
 		}
+		shared, _ := o.Store.(chat.SharedBudgets) // a store shared by replicas shares their budgets
+		if bs, ok := p.(chat.BudgetSharing); ok && shared != nil {
+			bs.ShareBudgets(shared)
+		}
 		ps.out = outbox.New(p, outbox.Options{
 			FinalDeadline: o.Config.Render.FinalDeadline,
 			Logger:        b.log,
 			Metrics:       o.Metrics,
+			Shared:        shared,
 		})
 		b.platforms[name] = ps
 	}

@@ -89,7 +89,11 @@ func startReplicas(t testing.TB, n int, conf replicaConf, script func(streamCall
 		agent: &trackingAgent{fakeAgent: newFakeAgent(script), active: map[string]int{}},
 	}
 	if set.p == nil {
-		set.p = bridgetest.NewPlatform("slack", bridgetest.WorkspaceLimits(), bridgetest.WithVisitorID(workspaceVisitor))
+		// Slack's edit budget as the Slack adapter declares it (a burst of
+		// 5): the replicas share it, and a final keeps its reserve.
+		lim := bridgetest.WorkspaceLimits()
+		lim.EditRate.Burst = 5
+		set.p = bridgetest.NewPlatform("slack", lim, bridgetest.WithVisitorID(workspaceVisitor))
 	}
 	cfg := testConfig()
 	if conf.grace > 0 {

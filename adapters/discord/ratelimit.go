@@ -65,6 +65,10 @@ type restLimiter struct {
 	invalid     []time.Time          // invalid answers within invalidWarnWindow
 	warnedAt    time.Time
 	warnedSmall bool
+	// shared, when set, holds the bot-wide bucket shared with the other
+	// replicas (sharedrest.go); the local one then meters only while the
+	// store cannot be reached.
+	shared chat.SharedBudgets
 }
 
 func newRESTLimiter(log *slog.Logger, now func() time.Time) *restLimiter {
@@ -99,15 +103,23 @@ func (l *restLimiter) wait(ctx context.Context, key string) error {
 		if l.pausedUntil.After(at) {
 			at = l.pausedUntil
 		}
-		if n := l.tat.Add(-l.tolerance); n.After(at) {
+		shared := l.shared
+		if n := l.tat.Add(-l.tolerance); shared == nil && n.After(at) {
 			at = n
 		}
-		if !at.After(now) {
+		if !at.After(now) && shared == nil {
 			l.tat = maxTime(l.tat, now).Add(l.interval)
 			l.mu.Unlock()
 			return nil
 		}
 		l.mu.Unlock()
+		if !at.After(now) {
+			wait, err := l.drawShared(ctx, shared, 0)
+			if err != nil || wait == 0 {
+				return err
+			}
+			at = now.Add(wait)
+		}
 		if t == nil {
 			t = time.NewTimer(at.Sub(now))
 		} else {
@@ -130,6 +142,12 @@ func (l *restLimiter) tryTake(keep int) bool {
 	if l.pausedUntil.After(now) {
 		return false
 	}
+	if shared := l.shared; shared != nil {
+		l.mu.Unlock()
+		wait, err := l.drawShared(context.Background(), shared, keep)
+		l.mu.Lock()
+		return err == nil && wait == 0
+	}
 	if l.tat.Add(-l.tolerance + time.Duration(keep)*l.interval).After(now) {
 		return false
 	}
@@ -148,6 +166,9 @@ func (l *restLimiter) fullAt() time.Time {
 // call, an exhausted bucket holds its route until the reset, and invalid
 // answers are counted.
 func (l *restLimiter) observe(method, route, key string, resp *http.Response, global bool, retryAfter time.Duration) {
+	if resp.StatusCode == http.StatusTooManyRequests && global {
+		l.sharePause(retryAfter)
+	}
 	h := resp.Header
 	l.mu.Lock()
 	defer l.mu.Unlock()

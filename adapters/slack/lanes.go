@@ -53,18 +53,21 @@ var laneMissingCodes = map[string]bool{
 // "special" limits without a published figure; it is budgeted at 4 calls
 // per 5 s per thread, a fifth under one a second.
 var laneRates = map[string]laneRate{
-	"chat.startStream":            {count: 16, per: time.Minute, burst: 4},
-	"chat.stopStream":             {count: 16, per: time.Minute, burst: 4},
-	"chat.appendStream":           {count: 80, per: time.Minute, burst: 10},
+	"chat.startStream":            {count: 16, per: time.Minute, burst: 4, workspace: true},
+	"chat.stopStream":             {count: 16, per: time.Minute, burst: 4, workspace: true},
+	"chat.appendStream":           {count: 80, per: time.Minute, burst: 10, workspace: true},
 	"assistant.threads.setStatus": {count: 4, per: 5 * time.Second, burst: 1},
-	"agents.sessions.setStatus":   {count: 40, per: time.Minute, burst: 10},
+	"agents.sessions.setStatus":   {count: 40, per: time.Minute, burst: 10, workspace: true},
 }
 
 // laneRate is a token bucket: burst at once, then count per per.
+// workspace marks a budget per workspace, which replicas share (a thread's
+// budget is spent by the one replica running its conversation).
 type laneRate struct {
-	count int
-	per   time.Duration
-	burst int
+	count     int
+	per       time.Duration
+	burst     int
+	workspace bool
 }
 
 // lanes holds the lanes' budgets and what each workspace lacks.
@@ -81,6 +84,9 @@ type lanes struct {
 	processing map[string]bool
 	// takes counts take calls, for the sweep of spent budgets.
 	takes int
+	// shared, when set, holds the workspace budgets shared with the other
+	// replicas (ShareBudgets).
+	shared chat.SharedBudgets
 }
 
 // laneSweepEvery is how many take calls go between two sweeps of the

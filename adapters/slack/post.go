@@ -77,7 +77,7 @@ func (a *Adapter) SetStatus(ctx context.Context, key chat.ConversationKey, statu
 		return nil
 	}
 	for {
-		ok, wait := a.lanes.take("assistant.threads.setStatus", key.Channel+" "+key.Thread, a.now())
+		ok, wait := a.takeLane(ctx, "assistant.threads.setStatus", key.Channel+" "+key.Thread)
 		if ok {
 			break
 		}
@@ -117,7 +117,7 @@ func (a *Adapter) setSession(ctx context.Context, key chat.ConversationKey, work
 	if working {
 		status = slack.AgentSessionStatusProcessing
 	}
-	if ok, _ := a.lanes.take("agents.sessions.setStatus", key.Workspace, a.now()); !ok && working {
+	if ok, _ := a.takeLane(ctx, "agents.sessions.setStatus", key.Workspace); !ok && working {
 		// Short budget: skip processing; never skip the way back to active.
 		return
 	}

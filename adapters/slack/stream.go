@@ -65,7 +65,7 @@ func (a *Adapter) StartStream(ctx context.Context, req chat.StreamRequest) (chat
 	if thread == "" {
 		return chat.MessageRef{}, fmt.Errorf("%w: no thread to stream in", chat.ErrNoLane)
 	}
-	if ok, _ := a.lanes.take("chat.startStream", key.Workspace, a.now()); !ok {
+	if ok, _ := a.takeLane(ctx, "chat.startStream", key.Workspace); !ok {
 		return chat.MessageRef{}, fmt.Errorf("%w: stream start budget short", chat.ErrNoLane)
 	}
 	opts := []slack.MsgOption{slack.MsgOptionTS(thread), slack.MsgOptionTaskDisplayMode(slack.TaskDisplayModeTimeline)}
@@ -101,7 +101,7 @@ func (a *Adapter) AppendStream(ctx context.Context, ref chat.MessageRef, msg cha
 	if len(chunks) == 0 {
 		return nil
 	}
-	if ok, wait := a.lanes.take("chat.appendStream", ref.Key.Workspace, a.now()); !ok {
+	if ok, wait := a.takeLane(ctx, "chat.appendStream", ref.Key.Workspace); !ok {
 		return budgetShort("chat.appendStream", wait)
 	}
 	if _, _, err := a.webAPI(ctx, ref.Key.Workspace).AppendStreamContext(ctx, refChannel(ref), ref.ID, slack.MsgOptionChunks(chunks...)); err != nil {
@@ -137,7 +137,7 @@ func (a *Adapter) StopStream(ctx context.Context, ref chat.MessageRef, final cha
 	if fb := feedbackBlock(final.Feedback); fb != nil && final.Kind == chat.KindAnswer {
 		chunks = append(chunks, slack.NewBlocksChunk(fb))
 	}
-	if ok, wait := a.lanes.take("chat.stopStream", ref.Key.Workspace, a.now()); !ok {
+	if ok, wait := a.takeLane(ctx, "chat.stopStream", ref.Key.Workspace); !ok {
 		return budgetShort("chat.stopStream", wait)
 	}
 	opts := []slack.MsgOption{}

@@ -87,18 +87,31 @@ func (g *gcra) nextFor(pri Priority, now time.Time) time.Time {
 	if g.interval == 0 {
 		return now
 	}
-	burst := int(g.tolerance/g.interval) + 1
-	keep := 0
-	switch pri {
-	case PrioNormal:
-		keep = burst / 2
-	case PrioLow:
-		keep = burst - 1
-	}
-	if t := g.tat.Add(-g.tolerance + time.Duration(keep)*g.interval); t.After(now) {
+	if t := g.tat.Add(-g.tolerance + time.Duration(g.keep(pri))*g.interval); t.After(now) {
 		return t
 	}
 	return now
+}
+
+// burst is the bucket's size in tokens (1 when unlimited).
+func (g *gcra) burst() int {
+	if g.interval == 0 {
+		return 1
+	}
+	return int(g.tolerance/g.interval) + 1
+}
+
+// keep is how many tokens a write of class pri leaves in the bucket (see
+// nextFor): none for finals, half the burst for live edits, all but one
+// for tidy-ups.
+func (g *gcra) keep(pri Priority) int {
+	switch pri {
+	case PrioNormal:
+		return g.burst() / 2
+	case PrioLow:
+		return g.burst() - 1
+	}
+	return 0
 }
 
 // fullAt returns when the bucket is full again (a fresh bucket is equivalent).
@@ -121,6 +134,10 @@ type waiter struct {
 	// closed when the write may go. Live and tidy edits have none: the outbox
 	// sends them itself.
 	grant chan struct{}
+	// giveUp, for a final edit, is closed when the shared budgets' answer
+	// shows it cannot be granted before deadline: it is posted instead.
+	giveUp   chan struct{}
+	deadline time.Time
 	// granted and cancelled are guarded by the outbox's mutex.
 	granted   bool
 	cancelled bool
@@ -128,7 +145,9 @@ type waiter struct {
 
 // budget is one rate budget with its waiting writes, one queue per Priority.
 type budget struct {
-	key         budgetKey
+	key budgetKey
+	// r is the budget's rate as the platform gives it, and rate its bucket.
+	r           chat.Rate
 	rate        gcra
 	pausedUntil time.Time
 	queues      [numPriorities][]*waiter
@@ -141,6 +160,10 @@ type budget struct {
 	// other scopes. It is in none of the queues meanwhile.
 	head    *waiter
 	headIdx int
+	// taking is the write granted locally whose tokens the shared budgets
+	// (Options.Shared) are asked for; nil when none. It is in none of the
+	// queues meanwhile, and the budget is not forgotten.
+	taking *waiter
 }
 
 // wakeEntry is a timer heap entry: process budget b at time at; a nil b
@@ -206,7 +229,7 @@ func (o *Outbox) budgetFor(key budgetKey) *budget {
 	if key.op == opPost {
 		r = o.limits.PostRate
 	}
-	b := &budget{key: key, rate: newGCRA(r)}
+	b := &budget{key: key, r: r, rate: o.newRate(r)}
 	o.budgets[key] = b
 	return b
 }
@@ -358,13 +381,7 @@ func (o *Outbox) processLocked(b *budget, now time.Time) {
 			}
 			break
 		}
-		// In a scope budget only the outbox's own edits (live and tidy)
-		// leave a reserve; posts and finals of every class may use it.
-		class := PrioHigh
-		if w.grant == nil {
-			class = w.pri
-		}
-		if at := b.rate.nextFor(class, now); at.After(now) {
+		if at := b.rate.nextFor(scopeClass(w), now); at.After(now) {
 			// The budget is spent, or its last tokens are kept for higher
 			// classes: w goes back to the head of its class until then.
 			b.queues[w.pri] = append([]*waiter{w}, b.queues[w.pri]...)
@@ -378,7 +395,7 @@ func (o *Outbox) processLocked(b *budget, now time.Time) {
 		heap.Push(&o.heads, b)
 		return
 	}
-	if b.waiting > 0 || now.Before(b.pausedUntil) {
+	if b.waiting > 0 || b.taking != nil || now.Before(b.pausedUntil) {
 		return
 	}
 	// Idle: forget the budget once it is full again (a new one is the same).
@@ -415,8 +432,14 @@ func (o *Outbox) grantHeadsLocked(now time.Time) bool {
 			o.scheduleGlobalLocked(at)
 			break
 		}
+		if o.taking {
+			break // the shared budgets answer one write at a time; the answer wakes the dispatcher
+		}
 		heap.Pop(&o.heads)
 		b.head = nil
+		if o.shared != nil && o.startTakeLocked(b, w) {
+			break
+		}
 		b.rate.take(now)
 		o.global.take(now)
 		o.grantLocked(w, now)
@@ -424,6 +447,16 @@ func (o *Outbox) grantHeadsLocked(now time.Time) bool {
 		changed = true
 	}
 	return changed
+}
+
+// scopeClass is the class whose reserve a write keeps in its scope's
+// budget: only the outbox's own edits (live and tidy) leave one; posts and
+// finals of every class may use it.
+func scopeClass(w *waiter) Priority {
+	if w.grant == nil {
+		return w.pri
+	}
+	return PrioHigh
 }
 
 // pickLocked removes and returns the write to grant next: the first eligible

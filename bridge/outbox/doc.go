@@ -16,5 +16,9 @@
 // Options.FinalDeadline for edit budget: it is then posted as new replies and
 // the live message is tidied later.
 //
+// With Options.Shared (a store shared by several replicas), every budget is
+// also one bucket in the store: a write is granted only once the store has
+// drawn its tokens, and a 429 pauses the bucket for every replica.
+//
 // The scheduling rules are described once, in docs/ARCHITECTURE.md.
 package outbox

@@ -206,7 +206,8 @@ func (l *LiveMessage) finalEdit(ctx context.Context, msg chat.Message, patient b
 	front := false
 	var seq uint64 // a retry keeps the write's place in arrival order
 	for {
-		w := &waiter{pri: PrioHigh, lm: l, msg: msg, grant: make(chan struct{}), seq: seq}
+		w := &waiter{pri: PrioHigh, lm: l, msg: msg, grant: make(chan struct{}), seq: seq,
+			giveUp: make(chan struct{}), deadline: deadlineAt}
 		o.mu.Lock()
 		if !patient && o.finalHopelessLocked(l, time.Now(), deadlineAt) {
 			o.mu.Unlock()
@@ -300,10 +301,13 @@ func (o *Outbox) sendEdit(w *waiter, msg chat.Message) {
 // (a live one only when no newer state replaced it).
 func (o *Outbox) editDone(w *waiter, msg chat.Message, err error) bool {
 	lm := w.lm
+	var rl *chat.RateLimitError
+	if errors.As(err, &rl) {
+		o.sharePause(lm.editKey, rl)
+	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	lm.inFlight = false
-	var rl *chat.RateLimitError
 	switch {
 	case err == nil:
 		o.metrics.Edit(o.name, "sent")

@@ -35,6 +35,11 @@ type Options struct {
 	FinalDeadline time.Duration
 	Logger        *slog.Logger
 	Metrics       Metrics
+	// Shared, when set, holds the budgets this outbox shares with the
+	// other replicas of the bridge (a store shared by several processes):
+	// every write also draws its tokens there, and a 429 pauses the budget
+	// for them all. Nil keeps the budgets in this process alone.
+	Shared chat.SharedBudgets
 }
 
 // outbox is the rate-aware sender of one platform. It meters posts and edits
@@ -54,6 +59,7 @@ type Outbox struct {
 	opts    Options
 	log     *slog.Logger
 	metrics Metrics
+	shared  chat.SharedBudgets // Options.Shared
 
 	wake    chan struct{} // buffered(1): the dispatcher has work
 	stopped chan struct{} // closed when run ends
@@ -76,7 +82,11 @@ type Outbox struct {
 	started      bool
 	isStopped    bool
 	runCtx       context.Context
-	wg           sync.WaitGroup // edits sent by the outbox's own goroutines
+	wg           sync.WaitGroup // edits sent and shared takes made by the outbox's own goroutines
+	// taking is true while the shared budgets are asked for a write's
+	// tokens (one write at a time); sharedDown while they cannot be reached.
+	taking     bool
+	sharedDown bool
 }
 
 // New builds the sender for one platform: token-bucket budgets per scope
@@ -94,18 +104,20 @@ func New(p chat.Platform, opts Options) *Outbox {
 	if opts.Metrics == nil {
 		opts.Metrics = nopMetrics{}
 	}
-	return &Outbox{
+	o := &Outbox{
 		p:       p,
 		name:    p.Name(),
 		limits:  p.Limits(),
 		opts:    opts,
 		log:     opts.Logger.With("platform", p.Name(), "subsystem", "outbox"),
 		metrics: opts.Metrics,
+		shared:  opts.Shared,
 		wake:    make(chan struct{}, 1),
 		stopped: make(chan struct{}),
 		budgets: make(map[budgetKey]*budget),
-		global:  newGCRA(p.Limits().GlobalRate),
 	}
+	o.global = o.newRate(o.limits.GlobalRate)
+	return o
 }
 
 // run owns the outbox's goroutines; it returns after ctx ends and its
@@ -256,6 +268,7 @@ func (o *Outbox) Post(ctx context.Context, key chat.ConversationKey, msg chat.Me
 		if errors.As(err, &rl) {
 			o.metrics.RateLimited(o.name, "post")
 			o.log.Debug("post rate limited", "conversation", key.String(), "retry_after", rl.RetryAfter)
+			o.sharePause(bk, rl)
 			o.mu.Lock()
 			o.pauseLocked(bk, rl, time.Now())
 			o.mu.Unlock()
@@ -317,6 +330,8 @@ func (o *Outbox) await(ctx context.Context, w *waiter, deadline <-chan time.Time
 	case <-o.stopped:
 		err = errOutboxStopped
 	case <-deadline:
+		err = errFinalDeadline
+	case <-w.giveUp:
 		err = errFinalDeadline
 	}
 	o.mu.Lock()
