@@ -110,8 +110,9 @@ func (a *Adapter) readVerified(w http.ResponseWriter, r *http.Request) ([]byte, 
 	return body, true
 }
 
-// handOverTimeout bounds the hand-over of an HTTP-mode message to the
-// bridge, which the response waits for: within Slack's 3-second deadline.
+// handOverTimeout bounds the hand-over of a message to the bridge, which
+// the HTTP response or the Socket Mode ack waits for: within Slack's
+// 3-second deadline.
 const handOverTimeout = 2 * time.Second
 
 // serveEvent answers an Events API request: the url_verification challenge,

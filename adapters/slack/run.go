@@ -71,13 +71,6 @@ func (a *Adapter) identify(ctx context.Context) error {
 	}
 }
 
-// handleMessage hands an inbound message to the bridge and logs a failure.
-func (a *Adapter) handleMessage(ctx context.Context, h chat.Handler, msg chat.InboundMessage) {
-	if err := h.HandleMessage(ctx, msg); err != nil && ctx.Err() == nil {
-		a.log.Error("bridge refused slack message", "conversation", msg.Key.String(), "event_id", msg.EventID, errAttr(err))
-	}
-}
-
 // applyClick applies the button clicks of an interaction that has already
 // been acknowledged: it calls the bridge's HandleAction for each, then posts
 // any notices to the clicker (chat.postEphemeral) and opens any form the

@@ -118,20 +118,34 @@ func (a *Adapter) socketEvent(ctx context.Context, smc *socketmode.Client, s *so
 	case socketmode.EventTypeErrorBadMessage:
 		a.ackBadMessage(ctx, smc, evt)
 	case socketmode.EventTypeEventsAPI:
-		a.ack(ctx, smc, evt.Request)
 		ev, ok := evt.Data.(slackevents.EventsAPIEvent)
 		if !ok {
+			a.ack(ctx, smc, evt.Request)
 			return nil
 		}
 		if evt.Request != nil && evt.Request.RetryAttempt > 0 {
 			a.log.Debug("slack redelivery", "retry_attempt", evt.Request.RetryAttempt, "reason", evt.Request.RetryReason)
 		}
-		if a.onAgentSessionStopped(ctx, h, ev) {
-			return nil
+		if _, stop := ev.InnerEvent.Data.(*slackevents.AgentSessionStoppedEvent); !stop {
+			if msg, ok := inboundFromEvent(a.self.Load(), ev, a.now()); ok {
+				// Hand over, then ack: a message the bridge could not take
+				// (its database unreachable, the bridge stopping) is left
+				// unacknowledged, and Slack sends it again, to another
+				// connection (another replica's) when there is one.
+				hctx, cancel := context.WithTimeout(ctx, handOverTimeout)
+				err := h.HandleMessage(hctx, msg)
+				cancel()
+				if err != nil {
+					a.log.Warn("slack message not accepted: left unacknowledged so Slack delivers it again",
+						"conversation", msg.Key.String(), "event_id", msg.EventID, errAttr(err))
+					return nil
+				}
+				a.ack(ctx, smc, evt.Request)
+				return nil
+			}
 		}
-		if msg, ok := inboundFromEvent(a.self.Load(), ev, a.now()); ok {
-			a.handleMessage(ctx, h, msg)
-		}
+		a.ack(ctx, smc, evt.Request)
+		a.onAgentSessionStopped(ctx, h, ev)
 	case socketmode.EventTypeInteractive:
 		// Ack first (Slack's 3-second deadline), then apply the click: the
 		// bridge's HandleAction reads and fsyncs the store.

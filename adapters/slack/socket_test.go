@@ -58,17 +58,20 @@ func (h *ackFirstHandler) HandleAction(ctx context.Context, act chat.Action) (ch
 	return h.recorder.HandleAction(ctx, act)
 }
 
-func TestSocketAckBeforeHandler(t *testing.T) {
+// TestSocketHandOverBeforeAck: a message's envelope is acknowledged once
+// the bridge has it, not before, so a message the bridge could not take is
+// never acknowledged.
+func TestSocketHandOverBeforeAck(t *testing.T) {
 	fake := slackfake.New(t)
-	h := &ackFirstHandler{recorder: newRecorder(), fake: fake}
+	h := &ackLaterHandler{recorder: newRecorder(), fake: fake}
 	startSocket(t, fake, h)
 	ev := fake.Mention("C1", "U1", "hello there")
 	env, err := fake.SendEvent(ev, 0)
 	require.NoError(t, err)
 	msgs := h.waitMessages(t, 1)
-	assert.True(t, fake.Acked(env))
+	fake.Await(t, "the ack", func() bool { return fake.Acked(env) })
 	h.mu.Lock()
-	assert.Empty(t, h.unacked, "the handler ran before the ack")
+	assert.Empty(t, h.early, "the envelope was acknowledged before the bridge had the message")
 	h.mu.Unlock()
 	assert.Equal(t, chat.InboundMessage{
 		Key:       chat.ConversationKey{Platform: "slack", Workspace: slackfake.TeamID, Channel: "C1", Thread: ev.TS},
@@ -80,6 +83,51 @@ func TestSocketAckBeforeHandler(t *testing.T) {
 		Received:  msgs[0].Received,
 	}, msgs[0])
 	assert.False(t, msgs[0].Received.IsZero())
+}
+
+// ackLaterHandler records, inside HandleMessage, an envelope already
+// acknowledged.
+type ackLaterHandler struct {
+	*recorder
+	fake  *slackfake.Server
+	mu    sync.Mutex
+	early []string
+}
+
+func (h *ackLaterHandler) HandleMessage(ctx context.Context, m chat.InboundMessage) error {
+	if len(h.fake.Acks()) > 0 {
+		h.mu.Lock()
+		h.early = append(h.early, m.EventID)
+		h.mu.Unlock()
+	}
+	return h.recorder.HandleMessage(ctx, m)
+}
+
+// TestSocketRefusedMessageDeliveredAgain: a message the bridge refused is
+// left unacknowledged; Slack sends it again (retry_attempt 1) and the
+// bridge takes it then.
+func TestSocketRefusedMessageDeliveredAgain(t *testing.T) {
+	fake := slackfake.New(t, slackfake.WithAckTimeout(200*time.Millisecond))
+	h := &refusingHandler{recorder: newRecorder(), deadlines: make(chan time.Duration, 8)}
+	h.refuse.Store(true)
+	startSocketN(t, fake, h, 1)
+	id := fake.Deliver(fake.Mention("C1", "U1", "is prod down?"))
+	select {
+	case d := <-h.deadlines:
+		assert.LessOrEqual(t, d, handOverTimeout, "the hand-over is bounded within Slack's deadline")
+	case <-time.After(30 * time.Second):
+		t.Fatal("the message never reached the bridge")
+	}
+	h.refuse.Store(false)
+	msgs := h.waitMessages(t, 1)
+	assert.Equal(t, id, msgs[0].EventID, "the same event, delivered again")
+	fake.Await(t, "the redelivery acknowledged", func() bool {
+		ds := fake.Deliveries(id)
+		return len(ds) >= 2 && fake.Acked(ds[len(ds)-1].EnvelopeID)
+	})
+	ds := fake.Deliveries(id)
+	assert.False(t, fake.Acked(ds[0].EnvelopeID), "the refused delivery was not acknowledged")
+	assert.Positive(t, ds[len(ds)-1].RetryAttempt)
 }
 
 func TestSocketClickAckBeforeHandler(t *testing.T) {
