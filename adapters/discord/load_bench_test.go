@@ -143,21 +143,6 @@ func runDiscordLoad(b *testing.B, convs, channels int) {
 	}
 
 	// Wait for every final (a bot message or edit carrying "answer to <query>").
-	finalAt := func(s discordfake.Snapshot, marker string) time.Time {
-		var at time.Time
-		for _, m := range s.Messages {
-			// An edited message's Content is its latest; its edits say when.
-			if m.FromBot && m.Edits == 0 && strings.Contains(m.Content, marker) && (at.IsZero() || m.Created.Before(at)) {
-				at = m.Created
-			}
-		}
-		for _, e := range s.Edits {
-			if e.Content != nil && strings.Contains(*e.Content, marker) && (at.IsZero() || e.At.Before(at)) {
-				at = e.At
-			}
-		}
-		return at
-	}
 	deadline := time.Now().Add(2 * time.Minute)
 	var snap discordfake.Snapshot
 	for {
@@ -264,4 +249,22 @@ func percentile(ds []time.Duration, p int) time.Duration {
 	slices.Sort(s)
 	idx := (len(s)*p + 99) / 100
 	return s[max(idx-1, 0)]
+}
+
+// finalAt is when the first bot message or edit carrying marker appeared in
+// s (zero when none did).
+func finalAt(s discordfake.Snapshot, marker string) time.Time {
+	var at time.Time
+	for _, m := range s.Messages {
+		// An edited message's Content is its latest; its edits say when.
+		if m.FromBot && m.Edits == 0 && strings.Contains(m.Content, marker) && (at.IsZero() || m.Created.Before(at)) {
+			at = m.Created
+		}
+	}
+	for _, e := range s.Edits {
+		if e.Content != nil && strings.Contains(*e.Content, marker) && (at.IsZero() || e.At.Before(at)) {
+			at = e.At
+		}
+	}
+	return at
 }

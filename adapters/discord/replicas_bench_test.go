@@ -156,20 +156,6 @@ func runDiscordReplicas(b *testing.B, shared bool, convs, channels int) {
 		}
 		list[i] = c
 	}
-	finalAt := func(s discordfake.Snapshot, marker string) time.Time {
-		var at time.Time
-		for _, m := range s.Messages {
-			if m.FromBot && m.Edits == 0 && strings.Contains(m.Content, marker) && (at.IsZero() || m.Created.Before(at)) {
-				at = m.Created
-			}
-		}
-		for _, e := range s.Edits {
-			if e.Content != nil && strings.Contains(*e.Content, marker) && (at.IsZero() || e.At.Before(at)) {
-				at = e.At
-			}
-		}
-		return at
-	}
 	deadline := time.Now().Add(3 * time.Minute)
 	var snap discordfake.Snapshot
 	for {
