@@ -39,8 +39,8 @@ type ReplicaOptions struct {
 	LeaseTTL time.Duration
 }
 
-// DefaultLeaseTTL is ReplicaOptions.LeaseTTL's default.
-const DefaultLeaseTTL = 15 * time.Second
+// defaultLeaseTTL is ReplicaOptions.LeaseTTL's default.
+const defaultLeaseTTL = 15 * time.Second
 
 // Signal topics.
 const (
@@ -74,16 +74,16 @@ func newShared(st chat.Store, o ReplicaOptions) *shared {
 		return nil
 	}
 	if o.ID == "" {
-		o.ID = DefaultReplicaID()
+		o.ID = defaultReplicaID()
 	}
 	if o.LeaseTTL <= 0 {
-		o.LeaseTTL = DefaultLeaseTTL
+		o.LeaseTTL = defaultLeaseTTL
 	}
 	return &shared{store: cl, id: o.ID, ttl: o.LeaseTTL}
 }
 
-// DefaultReplicaID is the host name and a random suffix.
-func DefaultReplicaID() string {
+// defaultReplicaID is the host name and a random suffix.
+func defaultReplicaID() string {
 	host, err := os.Hostname()
 	if err != nil || host == "" {
 		host = "replica"

@@ -28,7 +28,7 @@ import (
 // ample budgets, against an agent that answers at once.
 func BenchmarkReplicasAccept(b *testing.B) {
 	p := bridgetest.NewPlatform("slack", benchLimits(), bridgetest.WithoutRecords())
-	set := startReplicas(b, 3, replicaConf{ttl: DefaultTestTTL, platform: p}, replyWith("ok"))
+	set := startReplicas(b, 3, replicaConf{ttl: benchTTL, platform: p}, replyWith("ok"))
 	var next atomic.Int64
 	b.ResetTimer()
 	start := time.Now()
@@ -52,9 +52,9 @@ func BenchmarkReplicasAccept(b *testing.B) {
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "answered/s")
 }
 
-// DefaultTestTTL is the lease TTL of the benchmarks that do not measure
+// benchTTL is the lease TTL of the benchmarks that do not measure
 // failover: long enough that renewals stay out of the figures.
-const DefaultTestTTL = time.Minute
+const benchTTL = time.Minute
 
 // BenchmarkReplicasFailover measures the time from the death of a replica
 // to the last of its runs' placeholders showing the interrupted notice,
@@ -134,9 +134,9 @@ func benchFailover(b *testing.B, convs int) {
 func BenchmarkReplicasRoundTrips(b *testing.B) {
 	var tr countingTracer
 	p := bridgetest.NewPlatform("slack", benchLimits(), bridgetest.WithoutRecords())
-	set := startReplicas(b, 1, replicaConf{ttl: DefaultTestTTL, platform: p, tracer: &tr}, replyWith("ok"))
+	set := startReplicas(b, 1, replicaConf{ttl: benchTTL, platform: p, tracer: &tr}, replyWith("ok"))
 	// Let start-up statements (the first sweep, LISTEN) pass.
-	time.Sleep(200 * time.Millisecond)
+	waitQuiet(&tr)
 	var firsts, follows []int64
 	b.ResetTimer()
 	for i := range b.N {

@@ -124,52 +124,14 @@ func runDiscordLoad(b *testing.B, convs, channels int) {
 		b.Fatal("gateway did not connect: ", err)
 	}
 
-	type conv struct {
-		channel, thread, query string
-		inChannel              int // mentions before this one in its channel
-		sent                   time.Time
-	}
-	list := make([]conv, convs)
 	b.ResetTimer()
-	for i := range list {
-		c := conv{channel: chans[i%channels], inChannel: i / channels, query: fmt.Sprintf("load question %03d?", i)}
-		c.sent = time.Now()
-		c.thread, err = fake.SendMessage(discordfake.UserMessage{GuildID: testGuild, ChannelID: c.channel,
-			AuthorID: testUser, AuthorName: "ana", Content: c.query, MentionBot: true})
-		if err != nil {
-			b.Fatal(err)
-		}
-		list[i] = c
-	}
-
-	// Wait for every final (a bot message or edit carrying "answer to <query>").
-	deadline := time.Now().Add(2 * time.Minute)
-	var snap discordfake.Snapshot
-	for {
-		snap = fake.Snapshot()
-		n := 0
-		for _, c := range list {
-			if strings.Contains(strings.Join(contents(snap, c.thread, c.channel), "\n"), "answer to "+c.query) {
-				n++
-			}
-		}
-		if n == convs {
-			break
-		}
-		if time.Now().After(deadline) {
-			for _, c := range list {
-				got := contents(snap, c.thread, c.channel)
-				if !strings.Contains(strings.Join(got, "\n"), "answer to "+c.query) {
-					mu.Lock()
-					_, ok := started[c.query]
-					mu.Unlock()
-					b.Logf("missing %q: agent started %v, bot messages %q", c.query, ok, got)
-				}
-			}
-			b.Fatalf("only %d of %d finals after 2 minutes", n, convs)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	list := sendLoad(b, fake, chans, convs)
+	snap := awaitFinals(b, fake, list, 2*time.Minute, func(c loadConv) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		_, ok := started[c.query]
+		return ok
+	})
 	b.StopTimer()
 
 	var res loadResult
@@ -267,4 +229,63 @@ func finalAt(s discordfake.Snapshot, marker string) time.Time {
 		}
 	}
 	return at
+}
+
+// loadConv is one mention of a load benchmark.
+type loadConv struct {
+	channel, thread, query string
+	inChannel              int // mentions before this one in its channel
+	sent                   time.Time
+}
+
+// sendLoad mentions the bot convs times, in chans in turn, each in a thread
+// of its own.
+func sendLoad(b *testing.B, fake *discordfake.Server, chans []string, convs int) []loadConv {
+	b.Helper()
+	list := make([]loadConv, convs)
+	for i := range list {
+		c := loadConv{channel: chans[i%len(chans)], inChannel: i / len(chans), query: fmt.Sprintf("load question %03d?", i)}
+		c.sent = time.Now()
+		var err error
+		c.thread, err = fake.SendMessage(discordfake.UserMessage{GuildID: testGuild, ChannelID: c.channel,
+			AuthorID: testUser, AuthorName: "ana", Content: c.query, MentionBot: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		list[i] = c
+	}
+	return list
+}
+
+// awaitFinals waits, for up to limit, until every conversation of list
+// shows its final (a bot message or edit carrying "answer to <query>") and
+// returns the fake's state then. When time runs out it names the missing
+// ones, each with whether started says the agent got it, and fails.
+func awaitFinals(b *testing.B, fake *discordfake.Server, list []loadConv, limit time.Duration, started func(loadConv) bool) discordfake.Snapshot {
+	b.Helper()
+	answered := func(s discordfake.Snapshot, c loadConv) bool {
+		return strings.Contains(strings.Join(contents(s, c.thread, c.channel), "\n"), "answer to "+c.query)
+	}
+	deadline := time.Now().Add(limit)
+	for {
+		snap := fake.Snapshot()
+		n := 0
+		for _, c := range list {
+			if answered(snap, c) {
+				n++
+			}
+		}
+		if n == len(list) {
+			return snap
+		}
+		if time.Now().After(deadline) {
+			for _, c := range list {
+				if !answered(snap, c) {
+					b.Logf("missing %q: agent started %v, bot messages %q", c.query, started(c), contents(snap, c.thread, c.channel))
+				}
+			}
+			b.Fatalf("only %d of %d finals after %s", n, len(list), limit)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }

@@ -4,8 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/promptev/promptev-bridge/bridge/bridgetest"
 	"github.com/promptev/promptev-bridge/chat"
-	"github.com/stretchr/testify/assert"
 )
 
 // discordPings are the texts Discord turns into live mentions.
@@ -13,11 +13,7 @@ var discordPings = []string{"<@123456789>", "<@!123456789>", "<@&987654321>", "@
 
 func TestNeutralizeMentions(t *testing.T) {
 	const z = chat.MentionBreaker
-	tests := []struct {
-		name string
-		in   string
-		want string
-	}{
+	bridgetest.CheckMentionGuard(t, &Adapter{}, [][3]string{ // name, text, wanted
 		{"plain text", "no mentions here, mail me at a.b", "no mentions here, mail me at a.b"},
 		{"everyone", "@everyone look", "@" + z + "everyone look"},
 		{"here", "@here", "@" + z + "here"},
@@ -30,19 +26,7 @@ func TestNeutralizeMentions(t *testing.T) {
 		{"ordinary @name untouched", "@ana and @bob", "@ana and @bob"},
 		{"at end of text", "mail @", "mail @"},
 		{"multibyte around", "世界@everyone世界", "世界@" + z + "everyone世界"},
-	}
-	a := &Adapter{}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			got := a.NeutralizeMentions(tc.in)
-			assert.Equal(t, tc.want, got)
-			assert.Equal(t, got, a.NeutralizeMentions(got), "idempotent")
-			assert.Equal(t, tc.in, strings.ReplaceAll(got, z, ""), "only zero-width spaces are added")
-			for _, ping := range discordPings {
-				assert.NotContains(t, got, ping)
-			}
-		})
-	}
+	}, discordPings)
 }
 
 func BenchmarkNeutralizeMentions(b *testing.B) {

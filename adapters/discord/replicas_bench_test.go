@@ -2,12 +2,10 @@ package discord
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"os"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -144,36 +142,14 @@ func runDiscordReplicas(b *testing.B, shared bool, convs, channels int) {
 		}
 	}
 
-	type conv struct{ channel, thread, query string }
-	list := make([]conv, convs)
 	b.ResetTimer()
-	for i := range list {
-		c := conv{channel: chans[i%channels], query: fmt.Sprintf("load question %03d?", i)}
-		c.thread, err = fake.SendMessage(discordfake.UserMessage{GuildID: testGuild, ChannelID: c.channel,
-			AuthorID: testUser, AuthorName: "ana", Content: c.query, MentionBot: true})
-		if err != nil {
-			b.Fatal(err)
-		}
-		list[i] = c
-	}
-	deadline := time.Now().Add(3 * time.Minute)
-	var snap discordfake.Snapshot
-	for {
-		snap = fake.Snapshot()
-		n := 0
-		for _, c := range list {
-			if strings.Contains(strings.Join(contents(snap, c.thread, c.channel), "\n"), "answer to "+c.query) {
-				n++
-			}
-		}
-		if n == convs {
-			break
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("only %d of %d finals after 3 minutes", n, convs)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	list := sendLoad(b, fake, chans, convs)
+	snap := awaitFinals(b, fake, list, 3*time.Minute, func(c loadConv) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		_, ok := started[c.query]
+		return ok
+	})
 	b.StopTimer()
 	var finals []time.Duration
 	late := 0

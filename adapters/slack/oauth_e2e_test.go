@@ -158,18 +158,7 @@ func newOAuthRig(t *testing.T, o oauthRigOptions) *oauthRig {
 	})
 	require.NoError(t, err)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	bridgeDone, adapterDone := make(chan error, 1), make(chan error, 1)
-	go func() { bridgeDone <- b.Run(ctx) }()
-	go func() { adapterDone <- adapter.Run(ctx, b) }()
-	t.Cleanup(func() {
-		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer scancel()
-		assert.NoError(t, b.Shutdown(sctx))
-		cancel()
-		assert.NoError(t, <-adapterDone)
-		assert.NoError(t, <-bridgeDone)
-	})
+	bridgetest.Serve(t, b, adapter)
 	select {
 	case <-adapter.Listening():
 	case <-time.After(10 * time.Second):

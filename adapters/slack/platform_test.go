@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/promptev/promptev-bridge/bridge/bridgetest"
 	"github.com/promptev/promptev-bridge/chat"
 	"github.com/stretchr/testify/assert"
 )
@@ -13,11 +14,7 @@ var slackPings = []string{"<!channel>", "<!here>", "<!everyone>", "<!subteam^S12
 
 func TestNeutralizeMentions(t *testing.T) {
 	const z = chat.MentionBreaker
-	tests := []struct {
-		name string
-		in   string
-		want string
-	}{
+	bridgetest.CheckMentionGuard(t, &Adapter{}, [][3]string{ // name, text, wanted
 		{"plain text", "no mentions here, mail me at a.b", "no mentions here, mail me at a.b"},
 		{"channel", "hi <!channel> all", "hi <" + z + "!channel> all"},
 		{"here", "<!here>", "<" + z + "!here>"},
@@ -32,19 +29,7 @@ func TestNeutralizeMentions(t *testing.T) {
 		{"ordinary @name untouched", "@ana and @bob", "@ana and @bob"},
 		{"html and comparisons untouched", "a < b and <b>bold</b>", "a < b and <b>bold</b>"},
 		{"multibyte around", "世界@here世界", "世界@" + z + "here世界"},
-	}
-	a := &Adapter{}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			got := a.NeutralizeMentions(tc.in)
-			assert.Equal(t, tc.want, got)
-			assert.Equal(t, got, a.NeutralizeMentions(got), "idempotent")
-			assert.Equal(t, tc.in, strings.ReplaceAll(got, z, ""), "only zero-width spaces are added")
-			for _, ping := range slackPings {
-				assert.NotContains(t, got, ping)
-			}
-		})
-	}
+	}, slackPings)
 }
 
 func TestVisitorIDIsPerWorkspace(t *testing.T) {

@@ -16,6 +16,7 @@ import (
 	"github.com/promptev/promptev-bridge/adapters/slack"
 	"github.com/promptev/promptev-bridge/adapters/slack/slackfake"
 	"github.com/promptev/promptev-bridge/bridge"
+	"github.com/promptev/promptev-bridge/bridge/bridgetest"
 	"github.com/promptev/promptev-bridge/chat"
 	"github.com/promptev/promptev-bridge/promptev"
 	"github.com/promptev/promptev-bridge/promptev/promptevtest"
@@ -78,19 +79,10 @@ func startReplicas(tb testing.TB, n int, shared bool, agent promptevtest.Agent, 
 			},
 		})
 		require.NoError(tb, err)
-		ctx, cancel := context.WithCancel(context.Background())
-		bridgeDone, adapterDone := make(chan error, 1), make(chan error, 1)
-		go func() { bridgeDone <- b.Run(ctx) }()
-		go func() { adapterDone <- adapter.Run(ctx, b) }()
 		tb.Cleanup(func() {
-			sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer scancel()
-			assert.NoError(tb, b.Shutdown(sctx))
-			cancel()
-			assert.NoError(tb, <-adapterDone)
-			assert.NoError(tb, <-bridgeDone)
 			assert.NoError(tb, st.Close())
 		})
+		bridgetest.Serve(tb, b, adapter)
 		fake.Await(tb, fmt.Sprintf("socket connection of replica %d", i), func() bool { return fake.Connections() == i+1 })
 	}
 	return r
