@@ -100,10 +100,9 @@ func (b *Bridge) Replica() string {
 	return b.shared.id
 }
 
-// heldFor is how long a lease may be assumed held after the start of the
-// call that took or renewed it: the TTL less a margin for the call's own
-// time and for clocks that run at slightly different rates.
-func (s *shared) heldFor() time.Duration { return s.ttl - s.ttl/5 }
+// renewEvery and heldFor are chat.LeaseRenewal of the lease TTL.
+func (s *shared) renewEvery() time.Duration { every, _ := chat.LeaseRenewal(s.ttl); return every }
+func (s *shared) heldFor() time.Duration    { _, held := chat.LeaseRenewal(s.ttl); return held }
 
 // leaseHold is a conversation lease this replica holds, renewed on a
 // goroutine until released or lost.
@@ -144,7 +143,7 @@ func (b *Bridge) acquire(key chat.ConversationKey) (h *leaseHold, ok bool, err e
 // cancelled: it could write nothing more.
 func (h *leaseHold) renew() {
 	s := h.b.shared
-	t := time.NewTicker(s.ttl / 3)
+	t := time.NewTicker(s.renewEvery())
 	defer t.Stop()
 	for {
 		select {
@@ -156,7 +155,7 @@ func (h *leaseHold) renew() {
 			continue
 		}
 		t0 := time.Now()
-		ctx, cancel := context.WithTimeout(h.b.life, s.ttl/3)
+		ctx, cancel := context.WithTimeout(h.b.life, s.renewEvery())
 		l, err := s.store.RenewLease(ctx, h.lease, s.ttl)
 		cancel()
 		switch {
@@ -212,7 +211,7 @@ func (h *leaseHold) release() {
 	if lost || h.b.shared.halted.Load() {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(h.b.life), h.b.shared.ttl/3)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(h.b.life), h.b.shared.renewEvery())
 	defer cancel()
 	if err := h.b.shared.store.ReleaseLease(ctx, h.lease); err != nil {
 		h.b.log.Warn("conversation lease not released; it expires on its own", "conversation", h.key.String(), "err", err)

@@ -49,6 +49,14 @@ type Leaser interface {
 	SweepLeases(ctx context.Context, age time.Duration, limit int) (int, error)
 }
 
+// LeaseRenewal is how a holder keeps a lease of ttl: it renews it every
+// third of the ttl, and may assume it held for four fifths of the ttl after
+// asking for its last successful renewal (the rest is a margin for the
+// call's own time and for clocks that run at slightly different rates).
+func LeaseRenewal(ttl time.Duration) (every, heldFor time.Duration) {
+	return ttl / 3, ttl - ttl/5
+}
+
 // Fence is the lease a write is made under. A store that is a Leaser
 // refuses a write whose context carries a Fence (WithFence) when the lease
 // Name is no longer held with Token, in the same transaction as the write,

@@ -201,12 +201,18 @@ type heldShard struct {
 	until time.Time
 }
 
-// interval is the time between rounds.
-func (c *claimer) interval() time.Duration { return c.ttl / 3 }
+// interval is the time between rounds (chat.LeaseRenewal).
+func (c *claimer) interval() time.Duration {
+	every, _ := chat.LeaseRenewal(c.ttl)
+	return every
+}
 
-// hold is how long after asking for a lease it may be assumed held: the
-// ttl less a tenth, for clock drift.
-func (c *claimer) hold() time.Duration { return c.ttl - c.ttl/10 }
+// hold is how long after asking for a lease it may be assumed held
+// (chat.LeaseRenewal).
+func (c *claimer) hold() time.Duration {
+	_, held := chat.LeaseRenewal(c.ttl)
+	return held
+}
 
 // run runs rounds until ctx ends or fatal delivers, then closes the
 // gateways and hands the leases back.
